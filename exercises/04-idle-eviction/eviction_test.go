@@ -1,0 +1,286 @@
+package eviction_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	eviction "github.com/ocppkata/kata/exercises/04-idle-eviction"
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/kit"
+	"github.com/ocppkata/kata/harness/memnet"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// All tests run on fake time: the idle timeout is 30 s and MeterValues take
+// 600 ms to process, so every instant below is exact.
+
+const (
+	ttl     = 30 * time.Second
+	process = 600 * time.Millisecond // backend.WorkshopLatencies().For(MeterValues)
+)
+
+func newServer(t *testing.T, b *backend.Backend) (*eviction.Server, *memnet.Listener) {
+	srv := eviction.New(eviction.Config{Backend: b, Workers: 4, IdleTimeout: ttl})
+	return srv, kit.Serve(t, srv)
+}
+
+func TestIdleProcessorStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv, l := newServer(t, b)
+
+		const n, items = 3, 5
+		stations := make([]*station.Station, n)
+		for i := range n {
+			stations[i] = boot(t, l, i+1)
+		}
+		synctest.Wait()
+		baseline := runtime.NumGoroutine()
+
+		for _, st := range stations {
+			waitAll(t, send(t, st, items))
+		}
+		time.Sleep(items * process) // the last item's processing ends now
+		synctest.Wait()
+		if got := srv.Processors(); got != n {
+			t.Fatalf("%d stations sent meter values: %d processors alive, want %d", n, got, n)
+		}
+
+		time.Sleep(ttl - time.Millisecond)
+		synctest.Wait()
+		if got := srv.Processors(); got != n {
+			t.Errorf("%d processors alive %v after their last work, want all %d: "+
+				"a processor may be stopped only once it has been idle for the whole idle timeout (%v)",
+				got, ttl-time.Millisecond, n, ttl)
+		}
+
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if got := srv.Processors(); got != 0 {
+			t.Errorf("%d processors still alive %v after their last work, want 0: a processor idle for longer "+
+				"than the idle timeout (%v) must stop, or every station that ever connected keeps one forever",
+				got, ttl+time.Millisecond, ttl)
+		}
+		if got := runtime.NumGoroutine(); got != baseline {
+			t.Errorf("%d goroutines after the processors went idle, want %d as before the first meter value: "+
+				"a stopped processor's goroutine must end", got, baseline)
+		}
+	})
+}
+
+func TestBusyProcessorNotEvicted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		gate := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindProcess && w.CallID == "2" })
+		srv, l := newServer(t, b)
+
+		// A backlog: the first meter value is held for two idle timeouts and
+		// nine more wait behind it. Nothing is enqueued after the first moment.
+		const items = 10
+		st := boot(t, l, 1)
+		waitAll(t, send(t, st, items))
+		time.Sleep(2 * ttl)
+		if got := srv.Processors(); got != 1 {
+			t.Fatalf("%d processors alive while the station's backlog was being worked on, want 1: "+
+				"idle time counts from the end of the last processing, not from the last call queued", got)
+		}
+		gate.Open()
+		time.Sleep(items*process + ttl/2)
+		synctest.Wait()
+		if got := srv.Processors(); got != 1 {
+			t.Errorf("%d processors alive half an idle timeout after the backlog was done, want 1: "+
+				"idle time counts from the end of the last processing", got)
+		}
+		if got, want := processed(b, st.ID()), ids(2, items); !slices.Equal(got, want) {
+			t.Errorf("the backlog was processed as %v, want %v: each call once, in order", got, want)
+		}
+		time.Sleep(ttl)
+	})
+}
+
+func TestEvictionRaceLosesNothing(t *testing.T) {
+	// A station sends a meter value, falls quiet for exactly as long as the
+	// idle timeout, then sends another: the second arrives as its processor
+	// is deciding to stop. Many stations hit that moment at once, each a
+	// little before, at, or after it, so every interleaving happens.
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		_, l := newServer(t, b)
+
+		const n = 60
+		offsets := []time.Duration{-time.Nanosecond, 0, 0, 0, time.Nanosecond}
+		var wg sync.WaitGroup
+		for i := range n {
+			st := boot(t, l, i+1)
+			wg.Go(func() {
+				waitAll(t, send(t, st, 1))
+				time.Sleep(process + ttl + offsets[i%len(offsets)])
+				waitAll(t, send(t, st, 2))
+			})
+		}
+		wg.Wait()
+		time.Sleep(2*process + ttl + time.Second)
+		synctest.Wait()
+
+		for i := range n {
+			id := station.StationID(i + 1)
+			if got, want := processed(b, id), ids(2, 3); !slices.Equal(got, want) {
+				t.Errorf("%s's meter values were processed as %v, want %v: a call that arrives while its "+
+					"processor is being stopped must be processed exactly once, after the ones before it",
+					id, got, want)
+			}
+		}
+	})
+}
+
+func TestProcessorsObservable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		gate := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindProcess })
+		srv, l := newServer(t, b)
+
+		for i := range 7 {
+			st := boot(t, l, i+1)
+			waitAll(t, send(t, st, 1))
+			synctest.Wait()
+			if got := srv.Processors(); got != i+1 {
+				t.Fatalf("%d stations have sent meter values: Processors() = %d, want %d", i+1, got, i+1)
+			}
+		}
+		gate.Open()
+	})
+}
+
+func TestGoroutinesBackToBaseline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv, l := newServer(t, b)
+		synctest.Wait()
+		baseline := runtime.NumGoroutine()
+
+		// 1000 stations come, send three meter values, and go, 100 at a time.
+		const fleet, batch = 1000, 100
+		for first := 0; first < fleet; first += batch {
+			var wg sync.WaitGroup
+			for i := first; i < first+batch; i++ {
+				wg.Go(func() {
+					st := dial(t, l, i+1)
+					waitAll(t, send(t, st, 3))
+					st.Close()
+				})
+			}
+			wg.Wait()
+		}
+		time.Sleep(3*process + ttl + time.Second)
+		synctest.Wait()
+
+		if got := srv.Processors(); got != 0 {
+			t.Errorf("%d stations came and went: %d processors are still alive an idle timeout later, want 0",
+				fleet, got)
+		}
+		if got := runtime.NumGoroutine(); got != baseline {
+			t.Errorf("%d stations came and went: %d goroutines an idle timeout later, want %d as before them.\n"+
+				"Every station that ever connected left a goroutine behind: a server that runs for months "+
+				"runs out of memory one station at a time.", fleet, got, baseline)
+		}
+	})
+}
+
+func TestCloseLeavesNothingBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv, l := newServer(t, b)
+		for i := range 5 {
+			waitAll(t, send(t, boot(t, l, i+1), 10))
+		}
+		time.Sleep(2 * time.Second)
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	kit.NoLeaks(t)
+}
+
+func dial(t *testing.T, l *memnet.Listener, n int) *station.Station {
+	t.Helper()
+	st, err := station.Dial(t.Context(), station.StationID(n), kit.Stations(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// boot connects station n and registers it; the station closes at the end of the test.
+func boot(t *testing.T, l *memnet.Listener, n int) *station.Station {
+	t.Helper()
+	st := dial(t, l, n)
+	t.Cleanup(func() { st.Close() })
+	req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Eviction"}
+	if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
+		t.Fatalf("BootNotification from %s: %v", st.ID(), err)
+	}
+	return st
+}
+
+// send sends n meter values back to back and returns their answers to come.
+func send(t *testing.T, st *station.Station, n int) []<-chan station.Answer {
+	t.Helper()
+	answers := make([]<-chan station.Answer, n)
+	for i := range n {
+		req := ocpp.MeterValuesRequest{ConnectorId: 1, MeterValue: []ocpp.MeterValue{{
+			Timestamp:    ocpp.DateTime{Time: time.Now()},
+			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: "Energy.Active.Import.Register", Unit: "Wh"}},
+		}}}
+		ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, req)
+		if err != nil {
+			t.Errorf("%s's meter value: %v", st.ID(), err)
+			return nil
+		}
+		answers[i] = ans
+	}
+	return answers
+}
+
+// waitAll waits for every answer, on fake time.
+func waitAll(t *testing.T, answers []<-chan station.Answer) {
+	t.Helper()
+	for i, ans := range answers {
+		select {
+		case a := <-ans:
+			if a.Err != nil {
+				t.Errorf("call %s: %v", a.ID, a.Err)
+			}
+		case <-time.After(time.Minute):
+			t.Errorf("call %d was not answered in a minute", i+1)
+		}
+	}
+}
+
+// processed returns the call ids of a station's background work in the order it started.
+func processed(b *backend.Backend, id string) []int {
+	var order []int
+	for _, r := range b.StationRecords(id, backend.KindProcess) {
+		n, err := strconv.Atoi(r.CallID)
+		if err != nil {
+			panic(fmt.Sprintf("call id %q is not a number", r.CallID))
+		}
+		order = append(order, n)
+	}
+	return order
+}
+
+// ids returns first, first+1, …, first+n-1.
+func ids(first, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = first + i
+	}
+	return out
+}

@@ -1,0 +1,313 @@
+// Package backend is the instrumented "database and analysis" that every
+// step's server calls: it answers OCPP calls with the source workshop's
+// latencies on whatever clock it runs under (fake time inside a
+// testing/synctest bubble, scaled real time in make demo), records what it
+// processed for whom and in which order, measures how many calls are in
+// flight, and lets a test hold calls at a gate to look at them.
+package backend
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// Options configures a Backend. The zero value is an instant, non-blocking backend.
+type Options struct {
+	// Latencies is how long each piece of work takes. Zero: no delay.
+	Latencies Latencies
+	// Blocking makes every wait of the backend (latencies and gates) a
+	// blocking system call, the way a driver written in C would block: each
+	// caller then holds an OS thread for as long as it waits, and a context
+	// cannot interrupt it.
+	Blocking bool
+}
+
+// Kind tells the two kinds of work apart.
+type Kind int
+
+const (
+	// KindCall is a call answered through Handle: the station waits for it.
+	KindCall Kind = iota + 1
+	// KindProcess is background processing through Process: nobody waits.
+	KindProcess
+)
+
+func (k Kind) String() string {
+	if k == KindProcess {
+		return "process"
+	}
+	return "call"
+}
+
+// Work describes one piece of work, for gates and records.
+type Work struct {
+	Kind    Kind
+	Station string
+	CallID  string
+	Action  string
+	// Worker is the name the caller put in the context with WithWorker.
+	Worker string
+}
+
+// Record is one piece of work the backend did.
+type Record struct {
+	Work
+	// Seq numbers the records in the order their work started, from 1.
+	Seq int
+	// Start is when the work began, Replied when Handle sent the reply (zero
+	// for Process), End when the backend returned.
+	Start, Replied, End time.Time
+	// Err is why the work ended early (its context ended), or nil.
+	Err error
+}
+
+// Backend is safe for concurrent use. Create it with New inside the
+// synctest bubble that uses it.
+type Backend struct {
+	opts  Options
+	sleep func(context.Context, time.Duration) error
+
+	mu        sync.Mutex
+	changed   chan struct{} // closed and replaced on every change of state
+	records   []*Record
+	seq       int
+	inFlight  int
+	peak      int
+	heldCount int
+	stations  map[string]*stationState
+	gates     []*Gate
+}
+
+type stationState struct {
+	inFlight, peak map[Kind]int
+	nextTx         int
+	txByKey        map[string]int
+}
+
+// New returns a Backend.
+func New(opts Options) *Backend {
+	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState)}
+	b.sleep = sleepOnTimer
+	if opts.Blocking {
+		b.sleep = sleepInSyscall
+	}
+	return b
+}
+
+type workerKey struct{}
+
+// WithWorker returns a context naming the worker that does the work, so the
+// backend's records (and the demo's timeline) can show who did what.
+func WithWorker(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, workerKey{}, name)
+}
+
+// WorkerFrom returns the worker named in ctx, or "".
+func WorkerFrom(ctx context.Context) string {
+	name, _ := ctx.Value(workerKey{}).(string)
+	return name
+}
+
+// Handle processes one call from a station the way a synchronous backend
+// does: it spends the action's time, sends the answer with reply, then
+// finishes its own bookkeeping. The caller is busy for Latencies.Total of the
+// action. An error from reply is returned, as is the context's error if it
+// ended first (then no reply is sent).
+func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, reply func(ocpp.Message) error) error {
+	rec := b.begin(ctx, KindCall, station, call)
+	err := b.wait(ctx, rec, b.opts.Latencies.Before+b.opts.Latencies.For(call.Action))
+	if err == nil {
+		answer := b.Answer(station, call)
+		b.mark(func() { rec.Replied = time.Now() })
+		err = reply(answer)
+	}
+	if err == nil {
+		err = b.sleep(ctx, b.opts.Latencies.After)
+	}
+	b.end(rec, err)
+	return err
+}
+
+// Process is the background analysis of a message whose station was already
+// answered (with Answer): it takes the action's time and records the order in
+// which each station's messages were processed.
+func (b *Backend) Process(ctx context.Context, station string, call *ocpp.Call) error {
+	rec := b.begin(ctx, KindProcess, station, call)
+	err := b.wait(ctx, rec, b.opts.Latencies.For(call.Action))
+	b.end(rec, err)
+	return err
+}
+
+// wait holds the work at any gate that matches it, then spends d.
+func (b *Backend) wait(ctx context.Context, rec *Record, d time.Duration) error {
+	b.mu.Lock()
+	var gates []*Gate
+	for _, g := range b.gates {
+		if g.match(rec.Work) {
+			gates = append(gates, g)
+		}
+	}
+	b.mu.Unlock()
+	for _, g := range gates {
+		if err := g.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return b.sleep(ctx, d)
+}
+
+func (b *Backend) begin(ctx context.Context, kind Kind, station string, call *ocpp.Call) *Record {
+	rec := &Record{Work: Work{Kind: kind, Station: station, CallID: call.ID, Action: call.Action, Worker: WorkerFrom(ctx)}}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	rec.Seq = b.seq
+	rec.Start = time.Now()
+	b.records = append(b.records, rec)
+	b.inFlight++
+	b.peak = max(b.peak, b.inFlight)
+	st := b.station(station)
+	st.inFlight[kind]++
+	st.peak[kind] = max(st.peak[kind], st.inFlight[kind])
+	b.notifyLocked()
+	return rec
+}
+
+func (b *Backend) end(rec *Record, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rec.End = time.Now()
+	rec.Err = err
+	b.inFlight--
+	b.station(rec.Station).inFlight[rec.Kind]--
+	b.notifyLocked()
+}
+
+func (b *Backend) mark(f func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f()
+}
+
+func (b *Backend) station(id string) *stationState {
+	st, ok := b.stations[id]
+	if !ok {
+		st = &stationState{inFlight: make(map[Kind]int), peak: make(map[Kind]int), txByKey: make(map[string]int)}
+		b.stations[id] = st
+	}
+	return st
+}
+
+func (b *Backend) notifyLocked() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// Stats is a snapshot of the in-flight gauge.
+type Stats struct {
+	// InFlight is how many calls are in the backend now; Peak is the most
+	// there ever were at once.
+	InFlight, Peak int
+	// Done is how many pieces of work have ended.
+	Done int
+	// Held is how many are waiting at gates now.
+	Held int
+}
+
+func (b *Backend) statsLocked() Stats {
+	return Stats{InFlight: b.inFlight, Peak: b.peak, Done: len(b.records) - b.inFlight, Held: b.heldCount}
+}
+
+// Stats returns the current gauge.
+func (b *Backend) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.statsLocked()
+}
+
+// StationPeak returns the most pieces of work of one kind the backend ever
+// had in flight at once for one station. More than 1 means the station's
+// messages were processed concurrently, so their order was not kept.
+func (b *Backend) StationPeak(station string, kind Kind) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.stations[station]; ok {
+		return st.peak[kind]
+	}
+	return 0
+}
+
+// Records returns a copy of every record, in the order the work started.
+func (b *Backend) Records() []Record {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Record, len(b.records))
+	for i, r := range b.records {
+		out[i] = *r
+	}
+	return out
+}
+
+// StationRecords returns one station's records of the given kind, in the
+// order the work started.
+func (b *Backend) StationRecords(station string, kind Kind) []Record {
+	return slices.DeleteFunc(b.Records(), func(r Record) bool { return r.Station != station || r.Kind != kind })
+}
+
+// Await blocks until cond holds for the backend's stats, or ctx ends. It is
+// how a test outside a synctest bubble waits for "K calls in flight" without
+// sleeping.
+func (b *Backend) Await(ctx context.Context, cond func(Stats) bool) error {
+	for {
+		b.mu.Lock()
+		ok := cond(b.statsLocked())
+		changed := b.changed
+		b.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Hold returns a closed gate: work for which match is true waits at it, in
+// flight, until the gate is opened. A nil match holds all work.
+func (b *Backend) Hold(match func(Work) bool) *Gate {
+	if match == nil {
+		match = func(Work) bool { return true }
+	}
+	g := newGate(b, match)
+	b.mu.Lock()
+	b.gates = append(b.gates, g)
+	b.mu.Unlock()
+	return g
+}
+
+func sleepOnTimer(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Backend) held(delta int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.heldCount += delta
+	b.notifyLocked()
+}

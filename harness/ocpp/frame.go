@@ -1,0 +1,549 @@
+// Package ocpp encodes and decodes OCPP 1.6-J: the three frame types
+// (CALL, CALLRESULT, CALLERROR), the error codes, and typed payloads for the
+// Core profile in both directions.
+//
+// A frame that is not valid OCPP-J decodes to a *FrameError that says what is
+// wrong and, when the frame carried a readable message id, which call it was,
+// so the receiver can answer with a CALLERROR. Decoding never panics.
+//
+// Encoding is deliberately permissive: Encode writes whatever frame it is
+// given, so that a test harness can send malformed frames on purpose. The
+// checks live in NewCall and NewCallResult, and on the reading side.
+package ocpp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"unicode/utf8"
+)
+
+// MessageType is the first element of every OCPP-J frame.
+type MessageType int
+
+// The three message types of OCPP-J (§4.1.3).
+const (
+	TypeCall       MessageType = 2
+	TypeCallResult MessageType = 3
+	TypeCallError  MessageType = 4
+)
+
+// String names the type the way the specification does, for logs.
+func (t MessageType) String() string {
+	switch t {
+	case TypeCall:
+		return "CALL"
+	case TypeCallResult:
+		return "CALLRESULT"
+	case TypeCallError:
+		return "CALLERROR"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+func (t MessageType) known() bool {
+	return t == TypeCall || t == TypeCallResult || t == TypeCallError
+}
+
+// MaxIDLength is the longest message id OCPP-J allows, in characters.
+const MaxIDLength = 36
+
+// Message is a decoded frame: a *Call, a *CallResult or a *CallError.
+type Message interface {
+	// MessageID is the frame's message id: a CALL's own, or the id of the
+	// CALL that a CALLRESULT or CALLERROR answers.
+	MessageID() string
+	// Type is the frame's message type number.
+	Type() MessageType
+}
+
+// Call is a request: [2, "<id>", "<Action>", {payload}].
+type Call struct {
+	ID     string
+	Action string
+	// Payload is the JSON object; Decode leaves it compacted, and an empty
+	// Payload is written as {}.
+	Payload json.RawMessage
+}
+
+// CallResult is the answer to a Call: [3, "<id>", {payload}].
+type CallResult struct {
+	ID      string
+	Payload json.RawMessage
+}
+
+// CallError reports that a Call could not be processed:
+// [4, "<id>", "<errorCode>", "<errorDescription>", {errorDetails}].
+type CallError struct {
+	ID          string
+	Code        ErrorCode
+	Description string
+	// Details is the errorDetails object; empty is written as {}.
+	Details json.RawMessage
+}
+
+// MessageID returns the call's own id.
+func (c *Call) MessageID() string { return c.ID }
+
+// MessageID returns the id of the call this result answers.
+func (r *CallResult) MessageID() string { return r.ID }
+
+// MessageID returns the id of the call this error answers.
+func (e *CallError) MessageID() string { return e.ID }
+
+// Type returns TypeCall.
+func (*Call) Type() MessageType { return TypeCall }
+
+// Type returns TypeCallResult.
+func (*CallResult) Type() MessageType { return TypeCallResult }
+
+// Type returns TypeCallError.
+func (*CallError) Type() MessageType { return TypeCallError }
+
+// Error makes a received CallError usable as a Go error by whoever made the call.
+func (e *CallError) Error() string {
+	if e.Description == "" {
+		return fmt.Sprintf("ocpp: %s", e.Code)
+	}
+	return fmt.Sprintf("ocpp: %s: %s", e.Code, e.Description)
+}
+
+// NewCall builds a Call whose payload is v encoded as JSON. It refuses ids
+// and payloads that a receiver would reject.
+func NewCall(id, action string, v any) (*Call, error) {
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("ocpp: new %s call: %w", action, err)
+	}
+	if action == "" {
+		return nil, errors.New("ocpp: new call: empty action")
+	}
+	p, err := encodePayload(v)
+	if err != nil {
+		return nil, fmt.Errorf("ocpp: encode %s payload: %w", action, err)
+	}
+	return &Call{ID: id, Action: action, Payload: p}, nil
+}
+
+// NewCallResult builds the CallResult answering the call with the given id.
+func NewCallResult(id string, v any) (*CallResult, error) {
+	if err := checkID(id); err != nil {
+		return nil, fmt.Errorf("ocpp: new result: %w", err)
+	}
+	p, err := encodePayload(v)
+	if err != nil {
+		return nil, fmt.Errorf("ocpp: encode result payload: %w", err)
+	}
+	return &CallResult{ID: id, Payload: p}, nil
+}
+
+// NewCallError builds the CallError answering the call with the given id.
+func NewCallError(id string, code ErrorCode, description string) *CallError {
+	return &CallError{ID: id, Code: code, Description: description}
+}
+
+// UnmarshalPayload decodes the call's payload into v, a pointer, and then
+// runs v's Validate method if it has one. A payload that does not fit v is
+// reported as a *FrameError carrying the call's id, with the error code
+// OCPP prescribes for it; errors.As also finds the underlying *FieldError
+// or encoding/json error. Unknown fields are ignored, as most central
+// systems do, so that vendor extensions do not break a station.
+func (c *Call) UnmarshalPayload(v any) error {
+	return unmarshalPayload(TypeCall, c.ID, c.Payload, v)
+}
+
+// UnmarshalPayload decodes the result's payload into v, a pointer, the same
+// way Call.UnmarshalPayload does, Validate included.
+func (r *CallResult) UnmarshalPayload(v any) error {
+	return unmarshalPayload(TypeCallResult, r.ID, r.Payload, v)
+}
+
+// MarshalJSON encodes the call as an OCPP-J array.
+func (c *Call) MarshalJSON() ([]byte, error) {
+	return marshalFrame(TypeCall, c.ID, c.Action, payloadOrEmpty(c.Payload))
+}
+
+// MarshalJSON encodes the result as an OCPP-J array.
+func (r *CallResult) MarshalJSON() ([]byte, error) {
+	return marshalFrame(TypeCallResult, r.ID, payloadOrEmpty(r.Payload))
+}
+
+// MarshalJSON encodes the error as an OCPP-J array.
+func (e *CallError) MarshalJSON() ([]byte, error) {
+	return marshalFrame(TypeCallError, e.ID, e.Code, e.Description, payloadOrEmpty(e.Details))
+}
+
+// marshalFrame writes the array without HTML escaping: stations are not
+// browsers, and "<" should stay "<" on the wire.
+func marshalFrame(elems ...any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(elems); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Encode returns the wire form of m. It checks only that the result is
+// JSON: ids, actions and payload shapes are written as given.
+func Encode(m Message) ([]byte, error) {
+	// Call MarshalJSON directly: json.Marshal would escape HTML again.
+	var marshal func() ([]byte, error)
+	switch m := m.(type) {
+	case *Call:
+		if m != nil {
+			marshal = m.MarshalJSON
+		}
+	case *CallResult:
+		if m != nil {
+			marshal = m.MarshalJSON
+		}
+	case *CallError:
+		if m != nil {
+			marshal = m.MarshalJSON
+		}
+	case nil:
+	default:
+		marshal = func() ([]byte, error) { return json.Marshal(m) }
+	}
+	if marshal == nil {
+		return nil, errors.New("ocpp: encode frame: nil message")
+	}
+	b, err := marshal()
+	if err != nil {
+		return nil, fmt.Errorf("ocpp: encode frame: %w", err)
+	}
+	return b, nil
+}
+
+// FrameError is a frame or payload that is not valid OCPP-J.
+type FrameError struct {
+	// ID is the offending frame's message id, or "" if it had none that could
+	// be read. An id that is empty, longer than MaxIDLength or not valid
+	// UTF-8 is no id to answer to, so it is left out too. With an id, the
+	// receiver can answer a CALL with a CALLERROR.
+	ID string
+	// Type is the frame's message type, or 0 if it could not be read.
+	Type MessageType
+	// Code is the CALLERROR code that fits the problem.
+	Code ErrorCode
+	// Reason says what is wrong, for people; it suits a CALLERROR's
+	// errorDescription.
+	Reason string
+	// Err is the underlying cause, if any: ErrUnknownMessageType, a
+	// *FieldError, or an encoding/json error.
+	Err error
+}
+
+// Error includes the message id when there is one, to find the call in logs.
+func (e *FrameError) Error() string {
+	if e.ID == "" {
+		return fmt.Sprintf("ocpp: %s: %s", e.Code, e.Reason)
+	}
+	return fmt.Sprintf("ocpp: message %q: %s: %s", e.ID, e.Code, e.Reason)
+}
+
+// Unwrap lets errors.Is(err, ErrUnknownMessageType) pick out frames to
+// ignore, and errors.As reach the underlying cause.
+func (e *FrameError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	if e.Type != 0 && !e.Type.known() {
+		return ErrUnknownMessageType
+	}
+	return nil
+}
+
+// ErrUnknownMessageType is wrapped by the FrameError for a frame whose type
+// is a number other than 2, 3 or 4. OCPP-J says to ignore such a frame.
+var ErrUnknownMessageType = errors.New("unknown message type")
+
+// Decode parses one OCPP-J frame. Anything that is not a valid frame is a
+// *FrameError; use errors.As to read its id and code. Trailing data after
+// the array, invalid UTF-8, and elements of the wrong JSON type are all
+// FormationViolations.
+func Decode(data []byte) (Message, error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal(data, &parts); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, &FrameError{Code: FormationViolation, Reason: "frame is a JSON " + typeErr.Value + ", not an array", Err: err}
+		}
+		return nil, &FrameError{Code: FormationViolation, Reason: "frame is not JSON: " + err.Error(), Err: err}
+	}
+	if parts == nil {
+		return nil, &FrameError{Code: FormationViolation, Reason: "frame is null, not a JSON array"}
+	}
+	if len(parts) == 0 {
+		return nil, &FrameError{Code: FormationViolation, Reason: "frame is an empty array"}
+	}
+
+	// Read the id before anything else can fail, so that every later error
+	// can name the call it is about.
+	var (
+		id     string
+		idErr  error
+		badUTF = !utf8.Valid(data)
+	)
+	if len(parts) < 2 {
+		idErr = errors.New("frame has no message id")
+	} else {
+		if id, idErr = readID(parts[1]); idErr != nil {
+			id = ""
+		}
+	}
+	fail := func(typ MessageType, code ErrorCode, err error, format string, args ...any) error {
+		return &FrameError{ID: id, Type: typ, Code: code, Reason: fmt.Sprintf(format, args...), Err: err}
+	}
+
+	typ, ok := readType(parts[0])
+	if !ok {
+		return nil, fail(0, FormationViolation, nil, "message type %s is not an integer", clip(string(parts[0])))
+	}
+	if !typ.known() {
+		// Ignored by the receiver, so nothing more is worth checking.
+		return nil, fail(typ, FormationViolation, ErrUnknownMessageType, "%v %d", ErrUnknownMessageType, int(typ))
+	}
+	if idErr != nil {
+		return nil, &FrameError{Type: typ, Code: FormationViolation, Reason: idErr.Error()}
+	}
+	if badUTF {
+		return nil, fail(typ, FormationViolation, nil, "frame is not valid UTF-8")
+	}
+
+	switch typ {
+	case TypeCall:
+		if len(parts) != 4 {
+			return nil, fail(typ, FormationViolation, nil, "CALL has %d elements, want 4", len(parts))
+		}
+		action, ok := readString(parts[2])
+		if !ok || action == "" {
+			return nil, fail(typ, FormationViolation, nil, "action %s is not a non-empty string", clip(string(parts[2])))
+		}
+		payload, ok := readObject(parts[3])
+		if !ok {
+			return nil, fail(typ, FormationViolation, nil, "%s payload is not a JSON object", action)
+		}
+		return &Call{ID: id, Action: action, Payload: payload}, nil
+	case TypeCallResult:
+		if len(parts) != 3 {
+			return nil, fail(typ, FormationViolation, nil, "CALLRESULT has %d elements, want 3", len(parts))
+		}
+		payload, ok := readObject(parts[2])
+		if !ok {
+			return nil, fail(typ, FormationViolation, nil, "CALLRESULT payload is not a JSON object")
+		}
+		return &CallResult{ID: id, Payload: payload}, nil
+	default: // TypeCallError
+		if len(parts) != 5 {
+			return nil, fail(typ, FormationViolation, nil, "CALLERROR has %d elements, want 5", len(parts))
+		}
+		code, ok := readString(parts[2])
+		if !ok {
+			return nil, fail(typ, FormationViolation, nil, "error code is not a string")
+		}
+		desc, ok := readString(parts[3])
+		if !ok {
+			return nil, fail(typ, FormationViolation, nil, "error description is not a string")
+		}
+		details, ok := readObject(parts[4])
+		if !ok {
+			return nil, fail(typ, FormationViolation, nil, "error details are not a JSON object")
+		}
+		return &CallError{ID: id, Code: ParseErrorCode(code), Description: desc, Details: details}, nil
+	}
+}
+
+// readType reads a message type: a JSON integer, not null and not 2.0.
+func readType(raw json.RawMessage) (MessageType, bool) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, false
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, false
+	}
+	return MessageType(n), true
+}
+
+// readString reads a JSON string; encoding/json would read null as "".
+func readString(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// readID reads a message id that can be echoed back: a string that is not
+// empty, not too long, and whose bytes were valid UTF-8 (encoding/json would
+// silently replace the invalid ones, and the answer would not match).
+func readID(raw json.RawMessage) (string, error) {
+	id, ok := readString(raw)
+	if !ok {
+		return "", fmt.Errorf("message id %s is not a string", clip(string(raw)))
+	}
+	if !utf8.Valid(raw) {
+		return "", errors.New("message id is not valid UTF-8")
+	}
+	return id, checkID(id)
+}
+
+// readObject returns the compacted object, so that equal payloads are equal
+// bytes whatever whitespace the sender used.
+func readObject(raw json.RawMessage) (json.RawMessage, bool) {
+	if !isObject(raw) {
+		return nil, false
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+func checkID(id string) error {
+	switch n := utf8.RuneCountInString(id); {
+	case n == 0:
+		return errors.New("message id is empty")
+	case n > MaxIDLength:
+		return fmt.Errorf("message id has %d characters, at most %d allowed", n, MaxIDLength)
+	}
+	return nil
+}
+
+// emptyObject is a new {} each time: a shared one would be mutable
+// package state behind every Payload that holds it.
+func emptyObject() json.RawMessage { return json.RawMessage(`{}`) }
+
+func payloadOrEmpty(p json.RawMessage) json.RawMessage {
+	if len(p) == 0 {
+		return emptyObject()
+	}
+	return p
+}
+
+// encodePayload turns v into a payload object. nil, and nil pointers, mean
+// an empty payload.
+func encodePayload(v any) (json.RawMessage, error) {
+	var raw []byte
+	switch v := v.(type) {
+	case nil:
+		return emptyObject(), nil
+	case json.RawMessage:
+		raw = v
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		raw = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return emptyObject(), nil
+	}
+	if !json.Valid(raw) {
+		return nil, errors.New("payload is not valid JSON")
+	}
+	if !isObject(raw) {
+		return nil, fmt.Errorf("payload %s is not a JSON object", clip(string(raw)))
+	}
+	return raw, nil
+}
+
+func isObject(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '{'
+}
+
+func unmarshalPayload(typ MessageType, id string, raw json.RawMessage, v any) error {
+	fail := func(code ErrorCode, err error, reason string) error {
+		return &FrameError{ID: id, Type: typ, Code: code, Reason: reason, Err: err}
+	}
+	raw = payloadOrEmpty(raw)
+	if !isObject(raw) {
+		return fail(FormationViolation, nil, "payload is not a JSON object")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var (
+			invalid  *json.InvalidUnmarshalError
+			typeErr  *json.UnmarshalTypeError
+			fieldErr *FieldError
+		)
+		switch {
+		case errors.As(err, &invalid):
+			// The receiver's bug, not the sender's.
+			return fail(InternalError, err, err.Error())
+		case errors.As(err, &typeErr):
+			return fail(TypeConstraintViolation, err, typeReason(typeErr))
+		case errors.As(err, &fieldErr):
+			return fail(fieldErr.Code, err, fieldErr.Error())
+		default:
+			return fail(FormationViolation, err, err.Error())
+		}
+	}
+	if val, ok := v.(interface{ Validate() error }); ok {
+		if err := val.Validate(); err != nil {
+			var fieldErr *FieldError
+			if errors.As(err, &fieldErr) {
+				return fail(fieldErr.Code, err, fieldErr.Error())
+			}
+			return fail(PropertyConstraintViolation, err, err.Error())
+		}
+	}
+	return nil
+}
+
+// typeReason describes a type mismatch in OCPP's words rather than Go's.
+func typeReason(e *json.UnmarshalTypeError) string {
+	want := "a valid " + e.Type.String()
+	switch e.Type {
+	case reflect.TypeFor[DateTime]():
+		want = "an ISO 8601 dateTime"
+	default:
+		switch e.Type.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			want = "an integer"
+		case reflect.Float32, reflect.Float64:
+			want = "a number"
+		case reflect.String:
+			want = "a string"
+		case reflect.Bool:
+			want = "a boolean"
+		case reflect.Slice, reflect.Array:
+			want = "an array"
+		case reflect.Struct, reflect.Map:
+			want = "an object"
+		}
+	}
+	if e.Field == "" {
+		return fmt.Sprintf("payload: %s is not %s", e.Value, want)
+	}
+	return fmt.Sprintf("field %q: %s is not %s", e.Field, e.Value, want)
+}
+
+// clip shortens s for an error message: errors go back on the wire as
+// errorDescription, and a sender's garbage need not be echoed in full.
+func clip(s string) string {
+	const limit = 40
+	if len(s) <= limit {
+		return s
+	}
+	// Cut on a rune boundary so the message stays valid UTF-8.
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,185 @@
+// Package wsconn is the WebSocket plumbing that every step's server shares,
+// so that a step's own code is only its lesson: the OCPP endpoint
+// /ocpp/{stationId}, the handshake with the ocpp1.6 subprotocol, a
+// connection that many goroutines may send on, and a Server that tracks its
+// connections so that Close leaves nothing behind.
+package wsconn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// Subprotocol is the WebSocket subprotocol of OCPP 1.6-J.
+const Subprotocol = "ocpp1.6"
+
+// Conn is one station's WebSocket connection. Read must be called from one
+// goroutine at a time; Send and Close are safe from any number.
+type Conn struct {
+	ws      *websocket.Conn
+	station string
+	log     *slog.Logger
+
+	wmu sync.Mutex // gorilla/websocket allows one writer at a time
+}
+
+// Station returns the station identity from the connection's URL.
+func (c *Conn) Station() string { return c.station }
+
+// Read returns the next well-formed frame from the station. A malformed
+// CALL whose id could be read is answered here with the CALLERROR it
+// deserves; other malformed frames are dropped, as OCPP-J says.
+func (c *Conn) Read() (ocpp.Message, error) {
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, err
+		}
+		msg, err := ocpp.Decode(data)
+		if err == nil {
+			return msg, nil
+		}
+		c.log.Warn("malformed frame", "station", c.station, "err", err)
+		var fe *ocpp.FrameError
+		if errors.As(err, &fe) && fe.ID != "" && fe.Type == ocpp.TypeCall {
+			if err := c.Send(ocpp.NewCallError(fe.ID, fe.Code, fe.Reason)); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// Send writes one frame to the station.
+func (c *Conn) Send(m ocpp.Message) error {
+	data, err := ocpp.Encode(m)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		return fmt.Errorf("send to %s: %w", c.station, err)
+	}
+	return nil
+}
+
+// Close closes the connection. A goroutine blocked in Read returns an error.
+func (c *Conn) Close() error { return c.ws.Close() }
+
+// Server accepts station connections at /ocpp/{stationId} and runs Handle
+// for each in its own goroutine.
+type Server struct {
+	// Handle serves one station. The connection is closed when it returns.
+	Handle func(*Conn)
+	// Logger receives connects and disconnects; nil discards them.
+	Logger *slog.Logger
+
+	initOnce sync.Once
+	http     *http.Server
+	upgrader websocket.Upgrader
+
+	mu      sync.Mutex
+	closed  bool
+	conns   map[*Conn]struct{}
+	handles sync.WaitGroup
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		if s.Logger == nil {
+			s.Logger = slog.New(slog.DiscardHandler)
+		}
+		s.conns = make(map[*Conn]struct{})
+		s.upgrader = websocket.Upgrader{
+			Subprotocols: []string{Subprotocol},
+			// Stations are not browsers: there is no origin to check.
+			CheckOrigin: func(*http.Request) bool { return true },
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /ocpp/{station}", s.serveStation)
+		s.http = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)}
+	})
+}
+
+// Serve accepts connections on l until Close is called, and then returns nil.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops accepting, closes every station's connection and waits until
+// every Handle has returned. Close is idempotent.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	// http.Server.Close does not touch hijacked connections: closing them
+	// above is what ends their handlers.
+	err := s.http.Close()
+	s.handles.Wait()
+	return err
+}
+
+// Conns returns how many stations are connected now.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
+	station := r.PathValue("station")
+	if station == "" {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.handles.Add(1)
+	s.mu.Unlock()
+	defer s.handles.Done()
+
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.Logger.Warn("handshake failed", "station", station, "err", err)
+		return
+	}
+	c := &Conn{ws: ws, station: station, log: s.Logger}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+
+	s.Logger.Info("station connected", "station", station)
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+		s.Logger.Info("station disconnected", "station", station)
+	}()
+	s.Handle(c)
+}
