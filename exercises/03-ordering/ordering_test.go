@@ -64,6 +64,15 @@ func TestStationOrderKept(t *testing.T) {
 		}
 		awaitProcessed(t, b, n*perBurst)
 
+		late, overlapping := 0, 0
+		for i := range n {
+			id := station.StationID(i + 1)
+			late += outOfOrder(processed(b, id))
+			overlapping = max(overlapping, b.StationPeak(id, backend.KindProcess))
+		}
+		t.Logf("%d stations × %d meter values: %d processed after a later one, at most %d of one station's at once",
+			n, perBurst, late, overlapping)
+
 		for i := range n {
 			id := station.StationID(i + 1)
 			order := processed(b, id)
@@ -220,6 +229,18 @@ func count(b *backend.Backend) int {
 		if r.Kind == backend.KindProcess && !r.End.IsZero() {
 			n++
 		}
+	}
+	return n
+}
+
+// outOfOrder counts the ids that come after a larger one.
+func outOfOrder(ids []int) int {
+	n, highest := 0, 0
+	for _, id := range ids {
+		if id < highest {
+			n++
+		}
+		highest = max(highest, id)
 	}
 	return n
 }

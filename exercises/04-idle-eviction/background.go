@@ -3,6 +3,7 @@ package eviction
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/ocpp"
@@ -17,6 +18,7 @@ import (
 type background struct {
 	ctx     context.Context
 	backend *backend.Backend
+	ttl     time.Duration // Config.IdleTimeout
 
 	mu         sync.Mutex
 	processors map[string]*processor
@@ -29,7 +31,7 @@ type processor struct {
 }
 
 func (bg *background) start(ctx context.Context, cfg Config) {
-	bg.ctx, bg.backend = ctx, cfg.Backend
+	bg.ctx, bg.backend, bg.ttl = ctx, cfg.Backend, cfg.IdleTimeout
 	bg.processors = make(map[string]*processor)
 }
 

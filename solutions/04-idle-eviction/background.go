@@ -18,7 +18,7 @@ import (
 type background struct {
 	ctx     context.Context
 	backend *backend.Backend
-	ttl     time.Duration
+	ttl     time.Duration // Config.IdleTimeout
 
 	mu         sync.Mutex
 	processors map[string]*processor

@@ -1,0 +1,187 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Mode is the kind of load a fleet puts on the central system.
+type Mode string
+
+// The fleet's modes.
+const (
+	// LockStep: every station runs the 14-call charging session, each call
+	// waiting for the answer to the one before, all stations at once.
+	LockStep Mode = "lockstep"
+	// Pipelined: every station sends a BootNotification and waits for its
+	// answer, then sends Messages MeterValues back to back without waiting,
+	// then waits for all their answers: the load a server must keep in
+	// order and bound.
+	Pipelined Mode = "pipelined"
+	// Flood: the first station sends Messages MeterValues as fast as it can,
+	// as in Pipelined, while the others run lock-step sessions: the
+	// backpressure scenario, where one station must not starve the rest.
+	Flood Mode = "flood"
+	// Idle: every station connects, sends a BootNotification, then stays
+	// connected, answering the server's calls, until Hold passes or the
+	// context ends.
+	Idle Mode = "idle"
+)
+
+// ParseMode reads a mode's name, as a command-line flag gives it.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case LockStep, Pipelined, Flood, Idle:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want %s, %s, %s or %s)", s, LockStep, Pipelined, Flood, Idle)
+}
+
+// Defaults of FleetOptions.
+const (
+	DefaultMessages      = 100
+	DefaultProgressEvery = time.Second
+)
+
+// FleetOptions configure RunFleet.
+type FleetOptions struct {
+	Options // URL, Dial and Answer, shared by every station
+
+	// Stations is how many stations connect. Their ids are CS0001, CS0002, …
+	// starting at FirstID (1 if zero); see StationID.
+	Stations int
+	FirstID  int
+	Mode     Mode // LockStep if empty
+	// Messages is how many MeterValues each pipelined station, or the
+	// flooding station, sends after its BootNotification (DefaultMessages
+	// if zero). Other modes ignore it.
+	Messages int
+	// Hold is how long idle stations stay connected; zero means until the
+	// context ends. Other modes ignore it.
+	Hold time.Duration
+	// Progress, if set, is called at most every ProgressEvery
+	// (DefaultProgressEvery if zero) and once at the end, never concurrently.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is a fleet's state while it runs.
+type Progress struct {
+	Stations  int // how many stations the fleet runs
+	Connected int // how many have connected so far
+	Done      int // how many have finished (connected or not)
+	Planned   int // calls the fleet means to make in all
+	Calls     int // calls sent so far
+	Answered  int // calls answered with a CALLRESULT
+	Failed    int // calls answered with a CALLERROR, or not at all
+	Elapsed   time.Duration
+}
+
+// StationID is the id of the n-th station of a fleet: CS0001 for 1.
+func StationID(n int) string { return fmt.Sprintf("CS%04d", n) }
+
+// RunFleet connects opts.Stations stations to the central system, runs the
+// mode's load on all of them at once, and reports every call. It returns an
+// error only if the options are unusable; a station that cannot connect or
+// a call that fails is in the report. Every goroutine of the fleet has ended
+// when it returns; when ctx ends, the stations close and RunFleet returns.
+func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
+	o, err := opts.normalized()
+	if err != nil {
+		return nil, fmt.Errorf("station: fleet: %w", err)
+	}
+	t := &tally{}
+	start := time.Now()
+	stopProgress := o.watch(t, start)
+
+	reports := make([]StationReport, o.Stations)
+	var wg sync.WaitGroup
+	for i := range o.Stations {
+		wg.Go(func() { reports[i] = o.runStation(ctx, i, t) })
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	stopProgress()
+	return newReport(o.Mode, reports, wall), nil
+}
+
+func (o FleetOptions) normalized() (FleetOptions, error) {
+	if _, err := endpoint(o.URL, "CS0001"); err != nil {
+		return o, err
+	}
+	if o.Mode == "" {
+		o.Mode = LockStep
+	}
+	if _, err := ParseMode(string(o.Mode)); err != nil {
+		return o, err
+	}
+	if o.FirstID == 0 {
+		o.FirstID = 1
+	}
+	if o.Messages == 0 {
+		o.Messages = DefaultMessages
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = DefaultProgressEvery
+	}
+	switch {
+	case o.Stations < 1:
+		return o, fmt.Errorf("%d stations: want at least 1", o.Stations)
+	case o.FirstID < 0:
+		return o, fmt.Errorf("first station id %d: want 1 or more", o.FirstID)
+	case o.Messages < 0:
+		return o, fmt.Errorf("%d messages: want at least 1", o.Messages)
+	case o.Hold < 0:
+		return o, fmt.Errorf("hold %v: want 0 or more", o.Hold)
+	case o.ProgressEvery < 0:
+		return o, fmt.Errorf("progress interval %v: want more than 0", o.ProgressEvery)
+	}
+	return o, nil
+}
+
+// planned is how many calls the fleet means to make.
+func (o FleetOptions) planned() int {
+	switch o.Mode {
+	case Pipelined:
+		return o.Stations * (1 + o.Messages)
+	case Flood:
+		return 1 + o.Messages + (o.Stations-1)*SessionCalls
+	case Idle:
+		return o.Stations
+	default:
+		return o.Stations * SessionCalls
+	}
+}
+
+// runStation connects the fleet's i-th station and runs the mode's load on it.
+func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationReport {
+	defer t.done.Add(1)
+	id := StationID(o.FirstID + i)
+	s, err := dial(ctx, id, o.Options, t)
+	if err != nil {
+		return StationReport{ID: id, Err: err}
+	}
+	t.connected.Add(1)
+	defer s.Close()
+	// When ctx ends, close the station at once rather than when its load
+	// returns: a flooding station may be stuck writing to a server that has
+	// stopped reading, and only closing the socket frees it.
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+
+	var calls []CallRecord
+	switch {
+	case o.Mode == LockStep, o.Mode == Flood && i > 0:
+		calls, err = s.Session(ctx)
+	case o.Mode == Pipelined, o.Mode == Flood:
+		calls, err = s.pipeline(ctx, o.Messages)
+	case o.Mode == Idle:
+		calls, err = s.idle(ctx, o.Hold)
+	default:
+		err = errors.New("unreachable: mode " + string(o.Mode))
+	}
+	return StationReport{ID: id, Connected: true, Calls: calls, Err: err}
+}

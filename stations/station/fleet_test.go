@@ -1,0 +1,330 @@
+package station_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/ocppkata/kata/harness/memnet"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+func TestFleetModes(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const latency = 100 * time.Millisecond
+	tests := []struct {
+		name     string
+		opts     station.FleetOptions
+		wantIDs  []string
+		perCall  map[string]int // calls per station
+		wantWall time.Duration
+	}{
+		{
+			name:     "lockstep",
+			opts:     station.FleetOptions{Stations: 3},
+			wantIDs:  []string{"CS0001", "CS0002", "CS0003"},
+			perCall:  map[string]int{"CS0001": 14, "CS0002": 14, "CS0003": 14},
+			wantWall: 14 * latency,
+		},
+		{
+			name:    "pipelined",
+			opts:    station.FleetOptions{Stations: 2, Mode: station.Pipelined, Messages: 50, FirstID: 41},
+			wantIDs: []string{"CS0041", "CS0042"},
+			perCall: map[string]int{"CS0041": 51, "CS0042": 51},
+			// The BootNotification, then all 50 MeterValues in flight at once.
+			wantWall: 2 * latency,
+		},
+		{
+			name:     "pipelined default messages",
+			opts:     station.FleetOptions{Stations: 1, Mode: station.Pipelined},
+			wantIDs:  []string{"CS0001"},
+			perCall:  map[string]int{"CS0001": 101},
+			wantWall: 2 * latency,
+		},
+		{
+			name:     "flood",
+			opts:     station.FleetOptions{Stations: 3, Mode: station.Flood, Messages: 300},
+			wantIDs:  []string{"CS0001", "CS0002", "CS0003"},
+			perCall:  map[string]int{"CS0001": 301, "CS0002": 14, "CS0003": 14},
+			wantWall: 14 * latency,
+		},
+		{
+			name:     "idle",
+			opts:     station.FleetOptions{Stations: 2, Mode: station.Idle, Hold: 30 * time.Second},
+			wantIDs:  []string{"CS0001", "CS0002"},
+			perCall:  map[string]int{"CS0001": 1, "CS0002": 1},
+			wantWall: latency + 30*time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inBubble(t, fakeConfig{latency: latency}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+				fo := tt.opts
+				fo.Options = opts
+				r, err := station.RunFleet(t.Context(), fo)
+				require.NoError(t, err)
+
+				total := 0
+				for _, n := range tt.perCall {
+					total += n
+				}
+				require.Equal(t, total, r.Calls)
+				require.Equal(t, total, r.Answered)
+				require.Zero(t, r.Failed)
+				require.Equal(t, len(tt.wantIDs), r.Connected)
+				require.Equal(t, tt.wantWall, r.Wall)
+				require.Equal(t, latency, r.P50)
+				require.Equal(t, latency, r.P99)
+				require.Equal(t, latency, r.Max)
+
+				require.Len(t, r.Stations, len(tt.wantIDs))
+				for i, st := range r.Stations {
+					require.Equal(t, tt.wantIDs[i], st.ID)
+					require.NoError(t, st.Err)
+					require.Len(t, st.Calls, tt.perCall[st.ID])
+					// The server received the station's calls in the order
+					// they were numbered.
+					calls := fc.conn(st.ID).Calls()
+					require.Equal(t, seq(1, tt.perCall[st.ID]), ids(calls), "station %s", st.ID)
+					require.Equal(t, ocpp.ActionBootNotification, calls[0].Action)
+				}
+			})
+		})
+	}
+}
+
+// Idle stations answer the server's calls while they wait, slowly if told
+// to, until the context ends.
+func TestFleetIdleAnswersServerCalls(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	inBubble(t, fakeConfig{}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		const delay = 2 * time.Second
+		opts.Answer = func(c *ocpp.Call) station.Reply {
+			r := station.DefaultAnswer(c)
+			r.Delay = delay
+			return r
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		reports := make(chan *station.Report)
+		go func() {
+			r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: 3, Mode: station.Idle})
+			require.NoError(t, err)
+			reports <- r
+		}()
+
+		for range 3 {
+			c := <-fc.arrived
+			start := time.Now()
+			c.call(t, "srv1", ocpp.ActionRemoteStartTransaction, ocpp.RemoteStartTransactionRequest{IdTag: "ABC"})
+			got := <-c.answers
+			require.Equal(t, delay, time.Since(start))
+			require.Equal(t, &ocpp.CallResult{ID: "srv1", Payload: []byte(`{"status":"Accepted"}`)}, got)
+		}
+		time.Sleep(time.Hour) // idle with no Hold: until the context ends
+		cancel()
+		r := <-reports
+		require.Equal(t, 3, r.Connected)
+		require.Equal(t, 3, r.Answered)
+		require.Empty(t, r.Failures())
+		require.Equal(t, time.Hour+3*delay, r.Wall)
+	})
+}
+
+func TestFleetProgress(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	inBubble(t, fakeConfig{latency: 100 * time.Millisecond}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		var got []station.Progress
+		r, err := station.RunFleet(t.Context(), station.FleetOptions{
+			Options:       opts,
+			Stations:      2,
+			Progress:      func(p station.Progress) { got = append(got, p) },
+			ProgressEvery: 500 * time.Millisecond,
+		})
+		require.NoError(t, err)
+		require.Equal(t, 1400*time.Millisecond, r.Wall)
+		// Ticks at 0.5 s and 1 s, and the final count.
+		require.Len(t, got, 3)
+		require.Equal(t, 500*time.Millisecond, got[0].Elapsed)
+		require.Equal(t, station.Progress{Stations: 2, Connected: 2, Done: 2, Planned: 28, Calls: 28, Answered: 28, Elapsed: r.Wall}, got[2])
+		for i := 1; i < len(got); i++ {
+			require.GreaterOrEqual(t, got[i].Answered, got[i-1].Answered)
+		}
+	})
+}
+
+func TestFleetFailures(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tests := []struct {
+		name     string
+		cfg      fakeConfig
+		timeout  time.Duration
+		stations int
+		perCalls int    // calls per station, the failed one included
+		want     string // in every station's error
+	}{
+		{
+			name: "authorize refused with a CALLERROR",
+			cfg: fakeConfig{latency: time.Second, answer: func(c *ocpp.Call) any {
+				if c.Action == ocpp.ActionAuthorize {
+					return ocpp.NewCallError(c.ID, ocpp.InternalError, "badge reader on fire")
+				}
+				return (&fakeConn{}).coreAnswer(c)
+			}},
+			stations: 7,
+			perCalls: 3,
+			want:     "Authorize (id 3): ocpp: InternalError: badge reader on fire",
+		},
+		{
+			name:     "no answer before the context ends",
+			cfg:      fakeConfig{answer: func(*ocpp.Call) any { return nil }},
+			timeout:  time.Minute,
+			stations: 2,
+			perCalls: 1,
+			want:     "BootNotification (id 1)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inBubble(t, tt.cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
+				ctx := t.Context()
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				start := time.Now()
+				r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: tt.stations})
+				require.NoError(t, err, "failed calls are in the report, not an error")
+				if tt.timeout > 0 {
+					require.Less(t, time.Since(start), tt.timeout+2*time.Second, "the fleet stops when its context ends")
+				}
+				require.Equal(t, tt.stations, r.Connected)
+				require.Equal(t, tt.stations*tt.perCalls, r.Calls)
+				require.Equal(t, tt.stations, r.Failed)
+				require.Len(t, r.Failures(), tt.stations)
+				for _, st := range r.Stations {
+					require.ErrorContains(t, st.Err, "station "+st.ID+": "+tt.want)
+					last := st.Calls[len(st.Calls)-1]
+					require.Error(t, last.Err)
+				}
+
+				sum := r.Summary()
+				require.Contains(t, sum, fmt.Sprintf("%d stations (%d connected), mode lockstep", tt.stations, tt.stations))
+				require.Contains(t, sum, fmt.Sprintf("%d calls: %d answered, %d failed", r.Calls, r.Answered, r.Failed))
+				listed := strings.Count(sum, "\n  station ")
+				require.Equal(t, min(tt.stations, 5), listed, "summary:\n%s", sum)
+				if tt.stations > 5 {
+					require.Contains(t, sum, fmt.Sprintf("%d stations failed, the first 5:", tt.stations))
+				}
+			})
+		})
+	}
+}
+
+// A flooding station stuck writing to a server that stopped reading it
+// does not keep the fleet from ending with its context, nor the others from
+// finishing their sessions.
+func TestFleetFloodStuck(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cfg := fakeConfig{latency: time.Second, stall: func(id string) bool { return id == "CS0001" }}
+	inBubble(t, cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: 3, Mode: station.Flood, Messages: 1000})
+		require.NoError(t, err)
+		require.Less(t, time.Since(start), time.Minute+2*time.Second)
+
+		flooder := r.Stations[0]
+		require.Equal(t, "CS0001", flooder.ID)
+		require.Error(t, flooder.Err)
+		require.NoError(t, flooder.Calls[0].Err, "the BootNotification was answered")
+		require.Len(t, fc.conn("CS0001").Calls(), 2, "the server read the boot and one meter value, then stopped")
+		for _, st := range r.Stations[1:] {
+			require.NoError(t, st.Err)
+			require.Len(t, st.Calls, station.SessionCalls)
+		}
+	})
+}
+
+func TestFleetNobodyConnects(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	inBubble(t, fakeConfig{}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		ln := memnet.Listen()
+		ln.Close()
+		opts.Dial = ln.DialContext
+		r, err := station.RunFleet(t.Context(), station.FleetOptions{Options: opts, Stations: 3})
+		require.NoError(t, err)
+		require.Zero(t, r.Connected)
+		require.Zero(t, r.Calls)
+		for _, st := range r.Stations {
+			require.ErrorIs(t, st.Err, memnet.ErrClosed)
+			require.False(t, st.Connected)
+		}
+		require.Contains(t, r.Summary(), "3 stations (0 connected)")
+	})
+}
+
+func TestFleetBadOptions(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	good := station.FleetOptions{Options: station.Options{URL: "ws://127.0.0.1:1/ocpp"}, Stations: 1}
+	tests := []struct {
+		name   string
+		change func(*station.FleetOptions)
+		want   string
+	}{
+		{"no stations", func(o *station.FleetOptions) { o.Stations = 0 }, "0 stations: want at least 1"},
+		{"unknown mode", func(o *station.FleetOptions) { o.Mode = "stampede" }, `unknown mode "stampede"`},
+		{"no URL", func(o *station.FleetOptions) { o.URL = "" }, "scheme must be ws or wss"},
+		{"http URL", func(o *station.FleetOptions) { o.URL = "http://x/ocpp" }, "scheme must be ws or wss"},
+		{"negative messages", func(o *station.FleetOptions) { o.Messages = -1 }, "-1 messages"},
+		{"negative hold", func(o *station.FleetOptions) { o.Hold = -time.Second }, "hold -1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := good
+			tt.change(&o)
+			r, err := station.RunFleet(t.Context(), o)
+			require.Nil(t, r)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range []station.Mode{station.LockStep, station.Pipelined, station.Flood, station.Idle} {
+		got, err := station.ParseMode(string(m))
+		require.NoError(t, err)
+		require.Equal(t, m, got)
+	}
+	_, err := station.ParseMode("fast")
+	require.EqualError(t, err, `unknown mode "fast" (want lockstep, pipelined, flood or idle)`)
+}
+
+func TestSummary(t *testing.T) {
+	r := &station.Report{
+		Mode: station.Pipelined,
+		Stations: []station.StationReport{
+			{ID: "CS0001", Connected: true},
+			{ID: "CS0002", Err: errors.New("dial tcp: connection refused")},
+		},
+		Connected: 1, Calls: 101, Answered: 100, Failed: 1,
+		P50: 1234567 * time.Nanosecond, P99: 45678901 * time.Nanosecond, Max: 2 * time.Second,
+		Wall: 3500 * time.Millisecond,
+	}
+	require.Equal(t, `2 stations (1 connected), mode pipelined
+101 calls: 100 answered, 1 failed
+latency: p50 1.235ms, p99 46ms, max 2s
+wall time: 3.5s
+1 station failed:
+  CS0002: dial tcp: connection refused
+`, r.Summary())
+}
