@@ -2,7 +2,6 @@ package eviction_test
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -42,7 +41,7 @@ func TestIdleProcessorStopped(t *testing.T) {
 			stations[i] = boot(t, l, i+1)
 		}
 		synctest.Wait()
-		baseline := runtime.NumGoroutine()
+		baseline := kit.Goroutines()
 
 		for _, st := range stations {
 			waitAll(t, send(t, st, items))
@@ -68,7 +67,7 @@ func TestIdleProcessorStopped(t *testing.T) {
 				"than the idle timeout (%v) must stop, or every station that ever connected keeps one forever",
 				got, ttl+time.Millisecond, ttl)
 		}
-		if got := runtime.NumGoroutine(); got != baseline {
+		if got := kit.Goroutines(); got != baseline {
 			t.Errorf("%d goroutines after the processors went idle, want %d as before the first meter value: "+
 				"a stopped processor's goroutine must end", got, baseline)
 		}
@@ -163,7 +162,7 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
 		srv, l := newServer(t, b)
 		synctest.Wait()
-		baseline := runtime.NumGoroutine()
+		baseline := kit.Goroutines()
 
 		// 1000 stations come, send three meter values, and go, 100 at a time.
 		const fleet, batch = 1000, 100
@@ -181,13 +180,13 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 		time.Sleep(3*process + ttl + time.Second)
 		synctest.Wait()
 		t.Logf("goroutines: %d before, %d an idle timeout after %d stations came and went (%+d); %d processors alive",
-			baseline, runtime.NumGoroutine(), fleet, runtime.NumGoroutine()-baseline, srv.Processors())
+			baseline, kit.Goroutines(), fleet, kit.Goroutines()-baseline, srv.Processors())
 
 		if got := srv.Processors(); got != 0 {
 			t.Errorf("%d stations came and went: %d processors are still alive an idle timeout later, want 0",
 				fleet, got)
 		}
-		if got := runtime.NumGoroutine(); got != baseline {
+		if got := kit.Goroutines(); got != baseline {
 			t.Errorf("%d stations came and went: %d goroutines an idle timeout later, want %d as before them.\n"+
 				"Every station that ever connected left a goroutine behind: a server that runs for months "+
 				"runs out of memory one station at a time.", fleet, got, baseline)

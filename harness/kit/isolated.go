@@ -27,7 +27,9 @@ func Isolated(t *testing.T, body func(t *testing.T)) {
 	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0],
 		"-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(), isolatedEnv+"="+t.Name())
+	// The race detector makes a process sleep a second on exit by default,
+	// to let reports out; the child's report is read from its output anyway.
+	cmd.Env = append(os.Environ(), isolatedEnv+"="+t.Name(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	out, err := cmd.CombinedOutput()
 	text := childLog(out)
 	if err != nil {
@@ -42,6 +44,9 @@ func Isolated(t *testing.T, body func(t *testing.T)) {
 	}
 }
 
+// framing matches the lines go test adds around a test's own output.
+var framing = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME) |--- (PASS|FAIL|SKIP): )|^(PASS|FAIL|ok |exit status )`)
+
 // childLog keeps what the child's test said, without go test's framing.
 func childLog(out []byte) string {
 	var kept []string
@@ -49,14 +54,10 @@ func childLog(out []byte) string {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(trimmed, "=== "), strings.HasPrefix(trimmed, "--- "),
-			trimmed == "PASS", trimmed == "FAIL", strings.HasPrefix(trimmed, "ok "),
-			strings.HasPrefix(trimmed, "exit status"), trimmed == "":
+		if framing.MatchString(line) {
 			continue
 		}
 		kept = append(kept, strings.TrimPrefix(line, "    "))
 	}
-	return strings.Join(kept, "\n")
+	return strings.Trim(strings.Join(kept, "\n"), "\n")
 }

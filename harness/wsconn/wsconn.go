@@ -137,17 +137,14 @@ func (s *Server) Close() error {
 
 // Conns returns how many stations are connected now.
 func (s *Server) Conns() int {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
 
 func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
-	station := r.PathValue("station")
-	if station == "" {
-		http.NotFound(w, r)
-		return
-	}
+	station := r.PathValue("station") // the mux matches only a non-empty segment
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -1,0 +1,133 @@
+package backend_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/kit"
+)
+
+// The blocking flavour waits in real system calls, which neither a synctest
+// bubble nor a context can interrupt: these tests run on real time and
+// assert counts, never durations.
+
+func threads(t *testing.T) int {
+	t.Helper()
+	n, err := kit.Threads()
+	require.NoError(t, err)
+	return n
+}
+
+// isolated is kit.Isolated without the race detector's one-second sleep at
+// the exit of the child process.
+func isolated(t *testing.T, body func(t *testing.T)) {
+	t.Helper()
+	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	kit.Isolated(t, body)
+}
+
+func TestBlockingGateHoldsAThreadPerCall(t *testing.T) {
+	// Go never gives a thread back: count in a fresh process.
+	isolated(t, func(t *testing.T) {
+		const n = 50
+		b := backend.New(backend.Options{Blocking: true})
+		g := b.Hold(nil)
+		t.Cleanup(g.Open) // a blocked read(2) cannot be cancelled: never leave one behind
+		before := threads(t)
+
+		var r replies
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				assert.NoError(t, b.Handle(context.Background(), fmt.Sprintf("CS%d", i), heartbeat("h"), r.send))
+			})
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, b.Await(ctx, func(s backend.Stats) bool { return s.Held == n }))
+		require.Equal(t, n, g.Waiting())
+
+		// A call counts as held just before it enters read(2), and the
+		// runtime starts a thread for the others once it is in: poll the
+		// count until it has grown or the generous deadline passed. The
+		// polling only decides when to look; the count is what is checked.
+		during := threads(t)
+		for during-before < n-5 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+			during = threads(t)
+		}
+		t.Logf("OS threads: %d before, %d with %d calls held at a blocking gate (%+d)", before, during, n, during-before)
+		require.GreaterOrEqual(t, during-before, n-5,
+			"each call held at a blocking gate should hold an OS thread of its own")
+		require.Zero(t, r.count())
+
+		g.Open()
+		wg.Wait()
+		require.Equal(t, n, r.count())
+		require.Equal(t, backend.Stats{Peak: n, Done: n}, b.Stats())
+	})
+}
+
+func TestBlockingGateIgnoresContext(t *testing.T) {
+	b := backend.New(backend.Options{Blocking: true})
+	g := b.Hold(nil)
+	t.Cleanup(g.Open)
+	ctx, cancel := context.WithCancel(t.Context())
+	var r replies
+	handled := make(chan error, 1)
+	go func() { handled <- b.Handle(ctx, "CS1", heartbeat("1"), r.send) }()
+	require.NoError(t, b.Await(t.Context(), func(s backend.Stats) bool { return s.Held == 1 }))
+
+	cancel()
+	// Like a call into a C driver, the wait cannot be interrupted: it cannot
+	// have returned, however long we look.
+	for range 100 {
+		runtime.Gosched()
+	}
+	require.False(t, done(handled), "a blocking gate returned before it was opened")
+	require.Equal(t, 1, g.Waiting())
+
+	g.Open()
+	require.ErrorIs(t, <-handled, context.Canceled, "the context's error is reported once the wait ends")
+	require.Zero(t, r.count(), "a call whose context ended must not be answered")
+	require.Equal(t, backend.Stats{Peak: 1, Done: 1}, b.Stats())
+}
+
+func TestBlockingLatencies(t *testing.T) {
+	// Short real latencies, to go through nanosleep(2); only the outcome is checked.
+	lat := backend.Latencies{Before: time.Millisecond, Other: time.Millisecond, After: time.Millisecond}
+	b := backend.New(backend.Options{Blocking: true, Latencies: lat})
+	var r replies
+	require.NoError(t, b.Handle(t.Context(), "CS1", heartbeat("1"), r.send))
+	require.NoError(t, b.Process(t.Context(), "CS1", heartbeat("2")))
+	require.Equal(t, 1, r.count())
+	rec := b.Records()
+	require.Len(t, rec, 2)
+	require.False(t, rec[0].Replied.Before(rec[0].Start))
+	require.False(t, rec[0].End.Before(rec[0].Replied))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, b.Handle(ctx, "CS1", heartbeat("3"), r.send), context.Canceled)
+	require.Equal(t, 1, r.count(), "a call whose context had ended must not be answered")
+}
+
+func TestBlockingGateOpenedBeforeWork(t *testing.T) {
+	b := backend.New(backend.Options{Blocking: true})
+	g := b.Hold(nil)
+	g.Open()
+	g.Open()
+	var r replies
+	require.NoError(t, b.Handle(t.Context(), "CS1", heartbeat("1"), r.send))
+	require.Equal(t, 1, r.count())
+}
