@@ -1,0 +1,76 @@
+# The kata's commands. `make` alone lists them; the work is done by the
+# kata command in harness/cmd/kata.
+
+GO   ?= go
+# The kata command, built into .kata/ (the build is cached, so this is quick)
+# and run from there, which keeps go run's "exit status" lines out of the way.
+KATA := $(GO) build -o .kata/bin/kata ./harness/cmd/kata && .kata/bin/kata
+
+# Parameters, each given as NAME=value on the command line.
+STEP     ?=
+SOLUTION ?=
+VERBOSE  ?=
+LEVEL    ?=
+WORKERS  ?=
+SCALE    ?=
+ADDR     ?= 127.0.0.1:8080
+N        ?= 10
+URL      ?= ws://127.0.0.1:8080/ocpp
+MODE     ?= lockstep
+
+# SOLUTION=1 (or yes, true) picks the reference solution.
+solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
+
+# need-step stops a command that needs STEP, with an example.
+need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
+
+.DEFAULT_GOAL := help
+.PHONY: help demo check test progress hint diff serve stations bench
+
+help:
+	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
+	@echo
+	@echo '  make demo     [STEP=1] [WORKERS=10]     watch a step'"'"'s starter, then its solution, at work'
+	@echo '  make check    STEP=N [SOLUTION=1] [VERBOSE=1]'
+	@echo '                                          run step N'"'"'s suite against your code (or the solution)'
+	@echo '  make hint     STEP=N [LEVEL=L]          the next hint for step N: nudge, direction, near-solution'
+	@echo '  make diff     STEP=N                    your code against the reference solution'
+	@echo '  make progress                           where your code stands on every step'
+	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
+	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
+	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
+	@echo '                                          run N simulated stations against a server'
+	@echo '  make test                               prove the kata itself is sound (what CI runs)'
+	@echo '  make bench                              benchmark the final server'
+	@echo
+	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
+
+demo:
+	@$(KATA) demo -step $(or $(STEP),1) $(if $(WORKERS),-workers $(WORKERS))
+
+check:
+	$(call need-step,check)
+	@$(KATA) check -step $(STEP) $(solution) $(if $(filter 1 yes true,$(VERBOSE)),-v)
+
+test:
+	@$(KATA) test
+
+progress:
+	@$(KATA) progress
+
+hint:
+	$(call need-step,hint)
+	@$(KATA) hint -step $(STEP) $(if $(LEVEL),-level $(LEVEL))
+
+diff:
+	$(call need-step,diff)
+	@$(KATA) diff -step $(STEP)
+
+serve:
+	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE))
+
+stations:
+	@$(GO) run ./stations -n $(N) -url $(URL) -mode $(MODE)
+
+bench:
+	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

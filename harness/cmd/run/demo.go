@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// A scenario is what make demo shows for one step: a run of each variant,
+// each in a process of its own so that what it measures of the process (OS
+// threads, which Go never gives back) is its alone, then pictures of them.
+type scenario struct {
+	// intro says what the runs do; it is printed before they start.
+	intro string
+	// run is one run of a variant, in the child process. It calls progress
+	// as calls are answered.
+	run func(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error)
+	// show draws one run once it is over.
+	show func(w io.Writer, st style, r *runResult)
+	// compare sums the runs up.
+	compare func(w io.Writer, st style, runs []*runResult)
+}
+
+// scenarios returns the demo of each step that has one, by step number.
+func scenarios() map[int]scenario {
+	return map[int]scenario{
+		1: workersScenario(),
+	}
+}
+
+// A runResult is what one run measured; the child process sends it to the
+// parent as JSON.
+type runResult struct {
+	Variant  string        `json:"variant"`  // starter or solution
+	Workers  int           `json:"workers"`  // Config.Workers
+	Stations int           `json:"stations"` // simulated stations
+	Planned  int           `json:"planned"`  // calls the stations meant to make
+	Answered int           `json:"answered"`
+	Failed   int           `json:"failed"`
+	Wall     time.Duration `json:"wall"`
+	Peak     int           `json:"peak"`    // the backend's peak concurrency
+	Threads  int           `json:"threads"` // OS threads at the end of the run
+	Work     []span        `json:"work"`    // the backend's records
+	Sent     []sending     `json:"sent"`    // when the stations sent their calls
+}
+
+// A span is one call the backend worked on, as offsets from the run's start.
+type span struct {
+	Worker, Station, Call string
+	Start, End            time.Duration
+}
+
+// A sending is one call a station sent, as an offset from the run's start.
+type sending struct {
+	Station, Call string
+	At            time.Duration
+}
+
+// demoRunTimeout bounds one run: a server that hangs must not hang the demo.
+const demoRunTimeout = 3 * time.Minute
+
+// demo runs the linked step's scenario: the parent process starts a child
+// per variant and draws what they report.
+func demo(args []string) error {
+	fs := newFlags("demo")
+	workers := fs.Int("workers", 10, "Config.Workers for both runs")
+	child := fs.String("child", "", "run one variant and print its result as JSON (used by the demo itself)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: run demo [-workers W]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sc, ok := scenarios()[linked.Step]
+	if !ok {
+		fmt.Printf("no demo for step %d yet\n", linked.Step)
+		return nil
+	}
+	if *child != "" {
+		return demoChild(sc, *child, *workers)
+	}
+
+	st := styleFor(os.Stdout)
+	fmt.Printf("%s\n\n%s\n", st.bold(fmt.Sprintf("make demo · step %02d · %s", linked.Step, linked.Title)), sc.intro)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this program to run the variants: %w", err)
+	}
+	var runs []*runResult
+	for _, v := range []string{"starter", "solution"} {
+		if _, err := variant(v); err != nil {
+			continue
+		}
+		r, err := runChild(exe, v, *workers)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "the %s's run failed: %v\n", v, err)
+			continue
+		}
+		sc.show(os.Stdout, st, r)
+		runs = append(runs, r)
+	}
+	if len(runs) == 0 {
+		return errors.New("no run completed")
+	}
+	sc.compare(os.Stdout, st, runs)
+	return nil
+}
+
+// runChild runs one variant in a child process and returns its result.
+func runChild(exe, v string, workers int) (*runResult, error) {
+	cmd := exec.Command(exe, "demo", "-child", v, "-workers", fmt.Sprint(workers))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %w", v, err)
+	}
+	var r runResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return nil, fmt.Errorf("%s: reading its result: %w", v, err)
+	}
+	return &r, nil
+}
+
+// demoChild is the child process: it runs one variant, shows a live
+// progress line on stderr when that is a terminal, and prints the result
+// as JSON on stdout.
+func demoChild(sc scenario, v string, workers int) error {
+	newServer, err := variant(v)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), demoRunTimeout)
+	defer cancel()
+	live := isTerminal(os.Stderr)
+	st := styleFor(os.Stderr)
+	start := time.Now()
+	progress := func(done, total int) {
+		if live {
+			fmt.Fprintf(os.Stderr, "\r\x1b[K  %-8s %s %d/%d calls answered · %.1fs",
+				v, st.dim(progressBar(done, total, 30)), done, total, time.Since(start).Seconds())
+		}
+	}
+	r, err := sc.run(ctx, v, newServer, workers, progress)
+	if live {
+		fmt.Fprint(os.Stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		return err
+	}
+	if r.Threads, err = threads(); err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// progressBar draws done/total as a bar of width cells.
+func progressBar(done, total, width int) string {
+	filled := 0
+	if total > 0 {
+		filled = min(done*width/total, width)
+	}
+	return "[" + strings.Repeat("█", filled) + strings.Repeat("░", width-filled) + "]"
+}
+
+// threads returns how many OS threads the process has, from
+// /proc/self/status. Go never gives threads back, so at the end of a run it
+// is the most the run needed.
+func threads() (int, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, nil // not Linux: the demo shows no thread count
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			var n int
+			if _, err := fmt.Sscan(v, &n); err != nil {
+				return 0, fmt.Errorf("count threads: %q: %w", line, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, nil
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// The first step's demo: 10 stations in lock-step on scaled real time.
+const (
+	demoStations = 10
+	demoScale    = 0.1 // the backend runs at a tenth of the workshop's latencies
+)
+
+// workersScenario is step 1's demo: the same fleet against the starter's
+// single consumer, then against the solution's pool of workers.
+func workersScenario() scenario {
+	lat := backend.WorkshopLatencies().Scaled(demoScale)
+	var session time.Duration
+	for _, action := range station.SessionActions {
+		session += lat.Total(action)
+	}
+	intro := fmt.Sprintf(`%d simulated stations each run a %d-call charging session over real WebSockets,
+all at the same time: %d calls. The backend takes the workshop's time at 1/%.0f speed,
+so one session keeps a worker busy for %s. The starter runs first, then the solution.
+
+Each row of a timeline is a worker; each cell the station whose call it is answering
+(CS0001 → 1 … CS0010 → 0), · when it is idle. The queue row shows how many calls
+the stations have sent that no worker has taken yet (█ = all %d).`, demoStations, len(station.SessionActions), demoStations*len(station.SessionActions), 1/demoScale, seconds(session), demoStations)
+	return scenario{
+		intro: intro,
+		run: func(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
+			return runFleet(ctx, v, newServer, workers, demoStations, lat, progress)
+		},
+		show:    showWorkers,
+		compare: compareWorkers,
+	}
+}
+
+// runFleet serves a fleet of lock-step stations over loopback TCP and
+// records who did what, when.
+func runFleet(ctx context.Context, v string, newServer func(Config) Server, workers, stations int,
+	lat backend.Latencies, progress func(done, total int)) (*runResult, error) {
+	b := backend.New(backend.Options{Latencies: lat})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := newServer(Config{Backend: b, Workers: workers})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	start := time.Now()
+	report, err := station.RunFleet(ctx, station.FleetOptions{
+		Options:       station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"},
+		Stations:      stations,
+		Mode:          station.LockStep,
+		ProgressEvery: 100 * time.Millisecond,
+		Progress:      func(p station.Progress) { progress(p.Answered+p.Failed, p.Planned) },
+	})
+	wall := time.Since(start)
+	closeErr := srv.Close()
+	serveErr := <-served
+	if err != nil {
+		return nil, fmt.Errorf("run the stations: %w", err)
+	}
+	if closeErr != nil {
+		return nil, fmt.Errorf("close the %s's server: %w", v, closeErr)
+	}
+	if serveErr != nil {
+		return nil, fmt.Errorf("the %s's server: %w", v, serveErr)
+	}
+
+	r := &runResult{
+		Variant:  v,
+		Workers:  workers,
+		Stations: stations,
+		Planned:  stations * len(station.SessionActions),
+		Answered: report.Answered,
+		Failed:   report.Failed,
+		Wall:     wall,
+		Peak:     b.Stats().Peak,
+	}
+	for _, rec := range b.Records() {
+		end := wall
+		if !rec.End.IsZero() {
+			end = rec.End.Sub(start)
+		}
+		r.Work = append(r.Work, span{Worker: rec.Worker, Station: rec.Station, Call: rec.CallID, Start: rec.Start.Sub(start), End: end})
+	}
+	for _, st := range report.Stations {
+		for _, c := range st.Calls {
+			r.Sent = append(r.Sent, sending{Station: st.ID, Call: c.ID, At: c.Sent.Sub(start)})
+		}
+	}
+	return r, nil
+}
+
+// showWorkers draws one run of step 1's demo.
+func showWorkers(w io.Writer, st style, r *runResult) {
+	where := "your code, exercises/" + linked.Name
+	if r.Variant == "solution" {
+		where = "solutions/" + linked.Name
+	}
+	lanes := len(laneNames(r.Work))
+	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.Workers %d", where, r.Workers)))
+	answered := fmt.Sprintf("%d/%d calls answered in %s", r.Answered, r.Planned, seconds(r.Wall))
+	if r.Failed > 0 {
+		answered += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
+	}
+	fmt.Fprintf(w, "%s · %s busy · at most %s at once · %d OS threads\n\n",
+		answered, plural(lanes, "worker"), plural(r.Peak, "call"), r.Threads)
+	drawTimeline(w, st, r)
+}
+
+// compareWorkers draws the wall times of step 1's runs and sums them up.
+func compareWorkers(w io.Writer, st style, runs []*runResult) {
+	fmt.Fprintf(w, "\n%s\n", st.bold("wall time"))
+	drawBars(w, st, runs, 50)
+	fmt.Fprintln(w)
+	var line string
+	for i, r := range runs {
+		if i > 0 {
+			line += "  →  "
+		}
+		line += fmt.Sprintf("%s: %s, peak concurrency %d, %d threads", r.Variant, seconds(r.Wall), r.Peak, r.Threads)
+	}
+	if len(runs) == 2 && runs[1].Wall > 0 {
+		ratio := float64(runs[0].Wall) / float64(runs[1].Wall)
+		if ratio >= 1 {
+			line += fmt.Sprintf("  (%.1f× faster)", ratio)
+		} else {
+			line += fmt.Sprintf("  (%.1f× slower)", 1/ratio)
+		}
+	}
+	fmt.Fprintln(w, st.bold(line))
+}
+
+// plural returns "1 worker" or "10 workers".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
