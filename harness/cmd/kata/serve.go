@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -94,17 +97,63 @@ func init() {
 		Title: {{printf "%q" .Title}},
 {{- if .Starter}}
 		Starter: func(c Config) Server {
-			return starter.New(starter.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger})
+			return starter.New(starter.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .StarterExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
 {{- end}}
 {{- if .Solution}}
 		Solution: func(c Config) Server {
-			return solution.New(solution.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger})
+			return solution.New(solution.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .SolutionExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
 {{- end}}
 	}
 }
 `
+
+// optionalConfig lists the fields of harness/cmd/run's Config that only some
+// steps' Config has; the link copies those the step declares.
+var optionalConfig = []string{"IdleTimeout"}
+
+// optionalFields returns the optional Config fields that the step package
+// in dir declares. It reads the source rather than compiling it: a package
+// that does not parse has none, and the build reports why.
+func optionalFields(dir string) []string {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return nil
+	}
+	declared := make(map[string]bool)
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok || ts.Name.Name != "Config" {
+				return true
+			}
+			if st, ok := ts.Type.(*ast.StructType); ok {
+				for _, field := range st.Fields.List {
+					for _, name := range field.Names {
+						declared[name.Name] = true
+					}
+				}
+			}
+			return false
+		})
+	}
+	var fields []string
+	for _, name := range optionalConfig {
+		if declared[name] {
+			fields = append(fields, name)
+		}
+	}
+	return fields
+}
 
 // runLinked builds harness/cmd/run with the step's starter and/or solution
 // linked in, then runs it with args in the foreground.
@@ -124,7 +173,9 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 	err = tmpl.Execute(&src, map[string]any{
 		"Num": s.num, "Name": s.name, "Title": s.meta.Title,
 		"Starter": withStarter, "StarterPath": s.importPath(),
-		"Solution": withSolution, "SolutionPath": s.solutionImportPath(),
+		"StarterExtra": optionalFields(filepath.Join(r.root, s.dir())),
+		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
+		"SolutionExtra": optionalFields(filepath.Join(r.root, s.solutionDir())),
 	})
 	if err != nil {
 		return fmt.Errorf("link step %s: %w", s.name, err)

@@ -19,6 +19,8 @@ import (
 type scenario struct {
 	// intro says what the runs do; it is printed before they start.
 	intro string
+	// unit names what progress counts; "" means "calls answered".
+	unit string
 	// run is one run of a variant, in the child process. It calls progress
 	// as calls are answered.
 	run func(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error)
@@ -32,6 +34,9 @@ type scenario struct {
 func scenarios() map[int]scenario {
 	return map[int]scenario{
 		1: workersScenario(),
+		2: threadsScenario(),
+		3: orderScenario(),
+		4: evictionScenario(),
 	}
 }
 
@@ -49,6 +54,25 @@ type runResult struct {
 	Threads  int           `json:"threads"` // OS threads at the end of the run
 	Work     []span        `json:"work"`    // the backend's records
 	Sent     []sending     `json:"sent"`    // when the stations sent their calls
+
+	Samples []sample         `json:"samples,omitempty"` // gauges over the run (steps 2 and 4)
+	Phases  []phase          `json:"phases,omitempty"`  // what the stations were doing when
+	Orders  map[string][]int `json:"orders,omitempty"`  // per station, the calls in processing order (step 3)
+	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
+	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
+}
+
+// A sample is what the gauges read at one moment of a run.
+type sample struct {
+	At                            time.Duration
+	Threads, Goroutines, InFlight int
+	Processors                    int // step 4's live processors
+}
+
+// A phase is when the stations began doing something else.
+type phase struct {
+	Name string
+	At   time.Duration
 }
 
 // A span is one call the backend worked on, as offsets from the run's start.
@@ -141,10 +165,14 @@ func demoChild(sc scenario, v string, workers int) error {
 	live := isTerminal(os.Stderr)
 	st := styleFor(os.Stderr)
 	start := time.Now()
+	unit := sc.unit
+	if unit == "" {
+		unit = "calls answered"
+	}
 	progress := func(done, total int) {
 		if live {
-			fmt.Fprintf(os.Stderr, "\r\x1b[K  %-8s %s %d/%d calls answered · %.1fs",
-				v, st.dim(progressBar(done, total, 30)), done, total, time.Since(start).Seconds())
+			fmt.Fprintf(os.Stderr, "\r\x1b[K  %-8s %s %d/%d %s · %.1fs",
+				v, st.dim(progressBar(done, total, 30)), done, total, unit, time.Since(start).Seconds())
 		}
 	}
 	r, err := sc.run(ctx, v, newServer, workers, progress)

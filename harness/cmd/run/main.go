@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	Backend *backend.Backend
 	Workers int
 	Logger  *slog.Logger
+	// IdleTimeout reaches only the steps whose Config has it (step 04 on).
+	IdleTimeout time.Duration
 }
 
 // Server is what every step's server offers.

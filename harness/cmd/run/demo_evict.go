@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// Step 4's demo: stations come, send a few meter values and go, in waves,
+// while the demo watches the server's processors and goroutines.
+const (
+	evictWaves     = 4
+	evictPerWave   = 50
+	evictEvery     = time.Second
+	evictIdle      = time.Second // Config.IdleTimeout
+	evictReadings  = 3
+	evictAfterLast = 2500 * time.Millisecond
+)
+
+func evictionScenario() scenario {
+	intro := fmt.Sprintf(`%d waves of %d stations, %s apart: each station connects, sends %d meter values and
+disconnects. Config.IdleTimeout is %s. The gauges are read every 50 ms: how many
+station processors are alive, and how many goroutines the process has.`,
+		evictWaves, evictPerWave, evictEvery, evictReadings, evictIdle)
+	return scenario{
+		intro: intro,
+		unit:  "stations come and gone",
+		run:   runEviction,
+		show:  showEviction,
+		compare: func(w io.Writer, st style, runs []*runResult) {
+			fmt.Fprintln(w)
+			var line string
+			for i, r := range runs {
+				if i > 0 {
+					line += "  →  "
+				}
+				end := r.Samples[len(r.Samples)-1]
+				line += fmt.Sprintf("%s: %d processors and %d goroutines at the end (%d at the start)",
+					r.Variant, end.Processors, end.Goroutines, r.Samples[0].Goroutines)
+			}
+			fmt.Fprintln(w, st.bold(line))
+		},
+	}
+}
+
+func runEviction(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
+	b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies().Scaled(demoScale)})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := newServer(Config{Backend: b, Workers: workers, IdleTimeout: evictIdle})
+	counter, ok := srv.(interface{ Processors() int })
+	if !ok {
+		return nil, fmt.Errorf("the %s's server has no Processors method to count its processors", v)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	start := time.Now()
+	total := evictWaves * evictPerWave
+	r := &runResult{Variant: v, Workers: workers, Stations: total, Planned: total * evictReadings}
+	gauges := startSampling(start, 50*time.Millisecond, func() sample {
+		s := processGauges()
+		s.Processors = counter.Processors()
+		return s
+	})
+	opts := station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}
+	time.Sleep(200 * time.Millisecond) // a reading or two before anyone comes
+	var (
+		mu       sync.Mutex
+		gone     int
+		firstErr error
+	)
+	for wave := range evictWaves {
+		r.Phases = append(r.Phases, phase{Name: fmt.Sprintf("wave %d", wave+1), At: time.Since(start)})
+		var wg sync.WaitGroup
+		for i := range evictPerWave {
+			wg.Go(func() {
+				answered, err := comeAndGo(ctx, station.StationID(wave*evictPerWave+i+1), opts)
+				mu.Lock()
+				defer mu.Unlock()
+				r.Answered += answered
+				r.Failed += evictReadings - answered
+				firstErr = cmpOr(firstErr, err)
+				gone++
+				progress(gone, total)
+			})
+		}
+		wg.Wait()
+		if wave < evictWaves-1 {
+			time.Sleep(evictEvery - r.Phases[len(r.Phases)-1].At%evictEvery)
+		}
+	}
+	r.Phases = append(r.Phases, phase{Name: "all gone", At: time.Since(start)})
+	time.Sleep(evictAfterLast)
+	r.Wall = time.Since(start)
+	r.Samples = gauges.stop()
+	r.Peak = b.Stats().Peak
+	if err := srv.Close(); firstErr == nil {
+		firstErr = err
+	}
+	if err := <-served; firstErr == nil {
+		firstErr = err
+	}
+	return r, firstErr
+}
+
+// comeAndGo connects a station, sends its meter values, waits for the
+// answers and disconnects. It returns how many were answered.
+func comeAndGo(ctx context.Context, id string, opts station.Options) (int, error) {
+	st, err := station.Dial(ctx, id, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	answered := 0
+	for i := range evictReadings {
+		req := ocpp.MeterValuesRequest{ConnectorId: 1, MeterValue: []ocpp.MeterValue{{
+			Timestamp:    ocpp.DateTime{Time: time.Now()},
+			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh}},
+		}}}
+		if err := st.Call(ctx, ocpp.ActionMeterValues, req, nil); err != nil {
+			return answered, fmt.Errorf("meter value from %s: %w", id, err)
+		}
+		answered++
+	}
+	return answered, nil
+}
+
+func showEviction(w io.Writer, st style, r *runResult) {
+	where := "your code, exercises/" + linked.Name
+	if r.Variant == "solution" {
+		where = "solutions/" + linked.Name
+	}
+	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.IdleTimeout %s", where, evictIdle)))
+	end := r.Samples[len(r.Samples)-1]
+	answered := fmt.Sprintf("%d/%d meter values answered", r.Answered, r.Planned)
+	if r.Failed > 0 {
+		answered += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
+	}
+	fmt.Fprintf(w, "%s · at the end: %d processors alive, %d goroutines (%d at the start)\n\n",
+		answered, end.Processors, end.Goroutines, r.Samples[0].Goroutines)
+	drawGauges(w, st, r, []gaugeRow{
+		{name: "processors", gauge: func(s sample) int { return s.Processors }, top: r.Stations, color: "35"},
+		{name: "goroutines", gauge: func(s sample) int { return s.Goroutines }, color: "33"},
+	})
+}

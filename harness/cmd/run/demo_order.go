@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// Step 3's demo: a few stations pipeline their meter values, and the demo
+// shows the order in which the server processed each station's.
+const (
+	orderStations = 5
+	orderBurst    = 20
+)
+
+func orderScenario() scenario {
+	lat := backend.WorkshopLatencies().Scaled(demoScale)
+	intro := fmt.Sprintf(`%d stations each send %d meter values back to back, without waiting for answers.
+The server acknowledges each at once and analyses it in the background (%s each).
+Below, each station's readings in the order the server analysed them: %s marks one
+analysed after a later reading, which is a meter that runs backwards.`,
+		orderStations, orderBurst, lat.For(ocpp.ActionMeterValues), "‹n›")
+	return scenario{
+		intro: intro,
+		unit:  "meter values analysed",
+		run: func(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
+			return runOrder(ctx, v, newServer, workers, lat, progress)
+		},
+		show: showOrder,
+		compare: func(w io.Writer, st style, runs []*runResult) {
+			fmt.Fprintln(w)
+			var line string
+			for i, r := range runs {
+				if i > 0 {
+					line += "  →  "
+				}
+				line += fmt.Sprintf("%s: %d of %d out of order, up to %d of a station's at once", r.Variant, late(r), r.Planned, r.Overlap)
+			}
+			fmt.Fprintln(w, st.bold(line))
+		},
+	}
+}
+
+func runOrder(ctx context.Context, v string, newServer func(Config) Server, workers int, lat backend.Latencies, progress func(done, total int)) (*runResult, error) {
+	b := backend.New(backend.Options{Latencies: lat})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := newServer(Config{Backend: b, Workers: workers})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	defer func() { srv.Close(); <-served }()
+
+	r := &runResult{Variant: v, Workers: workers, Stations: orderStations, Planned: orderStations * orderBurst}
+	opts := station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}
+	stations, err := connectAll(ctx, opts, orderStations, func(int) {})
+	defer closeAll(stations)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	var answers []<-chan station.Answer
+	for _, st := range stations {
+		if err := st.Call(ctx, ocpp.ActionBootNotification, ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Demo"}, nil); err != nil {
+			return nil, fmt.Errorf("BootNotification from %s: %w", st.ID(), err)
+		}
+	}
+	for i := range orderBurst {
+		for _, st := range stations {
+			tx := 1
+			req := ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx, MeterValue: []ocpp.MeterValue{{
+				Timestamp:    ocpp.DateTime{Time: time.Now()},
+				SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh}},
+			}}}
+			ans, err := st.Send(ctx, ocpp.ActionMeterValues, req)
+			if err != nil {
+				return nil, fmt.Errorf("meter value from %s: %w", st.ID(), err)
+			}
+			answers = append(answers, ans)
+		}
+	}
+	for _, ans := range answers {
+		select {
+		case a := <-ans:
+			if a.Err != nil {
+				r.Failed++
+				continue
+			}
+			r.Answered++
+			r.AckMax = max(r.AckMax, a.Received.Sub(a.Sent))
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the run took too long: %w", ctx.Err())
+		}
+	}
+	processed := func() int {
+		n := 0
+		for _, rec := range b.Records() {
+			if rec.Kind == backend.KindProcess && !rec.End.IsZero() {
+				n++
+			}
+		}
+		return n
+	}
+	for processed() < r.Planned {
+		progress(processed(), r.Planned)
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the run took too long: %w", ctx.Err())
+		}
+	}
+	r.Wall = time.Since(start)
+	r.Peak = b.Stats().Peak
+	r.Orders = make(map[string][]int)
+	for _, st := range stations {
+		for _, rec := range b.StationRecords(st.ID(), backend.KindProcess) {
+			n, _ := strconv.Atoi(rec.CallID)
+			r.Orders[st.ID()] = append(r.Orders[st.ID()], n-1) // call 1 was the BootNotification
+		}
+		r.Overlap = max(r.Overlap, b.StationPeak(st.ID(), backend.KindProcess))
+	}
+	return r, nil
+}
+
+// late counts the readings analysed after a later one, over every station.
+func late(r *runResult) int {
+	n := 0
+	for _, order := range r.Orders {
+		highest := 0
+		for _, id := range order {
+			if id < highest {
+				n++
+			}
+			highest = max(highest, id)
+		}
+	}
+	return n
+}
+
+func showOrder(w io.Writer, st style, r *runResult) {
+	where := "your code, exercises/" + linked.Name
+	if r.Variant == "solution" {
+		where = "solutions/" + linked.Name
+	}
+	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.Workers %d", where, r.Workers)))
+	fmt.Fprintf(w, "%d/%d acknowledged, the slowest in %s · all analysed in %s · %d out of order · up to %d of one station's at once\n\n",
+		r.Answered, r.Planned, r.AckMax.Round(100*time.Microsecond), seconds(r.Wall), late(r), r.Overlap)
+	ids := make([]string, 0, len(r.Orders))
+	for id := range r.Orders {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		var line strings.Builder
+		highest := 0
+		for _, n := range r.Orders[id] {
+			cell := fmt.Sprintf(" %2d ", n)
+			if n < highest {
+				cell = st.paint("1;31", fmt.Sprintf("‹%2d›", n))
+			}
+			highest = max(highest, n)
+			line.WriteString(cell)
+		}
+		fmt.Fprintf(w, "  %s %s\n", id, line.String())
+	}
+}
