@@ -1,9 +1,7 @@
 package ordering_test
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/memnet"
-	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -36,8 +33,8 @@ func TestAcknowledgedBeforeProcessing(t *testing.T) {
 		l := newServer(t, b)
 
 		for i := range 3 {
-			st := boot(t, l, i+1)
-			for n, ans := range burst(t, st, perBurst) {
+			st := kit.Boot(t, l, i+1)
+			for n, ans := range kit.SendMeterValues(t, st, perBurst) {
 				select {
 				case a := <-ans:
 					if a.Err != nil {
@@ -59,15 +56,15 @@ func TestStationOrderKept(t *testing.T) {
 
 		const n = 5
 		for i := range n {
-			st := boot(t, l, i+1)
-			waitAll(t, burst(t, st, perBurst))
+			st := kit.Boot(t, l, i+1)
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, st, perBurst), 10*time.Minute)
 		}
 		awaitProcessed(t, b, n*perBurst)
 
 		late, overlapping := 0, 0
 		for i := range n {
 			id := station.StationID(i + 1)
-			late += outOfOrder(processed(b, id))
+			late += kit.OutOfOrder(kit.Processed(b, id))
 			overlapping = max(overlapping, b.StationPeak(id, backend.KindProcess))
 		}
 		t.Logf("%d stations × %d meter values: %d processed after a later one, at most %d of one station's at once",
@@ -75,7 +72,7 @@ func TestStationOrderKept(t *testing.T) {
 
 		for i := range n {
 			id := station.StationID(i + 1)
-			order := processed(b, id)
+			order := kit.Processed(b, id)
 			if !slices.IsSortedFunc(order, func(a, b int) int { return a - b }) {
 				t.Errorf("%s's meter values were processed in the order %v, want the order they were sent "+
 					"(ascending call ids): a station's readings must be analysed in the order they were taken",
@@ -98,9 +95,9 @@ func TestStationsProcessedInParallel(t *testing.T) {
 		const n = workers
 		var answers []<-chan station.Answer
 		for i := range n {
-			answers = append(answers, burst(t, boot(t, l, i+1), 1)...)
+			answers = append(answers, kit.SendMeterValues(t, kit.Boot(t, l, i+1), 1)...)
 		}
-		waitAll(t, answers)
+		kit.AwaitAnswers(t, answers, 10*time.Minute)
 		synctest.Wait()
 
 		busy := make(map[string]bool)
@@ -126,7 +123,7 @@ func TestStalledStationDelaysNobody(t *testing.T) {
 
 		const n = 10
 		for i := range n {
-			waitAll(t, burst(t, boot(t, l, i+1), perBurst))
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, kit.Boot(t, l, i+1), perBurst), 10*time.Minute)
 		}
 		// The others need 20 × 600 ms each; give them five times that.
 		time.Sleep(time.Minute)
@@ -152,7 +149,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		srv := ordering.New(ordering.Config{Backend: b, Workers: workers})
 		l := kit.Serve(t, srv)
 		for i := range 5 {
-			waitAll(t, burst(t, boot(t, l, i+1), perBurst))
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, kit.Boot(t, l, i+1), perBurst), 10*time.Minute)
 		}
 		time.Sleep(2 * time.Second) // processing under way, most of it still queued
 		if err := srv.Close(); err != nil {
@@ -160,55 +157,6 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		}
 	})
 	kit.NoLeaks(t)
-}
-
-// boot connects station n and registers it; the station closes at the end of the test.
-func boot(t *testing.T, l *memnet.Listener, n int) *station.Station {
-	t.Helper()
-	st, err := station.Dial(t.Context(), station.StationID(n), kit.Stations(l))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Pipeline"}
-	if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
-		t.Fatalf("BootNotification from %s: %v", st.ID(), err)
-	}
-	return st
-}
-
-// burst sends n meter values back to back and returns their answers to come.
-func burst(t *testing.T, st *station.Station, n int) []<-chan station.Answer {
-	t.Helper()
-	answers := make([]<-chan station.Answer, n)
-	for i := range n {
-		tx := 1
-		req := ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx, MeterValue: []ocpp.MeterValue{{
-			Timestamp:    ocpp.DateTime{Time: time.Now()},
-			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: "Energy.Active.Import.Register", Unit: "Wh"}},
-		}}}
-		ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, req)
-		if err != nil {
-			t.Fatalf("%s's meter value %d: %v", st.ID(), i+1, err)
-		}
-		answers[i] = ans
-	}
-	return answers
-}
-
-// waitAll waits for every answer, on fake time.
-func waitAll(t *testing.T, answers []<-chan station.Answer) {
-	t.Helper()
-	for i, ans := range answers {
-		select {
-		case a := <-ans:
-			if a.Err != nil {
-				t.Fatalf("call %d: %v", i+1, a.Err)
-			}
-		case <-time.After(10 * time.Minute):
-			t.Fatalf("call %d was not answered in 10 minutes", i+1)
-		}
-	}
 }
 
 // awaitProcessed waits, on fake time, until the backend has processed n calls in the background.
@@ -223,6 +171,7 @@ func awaitProcessed(t *testing.T, b *backend.Backend, n int) {
 	}
 }
 
+// count returns how many calls the backend has finished processing in the background.
 func count(b *backend.Backend) int {
 	n := 0
 	for _, r := range b.Records() {
@@ -231,29 +180,4 @@ func count(b *backend.Backend) int {
 		}
 	}
 	return n
-}
-
-// outOfOrder counts the ids that come after a larger one.
-func outOfOrder(ids []int) int {
-	n, highest := 0, 0
-	for _, id := range ids {
-		if id < highest {
-			n++
-		}
-		highest = max(highest, id)
-	}
-	return n
-}
-
-// processed returns the call ids of a station's background work in the order it started.
-func processed(b *backend.Backend, id string) []int {
-	var order []int
-	for _, r := range b.StationRecords(id, backend.KindProcess) {
-		n, err := strconv.Atoi(r.CallID)
-		if err != nil {
-			panic(fmt.Sprintf("call id %q is not a number", r.CallID))
-		}
-		order = append(order, n)
-	}
-	return order
 }

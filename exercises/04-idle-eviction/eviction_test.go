@@ -1,9 +1,7 @@
 package eviction_test
 
 import (
-	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -13,7 +11,6 @@ import (
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/memnet"
-	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -38,13 +35,13 @@ func TestIdleProcessorStopped(t *testing.T) {
 		const n, items = 3, 5
 		stations := make([]*station.Station, n)
 		for i := range n {
-			stations[i] = boot(t, l, i+1)
+			stations[i] = kit.Boot(t, l, i+1)
 		}
 		synctest.Wait()
 		baseline := kit.Goroutines()
 
 		for _, st := range stations {
-			waitAll(t, send(t, st, items))
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, st, items), time.Minute)
 		}
 		time.Sleep(items * process) // the last item's processing ends now
 		synctest.Wait()
@@ -83,8 +80,8 @@ func TestBusyProcessorNotEvicted(t *testing.T) {
 		// A backlog: the first meter value is held for two idle timeouts and
 		// nine more wait behind it. Nothing is enqueued after the first moment.
 		const items = 10
-		st := boot(t, l, 1)
-		waitAll(t, send(t, st, items))
+		st := kit.Boot(t, l, 1)
+		kit.AwaitAnswers(t, kit.SendMeterValues(t, st, items), time.Minute)
 		time.Sleep(2 * ttl)
 		if got := srv.Processors(); got != 1 {
 			t.Fatalf("%d processors alive while the station's backlog was being worked on, want 1: "+
@@ -97,7 +94,7 @@ func TestBusyProcessorNotEvicted(t *testing.T) {
 			t.Errorf("%d processors alive half an idle timeout after the backlog was done, want 1: "+
 				"idle time counts from the end of the last processing", got)
 		}
-		if got, want := processed(b, st.ID()), ids(2, items); !slices.Equal(got, want) {
+		if got, want := kit.Processed(b, st.ID()), ids(2, items); !slices.Equal(got, want) {
 			t.Errorf("the backlog was processed as %v, want %v: each call once, in order", got, want)
 		}
 		time.Sleep(ttl)
@@ -117,11 +114,11 @@ func TestEvictionRaceLosesNothing(t *testing.T) {
 		offsets := []time.Duration{-time.Nanosecond, 0, 0, 0, time.Nanosecond}
 		var wg sync.WaitGroup
 		for i := range n {
-			st := boot(t, l, i+1)
+			st := kit.Boot(t, l, i+1)
 			wg.Go(func() {
-				waitAll(t, send(t, st, 1))
+				kit.AwaitAnswers(t, kit.SendMeterValues(t, st, 1), time.Minute)
 				time.Sleep(process + ttl + offsets[i%len(offsets)])
-				waitAll(t, send(t, st, 2))
+				kit.AwaitAnswers(t, kit.SendMeterValues(t, st, 2), time.Minute)
 			})
 		}
 		wg.Wait()
@@ -130,7 +127,7 @@ func TestEvictionRaceLosesNothing(t *testing.T) {
 
 		for i := range n {
 			id := station.StationID(i + 1)
-			if got, want := processed(b, id), ids(2, 3); !slices.Equal(got, want) {
+			if got, want := kit.Processed(b, id), ids(2, 3); !slices.Equal(got, want) {
 				t.Errorf("%s's meter values were processed as %v, want %v: a call that arrives while its "+
 					"processor is being stopped must be processed exactly once, after the ones before it",
 					id, got, want)
@@ -146,8 +143,8 @@ func TestProcessorsObservable(t *testing.T) {
 		srv, l := newServer(t, b)
 
 		for i := range 7 {
-			st := boot(t, l, i+1)
-			waitAll(t, send(t, st, 1))
+			st := kit.Boot(t, l, i+1)
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, st, 1), time.Minute)
 			synctest.Wait()
 			if got := srv.Processors(); got != i+1 {
 				t.Fatalf("%d stations have sent meter values: Processors() = %d, want %d", i+1, got, i+1)
@@ -170,8 +167,8 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := first; i < first+batch; i++ {
 				wg.Go(func() {
-					st := dial(t, l, i+1)
-					waitAll(t, send(t, st, 3))
+					st := kit.Dial(t, l, i+1)
+					kit.AwaitAnswers(t, kit.SendMeterValues(t, st, 3), time.Minute)
 					st.Close()
 				})
 			}
@@ -199,7 +196,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
 		srv, l := newServer(t, b)
 		for i := range 5 {
-			waitAll(t, send(t, boot(t, l, i+1), 10))
+			kit.AwaitAnswers(t, kit.SendMeterValues(t, kit.Boot(t, l, i+1), 10), time.Minute)
 		}
 		time.Sleep(2 * time.Second)
 		if err := srv.Close(); err != nil {
@@ -207,74 +204,6 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		}
 	})
 	kit.NoLeaks(t)
-}
-
-func dial(t *testing.T, l *memnet.Listener, n int) *station.Station {
-	t.Helper()
-	st, err := station.Dial(t.Context(), station.StationID(n), kit.Stations(l))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// boot connects station n and registers it; the station closes at the end of the test.
-func boot(t *testing.T, l *memnet.Listener, n int) *station.Station {
-	t.Helper()
-	st := dial(t, l, n)
-	t.Cleanup(func() { st.Close() })
-	req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Eviction"}
-	if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
-		t.Fatalf("BootNotification from %s: %v", st.ID(), err)
-	}
-	return st
-}
-
-// send sends n meter values back to back and returns their answers to come.
-func send(t *testing.T, st *station.Station, n int) []<-chan station.Answer {
-	t.Helper()
-	answers := make([]<-chan station.Answer, n)
-	for i := range n {
-		req := ocpp.MeterValuesRequest{ConnectorId: 1, MeterValue: []ocpp.MeterValue{{
-			Timestamp:    ocpp.DateTime{Time: time.Now()},
-			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: "Energy.Active.Import.Register", Unit: "Wh"}},
-		}}}
-		ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, req)
-		if err != nil {
-			t.Errorf("%s's meter value: %v", st.ID(), err)
-			return nil
-		}
-		answers[i] = ans
-	}
-	return answers
-}
-
-// waitAll waits for every answer, on fake time.
-func waitAll(t *testing.T, answers []<-chan station.Answer) {
-	t.Helper()
-	for i, ans := range answers {
-		select {
-		case a := <-ans:
-			if a.Err != nil {
-				t.Errorf("call %s: %v", a.ID, a.Err)
-			}
-		case <-time.After(time.Minute):
-			t.Errorf("call %d was not answered in a minute", i+1)
-		}
-	}
-}
-
-// processed returns the call ids of a station's background work in the order it started.
-func processed(b *backend.Backend, id string) []int {
-	var order []int
-	for _, r := range b.StationRecords(id, backend.KindProcess) {
-		n, err := strconv.Atoi(r.CallID)
-		if err != nil {
-			panic(fmt.Sprintf("call id %q is not a number", r.CallID))
-		}
-		order = append(order, n)
-	}
-	return order
 }
 
 // ids returns first, first+1, …, first+n-1.

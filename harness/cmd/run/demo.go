@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/ocppkata/kata/stations/station"
 )
 
 // A scenario is what make demo shows for one step: a run of each variant,
@@ -215,4 +218,27 @@ func threads() (int, error) {
 		}
 	}
 	return 0, nil
+}
+
+// onLoopback serves srv on a new port of 127.0.0.1. It returns options for
+// stations that dial it, and stop, which closes the server and says what
+// went wrong with it.
+func onLoopback(srv Server) (opts station.Options, stop func() error, err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return opts, nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	stop = func() error {
+		closeErr := srv.Close()
+		if err := <-served; err != nil {
+			return fmt.Errorf("the server: %w", err)
+		}
+		if closeErr != nil {
+			return fmt.Errorf("close the server: %w", closeErr)
+		}
+		return nil
+	}
+	return station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}, stop, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -53,17 +52,15 @@ station processors are alive, and how many goroutines the process has.`,
 
 func runEviction(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
 	b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies().Scaled(demoScale)})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen on loopback: %w", err)
-	}
 	srv := newServer(Config{Backend: b, Workers: workers, IdleTimeout: evictIdle})
 	counter, ok := srv.(interface{ Processors() int })
 	if !ok {
 		return nil, fmt.Errorf("the %s's server has no Processors method to count its processors", v)
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	opts, stop, err := onLoopback(srv)
+	if err != nil {
+		return nil, err
+	}
 
 	start := time.Now()
 	total := evictWaves * evictPerWave
@@ -73,7 +70,6 @@ func runEviction(ctx context.Context, v string, newServer func(Config) Server, w
 		s.Processors = counter.Processors()
 		return s
 	})
-	opts := station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}
 	time.Sleep(200 * time.Millisecond) // a reading or two before anyone comes
 	var (
 		mu       sync.Mutex
@@ -105,10 +101,7 @@ func runEviction(ctx context.Context, v string, newServer func(Config) Server, w
 	r.Wall = time.Since(start)
 	r.Samples = gauges.stop()
 	r.Peak = b.Stats().Peak
-	if err := srv.Close(); firstErr == nil {
-		firstErr = err
-	}
-	if err := <-served; firstErr == nil {
+	if err := stop(); firstErr == nil {
 		firstErr = err
 	}
 	return r, firstErr

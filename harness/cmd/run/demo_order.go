@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -52,17 +52,13 @@ analysed after a later reading, which is a meter that runs backwards.`,
 
 func runOrder(ctx context.Context, v string, newServer func(Config) Server, workers int, lat backend.Latencies, progress func(done, total int)) (*runResult, error) {
 	b := backend.New(backend.Options{Latencies: lat})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	opts, stop, err := onLoopback(newServer(Config{Backend: b, Workers: workers}))
 	if err != nil {
-		return nil, fmt.Errorf("listen on loopback: %w", err)
+		return nil, err
 	}
-	srv := newServer(Config{Backend: b, Workers: workers})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	defer func() { srv.Close(); <-served }()
+	defer stop()
 
 	r := &runResult{Variant: v, Workers: workers, Stations: orderStations, Planned: orderStations * orderBurst}
-	opts := station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}
 	stations, err := connectAll(ctx, opts, orderStations, func(int) {})
 	defer closeAll(stations)
 	if err != nil {
@@ -136,13 +132,7 @@ func runOrder(ctx context.Context, v string, newServer func(Config) Server, work
 func late(r *runResult) int {
 	n := 0
 	for _, order := range r.Orders {
-		highest := 0
-		for _, id := range order {
-			if id < highest {
-				n++
-			}
-			highest = max(highest, id)
-		}
+		n += kit.OutOfOrder(order)
 	}
 	return n
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"time"
 
@@ -51,13 +50,10 @@ func runThreads(ctx context.Context, v string, newServer func(Config) Server, wo
 	b := backend.New(backend.Options{Blocking: true, Latencies: backend.Latencies{
 		Action: map[string]time.Duration{ocpp.ActionHeartbeat: threadsBlocked},
 	}})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	opts, stop, err := onLoopback(newServer(Config{Backend: b, Workers: workers}))
 	if err != nil {
-		return nil, fmt.Errorf("listen on loopback: %w", err)
+		return nil, err
 	}
-	srv := newServer(Config{Backend: b, Workers: workers})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
 
 	start := time.Now()
 	r := &runResult{Variant: v, Workers: workers, Stations: threadsFleet, Planned: threadsFleet}
@@ -69,7 +65,6 @@ func runThreads(ctx context.Context, v string, newServer func(Config) Server, wo
 	mark := func(name string) { r.Phases = append(r.Phases, phase{Name: name, At: time.Since(start)}) }
 
 	mark("connect")
-	opts := station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}
 	stations, err := connectAll(ctx, opts, threadsFleet, func(n int) { progress(n, 2*threadsFleet) })
 	defer closeAll(stations)
 	if err == nil {
@@ -83,11 +78,8 @@ func runThreads(ctx context.Context, v string, newServer func(Config) Server, wo
 	r.Samples = gauges.stop()
 	r.Peak = b.Stats().Peak
 	closeAll(stations)
-	if closeErr := srv.Close(); err == nil {
-		err = closeErr
-	}
-	if serveErr := <-served; err == nil {
-		err = serveErr
+	if stopErr := stop(); err == nil {
+		err = stopErr
 	}
 	return r, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
@@ -47,33 +46,26 @@ the stations have sent that no worker has taken yet (█ = all %d).`, demoStatio
 func runFleet(ctx context.Context, v string, newServer func(Config) Server, workers, stations int,
 	lat backend.Latencies, progress func(done, total int)) (*runResult, error) {
 	b := backend.New(backend.Options{Latencies: lat})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	opts, stop, err := onLoopback(newServer(Config{Backend: b, Workers: workers}))
 	if err != nil {
-		return nil, fmt.Errorf("listen on loopback: %w", err)
+		return nil, err
 	}
-	srv := newServer(Config{Backend: b, Workers: workers})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
 
 	start := time.Now()
 	report, err := station.RunFleet(ctx, station.FleetOptions{
-		Options:       station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"},
+		Options:       opts,
 		Stations:      stations,
 		Mode:          station.LockStep,
 		ProgressEvery: 100 * time.Millisecond,
 		Progress:      func(p station.Progress) { progress(p.Answered+p.Failed, p.Planned) },
 	})
 	wall := time.Since(start)
-	closeErr := srv.Close()
-	serveErr := <-served
+	stopErr := stop()
 	if err != nil {
 		return nil, fmt.Errorf("run the stations: %w", err)
 	}
-	if closeErr != nil {
-		return nil, fmt.Errorf("close the %s's server: %w", v, closeErr)
-	}
-	if serveErr != nil {
-		return nil, fmt.Errorf("the %s's server: %w", v, serveErr)
+	if stopErr != nil {
+		return nil, fmt.Errorf("the %s: %w", v, stopErr)
 	}
 
 	r := &runResult{
