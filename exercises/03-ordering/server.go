@@ -80,8 +80,9 @@ func (s *Server) startWorkers() {
 // puts every call the station sends on the queue. While it waits, for the
 // station in conn.Read or for a free worker on the queue, the runtime parks
 // it and its OS thread runs other goroutines: a thousand idle stations cost
-// a thousand small stacks, not a thousand threads. Only the workers call the
-// backend, so only they can hold a thread in a blocking call.
+// a thousand small stacks, not a thousand threads. Of the backend, read
+// calls only Answer, which never waits: the slow work is the workers' and
+// the background's.
 func (s *Server) read(conn *wsconn.Conn) {
 	for {
 		msg, err := conn.Read()
