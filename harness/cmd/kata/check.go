@@ -20,17 +20,11 @@ func runCheck(args []string) error {
 	num := fs.String("step", "", "the step to check: 1 or 01")
 	solution := fs.Bool("solution", false, "check the reference solution instead of your code")
 	verbose := fs.Bool("v", false, "show what passing tests measured too (their t.Log lines)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := findRepo()
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}
-	s, err := findStep(r, *num)
-	if err != nil {
-		return err
-	}
+	r := s.repo
 	g := goTest{pkgs: []string{s.pkg()}, race: true, timeout: suiteTimeout}
 	whose := "your code in " + s.dir()
 	if *solution {

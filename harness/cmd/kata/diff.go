@@ -15,17 +15,11 @@ import (
 func runDiff(args []string) error {
 	fs := newFlags("diff", "-step N")
 	num := fs.String("step", "", "the step: 1 or 01")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := findRepo()
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}
-	s, err := findStep(r, *num)
-	if err != nil {
-		return err
-	}
+	r := s.repo
 	mine, err := goFiles(r, s.dir())
 	if err != nil {
 		return err

@@ -15,14 +15,7 @@ func runHint(args []string) error {
 	fs := newFlags("hint", "-step N [-level L]")
 	num := fs.String("step", "", "the step: 1 or 01")
 	level := fs.Int("level", 0, "show this hint (1 is the gentlest) instead of the next one")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := findRepo()
-	if err != nil {
-		return err
-	}
-	s, err := findStep(r, *num)
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}

@@ -86,6 +86,19 @@ var errFailed = errors.New("failed")
 
 // newFlags returns a flag set for a subcommand that reports errors instead
 // of exiting, and prints its usage on -h.
+// parseStep parses a subcommand's flags and finds the step that its -step
+// flag (num) names.
+func parseStep(fs *flag.FlagSet, num *string, args []string) (step, error) {
+	if err := fs.Parse(args); err != nil {
+		return step{}, err
+	}
+	r, err := findRepo()
+	if err != nil {
+		return step{}, err
+	}
+	return findStep(r, *num)
+}
+
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("kata "+name, flag.ContinueOnError)
 	fs.Usage = func() {

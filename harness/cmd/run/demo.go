@@ -242,3 +242,22 @@ func onLoopback(srv Server) (opts station.Options, stop func() error, err error)
 	}
 	return station.Options{URL: "ws://" + l.Addr().String() + "/ocpp"}, stop, nil
 }
+
+// runHeader starts the picture of one run: which code ran, with what.
+func runHeader(w io.Writer, st style, r *runResult, detail string) {
+	where := "your code, exercises/" + linked.Name
+	if r.Variant == "solution" {
+		where = "solutions/" + linked.Name
+	}
+	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(where+" · "+detail))
+}
+
+// answered says how many of what the run planned were answered, and the
+// failures in red.
+func answered(st style, r *runResult, what string) string {
+	text := fmt.Sprintf("%d/%d %s answered", r.Answered, r.Planned, what)
+	if r.Failed > 0 {
+		text += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
+	}
+	return text
+}

@@ -81,11 +81,11 @@ func runEviction(ctx context.Context, v string, newServer func(Config) Server, w
 		var wg sync.WaitGroup
 		for i := range evictPerWave {
 			wg.Go(func() {
-				answered, err := comeAndGo(ctx, station.StationID(wave*evictPerWave+i+1), opts)
+				n, err := comeAndGo(ctx, station.StationID(wave*evictPerWave+i+1), opts)
 				mu.Lock()
 				defer mu.Unlock()
-				r.Answered += answered
-				r.Failed += evictReadings - answered
+				r.Answered += n
+				r.Failed += evictReadings - n
 				firstErr = cmpOr(firstErr, err)
 				gone++
 				progress(gone, total)
@@ -115,33 +115,26 @@ func comeAndGo(ctx context.Context, id string, opts station.Options) (int, error
 		return 0, err
 	}
 	defer st.Close()
-	answered := 0
+	n := 0
 	for i := range evictReadings {
 		req := ocpp.MeterValuesRequest{ConnectorId: 1, MeterValue: []ocpp.MeterValue{{
 			Timestamp:    ocpp.DateTime{Time: time.Now()},
 			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh}},
 		}}}
 		if err := st.Call(ctx, ocpp.ActionMeterValues, req, nil); err != nil {
-			return answered, fmt.Errorf("meter value from %s: %w", id, err)
+			return n, fmt.Errorf("meter value from %s: %w", id, err)
 		}
-		answered++
+		n++
 	}
-	return answered, nil
+	return n, nil
 }
 
 func showEviction(w io.Writer, st style, r *runResult) {
-	where := "your code, exercises/" + linked.Name
-	if r.Variant == "solution" {
-		where = "solutions/" + linked.Name
-	}
-	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.IdleTimeout %s", where, evictIdle)))
+	runHeader(w, st, r, fmt.Sprintf("Config.IdleTimeout %s", evictIdle))
 	end := r.Samples[len(r.Samples)-1]
-	answered := fmt.Sprintf("%d/%d meter values answered", r.Answered, r.Planned)
-	if r.Failed > 0 {
-		answered += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
-	}
+	done := answered(st, r, "meter values")
 	fmt.Fprintf(w, "%s · at the end: %d processors alive, %d goroutines (%d at the start)\n\n",
-		answered, end.Processors, end.Goroutines, r.Samples[0].Goroutines)
+		done, end.Processors, end.Goroutines, r.Samples[0].Goroutines)
 	drawGauges(w, st, r, []gaugeRow{
 		{name: "processors", gauge: func(s sample) int { return s.Processors }, top: r.Stations, color: "35"},
 		{name: "goroutines", gauge: func(s sample) int { return s.Goroutines }, color: "33"},

@@ -138,11 +138,7 @@ func late(r *runResult) int {
 }
 
 func showOrder(w io.Writer, st style, r *runResult) {
-	where := "your code, exercises/" + linked.Name
-	if r.Variant == "solution" {
-		where = "solutions/" + linked.Name
-	}
-	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.Workers %d", where, r.Workers)))
+	runHeader(w, st, r, fmt.Sprintf("Config.Workers %d", r.Workers))
 	fmt.Fprintf(w, "%d/%d acknowledged, the slowest in %s · all analysed in %s · %d out of order · up to %d of one station's at once\n\n",
 		r.Answered, r.Planned, r.AckMax.Round(100*time.Microsecond), seconds(r.Wall), late(r), r.Overlap)
 	ids := make([]string, 0, len(r.Orders))

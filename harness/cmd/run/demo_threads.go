@@ -178,17 +178,10 @@ func idleThreads(r *runResult) int {
 }
 
 func showThreads(w io.Writer, st style, r *runResult) {
-	where := "your code, exercises/" + linked.Name
-	if r.Variant == "solution" {
-		where = "solutions/" + linked.Name
-	}
-	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.Workers %d", where, r.Workers)))
-	answered := fmt.Sprintf("%d/%d Heartbeats answered", r.Answered, r.Planned)
-	if r.Failed > 0 {
-		answered += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
-	}
+	runHeader(w, st, r, fmt.Sprintf("Config.Workers %d", r.Workers))
+	done := answered(st, r, "Heartbeats")
 	fmt.Fprintf(w, "%s in %s · %d OS threads while idle · at most %s in the backend at once\n\n",
-		answered, seconds(r.Wall), idleThreads(r), plural(r.Peak, "call"))
+		done, seconds(r.Wall), idleThreads(r), plural(r.Peak, "call"))
 	drawGauges(w, st, r, []gaugeRow{
 		{name: "OS threads", gauge: func(s sample) int { return s.Threads }, top: r.Stations, color: "33"},
 		{name: "in backend", gauge: func(s sample) int { return s.InFlight }, top: r.Stations, color: "36"},

@@ -95,18 +95,11 @@ func runFleet(ctx context.Context, v string, newServer func(Config) Server, work
 
 // showWorkers draws one run of step 1's demo.
 func showWorkers(w io.Writer, st style, r *runResult) {
-	where := "your code, exercises/" + linked.Name
-	if r.Variant == "solution" {
-		where = "solutions/" + linked.Name
-	}
+	runHeader(w, st, r, fmt.Sprintf("Config.Workers %d", r.Workers))
 	lanes := len(laneNames(r.Work))
-	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(fmt.Sprintf("%s · Config.Workers %d", where, r.Workers)))
-	answered := fmt.Sprintf("%d/%d calls answered in %s", r.Answered, r.Planned, seconds(r.Wall))
-	if r.Failed > 0 {
-		answered += st.paint("31", fmt.Sprintf(", %d failed", r.Failed))
-	}
+	done := answered(st, r, "calls") + fmt.Sprintf(" in %s", seconds(r.Wall))
 	fmt.Fprintf(w, "%s · %s busy · at most %s at once · %d OS threads\n\n",
-		answered, plural(lanes, "worker"), plural(r.Peak, "call"), r.Threads)
+		done, plural(lanes, "worker"), plural(r.Peak, "call"), r.Threads)
 	drawTimeline(w, st, r)
 }
 
