@@ -45,14 +45,7 @@ func runContract(args []string) error {
 	fs := newFlags("test", "[-parallel N] [-fuzztime D]")
 	parallel := fs.Int("parallel", 2, "how many suites run at once")
 	fuzztime := fs.Duration("fuzztime", 10*time.Second, "how long to fuzz the OCPP decoder")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := findRepo()
-	if err != nil {
-		return err
-	}
-	steps, err := loadSteps(r)
+	r, steps, err := parseSteps(fs, args)
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,19 @@ func parseStep(fs *flag.FlagSet, num *string, args []string) (step, error) {
 	return findStep(r, *num)
 }
 
+// parseSteps parses a subcommand's flags and loads every step.
+func parseSteps(fs *flag.FlagSet, args []string) (repo, []step, error) {
+	if err := fs.Parse(args); err != nil {
+		return repo{}, nil, err
+	}
+	r, err := findRepo()
+	if err != nil {
+		return repo{}, nil, err
+	}
+	steps, err := loadSteps(r)
+	return r, steps, err
+}
+
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("kata "+name, flag.ContinueOnError)
 	fs.Usage = func() {

@@ -13,14 +13,7 @@ import (
 func runProgress(args []string) error {
 	fs := newFlags("progress", "[-parallel N]")
 	parallel := fs.Int("parallel", 2, "how many suites run at once")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	r, err := findRepo()
-	if err != nil {
-		return err
-	}
-	steps, err := loadSteps(r)
+	r, steps, err := parseSteps(fs, args)
 	if err != nil {
 		return err
 	}

@@ -261,3 +261,22 @@ func answered(st style, r *runResult, what string) string {
 	}
 	return text
 }
+
+// collect waits for every answer, counts it as answered or failed in r, and
+// hands it to each. It gives up when ctx ends.
+func collect(ctx context.Context, answers []<-chan station.Answer, r *runResult, each func(i int, a station.Answer)) error {
+	for i, ans := range answers {
+		select {
+		case a := <-ans:
+			if a.Err != nil {
+				r.Failed++
+			} else {
+				r.Answered++
+			}
+			each(i, a)
+		case <-ctx.Done():
+			return fmt.Errorf("the run took too long: %d of %d calls still unanswered: %w", len(answers)-i, len(answers), ctx.Err())
+		}
+	}
+	return nil
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -117,10 +117,7 @@ func comeAndGo(ctx context.Context, id string, opts station.Options) (int, error
 	defer st.Close()
 	n := 0
 	for i := range evictReadings {
-		req := ocpp.MeterValuesRequest{ConnectorId: 1, MeterValue: []ocpp.MeterValue{{
-			Timestamp:    ocpp.DateTime{Time: time.Now()},
-			SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh}},
-		}}}
+		req := kit.MeterValue(i)
 		if err := st.Call(ctx, ocpp.ActionMeterValues, req, nil); err != nil {
 			return n, fmt.Errorf("meter value from %s: %w", id, err)
 		}

@@ -73,11 +73,7 @@ func runOrder(ctx context.Context, v string, newServer func(Config) Server, work
 	}
 	for i := range orderBurst {
 		for _, st := range stations {
-			tx := 1
-			req := ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx, MeterValue: []ocpp.MeterValue{{
-				Timestamp:    ocpp.DateTime{Time: time.Now()},
-				SampledValue: []ocpp.SampledValue{{Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh}},
-			}}}
+			req := kit.MeterValue(i)
 			ans, err := st.Send(ctx, ocpp.ActionMeterValues, req)
 			if err != nil {
 				return nil, fmt.Errorf("meter value from %s: %w", st.ID(), err)
@@ -85,18 +81,13 @@ func runOrder(ctx context.Context, v string, newServer func(Config) Server, work
 			answers = append(answers, ans)
 		}
 	}
-	for _, ans := range answers {
-		select {
-		case a := <-ans:
-			if a.Err != nil {
-				r.Failed++
-				continue
-			}
-			r.Answered++
+	err = collect(ctx, answers, r, func(_ int, a station.Answer) {
+		if a.Err == nil {
 			r.AckMax = max(r.AckMax, a.Received.Sub(a.Sent))
-		case <-ctx.Done():
-			return nil, fmt.Errorf("the run took too long: %w", ctx.Err())
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	processed := func() int {
 		n := 0

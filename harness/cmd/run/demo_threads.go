@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -127,20 +126,7 @@ func heartbeats(ctx context.Context, stations []*station.Station, progress func(
 		}
 		answers = append(answers, ans)
 	}
-	for i, ans := range answers {
-		select {
-		case a := <-ans:
-			if a.Err != nil {
-				r.Failed++
-			} else {
-				r.Answered++
-			}
-			progress(i + 1)
-		case <-ctx.Done():
-			return errors.New("the run took too long: not every Heartbeat was answered")
-		}
-	}
-	return nil
+	return collect(ctx, answers, r, func(i int, _ station.Answer) { progress(i + 1) })
 }
 
 func closeAll(stations []*station.Station) {
