@@ -282,16 +282,26 @@ func (b *Backend) Await(ctx context.Context, cond func(Stats) bool) error {
 
 // Hold returns a closed gate: work for which match is true waits at it, in
 // flight, until the gate is opened. A nil match holds all work.
-func (b *Backend) Hold(match func(Work) bool) *Gate {
+func (b *Backend) Hold(match func(Work) bool) *Gate { return b.hold(match, false) }
+
+func (b *Backend) hold(match func(Work) bool, firm bool) *Gate {
 	if match == nil {
 		match = func(Work) bool { return true }
 	}
 	g := newGate(b, match)
+	g.firm = firm
 	b.mu.Lock()
 	b.gates = append(b.gates, g)
 	b.mu.Unlock()
 	return g
 }
+
+// HoldFirm is Hold for work that cannot be called back: a held piece of work
+// stays held when its context ends, like a query already sent to a database,
+// until the gate opens. A test holds work firmly to see whether whoever
+// started it waits for it: a Close that returns while such work is still in
+// the backend has left its goroutine running.
+func (b *Backend) HoldFirm(match func(Work) bool) *Gate { return b.hold(match, true) }
 
 func sleepOnTimer(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

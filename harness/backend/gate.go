@@ -17,6 +17,8 @@ type Gate struct {
 	open    chan struct{} // closed by Open: the timer flavour waits on it
 	waiting int
 	blocker *blocker // the blocking flavour waits in a read(2) on a pipe
+	// firm is true for a gate from HoldFirm: held work ignores its context.
+	firm bool
 }
 
 func newGate(b *Backend, match func(Work) bool) *Gate {
@@ -67,6 +69,10 @@ func (g *Gate) wait(ctx context.Context) error {
 	if g.blocker != nil {
 		// Like a C driver, this wait cannot be cancelled: it ends when the gate opens.
 		g.blocker.wait()
+		return nil
+	}
+	if g.firm {
+		<-g.open
 		return nil
 	}
 	select {

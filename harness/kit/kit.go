@@ -9,9 +9,11 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"testing/synctest"
 
 	"go.uber.org/goleak"
 
+	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -61,5 +63,35 @@ func NoLeaks(t testing.TB) {
 		t.Errorf("goroutines were still running after the server was closed:\n%v\n\n"+
 			"A server must stop every goroutine it started before Close returns: "+
 			"a goroutine left behind holds memory, and often a connection, forever.", err)
+	}
+}
+
+// CloseWaits closes srv while the work that gate holds is still in the
+// backend, and fails the test if Close returns before that work has left it.
+// The gate must come from Backend.HoldFirm, so the held work cannot end
+// early when the server cancels it: a Close that returns while it is held
+// has left the goroutine doing it running. Call it inside the synctest
+// bubble, once the work is held (after synctest.Wait).
+func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate) {
+	t.Helper()
+	held := gate.Waiting()
+	if held == 0 {
+		t.Fatal("no work was held in the backend; the test cannot check that Close waits for it")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	synctest.Wait() // Close has returned, or it waits for something that only the gate can end
+	select {
+	case err := <-closed:
+		t.Errorf("Close returned (err %v) while %d calls it had started were still held in the backend, "+
+			"want it to wait for them: Close must return only once every goroutine the server started has ended, "+
+			"or the caller frees what those goroutines still use (a listener, a database) under their feet", err, held)
+		gate.Open()
+		return
+	default:
+	}
+	gate.Open()
+	if err := <-closed; err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }

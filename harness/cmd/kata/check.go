@@ -33,7 +33,7 @@ func runCheck(args []string) error {
 			return fmt.Errorf("make a temporary directory: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		if g.overlay, err = writeOverlay(s, tmp); err != nil {
+		if g.overlay, err = solutionOverlay(s, tmp); err != nil {
 			return err
 		}
 		whose = "the reference solution in " + s.solutionDir()
@@ -65,8 +65,8 @@ func runCheck(args []string) error {
 		fmt.Println("\nThe reference solution should pass its suite: this is a bug in the kata, not in your code.")
 		return errFailed
 	}
-	if len(s.meta.Hints) > 0 {
-		fmt.Printf("\n%s %s\n", st.yellow("hint:"), indentAfterFirst(wrap(s.meta.Hints[0], 74), "      "))
+	if _, hints := s.meta.firstHints(); len(hints) > 0 {
+		fmt.Printf("\n%s %s\n", st.yellow("hint:"), indentAfterFirst(wrap(hints[0], 74), "      "))
 		fmt.Printf("more: make hint STEP=%d\n", s.num)
 	}
 	return errFailed

@@ -137,7 +137,7 @@ func checkSteps(r repo, st style, steps []step, tmp string, parallel, width int)
 				g := goTest{pkgs: []string{s.pkg()}, race: true, timeout: suiteTimeout}
 				o := outcome{start: time.Now()}
 				if j.solution {
-					g.overlay, o.err = writeOverlay(s, tmp)
+					g.overlay, o.err = solutionOverlay(s, tmp)
 				}
 				if o.err == nil {
 					o.run = g.run(context.Background(), r)

@@ -19,7 +19,8 @@ func runHint(args []string) error {
 	if err != nil {
 		return err
 	}
-	n := len(s.meta.Hints)
+	_, hints := s.meta.firstHints()
+	n := len(hints)
 	if n == 0 {
 		fmt.Printf("%s has no hints: its README.md is all there is.\n", s.label())
 		return nil
@@ -38,7 +39,7 @@ func runHint(args []string) error {
 
 	st := styleFor(os.Stdout)
 	fmt.Printf("%s · %s\n\n", st.bold(s.label()), st.yellow(fmt.Sprintf("hint %d of %d: %s", show, n, tierName(show))))
-	fmt.Printf("    %s\n\n", indentAfterFirst(wrap(s.meta.Hints[show-1], 76), "    "))
+	fmt.Printf("    %s\n\n", indentAfterFirst(wrap(hints[show-1], 76), "    "))
 	switch {
 	case show < n:
 		fmt.Printf("Stuck still? make hint STEP=%d gives hint %d: %s.\n", s.num, show+1, tierName(show+1))

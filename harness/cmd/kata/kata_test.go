@@ -201,7 +201,7 @@ func TestWriteOverlay(t *testing.T) {
 		write(f)
 	}
 	s := step{num: 1, name: "01-x", repo: repo{root: root}}
-	path, err := writeOverlay(s, t.TempDir())
+	path, err := solutionOverlay(s, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

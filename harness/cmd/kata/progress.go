@@ -51,7 +51,7 @@ func runProgress(args []string) error {
 		}
 		hints := ""
 		if seen := hintsSeen(s); seen > 0 {
-			hints = st.dim(fmt.Sprintf("  (%d of %d hints seen)", seen, len(s.meta.Hints)))
+			hints = st.dim(fmt.Sprintf("  (%d of %d hints seen)", seen, len(func() []string { _, h := s.meta.firstHints(); return h }())))
 		}
 		pad := titleWidth - utf8.RuneCountInString(s.meta.Title)
 		fmt.Printf("%02d    %s%*s  %s%s\n", s.num, s.meta.Title, pad, "", status, hints)

@@ -65,8 +65,53 @@ type stepMeta struct {
 	Title string `json:"title"`
 	// LessonTests are the top-level tests the starter must fail.
 	LessonTests []string `json:"lesson_tests"`
-	// Hints are tiered: a nudge, a direction, a near-solution.
-	Hints []string `json:"hints"`
+	// Hints maps a top-level test to its hints, tiered: a nudge, a
+	// direction, a near-solution. Every lesson test has hints; another test
+	// may. In step.json it is an object of test name to tiers; a plain list
+	// of tiers (the first format) is taken as every lesson test's.
+	Hints map[string][]string `json:"-"`
+}
+
+// UnmarshalJSON reads step.json, in either format of its hints.
+func (m *stepMeta) UnmarshalJSON(data []byte) error {
+	type plain stepMeta
+	var raw struct {
+		plain
+		Hints json.RawMessage `json:"hints"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*m = stepMeta(raw.plain)
+	if len(raw.Hints) == 0 || string(raw.Hints) == "null" {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw.Hints, &list); err == nil {
+		m.Hints = make(map[string][]string)
+		for _, name := range m.LessonTests {
+			m.Hints[name] = list
+		}
+		return nil
+	}
+	if err := json.Unmarshal(raw.Hints, &m.Hints); err != nil {
+		return fmt.Errorf("hints: want an object of test name to a list of hints: %w", err)
+	}
+	return nil
+}
+
+// hintsFor returns the hints for a top-level test, or nil.
+func (m stepMeta) hintsFor(test string) []string { return m.Hints[test] }
+
+// firstHints returns the hints of the first lesson test that has some, and
+// that test's name: what to show when no failing test says which.
+func (m stepMeta) firstHints() (string, []string) {
+	for _, name := range m.LessonTests {
+		if h := m.Hints[name]; len(h) > 0 {
+			return name, h
+		}
+	}
+	return "", nil
 }
 
 // dir is where the learner's code and the suite live, relative to the root.
@@ -177,38 +222,130 @@ func goFiles(r repo, dir string) ([]string, error) {
 	return names, nil
 }
 
-// writeOverlay writes, into tmp, a go command overlay that puts the step's
-// solution in place of the learner's code: each non-test file of the
-// exercise is replaced by the solution's file of the same name, or deleted
-// if the solution has none, and the solution's other files are added. The
-// suite itself stays where it is. It returns the overlay file's path.
-func writeOverlay(s step, tmp string) (string, error) {
+// A code set is the non-test code of a step's package: each file's name
+// ("server.go") and the absolute path of its content.
+type codeSet map[string]string
+
+// solutionCode returns the step's reference solution.
+func (s step) solutionCode() (codeSet, error) {
+	names, err := goFiles(s.repo, s.solutionDir())
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("step %s has no solution: %s holds no .go file", s.name, s.solutionDir())
+	}
+	code := make(codeSet)
+	for _, name := range names {
+		code[name] = filepath.Join(s.repo.root, s.solutionDir(), name)
+	}
+	return code, nil
+}
+
+// A wrongTurn is a plausible wrong solution of a step, shipped so that the
+// kata can prove its suite rejects it and a learner can watch it fail. It
+// lives in solutions/NN-name/testdata/wrong/NAME/ (testdata, so go build
+// never compiles it): its .go files stand in for the solution's files of
+// the same name, or are added beside them, and its wrong.json says what is
+// wrong and which test catches it.
+type wrongTurn struct {
+	name string // the directory's name: "shards"
+	dir  string // relative to the root
+	// Note says in one line what is wrong with it.
+	Note string `json:"note"`
+	// CaughtBy is the top-level test of the step's suite that fails on it.
+	CaughtBy string `json:"caught_by"`
+}
+
+// wrongDir is where a step's wrong turns live, relative to the root.
+func (s step) wrongDir() string { return filepath.Join(s.solutionDir(), "testdata", "wrong") }
+
+// wrongTurns returns the step's wrong turns, by name.
+func (s step) wrongTurns() ([]wrongTurn, error) {
+	entries, err := os.ReadDir(filepath.Join(s.repo.root, s.wrongDir()))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the wrong turns of step %s: %w", s.name, err)
+	}
+	var turns []wrongTurn
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		w := wrongTurn{name: e.Name(), dir: filepath.Join(s.wrongDir(), e.Name())}
+		data, err := os.ReadFile(filepath.Join(s.repo.root, w.dir, "wrong.json"))
+		if err == nil {
+			err = json.Unmarshal(data, &w)
+		}
+		if err == nil && (w.Note == "" || w.CaughtBy == "") {
+			err = errors.New(`want "note" and "caught_by"`)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s/wrong.json: %w", w.dir, err)
+		}
+		turns = append(turns, w)
+	}
+	return turns, nil
+}
+
+// wrongCode returns the code of one of the step's wrong turns: the
+// solution, with the wrong turn's files in place of (or beside) its own.
+func (s step) wrongCode(w wrongTurn) (codeSet, error) {
+	code, err := s.solutionCode()
+	if err != nil {
+		return nil, err
+	}
+	names, err := goFiles(s.repo, w.dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("wrong turn %s of step %s holds no .go file", w.name, s.name)
+	}
+	for _, name := range names {
+		code[name] = filepath.Join(s.repo.root, w.dir, name)
+	}
+	return code, nil
+}
+
+// writeOverlay writes, into tmp, a go command overlay that puts code in
+// place of the learner's code: each non-test file of the exercise is
+// replaced by code's file of the same name, or deleted if code has none,
+// and code's other files are added. The suite itself stays where it is.
+// label names the overlay's file, so several can share tmp. It returns the
+// overlay file's path.
+func writeOverlay(s step, code codeSet, tmp, label string) (string, error) {
 	r := s.repo
 	mine, err := goFiles(r, s.dir())
 	if err != nil {
 		return "", err
 	}
-	theirs, err := goFiles(r, s.solutionDir())
-	if err != nil {
-		return "", err
-	}
-	if len(theirs) == 0 {
-		return "", fmt.Errorf("step %s has no solution: %s holds no .go file", s.name, s.solutionDir())
-	}
 	replace := make(map[string]string)
 	for _, name := range mine {
-		replace[filepath.Join(r.root, s.dir(), name)] = "" // deleted unless the solution has it
+		replace[filepath.Join(r.root, s.dir(), name)] = "" // deleted unless code has it
 	}
-	for _, name := range theirs {
-		replace[filepath.Join(r.root, s.dir(), name)] = filepath.Join(r.root, s.solutionDir(), name)
+	for name, path := range code {
+		replace[filepath.Join(r.root, s.dir(), name)] = path
 	}
 	data, err := json.Marshal(struct{ Replace map[string]string }{replace})
 	if err != nil {
 		return "", fmt.Errorf("write the overlay: %w", err)
 	}
-	path := filepath.Join(tmp, "overlay-"+s.name+".json")
+	path := filepath.Join(tmp, "overlay-"+s.name+"-"+label+".json")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return "", fmt.Errorf("write the overlay: %w", err)
 	}
 	return path, nil
+}
+
+// solutionOverlay writes an overlay that puts the step's solution in place
+// of the learner's code, and returns its path.
+func solutionOverlay(s step, tmp string) (string, error) {
+	code, err := s.solutionCode()
+	if err != nil {
+		return "", err
+	}
+	return writeOverlay(s, code, tmp, "solution")
 }
