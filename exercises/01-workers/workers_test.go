@@ -3,7 +3,11 @@ package workers_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,6 +15,7 @@ import (
 	workers "github.com/ocppkata/kata/exercises/01-workers"
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
+	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -21,6 +26,11 @@ import (
 
 const stations = 10
 
+// answerWithin bounds, on the fake clock, the wait for answers that should
+// come at once: a server that never answers fails the test instead of
+// deadlocking the bubble.
+const answerWithin = time.Minute
+
 // session is how long the backend works on one station's 14-call session.
 func session(l backend.Latencies) time.Duration {
 	var d time.Duration
@@ -28,6 +38,40 @@ func session(l backend.Latencies) time.Duration {
 		d += l.Total(action)
 	}
 	return d
+}
+
+// heartbeats connects stations CS{first}…CS{first+n-1}, each of which sends
+// one Heartbeat and does not wait for its answer; it returns the answers to
+// come. The stations are closed when the test ends.
+func heartbeats(t *testing.T, l *memnet.Listener, first, n int) []<-chan station.Answer {
+	t.Helper()
+	answers := make([]<-chan station.Answer, 0, n)
+	for i := first; i < first+n; i++ {
+		st := kit.Dial(t, l, i)
+		t.Cleanup(func() { st.Close() })
+		ans, err := st.Send(t.Context(), ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{})
+		if err != nil {
+			t.Fatalf("%s's heartbeat: %v", st.ID(), err)
+		}
+		answers = append(answers, ans)
+	}
+	return answers
+}
+
+// setGOMAXPROCS sets GOMAXPROCS for the rest of the test.
+func setGOMAXPROCS(t *testing.T, n int) {
+	prev := runtime.GOMAXPROCS(n)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+}
+
+// unlikeNumCPU returns a GOMAXPROCS, smaller than the number of stations,
+// that is not the number of CPUs: a default of runtime.NumCPU() must not
+// pass for runtime.GOMAXPROCS(0) on any machine.
+func unlikeNumCPU() int {
+	if runtime.NumCPU() == 3 {
+		return 5
+	}
+	return 3
 }
 
 func TestEveryCallAnswered(t *testing.T) {
@@ -53,22 +97,23 @@ func TestEveryCallAnswered(t *testing.T) {
 }
 
 func TestPeakConcurrency(t *testing.T) {
+	// Each case runs with a GOMAXPROCS other than the workers it wants, so
+	// a pool sized by the processors instead of Config.Workers shows.
+	defaultProcs := unlikeNumCPU()
 	tests := []struct {
 		name    string
-		workers int
-		procs   int // GOMAXPROCS for the test; 0 leaves it alone
+		workers int // Config.Workers
+		procs   int // GOMAXPROCS for the test
 		want    int
 	}{
-		{name: "1 worker", workers: 1, want: 1},
-		{name: "4 workers", workers: 4, want: 4},
-		{name: "10 workers", workers: 10, want: stations},
-		{name: "default workers, GOMAXPROCS 3", workers: 0, procs: 3, want: 3},
+		{name: "1 worker", workers: 1, procs: 2, want: 1},
+		{name: "4 workers", workers: 4, procs: 2, want: 4},
+		{name: "10 workers", workers: 10, procs: 2, want: stations},
+		{name: fmt.Sprintf("Workers 0, GOMAXPROCS %d", defaultProcs), workers: 0, procs: defaultProcs, want: defaultProcs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.procs > 0 {
-				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tt.procs))
-			}
+			setGOMAXPROCS(t, tt.procs)
 			synctest.Test(t, func(t *testing.T) {
 				b := backend.New(backend.Options{})
 				gate := b.Hold(nil)
@@ -76,45 +121,91 @@ func TestPeakConcurrency(t *testing.T) {
 
 				// Every station sends one call; the gate holds each call
 				// that reaches the backend, so what is in flight stays there.
-				answers := make([]<-chan station.Answer, 0, stations)
-				for i := range stations {
-					st, err := station.Dial(t.Context(), fmt.Sprintf("CS%04d", i+1), kit.Stations(l))
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { st.Close() })
-					ans, err := st.Send(t.Context(), ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					answers = append(answers, ans)
-				}
+				answers := heartbeats(t, l, 1, stations)
 				synctest.Wait() // until every goroutine is blocked: nothing more can enter the backend
 
 				if got := b.Stats().InFlight; got != tt.want {
-					t.Errorf("%d stations each sent a call: the backend had %d in flight at once, want %d (%s).\n"+
-						"%s", stations, got, tt.want, tt.name, explainPeak(got, tt.want))
+					t.Errorf("%d stations each sent a call: the backend had %d in flight at once, want %d (%s).\n%s",
+						stations, got, tt.want, tt.name, explainPeak(got, tt.want, tt.workers))
 				}
 				gate.Open()
-				for _, ans := range answers {
-					if a := <-ans; a.Err != nil {
-						t.Errorf("call %s: %v", a.ID, a.Err)
-					}
-				}
+				kit.AwaitAnswers(t, answers, answerWithin)
 			})
 		})
 	}
 }
 
-func explainPeak(got, want int) string {
+func explainPeak(got, want, workers int) string {
+	var why string
 	switch {
+	case got == 0:
+		why = "No call reached the backend: no worker took calls off the queue."
 	case got == 1:
-		return "Only one call at a time: every call waited in the queue for the one before it to finish."
+		why = "Only one call at a time: every call waited in the queue for the one before it to finish."
 	case got < want:
-		return fmt.Sprintf("Some workers sat idle while calls waited: %d should be busy.", want)
+		why = fmt.Sprintf("Some workers sat idle while calls waited: %d should be busy.", want)
 	default:
-		return fmt.Sprintf("More calls than workers were in the backend: the pool must bound the work to %d at a time.", want)
+		why = fmt.Sprintf("More calls than workers were in the backend: the pool must bound the work to %d at a time.", want)
 	}
+	if workers == 0 {
+		why += " Config.Workers 0 means runtime.GOMAXPROCS(0) workers."
+	}
+	return why
+}
+
+func TestSlowCallBlocksOnlyItsWorker(t *testing.T) {
+	const (
+		workerCount = 4
+		perStation  = 3 // calls each of the other stations sends
+	)
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{})
+		first := station.StationID(1)
+		gate := b.Hold(func(w backend.Work) bool { return w.Station == first })
+		l := kit.Serve(t, workers.New(workers.Config{Backend: b, Workers: workerCount}))
+
+		// The first station's call is slow: the gate keeps it, and the
+		// worker that took it, in the backend.
+		slow := heartbeats(t, l, 1, 1)
+		synctest.Wait()
+		if got := gate.Waiting(); got != 1 {
+			t.Fatalf("%s sent a call and the backend held %d of it, want 1: no worker took it", first, got)
+		}
+
+		// The other stations run short lock-step sessions: the free workers
+		// must answer every call while the slow one is held.
+		ctx, cancel := context.WithTimeout(t.Context(), answerWithin)
+		defer cancel()
+		var done atomic.Int64
+		var sessions sync.WaitGroup
+		for i := 2; i <= stations; i++ {
+			st := kit.Dial(t, l, i)
+			t.Cleanup(func() { st.Close() })
+			sessions.Go(func() {
+				for range perStation {
+					if err := st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil); err != nil {
+						t.Errorf("%s's heartbeat: %v", st.ID(), err)
+						return
+					}
+					done.Add(1)
+				}
+			})
+		}
+		synctest.Wait() // every call that a free worker could answer has been answered
+
+		want := (stations - 1) * perStation
+		if got := int(done.Load()); got != want {
+			t.Errorf("%s's call was held in the backend, keeping one of the %d workers busy. "+
+				"Of the %d calls the other stations made next, %d were answered and the rest waited, want all answered "+
+				"by the %d free workers.\n"+
+				"A call must go to whichever worker is free. With one worker, every call waits behind the slow one; "+
+				"with a queue per worker, the calls handed to the busy worker wait while the others are idle.",
+				first, workerCount, want, got, workerCount-1)
+		}
+		gate.Open()
+		sessions.Wait()
+		kit.AwaitAnswers(t, slow, answerWithin)
+	})
 }
 
 func TestSessionDuration(t *testing.T) {
@@ -148,39 +239,64 @@ func TestSessionDuration(t *testing.T) {
 }
 
 func TestWorkersAreNamed(t *testing.T) {
+	const workerCount = 3
 	synctest.Test(t, func(t *testing.T) {
-		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
-		l := kit.Serve(t, workers.New(workers.Config{Backend: b, Workers: 3}))
+		b := backend.New(backend.Options{})
+		gate := b.Hold(nil)
+		l := kit.Serve(t, workers.New(workers.Config{Backend: b, Workers: workerCount}))
 
-		if _, err := station.RunFleet(t.Context(), station.FleetOptions{
-			Options: kit.Stations(l), Stations: stations, Mode: station.LockStep,
-		}); err != nil {
-			t.Fatal(err)
-		}
-		records := b.Records()
-		for _, r := range records {
+		// Hold the calls in the backend: each held call is a busy worker.
+		answers := heartbeats(t, l, 1, stations)
+		synctest.Wait()
+
+		held := make(map[string][]string) // worker name → stations whose calls it holds
+		for _, r := range b.Records() {
 			if r.Worker == "" {
-				t.Fatalf("call %s %s of %s reached the backend with no worker name: "+
-					"put it in the context with backend.WithWorker, so logs and timelines can tell workers apart",
-					r.CallID, r.Action, r.Station)
+				t.Errorf("%s's call %s reached the backend with no worker name: "+
+					"put the worker's name in the context with backend.WithWorker, so logs and timelines can tell workers apart",
+					r.Station, r.Action)
+				break
+			}
+			held[r.Worker] = append(held[r.Worker], r.Station)
+		}
+		for name, sts := range held {
+			if len(sts) > 1 {
+				t.Errorf("%d calls were in the backend at once (%s), all from workers named %q: "+
+					"%d workers share that name. Each worker needs its own name (worker-1, worker-2, …), "+
+					"so logs and timelines can tell them apart.",
+					len(sts), strings.Join(sts, ", "), name, len(sts))
 			}
 		}
-		// Two calls in the backend at the same time cannot be the same worker's.
-		for i, a := range records {
-			for _, b := range records[i+1:] {
-				if a.Worker == b.Worker && a.Start.Before(b.End) && b.Start.Before(a.End) {
-					t.Fatalf("%s worked on %s's %s and %s's %s at the same time: each worker should take one call at a time",
-						a.Worker, a.Station, a.Action, b.Station, b.Action)
-				}
-			}
-		}
+		gate.Open()
+		kit.AwaitAnswers(t, answers, answerWithin)
 	})
+}
+
+func TestCloseWaitsForWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{})
+		// Held firmly: the workers' calls stay in the backend after Close
+		// cancels them, like queries already sent to a database.
+		gate := b.HoldFirm(nil)
+		logs := &panicLog{}
+		srv := workers.New(workers.Config{Backend: b, Workers: 4, Logger: slog.New(logs)})
+		l := kit.Serve(t, srv)
+
+		// Four calls held by the four workers, six waiting in their
+		// stations' connection goroutines to be put on the queue.
+		heartbeats(t, l, 1, stations)
+		synctest.Wait()
+		kit.CloseWaits(t, srv, b, gate)
+		logs.check(t)
+	})
+	kit.NoLeaks(t)
 }
 
 func TestCloseLeavesNothingBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
-		srv := workers.New(workers.Config{Backend: b, Workers: 4})
+		logs := &panicLog{}
+		srv := workers.New(workers.Config{Backend: b, Workers: 4, Logger: slog.New(logs)})
 		l := kit.Serve(t, srv)
 
 		// Close while calls are in flight and stations are connected.
@@ -199,8 +315,45 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		}
 		cancel()
 		<-done
+		logs.check(t)
 		// synctest.Test fails with "deadlock" if a goroutine of the bubble is
 		// still blocked when this function returns.
 	})
 	kit.NoLeaks(t)
+}
+
+// panicLog is a slog.Handler that keeps the log lines that report a panic.
+// net/http recovers a panic in a connection's handler (where the server's
+// readers run) and only logs it: without this, a reader that panics on a
+// closed queue would go unnoticed.
+type panicLog struct {
+	mu     sync.Mutex
+	panics []string
+}
+
+func (h *panicLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *panicLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *panicLog) WithGroup(string) slog.Handler            { return h }
+
+func (h *panicLog) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.panics = append(h.panics, r.Message)
+	}
+	return nil
+}
+
+// check fails the test if a panic was logged.
+func (h *panicLog) check(t *testing.T) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.panics) == 0 {
+		return
+	}
+	first, _, _ := strings.Cut(h.panics[0], "\ngoroutine ")
+	t.Errorf("%d of the server's goroutines panicked during Close (net/http recovered and logged it), e.g.\n  %s\n"+
+		"A send on a closed channel panics: close the queue only once nothing can send on it any more, "+
+		"that is after every connection's reader has returned.", len(h.panics), first)
 }
