@@ -177,6 +177,7 @@ func TestSlowCallBlocksOnlyItsWorker(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), answerWithin)
 		defer cancel()
 		var done atomic.Int64
+		var failed sync.Map // station → why its session stopped
 		var sessions sync.WaitGroup
 		for i := 2; i <= stations; i++ {
 			st := kit.Dial(t, l, i)
@@ -184,7 +185,7 @@ func TestSlowCallBlocksOnlyItsWorker(t *testing.T) {
 			sessions.Go(func() {
 				for range perStation {
 					if err := st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil); err != nil {
-						t.Errorf("%s's heartbeat: %v", st.ID(), err)
+						failed.Store(st.ID(), err)
 						return
 					}
 					done.Add(1)
@@ -204,6 +205,16 @@ func TestSlowCallBlocksOnlyItsWorker(t *testing.T) {
 		}
 		gate.Open()
 		sessions.Wait()
+		var stopped []string
+		var why error
+		failed.Range(func(id, err any) bool {
+			stopped = append(stopped, id.(string))
+			why = err.(error)
+			return true
+		})
+		if len(stopped) > 0 {
+			t.Errorf("%d stations' calls failed once the slow call was let go, e.g. %s: %v", len(stopped), stopped[0], why)
+		}
 		kit.AwaitAnswers(t, slow, answerWithin)
 	})
 }
