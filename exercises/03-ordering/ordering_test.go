@@ -203,6 +203,7 @@ func TestStalledStationDelaysNobody(t *testing.T) {
 				return
 			}
 			if i > maxStalled {
+				t.Logf("with %d stations stalled, %s's meter value was processed at once", maxStalled, st.ID())
 				break
 			}
 			pipeline(t, st, 1, gate)
