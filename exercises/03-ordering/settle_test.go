@@ -1,0 +1,191 @@
+package ordering_test
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ocppkata/kata/harness/backend"
+)
+
+// Waiting inside a synctest bubble without hanging on a lock.
+//
+// synctest.Wait returns once every other goroutine of the bubble is durably
+// blocked, and fake time moves only then. A goroutine waiting for a
+// sync.Mutex is not durably blocked. So when a server holds a mutex while
+// its goroutine is parked (in the backend, at a gate), every goroutine that
+// wants the mutex stops the bubble for good: synctest.Wait never returns,
+// no timer ever fires, and the test would hang until go test kills it.
+//
+// settle and await look at the goroutines instead of waiting blindly, and
+// fail the test at once, saying where the server waits for the lock.
+
+// The bubble's state, as seen in a dump of its goroutines.
+type bubbleState int
+
+const (
+	busy    bubbleState = iota // some goroutine can still run
+	settled                    // every other goroutine is durably blocked
+	stuck                      // the others are durably blocked or wait for a mutex that one of them holds
+)
+
+// settle lets the server do everything it can before fake time moves, as
+// synctest.Wait does, and reports whether it could. When goroutines wait
+// for a mutex instead, it fails the test, opens the gates (so that the
+// holder can go on and the test can end) and returns false.
+func settle(t *testing.T, gates ...*backend.Gate) bool {
+	t.Helper()
+	var l looker
+	for pause := 1; ; pause = min(2*pause, 64) {
+		yield(pause)
+		switch state, waiting := l.look(); state {
+		case settled:
+			synctest.Wait()
+			return true
+		case stuck:
+			lockWait(t, waiting, gates)
+			return false
+		}
+	}
+}
+
+// await waits for a value from ch, for up to a minute of fake time once
+// the server has done everything it can. It returns false if none came, or
+// if goroutines wait for a mutex (then it fails the test and opens the gates,
+// as settle does).
+func await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
+	t.Helper()
+	var l looker
+	for pause := 1; ; pause = min(2*pause, 64) {
+		select {
+		case v := <-ch:
+			return v, true
+		default:
+		}
+		yield(pause)
+		if pause < 8 {
+			continue // what we wait for usually comes at once: look only then
+		}
+		switch state, waiting := l.look(); state {
+		case settled:
+			select {
+			case v := <-ch:
+				return v, true
+			case <-time.After(time.Minute):
+				var zero T
+				return zero, false
+			}
+		case stuck:
+			lockWait(t, waiting, gates)
+			var zero T
+			return zero, false
+		}
+	}
+}
+
+// yield lets the other goroutines run.
+func yield(n int) {
+	for range n {
+		runtime.Gosched()
+	}
+}
+
+func lockWait(t *testing.T, waiting [][]byte, gates []*backend.Gate) {
+	t.Helper()
+	who := fmt.Sprintf("%d goroutines of the server wait", len(waiting))
+	if len(waiting) == 1 {
+		who = "a goroutine of the server waits"
+	}
+	t.Errorf("%s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. A lock held while processing makes everything that needs it wait for the slowest work: "+
+		"a stalled station ties up goroutine after goroutine. (And in this test's synctest bubble a goroutine "+
+		"waiting for a mutex stops the fake clock, so the test stops here rather than hang.) A station's own "+
+		"goroutine keeps its order without a lock",
+		who, where(waiting[0]))
+	for _, g := range gates {
+		g.Open()
+	}
+}
+
+// looker takes dumps of the goroutines, reusing its buffer.
+type looker struct{ buf []byte }
+
+// look returns the state of the caller's bubble and, when it is stuck, the
+// stacks of the goroutines waiting for a mutex.
+func (l *looker) look() (bubbleState, [][]byte) {
+	if l.buf == nil {
+		l.buf = make([]byte, 1<<20)
+	}
+	for {
+		n := runtime.Stack(l.buf, true)
+		if n < len(l.buf) {
+			return classify(l.buf[:n])
+		}
+		l.buf = make([]byte, 2*len(l.buf))
+	}
+}
+
+// classify reads a dump of every goroutine (runtime.Stack's, which lists
+// the caller first) and returns the state of the caller's bubble.
+func classify(dump []byte) (bubbleState, [][]byte) {
+	var waiting [][]byte
+	bubble, running := "", 0
+	for i := 0; len(dump) > 0; i++ {
+		g := dump
+		if end := bytes.Index(dump, []byte("\n\n")); end >= 0 {
+			g, dump = dump[:end], dump[end+2:]
+		} else {
+			dump = nil
+		}
+		// The header: "goroutine 7 [state, 2 minutes, synctest bubble 1]:".
+		head := string(g[:max(bytes.IndexByte(g, '\n'), 0)])
+		state, _, _ := strings.Cut(head[strings.IndexByte(head, '[')+1:], "]")
+		_, in, _ := strings.Cut(state, ", synctest bubble ")
+		if i == 0 {
+			if in == "" {
+				panic("settle and await must be called inside a synctest bubble")
+			}
+			bubble = in
+			continue
+		}
+		if in != bubble {
+			continue
+		}
+		switch {
+		case strings.Contains(state, "(durable)"):
+		case strings.HasPrefix(state, "sync.Mutex.Lock"), strings.HasPrefix(state, "sync.RWMutex."):
+			waiting = append(waiting, g)
+		default:
+			running++
+		}
+	}
+	switch {
+	case running > 0:
+		return busy, nil
+	case len(waiting) > 0:
+		// Nobody can run, so whoever holds the mutex is parked (or waits
+		// for a mutex itself): nothing will change until the test acts.
+		return stuck, waiting
+	default:
+		return settled, nil
+	}
+}
+
+// exercise finds the frames of the code under test in a stack dump.
+var exercise = regexp.MustCompile(`(?m)^\S*/exercises/03-ordering\.(\S+)\(.*\)\n\t(\S+)`)
+
+// where returns the innermost frame of the code under test in a
+// goroutine's stack, as "function (file:line)".
+func where(stack []byte) string {
+	m := exercise.FindSubmatch(stack)
+	if m == nil {
+		return "\n" + string(stack) + "\n"
+	}
+	file := string(m[2])
+	file = file[strings.LastIndex(file, "/")+1:]
+	return fmt.Sprintf("%s (%s)", m[1], file)
+}
