@@ -115,15 +115,33 @@ func compareWorkers(w io.Writer, st style, runs []*runResult) {
 		}
 		line += fmt.Sprintf("%s: %s, peak concurrency %d, %d threads", r.Variant, seconds(r.Wall), r.Peak, r.Threads)
 	}
-	if len(runs) == 2 && runs[1].Wall > 0 {
-		ratio := float64(runs[0].Wall) / float64(runs[1].Wall)
-		if ratio >= 1 {
-			line += fmt.Sprintf("  (%.1f× faster)", ratio)
-		} else {
-			line += fmt.Sprintf("  (%.1f× slower)", 1/ratio)
-		}
+	if len(runs) == 2 {
+		line += "  (" + speedup(runs[0].Wall, runs[1].Wall, starterIsSolution()) + ")"
 	}
 	fmt.Fprintln(w, st.bold(line))
+}
+
+// noise is how far apart two wall times of the same code can be: the
+// solution against itself, 12 runs of make demo on a loaded 2-core machine,
+// came out within 5% of each other; 15% leaves room for a busier one.
+const noise = 1.15
+
+// speedup says how the solution's wall time compares with the starter's:
+// "10.0× faster" when the solution is faster, "about the same" when the two
+// are within measurement noise. same is whether the starter's code is the
+// solution's, which makes "about the same" the expected answer.
+func speedup(starter, solution time.Duration, same bool) string {
+	ratio := float64(max(starter, 1)) / float64(max(solution, 1))
+	switch {
+	case ratio < noise && ratio > 1/noise && same:
+		return "about the same, as expected: your code is the solution's"
+	case ratio < noise && ratio > 1/noise:
+		return "about the same: the difference is measurement noise"
+	case ratio >= 1:
+		return fmt.Sprintf("%.1f× faster", ratio)
+	default:
+		return fmt.Sprintf("%.1f× slower", 1/ratio)
+	}
 }
 
 // plural returns "1 worker" or "10 workers".
