@@ -261,7 +261,11 @@ func TestFleetFloodStuck(t *testing.T) {
 
 		flooder := r.Stations[0]
 		require.Equal(t, "CS0001", flooder.ID)
-		require.Error(t, flooder.Err)
+		require.True(t, flooder.Cut, "the fleet closed it when its context ended: %v", flooder.Err)
+		last := flooder.Calls[len(flooder.Calls)-1]
+		require.ErrorIs(t, last.Err, station.ErrClosed, "the write stuck when the fleet closed the station")
+		require.Zero(t, r.Failed, "the run was cut short, but nothing failed")
+		require.Empty(t, r.Failures())
 		require.NoError(t, flooder.Calls[0].Err, "the BootNotification was answered")
 		require.Len(t, fc.conn("CS0001").Calls(), 2, "the server read the boot and one meter value, then stopped")
 		for _, st := range r.Stations[1:] {
