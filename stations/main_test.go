@@ -114,9 +114,9 @@ func TestRunCutShort(t *testing.T) {
 			wantStderr: "stations: interrupted (Ctrl-C): closing the stations",
 		},
 		{
-			name: "lockstep timed out", args: []string{"-timeout", "300ms"}, wantExit: exitFailed,
+			name: "lockstep timed out", args: []string{"-timeout", "2s"}, wantExit: exitFailed,
 			wantStdout: []string{"6 calls: 3 answered, 0 failed, 3 cut off waiting when the run ended\n"},
-			wantStderr: "stations: the run reached its time limit of 300ms (-timeout, TIMEOUT= in make) before the stations were done\n",
+			wantStderr: "stations: the run reached its time limit of 2s (-timeout, TIMEOUT= in make) before the stations were done\n",
 		},
 	}
 	for _, tt := range tests {
