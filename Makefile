@@ -17,6 +17,8 @@ ADDR     ?= 127.0.0.1:8080
 N        ?= 10
 URL      ?= ws://127.0.0.1:8080/ocpp
 MODE     ?= lockstep
+HOLD     ?=
+TIMEOUT  ?=
 
 # SOLUTION=1 (or yes, true) picks the reference solution.
 solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
@@ -39,7 +41,12 @@ help:
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
-	@echo '                                          run N simulated stations against a server'
+	@echo '                [HOLD=D] [TIMEOUT=5m]     run N simulated stations against a server; Ctrl-C ends the run'
+	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
+	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
+	@echo '                                               flood: station 1 floods, the others run sessions'
+	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
+	@echo '                                          TIMEOUT: the time limit of the whole run'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
 	@echo '  make bench                              benchmark the final server'
 	@echo
@@ -69,8 +76,16 @@ diff:
 serve:
 	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE))
 
+# The simulator, built into .kata/ like the kata command, so that its own
+# exit status and messages are all that shows. Two simple lines rather than
+# one with &&: make runs a simple line itself, without a shell in between
+# that Ctrl-C or SIGTERM would kill before the simulator has printed its
+# summary.
+STATIONS := .kata/bin/stations$(if $(filter Windows_NT,$(OS)),.exe)
+
 stations:
-	@$(GO) run ./stations -n $(N) -url $(URL) -mode $(MODE)
+	@$(GO) build -o $(STATIONS) ./stations
+	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT))
 
 bench:
 	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

@@ -3,9 +3,16 @@
 //
 //	go run ./stations -n 10 -url ws://127.0.0.1:8080/ocpp
 //
-// It prints a progress line to stderr about once a second and a summary to
-// stdout at the end. The exit status is 1 if a call failed or no station could
-// connect, and 2 if the flags are wrong.
+// While the stations run it prints a progress line to stderr when something
+// changed, at most every few seconds; at the end, a summary to stdout.
+// Ctrl-C (SIGINT) or SIGTERM ends the run early, the way an idle fleet is
+// meant to end: the stations close, the summary is printed, and the run
+// counts as a normal one. A second Ctrl-C ends the program at once.
+//
+// The exit status is 0 when every call made was answered (calls cut short by
+// Ctrl-C are nobody's failure), 1 if a call failed, a station could not
+// connect or the run reached its -timeout before the stations were done,
+// and 2 if the flags are wrong.
 package main
 
 import (
@@ -16,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/ocppkata/kata/harness/ocpp"
@@ -23,17 +31,41 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		cancel(signalled{sig})
+		// The run winds down now. A second Ctrl-C is left to its default
+		// action, which ends the program at once; SIGTERM stays caught,
+		// because make sends it again to the program it runs.
+		signal.Reset(os.Interrupt)
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// signalled is why a run was cut short: the program got a signal.
+type signalled struct{ sig os.Signal }
+
+func (s signalled) Error() string {
+	if s.sig == os.Interrupt {
+		return "interrupted (Ctrl-C)"
+	}
+	return s.sig.String() // "terminated"
 }
 
 // Exit statuses.
 const (
 	exitOK     = 0
-	exitFailed = 1 // a call failed, or nobody could connect
+	exitFailed = 1 // a call failed, nobody could connect, or the run timed out
 	exitUsage  = 2
 )
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs the command line args. When ctx ends (the program got a signal)
+// the stations close and the run ends as if they had finished.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stderr = &lockedWriter{w: stderr}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -42,35 +74,55 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	// Ctrl-C ends the run early, and still prints the summary: that is how an
-	// idle fleet without -hold is stopped.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	interrupted := ctx
+	said := make(chan struct{})
+	stopSaying := context.AfterFunc(interrupted, func() {
+		defer close(said)
+		cause := context.Cause(interrupted)
+		again := ""
+		var sig signalled
+		if errors.As(cause, &sig) && sig.sig == os.Interrupt {
+			again = " (Ctrl-C again quits at once)"
+		}
+		fmt.Fprintf(stderr, "stations: %v: closing the stations%s\n", cause, again)
+	})
+	defer func() {
+		if !stopSaying() {
+			<-said // the notice comes before whatever follows the run
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
-	report, err := station.RunFleet(ctx, cfg.fleet(func(p station.Progress) {
-		if p.Connected == 0 && p.Done == p.Stations {
-			return // nobody connected: the explanation below says it better
-		}
-		fmt.Fprintf(stderr, "stations %d/%d connected, %d/%d calls answered, %d failed, %.1fs\n",
-			p.Connected, p.Stations, p.Answered, p.Planned, p.Failed, p.Elapsed.Seconds())
-	}))
+	p := &progressPrinter{w: stderr, cfg: cfg, every: progressEvery, ended: ctx.Done()}
+	fo := cfg.fleet(p.print)
+	fo.ProgressEvery = progressPoll
+	report, err := station.RunFleet(ctx, fo)
 	if err != nil {
 		fmt.Fprintf(stderr, "stations: %v\n", err)
 		return exitUsage
 	}
+	wasInterrupted := interrupted.Err() != nil
+	timedOut := !wasInterrupted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 
-	if report.Connected == 0 {
+	if report.Connected == 0 && !(wasInterrupted && len(report.Failures()) == 0) {
 		why, hint := explain(firstFailure(report))
 		fmt.Fprintf(stderr, "stations: no station could connect to %s: %s\n%s\n", cfg.url, why, hint)
 		return exitFailed
 	}
 	fmt.Fprint(stdout, report.Summary())
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && cfg.mode != station.Idle {
-		fmt.Fprintf(stderr, "stations: the run reached its -timeout of %v before the stations were done\n", cfg.timeout)
+	code := exitOK
+	if timedOut && cfg.mode != station.Idle {
+		fmt.Fprintf(stderr, "stations: the run reached its time limit of %v (-timeout, TIMEOUT= in make) before the stations were done\n", cfg.timeout)
+		code = exitFailed
 	}
-	switch unconnected := len(report.Stations) - report.Connected; {
+	unconnected := 0
+	for _, st := range report.Failures() {
+		if !st.Connected {
+			unconnected++
+		}
+	}
+	switch {
 	case unconnected > 0:
 		why, hint := explain(firstFailure(report))
 		fmt.Fprintf(stderr, "stations: %d of %d stations could not connect (%s); %s\n", unconnected, len(report.Stations), why, hint)
@@ -79,17 +131,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stations: %d of %d calls failed; the summary lists the first failures\n", report.Failed, report.Calls)
 		return exitFailed
 	}
-	return exitOK
+	return code
 }
 
-// firstFailure is the error of the first station that could not connect.
+// firstFailure is the error of the first station that could not connect,
+// for a reason other than the run being cut short.
 func firstFailure(r *station.Report) error {
+	var cut error
 	for _, st := range r.Stations {
-		if !st.Connected {
+		switch {
+		case st.Connected:
+		case !st.Cut:
 			return st.Err
+		case cut == nil:
+			cut = st.Err
 		}
 	}
-	return nil
+	return cut
 }
 
 // fleet turns the flags into the fleet's options.
@@ -114,4 +172,17 @@ func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 		}
 	}
 	return o
+}
+
+// lockedWriter lets the progress reporter and the signal's notice share
+// stderr.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -2,11 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
 )
 
 func TestRun(t *testing.T) {
@@ -28,6 +39,9 @@ func TestRun(t *testing.T) {
 		{"no stations", []string{"-n", "0"}, exitUsage, "stations: -n 0: want at least 1 station"},
 		{"bad URL", []string{"-url", "http://x"}, exitUsage, `stations: -url "http://x": want a WebSocket URL`},
 		{"contradiction", []string{"-no-answer", "-answer-delay", "1s"}, exitUsage, "-no-answer and -answer-delay contradict each other"},
+		{"hold without idle", []string{"-hold", "20s"}, exitUsage, "stations: -hold 20s: only idle stations hold; add -mode idle"},
+		{"hold past timeout", []string{"-mode", "idle", "-hold", "2m", "-timeout", "1m"}, exitUsage,
+			"stations: -hold 2m0s is not shorter than -timeout 1m0s: the run would end before the stations; raise -timeout"},
 		{"refused", []string{"-n", "2", "-url", refused}, exitFailed,
 			"stations: no station could connect to " + refused + ": connection refused, nothing is listening there\n" +
 				"is the server running? try: make serve\n"},
@@ -35,9 +49,286 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			require.Equal(t, tt.wantExit, run(tt.args, &stdout, &stderr), "stderr:\n%s", stderr.String())
+			require.Equal(t, tt.wantExit, run(t.Context(), tt.args, &stdout, &stderr), "stderr:\n%s", stderr.String())
 			require.Contains(t, stderr.String(), tt.wantStderr)
 			require.Empty(t, stdout.String())
 		})
+	}
+}
+
+// A -hold longer than the default time limit extends it, unless -timeout
+// was given.
+func TestTimeoutFollowsHold(t *testing.T) {
+	tests := []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{}, defaultTimeout},
+		{[]string{"-mode", "idle", "-hold", "20s"}, defaultTimeout},
+		{[]string{"-mode", "idle", "-hold", "10m"}, 11 * time.Minute},
+		{[]string{"-mode", "idle", "-hold", "10m", "-timeout", "20m"}, 20 * time.Minute},
+		{[]string{"-timeout", "30s"}, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			cfg, err := parseFlags(tt.args, &stderr)
+			require.NoError(t, err, stderr.String())
+			require.Equal(t, tt.want, cfg.timeout)
+		})
+	}
+}
+
+// Ctrl-C, or a time limit, ends a run that is under way: the stations close,
+// the summary tells what was cut short, and only the time limit of a run
+// that should have finished is a failure.
+func TestRunCutShort(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const n = 3
+	tests := []struct {
+		name string
+		args []string
+		// interrupt cancels the run's context once every station has
+		// answered a call from the server, and, in lock-step, waits for
+		// the answer to its second call; otherwise -timeout ends the run.
+		interrupt  bool
+		wantExit   int
+		wantStdout []string
+		wantStderr string
+	}{
+		{
+			name: "idle interrupted", args: []string{"-mode", "idle"}, interrupt: true, wantExit: exitOK,
+			wantStdout: []string{"3 stations (3 connected), mode idle\n3 calls: 3 answered, 0 failed\n"},
+			wantStderr: "stations: interrupted (Ctrl-C): closing the stations (Ctrl-C again quits at once)\n",
+		},
+		{
+			name: "idle held", args: []string{"-mode", "idle", "-hold", "10ms"}, wantExit: exitOK,
+			wantStdout: []string{"3 stations (3 connected), mode idle\n3 calls: 3 answered, 0 failed\n"},
+		},
+		{
+			name: "lockstep interrupted", args: []string{}, interrupt: true, wantExit: exitOK,
+			wantStdout: []string{
+				"3 stations (3 connected), mode lockstep\n6 calls: 3 answered, 0 failed, 3 cut off waiting when the run ended\n",
+				"3 stations not done when the run ended\n",
+			},
+			wantStderr: "stations: interrupted (Ctrl-C): closing the stations",
+		},
+		{
+			name: "lockstep timed out", args: []string{"-timeout", "2s"}, wantExit: exitFailed,
+			wantStdout: []string{"6 calls: 3 answered, 0 failed, 3 cut off waiting when the run ended\n"},
+			wantStderr: "stations: the run reached its time limit of 2s (-timeout, TIMEOUT= in make) before the stations were done\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The server answers each station's BootNotification and
+			// holds its next call: in lock-step, every station waits.
+			cs := newCentralSystem(t)
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			if tt.interrupt {
+				lockstep := !slices.Contains(tt.args, "idle")
+				go func() {
+					if cs.await(ctx, func(held, answers int) bool { return answers >= n && (held >= n || !lockstep) }) {
+						cancel(signalled{os.Interrupt})
+					}
+				}()
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-n", "3", "-url", cs.url}, tt.args...)
+			require.Equal(t, tt.wantExit, run(ctx, args, &stdout, &stderr), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			for _, want := range tt.wantStdout {
+				require.Contains(t, stdout.String(), want)
+			}
+			require.Contains(t, stderr.String(), tt.wantStderr)
+			require.NotContains(t, stdout.String(), "failed:", "nothing failed")
+		})
+	}
+}
+
+// The progress lines say what changed, not what stayed the same, and no
+// more often than every few seconds; idle stations say once that they wait.
+func TestProgressPrinter(t *testing.T) {
+	at := func(p station.Progress, s float64) station.Progress {
+		p.Elapsed = time.Duration(s * float64(time.Second))
+		return p
+	}
+	lockstep := station.Progress{Stations: 2, Planned: 28}
+	conn := lockstep
+	conn.Connected, conn.Calls = 2, 2
+	some := conn
+	some.Answered, some.Calls = 10, 12
+	more := some
+	more.Answered = 12
+	idle := station.Progress{Stations: 2, Planned: 2, Connected: 2, Calls: 2}
+	booted := idle
+	booted.Answered = 2
+
+	tests := []struct {
+		name    string
+		cfg     config
+		reports []station.Progress
+		want    string
+	}{
+		{
+			name:    "nothing yet",
+			cfg:     config{mode: station.LockStep},
+			reports: []station.Progress{at(lockstep, 0.5), at(lockstep, 1)},
+			want:    "",
+		},
+		{
+			name:    "changes, throttled",
+			cfg:     config{mode: station.LockStep},
+			reports: []station.Progress{at(conn, 0.5), at(some, 1), at(some, 3), at(some, 3.5), at(more, 4), at(more, 6.5), at(more, 12)},
+			want: "stations 2/2 connected, 0/28 calls answered, 0 failed, 0.5s\n" +
+				"stations 2/2 connected, 10/28 calls answered, 0 failed, 3.5s\n" +
+				"stations 2/2 connected, 12/28 calls answered, 0 failed, 6.5s\n",
+		},
+		{
+			name:    "idle with hold",
+			cfg:     config{mode: station.Idle, hold: 20 * time.Second, timeout: defaultTimeout},
+			reports: []station.Progress{at(idle, 0.5), at(booted, 1.5), at(booted, 2), at(booted, 19)},
+			want: "stations 2/2 connected, 0/2 calls answered, 0 failed, 0.5s\n" +
+				"stations 2/2 connected and booted, 1.5s: idle now, they stay connected for 20s, or until Ctrl-C\n",
+		},
+		{
+			name:    "idle until stopped",
+			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
+			reports: []station.Progress{at(booted, 1)},
+			want:    "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n",
+		},
+		{
+			name:    "nobody connects",
+			cfg:     config{mode: station.LockStep},
+			reports: []station.Progress{at(station.Progress{Stations: 2, Done: 2, Planned: 28}, 1)},
+			want:    "",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			p := &progressPrinter{w: &b, cfg: tt.cfg, every: 3 * time.Second}
+			for _, r := range tt.reports {
+				p.print(r)
+			}
+			require.Equal(t, tt.want, b.String())
+		})
+	}
+}
+
+// centralSystem is a small OCPP server on loopback TCP for the command's
+// tests: it answers the BootNotification of each station at once, then
+// sends the station a call of its own, and holds the station's later calls
+// until the station goes.
+type centralSystem struct {
+	url string
+
+	mu      sync.Mutex
+	held    int           // the stations' calls held unanswered
+	answers int           // the stations' answers to the server's call
+	changed chan struct{} // closed and replaced when a count changes
+}
+
+func newCentralSystem(t *testing.T) *centralSystem {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cs := &centralSystem{url: "ws://" + ln.Addr().String() + "/ocpp", changed: make(chan struct{})}
+	var (
+		handlers sync.WaitGroup
+		mu       sync.Mutex
+		conns    []*websocket.Conn
+	)
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
+		up := websocket.Upgrader{Subprotocols: []string{station.Subprotocol}}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		conns = append(conns, ws)
+		mu.Unlock()
+		defer ws.Close()
+		cs.serve(ws)
+	})}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+		mu.Lock()
+		for _, ws := range conns {
+			ws.Close()
+		}
+		mu.Unlock()
+		handlers.Wait()
+	})
+	return cs
+}
+
+// serve answers a station's BootNotification and reads its other calls
+// without answering, until the connection ends. A station answers the
+// server's call after it has read the answers sent before it, so once it
+// has, its BootNotification was answered.
+func (cs *centralSystem) serve(ws *websocket.Conn) {
+	count := func(n *int) {
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		*n++
+		close(cs.changed)
+		cs.changed = make(chan struct{})
+	}
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		msg, err := ocpp.Decode(data)
+		if err != nil {
+			continue
+		}
+		call, ok := msg.(*ocpp.Call)
+		if !ok {
+			count(&cs.answers)
+			continue
+		}
+		if call.Action != ocpp.ActionBootNotification {
+			count(&cs.held)
+			continue
+		}
+		boot, err := ocpp.NewCallResult(call.ID, ocpp.BootNotificationResponse{
+			Status: ocpp.RegistrationAccepted, CurrentTime: ocpp.DateTime{Time: time.Now()}, Interval: 300})
+		if err != nil {
+			panic(err)
+		}
+		serverCall := &ocpp.Call{ID: "srv1", Action: ocpp.ActionGetConfiguration, Payload: []byte("{}")}
+		for _, m := range []ocpp.Message{boot, serverCall} {
+			frame, err := ocpp.Encode(m)
+			if err != nil || ws.WriteMessage(websocket.TextMessage, frame) != nil {
+				return
+			}
+		}
+	}
+}
+
+// await waits until cond holds for the calls the server holds and the
+// answers it got, and reports whether it did before ctx ended.
+func (cs *centralSystem) await(ctx context.Context, cond func(held, answers int) bool) bool {
+	for {
+		cs.mu.Lock()
+		held, answers, changed := cs.held, cs.answers, cs.changed
+		cs.mu.Unlock()
+		if cond(held, answers) {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }

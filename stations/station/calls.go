@@ -108,7 +108,14 @@ func (s *Station) send(ctx context.Context, action string, req any) (string, *pe
 	if err := s.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 		// Part of the frame may be on the wire: the connection is unusable.
 		// The read loop ends and settles the call with this cause.
-		err = fmt.Errorf("write %s (id %s): %w", action, id, err)
+		select {
+		case <-s.closing:
+			// Close freed a write stuck on a server that stopped reading:
+			// the station was closed, the write did not fail on its own.
+			err = fmt.Errorf("write %s (id %s): %w: %w", action, id, ErrClosed, err)
+		default:
+			err = fmt.Errorf("write %s (id %s): %w", action, id, err)
+		}
 		s.breakConn(err)
 		return "", nil, fmt.Errorf("station %s: %w", s.id, err)
 	}

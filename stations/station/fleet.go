@@ -105,7 +105,7 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 	wg.Wait()
 	wall := time.Since(start)
 	stopProgress()
-	return newReport(o.Mode, reports, wall), nil
+	return newReport(o.Mode, reports, wall, ctx.Err() != nil), nil
 }
 
 func (o FleetOptions) normalized() (FleetOptions, error) {

@@ -165,7 +165,6 @@ func TestFleetFailures(t *testing.T) {
 	tests := []struct {
 		name     string
 		cfg      fakeConfig
-		timeout  time.Duration
 		stations int
 		perCalls int    // calls per station, the failed one included
 		want     string // in every station's error
@@ -182,30 +181,12 @@ func TestFleetFailures(t *testing.T) {
 			perCalls: 3,
 			want:     "Authorize (id 3): ocpp: InternalError: badge reader on fire",
 		},
-		{
-			name:     "no answer before the context ends",
-			cfg:      fakeConfig{answer: func(*ocpp.Call) any { return nil }},
-			timeout:  time.Minute,
-			stations: 2,
-			perCalls: 1,
-			want:     "BootNotification (id 1)",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inBubble(t, tt.cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
-				ctx := t.Context()
-				if tt.timeout > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-					defer cancel()
-				}
-				start := time.Now()
-				r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: tt.stations})
+				r, err := station.RunFleet(t.Context(), station.FleetOptions{Options: opts, Stations: tt.stations})
 				require.NoError(t, err, "failed calls are in the report, not an error")
-				if tt.timeout > 0 {
-					require.Less(t, time.Since(start), tt.timeout+2*time.Second, "the fleet stops when its context ends")
-				}
 				require.Equal(t, tt.stations, r.Connected)
 				require.Equal(t, tt.stations*tt.perCalls, r.Calls)
 				require.Equal(t, tt.stations, r.Failed)
@@ -229,6 +210,41 @@ func TestFleetFailures(t *testing.T) {
 	}
 }
 
+// A call still waiting when the fleet's context ends (Ctrl-C, a time
+// limit) is cut off, not failed: the server did nothing wrong.
+func TestFleetCutOff(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cfg := fakeConfig{answer: func(c *ocpp.Call) any {
+		if c.Action == ocpp.ActionBootNotification && c.ID == "1" {
+			return nil // never answered
+		}
+		return (&fakeConn{}).coreAnswer(c)
+	}}
+	inBubble(t, cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: 2})
+		require.NoError(t, err)
+		require.True(t, r.Ended)
+		require.Equal(t, 2, r.Connected)
+		require.Equal(t, 2, r.Calls)
+		require.Equal(t, 2, r.Cut)
+		require.Zero(t, r.Failed)
+		require.Empty(t, r.Failures())
+		for _, st := range r.Stations {
+			require.True(t, st.Cut)
+			require.ErrorContains(t, st.Err, "station "+st.ID+": BootNotification (id 1): no answer: ")
+			require.ErrorIs(t, st.Err, context.DeadlineExceeded)
+		}
+		require.Equal(t, `2 stations (2 connected), mode lockstep
+2 calls: 0 answered, 0 failed, 2 cut off waiting when the run ended
+latency: p50 0s, p99 0s, max 0s
+wall time: 1m0s
+2 stations not done when the run ended
+`, r.Summary())
+	})
+}
+
 // A flooding station stuck writing to a server that stopped reading it
 // does not keep the fleet from ending with its context, nor the others from
 // finishing their sessions.
@@ -245,7 +261,11 @@ func TestFleetFloodStuck(t *testing.T) {
 
 		flooder := r.Stations[0]
 		require.Equal(t, "CS0001", flooder.ID)
-		require.Error(t, flooder.Err)
+		require.True(t, flooder.Cut, "the fleet closed it when its context ended: %v", flooder.Err)
+		last := flooder.Calls[len(flooder.Calls)-1]
+		require.ErrorIs(t, last.Err, station.ErrClosed, "the write stuck when the fleet closed the station")
+		require.Zero(t, r.Failed, "the run was cut short, but nothing failed")
+		require.Empty(t, r.Failures())
 		require.NoError(t, flooder.Calls[0].Err, "the BootNotification was answered")
 		require.Len(t, fc.conn("CS0001").Calls(), 2, "the server read the boot and one meter value, then stopped")
 		for _, st := range r.Stations[1:] {

@@ -1,6 +1,8 @@
 package station
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,8 +15,13 @@ type Report struct {
 	Stations  []StationReport
 	Connected int // stations that connected
 	// Calls counts the calls attempted; Answered those answered with a
-	// CALLRESULT; Failed the others.
-	Calls, Answered, Failed int
+	// CALLRESULT; Cut those still waiting when the run's context ended (an
+	// interrupt, a time limit), which are nobody's failure; Failed the
+	// others.
+	Calls, Answered, Failed, Cut int
+	// Ended reports that the run's context ended before every station was
+	// done: an interrupt or a time limit cut the run short.
+	Ended bool
 	// P50, P99 and Max are latencies of the calls that got an answer.
 	P50, P99, Max time.Duration
 	Wall          time.Duration // from the first dial to the last station's end
@@ -26,20 +33,32 @@ type StationReport struct {
 	Connected bool
 	Calls     []CallRecord
 	Err       error // why the station could not connect, or its first failure
+	// Cut reports that the station was still connecting or waiting for an
+	// answer when the run's context ended; Err says where it was.
+	Cut bool
 }
 
-func newReport(mode Mode, stations []StationReport, wall time.Duration) *Report {
-	r := &Report{Mode: mode, Stations: stations, Wall: wall}
+// newReport sums up the stations' reports. ended is whether the run's
+// context ended before they were done: then the calls and dials that ended
+// with it were cut off, not failed.
+func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bool) *Report {
+	r := &Report{Mode: mode, Stations: stations, Wall: wall, Ended: ended}
 	var latencies []time.Duration
-	for _, st := range stations {
+	for i, st := range stations {
 		if st.Connected {
 			r.Connected++
 		}
+		if ended && cutOff(st.Err) {
+			stations[i].Cut = true
+		}
 		for _, c := range st.Calls {
 			r.Calls++
-			if c.Err == nil {
+			switch {
+			case c.Err == nil:
 				r.Answered++
-			} else {
+			case ended && cutOff(c.Err):
+				r.Cut++
+			default:
 				r.Failed++
 			}
 			if !c.Received.IsZero() {
@@ -56,6 +75,12 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration) *Report 
 	return r
 }
 
+// cutOff reports whether err is how a dial or a call ends when the fleet's
+// context ends: the context's own error, or the station closed under it.
+func cutOff(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed)
+}
+
 // percentile is the nearest-rank percentile of sorted durations.
 func percentile(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
@@ -65,37 +90,60 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[max(rank, 1)-1]
 }
 
-// Failures returns the stations that failed, in id order.
+// Failures returns the stations that failed, in id order: those with an
+// error that was not the run being cut short.
 func (r *Report) Failures() []StationReport {
 	var failed []StationReport
 	for _, st := range r.Stations {
-		if st.Err != nil {
+		if st.Err != nil && !st.Cut {
 			failed = append(failed, st)
 		}
 	}
 	return failed
 }
 
+// cutStations counts the stations the end of the run cut short.
+func (r *Report) cutStations() int {
+	n := 0
+	for _, st := range r.Stations {
+		if st.Cut {
+			n++
+		}
+	}
+	return n
+}
+
+// stations returns "1 station" or "n stations".
+func stations(n int) string {
+	if n == 1 {
+		return "1 station"
+	}
+	return fmt.Sprintf("%d stations", n)
+}
+
 // maxListed is how many failures Summary spells out.
 const maxListed = 5
 
 // Summary describes the run in a few lines: stations, calls, latency, wall
-// time, and the first few failures.
+// time, what was cut short, and the first few failures.
 func (r *Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d stations (%d connected), mode %s\n", len(r.Stations), r.Connected, r.Mode)
-	fmt.Fprintf(&b, "%d calls: %d answered, %d failed\n", r.Calls, r.Answered, r.Failed)
+	fmt.Fprintf(&b, "%d calls: %d answered, %d failed", r.Calls, r.Answered, r.Failed)
+	if r.Cut > 0 {
+		fmt.Fprintf(&b, ", %d cut off waiting when the run ended", r.Cut)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "latency: p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
 	fmt.Fprintf(&b, "wall time: %v\n", round(r.Wall))
+	if cut := r.cutStations(); cut > 0 {
+		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))
+	}
 	failed := r.Failures()
 	if len(failed) == 0 {
 		return b.String()
 	}
-	if len(failed) == 1 {
-		b.WriteString("1 station failed")
-	} else {
-		fmt.Fprintf(&b, "%d stations failed", len(failed))
-	}
+	fmt.Fprintf(&b, "%s failed", stations(len(failed)))
 	if len(failed) > maxListed {
 		fmt.Fprintf(&b, ", the first %d", maxListed)
 	}

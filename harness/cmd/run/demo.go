@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -104,6 +106,12 @@ func demo(args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := checkArgs(fs); err != nil {
+		return err
+	}
+	if *workers < 1 {
+		return fmt.Errorf("-workers %d: want 1 or more, the size of the worker pool both runs get", *workers)
 	}
 	sc, ok := scenarios()[linked.Step]
 	if !ok {
@@ -248,8 +256,38 @@ func runHeader(w io.Writer, st style, r *runResult, detail string) {
 	where := "your code, exercises/" + linked.Name
 	if r.Variant == "solution" {
 		where = "solutions/" + linked.Name
+	} else if starterIsSolution() {
+		where += ", the same as the solution's"
 	}
 	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(where+" · "+detail))
+}
+
+// starterIsSolution reports whether the learner's code for the linked step
+// is the reference solution's: the same Go files, byte for byte, leaving the
+// tests aside. Then the two runs of the demo are expected to look alike. It
+// reads the files from the kata's root, where the kata command runs this
+// program; if it cannot read them, it says no.
+func starterIsSolution() bool {
+	files := func(dir string) map[string][]byte {
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(names) == 0 {
+			return nil
+		}
+		contents := make(map[string][]byte)
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return nil
+			}
+			contents[filepath.Base(name)] = data
+		}
+		return contents
+	}
+	mine, theirs := files(filepath.Join("exercises", linked.Name)), files(filepath.Join("solutions", linked.Name))
+	return mine != nil && maps.EqualFunc(mine, theirs, bytes.Equal)
 }
 
 // answered says how many of what the run planned were answered, and the

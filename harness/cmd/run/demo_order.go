@@ -25,10 +25,12 @@ const (
 func orderScenario() scenario {
 	lat := backend.WorkshopLatencies().Scaled(demoScale)
 	intro := fmt.Sprintf(`%d stations each send %d meter values back to back, without waiting for answers.
-The server acknowledges each at once and analyses it in the background (%s each).
+The server acknowledges each at once and analyses it in the background (latencies
+scaled ×%g: analysing a MeterValues takes %s here, %s in the lesson).
 Below, each station's readings in the order the server analysed them: %s marks one
 analysed after a later reading, which is a meter that runs backwards.`,
-		orderStations, orderBurst, lat.For(ocpp.ActionMeterValues), "‹n›")
+		orderStations, orderBurst, demoScale,
+		lat.For(ocpp.ActionMeterValues), backend.WorkshopLatencies().For(ocpp.ActionMeterValues), "‹n›")
 	return scenario{
 		intro: intro,
 		unit:  "meter values analysed",

@@ -115,15 +115,41 @@ func compareWorkers(w io.Writer, st style, runs []*runResult) {
 		}
 		line += fmt.Sprintf("%s: %s, peak concurrency %d, %d threads", r.Variant, seconds(r.Wall), r.Peak, r.Threads)
 	}
-	if len(runs) == 2 && runs[1].Wall > 0 {
-		ratio := float64(runs[0].Wall) / float64(runs[1].Wall)
-		if ratio >= 1 {
-			line += fmt.Sprintf("  (%.1f× faster)", ratio)
-		} else {
-			line += fmt.Sprintf("  (%.1f× slower)", 1/ratio)
-		}
+	if len(runs) == 2 {
+		line += "  (" + speedup(runs[0].Wall, runs[1].Wall, starterIsSolution()) + ")"
 	}
 	fmt.Fprintln(w, st.bold(line))
+}
+
+// noise is how far apart two wall times of the same code can be: 36 runs
+// of make demo with the solution against itself, on a 2-core machine with a
+// load average of 10 to 16, came out within 5% of each other in most runs
+// and 21% in the worst.
+const noise = 1.25
+
+// speedup says how the solution's wall time compares with the starter's:
+// "10.0× faster" when the solution is faster, "about the same" when the two
+// are within measurement noise. same is whether the starter's code is the
+// solution's: then any difference is noise, and the words say so.
+func speedup(starter, solution time.Duration, same bool) string {
+	ratio := float64(max(starter, 1)) / float64(max(solution, 1))
+	within := ratio < noise && ratio > 1/noise
+	var diff string
+	if ratio >= 1 {
+		diff = fmt.Sprintf("%.1f× faster", ratio)
+	} else {
+		diff = fmt.Sprintf("%.1f× slower", 1/ratio)
+	}
+	switch {
+	case within && same:
+		return "about the same, as expected: your code is the solution's"
+	case within:
+		return "about the same: the difference is measurement noise"
+	case same:
+		return diff + ", though your code is the solution's: the machine was busy, try again"
+	default:
+		return diff
+	}
 }
 
 // plural returns "1 worker" or "10 workers".

@@ -135,3 +135,12 @@ func (s style) dim(text string) string  { return s.paint("2", text) }
 func newFlags(name string) *flag.FlagSet {
 	return flag.NewFlagSet("run "+name, flag.ContinueOnError)
 }
+
+// checkArgs refuses arguments left after the flags: a mistyped flag value
+// would otherwise be ignored without a word.
+func checkArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"syscall"
+	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
 )
@@ -24,12 +27,15 @@ func serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := checkArgs(fs); err != nil {
+		return err
+	}
 	newServer, err := variant(*name)
 	if err != nil {
 		return err
 	}
-	if *scale < 0 {
-		return fmt.Errorf("-scale %v: want 0 or more", *scale)
+	if err := checkServeFlags(*workers, *scale); err != nil {
+		return err
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -77,10 +83,86 @@ func serve(args []string) error {
 			err = errors.New("the server stopped serving on its own")
 		}
 	}
-	stats := b.Stats()
-	fmt.Fprintf(os.Stderr, "stopped: %d calls handled, at most %d at once\n", stats.Done, stats.Peak)
+	fmt.Fprint(os.Stderr, servedSummary(b.Stats(), b.Records(), *workers))
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// maxScale bounds -scale: at 1000, one charging session already keeps the
+// backend busy for five hours.
+const maxScale = 1000
+
+// checkServeFlags says what is wrong with serve's numbers, if anything.
+func checkServeFlags(workers int, scale float64) error {
+	if workers < 0 {
+		return fmt.Errorf("-workers %d: want 0 (the step's default) or more", workers)
+	}
+	if math.IsNaN(scale) || scale < 0 || scale > maxScale {
+		return fmt.Errorf("-scale %v: want a factor from 0 to %d: 1 is the workshop's latencies, 0.1 a tenth of them, 0 none", scale, maxScale)
+	}
+	return nil
+}
+
+// servedSummary is what serve says when it stops: how much work the backend
+// did and how much of it at once. Steps 03 on answer some calls at once and
+// process them in the background, so the backend's peak is the workers'
+// calls and the background processors' work together: it says which.
+func servedSummary(stats backend.Stats, records []backend.Record, workers int) string {
+	pool := fmt.Sprintf("%d workers", workers)
+	if workers == 0 {
+		pool = "the step's default workers"
+	}
+	answered, background := 0, 0
+	for _, r := range records {
+		if r.End.IsZero() {
+			continue
+		}
+		if r.Kind == backend.KindProcess {
+			background++
+		} else {
+			answered++
+		}
+	}
+	if background == 0 {
+		return fmt.Sprintf("stopped: %s handled\ncalls in the backend: at most %d at once (%s)\n", plural(stats.Done, "call"), stats.Peak, pool)
+	}
+	return fmt.Sprintf("stopped: %s handled: %d answered while the station waited, %d processed in the background\n"+
+		"calls in the backend: at most %d at once (%s + background processors; at most %d answering, %d in the background)\n",
+		plural(stats.Done, "call"), answered, background, stats.Peak, pool,
+		peakOf(records, backend.KindCall), peakOf(records, backend.KindProcess))
+}
+
+// peakOf is the most work of one kind the records show in the backend at
+// once. Work that has not ended counts as still there.
+func peakOf(records []backend.Record, kind backend.Kind) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	var edges []edge
+	for _, r := range records {
+		if r.Kind != kind {
+			continue
+		}
+		edges = append(edges, edge{r.Start, +1})
+		if !r.End.IsZero() {
+			edges = append(edges, edge{r.End, -1})
+		}
+	}
+	// At the same instant, an end comes before a start: work that ends as
+	// another begins was not there at the same time.
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.delta - b.delta
+	})
+	now, top := 0, 0
+	for _, e := range edges {
+		now += e.delta
+		top = max(top, now)
+	}
+	return top
 }

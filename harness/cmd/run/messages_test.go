@@ -1,0 +1,184 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ocppkata/kata/harness/backend"
+)
+
+func TestSpeedup(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name              string
+		starter, solution time.Duration
+		same              bool
+		want              string
+	}{
+		{"solution much faster", 19 * s, 1900 * time.Millisecond, false, "10.0× faster"},
+		{"solution slower", 2 * s, 3 * s, false, "1.5× slower"},
+		{"noise", 1950 * time.Millisecond, 1900 * time.Millisecond, false, "about the same: the difference is measurement noise"},
+		{"noise the other way", 1900 * time.Millisecond, 2300 * time.Millisecond, false, "about the same: the difference is measurement noise"},
+		{"just beyond noise", 2 * s, 2500 * time.Millisecond, false, "1.2× slower"},
+		{"the solution itself", 1900 * time.Millisecond, 1950 * time.Millisecond, true, "about the same, as expected: your code is the solution's"},
+		{"the solution, but a slow run", 4 * s, 2 * s, true, "2.0× faster, though your code is the solution's: the machine was busy, try again"},
+		{"no time at all", 0, 0, false, "about the same: the difference is measurement noise"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := speedup(tt.starter, tt.solution, tt.same); got != tt.want {
+				t.Errorf("speedup(%v, %v, %v) = %q, want %q", tt.starter, tt.solution, tt.same, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckServeFlags(t *testing.T) {
+	tests := []struct {
+		workers int
+		scale   float64
+		want    string
+	}{
+		{0, 1, ""},
+		{100, 0, ""},
+		{1, 0.1, ""},
+		{1, maxScale, ""},
+		{-1, 1, "-workers -1: want 0 (the step's default) or more"},
+		{1, -0.5, "-scale -0.5: want a factor from 0 to 1000: 1 is the workshop's latencies, 0.1 a tenth of them, 0 none"},
+		{1, math.NaN(), "-scale NaN: want a factor from 0 to 1000"},
+		{1, math.Inf(1), "-scale +Inf: want a factor from 0 to 1000"},
+	}
+	for _, tt := range tests {
+		err := checkServeFlags(tt.workers, tt.scale)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("checkServeFlags(%d, %v) = %v, want no error", tt.workers, tt.scale, err)
+		case tt.want != "" && (err == nil || len(err.Error()) < len(tt.want) || err.Error()[:len(tt.want)] != tt.want):
+			t.Errorf("checkServeFlags(%d, %v) = %v, want an error starting %q", tt.workers, tt.scale, err, tt.want)
+		}
+	}
+}
+
+// The summary of make serve tells the workers' calls from the background
+// processors' work, so that a peak above the worker count makes sense.
+func TestServedSummary(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	call := func(from, to int) backend.Record {
+		return backend.Record{Work: backend.Work{Kind: backend.KindCall}, Start: at(from), End: at(to)}
+	}
+	process := func(from, to int) backend.Record {
+		return backend.Record{Work: backend.Work{Kind: backend.KindProcess}, Start: at(from), End: at(to)}
+	}
+	tests := []struct {
+		name    string
+		stats   backend.Stats
+		records []backend.Record
+		workers int
+		want    string
+	}{
+		{
+			name:    "calls only",
+			stats:   backend.Stats{Done: 3, Peak: 2},
+			records: []backend.Record{call(0, 10), call(5, 15), call(15, 20)},
+			workers: 2,
+			want:    "stopped: 3 calls handled\ncalls in the backend: at most 2 at once (2 workers)\n",
+		},
+		{
+			name:  "with background work",
+			stats: backend.Stats{Done: 5, Peak: 4},
+			// Two calls at once, and three processes, one ending as
+			// another starts: two at once.
+			records: []backend.Record{call(0, 10), call(0, 10), process(0, 5), process(5, 10), process(2, 8)},
+			workers: 2,
+			want: "stopped: 5 calls handled: 2 answered while the station waited, 3 processed in the background\n" +
+				"calls in the backend: at most 4 at once (2 workers + background processors; at most 2 answering, 2 in the background)\n",
+		},
+		{
+			name:    "the step's default",
+			stats:   backend.Stats{Done: 1, Peak: 1},
+			records: []backend.Record{call(0, 10), {Work: backend.Work{Kind: backend.KindCall}, Start: at(3)}},
+			want:    "stopped: 1 call handled\ncalls in the backend: at most 1 at once (the step's default workers)\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := servedSummary(tt.stats, tt.records, tt.workers); got != tt.want {
+				t.Errorf("servedSummary:\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPeakOf(t *testing.T) {
+	t0 := time.Now()
+	rec := func(kind backend.Kind, from, to int) backend.Record {
+		r := backend.Record{Work: backend.Work{Kind: kind}, Start: t0.Add(time.Duration(from))}
+		if to > 0 {
+			r.End = t0.Add(time.Duration(to))
+		}
+		return r
+	}
+	records := []backend.Record{
+		rec(backend.KindCall, 0, 10),
+		rec(backend.KindCall, 10, 20), // starts as the first ends
+		rec(backend.KindCall, 15, 0),  // never ended
+		rec(backend.KindProcess, 0, 30),
+		rec(backend.KindProcess, 1, 30),
+		rec(backend.KindProcess, 2, 30),
+	}
+	if got := peakOf(records, backend.KindCall); got != 2 {
+		t.Errorf("peak of calls = %d, want 2", got)
+	}
+	if got := peakOf(records, backend.KindProcess); got != 3 {
+		t.Errorf("peak of processes = %d, want 3", got)
+	}
+	if got := peakOf(nil, backend.KindCall); got != 0 {
+		t.Errorf("peak of nothing = %d, want 0", got)
+	}
+}
+
+func TestStarterIsSolution(t *testing.T) {
+	const code = "package x\n"
+	tests := []struct {
+		name     string
+		exercise map[string]string
+		solution map[string]string
+		wantSame bool
+	}{
+		{"the same", map[string]string{"a.go": code, "b.go": code}, map[string]string{"a.go": code, "b.go": code}, true},
+		{"tests aside", map[string]string{"a.go": code, "a_test.go": "package x // test\n"}, map[string]string{"a.go": code}, true},
+		{"edited", map[string]string{"a.go": code + "// mine\n"}, map[string]string{"a.go": code}, false},
+		{"a file more", map[string]string{"a.go": code, "b.go": code}, map[string]string{"a.go": code}, false},
+		{"a file less", map[string]string{"a.go": code}, map[string]string{"a.go": code, "b.go": code}, false},
+		{"no code", map[string]string{}, map[string]string{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			write := func(dir string, files map[string]string) {
+				path := filepath.Join(root, dir, "01-x")
+				if err := os.MkdirAll(path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for name, text := range files {
+					if err := os.WriteFile(filepath.Join(path, name), []byte(text), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			write("exercises", tt.exercise)
+			write("solutions", tt.solution)
+			t.Chdir(root)
+			saved := linked
+			linked = &link{Step: 1, Name: "01-x"}
+			t.Cleanup(func() { linked = saved })
+			if got := starterIsSolution(); got != tt.wantSame {
+				t.Errorf("starterIsSolution() = %v, want %v", got, tt.wantSame)
+			}
+		})
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// How progress is shown: the fleet reports it every progressPoll, and a line
+// is printed when the counts changed, at most one every progressEvery, so a
+// fleet that waits (idle stations, a stalled server) does not fill the
+// terminal with the same line.
+const (
+	progressPoll  = 500 * time.Millisecond
+	progressEvery = 3 * time.Second
+)
+
+// progressPrinter prints a fleet's progress. The fleet never calls print
+// concurrently.
+type progressPrinter struct {
+	w     io.Writer
+	cfg   config
+	every time.Duration
+	// ended is closed when the run's context ends: from then on the counts
+	// include the calls cut off, and the summary says it better.
+	ended <-chan struct{}
+
+	last    station.Progress // the counts printed last, without Elapsed
+	lastAt  time.Duration    // when they were printed
+	printed bool
+	settled bool // idle mode: said once that the stations are waiting
+}
+
+func (p *progressPrinter) print(now station.Progress) {
+	select {
+	case <-p.ended:
+		return
+	default:
+	}
+	if now.Connected == 0 && now.Done == now.Stations {
+		return // nobody connected: the explanation after the run says it better
+	}
+	at := now.Elapsed
+	now.Elapsed = 0
+	if now == p.last || (now.Connected == 0 && now.Calls == 0 && now.Done == 0) {
+		return // nothing new
+	}
+	if p.cfg.mode == station.Idle && !p.settled && idleSettled(now) {
+		p.settled = true
+		p.last, p.lastAt, p.printed = now, at, true
+		until := fmt.Sprintf("until Ctrl-C, or the time limit of %v", p.cfg.timeout)
+		if p.cfg.hold > 0 {
+			until = fmt.Sprintf("for %v, or until Ctrl-C", p.cfg.hold)
+		}
+		fmt.Fprintf(p.w, "stations %d/%d connected and booted, %.1fs: idle now, they stay connected %s\n",
+			now.Connected, now.Stations, at.Seconds(), until)
+		return
+	}
+	if p.printed && at-p.lastAt < p.every {
+		return // changed, but too soon: a later report will show it
+	}
+	p.last, p.lastAt, p.printed = now, at, true
+	fmt.Fprintf(p.w, "stations %d/%d connected, %d/%d calls answered, %d failed, %.1fs\n",
+		now.Connected, now.Stations, now.Answered, now.Planned, now.Failed, at.Seconds())
+}
+
+// idleSettled reports whether an idle fleet has nobody left dialing and
+// every connected station's BootNotification settled: from then on it waits.
+func idleSettled(p station.Progress) bool {
+	return p.Connected > 0 && p.Connected+p.Done >= p.Stations && p.Answered+p.Failed >= p.Connected
+}
