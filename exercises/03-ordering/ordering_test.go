@@ -59,7 +59,7 @@ func TestAcknowledgedBeforeProcessing(t *testing.T) {
 // reporting a failure if it does not come.
 func acknowledged(t *testing.T, st *station.Station, k int, gates ...*backend.Gate) bool {
 	t.Helper()
-	a, ok := await(t, send(t, st, k, 1), gates...)
+	a, ok := kit.Await(t, send(t, st, k, 1), gates...)
 	switch {
 	case t.Failed():
 		return false
@@ -93,7 +93,7 @@ func TestStationOrderKept(t *testing.T) {
 		for i := range n {
 			pipeline(t, kit.Boot(t, l, i+1), perBurst, gate)
 		}
-		if !settle(t, gate) {
+		if !kit.Settle(t, gate) {
 			return
 		}
 
@@ -116,7 +116,7 @@ func TestStationOrderKept(t *testing.T) {
 			return
 		}
 
-		if !settle(t) {
+		if !kit.Settle(t) {
 			return
 		}
 		if got := count(b); got != n*perBurst {
@@ -148,7 +148,7 @@ func TestStationsProcessedInParallel(t *testing.T) {
 		for i := range n {
 			pipeline(t, kit.Boot(t, l, i+1), 1, gate)
 		}
-		if !settle(t, gate) {
+		if !kit.Settle(t, gate) {
 			return
 		}
 
@@ -186,7 +186,7 @@ func TestStalledStationDelaysNobody(t *testing.T) {
 		for i := 1; i <= maxStalled+1; i++ {
 			st := kit.Boot(t, l, i)
 			pipeline(t, st, 1, gate)
-			if !settle(t, gate) {
+			if !kit.Settle(t, gate) {
 				return
 			}
 			if !processed(b, st.ID(), first) {
@@ -209,7 +209,7 @@ func TestStalledStationDelaysNobody(t *testing.T) {
 			pipeline(t, st, 1, gate)
 			// The next station's meter value must come after this one is
 			// stalled, so that it cannot slip past it.
-			if _, ok := await(t, heldAt(t, b, i), gate); !ok {
+			if _, ok := kit.Await(t, heldAt(t, b, i), gate); !ok {
 				if !t.Failed() {
 					t.Errorf("%s's second meter value did not reach the backend within a minute, "+
 						"though its first was processed at once", st.ID())
@@ -233,7 +233,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		for i := range 5 {
 			pipeline(t, kit.Boot(t, l, i+1), perBurst, firm)
 		}
-		if !settle(t, firm) {
+		if !kit.Settle(t, firm) {
 			return
 		}
 		kit.CloseWaits(t, srv, b, firm)
@@ -274,7 +274,7 @@ func send(t *testing.T, st *station.Station, k, n int) <-chan error {
 // because the test needs them to.
 func pipeline(t *testing.T, st *station.Station, n int, gates ...*backend.Gate) {
 	t.Helper()
-	err, ok := await(t, send(t, st, 0, n), gates...)
+	err, ok := kit.Await(t, send(t, st, 0, n), gates...)
 	switch {
 	case t.Failed():
 		t.FailNow()

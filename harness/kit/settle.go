@@ -1,4 +1,4 @@
-package ordering_test
+package kit
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 // wants the mutex stops the bubble for good: synctest.Wait never returns,
 // no timer ever fires, and the test would hang until go test kills it.
 //
-// settle and await look at the goroutines instead of waiting blindly, and
+// Settle and Await look at the goroutines instead of waiting blindly, and
 // fail the test at once, saying where the server waits for the lock.
 
 // The bubble's state, as seen in a dump of its goroutines.
@@ -34,11 +34,11 @@ const (
 	stuck                      // the others are durably blocked or wait for a mutex that one of them holds
 )
 
-// settle lets the server do everything it can before fake time moves, as
+// Settle lets the server do everything it can before fake time moves, as
 // synctest.Wait does, and reports whether it could. When goroutines wait
 // for a mutex instead, it fails the test, opens the gates (so that the
 // holder can go on and the test can end) and returns false.
-func settle(t *testing.T, gates ...*backend.Gate) bool {
+func Settle(t *testing.T, gates ...*backend.Gate) bool {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -54,11 +54,11 @@ func settle(t *testing.T, gates ...*backend.Gate) bool {
 	}
 }
 
-// await waits for a value from ch, for up to a minute of fake time once
+// Await waits for a value from ch, for up to a minute of fake time once
 // the server has done everything it can. It returns false if none came, or
 // if goroutines wait for a mutex (then it fails the test and opens the gates,
-// as settle does).
-func await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
+// as Settle does).
+func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -147,7 +147,7 @@ func classify(dump []byte) (bubbleState, [][]byte) {
 		_, in, _ := strings.Cut(state, ", synctest bubble ")
 		if i == 0 {
 			if in == "" {
-				panic("settle and await must be called inside a synctest bubble")
+				panic("kit.Settle and kit.Await must be called inside a synctest bubble")
 			}
 			bubble = in
 			continue
@@ -175,8 +175,10 @@ func classify(dump []byte) (bubbleState, [][]byte) {
 	}
 }
 
-// exercise finds the frames of the code under test in a stack dump.
-var exercise = regexp.MustCompile(`(?m)^\S*/exercises/03-ordering\.(\S+)\(.*\)\n\t(\S+)`)
+// exercise finds the frames of a step's code (the code under test) in a
+// stack dump: the step's package is under exercises/, whichever files the
+// test runs it with.
+var exercise = regexp.MustCompile(`(?m)^\S*/exercises/[^/.]+\.(\S+)\(.*\)\n\t(\S+)`)
 
 // where returns the innermost frame of the code under test in a
 // goroutine's stack, as "function (file:line)".
