@@ -59,7 +59,9 @@ func Stations(l *memnet.Listener) station.Options {
 // are on their way out are not counted.
 func NoLeaks(t testing.TB) {
 	t.Helper()
-	if err := goleak.Find(); err != nil {
+	// The lifeline watcher of an isolated test's process is the kit's, and
+	// stops after the test.
+	if err := goleak.Find(goleak.IgnoreAnyFunction(watcherFunc)); err != nil {
 		t.Errorf("goroutines were still running after the server was closed:\n%v\n\n"+
 			"A server must stop every goroutine it started before Close returns: "+
 			"a goroutine left behind holds memory, and often a connection, forever.", err)
