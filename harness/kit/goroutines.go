@@ -140,7 +140,57 @@ func reportLeft(t testing.TB, pkg string, left []string) {
 	}
 	t.Errorf("leak: %s still blocked after Close returned, and nothing will ever wake them:\n\n%s\n\n"+
 		"A server must stop every goroutine it started before Close returns: a goroutine left behind holds memory, "+
-		"and often a connection, forever.", what, strings.Join(left, "\n\n"))
+		"and often a connection, forever.", what, groupStacks(left))
+}
+
+// groupStacks lists tracebacks, each kind once: a thousand goroutines
+// blocked at the same place read as one traceback and their number.
+func groupStacks(blocks []string) string {
+	var order []string
+	count := make(map[string]int)
+	first := make(map[string]string)
+	for _, b := range blocks {
+		sig := stackSignature(b)
+		if count[sig] == 0 {
+			order = append(order, sig)
+			first[sig] = b
+		}
+		count[sig]++
+	}
+	var sb strings.Builder
+	for i, sig := range order {
+		if i > 0 {
+			sb.WriteString("\n\n")
+		}
+		if n := count[sig]; n > 1 {
+			fmt.Fprintf(&sb, "%d goroutines like this one:\n", n)
+		}
+		sb.WriteString(first[sig])
+	}
+	return sb.String()
+}
+
+var (
+	goroutineID = regexp.MustCompile(`^goroutine \d+ `)
+	frameArgs   = regexp.MustCompile(`\(.*\)$`)
+	pcOffset    = regexp.MustCompile(` \+0x[0-9a-f]+$`)
+	creatorID   = regexp.MustCompile(` in goroutine \d+$`)
+)
+
+// stackSignature is a traceback without what differs between goroutines
+// blocked at the same place: ids, arguments, offsets.
+func stackSignature(block string) string {
+	lines := strings.Split(block, "\n")
+	for i, l := range lines {
+		l = goroutineID.ReplaceAllString(l, "goroutine ")
+		l = pcOffset.ReplaceAllString(l, "")
+		l = creatorID.ReplaceAllString(l, "")
+		if i > 0 && l != "" && l[0] != '\t' {
+			l = frameArgs.ReplaceAllString(l, "()")
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n")
 }
 
 // packageOf returns the import path of the package that defines v's type

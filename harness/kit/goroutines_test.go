@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -212,4 +213,20 @@ func TestCloseWaits(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestGroupStacks(t *testing.T) {
+	worker := func(id, arg int) string {
+		return fmt.Sprintf("goroutine %d [chan receive (durable), synctest bubble 1]:\n"+
+			"example.com/step.(*Server).work(0x%x, {0x5311b48a360, 0x8})\n"+
+			"\t/src/step/server.go:93 +0x%x\n"+
+			"created by sync.(*WaitGroup).Go in goroutine %d\n"+
+			"\t/usr/local/go/src/sync/waitgroup.go:238 +0x73", id, arg, arg, id+100)
+	}
+	reader := "goroutine 30 [select (durable), synctest bubble 1]:\n" +
+		"example.com/step.(*Server).read(0x1)\n" +
+		"\t/src/step/server.go:60 +0x1a"
+	got := groupStacks([]string{worker(11, 1), reader, worker(12, 2), worker(13, 3)})
+	want := "3 goroutines like this one:\n" + worker(11, 1) + "\n\n" + reader
+	require.Equal(t, want, got)
 }
