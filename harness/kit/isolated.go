@@ -80,7 +80,7 @@ func isolate(t *testing.T, o orphans) {
 	text := childLog(log)
 	switch {
 	case hang != nil:
-		t.Errorf("%s\n\n%s", text, describeHang(hang))
+		t.Errorf("%s", strings.TrimLeft(text+"\n\n"+describeHang(hang), "\n"))
 	case err != nil:
 		if text == "" {
 			text = out.String()

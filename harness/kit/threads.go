@@ -10,7 +10,9 @@ const threadsMetric = "/sched/threads/total:threads"
 
 // Threads returns how many OS threads the Go runtime has now, from
 // runtime/metrics, on every platform. On Linux it agrees with the Threads
-// line of /proc/self/status. Go never gives threads back, so a count taken
+// line of /proc/self/status (but for the process's main thread once a
+// goroutine has exited while locked to it: the runtime parks that thread
+// for good and stops counting it). Go never gives threads back, so a count taken
 // after a load is the most the load ever needed on top of what was there
 // before.
 func Threads() (int, error) {
