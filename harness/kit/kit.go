@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -99,7 +98,7 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 	case err := <-closed:
 		still := ""
 		if left := LeftBehind(packageOf(srv)); len(left) > 0 {
-			still = fmt.Sprintf("\n\nThe goroutines of the server still running when Close returned:\n\n%s", strings.Join(left, "\n\n"))
+			still = fmt.Sprintf("\n\nThe goroutines of the server still running when Close returned:\n\n%s", groupStacks(left))
 		}
 		t.Errorf("Close returned (err %v) while %d calls it had started were still held in the backend, "+
 			"want it to wait for them: Close must return only once every goroutine the server started has ended, "+
