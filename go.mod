@@ -1,6 +1,6 @@
 module github.com/ocppkata/kata
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/gorilla/websocket v1.5.3

@@ -8,6 +8,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -22,9 +23,16 @@ type Options struct {
 	// Blocking makes every wait of the backend (latencies and gates) a
 	// blocking system call, the way a driver written in C would block: each
 	// caller then holds an OS thread for as long as it waits, and a context
-	// cannot interrupt it.
+	// cannot interrupt it. It needs Linux or macOS (see BlockingSupported);
+	// elsewhere New panics with ErrBlockingUnsupported.
 	Blocking bool
 }
+
+// ErrBlockingUnsupported is why New refuses Options.Blocking where
+// BlockingSupported is false. A test that needs the blocking flavour skips
+// there first (kit.NeedBlocking).
+var ErrBlockingUnsupported = errors.New("backend: Options.Blocking needs Linux or macOS: " +
+	"the blocking backend waits in a Unix system call; use WSL")
 
 // Kind tells the two kinds of work apart.
 type Kind int
@@ -88,8 +96,12 @@ type stationState struct {
 	txByKey        map[string]int
 }
 
-// New returns a Backend.
+// New returns a Backend. It panics with ErrBlockingUnsupported if
+// opts.Blocking is set where BlockingSupported is false.
 func New(opts Options) *Backend {
+	if opts.Blocking && !BlockingSupported {
+		panic(ErrBlockingUnsupported)
+	}
 	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState)}
 	b.sleep = sleepOnTimer
 	if opts.Blocking {

@@ -36,7 +36,37 @@ func isolated(t *testing.T, body func(t *testing.T)) {
 	kit.Isolated(t, body)
 }
 
+func TestBlockingSupported(t *testing.T) {
+	switch runtime.GOOS {
+	case "linux", "darwin":
+		require.True(t, backend.BlockingSupported, "the blocking flavour must work on Linux and macOS")
+	}
+	if backend.BlockingSupported {
+		return
+	}
+	require.PanicsWithError(t, backend.ErrBlockingUnsupported.Error(), func() {
+		backend.New(backend.Options{Blocking: true})
+	}, "New must say that the blocking flavour is missing here, not fail later")
+	backend.New(backend.Options{}) // the other flavour works everywhere
+}
+
+// awaitThreads polls the thread count until it has grown by want over
+// before, or the work has left b, or ctx ended, and returns it. A call counts as in the backend just
+// before it enters its system call, and the runtime starts a thread for the
+// others once it is in. The polling only decides when to look; the count is
+// what the caller checks.
+func awaitThreads(ctx context.Context, t *testing.T, b *backend.Backend, before, want int) int {
+	t.Helper()
+	during := threads(t)
+	for during-before < want && b.Stats().InFlight > 0 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+		during = threads(t)
+	}
+	return during
+}
+
 func TestBlockingGateHoldsAThreadPerCall(t *testing.T) {
+	kit.NeedBlocking(t)
 	// Go never gives a thread back: count in a fresh process.
 	isolated(t, func(t *testing.T) {
 		const n = 50
@@ -57,15 +87,7 @@ func TestBlockingGateHoldsAThreadPerCall(t *testing.T) {
 		require.NoError(t, b.Await(ctx, func(s backend.Stats) bool { return s.Held == n }))
 		require.Equal(t, n, g.Waiting())
 
-		// A call counts as held just before it enters read(2), and the
-		// runtime starts a thread for the others once it is in: poll the
-		// count until it has grown or the generous deadline passed. The
-		// polling only decides when to look; the count is what is checked.
-		during := threads(t)
-		for during-before < n-5 && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
-			during = threads(t)
-		}
+		during := awaitThreads(ctx, t, b, before, n-5)
 		t.Logf("OS threads: %d before, %d with %d calls held at a blocking gate (%+d)", before, during, n, during-before)
 		require.GreaterOrEqual(t, during-before, n-5,
 			"each call held at a blocking gate should hold an OS thread of its own")
@@ -78,7 +100,36 @@ func TestBlockingGateHoldsAThreadPerCall(t *testing.T) {
 	})
 }
 
+func TestBlockingLatencyHoldsAThreadPerCall(t *testing.T) {
+	kit.NeedBlocking(t)
+	isolated(t, func(t *testing.T) {
+		// Every call sleeps its latency in select(2), long enough for the
+		// test to count the threads they hold: the count is what is
+		// checked, and the latency only keeps the calls in for a while.
+		const n = 20
+		b := backend.New(backend.Options{Blocking: true, Latencies: backend.Latencies{Other: 2 * time.Second}})
+		before := threads(t)
+		var r replies
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				assert.NoError(t, b.Handle(context.Background(), fmt.Sprintf("CS%d", i), heartbeat("h"), r.send))
+			})
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, b.Await(ctx, func(s backend.Stats) bool { return s.InFlight == n }))
+		during := awaitThreads(ctx, t, b, before, n-5)
+		t.Logf("OS threads: %d before, %d with %d calls sleeping their latency (%+d)", before, during, n, during-before)
+		wg.Wait()
+		require.GreaterOrEqual(t, during-before, n-5,
+			"each call sleeping its latency in the blocking flavour should hold an OS thread of its own")
+		require.Equal(t, n, r.count())
+	})
+}
+
 func TestBlockingGateIgnoresContext(t *testing.T) {
+	kit.NeedBlocking(t)
 	b := backend.New(backend.Options{Blocking: true})
 	g := b.Hold(nil)
 	t.Cleanup(g.Open)
@@ -104,6 +155,7 @@ func TestBlockingGateIgnoresContext(t *testing.T) {
 }
 
 func TestBlockingLatencies(t *testing.T) {
+	kit.NeedBlocking(t)
 	// Short real latencies, to go through nanosleep(2); only the outcome is checked.
 	lat := backend.Latencies{Before: time.Millisecond, Other: time.Millisecond, After: time.Millisecond}
 	b := backend.New(backend.Options{Blocking: true, Latencies: lat})
@@ -113,8 +165,11 @@ func TestBlockingLatencies(t *testing.T) {
 	require.Equal(t, 1, r.count())
 	rec := b.Records()
 	require.Len(t, rec, 2)
-	require.False(t, rec[0].Replied.Before(rec[0].Start))
-	require.False(t, rec[0].End.Before(rec[0].Replied))
+	// A lower bound on real time cannot be flaky: the sleep in select(2)
+	// must not end early, signals or not.
+	require.GreaterOrEqual(t, rec[0].Replied.Sub(rec[0].Start), lat.Before+lat.Other)
+	require.GreaterOrEqual(t, rec[0].End.Sub(rec[0].Replied), lat.After)
+	require.GreaterOrEqual(t, rec[1].End.Sub(rec[1].Start), lat.Other)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -123,6 +178,7 @@ func TestBlockingLatencies(t *testing.T) {
 }
 
 func TestBlockingGateOpenedBeforeWork(t *testing.T) {
+	kit.NeedBlocking(t)
 	b := backend.New(backend.Options{Blocking: true})
 	g := b.Hold(nil)
 	g.Open()

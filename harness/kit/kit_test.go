@@ -136,15 +136,25 @@ func TestIsolatedHelperPanics(t *testing.T) {
 	})
 }
 
+func TestIsolatedHelperSkips(t *testing.T) {
+	if os.Getenv(helperEnv) == "" {
+		t.Skip("run by TestIsolated")
+	}
+	Isolated(t, func(t *testing.T) {
+		t.Skip("the child has nothing to do here")
+	})
+}
+
 func TestIsolated(t *testing.T) {
 	tests := []struct {
-		helper string
-		pass   bool
-		want   []string
+		helper  string
+		verdict string // the parent's
+		want    []string
 	}{
-		{"TestIsolatedHelperPasses", true, []string{"hello from the child, " + isolatedEnv + "=TestIsolatedHelperPasses"}},
-		{"TestIsolatedHelperFails", false, []string{"a line before the failure", "the child failed"}},
-		{"TestIsolatedHelperPanics", false, []string{"panic: the child panicked"}},
+		{"TestIsolatedHelperPasses", "PASS", []string{"hello from the child, " + isolatedEnv + "=TestIsolatedHelperPasses"}},
+		{"TestIsolatedHelperSkips", "SKIP", []string{"the child has nothing to do here"}},
+		{"TestIsolatedHelperFails", "FAIL", []string{"a line before the failure", "the child failed"}},
+		{"TestIsolatedHelperPanics", "FAIL", []string{"panic: the child panicked"}},
 	}
 	quickExit(t)
 	t.Setenv(helperEnv, "1")
@@ -153,13 +163,12 @@ func TestIsolated(t *testing.T) {
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+tt.helper+"$", "-test.v", "-test.count=1")
 			out, err := cmd.CombinedOutput()
 			text := string(out)
-			if tt.pass {
-				require.NoError(t, err, text)
-				require.Contains(t, text, "--- PASS: "+tt.helper)
-			} else {
+			if tt.verdict == "FAIL" {
 				require.Error(t, err, "Isolated did not report the child's failure:\n%s", text)
-				require.Contains(t, text, "--- FAIL: "+tt.helper)
+			} else {
+				require.NoError(t, err, text)
 			}
+			require.Contains(t, text, "--- "+tt.verdict+": "+tt.helper)
 			for _, want := range tt.want {
 				require.Contains(t, text, want, "the child's log did not reach the parent")
 			}

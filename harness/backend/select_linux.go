@@ -1,0 +1,9 @@
+package backend
+
+import "syscall"
+
+// selectTimeout blocks in select(2) on no descriptors until tv has passed.
+func selectTimeout(tv *syscall.Timeval) error {
+	_, err := syscall.Select(0, nil, nil, nil, tv)
+	return err
+}
