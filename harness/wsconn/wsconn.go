@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gorilla/websocket"
@@ -89,6 +92,7 @@ type Server struct {
 	mu      sync.Mutex
 	closed  bool
 	conns   map[*Conn]struct{}
+	panics  []handlerPanic // from Handle, reported by Close
 	handles sync.WaitGroup
 }
 
@@ -120,6 +124,10 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Close stops accepting, closes every station's connection and waits until
 // every Handle has returned. Close is idempotent.
+//
+// A Handle that panics ends its station's connection, not the server, as
+// net/http does; Close reports each such panic once in its error, with where it
+// happened, so that a test which closes its server sees it.
 func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
@@ -132,7 +140,80 @@ func (s *Server) Close() error {
 	// above is what ends their handlers.
 	err := s.http.Close()
 	s.handles.Wait()
-	return err
+	s.mu.Lock()
+	panics := s.panics
+	s.panics = nil // each is reported once
+	s.mu.Unlock()
+	return errors.Join(err, summarizePanics(panics))
+}
+
+// A handlerPanic is a panic that ended one station's Handle.
+type handlerPanic struct {
+	station string
+	value   string // what was panicked with
+	site    string // where: "pkg.(*T).f (file.go:12)"
+}
+
+// summarizePanics returns an error that lists each distinct panic once,
+// with the stations it ended, or nil if there were none.
+func summarizePanics(panics []handlerPanic) error {
+	var errs []error
+	seen := make(map[[2]string]int) // value and site → index in errs
+	stations := make(map[int][]string)
+	for _, p := range panics {
+		key := [2]string{p.value, p.site}
+		i, ok := seen[key]
+		if !ok {
+			i = len(errs)
+			seen[key] = i
+			errs = append(errs, nil)
+		}
+		stations[i] = append(stations[i], p.station)
+	}
+	for key, i := range seen {
+		ids := stations[i]
+		slices.Sort(ids)
+		who := "the goroutine serving station " + ids[0]
+		if len(ids) > 1 {
+			shown := ids[:min(len(ids), 5)]
+			who = fmt.Sprintf("%d goroutines serving stations (%s", len(ids), strings.Join(shown, ", "))
+			if len(ids) > len(shown) {
+				who += ", …"
+			}
+			who += ")"
+		}
+		errs[i] = fmt.Errorf("%s panicked: %s, in %s", who, key[0], key[1])
+	}
+	return errors.Join(errs...)
+}
+
+// panicSite returns the frame that panicked in a stack from debug.Stack
+// taken in the deferred recover: the first frame after runtime's panic.
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "panic(") {
+			continue
+		}
+		// Skip the runtime's own frames (a nil map write, a closed channel).
+		for j := i + 2; j+1 < len(lines); j += 2 {
+			fn := lines[j]
+			if strings.HasPrefix(fn, "runtime.") {
+				continue
+			}
+			if k := strings.LastIndexByte(fn, '('); k > 0 {
+				fn = fn[:k]
+			}
+			fn = fn[strings.LastIndexByte(fn, '/')+1:]
+			file := strings.TrimSpace(lines[j+1])
+			if k := strings.LastIndexByte(file, ' '); k > 0 {
+				file = file[:k]
+			}
+			file = file[strings.LastIndexByte(file, '/')+1:]
+			return fn + " (" + file + ")"
+		}
+	}
+	return "an unknown place"
 }
 
 // Conns returns how many stations are connected now.
@@ -177,6 +258,15 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		c.Close()
 		s.Logger.Info("station disconnected", "station", station)
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			p := handlerPanic{station: station, value: fmt.Sprint(v), site: panicSite(debug.Stack())}
+			s.Logger.Error("handler panicked", "station", station, "panic", p.value, "at", p.site)
+			s.mu.Lock()
+			s.panics = append(s.panics, p)
+			s.mu.Unlock()
+		}
 	}()
 	s.Handle(c)
 }

@@ -453,3 +453,28 @@ func TestConnCloseEndsRead(t *testing.T) {
 		require.Error(t, <-readErr)
 	})
 }
+
+func TestHandlePanicReportedByClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &wsconn.Server{Handle: func(c *wsconn.Conn) {
+			if c.Station() == "CS2" {
+				var queue chan int
+				close(queue) // a panic, as a learner's closed queue gives
+			}
+			echo(c)
+		}}
+		l := memnet.Listen()
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(l) }()
+		ws := mustDial(t, l, "/ocpp/CS1")
+		bad := mustDial(t, l, "/ocpp/CS2")
+		_, _, err := bad.ReadMessage()
+		require.Error(t, err, "the panicking station's connection stays open")
+		require.Equal(t, "still", roundTrip(t, ws, `[2,"still","Heartbeat",{}]`).MessageID(),
+			"a neighbour's panic ended another station's connection")
+		err = s.Close()
+		require.Error(t, err, "Close hid the handler's panic")
+		assert.Contains(t, err.Error(), "station CS2 panicked: close of nil channel, in wsconn_test.TestHandlePanicReportedByClose.func1.1 (wsconn_test.go:")
+		assert.NoError(t, <-served)
+	})
+}
