@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A style colours the runner's output when it goes to a terminal and
@@ -362,4 +363,63 @@ func wrapLines(lines []string, width int) []string {
 		}
 	}
 	return out
+}
+
+// condenseRepeats folds a run of three or more alike messages into the
+// first, whole, followed by "(and 47 more like it: CS0002, CS0003, …)". Two
+// messages are alike when they differ only in station ids and numbers; a
+// message is a line with the more indented lines that follow it.
+func condenseRepeats(lines []string) []string {
+	stationID := regexp.MustCompile(`\bCS\d+\b`)
+	number := regexp.MustCompile(`\d+(\.\d+)?`)
+	shape := func(unit []string) string {
+		return number.ReplaceAllString(stationID.ReplaceAllString(strings.Join(unit, "\n"), "CS#"), "#")
+	}
+	indentOf := func(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
+	// Split the lines into messages.
+	var units [][]string
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && indentOf(lines[j]) > indentOf(lines[i]) && strings.TrimSpace(lines[j]) != "" {
+			j++
+		}
+		units = append(units, lines[i:j])
+		i = j
+	}
+	var out []string
+	for i := 0; i < len(units); {
+		j := i + 1
+		for j < len(units) && shape(units[j]) == shape(units[i]) {
+			j++
+		}
+		out = append(out, units[i]...)
+		if n := j - i - 1; n >= 2 {
+			var ids []string
+			for _, u := range units[i+1 : j] {
+				if id := stationID.FindString(strings.Join(u, "\n")); id != "" && len(ids) < 3 {
+					ids = append(ids, id)
+				}
+			}
+			more := fmt.Sprintf("(and %d more like it)", n)
+			if len(ids) > 0 {
+				if n > len(ids) {
+					ids = append(ids, "…")
+				}
+				more = fmt.Sprintf("(and %d more like it: %s)", n, strings.Join(ids, ", "))
+			}
+			last := len(out) - 1
+			out[last] += " " + more
+		} else {
+			for _, u := range units[i+1 : j] {
+				out = append(out, u...)
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+// durationWords formats a duration for people, to the second: "12s".
+func durationWords(d time.Duration) string {
+	return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
 }

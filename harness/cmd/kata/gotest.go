@@ -101,6 +101,11 @@ type pkgResult struct {
 	panicLines []string
 	// timeout is the "test timed out" line, when the binary timed out.
 	timeout string
+	// crashes are the deaths of the test binary in a suite run (see
+	// suite.run), in order; hangs, the tests that ran past their limit in
+	// a process they started while the binary itself went on.
+	crashes []*crash
+	hangs   []*crash
 }
 
 // A testResult is one test's or subtest's part of a run.
