@@ -78,7 +78,7 @@ func (c checker) runSuite(overlay string) *testRun {
 	su.overlay = overlay
 	su.slowBuild = func() {
 		c.st.clear(c.w)
-		fmt.Fprintln(c.w, c.st.dim("compiling the suite with the race detector (a first build takes about a minute; later ones take seconds)…"))
+		fmt.Fprintln(c.w, c.st.dim("compiling the suite with the race detector: the first build takes a minute or more (later ones, seconds)…"))
 	}
 	reported := make(map[string]time.Duration)
 	su.running = func(test string, d time.Duration) {
@@ -295,9 +295,18 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 		return false, nil
 	}
 	p := tr.only()
+	crashes := append(slices.Clone(p.crashes), p.hangs...)
 	crashOf := make(map[string]*crash)
-	for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
+	for _, c := range crashes {
 		crashOf[c.test] = c
+	}
+	for _, t := range p.topLevel() {
+		// A test that reports a process's stacks as its failure (a
+		// kit.Isolated child that timed out) is explained like a crash.
+		if c := dumpedIn(p, t); crashOf[t.name] == nil && c != nil {
+			crashes = append(crashes, c)
+			crashOf[t.name] = c
+		}
 	}
 	passed, total := 0, 0
 	var failing []string
@@ -328,10 +337,7 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name)
 		}
 		failing = append(failing, t.name)
-		lines := failureLines(p, t.name)
-		if c != nil {
-			lines = untilDump(lines)
-		}
+		lines := untilDump(failureLines(p, t.name))
 		lines, race := condenseRaces(r, lines)
 		lines = condenseRepeats(lines)
 		if len(lines) == 0 {
@@ -348,7 +354,7 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 		}
 	}
 	previous := ""
-	for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
+	for _, c := range crashes {
 		fmt.Fprintln(w)
 		if sig := crashSignature(r, s, c); sig != "" && sig == previous {
 			how := "crashed"
@@ -394,6 +400,25 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 	return false, slices.DeleteFunc(failing, func(n string) bool { return n == "" })
 }
 
+// dumpedIn returns the crash whose goroutine dump a failing test reported
+// as its failure, or nil.
+func dumpedIn(p *pkgResult, t *testResult) *crash {
+	if t.action != "fail" {
+		return nil
+	}
+	dump := stackLines(t)
+	if len(dump) == 0 {
+		return nil
+	}
+	c := &crash{test: t.name, first: strings.TrimSpace(dump[0]), child: true, dump: dump}
+	if _, after, ok := strings.Cut(c.first, "test timed out after "); ok {
+		if d, err := time.ParseDuration(strings.TrimSpace(after)); err == nil {
+			c.hung = d
+		}
+	}
+	return c
+}
+
 // untilDump cuts a crashed test's lines at its goroutine dump, which
 // explainCrash condenses.
 func untilDump(lines []string) []string {
@@ -435,7 +460,7 @@ func buildComplaint(tr *testRun) ([]string, bool) {
 	if len(out) == 0 && tr.stderr != "" {
 		out = append(out, "  "+tr.stderr)
 	}
-	return out, vet && !compiler
+	return out, tr.vetFailed || vet && !compiler
 }
 
 // failureLines returns what a failing top-level test and its failing

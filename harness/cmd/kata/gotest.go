@@ -84,6 +84,9 @@ type testRun struct {
 	stderr  string
 	elapsed time.Duration
 	err     error // the go command could not run the tests at all
+	// vetFailed reports that the build failed on vet's complaint (which go
+	// test runs before it builds), the code itself compiling.
+	vetFailed bool
 }
 
 // A pkgResult is one package's part of a test run.

@@ -144,11 +144,13 @@ func waitPlaces(r repo, s step, gs []goroutineStack) []waitPlace {
 			r = 10
 		}
 		switch {
-		case p.state == "running":
+		case p.state == "running", p.state == "runnable":
+		case strings.HasPrefix(p.state, "sync.Mutex"), strings.HasPrefix(p.state, "sync.RWMutex"):
+			r++ // a lock: where a hang usually is
 		case p.state == "select", p.state == "IO wait", strings.HasPrefix(p.state, "sleep"), p.state == "syscall":
-			r += 2
+			r += 3
 		default:
-			r++ // locks, channels, WaitGroups: where goroutines get stuck
+			r += 2 // channels, WaitGroups: where goroutines get stuck, or idle
 		}
 		return r
 	}
@@ -190,7 +192,7 @@ func explainCrash(r repo, s step, c *crash) []string {
 	test := firstNonEmpty(c.test, "a test")
 	switch {
 	case c.hung != 0:
-		out = append(out, fmt.Sprintf("%s was still running after %s: the suite runs on fake time and each test takes seconds, so it was waiting for something that never came.",
+		out = append(out, fmt.Sprintf("%s was still running after %s, when a test of this suite takes a few seconds at most: it was waiting for something that never came.",
 			test, durationWords(c.hung)))
 		if len(gs) == 0 {
 			out = append(out, "The runner stopped it, but got no goroutine stacks from it.")
@@ -244,6 +246,9 @@ func explainCrash(r repo, s step, c *crash) []string {
 			out = append(out,
 				fmt.Sprintf("%s inside the test's synctest bubble %s for a sync.Mutex. synctest does not count a goroutine waiting for a mutex as durably blocked, so the fake clock cannot move while it waits: the lock's holder may be waiting for fake time (the backend, a timer) that will never pass. A mutex held while processing (per station, or around the backend call) freezes the fake clock; so does locking one twice. Release the lock before the goroutine waits for anything.",
 					plural(len(m), "goroutine"), map[bool]string{true: "waits", false: "wait"}[len(m) == 1]))
+		} else if n := ownMutexWaits(places); n > 0 && c.hung != 0 {
+			out = append(out, fmt.Sprintf("%s of your code %s for a sync.Mutex that is never released: a lock taken twice, or held while its goroutine waits for a channel, a call or another lock.",
+				plural(n, "goroutine"), map[bool]string{true: "waits", false: "wait"}[n == 1]))
 		} else if c.hung != 0 {
 			out = append(out, "A hang here usually means a lock held across a channel operation, a queue that no worker reads any more, or a goroutine that waits for one that has already returned.")
 		}
@@ -285,4 +290,16 @@ func firstOwnPlace(r repo, s step, c *crash) string {
 		}
 	}
 	return ""
+}
+
+// ownMutexWaits counts the goroutines that wait for a mutex in the step's
+// own code.
+func ownMutexWaits(places []waitPlace) int {
+	n := 0
+	for _, pl := range places {
+		if pl.own && (strings.HasPrefix(pl.state, "sync.Mutex") || strings.HasPrefix(pl.state, "sync.RWMutex")) {
+			n += pl.n
+		}
+	}
+	return n
 }

@@ -37,6 +37,7 @@ func runProgress(args []string) error {
 	cache := loadVerdicts(r)
 	verdicts := make([]verdict, len(steps))
 	ran := 0
+	saidCold := false
 	for i, s := range steps {
 		key, err := suiteKey(s)
 		if err == nil && !*fresh {
@@ -51,8 +52,12 @@ func runProgress(args []string) error {
 		ran++
 		su := newSuite(s)
 		su.slowBuild = func() {
+			if saidCold {
+				return
+			}
+			saidCold = true
 			st.clear(os.Stdout)
-			fmt.Println(st.dim("compiling the suites with the race detector (a first build takes about a minute)…"))
+			fmt.Println(st.dim("compiling the suites with the race detector: the first build takes a minute or more (later ones, seconds)…"))
 		}
 		su.running = func(test string, d time.Duration) {
 			if st.tty {

@@ -219,6 +219,11 @@ func (su suite) build(ctx context.Context, bin string) *testRun {
 		tr.err = fmt.Errorf("go test failed: %s", firstNonEmpty(tr.stderr, err.Error()))
 		return tr
 	}
+	// go test -c runs vet before it builds: if the suite builds without
+	// vet, the complaint was vet's.
+	novet := exec.CommandContext(ctx, "go", append([]string{"test", "-c", "-vet=off"}, args[2:]...)...)
+	novet.Dir = su.s.repo.root
+	tr.vetFailed = novet.Run() == nil
 	p := &pkgResult{name: su.s.importPath(), byName: make(map[string]*testResult), action: "fail", failedBuild: true}
 	tr.pkgs, tr.byPkg = []*pkgResult{p}, map[string]*pkgResult{p.name: p}
 	return tr
@@ -275,7 +280,9 @@ type round struct {
 // process, watching each for its limit.
 func (su suite) round(ctx context.Context, bin string, names []string, all bool) round {
 	args := []string{"-test.v=test2json", "-test.paniconexit0", "-test.count=1",
-		"-test.timeout=" + (su.limit*time.Duration(max(len(names), 1)) + 30*time.Second).String()}
+		// A backstop only: the watchdog stops a hung test after su.limit,
+		// and may wait up to 30s more for a process the test started.
+		"-test.timeout=" + ((su.limit+45*time.Second)*time.Duration(max(len(names), 1)) + time.Minute).String()}
 	if !all {
 		quoted := make([]string, len(names))
 		for i, n := range names {
@@ -395,7 +402,9 @@ watch:
 			}
 			children = append(children, &crash{test: test, hung: su.limit, child: true})
 			var gone bool
-			if exitErr, gone = waitFor(exited, testEnded, 5*time.Second); gone {
+			// A dump of thousands of goroutines takes the test a while to
+			// read and report, with -race.
+			if exitErr, gone = waitFor(exited, testEnded, 30*time.Second); gone {
 				break watch
 			}
 			if testEnded() {

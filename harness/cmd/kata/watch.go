@@ -24,6 +24,8 @@ func runWatch(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C ends a watch: the way out, not a failure.
+	defer takeTerminal()()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
