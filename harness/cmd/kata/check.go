@@ -262,8 +262,11 @@ func (c checker) checkWrong(name string) error {
 	_, failing := report(c.w, st, s, "the wrong turn", tr, c.verbose)
 	fmt.Fprintln(c.w)
 	if slices.Contains(failing, w.CaughtBy) {
-		fmt.Fprintf(c.w, "%s %s failed on it, as the note says. Compare: diff -u %s %s\n", st.green("Caught:"), w.CaughtBy,
-			filepath.ToSlash(s.solutionDir()), filepath.ToSlash(w.dir))
+		fmt.Fprintf(c.w, "%s %s failed on it, as the note says.\n", st.green("Caught:"), w.CaughtBy)
+		if names, err := goFiles(s.repo, w.dir); err == nil && len(names) > 0 {
+			fmt.Fprintf(c.w, "What the wrong turn changes: diff -u %s %s\n",
+				filepath.ToSlash(filepath.Join(s.solutionDir(), names[0])), filepath.ToSlash(filepath.Join(w.dir, names[0])))
+		}
 		return nil
 	}
 	fmt.Fprintf(c.w, "%s %s did not fail on it: the suite misses this wrong turn, a bug in the kata.\n", st.red("Not caught:"), w.CaughtBy)

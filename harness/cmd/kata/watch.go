@@ -42,8 +42,9 @@ func runWatch(args []string) error {
 
 	c := checker{ctx: ctx, s: s, st: styleFor(os.Stdout), w: os.Stdout}
 	dir := filepath.Join(s.repo.root, s.dir())
-	last := snapshot(dir)
 	for {
+		// A file saved while the suite runs is a change to check next.
+		last := snapshot(dir)
 		if c.st.tty {
 			fmt.Print("\x1b[H\x1b[2J") // clear the screen
 		}
@@ -54,7 +55,6 @@ func runWatch(args []string) error {
 		} else if err != nil {
 			fmt.Println(c.st.red(err.Error()))
 		}
-		last = snapshot(dir) // saves during the run are in it, or come next
 		fmt.Printf("\n%s\n", c.st.dim(fmt.Sprintf("watching %s: save a file or press Enter to check again; Ctrl-C to stop.", s.dir())))
 		if !waitForChange(ctx, dir, last, *poll, enter) {
 			fmt.Println()
