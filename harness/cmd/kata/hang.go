@@ -272,12 +272,13 @@ func crashSignature(r repo, s step, c *crash) string {
 	var own []string
 	for _, pl := range waitPlaces(r, s, parseStacks(c.dump)) {
 		if pl.own {
-			own = append(own, fmt.Sprintf("%s|%s|%d", pl.state, pl.where, pl.n))
+			own = append(own, pl.state+"|"+pl.where)
 		}
 	}
 	if len(own) == 0 {
 		return ""
 	}
+	slices.Sort(own) // the order of places alike in rank varies from dump to dump
 	return kind + "\n" + strings.Join(own, "\n")
 }
 
