@@ -155,7 +155,7 @@ func (c checker) hintFor(state *hintState, failing []string, crashed map[string]
 	}
 	if how, ok := crashed[test]; ok {
 		// A lesson hint answers the lesson's assertions, not a hang.
-		fmt.Fprintf(c.w, "\nNo lesson hint this time: %s %s before its assertions could say anything; the lines above say where. (make hint STEP=%d gives its next hint all the same.)\n",
+		fmt.Fprintf(c.w, "\nNo lesson hint this time: %s %s, and the lines above say where. (make hint STEP=%d gives its next hint all the same.)\n",
 			test, how, s.num)
 		return
 	}
@@ -180,11 +180,7 @@ func crashedTests(tr *testRun) map[string]string {
 	out := make(map[string]string)
 	for _, p := range tr.pkgs {
 		for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
-			if c.hung != 0 {
-				out[c.test] = "hung"
-			} else {
-				out[c.test] = "crashed"
-			}
+			out[c.test] = c.how()
 		}
 	}
 	return out
@@ -330,10 +326,8 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 			fmt.Fprintf(w, "  %s  %s\n", st.dim("SKIP"), t.name)
 			total--
 			continue
-		case c != nil && c.hung != 0:
-			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" (hung: see below)"))
 		case c != nil:
-			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" (crashed: see below)"))
+			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" ("+c.how()+": see below)"))
 		case t.action == "":
 			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" (never finished)"))
 		default:
@@ -360,11 +354,7 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 	for _, c := range crashes {
 		fmt.Fprintln(w)
 		if sig := crashSignature(r, s, c); sig != "" && sig == previous {
-			how := "crashed"
-			if c.hung != 0 {
-				how = "hung"
-			}
-			fmt.Fprintf(w, "  %s %s the same way (%s).\n", firstNonEmpty(c.test, "A test"), how, firstOwnPlace(r, s, c))
+			fmt.Fprintf(w, "  %s %s the same way (%s).\n", firstNonEmpty(c.test, "A test"), c.how(), firstOwnPlace(r, s, c))
 			continue
 		} else {
 			previous = sig

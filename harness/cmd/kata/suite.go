@@ -100,6 +100,19 @@ func (c *crash) deadlock() bool {
 		strings.Contains(c.first, "all goroutines are asleep")
 }
 
+// how says in a few words what happened to the test: "hung", "crashed", …
+func (c *crash) how() string {
+	switch {
+	case c.hung != 0:
+		return "hung"
+	case c.leak():
+		return "left a goroutine behind"
+	case c.deadlock():
+		return "deadlocked"
+	}
+	return "crashed"
+}
+
 // run builds and runs the suite, and returns what it reported: one package,
 // whose tests are those of every round, and whose crashes say what went
 // wrong. A build failure is reported as in a go test run.
