@@ -51,12 +51,18 @@ help:
 demo:
 	@$(KATA) demo -step $(or $(STEP),1) $(if $(WORKERS),-workers $(WORKERS))
 
+# first-build says so when the kata command is not built yet: on a fresh
+# clone, building it and then the suites takes a minute or more.
+first-build = @[ -x .kata/bin/kata ] || echo 'building the kata command first (on a fresh clone this takes a minute or more)…'
+
 check:
 	$(call need-step,check)
+	$(first-build)
 	@$(KATA) check -step $(STEP) $(solution) $(if $(WRONG),-wrong $(WRONG)) $(if $(filter 1 yes true,$(VERBOSE)),-v)
 
 watch:
 	$(call need-step,watch)
+	$(first-build)
 	@$(KATA) watch -step $(STEP)
 
 test:

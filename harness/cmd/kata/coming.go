@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -82,22 +83,14 @@ func comingLine(steps []step) string {
 // findStepOrComing is findStep, except that a step still to come is said to
 // be coming rather than missing.
 func findStepOrComing(r repo, arg string) (step, error) {
-	s, err := findStep(r, arg)
-	if err == nil || !strings.HasPrefix(err.Error(), "there is no step") {
-		return s, err
+	if n, err := strconv.Atoi(strings.TrimSpace(arg)); err == nil {
+		if steps, err := loadSteps(r); err == nil {
+			if msg := comingMessage(steps, n); msg != "" {
+				return step{}, comingError(msg)
+			}
+		}
 	}
-	steps, lerr := loadSteps(r)
-	if lerr != nil {
-		return s, err
-	}
-	var n int
-	if _, serr := fmt.Sscan(strings.TrimSpace(arg), &n); serr != nil {
-		return s, err
-	}
-	if msg := comingMessage(steps, n); msg != "" {
-		return s, comingError(msg)
-	}
-	return s, err
+	return findStep(r, arg)
 }
 
 // A comingError says that a step is coming: not a failure of the kata.

@@ -85,6 +85,10 @@ func runProgress(args []string) error {
 	for _, s := range steps {
 		titleWidth = max(titleWidth, utf8.RuneCountInString(s.meta.Title))
 	}
+	coming := stillComing(steps)
+	for _, c := range coming {
+		titleWidth = max(titleWidth, utf8.RuneCountInString(c.title))
+	}
 	fmt.Printf("\n%s  %s  %s\n", st.bold("step"), st.bold(fmt.Sprintf("%-*s", titleWidth, "title")), st.bold("your code"))
 	passing := 0
 	next := 0
@@ -102,9 +106,9 @@ func runProgress(args []string) error {
 		pad := titleWidth - utf8.RuneCountInString(s.meta.Title)
 		fmt.Printf("%02d    %s%*s  %s%s\n", s.num, s.meta.Title, pad, "", status, hints)
 	}
-	for _, c := range stillComing(steps) {
+	for _, c := range coming {
 		pad := titleWidth - utf8.RuneCountInString(c.title)
-		fmt.Printf("%02d    %s%*s  %s\n", c.num, c.title, max(pad, 0), "", st.dim("coming"))
+		fmt.Printf("%s%*s  %s\n", st.dim(fmt.Sprintf("%02d    %s", c.num, c.title)), pad, "", st.dim("coming"))
 	}
 	fmt.Printf("\n%d of %s done.", passing, plural(len(steps), "step"))
 	if next != 0 {
