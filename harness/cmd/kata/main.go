@@ -27,8 +27,8 @@ const usage = `kata runs the kata's commands; the Makefile is the usual way in:
 
   make demo     [STEP=1] [WORKERS=10]      watch a step's starter and solution side by side
   make check    STEP=N [SOLUTION=1]        run step N's suite against your code (or the solution)
-                [WRONG=NAME]               ... or against one of the step's wrong turns, to see it caught
-  make watch    STEP=N                     check step N again each time you save a file of it
+  make check    STEP=N WRONG=NAME          watch the suite catch one of step N's wrong turns
+  make watch    STEP=N                     check step N again each time you save one of its files
   make hint     STEP=N [LEVEL=L]           the next hint for step N
   make diff     STEP=N                     your code against the reference solution
   make progress                            where you stand on every step
