@@ -315,7 +315,9 @@ func (su suite) round(ctx context.Context, bin string, names []string, all bool)
 		pw.Close()
 		return round{err: fmt.Errorf("run test2json: %w", err)}
 	}
-	conv.Stderr = os.Stderr
+	var convErr bytes.Buffer
+	conv.Stderr = &convErr
+	ownGroup(conv) // Ctrl-C is the runner's to handle: it ends the binary, and so test2json
 	if err := conv.Start(); err != nil {
 		pr.Close()
 		pw.Close()
