@@ -206,12 +206,16 @@ func explainCrash(r repo, s step, c *crash) []string {
 			test, "blocked goroutines remain"))
 		out = append(out, "Close must end every goroutine the server started. The goroutine left behind was:")
 	case c.deadlock():
-		out = append(out, fmt.Sprintf("%s deadlocked: every goroutine of the test was waiting at once, so nothing could move.", test))
+		out = append(out, fmt.Sprintf("%s deadlocked: every goroutine of the test was waiting at once, so nothing could move. Typically a call that nobody answers, a channel that nobody sends on or closes, or a WaitGroup that never reaches zero:", test))
 	default:
 		msg, _, _ := strings.Cut(c.first, " [recovered")
 		out = append(out, fmt.Sprintf("%s crashed: %s", test, strings.TrimSpace(msg)))
 	}
 	places := waitPlaces(r, s, gs)
+	if c.deadlock() {
+		// The running goroutine is the test's, reporting the deadlock.
+		places = slices.DeleteFunc(places, func(pl waitPlace) bool { return pl.state == "running" })
+	}
 	if c.leak() {
 		// synctest lists the goroutines left behind after the test's own.
 		var left []goroutineStack
@@ -227,7 +231,7 @@ func explainCrash(r repo, s step, c *crash) []string {
 	shown := 0
 	for _, pl := range places {
 		if shown == 6 {
-			out = append(out, fmt.Sprintf("  … and %d more places", len(places)-shown))
+			out = append(out, fmt.Sprintf("  … and %s", plural(len(places)-shown, "more place")))
 			break
 		}
 		times := ""
