@@ -519,3 +519,40 @@ func TestComingMessage(t *testing.T) {
 		t.Errorf("comingLine = %q, want it to end %q", got, want)
 	}
 }
+
+// TestDumpedIn checks that a test that failed with a child process's stack
+// dump (kit.Isolated, its child timed out) is explained as a hang.
+func TestDumpedIn(t *testing.T) {
+	test := &testResult{name: "TestIsolated", action: "fail", output: []string{
+		"=== RUN   TestIsolated",
+		"    isolated.go:39: threads before: 12",
+		"        panic: test timed out after 12s",
+		"        \trunning tests:",
+		"        \t\tTestIsolated (12s)",
+		"        ",
+		"        goroutine 9 [sync.Mutex.Lock]:",
+		"        example.com/kata/exercises/02-x.(*Server).handle(0x1)",
+		"        \t/src/kata/exercises/02-x/server.go:113 +0x1d",
+		"--- FAIL: TestIsolated (12.50s)",
+	}}
+	p := &pkgResult{tests: []*testResult{test}, byName: map[string]*testResult{test.name: test}}
+	c := dumpedIn(p, test)
+	if c == nil {
+		t.Fatal("dumpedIn = nil, want the child's hang")
+	}
+	if c.hung != 12*time.Second || !c.child {
+		t.Errorf("hung %v, child %v; want 12s and true", c.hung, c.child)
+	}
+	s := step{name: "02-x", repo: repo{root: "/src/kata"}}
+	text := strings.Join(explainCrash(s.repo, s, c), "\n")
+	if !strings.Contains(text, "waiting (sync.Mutex.Lock) in 02-x.(*Server).handle at exercises/02-x/server.go:113") {
+		t.Errorf("explainCrash does not say where the child waited:\n%s", text)
+	}
+	if got := untilDump(failureLines(p, test.name)); !slices.Equal(got, []string{"threads before: 12"}) {
+		t.Errorf("the test's own lines = %q, want only what it said before the dump", got)
+	}
+	plain := &testResult{name: "TestPlain", action: "fail", output: []string{"    x_test.go:3: goroutines were still running after Close:"}}
+	if c := dumpedIn(p, plain); c != nil {
+		t.Errorf("dumpedIn found a dump in a plain failure: %+v", c)
+	}
+}

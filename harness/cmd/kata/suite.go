@@ -539,8 +539,9 @@ func stackLines(t *testResult) []string {
 		return nil
 	}
 	for i, line := range t.output {
-		if strings.Contains(line, "SIGQUIT: quit") || strings.Contains(line, "panic: test timed out") ||
-			strings.HasPrefix(strings.TrimLeft(line, " \t"), "goroutine ") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "SIGQUIT: quit") || strings.HasPrefix(l, "panic: test timed out") ||
+			strings.HasPrefix(l, "goroutine ") && strings.Contains(l, " [") && strings.HasSuffix(l, "]:") {
 			return t.output[i:]
 		}
 	}
