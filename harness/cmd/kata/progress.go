@@ -75,6 +75,9 @@ func runProgress(args []string) error {
 			cache.Steps[s.name] = verdicts[i]
 		}
 	}
+	if ran == 0 {
+		fmt.Println(st.dim("nothing changed since the suites last ran (with make check or make progress): their verdicts stand."))
+	}
 	if ran > 0 {
 		if err := cache.save(r); err != nil {
 			fmt.Fprintln(os.Stderr, "kata progress:", err)
@@ -108,7 +111,8 @@ func runProgress(args []string) error {
 	}
 	for _, c := range coming {
 		pad := titleWidth - utf8.RuneCountInString(c.title)
-		fmt.Printf("%s%*s  %s\n", st.dim(fmt.Sprintf("%02d    %s", c.num, c.title)), pad, "", st.dim("coming"))
+		title := strings.ToUpper(c.title[:1]) + c.title[1:]
+		fmt.Printf("%s%*s  %s\n", st.dim(fmt.Sprintf("%02d    %s", c.num, title)), pad, "", st.dim("coming"))
 	}
 	fmt.Printf("\n%d of %s done.", passing, plural(len(steps), "step"))
 	if next != 0 {
