@@ -11,6 +11,7 @@ STEP     ?=
 SOLUTION ?=
 VERBOSE  ?=
 LEVEL    ?=
+WRONG    ?=
 WORKERS  ?=
 SCALE    ?=
 ADDR     ?= 127.0.0.1:8080
@@ -27,7 +28,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check test progress hint diff serve stations bench
+.PHONY: help demo check watch test progress hint diff serve stations bench
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -35,6 +36,8 @@ help:
 	@echo '  make demo     [STEP=1] [WORKERS=10]     watch a step'"'"'s starter, then its solution, at work'
 	@echo '  make check    STEP=N [SOLUTION=1] [VERBOSE=1]'
 	@echo '                                          run step N'"'"'s suite against your code (or the solution)'
+	@echo '  make check    STEP=N WRONG=NAME         watch the suite catch one of step N'"'"'s wrong turns'
+	@echo '  make watch    STEP=N                    check step N again each time you save one of its files'
 	@echo '  make hint     STEP=N [LEVEL=L]          the next hint for step N: nudge, direction, near-solution'
 	@echo '  make diff     STEP=N                    your code against the reference solution'
 	@echo '  make progress                           where your code stands on every step'
@@ -55,9 +58,19 @@ help:
 demo:
 	@$(KATA) demo -step $(or $(STEP),1) $(if $(WORKERS),-workers $(WORKERS))
 
+# first-build says so when the kata command is not built yet: on a fresh
+# clone, building it and then the suites takes a minute or more.
+first-build = @[ -x .kata/bin/kata ] || echo 'building the kata command first (on a fresh clone this takes a minute or more)…'
+
 check:
 	$(call need-step,check)
-	@$(KATA) check -step $(STEP) $(solution) $(if $(filter 1 yes true,$(VERBOSE)),-v)
+	$(first-build)
+	@$(KATA) check -step $(STEP) $(solution) $(if $(WRONG),-wrong $(WRONG)) $(if $(filter 1 yes true,$(VERBOSE)),-v)
+
+watch:
+	$(call need-step,watch)
+	$(first-build)
+	@$(KATA) watch -step $(STEP)
 
 test:
 	@$(KATA) test

@@ -2,96 +2,318 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// suiteTimeout bounds one run of a step's suite: it runs on fake time and
-// takes seconds, so a minute more means something hangs.
+// suiteTimeout bounds one run of a step's suite by go test (make test): it
+// runs on fake time and takes seconds, so a minute more means something
+// hangs. make check, progress and watch bound each test instead (see
+// defaultTestLimit).
 const suiteTimeout = 90 * time.Second
 
-// runCheck runs a step's suite with -race against the learner's code or the
-// reference solution, and summarizes it.
+// runCheck runs a step's suite with -race against the learner's code, the
+// reference solution or one of the step's wrong turns, and summarizes it.
 func runCheck(args []string) error {
-	fs := newFlags("check", "-step N [-solution] [-v]")
+	fs := newFlags("check", "-step N [-solution | -wrong NAME] [-v]")
 	num := fs.String("step", "", "the step to check: 1 or 01")
 	solution := fs.Bool("solution", false, "check the reference solution instead of your code")
+	wrong := fs.String("wrong", "", "check one of the step's wrong turns instead of your code (a demonstration)")
 	verbose := fs.Bool("v", false, "show what passing tests measured too (their t.Log lines)")
-	s, err := parseStep(fs, num, args)
+	s, err := parseStepOrComing(fs, num, args)
 	if err != nil {
 		return err
 	}
-	r := s.repo
-	g := goTest{pkgs: []string{s.pkg()}, race: true, timeout: suiteTimeout}
-	whose := "your code in " + s.dir()
-	if *solution {
-		tmp, err := os.MkdirTemp("", "kata-check-")
+	// The test binary runs in a process group of its own, which Ctrl-C
+	// does not reach: the runner ends it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c := checker{ctx: ctx, s: s, st: styleFor(os.Stdout), w: os.Stdout, verbose: *verbose}
+	switch {
+	case *wrong != "":
+		return c.checkWrong(*wrong)
+	case *solution:
+		return c.checkSolution()
+	}
+	if ok, err := c.checkMine(); err != nil || !ok {
+		return firstErr(err, errFailed)
+	}
+	return nil
+}
+
+// errInterrupted reports a run ended by Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+// firstErr returns the first of errs that is not nil.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
 		if err != nil {
-			return fmt.Errorf("make a temporary directory: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		if g.overlay, err = solutionOverlay(s, tmp); err != nil {
 			return err
 		}
-		whose = "the reference solution in " + s.solutionDir()
 	}
+	return nil
+}
 
-	st := styleFor(os.Stdout)
-	fmt.Printf("%s\n%s\n\n", st.bold(s.label()), st.dim("running the suite against "+whose+", with the race detector…"))
-	tr := g.run(context.Background(), r)
+// A checker runs and reports one step's suite for make check and make watch.
+type checker struct {
+	ctx     context.Context // ends the run: Ctrl-C
+	s       step
+	st      style
+	w       io.Writer
+	verbose bool
+}
+
+// runSuite runs the step's suite with the overlay (or the learner's code),
+// showing on the way what it is doing.
+func (c checker) runSuite(overlay string) *testRun {
+	su := newSuite(c.s)
+	su.overlay = overlay
+	su.slowBuild = func() {
+		c.st.clear(c.w)
+		fmt.Fprintln(c.w, c.st.dim("compiling the suite with the race detector: the first build takes a minute or more (later ones, seconds)…"))
+	}
+	reported := make(map[string]time.Duration)
+	su.running = func(test string, d time.Duration) {
+		if c.st.tty {
+			c.st.status(c.w, fmt.Sprintf("  running %s… %s", test, durationWords(d)))
+			return
+		}
+		// In a log, a line now and then for a test that takes a while.
+		if d >= 5*time.Second && d-reported[test] >= 10*time.Second {
+			reported[test] = d
+			fmt.Fprintf(c.w, "  %s is still running (%s)…\n", test, durationWords(d))
+		}
+	}
+	tr := su.run(c.ctx)
+	c.st.clear(c.w)
+	if c.ctx.Err() != nil {
+		tr.err = errInterrupted
+	}
+	return tr
+}
+
+// checkMine checks the learner's code: it prints the verdicts, a hint that
+// answers the first failing test, and what to do next. It reports whether
+// every test passed.
+func (c checker) checkMine() (bool, error) {
+	s, st := c.s, c.st
+	fmt.Fprintf(c.w, "%s\n%s\n\n", st.bold(s.label()), st.dim("running the suite against your code in "+s.dir()+", with the race detector…"))
+	key, keyErr := suiteKey(s)
+	tr := c.runSuite("")
+	if tr.err != nil {
+		return false, tr.err
+	}
+	ok, failing := report(c.w, st, s, "your code", tr, c.verbose)
+	if keyErr == nil {
+		_ = rememberVerdict(s.repo, s, key, verdictOf(tr))
+	}
+	state := loadHintState(s)
+	if ok {
+		if state.LastFailed != "" {
+			state.LastFailed = ""
+			_ = state.save(s)
+		}
+		fmt.Fprintf(c.w, "%s Compare with the reference solution: make diff STEP=%d\n", st.green("Well done!"), s.num)
+		steps, err := loadSteps(s.repo)
+		if err != nil {
+			return true, nil
+		}
+		if i := slices.IndexFunc(steps, func(x step) bool { return x.num == s.num }); i >= 0 && i+1 < len(steps) {
+			next := steps[i+1]
+			fmt.Fprintf(c.w, "Next: %s (make check STEP=%d)\n", filepath.ToSlash(next.dir())+"/README.md", next.num)
+		} else if line := comingLine(steps); line != "" {
+			fmt.Fprintln(c.w, line)
+		}
+		return true, nil
+	}
+	if len(failing) == 0 {
+		return false, nil // it did not build: the compiler's lines say what to fix
+	}
+	c.hintFor(&state, failing, crashedTests(tr))
+	return false, nil
+}
+
+// hintFor prints the first hint the learner has not seen for the failing
+// test that hints answer, counts it as seen and remembers the test for make
+// hint.
+func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string) {
+	s, st := c.s, c.st
+	test := hintTest(s.meta, failing)
+	state.LastFailed = firstNonEmpty(test, failing[0])
+	defer func() { _ = state.save(s) }()
+	if test == "" {
+		fmt.Fprintf(c.w, "\n%s has no lesson hint: its message above says what it measured and what it expected.\n", failing[0])
+		return
+	}
+	if how, ok := crashed[test]; ok {
+		// A lesson hint answers the lesson's assertions, not a hang.
+		fmt.Fprintf(c.w, "\nNo lesson hint this time: %s %s, and the lines above say where. (make hint STEP=%d gives its next hint all the same.)\n",
+			test, how, s.num)
+		return
+	}
+	hints := s.meta.hintsFor(test)
+	seen := state.Seen[test]
+	if seen >= len(hints) {
+		fmt.Fprintf(c.w, "\nYou have seen every hint for %s: make hint STEP=%d LEVEL=%d shows the last again; make diff STEP=%d shows the solution.\n",
+			test, s.num, len(hints), s.num)
+		return
+	}
+	show := seen + 1
+	state.see(test, show)
+	fmt.Fprintf(c.w, "\n%s\n    %s\n", st.yellow(fmt.Sprintf("hint for %s (%d of %d, %s):", test, show, len(hints), tierName(show))),
+		indentAfterFirst(wrap(hints[show-1], 74), "    "))
+	if show < len(hints) {
+		fmt.Fprintf(c.w, "make hint STEP=%d gives the next (%s).\n", s.num, tierName(show+1))
+	}
+}
+
+// crashedTests returns the tests of a run that crashed or hung, and which.
+func crashedTests(tr *testRun) map[string]string {
+	out := make(map[string]string)
+	for _, p := range tr.pkgs {
+		for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
+			out[c.test] = c.how()
+		}
+	}
+	return out
+}
+
+// checkSolution checks the reference solution.
+func (c checker) checkSolution() error {
+	s, st := c.s, c.st
+	tmp, err := os.MkdirTemp("", "kata-check-")
+	if err != nil {
+		return fmt.Errorf("make a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	overlay, err := solutionOverlay(s, tmp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.w, "%s\n%s\n\n", st.bold(s.label()), st.dim("running the suite against the reference solution in "+s.solutionDir()+", with the race detector…"))
+	tr := c.runSuite(overlay)
 	if tr.err != nil {
 		return tr.err
 	}
-	who := "your code"
-	if *solution {
-		who = "the reference solution"
-	}
-	ok := report(os.Stdout, st, s, who, tr, *verbose)
-	if ok {
-		if *solution {
-			fmt.Println("The reference solution passes, as it should.")
-			return nil
-		}
-		fmt.Printf("%s Compare with the reference solution: make diff STEP=%d\n", st.green("Well done!"), s.num)
-		if next, err := findStep(r, fmt.Sprint(s.num+1)); err == nil {
-			fmt.Printf("Next: %s (make check STEP=%d)\n", next.dir()+"/README.md", next.num)
-		}
+	if ok, _ := report(c.w, st, s, "the reference solution", tr, c.verbose); ok {
+		fmt.Fprintln(c.w, "The reference solution passes, as it should.")
 		return nil
 	}
-	if *solution {
-		fmt.Println("\nThe reference solution should pass its suite: this is a bug in the kata, not in your code.")
-		return errFailed
-	}
-	if _, hints := s.meta.firstHints(); len(hints) > 0 {
-		fmt.Printf("\n%s %s\n", st.yellow("hint:"), indentAfterFirst(wrap(hints[0], 74), "      "))
-		fmt.Printf("more: make hint STEP=%d\n", s.num)
-	}
+	fmt.Fprintln(c.w, "\nThe reference solution should pass its suite: this is a bug in the kata, not in your code.")
 	return errFailed
 }
 
-// report prints the verdict of each top-level test of one step's run and
-// what the failing ones said; who names the code under test for a compile
-// error; verbose adds what the passing tests logged. It reports whether
-// every test passed.
-func report(w *os.File, st style, s step, who string, tr *testRun, verbose bool) bool {
+// checkWrong runs the suite against one of the step's wrong turns: a
+// demonstration of a plausible mistake and of the test that catches it. It
+// succeeds when that test fails on it, as the wrong turn's note says.
+func (c checker) checkWrong(name string) error {
+	s, st := c.s, c.st
+	turns, err := s.wrongTurns()
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(turns, func(w wrongTurn) bool { return w.name == name })
+	if i < 0 {
+		if len(turns) == 0 {
+			fmt.Fprintf(c.w, "%s has no wrong turns to show yet.\n", s.label())
+			return errFailed
+		}
+		fmt.Fprintf(c.w, "%s has no wrong turn %q. Its wrong turns are:\n", s.label(), name)
+		for _, w := range turns {
+			fmt.Fprintf(c.w, "  %-14s %s\n", w.name, w.Note)
+		}
+		fmt.Fprintf(c.w, "Try: make check STEP=%d WRONG=%s\n", s.num, turns[0].name)
+		return errFailed
+	}
+	w := turns[i]
+	tmp, err := os.MkdirTemp("", "kata-check-")
+	if err != nil {
+		return fmt.Errorf("make a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	code, err := s.wrongCode(w)
+	if err != nil {
+		return err
+	}
+	overlay, err := writeOverlay(s, code, tmp, "wrong-"+w.name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.w, "%s\n%s %s\n%s %s\n%s\n\n", st.bold(s.label()),
+		st.yellow("wrong turn "+w.name+":"), w.Note,
+		st.dim("it should be caught by"), w.CaughtBy,
+		st.dim("running the suite against the reference solution with "+filepath.ToSlash(w.dir)+" laid over it…"))
+	tr := c.runSuite(overlay)
+	if tr.err != nil {
+		return tr.err
+	}
+	_, failing := report(c.w, st, s, "the wrong turn", tr, c.verbose)
+	fmt.Fprintln(c.w)
+	if slices.Contains(failing, w.CaughtBy) {
+		fmt.Fprintf(c.w, "%s %s failed on it, as the note says.\n", st.green("Caught:"), w.CaughtBy)
+		if names, err := goFiles(s.repo, w.dir); err == nil && len(names) > 0 {
+			fmt.Fprintf(c.w, "What the wrong turn changes: diff -u %s %s\n",
+				filepath.ToSlash(filepath.Join(s.solutionDir(), names[0])), filepath.ToSlash(filepath.Join(w.dir, names[0])))
+		}
+		return nil
+	}
+	fmt.Fprintf(c.w, "%s %s did not fail on it: the suite misses this wrong turn, a bug in the kata.\n", st.red("Not caught:"), w.CaughtBy)
+	return errFailed
+}
+
+// report prints the verdict of each top-level test of one step's run, what
+// the failing ones said and why a crashed or hung one stopped; who names the
+// code under test; verbose adds what the passing tests logged. It reports
+// whether every test passed, and the failing top-level tests in the order
+// they ran (none when the suite did not build).
+func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool) (bool, []string) {
 	r := s.repo
 	if tr.buildFailed() || len(tr.pkgs) == 0 {
-		lines := compilerLines(tr)
-		fmt.Fprintln(w, st.red(whatBroke(s, who, lines)+":"))
+		lines, vet := buildComplaint(tr)
+		if vet {
+			fmt.Fprintln(w, st.red("go vet, which go test runs before the tests, complains about "+who+":"))
+		} else {
+			fmt.Fprintln(w, st.red(whatBroke(s, who, lines)+":"))
+		}
 		for _, line := range lines {
 			fmt.Fprintln(w, line)
 		}
-		return false
+		if vet {
+			fmt.Fprintln(w, "\nVet's complaints are nearly always real bugs (a format verb that does not fit its argument, a copied lock): fix what it reports, and the tests run.")
+		} else {
+			fmt.Fprintln(w, "\nFix what the compiler reports (file:line:column), and the tests run.")
+		}
+		return false, nil
 	}
 	p := tr.only()
+	crashes := append(slices.Clone(p.crashes), p.hangs...)
+	crashOf := make(map[string]*crash)
+	for _, c := range crashes {
+		crashOf[c.test] = c
+	}
+	for _, t := range p.topLevel() {
+		// A test that reports a process's stacks as its failure (a
+		// kit.Isolated child that timed out) is explained like a crash.
+		if c := dumpedIn(p, t); crashOf[t.name] == nil && c != nil {
+			crashes = append(crashes, c)
+			crashOf[t.name] = c
+		}
+	}
 	passed, total := 0, 0
+	var failing []string
 	for _, t := range p.topLevel() {
 		total++
-		switch t.action {
-		case "pass":
+		c := crashOf[t.name]
+		switch {
+		case t.action == "pass":
 			passed++
 			fmt.Fprintf(w, "  %s  %s\n", st.pass(), t.name)
 			if verbose {
@@ -100,20 +322,25 @@ func report(w *os.File, st style, s step, who string, tr *testRun, verbose bool)
 				}
 			}
 			continue
-		case "skip":
+		case t.action == "skip":
 			fmt.Fprintf(w, "  %s  %s\n", st.dim("SKIP"), t.name)
 			total--
 			continue
-		case "":
-			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" (never finished: see below)"))
-			continue
+		case c != nil:
+			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" ("+c.how()+": see below)"))
+		case t.action == "":
+			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name+st.dim(" (never finished)"))
+		default:
+			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name)
 		}
-		fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name)
-		lines, race := condenseRaces(r, failureLines(p, t.name))
-		if len(lines) == 0 && p.crashed() && p.panicTest == t.name {
-			lines = []string{"it crashed: see below"}
-		} else if len(lines) == 0 {
-			lines = []string{"(the test failed without saying why)"}
+		failing = append(failing, t.name)
+		lines := untilDump(failureLines(p, t.name))
+		lines, race := condenseRaces(r, lines)
+		lines = condenseRepeats(lines)
+		if len(lines) == 0 {
+			if c == nil {
+				lines = []string{"(the test failed without saying why)"}
+			}
 		}
 		more := fmt.Sprintf("go test -race -run '^%s$' %s shows them all", t.name, s.pkg())
 		if race {
@@ -123,21 +350,32 @@ func report(w *os.File, st style, s step, who string, tr *testRun, verbose bool)
 			fmt.Fprintln(w, "          "+line)
 		}
 	}
-	if p.crashed() {
+	previous := ""
+	for _, c := range crashes {
 		fmt.Fprintln(w)
-		for _, line := range crashReport(r, s, p) {
-			fmt.Fprintln(w, "  "+line)
+		if sig := crashSignature(r, s, c); sig != "" && sig == previous {
+			fmt.Fprintf(w, "  %s %s the same way (%s).\n", firstNonEmpty(c.test, "A test"), c.how(), firstOwnPlace(r, s, c))
+			continue
+		} else {
+			previous = sig
+		}
+		lines := explainCrash(r, s, c)
+		for i, line := range lines {
+			if i == 0 || strings.HasPrefix(line, "  ") {
+				fmt.Fprintln(w, "  "+line)
+				continue
+			}
+			fmt.Fprintln(w, "  "+indentAfterFirst(wrap(line, 76), "  "))
 		}
 	}
 	fmt.Fprintln(w)
-	verdict := fmt.Sprintf("%d of %s pass", passed, plural(total, "test"))
-	if passed == total && p.action == "pass" {
-		fmt.Fprintf(w, "%s with -race (%s).\n", st.green("All "+plural(total, "test")+" pass"), seconds(tr.elapsed.Seconds()))
-		return true
+	elapsed := seconds(tr.elapsed.Seconds())
+	if passed == total && p.action == "pass" && len(p.crashes) == 0 {
+		fmt.Fprintf(w, "%s with -race (%s).\n", st.green("All "+plural(total, "test")+" pass"), elapsed)
+		return true, nil
 	}
-	if p.crashed() {
-		verdict += "; the others never ran"
-	} else if passed == total {
+	verdict := fmt.Sprintf("%d of %s pass", passed, plural(total, "test"))
+	if passed == total && len(failing) == 0 {
 		// Every test passed, yet the binary failed: a race or a leak found
 		// outside any test, or a TestMain that failed.
 		for _, line := range p.output {
@@ -146,9 +384,76 @@ func report(w *os.File, st style, s step, who string, tr *testRun, verbose bool)
 			}
 		}
 		verdict = "every test passed, but the test binary failed"
+		failing = append(failing, "")
 	}
-	fmt.Fprintf(w, "%s (%s).\n", st.red(verdict), seconds(tr.elapsed.Seconds()))
-	return false
+	if len(p.crashes) > 0 && len(p.topLevel()) > 1 {
+		verdict += "; the tests after the first crash ran each in a fresh process"
+	}
+	fmt.Fprintf(w, "%s (%s).\n", st.red(verdict), elapsed)
+	return false, slices.DeleteFunc(failing, func(n string) bool { return n == "" })
+}
+
+// dumpedIn returns the crash whose goroutine dump a failing test reported
+// as its failure, or nil.
+func dumpedIn(p *pkgResult, t *testResult) *crash {
+	if t.action != "fail" {
+		return nil
+	}
+	dump := stackLines(t)
+	if len(dump) == 0 {
+		return nil
+	}
+	c := &crash{test: t.name, first: strings.TrimSpace(dump[0]), child: true, dump: dump}
+	if _, after, ok := strings.Cut(c.first, "test timed out after "); ok {
+		if d, err := time.ParseDuration(strings.TrimSpace(after)); err == nil {
+			c.hung = d
+		}
+	}
+	return c
+}
+
+// untilDump cuts a crashed test's lines at its goroutine dump, which
+// explainCrash condenses.
+func untilDump(lines []string) []string {
+	for i, line := range lines {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "SIGQUIT: quit") || strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") ||
+			(strings.HasPrefix(l, "goroutine ") && strings.HasSuffix(l, ":")) {
+			return lines[:i]
+		}
+	}
+	return lines
+}
+
+// buildComplaint returns what go test said when the suite did not build,
+// and whether it was vet (which go test runs before the tests) rather than
+// the compiler. Vet's part of the output is headed "# [package]".
+func buildComplaint(tr *testRun) ([]string, bool) {
+	vet, compiler := false, false
+	for _, line := range tr.build {
+		switch {
+		case strings.HasPrefix(line, "# ["):
+			vet = true
+		case strings.HasPrefix(line, "# "):
+		case strings.HasPrefix(line, "vet: "):
+			// vet stopped on a type error: that is the compiler's complaint.
+			compiler = true
+		default:
+			if !vet {
+				compiler = true
+			}
+		}
+	}
+	var out []string
+	for _, line := range tr.build {
+		if !strings.HasPrefix(line, "# ") {
+			out = append(out, "  "+strings.TrimPrefix(line, "vet: "))
+		}
+	}
+	if len(out) == 0 && tr.stderr != "" {
+		out = append(out, "  "+tr.stderr)
+	}
+	return out, tr.vetFailed || vet && !compiler
 }
 
 // failureLines returns what a failing top-level test and its failing
@@ -196,6 +501,7 @@ func whatBroke(s step, who string, compilerLines []string) string {
 	suite := false
 	for _, line := range compilerLines {
 		file, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+		file = filepath.FromSlash(strings.TrimPrefix(file, "./"))
 		switch {
 		case strings.HasPrefix(file, dir) && !strings.HasSuffix(file, "_test.go"):
 			return who + " does not compile"

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A style colours the runner's output when it goes to a terminal and
@@ -306,30 +307,33 @@ func wrap(text string, width int) string {
 
 // condenseRaces replaces each data race report in a test's lines with a
 // short account of it: which access happened where, in the repository's
-// code. It reports whether there was one.
+// code. A report may be indented (a subtest's). It reports whether there
+// was one.
 func condenseRaces(r repo, lines []string) ([]string, bool) {
 	// The line that says which goroutine touched the memory, and how.
 	raceAccess := regexp.MustCompile(`^(Previous )?(?:[Aa]tomic )?([Rr]ead|[Ww]rite) at 0x[0-9a-f]+ by `)
+	trim := func(i int) string { return strings.TrimSpace(lines[i]) }
 	var out []string
 	found := false
 	for i := 0; i < len(lines); i++ {
-		if lines[i] != "==================" || i+1 == len(lines) || lines[i+1] != "WARNING: DATA RACE" {
-			if !(found && lines[i] == "race detected during execution of test") {
+		if trim(i) != "==================" || i+1 == len(lines) || trim(i+1) != "WARNING: DATA RACE" {
+			if !(found && trim(i) == "race detected during execution of test") {
 				out = append(out, lines[i])
 			}
 			continue
 		}
 		found = true
-		out = append(out, "a data race: two goroutines used the same memory at once, one of them writing:")
+		lead := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " "))]
+		out = append(out, lead+"a data race: two goroutines used the same memory at once, one of them writing:")
 		j := i + 2
-		for ; j < len(lines) && lines[j] != "=================="; j++ {
-			m := raceAccess.FindStringSubmatch(lines[j])
+		for ; j < len(lines) && trim(j) != "=================="; j++ {
+			m := raceAccess.FindStringSubmatch(trim(j))
 			if m == nil {
 				continue
 			}
 			// The stack follows: a function line, then its file:line.
-			for k := j + 1; k+1 < len(lines) && strings.TrimSpace(lines[k]) != ""; k += 2 {
-				loc := strings.TrimSpace(lines[k+1])
+			for k := j + 1; k+1 < len(lines) && trim(k) != ""; k += 2 {
+				loc := trim(k + 1)
 				if at := strings.LastIndex(loc, " +0x"); at >= 0 {
 					loc = loc[:at]
 				}
@@ -337,7 +341,7 @@ func condenseRaces(r repo, lines []string) ([]string, bool) {
 				if err != nil || strings.HasPrefix(rel, "..") {
 					continue
 				}
-				out = append(out, fmt.Sprintf("  %-5s in %s at %s", strings.ToLower(m[2]), shortFunc(strings.TrimSpace(lines[k])), rel))
+				out = append(out, fmt.Sprintf("%s  %-5s in %s at %s", lead, strings.ToLower(m[2]), shortFunc(trim(k)), rel))
 				break
 			}
 		}
@@ -362,4 +366,63 @@ func wrapLines(lines []string, width int) []string {
 		}
 	}
 	return out
+}
+
+// condenseRepeats folds a run of three or more alike messages into the
+// first, whole, followed by "(and 47 more like it: CS0002, CS0003, …)". Two
+// messages are alike when they differ only in station ids and numbers; a
+// message is a line with the more indented lines that follow it.
+func condenseRepeats(lines []string) []string {
+	stationID := regexp.MustCompile(`\bCS\d+\b`)
+	number := regexp.MustCompile(`\d+(\.\d+)?`)
+	shape := func(unit []string) string {
+		return number.ReplaceAllString(stationID.ReplaceAllString(strings.Join(unit, "\n"), "CS#"), "#")
+	}
+	indentOf := func(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
+	// Split the lines into messages.
+	var units [][]string
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && indentOf(lines[j]) > indentOf(lines[i]) && strings.TrimSpace(lines[j]) != "" {
+			j++
+		}
+		units = append(units, lines[i:j])
+		i = j
+	}
+	var out []string
+	for i := 0; i < len(units); {
+		j := i + 1
+		for j < len(units) && shape(units[j]) == shape(units[i]) {
+			j++
+		}
+		out = append(out, units[i]...)
+		if n := j - i - 1; n >= 2 {
+			var ids []string
+			for _, u := range units[i+1 : j] {
+				if id := stationID.FindString(strings.Join(u, "\n")); id != "" && len(ids) < 3 {
+					ids = append(ids, id)
+				}
+			}
+			more := fmt.Sprintf("(and %d more like it)", n)
+			if len(ids) > 0 {
+				if n > len(ids) {
+					ids = append(ids, "…")
+				}
+				more = fmt.Sprintf("(and %d more like it: %s)", n, strings.Join(ids, ", "))
+			}
+			last := len(out) - 1
+			out[last] += " " + more
+		} else {
+			for _, u := range units[i+1 : j] {
+				out = append(out, u...)
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+// durationWords formats a duration for people, to the second: "12s".
+func durationWords(d time.Duration) string {
+	return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
 }

@@ -84,6 +84,9 @@ type testRun struct {
 	stderr  string
 	elapsed time.Duration
 	err     error // the go command could not run the tests at all
+	// vetFailed reports that the build failed on vet's complaint (which go
+	// test runs before it builds), the code itself compiling.
+	vetFailed bool
 }
 
 // A pkgResult is one package's part of a test run.
@@ -101,6 +104,11 @@ type pkgResult struct {
 	panicLines []string
 	// timeout is the "test timed out" line, when the binary timed out.
 	timeout string
+	// crashes are the deaths of the test binary in a suite run (see
+	// suite.run), in order; hangs, the tests that ran past their limit in
+	// a process they started while the binary itself went on.
+	crashes []*crash
+	hangs   []*crash
 }
 
 // A testResult is one test's or subtest's part of a run.

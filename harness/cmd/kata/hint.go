@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,49 +10,79 @@ import (
 	"strings"
 )
 
-// runHint prints the next hint of a step and remembers, in .kata/, how many
-// the learner has seen.
+// runHint prints the next hint for the test of a step that failed last in
+// make check (or the step's first lesson test), and remembers, in .kata/,
+// how many of that test's hints the learner has seen.
 func runHint(args []string) error {
 	fs := newFlags("hint", "-step N [-level L]")
 	num := fs.String("step", "", "the step: 1 or 01")
 	level := fs.Int("level", 0, "show this hint (1 is the gentlest) instead of the next one")
-	s, err := parseStep(fs, num, args)
+	s, err := parseStepOrComing(fs, num, args)
 	if err != nil {
 		return err
 	}
-	_, hints := s.meta.firstHints()
+	state := loadHintState(s)
+	test := state.LastFailed
+	hints := s.meta.hintsFor(test)
+	if len(hints) == 0 {
+		test, hints = s.meta.firstHints()
+	}
 	n := len(hints)
 	if n == 0 {
 		fmt.Printf("%s has no hints: its README.md is all there is.\n", s.label())
 		return nil
 	}
-	seen := hintsSeen(s)
-	show := min(seen+1, n)
-	if *level != 0 {
-		if *level < 1 || *level > n {
-			return fmt.Errorf("%s has hints 1 to %d, not %d", s.label(), n, *level)
-		}
-		show = *level
+	seen := state.Seen[test]
+	show := nextHint(n, seen, *level)
+	if show == 0 {
+		return fmt.Errorf("%s has hints 1 to %d for %s, not %d", s.label(), n, test, *level)
 	}
-	if err := rememberHints(s, max(seen, show)); err != nil {
+	state.see(test, show)
+	if err := state.save(s); err != nil {
 		return err
 	}
 
 	st := styleFor(os.Stdout)
-	fmt.Printf("%s · %s\n\n", st.bold(s.label()), st.yellow(fmt.Sprintf("hint %d of %d: %s", show, n, tierName(show))))
-	fmt.Printf("    %s\n\n", indentAfterFirst(wrap(hints[show-1], 76), "    "))
-	switch {
-	case show < n:
-		fmt.Printf("Stuck still? make hint STEP=%d gives hint %d: %s.\n", s.num, show+1, tierName(show+1))
-	case seen >= n && *level == 0:
-		fmt.Printf("That was already the last hint. make hint STEP=%d LEVEL=1 shows the first again; make diff STEP=%d shows the solution.\n", s.num, s.num)
-	default:
-		fmt.Printf("That was the last hint. Check your code with make check STEP=%d.\n", s.num)
+	about := "for " + test
+	if test == state.LastFailed {
+		about += ", which failed in your last make check"
 	}
+	fmt.Printf("%s · %s\n%s\n\n", st.bold(s.label()), st.yellow(fmt.Sprintf("hint %d of %d: %s", show, n, tierName(show))), st.dim(about))
+	fmt.Printf("    %s\n\n", indentAfterFirst(wrap(hints[show-1], 76), "    "))
+	fmt.Println(hintFollowUp(s, n, seen, show, *level))
 	return nil
 }
 
-// tierName names hint i (from 1) of a step by how much it gives away.
+// nextHint returns which hint (from 1) to show of n, when seen have been
+// shown before and level asks for one (0: the next). It returns 0 for a
+// level out of range.
+func nextHint(n, seen, level int) int {
+	if level != 0 {
+		if level < 1 || level > n {
+			return 0
+		}
+		return level
+	}
+	return min(seen+1, n)
+}
+
+// hintFollowUp says what make hint will show next, after hint show of n was
+// shown, seen having been shown before it. What it promises is what the
+// next make hint does.
+func hintFollowUp(s step, n, seen, show, level int) string {
+	seenNow := max(seen, show)
+	switch {
+	case seenNow < n:
+		return fmt.Sprintf("Stuck still? make hint STEP=%d gives hint %d: %s.", s.num, seenNow+1, tierName(seenNow+1))
+	case level == 0 && seen >= n:
+		return fmt.Sprintf("That was already the last hint. make hint STEP=%d LEVEL=1 shows the first again; make diff STEP=%d shows the solution.", s.num, s.num)
+	case show < n:
+		return fmt.Sprintf("You have seen all %d hints: make hint STEP=%d shows the last again (LEVEL=L shows hint L).", n, s.num)
+	}
+	return fmt.Sprintf("That was the last hint. Check your code with make check STEP=%d.", s.num)
+}
+
+// tierName names hint i (from 1) of a test by how much it gives away.
 func tierName(i int) string {
 	switch i {
 	case 1:
@@ -64,32 +95,90 @@ func tierName(i int) string {
 	return "more"
 }
 
-// hintsFile is where kata remembers how many hints of a step were shown.
-func hintsFile(s step) string {
-	return filepath.Join(s.repo.root, ".kata", fmt.Sprintf("hints-%02d", s.num))
+// hintState is what kata remembers of a step's hints in .kata/: how many
+// hints of each test the learner has seen, and which test failed in the
+// last make check.
+type hintState struct {
+	Seen       map[string]int `json:"seen"`
+	LastFailed string         `json:"last_failed,omitempty"`
 }
 
-// hintsSeen returns how many hints of the step the learner has seen.
-func hintsSeen(s step) int {
-	data, err := os.ReadFile(hintsFile(s))
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || n < 0 {
-		return 0
+// see records that hint show of the test was shown.
+func (h *hintState) see(test string, show int) {
+	h.Seen[test] = max(h.Seen[test], show)
+}
+
+// total returns how many hints were seen, over every test.
+func (h hintState) total() int {
+	n := 0
+	for _, k := range h.Seen {
+		n += k
 	}
 	return n
 }
 
-// rememberHints records that the learner has seen n hints of the step.
-func rememberHints(s step, n int) error {
+// hintsFile is where kata remembers a step's hints.
+func hintsFile(s step) string {
+	return filepath.Join(s.repo.root, ".kata", fmt.Sprintf("hints-%02d.json", s.num))
+}
+
+// loadHintState reads what kata remembers of a step's hints. The first
+// format, a count of hints seen in .kata/hints-NN, counts for the first
+// lesson test.
+func loadHintState(s step) hintState {
+	h := hintState{Seen: make(map[string]int)}
+	if data, err := os.ReadFile(hintsFile(s)); err == nil {
+		if json.Unmarshal(data, &h) == nil && h.Seen != nil {
+			return h
+		}
+		return hintState{Seen: make(map[string]int)}
+	}
+	data, err := os.ReadFile(strings.TrimSuffix(hintsFile(s), ".json"))
+	if err != nil {
+		return h
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && n > 0 {
+		if test, _ := s.meta.firstHints(); test != "" {
+			h.Seen[test] = n
+		}
+	}
+	return h
+}
+
+// save writes the state to .kata/.
+func (h hintState) save(s step) error {
 	path := hintsFile(s)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("remember the hints shown: %w", err)
 	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(n)+"\n"), 0o644); err != nil {
+	data, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return fmt.Errorf("remember the hints shown: %w", err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("remember the hints shown: %w", err)
 	}
 	return nil
+}
+
+// hintTest picks the test whose hint a red check shows: the first failing
+// lesson test that has hints, else the first failing test that has some;
+// failing lists the failing top-level tests in the order they ran. It
+// returns "" when no failing test has hints.
+func hintTest(m stepMeta, failing []string) string {
+	lesson := make(map[string]bool)
+	for _, name := range m.LessonTests {
+		lesson[name] = true
+	}
+	for _, name := range failing {
+		if lesson[name] && len(m.hintsFor(name)) > 0 {
+			return name
+		}
+	}
+	for _, name := range failing {
+		if len(m.hintsFor(name)) > 0 {
+			return name
+		}
+	}
+	return ""
 }

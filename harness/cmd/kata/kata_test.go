@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // events renders go test -json lines from compact descriptions.
@@ -252,5 +254,305 @@ func TestJudgeStarter(t *testing.T) {
 	judgeStarter(&bad, style{}, s, run(map[string]string{"TestA": "fail", "TestLesson": "pass", "TestLesson/sub": "pass"}))
 	if len(bad.breaches) != 1 || bad.failed != 2 {
 		t.Errorf("a starter failing the wrong test: %d failed, breaches %v; want 2 and one breach", bad.failed, bad.breaches)
+	}
+}
+
+func TestHintTest(t *testing.T) {
+	meta := stepMeta{
+		LessonTests: []string{"TestLessonA", "TestLessonB"},
+		Hints: map[string][]string{
+			"TestLessonA": {"a1", "a2", "a3"},
+			"TestLessonB": {"b1", "b2", "b3"},
+			"TestOther":   {"o1"},
+		},
+	}
+	tests := []struct {
+		name    string
+		failing []string
+		want    string
+	}{
+		{"a lesson test", []string{"TestLessonB"}, "TestLessonB"},
+		{"the first failing lesson test, in the order they ran", []string{"TestLessonB", "TestLessonA"}, "TestLessonB"},
+		{"a lesson test before another test with hints", []string{"TestOther", "TestLessonA"}, "TestLessonA"},
+		{"a failing test with hints of its own", []string{"TestPlain", "TestOther"}, "TestOther"},
+		{"no failing test has hints", []string{"TestPlain"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hintTest(meta, tt.failing); got != tt.want {
+				t.Errorf("hintTest(%q) = %q, want %q", tt.failing, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHintFollowUp checks that what make hint promises is what the next
+// make hint shows.
+func TestHintFollowUp(t *testing.T) {
+	const n = 3
+	s := step{num: 1}
+	for seen := 0; seen <= n; seen++ {
+		for level := 0; level <= n; level++ {
+			show := nextHint(n, seen, level)
+			if show == 0 {
+				t.Fatalf("nextHint(%d, %d, %d) = 0", n, seen, level)
+			}
+			if level != 0 && show != level {
+				t.Errorf("LEVEL=%d showed hint %d", level, show)
+			}
+			promise := hintFollowUp(s, n, seen, show, level)
+			next := nextHint(n, max(seen, show), 0)
+			if strings.Contains(promise, "gives hint") && !strings.Contains(promise, fmt.Sprintf("gives hint %d:", next)) {
+				t.Errorf("seen %d, LEVEL=%d: promised %q; the next make hint shows hint %d", seen, level, promise, next)
+			}
+			if next < n && !strings.Contains(promise, "gives hint") {
+				t.Errorf("seen %d, LEVEL=%d: promised %q; the next make hint shows hint %d of %d", seen, level, promise, next, n)
+			}
+		}
+	}
+	if got := nextHint(n, 0, 4); got != 0 {
+		t.Errorf("nextHint with LEVEL=4 of 3 = %d, want 0", got)
+	}
+}
+
+func TestCondenseRepeats(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{
+			name: "station ids",
+			lines: []string{
+				"call CS0001-7: no answer within 30s",
+				"call CS0002-7: no answer within 30s",
+				"call CS0003-7: no answer within 30s",
+				"call CS0004-7: no answer within 30s",
+				"call CS0005-7: no answer within 30s",
+				"3 of 5 calls were not answered",
+			},
+			want: []string{
+				"call CS0001-7: no answer within 30s (and 4 more like it: CS0002, CS0003, CS0004, …)",
+				"3 of 5 calls were not answered",
+			},
+		},
+		{
+			name: "messages with continuation lines",
+			lines: []string{
+				"CS0001 got 3 answers, want 14",
+				"  the first missing: StatusNotification",
+				"CS0002 got 3 answers, want 14",
+				"  the first missing: StatusNotification",
+				"CS0003 got 4 answers, want 14",
+				"  the first missing: StatusNotification",
+			},
+			want: []string{
+				"CS0001 got 3 answers, want 14",
+				"  the first missing: StatusNotification (and 2 more like it: CS0002, CS0003)",
+			},
+		},
+		{
+			name:  "two alike lines stay",
+			lines: []string{"peak 1, want 4", "peak 1, want 8"},
+			want:  []string{"peak 1, want 4", "peak 1, want 8"},
+		},
+		{
+			name:  "numbers only",
+			lines: []string{"item 1 late", "item 2 late", "item 3 late"},
+			want:  []string{"item 1 late (and 2 more like it)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := condenseRepeats(tt.lines); !slices.Equal(got, tt.want) {
+				t.Errorf("condenseRepeats =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// A dump of a suite frozen by a mutex inside a synctest bubble, as SIGQUIT
+// prints it; kit.Isolated indents its child's output.
+const mutexDump = `SIGQUIT: quit
+PC=0x48c221 m=0 sigcode=0
+
+goroutine 21 gp=0x7f742880780 m=nil [sync.WaitGroup.Wait (durable), synctest bubble 1]:
+sync.(*WaitGroup).Wait(0x7f7428860d0)
+	/usr/local/go/src/sync/waitgroup.go:206 +0x85 fp=0x7f742823f38 sp=0x7f742823f10 pc=0x490645
+example.com/kata/exercises/03-x_test.TestB.func1(0x7f74289c6c8?)
+	/src/kata/exercises/03-x/x_test.go:6 +0x9d fp=0x7f742823f70 sp=0x7f742823f38 pc=0x52f8bd
+
+goroutine 22 gp=0x7f742880960 m=nil [sync.Mutex.Lock, synctest bubble 1]:
+internal/sync.(*Mutex).lockSlow(0x7f7428860c8)
+	/usr/local/go/src/internal/sync/mutex.go:149 +0x15d fp=0x7f742824758 sp=0x7f742824708 pc=0x48efdd
+example.com/kata/exercises/03-x.(*P).process(0x0?)
+	/src/kata/exercises/03-x/background.go:40 +0x74
+created by example.com/kata/exercises/03-x.(*P).start in goroutine 21
+	/src/kata/exercises/03-x/background.go:30 +0x5f
+
+goroutine 23 gp=0x7f742880b40 m=nil [sync.Mutex.Lock, synctest bubble 1]:
+internal/sync.(*Mutex).lockSlow(0x7f7428860c8)
+	/usr/local/go/src/internal/sync/mutex.go:149 +0x15d
+example.com/kata/exercises/03-x.(*P).process(0x0?)
+	/src/kata/exercises/03-x/background.go:40 +0x74
+
+goroutine 24 gp=0x7f742880d20 m=nil [sleep (durable), synctest bubble 1]:
+time.Sleep(0x3b9aca00)
+	/usr/local/go/src/runtime/time.go:361 +0x145
+example.com/kata/exercises/03-x.(*P).process(0x0?)
+	/src/kata/exercises/03-x/background.go:42 +0x74
+
+goroutine 5 gp=0x7f742880d21 m=nil [sync.Mutex.Lock]:
+example.com/kata/harness/x.f()
+	/src/kata/harness/x/x.go:1 +0x74
+`
+
+func TestParseStacksMutexInBubble(t *testing.T) {
+	for _, indent := range []string{"", "        "} {
+		lines := strings.Split(mutexDump, "\n")
+		for i := range lines {
+			lines[i] = indent + lines[i]
+		}
+		gs := parseStacks(lines)
+		if len(gs) != 5 {
+			t.Fatalf("indent %q: parsed %d goroutines, want 5", indent, len(gs))
+		}
+		if g := gs[1]; g.state != "sync.Mutex.Lock" || g.durable || !g.bubble || len(g.frames) != 2 {
+			t.Errorf("goroutine 22 = %+v, want a non-durable sync.Mutex.Lock in a bubble with 2 frames", g)
+		}
+		if g := gs[0]; g.state != "sync.WaitGroup.Wait" || !g.durable {
+			t.Errorf("goroutine 21 = %+v, want a durable sync.WaitGroup.Wait", g)
+		}
+		if m := mutexInBubble(gs); len(m) != 2 {
+			t.Errorf("mutexInBubble found %d goroutines, want 2 (goroutine 5 is outside any bubble)", len(m))
+		}
+		s := step{name: "03-x", repo: repo{root: "/src/kata"}}
+		places := waitPlaces(s.repo, s, gs)
+		want := "(*P).process at exercises/03-x/background.go:40"
+		if len(places) == 0 || !strings.HasSuffix(places[0].where, want) || places[0].n != 2 || places[0].state != "sync.Mutex.Lock" {
+			t.Errorf("first place = %+v, want 2 goroutines locking in %s", places, want)
+		}
+		c := &crash{test: "TestB", hung: 15 * time.Second, dump: lines}
+		text := strings.Join(explainCrash(s.repo, s, c), "\n")
+		for _, want := range []string{"TestB was still running after 15s", "2 goroutines inside the test's synctest bubble wait for a sync.Mutex", "fake clock"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("explainCrash does not say %q:\n%s", want, text)
+			}
+		}
+	}
+}
+
+func TestExplainLeak(t *testing.T) {
+	s := step{name: "01-x", repo: repo{root: "/src/kata"}}
+	c := &crash{test: "TestClose", first: "panic: deadlock: main bubble goroutine has exited but blocked goroutines remain [recovered, repanicked]",
+		dump: strings.Split(`goroutine 7 [running]:
+testing.tRunner.func1()
+	/usr/local/go/src/testing/testing.go:1977 +0x349
+example.com/kata/exercises/01-x_test.TestClose(0x2e5fda12a6c8?)
+	/src/kata/exercises/01-x/x_test.go:3 +0x1a
+
+goroutine 10 [chan receive (durable), synctest bubble 1]:
+example.com/kata/exercises/01-x.(*Server).work(...)
+	/src/kata/exercises/01-x/server.go:90 +0x19
+created by example.com/kata/exercises/01-x.New in goroutine 9
+	/src/kata/exercises/01-x/server.go:50 +0x5f`, "\n")}
+	text := strings.Join(explainCrash(s.repo, s, c), "\n")
+	for _, want := range []string{"a goroutine the server started was still blocked", "waiting (chan receive) in 01-x.(*Server).work at exercises/01-x/server.go:90"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("explainCrash does not say %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "x_test.go") {
+		t.Errorf("explainCrash shows the test's own goroutine for a leak:\n%s", text)
+	}
+}
+
+func TestBuildComplaint(t *testing.T) {
+	const pkg = "example.com/kata/exercises/01-x"
+	tests := []struct {
+		name    string
+		output  []string
+		wantVet bool
+	}{
+		{"compiler", []string{"# " + pkg, "exercises/01-x/server.go:3:2: undefined: x"}, false},
+		{"vet", []string{"# " + pkg, "# [" + pkg + "]", "exercises/01-x/server.go:3:39: fmt.Sprintf format %d has arg \"x\" of wrong type string"}, true},
+		{"vet on a type error", []string{"# [" + pkg + "]", "vet: exercises/01-x/server.go:3:2: undefined: x"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var evs []testEvent
+			for _, line := range tt.output {
+				evs = append(evs, testEvent{Action: "build-output", ImportPath: pkg, Output: line + "\n"})
+			}
+			lines, vet := buildComplaint(parseTestJSON(events(t, evs...)))
+			if vet != tt.wantVet {
+				t.Errorf("vet = %v, want %v", vet, tt.wantVet)
+			}
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "  exercises/01-x/server.go:3:") {
+				t.Errorf("lines = %q, want the one complaint", lines)
+			}
+		})
+	}
+}
+
+func TestComingMessage(t *testing.T) {
+	steps := []step{{num: 1, name: "01-workers"}, {num: 2, name: "02-async-io"}, {num: 3, name: "03-ordering"}, {num: 4, name: "04-idle-eviction"}}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{5, "step 05 (backpressure) is coming: bounded queues, and a station that floods. It is not in the kata yet; steps 01 to 04 are."},
+		{9, "step 09 (hardening) is coming"},
+		{4, ""},  // it exists
+		{12, ""}, // not a step at all
+	}
+	for _, tt := range tests {
+		got := comingMessage(steps, tt.n)
+		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
+			t.Errorf("comingMessage(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	if got := comingMessage(append(steps, step{num: 5, name: "05-backpressure"}), 5); got != "" {
+		t.Errorf("comingMessage for a step that exists = %q, want none", got)
+	}
+	if got, want := comingLine(steps), "Still to come: 05-backpressure, 06-batching, 07-server-calls, 08-shutdown, 09-hardening."; !strings.HasSuffix(got, want) {
+		t.Errorf("comingLine = %q, want it to end %q", got, want)
+	}
+}
+
+// TestDumpedIn checks that a test that failed with a child process's stack
+// dump (kit.Isolated, its child timed out) is explained as a hang.
+func TestDumpedIn(t *testing.T) {
+	test := &testResult{name: "TestIsolated", action: "fail", output: []string{
+		"=== RUN   TestIsolated",
+		"    isolated.go:39: threads before: 12",
+		"        panic: test timed out after 12s",
+		"        \trunning tests:",
+		"        \t\tTestIsolated (12s)",
+		"        ",
+		"        goroutine 9 [sync.Mutex.Lock]:",
+		"        example.com/kata/exercises/02-x.(*Server).handle(0x1)",
+		"        \t/src/kata/exercises/02-x/server.go:113 +0x1d",
+		"--- FAIL: TestIsolated (12.50s)",
+	}}
+	p := &pkgResult{tests: []*testResult{test}, byName: map[string]*testResult{test.name: test}}
+	c := dumpedIn(p, test)
+	if c == nil {
+		t.Fatal("dumpedIn = nil, want the child's hang")
+	}
+	if c.hung != 12*time.Second || !c.child {
+		t.Errorf("hung %v, child %v; want 12s and true", c.hung, c.child)
+	}
+	s := step{name: "02-x", repo: repo{root: "/src/kata"}}
+	text := strings.Join(explainCrash(s.repo, s, c), "\n")
+	if !strings.Contains(text, "waiting (sync.Mutex.Lock) in 02-x.(*Server).handle at exercises/02-x/server.go:113") {
+		t.Errorf("explainCrash does not say where the child waited:\n%s", text)
+	}
+	if got := untilDump(failureLines(p, test.name)); !slices.Equal(got, []string{"threads before: 12"}) {
+		t.Errorf("the test's own lines = %q, want only what it said before the dump", got)
+	}
+	plain := &testResult{name: "TestPlain", action: "fail", output: []string{"    x_test.go:3: goroutines were still running after Close:"}}
+	if c := dumpedIn(p, plain); c != nil {
+		t.Errorf("dumpedIn found a dump in a plain failure: %+v", c)
 	}
 }

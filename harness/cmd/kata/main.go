@@ -7,7 +7,7 @@
 //
 //	go run ./harness/cmd/kata <command> [flags]
 //
-// The commands are check, test, progress, hint, diff, serve and demo; run
+// The commands are check, watch, test, progress, hint, diff, serve and demo; run
 // a command with -h for its flags. The Makefile is the usual way in.
 //
 // kata never imports an exercise or a solution: it runs them through the go
@@ -27,6 +27,8 @@ const usage = `kata runs the kata's commands; the Makefile is the usual way in:
 
   make demo     [STEP=1] [WORKERS=10]      watch a step's starter and solution side by side
   make check    STEP=N [SOLUTION=1]        run step N's suite against your code (or the solution)
+  make check    STEP=N WRONG=NAME          watch the suite catch one of step N's wrong turns
+  make watch    STEP=N                     check step N again each time you save one of its files
   make hint     STEP=N [LEVEL=L]           the next hint for step N
   make diff     STEP=N                     your code against the reference solution
   make progress                            where you stand on every step
@@ -48,6 +50,7 @@ func main() {
 func run(args []string, stderr io.Writer) int {
 	commands := []command{
 		{"check", runCheck},
+		{"watch", runWatch},
 		{"test", runContract},
 		{"progress", runProgress},
 		{"hint", runHint},

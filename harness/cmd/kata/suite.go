@@ -1,0 +1,583 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// defaultTestLimit is how long one top-level test of a suite may run before
+// the runner calls it hung. The suites run on fake time: the slowest tests
+// (step 02's thousand loopback stations in a fresh process, step 04's
+// thousand stations coming and going) took 2.3s with -race on an idle
+// 2-core machine and up to 4.4s on one loaded by eight other suites (load
+// average 15). A test still running after 15s waits for something that will
+// not come. A step's step.json may set "test_timeout" ("45s").
+const defaultTestLimit = 15 * time.Second
+
+// limitEnv tells the test binary, and the kit.Isolated processes it starts,
+// the per-test limit the runner enforces, as a Go duration.
+const limitEnv = "KATA_TEST_LIMIT"
+
+// A suite runs one step's test suite the way check, progress and watch do:
+// it builds the test binary once, with -race, and runs it under a watchdog
+// that reports which test is running, stops a test that runs past its limit
+// and has the binary print every goroutine's stack first, runs the tests that
+// a crash kept from running in a fresh process, and leaves no process of
+// the run behind.
+type suite struct {
+	s       step
+	overlay string        // a go command overlay, or ""
+	limit   time.Duration // per top-level test
+	// slowBuild is called once if the build is still running after a couple
+	// of seconds: a cold build cache, which takes a while. May be nil.
+	slowBuild func()
+	// running is called now and then while a test runs: its name and for
+	// how long it has run. May be nil.
+	running func(test string, d time.Duration)
+}
+
+// newSuite returns a suite of step s with the step's per-test limit.
+func newSuite(s step) suite {
+	return suite{s: s, limit: testLimit(s)}
+}
+
+// testLimit returns the per-test limit of a step: its step.json's
+// "test_timeout" if it has one, else defaultTestLimit.
+func testLimit(s step) time.Duration {
+	data, err := os.ReadFile(filepath.Join(s.repo.root, s.dir(), "step.json"))
+	if err != nil {
+		return defaultTestLimit
+	}
+	var meta struct {
+		TestTimeout string `json:"test_timeout"`
+	}
+	if json.Unmarshal(data, &meta) != nil || meta.TestTimeout == "" {
+		return defaultTestLimit
+	}
+	d, err := time.ParseDuration(meta.TestTimeout)
+	if err != nil || d <= 0 {
+		return defaultTestLimit
+	}
+	return d
+}
+
+// A crash is one death of a test binary, or one test stopped by the
+// watchdog.
+type crash struct {
+	test  string // the top-level test that was running, or ""
+	first string // "panic: …", "fatal error: …", or "" for a hang
+	// hung is the limit a hung test ran past; zero for a panic.
+	hung time.Duration
+	// child reports that the hang was in a process the test started
+	// (kit.Isolated): the test itself then failed with the child's stacks.
+	child bool
+	dump  []string // the goroutine stacks
+}
+
+// leak reports whether the crash is synctest's: the test's function
+// returned while goroutines it started were still blocked.
+func (c *crash) leak() bool {
+	return strings.Contains(c.first, "main bubble goroutine has exited but blocked goroutines remain")
+}
+
+// deadlock reports whether the crash is synctest's deadlock: every
+// goroutine of the bubble blocked at once.
+func (c *crash) deadlock() bool {
+	return strings.Contains(c.first, "all goroutines in bubble are blocked") ||
+		strings.Contains(c.first, "all goroutines are asleep")
+}
+
+// how says in a few words what happened to the test: "hung", "crashed", …
+func (c *crash) how() string {
+	switch {
+	case c.hung != 0:
+		return "hung"
+	case c.leak():
+		return "left a goroutine behind"
+	case c.deadlock():
+		return "deadlocked"
+	}
+	return "crashed"
+}
+
+// run builds and runs the suite, and returns what it reported: one package,
+// whose tests are those of every round, and whose crashes say what went
+// wrong. A build failure is reported as in a go test run.
+func (su suite) run(ctx context.Context) *testRun {
+	start := time.Now()
+	tmp, err := os.MkdirTemp("", "kata-suite-")
+	if err != nil {
+		return &testRun{err: fmt.Errorf("make a temporary directory: %w", err)}
+	}
+	defer os.RemoveAll(tmp)
+
+	bin := filepath.Join(tmp, su.s.name+".test")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	if tr := su.build(ctx, bin); tr != nil {
+		tr.elapsed = time.Since(start)
+		return tr
+	}
+	names, err := su.list(ctx, bin)
+	if err != nil {
+		return &testRun{err: err, elapsed: time.Since(start)}
+	}
+	if su.running != nil {
+		// Rounds after a crash run side by side, each calling it.
+		var mu sync.Mutex
+		running := su.running
+		su.running = func(test string, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			running(test, d)
+		}
+	}
+	merged := &pkgResult{name: su.s.importPath(), byName: make(map[string]*testResult), action: "pass"}
+	tr := &testRun{pkgs: []*pkgResult{merged}, byPkg: map[string]*pkgResult{merged.name: merged}}
+	rnd := su.round(ctx, bin, names, true)
+	if rnd.err != nil {
+		tr.err = rnd.err
+		return tr
+	}
+	merge(merged, rnd)
+	if c := rnd.crash; c != nil && c.test != "" {
+		// The tests after the crash never ran: run each in a fresh process
+		// of its own, a few at a time. A hung test waits without using the
+		// processor, so when one test hangs and the others hang the same
+		// way, the learner waits for one limit, not one per test.
+		done := make(map[string]bool)
+		for _, t := range rnd.p.tests {
+			if t.topLevel() && t.action != "" {
+				done[t.name] = true
+			}
+		}
+		done[c.test] = true
+		var rest []string
+		for _, name := range names {
+			if !done[name] {
+				rest = append(rest, name)
+			}
+		}
+		rounds := make([]round, len(rest))
+		sem := make(chan struct{}, 3)
+		var wg sync.WaitGroup
+		for i, name := range rest {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				rounds[i] = su.round(ctx, bin, []string{name}, false)
+			})
+		}
+		wg.Wait()
+		for _, rnd := range rounds {
+			if rnd.err != nil {
+				tr.err = rnd.err
+				return tr
+			}
+			merge(merged, rnd)
+		}
+	}
+	tr.elapsed = time.Since(start)
+	return tr
+}
+
+// build compiles the suite's test binary; go test -c runs vet too. It
+// returns nil once the binary is built, or the run that says why not.
+func (su suite) build(ctx context.Context, bin string) *testRun {
+	args := []string{"test", "-c", "-json", "-race", "-o", bin}
+	if su.overlay != "" {
+		args = append(args, "-overlay="+su.overlay)
+	}
+	args = append(args, su.s.pkg())
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = su.s.repo.root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		return &testRun{err: fmt.Errorf("go %s: %w", strings.Join(args, " "), err)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cold := make(chan bool, 1)
+	go func() { cold <- su.coldCache(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case isCold := <-cold:
+		if isCold && su.slowBuild != nil {
+			su.slowBuild()
+		}
+		err = <-done
+	}
+	if err == nil {
+		return nil
+	}
+	tr := parseTestJSON(stdout.Bytes())
+	tr.stderr = strings.TrimSpace(stderr.String())
+	if len(tr.build) == 0 {
+		tr.err = fmt.Errorf("go test failed: %s", firstNonEmpty(tr.stderr, err.Error()))
+		return tr
+	}
+	// go test -c runs vet before it builds: if the suite builds without
+	// vet, the complaint was vet's.
+	novet := exec.CommandContext(ctx, "go", append([]string{"test", "-c", "-vet=off"}, args[2:]...)...)
+	novet.Dir = su.s.repo.root
+	tr.vetFailed = novet.Run() == nil
+	p := &pkgResult{name: su.s.importPath(), byName: make(map[string]*testResult), action: "fail", failedBuild: true}
+	tr.pkgs, tr.byPkg = []*pkgResult{p}, map[string]*pkgResult{p.name: p}
+	return tr
+}
+
+// coldCache reports whether the build cache lacks most of what the suite
+// needs (a fresh clone, a new Go): the build then takes a minute, not
+// seconds. It asks go list which of the suite's dependencies are stale.
+func (su suite) coldCache(ctx context.Context) bool {
+	args := []string{"list", "-race", "-test", "-deps", "-f", "{{if .Stale}}stale{{end}}"}
+	if su.overlay != "" {
+		args = append(args, "-overlay="+su.overlay)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, su.s.pkg())...)
+	cmd.Dir = su.s.repo.root
+	out, err := cmd.Output()
+	// The learner's package, its test variants and the test's main package
+	// are stale after every edit; a cold cache has the standard library's
+	// race variants to build too.
+	return err == nil && strings.Count(string(out), "stale") > 20
+}
+
+// list returns the top-level tests of the binary, in the order they run.
+func (su suite) list(ctx context.Context, bin string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, bin, "-test.list", ".")
+	cmd.Dir = filepath.Join(su.s.repo.root, su.s.dir())
+	ownGroup(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	if cmd.Process != nil {
+		killGroup(cmd.Process.Pid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the tests of %s: %w", su.s.dir(), err)
+	}
+	var names []string
+	for line := range strings.Lines(string(out)) {
+		name := strings.TrimSpace(line)
+		if strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Example") || strings.HasPrefix(name, "Fuzz") {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// A round is one run of the test binary.
+type round struct {
+	p     *pkgResult
+	crash *crash // how the binary died, or nil
+	err   error  // it could not run at all
+}
+
+// round runs the named tests (all of them on the first round) in one
+// process, watching each for its limit.
+func (su suite) round(ctx context.Context, bin string, names []string, all bool) round {
+	args := []string{"-test.v=test2json", "-test.paniconexit0", "-test.count=1",
+		// A backstop only: the watchdog stops a hung test after su.limit,
+		// and may wait up to 30s more for a process the test started.
+		"-test.timeout=" + ((su.limit+45*time.Second)*time.Duration(max(len(names), 1)) + time.Minute).String()}
+	if !all {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = regexp.QuoteMeta(n)
+		}
+		args = append(args, "-test.run=^("+strings.Join(quoted, "|")+")$")
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return round{err: fmt.Errorf("run the suite: %w", err)}
+	}
+	conv := exec.Command("go", "tool", "test2json", "-p", su.s.importPath())
+	conv.Stdin = pr
+	convOut, err := conv.StdoutPipe()
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return round{err: fmt.Errorf("run test2json: %w", err)}
+	}
+	var convErr bytes.Buffer
+	conv.Stderr = &convErr
+	ownGroup(conv) // Ctrl-C is the runner's to handle: it ends the binary, and so test2json
+	if err := conv.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return round{err: fmt.Errorf("run go tool test2json: %w", err)}
+	}
+	pr.Close()
+
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Join(su.s.repo.root, su.s.dir())
+	cmd.Env = append(os.Environ(), limitEnv+"="+su.limit.String())
+	cmd.Stdout, cmd.Stderr = pw, pw
+	ownGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		conv.Wait()
+		return round{err: fmt.Errorf("run the suite: %w", err)}
+	}
+	pw.Close()
+	pid := cmd.Process.Pid
+
+	// Read the events as they come, to know which test runs.
+	var (
+		mu      sync.Mutex
+		raw     bytes.Buffer
+		current string
+		since   time.Time
+		ended   = make(map[string]bool)
+	)
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(convOut)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var ev testEvent
+			line := sc.Bytes()
+			mu.Lock()
+			raw.Write(line)
+			raw.WriteByte('\n')
+			if json.Unmarshal(line, &ev) == nil && ev.Test != "" && !strings.Contains(ev.Test, "/") {
+				switch ev.Action {
+				case "run":
+					current, since = ev.Test, time.Now()
+				case "pass", "fail", "skip":
+					ended[ev.Test] = true
+					if current == ev.Test {
+						current = ""
+					}
+				}
+			}
+			mu.Unlock()
+		}
+		io.Copy(io.Discard, convOut)
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var (
+		fatal    *crash   // the hang that the binary was stopped for
+		children []*crash // hangs in processes the tests started
+		exitErr  error
+	)
+	handled := make(map[string]bool)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+watch:
+	for {
+		select {
+		case exitErr = <-exited:
+			break watch
+		case <-ctx.Done():
+			killGroup(pid)
+			exitErr = <-exited
+			break watch
+		case <-tick.C:
+		}
+		mu.Lock()
+		test, ran := current, time.Since(since)
+		mu.Unlock()
+		if test == "" {
+			continue
+		}
+		if su.running != nil {
+			su.running(test, ran)
+		}
+		if ran < su.limit || handled[test] {
+			continue
+		}
+		handled[test] = true
+		testEnded := func() bool { mu.Lock(); defer mu.Unlock(); return ended[test] }
+		// A process the test started (kit.Isolated) is where the test
+		// waits: ask it for its stacks first, and give the test the time
+		// to report them as its failure.
+		if kids := groupMembers(pid); len(kids) > 0 && canQuit {
+			for _, k := range kids {
+				_ = quit(k)
+			}
+			children = append(children, &crash{test: test, hung: su.limit, child: true})
+			var gone bool
+			// A dump of thousands of goroutines takes the test a while to
+			// read and report, with -race.
+			if exitErr, gone = waitFor(exited, testEnded, 30*time.Second); gone {
+				break watch
+			}
+			if testEnded() {
+				continue
+			}
+		}
+		fatal = &crash{test: test, hung: su.limit}
+		_ = quit(pid)
+		select {
+		case exitErr = <-exited:
+		case <-time.After(10 * time.Second):
+			killGroup(pid)
+			exitErr = <-exited
+		}
+		break watch
+	}
+	killGroup(pid) // whatever the binary started and left behind
+	<-read
+	conv.Wait()
+
+	tr := parseTestJSON(raw.Bytes())
+	p := tr.only()
+	p.name = su.s.importPath()
+	rnd := round{p: p}
+	for _, c := range children {
+		// The test failed on its own, its child's stacks in its output.
+		c.dump = stackLines(p.byName[c.test])
+		if fatal == nil || fatal.test != c.test {
+			p.hangs = append(p.hangs, c)
+		}
+	}
+	switch {
+	case fatal != nil:
+		fatal.dump = afterLine(allLines(p), "SIGQUIT: quit")
+		rnd.crash = fatal
+	case p.crashed():
+		rnd.crash = &crash{test: p.panicTest, first: firstNonEmpty(p.timeout, first(p.panicLines)), dump: p.panicLines}
+		if p.timeout != "" {
+			rnd.crash.hung = su.limit
+		}
+	case exitErr != nil && len(p.unfinished()) > 0:
+		// Killed from outside, or os.Exit in a test.
+		rnd.crash = &crash{test: p.unfinished()[0].name, first: "the test binary exited: " + exitErr.Error()}
+	}
+	if rnd.crash != nil && rnd.crash.test == "" {
+		if u := p.unfinished(); len(u) > 0 {
+			rnd.crash.test = topName(u[0].name)
+		}
+	}
+	var exit *exec.ExitError
+	switch {
+	case exitErr == nil:
+		if p.action == "" {
+			p.action = "pass"
+		}
+	case errors.As(exitErr, &exit):
+		p.action = "fail"
+	default:
+		rnd.err = fmt.Errorf("run the suite: %w", exitErr)
+	}
+	return rnd
+}
+
+// waitFor waits until done reports true or the process exits, at most d.
+// It returns the process's exit error and whether it exited.
+func waitFor(exited <-chan error, done func() bool, d time.Duration) (error, bool) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) && !done() {
+		select {
+		case err := <-exited:
+			return err, true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil, false
+}
+
+// merge adds one round's results to the suite's.
+func merge(into *pkgResult, rnd round) {
+	p := rnd.p
+	for _, t := range p.tests {
+		if old, ok := into.byName[t.name]; ok && old.action != "" {
+			continue
+		}
+		if old, ok := into.byName[t.name]; ok {
+			*old = *t
+			continue
+		}
+		into.byName[t.name] = t
+		into.tests = append(into.tests, t)
+	}
+	into.output = append(into.output, p.output...)
+	into.elapsed += p.elapsed
+	into.hangs = append(into.hangs, p.hangs...)
+	if p.action != "pass" {
+		into.action = "fail"
+	}
+	if c := rnd.crash; c != nil {
+		into.crashes = append(into.crashes, c)
+		if len(into.crashes) == 1 {
+			// The first crash, for what reads panicTest and friends.
+			into.panicTest = c.test
+			into.panicLines = append([]string{c.first}, c.dump...)
+			if c.hung != 0 {
+				into.timeout = fmt.Sprintf("panic: test ran past its limit of %v", c.hung)
+			}
+		}
+		if t := into.byName[c.test]; t != nil && t.action == "" {
+			t.action = "fail"
+		}
+	}
+}
+
+// stackLines returns the goroutine dump in a test's output, if any.
+func stackLines(t *testResult) []string {
+	if t == nil {
+		return nil
+	}
+	for i, line := range t.output {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "SIGQUIT: quit") || strings.HasPrefix(l, "panic: test timed out") ||
+			strings.HasPrefix(l, "goroutine ") && strings.Contains(l, " [") && strings.HasSuffix(l, "]:") {
+			return t.output[i:]
+		}
+	}
+	return nil
+}
+
+// allLines returns every line a package's run printed, test by test.
+func allLines(p *pkgResult) []string {
+	var out []string
+	for _, t := range p.tests {
+		out = append(out, t.output...)
+	}
+	return append(out, p.output...)
+}
+
+// afterLine returns lines from the first that contains marker on, or all
+// of them if none does.
+func afterLine(lines []string, marker string) []string {
+	for i, line := range lines {
+		if strings.Contains(line, marker) {
+			return lines[i:]
+		}
+	}
+	return lines
+}
+
+// first returns the first of lines, or "".
+func first(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[0]
+}
+
+// topName returns the top-level test of a test or subtest name.
+func topName(name string) string {
+	top, _, _ := strings.Cut(name, "/")
+	return top
+}
