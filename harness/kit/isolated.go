@@ -20,6 +20,9 @@ const (
 	// lifelineEnv gives the child the descriptor of its lifeline: the read
 	// end of a pipe whose only write end the parent holds (see lifeline).
 	lifelineEnv = "KATA_ISOLATED_LIFELINE"
+	// testLimitEnv is how long the kata's runner lets one test run (a
+	// time.Duration), when it runs the suite.
+	testLimitEnv = "KATA_TEST_LIMIT"
 )
 
 // Isolated runs body in a fresh process: the test binary runs again with
@@ -57,8 +60,17 @@ type orphans struct{ pdeathsig, lifeline bool }
 func isolate(t *testing.T, o orphans) {
 	t.Helper()
 	limit := time.Duration(0) // none, like the parent's
+	left, bounded := time.Duration(0), false
 	if deadline, ok := t.Deadline(); ok {
-		limit = childTimeout(time.Until(deadline))
+		left, bounded = time.Until(deadline), true
+	}
+	// The kata's runner gives each test a limit of its own, shorter than
+	// the test binary's, and says what it is here.
+	if d, err := time.ParseDuration(os.Getenv(testLimitEnv)); err == nil && d > 0 && (!bounded || d < left) {
+		left, bounded = d, true
+	}
+	if bounded {
+		limit = childTimeout(left)
 	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0],
 		"-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v",

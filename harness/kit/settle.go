@@ -29,9 +29,9 @@ import (
 type bubbleState int
 
 const (
-	busy    bubbleState = iota // some goroutine can still run
-	settled                    // every other goroutine is durably blocked
-	stuck                      // the others are durably blocked or wait for a mutex that one of them holds
+	bubbleBusy    bubbleState = iota // some goroutine can still run
+	bubbleSettled                    // every other goroutine is durably blocked
+	bubbleStuck                      // the others are durably blocked or wait for a mutex that one of them holds
 )
 
 // Settle lets the server do everything it can before fake time moves, as
@@ -44,10 +44,10 @@ func Settle(t *testing.T, gates ...*backend.Gate) bool {
 	for pause := 1; ; pause = min(2*pause, 64) {
 		yield(pause)
 		switch state, waiting := l.look(); state {
-		case settled:
+		case bubbleSettled:
 			synctest.Wait()
 			return true
-		case stuck:
+		case bubbleStuck:
 			lockWait(t, waiting, gates)
 			return false
 		}
@@ -72,7 +72,7 @@ func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 			continue // what we wait for usually comes at once: look only then
 		}
 		switch state, waiting := l.look(); state {
-		case settled:
+		case bubbleSettled:
 			select {
 			case v := <-ch:
 				return v, true
@@ -80,7 +80,7 @@ func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 				var zero T
 				return zero, false
 			}
-		case stuck:
+		case bubbleStuck:
 			lockWait(t, waiting, gates)
 			var zero T
 			return zero, false
@@ -165,13 +165,13 @@ func classify(dump []byte) (bubbleState, [][]byte) {
 	}
 	switch {
 	case running > 0:
-		return busy, nil
+		return bubbleBusy, nil
 	case len(waiting) > 0:
 		// Nobody can run, so whoever holds the mutex is parked (or waits
 		// for a mutex itself): nothing will change until the test acts.
-		return stuck, waiting
+		return bubbleStuck, waiting
 	default:
-		return settled, nil
+		return bubbleSettled, nil
 	}
 }
 

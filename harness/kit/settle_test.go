@@ -16,11 +16,11 @@ func TestClassify(t *testing.T) {
 		want    bubbleState
 		waiting int
 	}{
-		{"all durable", me + g("2", "chan receive (durable), synctest bubble 7") + g("3", "select (durable), synctest bubble 7"), settled, 0},
-		{"one runnable", me + g("2", "chan receive (durable), synctest bubble 7") + g("3", "runnable, synctest bubble 7"), busy, 0},
-		{"mutex wait", me + g("2", "sync.Mutex.Lock, synctest bubble 7") + g("3", "select (durable), synctest bubble 7"), stuck, 1},
-		{"rwmutex wait", me + g("2", "sync.RWMutex.Lock, synctest bubble 7"), stuck, 1},
-		{"other bubbles ignored", me + g("2", "runnable, synctest bubble 8") + g("3", "sync.Mutex.Lock") + g("4", "select (durable), synctest bubble 7"), settled, 0},
+		{"all durable", me + g("2", "chan receive (durable), synctest bubble 7") + g("3", "select (durable), synctest bubble 7"), bubbleSettled, 0},
+		{"one runnable", me + g("2", "chan receive (durable), synctest bubble 7") + g("3", "runnable, synctest bubble 7"), bubbleBusy, 0},
+		{"mutex wait", me + g("2", "sync.Mutex.Lock, synctest bubble 7") + g("3", "select (durable), synctest bubble 7"), bubbleStuck, 1},
+		{"rwmutex wait", me + g("2", "sync.RWMutex.Lock, synctest bubble 7"), bubbleStuck, 1},
+		{"other bubbles ignored", me + g("2", "runnable, synctest bubble 8") + g("3", "sync.Mutex.Lock") + g("4", "select (durable), synctest bubble 7"), bubbleSettled, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
