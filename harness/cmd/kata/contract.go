@@ -108,7 +108,7 @@ func runContract(args []string) error {
 		phases = append(phases, vetPhases...)
 		harnessStart := time.Now()
 		total.add(checkHarness(r, st, width))
-		phases = append(phases, phase{"harness tests", time.Since(harnessStart)})
+		phases = append(phases, phase{"harness", time.Since(harnessStart)})
 	}
 
 	fmt.Println()
@@ -799,7 +799,8 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 		t.breach(false, "gofmt failed: "+fmtErr.Error(), "fix what gofmt reports")
 		said = append(said, st.red("gofmt failed"))
 	case len(unformatted) > 0:
-		t.breach(false, "gofmt would change "+strings.Join(unformatted, ", "), "run gofmt -w on them")
+		t.breach(false, "gofmt would change:\n"+indent(strings.Join(limitLines(unformatted, 10, "gofmt -l . lists them all"), "\n"), "  "),
+			"run gofmt -w on them")
 		said = append(said, st.red("gofmt would change "+plural(len(unformatted), "file")))
 	default:
 		said = append(said, "gofmt has nothing to change")
@@ -831,7 +832,7 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 		}
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "other platforms", line, st.dim("("+seconds(crossTook.Seconds())+")"))
-	return t, []phase{{"vet", results[0].took}, {"cross-builds", crossTook}}
+	return t, []phase{{"vet", results[0].took}, {"cross-builds (beside vet)", crossTook}}
 }
 
 // unformattedFiles returns the module's .go files that gofmt would change,
