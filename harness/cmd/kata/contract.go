@@ -96,7 +96,7 @@ func runContract(args []string) error {
 		width = max(width, len(s.name))
 	}
 	var total tally
-	t, phases := checkSteps(r, st, steps, starters, tmp, *parallel, width)
+	t, phases := checkSteps(r, st, steps, starters, shippedErr == nil, tmp, *parallel, width)
 	total.add(t)
 	if *only == "" {
 		overlay, err := startersOverlay(steps, starters, tmp)
@@ -203,7 +203,7 @@ type variant struct {
 // binaries run while the next ones build. It prints a line per step in
 // order, its name padded to width, and returns how long the steps and
 // their wrong turns took.
-func checkSteps(r repo, st style, steps []step, starters []codeSet, tmp string, parallel, width int) (tally, []phase) {
+func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown bool, tmp string, parallel, width int) (tally, []phase) {
 	start := time.Now()
 	var total tally
 	test2json, err := goTool(r, "test2json")
@@ -310,7 +310,7 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, tmp string, 
 			total.add(t)
 			continue
 		}
-		total.add(judgeStep(st, s, byStep[i], turns[i], turnsErr[i], width))
+		total.add(judgeStep(st, s, byStep[i], turns[i], turnsErr[i], width, gitKnown))
 	}
 	runners.Wait()
 	if stepsEnd.IsZero() {
@@ -324,8 +324,9 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, tmp string, 
 }
 
 // judgeStep holds a step's variants to the contract and prints the step's
-// line.
-func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr error, width int) tally {
+// line; gitKnown says whether starters are known as committed, so that a
+// step checked on disk is worth a word.
+func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr error, width int, gitKnown bool) tally {
 	var t tally
 	var said []string
 	var suite map[string]bool // the suite's top-level tests, as the solution ran them
@@ -379,8 +380,8 @@ func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr erro
 		said = append(said, st.red(fmt.Sprintf("%d of %s caught", caught, plural(wrongs, "wrong turn"))))
 	}
 	line := strings.Join(said, " · ")
-	if onDisk {
-		line += st.dim(" (starter as on disk: not committed)")
+	if onDisk && gitKnown {
+		line += st.dim(" (not committed: starter as on disk)")
 	}
 	fmt.Printf("%-*s  %s\n", width, s.name, line)
 	return t

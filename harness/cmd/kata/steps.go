@@ -369,10 +369,6 @@ func solutionOverlay(s step, tmp string) (string, error) {
 	return writeOverlay(s, code, tmp, "solution")
 }
 
-// errNotShipped reports that the kata's starters as shipped are unknown: the
-// kata is not a git checkout, git is missing, or the step is not committed.
-var errNotShipped = errors.New("not known as shipped")
-
 // git runs git in the kata's root and returns its standard output.
 func (r repo) git(args ...string) ([]byte, error) {
 	cmd := exec.Command("git", args...)
@@ -391,13 +387,14 @@ func (r repo) git(args ...string) ([]byte, error) {
 }
 
 // shipped reports whether the kata is a git checkout with a commit, so that
-// the starters as the kata ships them are those of HEAD; if not, it says why.
+// the starters as the kata ships them are those of HEAD; if not, it says
+// why the kata cannot know them.
 func (r repo) shipped() error {
 	if _, err := exec.LookPath("git"); err != nil {
-		return fmt.Errorf("%w: git is not installed", errNotShipped)
+		return errors.New("git is not installed")
 	}
 	if _, err := r.git("rev-parse", "--verify", "--quiet", "HEAD"); err != nil {
-		return fmt.Errorf("%w: %s is not a git checkout", errNotShipped, r.root)
+		return fmt.Errorf("%s is not a git checkout", r.root)
 	}
 	return nil
 }
@@ -412,7 +409,7 @@ func (s step) shippedFiles() ([]string, error) {
 	// lie below the repository's top.
 	out, err := s.repo.git("ls-tree", "--name-only", "HEAD", "--", "./"+filepath.ToSlash(s.dir())+"/")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNotShipped, err)
+		return nil, err
 	}
 	var names []string
 	for line := range strings.Lines(string(out)) {
@@ -422,7 +419,7 @@ func (s step) shippedFiles() ([]string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("%w: %s is not committed", errNotShipped, s.dir())
+		return nil, fmt.Errorf("%s is not committed", s.dir())
 	}
 	return names, nil
 }
