@@ -20,6 +20,8 @@ URL      ?= ws://127.0.0.1:8080/ocpp
 MODE     ?= lockstep
 HOLD     ?=
 TIMEOUT  ?=
+FORCE    ?=
+FUZZTIME ?= 30s
 
 # SOLUTION=1 (or yes, true) picks the reference solution.
 solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
@@ -28,7 +30,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff serve stations bench
+.PHONY: help demo check watch test progress hint diff reset serve stations bench fuzz
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -41,6 +43,7 @@ help:
 	@echo '  make hint     STEP=N [LEVEL=L]          the next hint for step N: nudge, direction, near-solution'
 	@echo '  make diff     STEP=N                    your code against the reference solution'
 	@echo '  make progress                           where your code stands on every step'
+	@echo '  make reset    STEP=N [FORCE=1]          put step N'"'"'s starter back as the kata ships it (asks first)'
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
@@ -51,6 +54,7 @@ help:
 	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
+	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
 	@echo '  make bench                              benchmark the final server'
 	@echo
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
@@ -85,6 +89,13 @@ hint:
 diff:
 	$(call need-step,diff)
 	@$(KATA) diff -step $(STEP)
+
+reset:
+	$(call need-step,reset)
+	@$(KATA) reset -step $(STEP) $(if $(filter 1 yes true,$(FORCE)),-force)
+
+fuzz:
+	@$(KATA) fuzz -fuzztime $(FUZZTIME)
 
 serve:
 	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE))

@@ -1,15 +1,28 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
+
+// minWrongTurns is how many wrong turns the contract asks of every step
+// (it says 3 to 5): fewer is a breach.
+const minWrongTurns = 3
 
 // A breach is one way the kata breaks its contract: what is wrong and what
 // to do about it.
@@ -39,15 +52,28 @@ func (t *tally) breach(counted bool, what, todo string) {
 	}
 }
 
-// runContract proves the kata contract for every step, then vets, formats
-// and tests the rest of the kata.
+// A phase is a part of make test and how long it took.
+type phase struct {
+	name string
+	took time.Duration
+}
+
+// runContract proves the kata contract for every step, on the starters as
+// the kata ships them, then vets, formats and tests the rest of the kata.
 func runContract(args []string) error {
-	fs := newFlags("test", "[-parallel N] [-fuzztime D]")
-	parallel := fs.Int("parallel", 2, "how many suites run at once")
-	fuzztime := fs.Duration("fuzztime", 10*time.Second, "how long to fuzz the OCPP decoder")
+	fs := newFlags("test", "[-parallel N] [-step N]")
+	parallel := fs.Int("parallel", max(runtime.NumCPU(), 2), "how many test binaries run at once")
+	only := fs.String("step", "", "prove one step's contract only (no vet, no harness tests)")
 	r, steps, err := parseSteps(fs, args)
 	if err != nil {
 		return err
+	}
+	if *only != "" {
+		s, err := findStep(r, *only)
+		if err != nil {
+			return err
+		}
+		steps = []step{s}
 	}
 	tmp, err := os.MkdirTemp("", "kata-test-")
 	if err != nil {
@@ -57,22 +83,42 @@ func runContract(args []string) error {
 
 	st := styleFor(os.Stdout)
 	start := time.Now()
-	fmt.Printf("%s every step's starter must fail its lesson and its solution pass, with -race\n",
-		st.bold("kata test:"))
+	starters, shippedErr := shippedStarters(steps, tmp)
+	if shippedErr == nil {
+		fmt.Printf("%s the kata's contract, on the starters as committed (git HEAD), with -race\n", st.bold("kata test:"))
+		fmt.Println(st.dim("your own work is not judged here: make check STEP=N and make progress judge it"))
+	} else {
+		fmt.Printf("%s the kata's contract, with -race\n", st.bold("kata test:"))
+		fmt.Println(st.yellow(shippedErr.Error() + ": the starters are checked as they are on disk, your edits included"))
+	}
 	width := len("harness, stations")
 	for _, s := range steps {
 		width = max(width, len(s.name))
 	}
 	var total tally
-	total.add(checkSteps(r, st, steps, tmp, *parallel, width))
-	total.add(checkVet(r, st, width))
-	total.add(checkHarness(r, st, width))
-	total.add(checkFuzz(r, st, *fuzztime, width))
+	t, phases := checkSteps(r, st, steps, starters, shippedErr == nil, tmp, *parallel, width)
+	total.add(t)
+	if *only == "" {
+		overlay, err := startersOverlay(steps, starters, tmp)
+		if err != nil {
+			return err
+		}
+		t, vetPhases := checkVet(r, st, steps, starters, overlay, width)
+		total.add(t)
+		phases = append(phases, vetPhases...)
+		harnessStart := time.Now()
+		total.add(checkHarness(r, st, width))
+		phases = append(phases, phase{"harness", time.Since(harnessStart)})
+	}
 
 	fmt.Println()
+	var took []string
+	for _, p := range phases {
+		took = append(took, p.name+" "+seconds(p.took.Seconds()))
+	}
+	fmt.Println(st.dim(fmt.Sprintf("time: %s; in all %s", strings.Join(took, " · "), seconds(time.Since(start).Seconds()))))
 	if len(total.breaches) == 0 {
-		fmt.Printf("%s %s the contract; %s passed (%s)\n", st.green("kata:"),
-			holds(len(steps)), plural(total.passed, "test"), seconds(time.Since(start).Seconds()))
+		fmt.Printf("%s %s the contract; %s passed\n", st.green("kata:"), holds(len(steps)), plural(total.passed, "check"))
 		fmt.Printf("%d passed, %d failed\n", total.passed, total.failed)
 		return nil
 	}
@@ -93,73 +139,167 @@ func holds(n int) string {
 	return fmt.Sprintf("%d steps hold", n)
 }
 
-// checkSteps runs every step's suite against its starter and its solution,
-// at most parallel suites at a time, and prints a line per step in order,
-// its name padded to width.
-func checkSteps(r repo, st style, steps []step, tmp string, parallel, width int) tally {
-	type job struct {
-		step     int
-		solution bool
+// shippedStarters copies every step's starter as committed at HEAD into tmp
+// and returns them, by step; nil stands for the files on disk, for a step
+// not committed yet. The error says why no starter is known as shipped at
+// all: the kata is not a git checkout.
+func shippedStarters(steps []step, tmp string) ([]codeSet, error) {
+	code := make([]codeSet, len(steps))
+	if len(steps) == 0 {
+		return code, nil
 	}
-	type outcome struct {
-		run   *testRun
-		err   error
-		start time.Time
+	if err := steps[0].repo.shipped(); err != nil {
+		return code, err
 	}
-	results := make([][2]outcome, len(steps))
-	done := make([]chan struct{}, len(steps))
-	var jobs []job
 	for i, s := range steps {
+		code[i], _ = s.shippedStarter(tmp) // uncommitted: checked on disk
+	}
+	return code, nil
+}
+
+// startersOverlay writes one overlay that puts every step's shipped starter
+// in place of the files on disk, and returns its path ("" if every step is
+// checked on disk).
+func startersOverlay(steps []step, starters []codeSet, tmp string) (string, error) {
+	replace := make(map[string]string)
+	for i, s := range steps {
+		if starters[i] == nil {
+			continue
+		}
+		entries, err := s.overlay(starters[i])
+		if err != nil {
+			return "", err
+		}
+		maps.Copy(replace, entries)
+	}
+	if len(replace) == 0 {
+		return "", nil
+	}
+	return writeReplace(replace, filepath.Join(tmp, "overlay-shipped.json"))
+}
+
+// A variant is one version of a step's code that its suite runs against:
+// the starter, the solution or a wrong turn.
+type variant struct {
+	step  int    // the index of its step
+	kind  string // "starter", "solution" or "wrong"
+	wrong wrongTurn
+	code  codeSet // nil: the exercise's files on disk
+	// bin is its test binary, once built; buildOut is the go command's
+	// JSON about its build, and buildErr what it said on standard error.
+	bin      string
+	buildOut []byte
+	buildErr string
+	run      *testRun
+	err      error // the suite could not be built or run at all
+}
+
+// checkSteps proves the contract of every step: its starter fails its
+// lesson tests, its solution passes the suite, and the suite fails each of
+// its wrong turns on the test that the wrong turn names. Each version of
+// the code is built into a test binary; one go command builds a version
+// of every step at once (starters, solutions, then each step's first wrong
+// turn, its second, …), which shares their dependencies, and parallel
+// binaries run while the next ones build. It prints a line per step in
+// order, its name padded to width, and returns how long the steps and
+// their wrong turns took.
+func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown bool, tmp string, parallel, width int) (tally, []phase) {
+	start := time.Now()
+	var total tally
+	test2json, err := goTool(r, "test2json")
+	if err != nil {
+		total.breach(false, "the go command cannot provide test2json: "+err.Error(), "check the Go installation: go tool -n test2json")
+		return total, nil
+	}
+	turns := make([][]wrongTurn, len(steps))
+	turnsErr := make([]error, len(steps))
+	var rounds [][]*variant
+	var starterRound, solutionRound []*variant
+	for i, s := range steps {
+		if s.metaErr != nil {
+			continue
+		}
+		starterRound = append(starterRound, &variant{step: i, kind: "starter", code: starters[i]})
+		v := &variant{step: i, kind: "solution"}
+		v.code, v.err = s.solutionCode()
+		solutionRound = append(solutionRound, v)
+		turns[i], turnsErr[i] = s.wrongTurns()
+	}
+	rounds = append(rounds, starterRound, solutionRound)
+	for k := 0; ; k++ {
+		var round []*variant
+		for i, s := range steps {
+			if k >= len(turns[i]) {
+				continue
+			}
+			v := &variant{step: i, kind: "wrong", wrong: turns[i][k]}
+			v.code, v.err = s.wrongCode(turns[i][k])
+			round = append(round, v)
+		}
+		if len(round) == 0 {
+			break
+		}
+		rounds = append(rounds, round)
+	}
+
+	// Each step is done when all its variants have run.
+	var mu sync.Mutex
+	left := make([]int, len(steps))
+	done := make([]chan struct{}, len(steps))
+	byStep := make([][]*variant, len(steps))
+	for i := range steps {
 		done[i] = make(chan struct{})
-		if s.metaErr == nil {
-			jobs = append(jobs, job{i, false}, job{i, true})
-		} else {
+	}
+	all := 0
+	for _, round := range rounds {
+		for _, v := range round {
+			left[v.step]++
+			byStep[v.step] = append(byStep[v.step], v)
+			all++
+		}
+	}
+	for i := range steps {
+		if left[i] == 0 {
 			close(done[i])
 		}
 	}
-	// parallel runners take the jobs in order, so the first steps' lines
-	// come first.
-	queue := make(chan job)
+	var stepsEnd, wrongEnd time.Time
+
+	queue := make(chan *variant, all)
 	go func() {
 		defer close(queue)
-		for _, j := range jobs {
-			queue <- j
+		for k, round := range rounds {
+			buildRound(r, steps, round, tmp, fmt.Sprint("round", k))
+			for _, v := range round {
+				queue <- v
+			}
 		}
 	}()
-	var mu sync.Mutex
-	finished := make([]int, len(steps))
 	var runners sync.WaitGroup
 	defer runners.Wait()
 	for range max(parallel, 1) {
 		runners.Go(func() {
-			for j := range queue {
-				s := steps[j.step]
-				g := goTest{pkgs: []string{s.pkg()}, race: true, timeout: suiteTimeout}
-				o := outcome{start: time.Now()}
-				if j.solution {
-					g.overlay, o.err = solutionOverlay(s, tmp)
-				}
-				if o.err == nil {
-					o.run = g.run(context.Background(), r)
-					o.err = o.run.err
-				}
+			for v := range queue {
+				runVariant(r, steps[v.step], v, test2json)
 				mu.Lock()
-				results[j.step][btoi(j.solution)] = o
-				finished[j.step]++
-				if finished[j.step] == 2 {
-					close(done[j.step])
+				if v.kind == "wrong" {
+					wrongEnd = time.Now()
+				} else {
+					stepsEnd = time.Now()
+				}
+				if left[v.step]--; left[v.step] == 0 {
+					close(done[v.step])
 				}
 				mu.Unlock()
 			}
 		})
 	}
 	if !st.tty {
-		fmt.Printf("running %s, %d at a time…\n", plural(len(jobs), "suite"), max(parallel, 1))
+		fmt.Printf("building and running %d test binaries, %d at a time…\n", all, max(parallel, 1))
 	}
-	var total tally
 	for i, s := range steps {
 		if st.tty {
-			st.status(os.Stdout, fmt.Sprintf("%s: running its suite on the starter and on the solution…", s.name))
+			st.status(os.Stdout, s.name+": building and running its suite on the starter, the solution and the wrong turns…")
 		}
 		<-done[i]
 		st.clear(os.Stdout)
@@ -170,54 +310,285 @@ func checkSteps(r repo, st style, steps []step, tmp string, parallel, width int)
 			total.add(t)
 			continue
 		}
-		starter, solution := results[i][0], results[i][1]
-		var t tally
-		var said []string
-		if starter.err != nil {
-			t.breach(false, fmt.Sprintf("%s: could not run the suite on the starter: %v", s.name, starter.err), "fix the go command's complaint above")
-			said = append(said, st.red("starter could not run"))
-		} else {
-			said = append(said, judgeStarter(&t, st, s, starter.run))
+		total.add(judgeStep(st, s, byStep[i], turns[i], turnsErr[i], width, gitKnown))
+	}
+	runners.Wait()
+	if stepsEnd.IsZero() {
+		stepsEnd = time.Now()
+	}
+	phases := []phase{{"steps", stepsEnd.Sub(start)}}
+	if !wrongEnd.IsZero() {
+		phases = append(phases, phase{"wrong turns", max(wrongEnd.Sub(stepsEnd), 0)})
+	}
+	return total, phases
+}
+
+// judgeStep holds a step's variants to the contract and prints the step's
+// line; gitKnown says whether starters are known as committed, so that a
+// step checked on disk is worth a word.
+func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr error, width int, gitKnown bool) tally {
+	var t tally
+	var said []string
+	var suite map[string]bool // the suite's top-level tests, as the solution ran them
+	caught, wrongs := 0, 0
+	onDisk := false
+	for _, v := range vs {
+		switch v.kind {
+		case "starter":
+			onDisk = v.code == nil
+			if v.err != nil {
+				t.breach(false, fmt.Sprintf("%s: could not run the suite on the starter: %v", s.name, v.err), "fix the go command's complaint above")
+				said = append(said, st.red("starter could not run"))
+				continue
+			}
+			said = append(said, judgeStarter(&t, st, s, v.run))
+		case "solution":
+			if v.err != nil {
+				t.breach(false, fmt.Sprintf("%s: could not run the suite on the solution: %v", s.name, v.err), "fix the go command's complaint above")
+				said = append(said, st.red("solution could not run"))
+				continue
+			}
+			said = append(said, judgeSolution(&t, st, s, v.run))
+			if p := v.run.only(); !v.run.buildFailed() && !p.crashed() {
+				suite = make(map[string]bool)
+				for _, test := range p.topLevel() {
+					suite[test.name] = true
+				}
+			}
+		case "wrong":
+			wrongs++
+			if judgeWrong(&t, s, v, suite) {
+				caught++
+			}
 		}
-		if solution.err != nil {
-			t.breach(false, fmt.Sprintf("%s: could not run the suite on the solution: %v", s.name, solution.err), "fix the go command's complaint above")
-			said = append(said, st.red("solution could not run"))
+	}
+	switch {
+	case turnsErr != nil:
+		t.breach(false, s.name+": "+turnsErr.Error(), "fix the wrong turn's wrong.json: {\"note\": \"what is wrong\", \"caught_by\": \"TestThatFailsOnIt\"}")
+		said = append(said, st.red("wrong turns unreadable"))
+	case wrongs < minWrongTurns:
+		t.breach(false, fmt.Sprintf("%s ships %s; the contract asks for %d to 5", s.name, plural(wrongs, "wrong turn"), minWrongTurns),
+			fmt.Sprintf("add wrong turns: %s/NAME/ with the mistaken .go file and a wrong.json (note, caught_by)", s.wrongDir()))
+		if caught == wrongs {
+			said = append(said, st.red(fmt.Sprintf("%s (want %d)", plural(wrongs, "wrong turn"), minWrongTurns)))
 		} else {
-			said = append(said, judgeSolution(&t, st, s, solution.run))
+			said = append(said, st.red(fmt.Sprintf("%d of %s caught (want %d)", caught, plural(wrongs, "wrong turn"), minWrongTurns)))
 		}
-		took := span(starter.start, elapsedOf(starter.run), solution.start, elapsedOf(solution.run))
-		fmt.Printf("%-*s  %s  %s\n", width, s.name, strings.Join(said, " · "), st.dim("("+seconds(took.Seconds())+")"))
-		total.add(t)
+	case caught == wrongs:
+		said = append(said, plural(wrongs, "wrong turn")+" caught")
+	default:
+		said = append(said, st.red(fmt.Sprintf("%d of %s caught", caught, plural(wrongs, "wrong turn"))))
 	}
-	return total
+	line := strings.Join(said, " · ")
+	if onDisk && gitKnown {
+		line += st.dim(" (not committed: starter as on disk)")
+	}
+	fmt.Printf("%-*s  %s\n", width, s.name, line)
+	return t
 }
 
-// span returns the time from the earlier start to the later end of two runs.
-func span(start1 time.Time, d1 time.Duration, start2 time.Time, d2 time.Duration) time.Duration {
-	first, last := start1, start1.Add(d1)
-	if start2.Before(first) {
-		first = start2
+// judgeWrong holds a wrong turn's run to the contract: it compiles and
+// fails its caught_by test by that test's assertions. suite holds the
+// suite's top-level tests, or is nil if the solution could not tell them.
+// It reports whether the wrong turn was caught.
+func judgeWrong(t *tally, s step, v *variant, suite map[string]bool) bool {
+	w := v.wrong
+	who := fmt.Sprintf("%s wrong turn %s (%s)", s.name, w.name, w.Note)
+	watch := fmt.Sprintf("make check STEP=%d WRONG=%s shows it", s.num, w.name)
+	if v.err != nil {
+		t.breach(false, fmt.Sprintf("%s: could not run the suite: %v", who, v.err), "fix the go command's complaint above")
+		return false
 	}
-	if end := start2.Add(d2); end.After(last) {
-		last = end
+	tr := v.run
+	if tr.buildFailed() || len(tr.pkgs) == 0 {
+		t.breach(false, who+" does not compile:\n"+strings.Join(compilerLines(tr), "\n"),
+			"a wrong turn must compile: fix "+w.dir)
+		return false
 	}
-	return last.Sub(first)
+	p := tr.only()
+	test := p.byName[w.CaughtBy]
+	if (suite != nil && !suite[w.CaughtBy]) || (test == nil && !p.crashed()) {
+		t.breach(false, fmt.Sprintf("%s: caught_by names %s, which is not a test of the suite", who, w.CaughtBy),
+			"set caught_by in "+filepath.Join(w.dir, "wrong.json")+" to the top-level test that fails on it")
+		return false
+	}
+	if p.crashed() {
+		t.breach(false, who+": "+strings.Join(crashReport(s.repo, s, p), "\n"),
+			fmt.Sprintf("a wrong turn must fail %s by its assertions, not crash the test binary; %s", w.CaughtBy, watch))
+		return false
+	}
+	if test.action == "fail" {
+		t.passed++
+		return true
+	}
+	t.failed++
+	t.breaches = append(t.breaches, breach{
+		what: fmt.Sprintf("%s passes %s: the suite does not catch it", who, w.CaughtBy),
+		todo: fmt.Sprintf("make %s fail on this mistake, or correct caught_by in %s; %s",
+			w.CaughtBy, filepath.Join(w.dir, "wrong.json"), watch),
+	})
+	return false
 }
 
-// btoi returns 1 for true and 0 for false.
-func btoi(b bool) int {
-	if b {
-		return 1
+// goTool returns the path of one of the go command's tools, building it
+// if it must.
+func goTool(r repo, name string) (string, error) {
+	cmd := exec.Command("go", "tool", "-n", name)
+	cmd.Dir = r.root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool -n %s: %v: %s", name, err, strings.TrimSpace(string(out)))
 	}
-	return 0
+	return strings.TrimSpace(string(out)), nil
 }
 
-// elapsedOf returns how long a run took, or 0 for a run that never started.
-func elapsedOf(tr *testRun) time.Duration {
-	if tr == nil {
-		return 0
+// buildRound builds, with one go command, the test binaries of a round of
+// variants, one per step, each put in place of its exercise's code by one
+// overlay. A variant whose code does not build gets the go command's
+// account of it instead of a binary.
+func buildRound(r repo, steps []step, round []*variant, tmp, label string) {
+	replace := make(map[string]string)
+	var pkgs []string
+	var built []*variant
+	for _, v := range round {
+		if v.err != nil {
+			continue
+		}
+		s := steps[v.step]
+		if v.code != nil {
+			entries, err := s.overlay(v.code)
+			if err != nil {
+				v.err = err
+				continue
+			}
+			maps.Copy(replace, entries)
+		}
+		pkgs = append(pkgs, s.pkg())
+		built = append(built, v)
 	}
-	return tr.elapsed
+	if len(built) == 0 {
+		return
+	}
+	dir := filepath.Join(tmp, label)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		for _, v := range built {
+			v.err = fmt.Errorf("make a directory for the test binaries: %w", err)
+		}
+		return
+	}
+	args := []string{"test", "-c", "-race", "-json", "-o", dir + string(filepath.Separator)}
+	if len(replace) > 0 {
+		overlay, err := writeReplace(replace, filepath.Join(tmp, "overlay-"+label+".json"))
+		if err != nil {
+			for _, v := range built {
+				v.err = err
+			}
+			return
+		}
+		args = append(args, "-overlay="+overlay)
+	}
+	cmd := exec.Command("go", append(args, pkgs...)...)
+	cmd.Dir = r.root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		for _, v := range built {
+			v.err = fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+		}
+		return
+	}
+	// Sort the go command's JSON lines by the package they are about; what
+	// is about another package (the harness, say) concerns every step.
+	lines := make(map[string][]byte)
+	var shared []byte
+	sc := bufio.NewScanner(bytes.NewReader(stdout.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var ev struct{ ImportPath, Package string }
+		line := append(sc.Bytes(), '\n')
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			shared = append(shared, line...)
+			continue
+		}
+		pkg := ev.Package
+		if pkg == "" {
+			pkg, _, _ = strings.Cut(ev.ImportPath, " ")
+			pkg = strings.TrimSuffix(pkg, "_test")
+		}
+		lines[pkg] = append(lines[pkg], line...)
+	}
+	mine := make(map[string]bool)
+	for _, v := range built {
+		mine[steps[v.step].importPath()] = true
+	}
+	for pkg, l := range lines {
+		if !mine[pkg] {
+			shared = append(shared, l...)
+		}
+	}
+	for _, v := range built {
+		s := steps[v.step]
+		bin := filepath.Join(dir, filepath.Base(s.dir())+".test")
+		if runtime.GOOS == "windows" {
+			bin += ".exe"
+		}
+		v.buildOut = lines[s.importPath()]
+		if _, err := os.Stat(bin); err == nil {
+			v.bin = bin
+			continue
+		}
+		if !bytes.Contains(v.buildOut, []byte(`"build-output"`)) {
+			v.buildOut = append(slices.Clip(v.buildOut), shared...)
+		}
+		if !bytes.Contains(v.buildOut, []byte(`"FailedBuild"`)) {
+			fail, _ := json.Marshal(testEvent{Action: "fail", Package: s.importPath(), FailedBuild: s.importPath()})
+			v.buildOut = append(slices.Clip(v.buildOut), append(fail, '\n')...)
+		}
+		v.buildErr = strings.TrimSpace(stderr.String())
+	}
+}
+
+// runVariant runs a variant's test binary, in its package's directory as
+// go test would, through test2json, and records what it reported: the
+// whole suite for a starter or a solution, the test that should catch it
+// for a wrong turn.
+func runVariant(r repo, s step, v *variant, test2json string) {
+	if v.err != nil {
+		return
+	}
+	if v.bin == "" {
+		v.run = parseTestJSON(v.buildOut)
+		v.run.stderr = v.buildErr
+		return
+	}
+	args := []string{"-t", "-p", s.importPath(), v.bin,
+		"-test.v=test2json", "-test.paniconexit0", "-test.timeout=" + suiteTimeout.String()}
+	if v.kind == "wrong" {
+		args = append(args, "-test.run=^"+regexp.QuoteMeta(v.wrong.CaughtBy)+"$")
+	}
+	// The binary stops itself at its -test.timeout; this only guards
+	// against one that never does.
+	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, test2json, args...)
+	cmd.Dir = filepath.Join(r.root, s.dir())
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	v.run = parseTestJSON(append(slices.Clip(v.buildOut), stdout.Bytes()...))
+	v.run.elapsed = time.Since(start)
+	v.run.stderr = strings.TrimSpace(stderr.String())
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		v.err = fmt.Errorf("the test binary did not finish within %v", suiteTimeout+time.Minute)
+	case err != nil && !errors.As(err, &exit):
+		v.err = fmt.Errorf("run the test binary: %w", err)
+	}
 }
 
 // judgeStarter holds a starter's run to the contract: it compiles, does not
@@ -276,7 +647,7 @@ func judgeStarter(t *tally, st style, s step, tr *testRun) string {
 		}
 		todo := "make the starter fail exactly its lesson tests, or correct lesson_tests in " + s.dir() + "/step.json; " + checkHint
 		if len(failing) == 0 {
-			todo += "\n(if you solved this step yourself, that is why: make test checks the kata, make check checks your code)"
+			todo += "\n(if you committed your own solution of this step, that is why: make test checks the starters as committed)"
 		}
 		t.breach(true, what, todo)
 		if p.action == "pass" || len(failing) == 0 {
@@ -287,7 +658,7 @@ func judgeStarter(t *tally, st style, s step, tr *testRun) string {
 	if len(failing) == 0 {
 		return st.yellow("starter passes (step.json names no lesson test)")
 	}
-	return "starter fails " + strings.Join(failing, ", ") + " " + st.green("as it should")
+	return "starter fails its " + plural(len(failing), "lesson test")
 }
 
 // judgeSolution holds a solution's run to the contract: every test passes
@@ -340,7 +711,7 @@ func judgeSolution(t *tally, st style, s step, tr *testRun) string {
 		t.breach(false, who+": every test passed but the test binary failed:\n"+strings.Join(p.output, "\n"), todo)
 		return st.red("solution's test binary fails")
 	}
-	return fmt.Sprintf("solution passes %d/%d with -race", passed, total)
+	return fmt.Sprintf("solution passes %d/%d", passed, total)
 }
 
 // compilerLines returns the compiler's complaint from a run that did not build.
@@ -365,39 +736,157 @@ func orNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// checkVet runs go vet and gofmt over the whole module.
-func checkVet(r repo, st style, width int) tally {
+// A platform is one the kata must compile on: Linux and macOS run it,
+// Windows compiles it.
+type platform struct{ goos, goarch string }
+
+// crossPlatforms are type-checked beside the machine's own platform, so a
+// Linux CI catches what would not compile on a learner's Mac or PC.
+var crossPlatforms = []platform{{"darwin", "arm64"}, {"windows", "amd64"}}
+
+// checkVet runs go vet over the whole module, for this platform and those
+// of crossPlatforms, and gofmt, all at once; the exercises are those the
+// kata ships (overlay), not the learner's. It prints a line for vet and
+// gofmt and one for the other platforms, and returns how long each took.
+func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string, width int) (tally, []phase) {
 	var t tally
-	start := time.Now()
-	st.status(os.Stdout, "go vet, gofmt…")
-	vet := exec.Command("go", "vet", "./...")
-	vet.Dir = r.root
-	vetOut, vetErr := vet.CombinedOutput()
-	gofmt := exec.Command("gofmt", "-l", ".")
-	gofmt.Dir = r.root
-	fmtOut, fmtErr := gofmt.CombinedOutput()
-	unformatted := strings.Fields(string(fmtOut))
+	st.status(os.Stdout, "go vet (for "+runtime.GOOS+", darwin and windows), gofmt…")
+	type result struct {
+		out  string
+		err  error
+		took time.Duration
+	}
+	vet := func(p platform) result {
+		start := time.Now()
+		// Vet needs its dependencies compiled. Here, -race reuses what the
+		// suites compiled; for other platforms, which compile everything
+		// anew, no optimizing makes that a quarter cheaper and still
+		// type-checks every line.
+		args := []string{"vet", "-race"}
+		if p.goos != "" {
+			args = []string{"vet", "-gcflags=all=-N -l"}
+		}
+		if overlay != "" {
+			args = append(args, "-overlay="+overlay)
+		}
+		cmd := exec.Command("go", append(args, "./...")...)
+		cmd.Dir = r.root
+		if p.goos != "" {
+			cmd.Env = append(os.Environ(), "GOOS="+p.goos, "GOARCH="+p.goarch, "CGO_ENABLED=0")
+		}
+		out, err := cmd.CombinedOutput()
+		return result{strings.TrimSpace(string(out)), err, time.Since(start)}
+	}
+	results := make([]result, 1+len(crossPlatforms))
+	var wg sync.WaitGroup
+	for i, p := range append([]platform{{}}, crossPlatforms...) {
+		wg.Go(func() { results[i] = vet(p) })
+	}
+	fmtStart := time.Now()
+	unformatted, fmtErr := unformattedFiles(r, steps, starters)
+	fmtTook := time.Since(fmtStart)
+	wg.Wait()
+	st.clear(os.Stdout)
 
 	var said []string
-	if vetErr != nil {
-		t.breach(false, "go vet ./... complains:\n"+indent(string(vetOut), "  "), "fix what go vet reports")
+	if own := results[0]; own.err != nil {
+		t.breach(false, "go vet ./... complains:\n"+indent(own.out, "  "), "fix what go vet reports")
 		said = append(said, st.red("go vet complains"))
 	} else {
 		said = append(said, "go vet is clean")
 	}
 	switch {
 	case fmtErr != nil:
-		t.breach(false, "gofmt failed: "+strings.TrimSpace(string(fmtOut)), "fix what gofmt reports")
+		t.breach(false, "gofmt failed: "+fmtErr.Error(), "fix what gofmt reports")
 		said = append(said, st.red("gofmt failed"))
 	case len(unformatted) > 0:
-		t.breach(false, "gofmt would change "+strings.Join(unformatted, ", "), "run gofmt -w on them")
+		t.breach(false, "gofmt would change:\n"+indent(strings.Join(limitLines(unformatted, 10, "gofmt -l . lists them all"), "\n"), "  "),
+			"run gofmt -w on them")
 		said = append(said, st.red("gofmt would change "+plural(len(unformatted), "file")))
 	default:
 		said = append(said, "gofmt has nothing to change")
 	}
-	st.clear(os.Stdout)
-	fmt.Printf("%-*s  %s  %s\n", width, "vet, gofmt", strings.Join(said, " · "), st.dim("("+seconds(time.Since(start).Seconds())+")"))
-	return t
+	fmt.Printf("%-*s  %s  %s\n", width, "vet, gofmt", strings.Join(said, " · "),
+		st.dim("("+seconds(max(results[0].took, fmtTook).Seconds())+")"))
+
+	var ok, broken []string
+	var crossTook time.Duration
+	for i, p := range crossPlatforms {
+		res := results[i+1]
+		crossTook = max(crossTook, res.took)
+		name := p.goos + "/" + p.goarch
+		if res.err == nil {
+			ok = append(ok, name)
+			t.passed++
+			continue
+		}
+		broken = append(broken, name)
+		t.breach(false, fmt.Sprintf("the kata does not type-check for %s (GOOS=%s GOARCH=%s go vet ./...):\n%s",
+			name, p.goos, p.goarch, indent(strings.Join(limitLines(strings.Split(res.out, "\n"), 12, "the command shows them all"), "\n"), "  ")),
+			"learners use it there: keep platform-specific code behind build tags, with a version for every platform")
+	}
+	line := strings.Join(ok, " and ") + " type-check"
+	if len(broken) > 0 {
+		line = st.red("does not type-check for " + strings.Join(broken, ", "))
+		if len(ok) > 0 {
+			line += " · " + strings.Join(ok, ", ") + " type-checks"
+		}
+	}
+	fmt.Printf("%-*s  %s  %s\n", width, "other platforms", line, st.dim("("+seconds(crossTook.Seconds())+")"))
+	return t, []phase{{"vet", results[0].took}, {"cross-builds (beside vet)", crossTook}}
+}
+
+// unformattedFiles returns the module's .go files that gofmt would change,
+// with the exercises' code as the kata ships it rather than the learner's.
+func unformattedFiles(r repo, steps []step, starters []codeSet) ([]string, error) {
+	names := make(map[string]string) // the file gofmt reads: the name to report
+	skip := make(map[string]bool)
+	for i, s := range steps {
+		if starters[i] == nil {
+			continue
+		}
+		for name, path := range starters[i] {
+			names[path] = filepath.Join(s.dir(), name)
+		}
+		mine, err := goFiles(r, s.dir())
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range mine {
+			skip[filepath.Join(r.root, s.dir(), name)] = true
+		}
+	}
+	err := filepath.WalkDir(r.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != r.root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "vendor") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !skip[path] {
+			rel, err := filepath.Rel(r.root, path)
+			if err != nil {
+				return err
+			}
+			names[path] = rel
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list the kata's Go files: %w", err)
+	}
+	files := slices.Sorted(maps.Keys(names))
+	cmd := exec.Command("gofmt", append([]string{"-l"}, files...)...)
+	cmd.Dir = r.root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	var unformatted []string
+	for _, f := range strings.Fields(string(out)) {
+		unformatted = append(unformatted, names[f])
+	}
+	return unformatted, nil
 }
 
 // checkHarness runs the unit tests of harness/ and stations/ with -race.
@@ -453,60 +942,4 @@ func checkHarness(r repo, st style, width int) tally {
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "harness, stations", line, st.dim("("+seconds(tr.elapsed.Seconds())+")"))
 	return t
-}
-
-// checkFuzz fuzzes the OCPP decoder for a short while.
-func checkFuzz(r repo, st style, fuzztime time.Duration, width int) tally {
-	var t tally
-	st.status(os.Stdout, fmt.Sprintf("fuzzing ocpp.Decode for %v…", fuzztime))
-	g := goTest{
-		pkgs:    []string{"./harness/ocpp"},
-		timeout: fuzztime + 2*time.Minute,
-		flags:   []string{"-run=^$", "-fuzz=^FuzzDecode$", "-fuzztime=" + fuzztime.String()},
-	}
-	tr := g.run(context.Background(), r)
-	st.clear(os.Stdout)
-	p := tr.only()
-	fuzz := p.byName["FuzzDecode"]
-	switch {
-	case tr.err != nil:
-		t.breach(false, "the fuzz run could not start: "+tr.err.Error(), "go test -run='^$' -fuzz=FuzzDecode ./harness/ocpp")
-	case tr.buildFailed():
-		t.breach(false, "harness/ocpp does not compile for fuzzing:\n"+strings.Join(compilerLines(tr), "\n"), "fix the compiler's complaint")
-	case fuzz == nil:
-		t.breach(false, "harness/ocpp has no FuzzDecode to run", "add FuzzDecode to harness/ocpp")
-	case fuzz.action == "pass":
-		t.passed++
-		fmt.Printf("%-*s  FuzzDecode found nothing in %v%s  %s\n", width, "fuzz", fuzztime, execs(fuzz),
-			st.dim("("+seconds(tr.elapsed.Seconds())+")"))
-		return t
-	default:
-		t.failed++
-		t.breaches = append(t.breaches, breach{
-			what: "FuzzDecode found an input that breaks ocpp.Decode:\n" +
-				indent(strings.Join(limitLines(messages(fuzz), 15, "go test ./harness/ocpp shows them all"), "\n"), "  "),
-			todo: "the input is saved under harness/ocpp/testdata/fuzz/FuzzDecode/; go test ./harness/ocpp replays it",
-		})
-	}
-	fmt.Printf("%-*s  %s\n", width, "fuzz", st.red("FuzzDecode failed"))
-	return t
-}
-
-// execs returns ", 1234567 inputs" from a fuzz run's last progress line.
-func execs(t *testResult) string {
-	for _, line := range slices.Backward(t.output) {
-		_, rest, ok := strings.Cut(line, "execs: ")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, " ")
-		return " (" + n + " inputs)"
-	}
-	return ""
-}
-
-// indent indents every line of text.
-func indent(text, prefix string) string {
-	text = strings.TrimRight(text, "\n")
-	return prefix + strings.ReplaceAll(text, "\n", "\n"+prefix)
 }

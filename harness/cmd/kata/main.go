@@ -7,8 +7,9 @@
 //
 //	go run ./harness/cmd/kata <command> [flags]
 //
-// The commands are check, watch, test, progress, hint, diff, serve and demo; run
-// a command with -h for its flags. The Makefile is the usual way in.
+// The commands are check, watch, test, progress, hint, diff, reset, serve,
+// demo and fuzz; run a command with -h for its flags. The Makefile is the
+// usual way in.
 //
 // kata never imports an exercise or a solution: it runs them through the go
 // command, so a learner's code that does not compile cannot break it.
@@ -33,7 +34,9 @@ const usage = `kata runs the kata's commands; the Makefile is the usual way in:
   make diff     STEP=N                     your code against the reference solution
   make progress                            where you stand on every step
   make serve    [STEP=N] [SOLUTION=1]      run a step's server on ws://127.0.0.1:8080/ocpp
+  make reset    STEP=N [FORCE=1]           put step N's starter back as the kata ships it
   make test                                prove the kata itself is sound (CI runs this)
+  make fuzz     [FUZZTIME=30s]             fuzz the OCPP decoder
 `
 
 // A command is one of kata's subcommands.
@@ -57,6 +60,8 @@ func run(args []string, stderr io.Writer) int {
 		{"diff", runDiff},
 		{"serve", runServe},
 		{"demo", runDemo},
+		{"reset", runReset},
+		{"fuzz", runFuzz},
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, usage)

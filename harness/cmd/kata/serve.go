@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,6 +28,12 @@ func runServe(args []string) error {
 	scale := fs.Float64("scale", 1, "multiplies the backend's latencies")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *workers < 0 {
+		return fmt.Errorf("WORKERS=%d: want a number of workers, 1 or more (0 leaves the step's default)", *workers)
+	}
+	if !(*scale >= 0) || math.IsInf(*scale, 0) {
+		return fmt.Errorf("SCALE=%v: want 0 or more, a factor on the backend's latencies: 1 is the workshop's, 0.1 ten times faster, 0 none", *scale)
 	}
 	r, err := findRepo()
 	if err != nil {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -317,10 +320,22 @@ func (s step) wrongCode(w wrongTurn) (codeSet, error) {
 // label names the overlay's file, so several can share tmp. It returns the
 // overlay file's path.
 func writeOverlay(s step, code codeSet, tmp, label string) (string, error) {
+	replace, err := s.overlay(code)
+	if err != nil {
+		return "", err
+	}
+	return writeReplace(replace, filepath.Join(tmp, "overlay-"+s.name+"-"+label+".json"))
+}
+
+// overlay returns the Replace map of writeOverlay's overlay: absolute paths
+// of the exercise's files to those of code, or "" for a deleted file.
+// Overlays of different steps can be merged, so one go command can build
+// every step's variant at once.
+func (s step) overlay(code codeSet) (map[string]string, error) {
 	r := s.repo
 	mine, err := goFiles(r, s.dir())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	replace := make(map[string]string)
 	for _, name := range mine {
@@ -329,11 +344,15 @@ func writeOverlay(s step, code codeSet, tmp, label string) (string, error) {
 	for name, path := range code {
 		replace[filepath.Join(r.root, s.dir(), name)] = path
 	}
+	return replace, nil
+}
+
+// writeReplace writes an overlay file with the given Replace map to path.
+func writeReplace(replace map[string]string, path string) (string, error) {
 	data, err := json.Marshal(struct{ Replace map[string]string }{replace})
 	if err != nil {
 		return "", fmt.Errorf("write the overlay: %w", err)
 	}
-	path := filepath.Join(tmp, "overlay-"+s.name+"-"+label+".json")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return "", fmt.Errorf("write the overlay: %w", err)
 	}
@@ -348,4 +367,90 @@ func solutionOverlay(s step, tmp string) (string, error) {
 		return "", err
 	}
 	return writeOverlay(s, code, tmp, "solution")
+}
+
+// git runs git in the kata's root and returns its standard output.
+func (r repo) git(args ...string) ([]byte, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return out, nil
+}
+
+// shipped reports whether the kata is a git checkout with a commit, so that
+// the starters as the kata ships them are those of HEAD; if not, it says
+// why the kata cannot know them.
+func (r repo) shipped() error {
+	if _, err := exec.LookPath("git"); err != nil {
+		return errors.New("git is not installed")
+	}
+	if _, err := r.git("rev-parse", "--verify", "--quiet", "HEAD"); err != nil {
+		return fmt.Errorf("%s is not a git checkout", r.root)
+	}
+	return nil
+}
+
+// shippedFiles returns the names of the non-test .go files of the step's
+// exercise as committed at HEAD.
+func (s step) shippedFiles() ([]string, error) {
+	if err := s.repo.shipped(); err != nil {
+		return nil, err
+	}
+	// Paths are given and listed relative to the kata's root, which may
+	// lie below the repository's top.
+	out, err := s.repo.git("ls-tree", "--name-only", "HEAD", "--", "./"+filepath.ToSlash(s.dir())+"/")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for line := range strings.Lines(string(out)) {
+		name := path.Base(strings.TrimSpace(line))
+		if strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s is not committed", s.dir())
+	}
+	return names, nil
+}
+
+// shippedFile returns the content of one of the exercise's files at HEAD.
+func (s step) shippedFile(name string) ([]byte, error) {
+	return s.repo.git("show", "HEAD:./"+filepath.ToSlash(filepath.Join(s.dir(), name)))
+}
+
+// shippedStarter writes the step's starter as committed at HEAD into
+// tmp/shipped/NN-name/ and returns it: the code the contract is about,
+// whatever the learner has made of the files on disk.
+func (s step) shippedStarter(tmp string) (codeSet, error) {
+	names, err := s.shippedFiles()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "shipped", s.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("copy the starter of %s: %w", s.name, err)
+	}
+	code := make(codeSet)
+	for _, name := range names {
+		data, err := s.shippedFile(name)
+		if err != nil {
+			return nil, err
+		}
+		code[name] = filepath.Join(dir, name)
+		if err := os.WriteFile(code[name], data, 0o644); err != nil {
+			return nil, fmt.Errorf("copy the starter of %s: %w", s.name, err)
+		}
+	}
+	return code, nil
 }

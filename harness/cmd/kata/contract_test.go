@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestJudgeWrong(t *testing.T) {
+	const pkg = "p"
+	run := func(evs ...testEvent) *testRun { return parseTestJSON(events(t, evs...)) }
+	s := step{num: 1, name: "01-x"}
+	w := wrongTurn{name: "one", dir: "solutions/01-x/testdata/wrong/one", Note: "one worker", CaughtBy: "TestPeak"}
+	suite := map[string]bool{"TestPeak": true, "TestOther": true}
+	tests := []struct {
+		name       string
+		run        *testRun
+		suite      map[string]bool
+		caught     bool
+		passed     int
+		breachWith string // "" for no breach
+	}{
+		{
+			name:   "caught",
+			run:    run(testEvent{Action: "run", Package: pkg, Test: "TestPeak"}, testEvent{Action: "fail", Package: pkg, Test: "TestPeak"}),
+			suite:  suite,
+			caught: true, passed: 1,
+		},
+		{
+			name:       "not caught",
+			run:        run(testEvent{Action: "run", Package: pkg, Test: "TestPeak"}, testEvent{Action: "pass", Package: pkg, Test: "TestPeak"}),
+			suite:      suite,
+			breachWith: "does not catch it",
+		},
+		{
+			name:       "caught_by not in the suite",
+			run:        run(testEvent{Action: "output", Package: pkg, Output: "testing: warning: no tests to run\n"}, testEvent{Action: "pass", Package: pkg}),
+			suite:      map[string]bool{"TestOther": true},
+			breachWith: "not a test of the suite",
+		},
+		{
+			name:       "caught_by not in the suite, solution unknown",
+			run:        run(testEvent{Action: "pass", Package: pkg}),
+			breachWith: "not a test of the suite",
+		},
+		{
+			name: "crash",
+			run: run(testEvent{Action: "run", Package: pkg, Test: "TestPeak"},
+				testEvent{Action: "output", Package: pkg, Test: "TestPeak", Output: "panic: boom\n"},
+				testEvent{Action: "fail", Package: pkg, Test: "TestPeak"}),
+			suite:      suite,
+			breachWith: "crash",
+		},
+		{
+			name: "does not compile",
+			run: run(testEvent{Action: "build-output", ImportPath: pkg, Output: "x.go:1:1: undefined: y\n"},
+				testEvent{Action: "fail", Package: pkg, FailedBuild: pkg}),
+			suite:      suite,
+			breachWith: "does not compile",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tl tally
+			caught := judgeWrong(&tl, s, &variant{kind: "wrong", wrong: w, run: tt.run}, tt.suite)
+			if caught != tt.caught || tl.passed != tt.passed {
+				t.Errorf("caught %v, %d passed; want %v, %d", caught, tl.passed, tt.caught, tt.passed)
+			}
+			switch {
+			case tt.breachWith == "" && len(tl.breaches) > 0:
+				t.Errorf("breaches %v, want none", tl.breaches)
+			case tt.breachWith != "" && (len(tl.breaches) != 1 || !strings.Contains(tl.breaches[0].what, tt.breachWith)):
+				t.Errorf("breaches %v, want one saying %q", tl.breaches, tt.breachWith)
+			case tt.breachWith != "" && tl.failed != 1:
+				t.Errorf("%d failed, want 1: a breach counts as a failure", tl.failed)
+			}
+		})
+	}
+}
+
+func TestYes(t *testing.T) {
+	for answer, want := range map[string]bool{"y\n": true, "Yes\n": true, " y ": true, "\n": false, "": false, "n\n": false, "yep\n": false} {
+		if got := yes(strings.NewReader(answer)); got != want {
+			t.Errorf("yes(%q) = %v, want %v", answer, got, want)
+		}
+	}
+}
