@@ -4,7 +4,12 @@
 GO   ?= go
 # The kata command, built into .kata/ (the build is cached, so this is quick)
 # and run from there, which keeps go run's "exit status" lines out of the way.
-KATA := $(GO) build -o .kata/bin/kata ./harness/cmd/kata && .kata/bin/kata
+# Each target builds it, then runs it, in two simple lines rather than one
+# with &&: make runs a simple line itself, without a shell in between that
+# Ctrl-C would kill before the command has said its last word.
+exe        := $(if $(filter Windows_NT,$(OS)),.exe)
+KATA       := .kata/bin/kata$(exe)
+build-kata := @$(GO) build -o $(KATA) ./harness/cmd/kata
 
 # Parameters, each given as NAME=value on the command line.
 STEP     ?=
@@ -60,44 +65,54 @@ help:
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
 
 demo:
+	$(build-kata)
 	@$(KATA) demo -step $(or $(STEP),1) $(if $(WORKERS),-workers $(WORKERS))
 
 # first-build says so when the kata command is not built yet: on a fresh
 # clone, building it and then the suites takes a minute or more.
-first-build = @[ -x .kata/bin/kata ] || echo 'building the kata command first (on a fresh clone this takes a minute or more)…'
+first-build = @[ -x $(KATA) ] || echo 'building the kata command first (on a fresh clone this takes a minute or more)…'
 
 check:
 	$(call need-step,check)
 	$(first-build)
+	$(build-kata)
 	@$(KATA) check -step $(STEP) $(solution) $(if $(WRONG),-wrong $(WRONG)) $(if $(filter 1 yes true,$(VERBOSE)),-v)
 
 watch:
 	$(call need-step,watch)
 	$(first-build)
+	$(build-kata)
 	@$(KATA) watch -step $(STEP)
 
 test:
+	$(build-kata)
 	@$(KATA) test
 
 progress:
+	$(build-kata)
 	@$(KATA) progress
 
 hint:
 	$(call need-step,hint)
+	$(build-kata)
 	@$(KATA) hint -step $(STEP) $(if $(LEVEL),-level $(LEVEL))
 
 diff:
 	$(call need-step,diff)
+	$(build-kata)
 	@$(KATA) diff -step $(STEP)
 
 reset:
 	$(call need-step,reset)
+	$(build-kata)
 	@$(KATA) reset -step $(STEP) $(if $(filter 1 yes true,$(FORCE)),-force)
 
 fuzz:
+	$(build-kata)
 	@$(KATA) fuzz -fuzztime $(FUZZTIME)
 
 serve:
+	$(build-kata)
 	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE))
 
 # The simulator, built into .kata/ like the kata command, so that its own
@@ -105,7 +120,7 @@ serve:
 # one with &&: make runs a simple line itself, without a shell in between
 # that Ctrl-C or SIGTERM would kill before the simulator has printed its
 # summary.
-STATIONS := .kata/bin/stations$(if $(filter Windows_NT,$(OS)),.exe)
+STATIONS := .kata/bin/stations$(exe)
 
 stations:
 	@$(GO) build -o $(STATIONS) ./stations
