@@ -46,6 +46,7 @@ func TestIdleStationsCostNoThreads(t *testing.T) {
 		// Counted before the server starts: its threads are all the load's.
 		look := func() snapshot { return snapshot{threads: threads(t)} }
 		before := settle(t, look, nil)
+
 		b := backend.New(backend.Options{Blocking: true})
 		opts, _ := kit.ServeLoopback(t, asyncio.New(asyncio.Config{Backend: b, Workers: workers}))
 
@@ -66,10 +67,10 @@ func TestIdleStationsCostNoThreads(t *testing.T) {
 
 func TestBlockingCallsAreBounded(t *testing.T) {
 	measure(t, func(t *testing.T) {
+		before := settle(t, func() snapshot { return snapshot{threads: threads(t)} }, nil)
 		// The backend blocks its thread in a system call for the whole of a
 		// call, like a database driver written in C; the gate holds every
 		// Heartbeat there until the test has counted.
-		before := settle(t, func() snapshot { return snapshot{threads: threads(t)} }, nil)
 		b := backend.New(backend.Options{Blocking: true})
 		gate := b.Hold(func(w backend.Work) bool { return w.Action == ocpp.ActionHeartbeat })
 		opts, traffic := kit.ServeLoopback(t, asyncio.New(asyncio.Config{Backend: b, Workers: workers}))
@@ -90,7 +91,8 @@ func TestBlockingCallsAreBounded(t *testing.T) {
 		// Wait until the server has read every call and nothing moves any
 		// more: each call is then either in the backend or waiting for a
 		// worker. Every worker busy is what the solution settles on; a server
-		// that settles short of it is given a moment longer, then judged.
+		// that settles short of it is given a moment longer, then judged by
+		// the count.
 		busy := min(workers, fleet)
 		held := settle(t, look, func(s snapshot) bool { return s.drained && s.inFlight >= busy })
 		gate.Open()
@@ -114,10 +116,7 @@ func TestBlockingCallsAreBounded(t *testing.T) {
 				"goroutine, or from a goroutine started for it, and held an OS thread in its system call. "+
 				"When every worker is busy, a call must wait for one.", peak, workers, workers)
 		}
-		if !held.drained {
-			t.Errorf("the server had not read every Heartbeat the stations sent: its readers must keep reading, " +
-				"or queue up, while the workers are busy")
-		} else if held.inFlight < busy {
+		if held.inFlight < busy {
 			t.Errorf("with %d Heartbeats sent, %d reached the backend while the rest waited, want %d, one per worker "+
 				"(Config.Workers %d): idle workers with calls waiting keep stations waiting for nothing.",
 				fleet, held.inFlight, busy, workers)
@@ -184,10 +183,11 @@ func threads(t *testing.T) int {
 
 // settle waits until the snapshot look takes has stopped changing, and
 // returns it: once it has held still for a few looks if it is what the test
-// expects (expected nil: anything is), or for a couple of seconds if it is
-// not, so that a server that settles short of it is judged by the test's
-// assertions rather than by a timeout. Polling here only decides when to
-// look; what is asserted is a count, never a duration.
+// expects (expected nil: anything is), or, once the server has read every
+// call, for a couple of seconds if it is not, so that a server that settles
+// short of it is judged by the test's counts rather than by a timeout.
+// Polling here only decides when to look; what is asserted is a count,
+// never a duration.
 func settle(t *testing.T, look func() snapshot, expected func(snapshot) bool) snapshot {
 	t.Helper()
 	const (

@@ -57,9 +57,11 @@ func compareThreads(w io.Writer, st style, runs []*runResult) {
 	fmt.Fprintf(w, `The bound has a price here: %s, each call %s, answer at most %.0f calls a second,
 so %d Heartbeats take %s. The starter was quicker only because this backend never says no:
 it ran %d calls at once, each on a thread of its own. A real database serves a few dozen at
-a time, and the rest would wait all the same, each still holding a thread. Size the pool to
-what the backend can take: make demo STEP=2 WORKERS=100.
+a time, and the rest would wait all the same, each still holding a thread.
 `, plural(solution.Workers, "worker"), threadsBlocked, rate, solution.Stations, seconds(heartbeatTime(solution)), starter.Peak)
+	if solution.Workers < 100 {
+		fmt.Fprintln(w, "Size the pool to what the backend can take: make demo STEP=2 WORKERS=100.")
+	}
 }
 
 func runThreads(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
