@@ -19,7 +19,7 @@ import (
 const (
 	threadsFleet   = 1000
 	threadsIdle    = 500 * time.Millisecond
-	threadsBlocked = 50 * time.Millisecond // each Heartbeat, in nanosleep(2)
+	threadsBlocked = 50 * time.Millisecond // each Heartbeat, in a blocking system call
 )
 
 func threadsScenario() scenario {
@@ -65,6 +65,9 @@ a time, and the rest would wait all the same, each still holding a thread.
 }
 
 func runThreads(ctx context.Context, v string, newServer func(Config) Server, workers int, progress func(done, total int)) (*runResult, error) {
+	if !backend.BlockingSupported {
+		return nil, backend.ErrBlockingUnsupported
+	}
 	b := backend.New(backend.Options{Blocking: true, Latencies: backend.Latencies{
 		Action: map[string]time.Duration{ocpp.ActionHeartbeat: threadsBlocked},
 	}})
