@@ -142,9 +142,13 @@ const (
 
 func TestEvictionRaceLosesNothing(t *testing.T) {
 	// Each station sends a call exactly when its processor's idle timeout
-	// ends, cycle after cycle, and another a nanosecond later; every fourth
-	// station stays quiet in a cycle, so its processor must retire. A call
-	// and a retiring processor meet at the door hundreds of times a run.
+	// ends, cycle after cycle, and another a nanosecond later (a processor
+	// that left the map but still works would run beside the new one); every
+	// fourth station stays quiet in a cycle, so its processor must retire. A
+	// call and a retiring processor meet at the door hundreds of times a run.
+	// Stations time out a microsecond apart: at its instant, a station's
+	// call and its processor are all that run, so neither waits long behind
+	// other stations' goroutines while the other acts.
 	//
 	// One P runs the bubble, so the interleavings are not left to how busy
 	// the machine happens to be: they come from the random order in which
