@@ -2,6 +2,9 @@
 // blocks, whatever the consumer is doing. It is what .NET calls an unbounded
 // channel, and the kata's steps 03 and 04 use it for each station's backlog.
 // Step 05 is about why a queue without a bound is a risk.
+//
+// Built with -race, Push and Len let other goroutines run first (Push) or
+// last (Len), so that tests find the races of the code around the queue.
 package queue
 
 import "sync"
@@ -21,6 +24,7 @@ func New[T any]() *Queue[T] {
 
 // Push appends v. It never blocks.
 func (q *Queue[T]) Push(v T) {
+	yield()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.items = append(q.items, v)
@@ -45,6 +49,7 @@ func (q *Queue[T]) Take() []T {
 
 // Len returns how many items wait.
 func (q *Queue[T]) Len() int {
+	defer yield()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items)
