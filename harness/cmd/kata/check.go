@@ -14,12 +14,6 @@ import (
 	"time"
 )
 
-// suiteTimeout bounds one run of a step's suite by go test (make test): it
-// runs on fake time and takes seconds, so a minute more means something
-// hangs. make check, progress and watch bound each test instead (see
-// defaultTestLimit).
-const suiteTimeout = 90 * time.Second
-
 // runCheck runs a step's suite with -race against the learner's code, the
 // reference solution or one of the step's wrong turns, and summarizes it.
 func runCheck(args []string) error {

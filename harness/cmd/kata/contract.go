@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -206,11 +205,6 @@ type variant struct {
 func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown bool, tmp string, parallel, width int) (tally, []phase) {
 	start := time.Now()
 	var total tally
-	test2json, err := goTool(r, "test2json")
-	if err != nil {
-		total.breach(false, "the go command cannot provide test2json: "+err.Error(), "check the Go installation: go tool -n test2json")
-		return total, nil
-	}
 	turns := make([][]wrongTurn, len(steps))
 	turnsErr := make([]error, len(steps))
 	var rounds [][]*variant
@@ -280,7 +274,7 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown boo
 	for range max(parallel, 1) {
 		runners.Go(func() {
 			for v := range queue {
-				runVariant(r, steps[v.step], v, test2json)
+				runVariant(steps[v.step], v)
 				mu.Lock()
 				if v.kind == "wrong" {
 					wrongEnd = time.Now()
@@ -430,18 +424,6 @@ func judgeWrong(t *tally, s step, v *variant, suite map[string]bool) bool {
 	return false
 }
 
-// goTool returns the path of one of the go command's tools, building it
-// if it must.
-func goTool(r repo, name string) (string, error) {
-	cmd := exec.Command("go", "tool", "-n", name)
-	cmd.Dir = r.root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go tool -n %s: %v: %s", name, err, strings.TrimSpace(string(out)))
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
 // buildRound builds, with one go command, the test binaries of a round of
 // variants, one per step, each put in place of its exercise's code by one
 // overlay. A variant whose code does not build gets the go command's
@@ -550,11 +532,12 @@ func buildRound(r repo, steps []step, round []*variant, tmp, label string) {
 	}
 }
 
-// runVariant runs a variant's test binary, in its package's directory as
-// go test would, through test2json, and records what it reported: the
-// whole suite for a starter or a solution, the test that should catch it
-// for a wrong turn.
-func runVariant(r repo, s step, v *variant, test2json string) {
+// runVariant runs a variant's test binary as make check does (see suite):
+// in its package's directory, each test watched for its limit, and after a
+// crash the tests it kept from running in fresh processes. It records what
+// they reported: the whole suite for a starter or a solution, the test that
+// should catch it for a wrong turn.
+func runVariant(s step, v *variant) {
 	if v.err != nil {
 		return
 	}
@@ -563,32 +546,15 @@ func runVariant(r repo, s step, v *variant, test2json string) {
 		v.run.stderr = v.buildErr
 		return
 	}
-	args := []string{"-t", "-p", s.importPath(), v.bin,
-		"-test.v=test2json", "-test.paniconexit0", "-test.timeout=" + suiteTimeout.String()}
+	var only []string
 	if v.kind == "wrong" {
-		args = append(args, "-test.run=^"+regexp.QuoteMeta(v.wrong.CaughtBy)+"$")
+		only = []string{v.wrong.CaughtBy}
 	}
-	// The binary stops itself at its -test.timeout; this only guards
-	// against one that never does.
-	ctx, cancel := context.WithTimeout(context.Background(), suiteTimeout+time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, test2json, args...)
-	cmd.Dir = filepath.Join(r.root, s.dir())
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	v.run = parseTestJSON(append(slices.Clip(v.buildOut), stdout.Bytes()...))
-	v.run.elapsed = time.Since(start)
-	v.run.stderr = strings.TrimSpace(stderr.String())
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		v.err = fmt.Errorf("the test binary did not finish within %v", suiteTimeout+time.Minute)
-	case err != nil && !errors.As(err, &exit):
-		v.err = fmt.Errorf("run the test binary: %w", err)
+	v.run = newSuite(s).runBuilt(context.Background(), v.bin, only)
+	if len(v.buildOut) > 0 {
+		v.run.build = append(parseTestJSON(v.buildOut).build, v.run.build...)
 	}
+	v.err = v.run.err
 }
 
 // judgeStarter holds a starter's run to the contract: it compiles, does not

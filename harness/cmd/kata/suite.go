@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,17 @@ func (su suite) run(ctx context.Context) *testRun {
 		tr.elapsed = time.Since(start)
 		return tr
 	}
+	tr := su.runBuilt(ctx, bin, nil)
+	tr.elapsed = time.Since(start)
+	return tr
+}
+
+// runBuilt runs the suite's test binary, already built at bin: every test,
+// or only those named in only, under the watchdog; after a crash, the tests
+// it kept from running each run in a fresh process. It returns what they
+// reported, as run does.
+func (su suite) runBuilt(ctx context.Context, bin string, only []string) *testRun {
+	start := time.Now()
 	names, err := su.list(ctx, bin)
 	if err != nil {
 		return &testRun{err: err, elapsed: time.Since(start)}
@@ -148,7 +160,17 @@ func (su suite) run(ctx context.Context) *testRun {
 	}
 	merged := &pkgResult{name: su.s.importPath(), byName: make(map[string]*testResult), action: "pass"}
 	tr := &testRun{pkgs: []*pkgResult{merged}, byPkg: map[string]*pkgResult{merged.name: merged}}
-	rnd := su.round(ctx, bin, names, true)
+	all := only == nil
+	if !all {
+		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(only, n) })
+		if len(names) == 0 {
+			// Nothing to run: the suite has none of those tests.
+			merged.action = "pass"
+			tr.elapsed = time.Since(start)
+			return tr
+		}
+	}
+	rnd := su.round(ctx, bin, names, all)
 	if rnd.err != nil {
 		tr.err = rnd.err
 		return tr
