@@ -48,8 +48,10 @@ func Settle(t *testing.T, gates ...*backend.Gate) bool {
 			synctest.Wait()
 			return true
 		case bubbleStuck:
-			lockWait(t, waiting, gates)
-			return false
+			if l.stuckAgain() {
+				lockWait(t, waiting, gates)
+				return false
+			}
 		}
 	}
 }
@@ -81,9 +83,11 @@ func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 				return zero, false
 			}
 		case bubbleStuck:
-			lockWait(t, waiting, gates)
-			var zero T
-			return zero, false
+			if l.stuckAgain() {
+				lockWait(t, waiting, gates)
+				var zero T
+				return zero, false
+			}
 		}
 	}
 }
@@ -112,11 +116,36 @@ func lockWait(t *testing.T, waiting [][]byte, gates []*backend.Gate) {
 }
 
 // looker takes dumps of the goroutines, reusing its buffer.
-type looker struct{ buf []byte }
+type looker struct {
+	buf   []byte
+	stuck int // looks in a row that found the bubble stuck
+}
+
+// stuckLooks is how many looks in a row must find the bubble stuck before
+// it is taken to be: a goroutine can be seen waiting for a mutex an instant
+// before it is woken (a dump is a snapshot), but a lock held by a parked
+// goroutine stays held however long one looks.
+const stuckLooks = 4
+
+// stuckAgain counts a look that found the bubble stuck, and reports
+// whether enough looks in a row have.
+func (l *looker) stuckAgain() bool {
+	l.stuck++
+	return l.stuck >= stuckLooks
+}
 
 // look returns the state of the caller's bubble and, when it is stuck, the
 // stacks of the goroutines waiting for a mutex.
 func (l *looker) look() (bubbleState, [][]byte) {
+	state, waiting := l.dump()
+	if state != bubbleStuck {
+		l.stuck = 0
+	}
+	return state, waiting
+}
+
+// dump classifies one dump of the goroutines.
+func (l *looker) dump() (bubbleState, [][]byte) {
 	if l.buf == nil {
 		l.buf = make([]byte, 1<<20)
 	}
