@@ -555,4 +555,14 @@ func TestDumpedIn(t *testing.T) {
 	if c := dumpedIn(p, plain); c != nil {
 		t.Errorf("dumpedIn found a dump in a plain failure: %+v", c)
 	}
+	// A failure message that lists goroutines is a failure, not a crash.
+	listed := &testResult{name: "TestCloseWaits", action: "fail", output: []string{
+		"    kit.go:101: Close returned while 4 calls were held:",
+		"        goroutine 383 [chan receive (durable), synctest bubble 9]:",
+		"        example.com/kata/exercises/01-x.(*Server).work(0x1)",
+		"        \t/src/kata/exercises/01-x/server.go:100 +0x1d",
+	}}
+	if c := dumpedIn(p, listed); c != nil {
+		t.Errorf("dumpedIn took a failure's goroutine listing for a crash: %+v", c)
+	}
 }
