@@ -131,20 +131,29 @@ func (c checker) checkMine() (bool, error) {
 	if len(failing) == 0 {
 		return false, nil // it did not build: the compiler's lines say what to fix
 	}
-	c.hintFor(&state, failing, crashedTests(tr))
+	c.hintFor(&state, failing, crashedTests(tr), raceOnlyTests(tr))
 	return false, nil
 }
 
-// hintFor prints the first hint the learner has not seen for the failing
-// test that hints answer, counts it as seen and remembers the test for make
-// hint.
-func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string) {
+// hintFor prints, for the failing test that hints answer, the hint the
+// learner has reached: the highest tier seen, or the nudge. It counts it as
+// seen and remembers the test for make hint; only make hint moves on to the
+// next tier, so running make check again gives nothing more away. A test
+// that failed only on a data race gets no lesson hint, but a word on races.
+func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string, races map[string]bool) {
 	s, st := c.s, c.st
-	test := hintTest(s.meta, failing)
-	state.LastFailed = firstNonEmpty(test, failing[0])
+	asserted := slices.DeleteFunc(slices.Clone(failing), func(n string) bool { return races[n] })
+	test := hintTest(s.meta, asserted)
+	state.LastFailed = firstNonEmpty(test, hintTest(s.meta, failing), failing[0])
 	defer func() { _ = state.save(s) }()
+	if len(asserted) == 0 {
+		fmt.Fprintf(c.w, "\n%s\n", wrap(strings.Join(failing, " and ")+" failed only on a data race: two goroutines used the same memory at once, "+
+			"one of them writing, with nothing (a lock, a channel) to put one before the other. The report above shows the two places; "+
+			"the lesson's hints are about something else.", 76))
+		return
+	}
 	if test == "" {
-		fmt.Fprintf(c.w, "\n%s has no lesson hint: its message above says what it measured and what it expected.\n", failing[0])
+		fmt.Fprintf(c.w, "\n%s has no lesson hint: its message above says what it measured and what it expected.\n", asserted[0])
 		return
 	}
 	if how, ok := crashed[test]; ok {
@@ -154,19 +163,41 @@ func (c checker) hintFor(state *hintState, failing []string, crashed map[string]
 		return
 	}
 	hints := s.meta.hintsFor(test)
-	seen := state.Seen[test]
-	if seen >= len(hints) {
-		fmt.Fprintf(c.w, "\nYou have seen every hint for %s: make hint STEP=%d LEVEL=%d shows the last again; make diff STEP=%d shows the solution.\n",
-			test, s.num, len(hints), s.num)
-		return
-	}
-	show := seen + 1
+	show := min(max(state.Seen[test], 1), len(hints))
 	state.see(test, show)
 	fmt.Fprintf(c.w, "\n%s\n    %s\n", st.yellow(fmt.Sprintf("hint for %s (%d of %d, %s):", test, show, len(hints), tierName(show))),
 		indentAfterFirst(wrap(hints[show-1], 74), "    "))
 	if show < len(hints) {
 		fmt.Fprintf(c.w, "make hint STEP=%d gives the next (%s).\n", s.num, tierName(show+1))
+	} else {
+		fmt.Fprintf(c.w, "That is the last hint for %s; make diff STEP=%d shows the solution.\n", test, s.num)
 	}
+}
+
+// crashedTests returns the tests of a run that crashed or hung, and which.
+func crashedTests(tr *testRun) map[string]string {
+	out := make(map[string]string)
+	for _, p := range tr.pkgs {
+		for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
+			out[c.test] = c.how()
+		}
+	}
+	return out
+}
+
+// raceOnlyTests returns the failing top-level tests of a run whose only
+// complaint was the race detector's: no assertion of theirs failed.
+func raceOnlyTests(tr *testRun) map[string]bool {
+	out := make(map[string]bool)
+	crashed := crashedTests(tr)
+	for _, p := range tr.pkgs {
+		for _, t := range p.topLevel() {
+			if t.action == "fail" && crashed[t.name] == "" && raceOnly(p, t.name) {
+				out[t.name] = true
+			}
+		}
+	}
+	return out
 }
 
 // ranFrom returns a writer to w that names, in the file paths of what is
@@ -204,16 +235,6 @@ func (p pathWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// crashedTests returns the tests of a run that crashed or hung, and which.
-func crashedTests(tr *testRun) map[string]string {
-	out := make(map[string]string)
-	for _, p := range tr.pkgs {
-		for _, c := range append(slices.Clone(p.crashes), p.hangs...) {
-			out[c.test] = c.how()
-		}
-	}
-	return out
-}
 
 // checkSolution checks the reference solution.
 func (c checker) checkSolution() error {

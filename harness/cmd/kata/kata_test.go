@@ -566,3 +566,48 @@ func TestDumpedIn(t *testing.T) {
 		t.Errorf("dumpedIn took a failure's goroutine listing for a crash: %+v", c)
 	}
 }
+
+// TestRaceOnly checks that a failure of the race detector alone is told
+// apart from one with an assertion's message.
+func TestRaceOnly(t *testing.T) {
+	race := []string{
+		"=== RUN   TestX",
+		"==================",
+		"WARNING: DATA RACE",
+		"Write at 0x00c000012345 by goroutine 9:",
+		"  example.com/x.(*Server).work()",
+		"      /src/x/server.go:100 +0x1d",
+		"==================",
+		"    testing.go:1617: race detected during execution of test",
+		"--- FAIL: TestX (0.01s)",
+	}
+	tests := []struct {
+		name   string
+		output []string
+		want   bool
+	}{
+		{"race only", race, true},
+		{"race and an assertion", append(slices.Clone(race[:8]), "    x_test.go:12: 3 calls answered, want 4", race[8]), false},
+		{"an assertion only", []string{"=== RUN   TestX", "    x_test.go:12: 3 calls answered, want 4", "--- FAIL: TestX (0.01s)"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			test := &testResult{name: "TestX", action: "fail", output: tt.output}
+			p := &pkgResult{tests: []*testResult{test}, byName: map[string]*testResult{test.name: test}}
+			if got := raceOnly(p, "TestX"); got != tt.want {
+				t.Errorf("raceOnly = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for arg, want := range map[string]int{"": 0, "nudge": 1, "direction": 2, "near-solution": 3, "Near-Solution": 3, "2": 2} {
+		if got, err := parseLevel(arg); err != nil || got != want {
+			t.Errorf("parseLevel(%q) = %d, %v; want %d", arg, got, err, want)
+		}
+	}
+	if _, err := parseLevel("bogus"); err == nil {
+		t.Error("parseLevel(bogus) succeeded")
+	}
+}
