@@ -235,7 +235,6 @@ func (p pathWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-
 // checkSolution checks the reference solution.
 func (c checker) checkSolution() error {
 	s, st := c.s, c.st
