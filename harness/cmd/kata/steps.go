@@ -180,7 +180,8 @@ func stepNumber(dirName string) (int, bool) {
 	return n, err == nil
 }
 
-// findStep returns the step that arg ("1" or "01") names.
+// findStep returns the step that arg ("1" or "01") names. A step the kata
+// announces but does not hold yet is a comingError.
 func findStep(r repo, arg string) (step, error) {
 	steps, err := loadSteps(r)
 	if err != nil {
@@ -197,6 +198,9 @@ func findStep(r repo, arg string) (step, error) {
 		if s.num == n {
 			return s, s.metaErr
 		}
+	}
+	if msg := comingMessage(steps, n); msg != "" {
+		return step{}, comingError(msg)
 	}
 	names := make([]string, len(steps))
 	for i, s := range steps {
