@@ -135,9 +135,21 @@ func resetChanges(s step, rev string, shipped []string) ([]fileChange, error) {
 // .kata/reset/NN-name-TIME/ (ignored by git), so nothing is lost for good,
 // and returns that directory, relative to the root.
 func saveChanges(s step, changes []fileChange) (string, error) {
-	dir := filepath.Join(".kata", "reset", s.name+"-"+time.Now().Format("20060102-150405"))
-	if err := os.MkdirAll(filepath.Join(s.repo.root, dir), 0o755); err != nil {
+	base := filepath.Join(".kata", "reset", s.name+"-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(filepath.Join(s.repo.root, ".kata", "reset"), 0o755); err != nil {
 		return "", fmt.Errorf("keep your version: %w", err)
+	}
+	// A second reset within the same second keeps its own copy.
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(filepath.Join(s.repo.root, dir), 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("keep your version: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
 	}
 	for _, c := range changes {
 		if c.mine == nil {
