@@ -79,7 +79,11 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
-	return runLinked(s, true, true, "demo", "-workers", fmt.Sprint(*workers))
+	args = []string{"demo", "-workers", fmt.Sprint(*workers)}
+	if s.unchanged() {
+		args = append(args, "-shipped")
+	}
+	return runLinked(s, true, true, args...)
 }
 
 // linkSource is the file that links a step into harness/cmd/run. On disk,
