@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -232,4 +233,15 @@ func TestListLeft(t *testing.T) {
 	want := "  3 goroutines waiting (chan receive) in step.(*Server).work at /src/step/server.go:93, started by step.(*Server).start at /src/step/server.go:41\n" +
 		"  1 goroutine waiting (select) in step.(*conn).read.func1 at /src/step/server.go:60, started by sync.(*WaitGroup).Go"
 	require.Equal(t, want, got)
+}
+
+func TestCloseErrorExplainsSendOnClosed(t *testing.T) {
+	rec := &recorder{TB: t}
+	closeError(rec, nil)
+	require.Empty(t, rec.errors())
+	closeError(rec, errors.New("a connection's reader panicked: send on closed channel"))
+	errs := rec.errors()
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0], "Close: a connection's reader panicked: send on closed channel")
+	assert.Contains(t, errs[0], "close the queue only once nothing can send on it any more")
 }
