@@ -555,6 +555,18 @@ func TestDumpedIn(t *testing.T) {
 	if c := dumpedIn(p, plain); c != nil {
 		t.Errorf("dumpedIn found a dump in a plain failure: %+v", c)
 	}
+	// kit.Isolated's own report of a child that hung.
+	isolated := &testResult{name: "TestIsolated", action: "fail", output: []string{
+		"    isolated.go:95: The test hung: its process stopped it after 12s, short of this test's own deadline, so that it could say where it was.",
+		"        1 of its 5 goroutines were in code outside the runtime and testing packages:",
+		"        ",
+		"        goroutine 9 [sync.Mutex.Lock]:",
+		"        example.com/kata/exercises/02-x.(*Server).handle(0x1)",
+		"        \t/src/kata/exercises/02-x/server.go:113 +0x1d",
+	}}
+	if c := dumpedIn(p, isolated); c == nil || c.hung != 12*time.Second || c.how() != "hung" {
+		t.Errorf("dumpedIn of kit.Isolated's report = %+v, want a hang past 12s", c)
+	}
 	// A failure message that lists goroutines is a failure, not a crash.
 	listed := &testResult{name: "TestCloseWaits", action: "fail", output: []string{
 		"    kit.go:101: Close returned while 4 calls were held:",
