@@ -623,3 +623,22 @@ func TestParseLevel(t *testing.T) {
 		t.Error("parseLevel(bogus) succeeded")
 	}
 }
+
+// TestRanFrom checks that paths of the exercise's files are rewritten to
+// the overlaid files that ran in their place.
+func TestRanFrom(t *testing.T) {
+	root := t.TempDir()
+	s := step{name: "01-x", repo: repo{root: root}}
+	code := codeSet{"server.go": filepath.Join(root, "solutions", "01-x", "testdata", "wrong", "bad", "server.go")}
+	var out strings.Builder
+	w := ranFrom(&out, s, code)
+	fmt.Fprintf(w, "in (*Server).work at exercises/01-x/server.go:100\n")
+	fmt.Fprintf(w, "\t%s:7 +0x1d\n", filepath.Join(root, "exercises", "01-x", "server.go"))
+	fmt.Fprintf(w, "exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n")
+	want := "in (*Server).work at solutions/01-x/testdata/wrong/bad/server.go:100\n" +
+		"\tsolutions/01-x/testdata/wrong/bad/server.go:7 +0x1d\n" +
+		"exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n"
+	if out.String() != want {
+		t.Errorf("ranFrom wrote\n%s\nwant\n%s", out.String(), want)
+	}
+}
