@@ -4,16 +4,43 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"syscall"
 
 	"github.com/ocppkata/kata/stations/station"
 )
 
-const serveHint = "is the server running? try: make serve"
+// serveHint suggests starting a server where the stations dial: make serve
+// listens on 127.0.0.1:8080 unless its ADDR says otherwise.
+func serveHint(rawURL string) string {
+	return "is the server running? try: " + serveCommand(rawURL)
+}
 
-// explain says in a few words why a station could not connect, instead of
-// the chain of wrapped errors a network failure comes with, and what to try.
-func explain(err error) (why, hint string) {
+// serveCommand is the make serve that listens where rawURL points.
+func serveCommand(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "make serve"
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	if addr == "127.0.0.1:8080" {
+		return "make serve"
+	}
+	return "make serve ADDR=" + addr
+}
+
+// explain says in a few words why a station could not connect to rawURL,
+// instead of the chain of wrapped errors a network failure comes with, and
+// what to try.
+func explain(err error, rawURL string) (why, hint string) {
+	serveHint := serveHint(rawURL)
 	var dns *net.DNSError
 	var hs *station.HandshakeError
 	switch {
@@ -25,7 +52,7 @@ func explain(err error) (why, hint string) {
 		return "the server answered the WebSocket handshake with HTTP " + hs.Status,
 			"check the path in -url: stations connect to ws://HOST:PORT/ocpp/{id}"
 	case errors.Is(err, station.ErrNoSubprotocol):
-		return "the server does not speak " + station.Subprotocol, "is it an OCPP 1.6 server? try: make serve"
+		return "the server does not speak " + station.Subprotocol, "is it an OCPP 1.6 server? try: " + serveCommand(rawURL)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
 		return "timed out", serveHint
 	case errors.Is(err, context.Canceled):

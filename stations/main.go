@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timedOut := !wasInterrupted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 
 	if report.Connected == 0 && !(wasInterrupted && len(report.Failures()) == 0) {
-		why, hint := explain(firstFailure(report))
+		why, hint := explain(firstFailure(report), cfg.url)
 		fmt.Fprintf(stderr, "stations: no station could connect to %s: %s\n%s\n", cfg.url, why, hint)
 		return exitFailed
 	}
@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case unconnected > 0:
-		why, hint := explain(firstFailure(report))
+		why, hint := explain(firstFailure(report), cfg.url)
 		fmt.Fprintf(stderr, "stations: %d of %d stations could not connect (%s); %s\n", unconnected, len(report.Stations), why, hint)
 		return exitFailed
 	case report.Failed > 0:

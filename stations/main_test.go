@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 			"stations: -hold 2m0s is not shorter than -timeout 1m0s: the run would end before the stations; raise -timeout"},
 		{"refused", []string{"-n", "2", "-url", refused}, exitFailed,
 			"stations: no station could connect to " + refused + ": connection refused, nothing is listening there\n" +
-				"is the server running? try: make serve\n"},
+				"is the server running? try: make serve ADDR=" + ln.Addr().String() + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -329,6 +329,20 @@ func (cs *centralSystem) await(ctx context.Context, cond func(held, answers int)
 		case <-changed:
 		case <-ctx.Done():
 			return false
+		}
+	}
+}
+
+func TestServeCommand(t *testing.T) {
+	for url, want := range map[string]string{
+		"ws://127.0.0.1:8080/ocpp": "make serve",
+		"ws://127.0.0.1:9000/ocpp": "make serve ADDR=127.0.0.1:9000",
+		"ws://localhost/ocpp":      "make serve ADDR=localhost:80",
+		"ws://[::1]:8081/ocpp":     "make serve ADDR=[::1]:8081",
+		"wss://example.com/ocpp":   "make serve ADDR=example.com:443",
+	} {
+		if got := serveCommand(url); got != want {
+			t.Errorf("serveCommand(%q) = %q, want %q", url, got, want)
 		}
 	}
 }

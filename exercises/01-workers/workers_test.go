@@ -196,11 +196,11 @@ func TestSlowCallBlocksOnlyItsWorker(t *testing.T) {
 		want := (stations - 1) * perStation
 		if got := int(done.Load()); got != want {
 			t.Errorf("%s's call was held in the backend, keeping one of the %d workers busy. "+
-				"Of the %d calls the other stations made next, %d were answered and the rest waited, want all answered "+
-				"by the %d free workers.\n"+
+				"Of the %d calls the other stations made next (%d stations × %d heartbeats), %d were answered and the rest waited, "+
+				"want all answered by the %d free workers.\n"+
 				"A call must go to whichever worker is free. With one worker, every call waits behind the slow one; "+
 				"with a queue per worker, the calls handed to the busy worker wait while the others are idle.",
-				first, workerCount, want, got, workerCount-1)
+				first, workerCount, want, stations-1, perStation, got, workerCount-1)
 		}
 		gate.Open()
 		sessions.Wait()
@@ -240,7 +240,7 @@ func TestSessionDuration(t *testing.T) {
 		t.Logf("%d stations, %d workers: the sessions took %v of fake time; one session alone keeps the backend busy for %v",
 			stations, stations, elapsed, one)
 		if limit := 2 * one; elapsed > limit {
-			t.Errorf("%d stations took %v (fake time) to run their sessions with %d workers, want at most %v.\n"+
+			t.Errorf("%d stations took %v (fake time) to run their sessions with %d workers, want at most %v: twice one session.\n"+
 				"One session keeps the backend busy for %v; with a worker per station they should run side by side. "+
 				"%v is the time of about %.0f sessions one after the other: every call waited for the calls before it.",
 				stations, elapsed, stations, limit, one, elapsed.Round(time.Second), elapsed.Seconds()/one.Seconds())

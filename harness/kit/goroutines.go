@@ -3,6 +3,8 @@ package kit
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -138,59 +140,151 @@ func reportLeft(t testing.TB, pkg string, left []string) {
 	if len(left) == 1 {
 		what = fmt.Sprintf("a goroutine of %s is", pkg)
 	}
-	t.Errorf("leak: %s still blocked after Close returned, and nothing will ever wake them:\n\n%s\n\n"+
+	t.Errorf("leak: %s still blocked after Close returned, and nothing will ever wake them:\n%s\n"+
 		"A server must stop every goroutine it started before Close returns: a goroutine left behind holds memory, "+
-		"and often a connection, forever.", what, groupStacks(left))
+		"and often a connection, forever.", what, listLeft(left, pkg))
 }
 
-// groupStacks lists tracebacks, each kind once: a thousand goroutines
-// blocked at the same place read as one traceback and their number.
-func groupStacks(blocks []string) string {
+// listLeft lists the goroutines of tracebacks compactly, one line per
+// place: what they wait for, the function of pkg (an import path) they wait
+// in with its file:line, and where they were started. A thousand goroutines
+// blocked at the same place read as one line and their number. Paths are
+// relative to the module's root when the test runs inside it.
+func listLeft(blocks []string, pkg string) string {
+	root := moduleRoot()
 	var order []string
 	count := make(map[string]int)
-	first := make(map[string]string)
 	for _, b := range blocks {
-		sig := stackSignature(b)
-		if count[sig] == 0 {
-			order = append(order, sig)
-			first[sig] = b
+		line := describeGoroutine(b, pkg, root)
+		if count[line] == 0 {
+			order = append(order, line)
 		}
-		count[sig]++
+		count[line]++
 	}
 	var sb strings.Builder
-	for i, sig := range order {
+	for i, line := range order {
 		if i > 0 {
-			sb.WriteString("\n\n")
+			sb.WriteString("\n")
 		}
-		if n := count[sig]; n > 1 {
-			fmt.Fprintf(&sb, "%d goroutines like this one:\n", n)
+		n := count[line]
+		if n == 1 {
+			sb.WriteString("  1 goroutine " + line)
+		} else {
+			fmt.Fprintf(&sb, "  %d goroutines %s", n, line)
 		}
-		sb.WriteString(first[sig])
+	}
+	return sb.String()
+}
+
+// A frame is one call of a traceback.
+type frame struct{ function, file string } // file: "path:line"
+
+// describeGoroutine says in a line where a goroutine of a traceback waits
+// and where it was started: "waiting (chan receive) in
+// step.(*Server).work at exercises/step/server.go:93, started by
+// step.(*Server).start at exercises/step/server.go:60".
+func describeGoroutine(block, pkg, root string) string {
+	lines := strings.Split(strings.ReplaceAll(block, "\r\n", "\n"), "\n")
+	state := "running"
+	if m := goroutineState.FindStringSubmatch(lines[0]); m != nil {
+		state = strings.TrimSuffix(m[1], " (durable)")
+	}
+	var frames []frame
+	var creator *frame
+	for i := 1; i+1 < len(lines); i++ {
+		fn, loc := lines[i], lines[i+1]
+		if fn == "" || fn[0] == '\t' || !strings.HasPrefix(loc, "\t") {
+			continue
+		}
+		i++
+		f := frame{file: pcOffset.ReplaceAllString(strings.TrimSpace(loc), "")}
+		if by, ok := strings.CutPrefix(fn, "created by "); ok {
+			f.function = creatorID.ReplaceAllString(by, "")
+			creator = &f
+			continue
+		}
+		f.function = frameArgs.ReplaceAllString(fn, "")
+		frames = append(frames, f)
+	}
+	var at *frame
+	for i, f := range frames {
+		if strings.HasPrefix(f.function, funcPrefix(pkg)) {
+			at = &frames[i]
+			break
+		}
+	}
+	if at == nil {
+		for i, f := range frames {
+			if !infrastructure(funcPackage(f.function)) {
+				at = &frames[i]
+				break
+			}
+		}
+	}
+	var sb strings.Builder
+	if state == "running" || state == "runnable" {
+		sb.WriteString(state)
+	} else {
+		sb.WriteString("waiting (" + state + ")")
+	}
+	if at != nil {
+		fmt.Fprintf(&sb, " in %s at %s", shortFunction(at.function), relativeTo(root, at.file))
+	}
+	if creator != nil {
+		fmt.Fprintf(&sb, ", started by %s", shortFunction(creator.function))
+		if strings.HasPrefix(creator.function, funcPrefix(pkg)) {
+			fmt.Fprintf(&sb, " at %s", relativeTo(root, creator.file))
+		}
 	}
 	return sb.String()
 }
 
 var (
-	goroutineID = regexp.MustCompile(`^goroutine \d+ `)
-	frameArgs   = regexp.MustCompile(`\(.*\)$`)
-	pcOffset    = regexp.MustCompile(` \+0x[0-9a-f]+$`)
-	creatorID   = regexp.MustCompile(` in goroutine \d+$`)
+	goroutineState = regexp.MustCompile(`^goroutine \d+ (?:gp=\S+ m=\S+ )?\[([^,\]]*)`)
+	frameArgs      = regexp.MustCompile(`\([^()]*\)$`)
+	pcOffset       = regexp.MustCompile(` \+0x[0-9a-f]+$`)
+	creatorID      = regexp.MustCompile(` in goroutine \d+$`)
 )
 
-// stackSignature is a traceback without what differs between goroutines
-// blocked at the same place: ids, arguments, offsets.
-func stackSignature(block string) string {
-	lines := strings.Split(block, "\n")
-	for i, l := range lines {
-		l = goroutineID.ReplaceAllString(l, "goroutine ")
-		l = pcOffset.ReplaceAllString(l, "")
-		l = creatorID.ReplaceAllString(l, "")
-		if i > 0 && l != "" && l[0] != '\t' {
-			l = frameArgs.ReplaceAllString(l, "()")
-		}
-		lines[i] = l
+// shortFunction drops a function's import path but for its last element:
+// "01-workers.(*Server).work".
+func shortFunction(fn string) string {
+	if i := strings.LastIndex(fn, "/"); i >= 0 {
+		return fn[i+1:]
 	}
-	return strings.Join(lines, "\n")
+	return fn
+}
+
+// moduleRoot returns the directory of the go.mod above the working
+// directory (a test runs in its package's directory), or "".
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// relativeTo returns loc ("/abs/path/file.go:12") relative to root when it
+// lies below it, with forward slashes.
+func relativeTo(root, loc string) string {
+	if root == "" {
+		return loc
+	}
+	rel, err := filepath.Rel(root, loc)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return loc
+	}
+	return filepath.ToSlash(rel)
 }
 
 // packageOf returns the import path of the package that defines v's type

@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +127,7 @@ func TestNoneLeftBehind(t *testing.T) {
 				}
 				require.Len(t, errs, 1)
 				assert.True(t, strings.HasPrefix(errs[0], "leak: a goroutine of github.com/ocppkata/kata/harness/kit is still blocked after Close returned"), errs[0])
-				assert.Contains(t, errs[0], "kit.(*leakyServer).loop(", "the stacks are shown")
+				assert.Contains(t, errs[0], "kit.(*leakyServer).loop at harness/kit/goroutines_test.go:", "where it waits is shown")
 			})
 		})
 	}
@@ -149,7 +150,7 @@ func TestServeReportsALeak(t *testing.T) {
 	errs := rec.errors()
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0], "leak: a goroutine of github.com/ocppkata/kata/harness/kit is still blocked after Close returned")
-	assert.Contains(t, errs[0], "kit.(*leakyServer).loop(")
+	assert.Contains(t, errs[0], "kit.(*leakyServer).loop at harness/kit/goroutines_test.go:")
 }
 
 // heldServer starts one background call in the backend; its Close cancels
@@ -187,7 +188,7 @@ func TestCloseWaits(t *testing.T) {
 		{name: "Close returns at once", want: []string{
 			"Close returned (err <nil>) while 1 calls it had started were still held in the backend",
 			"The goroutines of the server still running when Close returned",
-			"kit.(*heldServer).start.func1(",
+			"kit.(*heldServer).start.func1 at harness/kit/goroutines_test.go:",
 		}},
 	}
 	for _, tt := range tests {
@@ -215,18 +216,32 @@ func TestCloseWaits(t *testing.T) {
 	}
 }
 
-func TestGroupStacks(t *testing.T) {
+func TestListLeft(t *testing.T) {
 	worker := func(id, arg int) string {
 		return fmt.Sprintf("goroutine %d [chan receive (durable), synctest bubble 1]:\n"+
 			"example.com/step.(*Server).work(0x%x, {0x5311b48a360, 0x8})\n"+
 			"\t/src/step/server.go:93 +0x%x\n"+
-			"created by sync.(*WaitGroup).Go in goroutine %d\n"+
-			"\t/usr/local/go/src/sync/waitgroup.go:238 +0x73", id, arg, arg, id+100)
+			"created by example.com/step.(*Server).start in goroutine %d\n"+
+			"\t/src/step/server.go:41 +0x73", id, arg, arg, id+100)
 	}
 	reader := "goroutine 30 [select (durable), synctest bubble 1]:\n" +
-		"example.com/step.(*Server).read(0x1)\n" +
-		"\t/src/step/server.go:60 +0x1a"
-	got := groupStacks([]string{worker(11, 1), reader, worker(12, 2), worker(13, 3)})
-	want := "3 goroutines like this one:\n" + worker(11, 1) + "\n\n" + reader
+		"example.com/step.(*conn).read.func1()\n" +
+		"\t/src/step/server.go:60 +0x1a\n" +
+		"created by sync.(*WaitGroup).Go in goroutine 12\n" +
+		"\t/usr/local/go/src/sync/waitgroup.go:238 +0x73"
+	got := listLeft([]string{worker(11, 1), reader, worker(12, 2), worker(13, 3)}, "example.com/step")
+	want := "  3 goroutines waiting (chan receive) in step.(*Server).work at /src/step/server.go:93, started by step.(*Server).start at /src/step/server.go:41\n" +
+		"  1 goroutine waiting (select) in step.(*conn).read.func1 at /src/step/server.go:60, started by sync.(*WaitGroup).Go"
 	require.Equal(t, want, got)
+}
+
+func TestCloseErrorExplainsSendOnClosed(t *testing.T) {
+	rec := &recorder{TB: t}
+	closeError(rec, nil)
+	require.Empty(t, rec.errors())
+	closeError(rec, errors.New("a connection's reader panicked: send on closed channel"))
+	errs := rec.errors()
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0], "Close: a connection's reader panicked: send on closed channel")
+	assert.Contains(t, errs[0], "close the queue only once nothing can send on it any more")
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -41,9 +42,7 @@ func Serve(t testing.TB, srv Server) *memnet.Listener {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		closeError(t, srv.Close())
 		if err := <-served; err != nil && !errors.Is(err, memnet.ErrClosed) {
 			t.Errorf("Serve returned %v after Close, want nil", err)
 		}
@@ -98,7 +97,11 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 	case err := <-closed:
 		still := ""
 		if left := LeftBehind(packageOf(srv)); len(left) > 0 {
-			still = fmt.Sprintf("\n\nThe goroutines of the server still running when Close returned:\n\n%s", groupStacks(left))
+			still = fmt.Sprintf("\n\nThe goroutines of the server still running when Close returned:\n%s", listLeft(left, packageOf(srv)))
+		}
+		if err != nil && strings.Contains(err.Error(), "send on closed channel") {
+			still += "\n\nA send on a closed channel panics: close the queue only once nothing can send on it any more, " +
+				"that is after every connection's reader has returned."
 		}
 		t.Errorf("Close returned (err %v) while %d calls it had started were still held in the backend, "+
 			"want it to wait for them: Close must return only once every goroutine the server started has ended, "+
@@ -108,7 +111,24 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 	default:
 	}
 	gate.Open()
-	if err := <-closed; err != nil {
-		t.Errorf("Close: %v", err)
+	closeError(t, <-closed)
+}
+
+// sendOnClosed explains the panic of a Close that closes its queue while
+// connections may still send on it.
+const sendOnClosed = "A send on a closed channel panics: close the queue only once nothing can send on it any more, " +
+	"that is after every connection's reader has returned."
+
+// closeError fails the test if Close returned an error, and says what a
+// panic it reports usually means.
+func closeError(t testing.TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
 	}
+	why := ""
+	if strings.Contains(err.Error(), "send on closed channel") {
+		why = "\n" + sendOnClosed
+	}
+	t.Errorf("Close: %v%s", err, why)
 }

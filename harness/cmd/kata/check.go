@@ -131,20 +131,29 @@ func (c checker) checkMine() (bool, error) {
 	if len(failing) == 0 {
 		return false, nil // it did not build: the compiler's lines say what to fix
 	}
-	c.hintFor(&state, failing, crashedTests(tr))
+	c.hintFor(&state, failing, crashedTests(tr), raceOnlyTests(tr))
 	return false, nil
 }
 
-// hintFor prints the first hint the learner has not seen for the failing
-// test that hints answer, counts it as seen and remembers the test for make
-// hint.
-func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string) {
+// hintFor prints, for the failing test that hints answer, the hint the
+// learner has reached: the highest tier seen, or the nudge. It counts it as
+// seen and remembers the test for make hint; only make hint moves on to the
+// next tier, so running make check again gives nothing more away. A test
+// that failed only on a data race gets no lesson hint, but a word on races.
+func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string, races map[string]bool) {
 	s, st := c.s, c.st
-	test := hintTest(s.meta, failing)
-	state.LastFailed = firstNonEmpty(test, failing[0])
+	asserted := slices.DeleteFunc(slices.Clone(failing), func(n string) bool { return races[n] })
+	test := hintTest(s.meta, asserted)
+	state.LastFailed = firstNonEmpty(test, hintTest(s.meta, failing), failing[0])
 	defer func() { _ = state.save(s) }()
+	if len(asserted) == 0 {
+		fmt.Fprintf(c.w, "\n%s\n", wrap(strings.Join(failing, " and ")+" failed only on a data race: two goroutines used the same memory at once, "+
+			"one of them writing, with nothing (a lock, a channel) to put one before the other. The report above shows the two places; "+
+			"the lesson's hints are about something else.", 76))
+		return
+	}
 	if test == "" {
-		fmt.Fprintf(c.w, "\n%s has no lesson hint: its message above says what it measured and what it expected.\n", failing[0])
+		fmt.Fprintf(c.w, "\n%s has no lesson hint: its message above says what it measured and what it expected.\n", asserted[0])
 		return
 	}
 	if how, ok := crashed[test]; ok {
@@ -154,18 +163,14 @@ func (c checker) hintFor(state *hintState, failing []string, crashed map[string]
 		return
 	}
 	hints := s.meta.hintsFor(test)
-	seen := state.Seen[test]
-	if seen >= len(hints) {
-		fmt.Fprintf(c.w, "\nYou have seen every hint for %s: make hint STEP=%d LEVEL=%d shows the last again; make diff STEP=%d shows the solution.\n",
-			test, s.num, len(hints), s.num)
-		return
-	}
-	show := seen + 1
+	show := min(max(state.Seen[test], 1), len(hints))
 	state.see(test, show)
 	fmt.Fprintf(c.w, "\n%s\n    %s\n", st.yellow(fmt.Sprintf("hint for %s (%d of %d, %s):", test, show, len(hints), tierName(show))),
 		indentAfterFirst(wrap(hints[show-1], 74), "    "))
 	if show < len(hints) {
 		fmt.Fprintf(c.w, "make hint STEP=%d gives the next (%s).\n", s.num, tierName(show+1))
+	} else {
+		fmt.Fprintf(c.w, "That is the last hint for %s; make diff STEP=%d shows the solution.\n", test, s.num)
 	}
 }
 
@@ -180,6 +185,56 @@ func crashedTests(tr *testRun) map[string]string {
 	return out
 }
 
+// raceOnlyTests returns the failing top-level tests of a run whose only
+// complaint was the race detector's: no assertion of theirs failed.
+func raceOnlyTests(tr *testRun) map[string]bool {
+	out := make(map[string]bool)
+	crashed := crashedTests(tr)
+	for _, p := range tr.pkgs {
+		for _, t := range p.topLevel() {
+			if t.action == "fail" && crashed[t.name] == "" && raceOnly(p, t.name) {
+				out[t.name] = true
+			}
+		}
+	}
+	return out
+}
+
+// ranFrom returns a writer to w that names, in the file paths of what is
+// written (goroutine stacks, race reports), the files of code that an
+// overlay laid over the exercise's: the code that ran, not the learner's
+// files of the same name.
+func ranFrom(w io.Writer, s step, code codeSet) io.Writer {
+	r := s.repo
+	var pairs []string
+	for name, path := range code {
+		ran := path
+		if rel, ok := inRepo(r, path); ok {
+			ran = filepath.ToSlash(rel)
+		}
+		abs := filepath.Join(r.root, s.dir(), name)
+		pairs = append(pairs, abs, ran)
+		if slashed := filepath.ToSlash(abs); slashed != abs {
+			pairs = append(pairs, slashed, ran)
+		}
+		pairs = append(pairs, filepath.ToSlash(filepath.Join(s.dir(), name)), ran)
+	}
+	return pathWriter{w, strings.NewReplacer(pairs...)}
+}
+
+// A pathWriter rewrites what it writes.
+type pathWriter struct {
+	w io.Writer
+	r *strings.Replacer
+}
+
+func (p pathWriter) Write(b []byte) (int, error) {
+	if _, err := p.r.WriteString(p.w, string(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
 // checkSolution checks the reference solution.
 func (c checker) checkSolution() error {
 	s, st := c.s, c.st
@@ -188,7 +243,11 @@ func (c checker) checkSolution() error {
 		return fmt.Errorf("make a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	overlay, err := solutionOverlay(s, tmp)
+	code, err := s.solutionCode()
+	if err != nil {
+		return err
+	}
+	overlay, err := writeOverlay(s, code, tmp, "solution")
 	if err != nil {
 		return err
 	}
@@ -197,7 +256,7 @@ func (c checker) checkSolution() error {
 	if tr.err != nil {
 		return tr.err
 	}
-	if ok, _ := report(c.w, st, s, "the reference solution", tr, c.verbose); ok {
+	if ok, _ := report(ranFrom(c.w, s, code), st, s, "the reference solution", tr, c.verbose); ok {
 		fmt.Fprintln(c.w, "The reference solution passes, as it should.")
 		return nil
 	}
@@ -249,7 +308,7 @@ func (c checker) checkWrong(name string) error {
 	if tr.err != nil {
 		return tr.err
 	}
-	_, failing := report(c.w, st, s, "the wrong turn", tr, c.verbose)
+	_, failing := report(ranFrom(c.w, s, code), st, s, "the wrong turn", tr, c.verbose)
 	fmt.Fprintln(c.w)
 	if slices.Contains(failing, w.CaughtBy) {
 		fmt.Fprintf(c.w, "%s %s failed on it, as the note says.\n", st.green("Caught:"), w.CaughtBy)
@@ -328,7 +387,10 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 			fmt.Fprintf(w, "  %s  %s\n", st.fail(), t.name)
 		}
 		failing = append(failing, t.name)
-		lines := untilDump(failureLines(p, t.name))
+		lines := failureLines(p, t.name)
+		if c != nil {
+			lines = untilDump(lines) // explainCrash condenses the dump
+		}
 		lines, race := condenseRaces(r, lines)
 		lines = condenseRepeats(lines)
 		if len(lines) == 0 {
@@ -388,7 +450,9 @@ func report(w io.Writer, st style, s step, who string, tr *testRun, verbose bool
 }
 
 // dumpedIn returns the crash whose goroutine dump a failing test reported
-// as its failure, or nil.
+// as its failure, or nil: the report of a process the test started that
+// timed out (kit.Isolated) or was stopped. A failure message that merely
+// lists goroutines (kit.CloseWaits, a learner's own) is no crash.
 func dumpedIn(p *pkgResult, t *testResult) *crash {
 	if t.action != "fail" {
 		return nil
@@ -397,13 +461,33 @@ func dumpedIn(p *pkgResult, t *testResult) *crash {
 	if len(dump) == 0 {
 		return nil
 	}
-	c := &crash{test: t.name, first: strings.TrimSpace(dump[0]), child: true, dump: dump}
-	if _, after, ok := strings.Cut(c.first, "test timed out after "); ok {
-		if d, err := time.ParseDuration(strings.TrimSpace(after)); err == nil {
-			c.hung = d
+	hung, ok := childHang(t.output)
+	if !ok {
+		return nil
+	}
+	return &crash{test: t.name, first: strings.TrimSpace(dump[0]), child: true, dump: dump, hung: hung}
+}
+
+// childHang looks in a test's output for the report of a child process
+// that timed out or was stopped: "panic: test timed out after 12s",
+// kit.Isolated's "The test hung: its process stopped it after 12s, …", or a
+// SIGQUIT. It returns the limit the child ran past, if it says, and whether
+// there is such a report.
+func childHang(output []string) (time.Duration, bool) {
+	for _, line := range output {
+		l := strings.TrimSpace(line)
+		for _, marker := range []string{"panic: test timed out after ", "The test hung: its process stopped it after "} {
+			if _, after, ok := strings.Cut(l, marker); ok {
+				word, _, _ := strings.Cut(after, ",")
+				d, _ := time.ParseDuration(strings.TrimSpace(word))
+				return d, true
+			}
+		}
+		if strings.HasPrefix(l, "SIGQUIT: quit") {
+			return 0, true
 		}
 	}
-	return c
+	return 0, false
 }
 
 // untilDump cuts a crashed test's lines at its goroutine dump, which

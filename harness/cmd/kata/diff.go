@@ -33,6 +33,11 @@ func runDiff(args []string) error {
 	st := styleFor(os.Stdout)
 	fmt.Printf("%s\n%s\n\n", st.bold(s.label()),
 		st.dim(fmt.Sprintf("your code (%s, -) against the reference solution (%s, +)", s.dir(), s.solutionDir())))
+	if s.unchanged() {
+		fmt.Printf("%s\n\n", wrap(fmt.Sprintf("Your code in %s is still the starter as the kata shipped it, so this diff is the whole lesson: "+
+			"every change the step asks for. (make check STEP=%d shows what the suite measures; make hint STEP=%d gives a hint.)",
+			s.dir(), s.num, s.num), 76))
+	}
 	git, gitErr := exec.LookPath("git")
 	same := true
 	for _, name := range names {

@@ -350,6 +350,38 @@ func condenseRaces(r repo, lines []string) ([]string, bool) {
 	return out, found
 }
 
+// raceOnly reports whether a failing top-level test and its failing
+// subtests said nothing but the race detector's reports.
+func raceOnly(p *pkgResult, name string) bool {
+	found := false
+	clean := func(t *testResult) bool {
+		inReport := false
+		for _, line := range messages(t) {
+			l := strings.TrimSpace(line)
+			switch {
+			case l == "==================":
+				inReport = !inReport
+				if inReport {
+					found = true
+				}
+			case inReport, l == "", l == "race detected during execution of test":
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	if t := p.byName[name]; t == nil || !clean(t) {
+		return false
+	}
+	for _, sub := range p.subtests(name) {
+		if sub.action == "fail" && !clean(sub) {
+			return false
+		}
+	}
+	return found
+}
+
 // wrapLines wraps each line that is longer than width at its spaces, its
 // continuation keeping the line's own indentation.
 func wrapLines(lines []string, width int) []string {

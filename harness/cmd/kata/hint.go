@@ -16,8 +16,12 @@ import (
 func runHint(args []string) error {
 	fs := newFlags("hint", "-step N [-level L]")
 	num := fs.String("step", "", "the step: 1 or 01")
-	level := fs.Int("level", 0, "show this hint (1 is the gentlest) instead of the next one")
+	levelArg := fs.String("level", "", "show this hint instead of the next one: nudge, direction or near-solution (or 1, 2, 3)")
 	s, err := parseStepOrComing(fs, num, args)
+	if err != nil {
+		return err
+	}
+	level, err := parseLevel(*levelArg)
 	if err != nil {
 		return err
 	}
@@ -33,9 +37,9 @@ func runHint(args []string) error {
 		return nil
 	}
 	seen := state.Seen[test]
-	show := nextHint(n, seen, *level)
+	show := nextHint(n, seen, level)
 	if show == 0 {
-		return fmt.Errorf("%s has hints 1 to %d for %s, not %d", s.label(), n, test, *level)
+		return fmt.Errorf("%s has hints 1 to %d for %s, not %d", s.label(), n, test, level)
 	}
 	state.see(test, show)
 	if err := state.save(s); err != nil {
@@ -47,10 +51,42 @@ func runHint(args []string) error {
 	if test == state.LastFailed {
 		about += ", which failed in your last make check"
 	}
+	if passes(s) {
+		fmt.Printf("%s\n", st.green(fmt.Sprintf("Your code passes step %02d's suite (your last make check, and nothing has changed since): no hint needed. Here it is all the same.", s.num)))
+	}
 	fmt.Printf("%s · %s\n%s\n\n", st.bold(s.label()), st.yellow(fmt.Sprintf("hint %d of %d: %s", show, n, tierName(show))), st.dim(about))
 	fmt.Printf("    %s\n\n", indentAfterFirst(wrap(hints[show-1], 76), "    "))
-	fmt.Println(hintFollowUp(s, n, seen, show, *level))
+	fmt.Println(hintFollowUp(s, n, seen, show, level))
 	return nil
+}
+
+// parseLevel reads make hint's LEVEL: a tier's name (nudge, direction,
+// near-solution) or its number; "" is 0, the next hint.
+func parseLevel(arg string) (int, error) {
+	arg = strings.ToLower(strings.TrimSpace(arg))
+	if arg == "" {
+		return 0, nil
+	}
+	for i := 1; i <= 3; i++ {
+		if arg == tierName(i) || arg == strings.ReplaceAll(tierName(i), "-", "") || arg == strings.ReplaceAll(tierName(i), "-", "_") {
+			return i, nil
+		}
+	}
+	if n, err := strconv.Atoi(arg); err == nil && n >= 1 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("LEVEL=%s: want nudge, direction or near-solution (or 1, 2, 3)", arg)
+}
+
+// passes reports whether the learner's code passed the step's suite in the
+// last make check (or progress, or watch), and nothing has changed since.
+func passes(s step) bool {
+	v, ok := loadVerdicts(s.repo).Steps[s.name]
+	if !ok || v.Kind != "passing" {
+		return false
+	}
+	key, err := suiteKey(s)
+	return err == nil && key == v.Key
 }
 
 // nextHint returns which hint (from 1) to show of n, when seen have been

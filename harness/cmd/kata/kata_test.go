@@ -555,4 +555,90 @@ func TestDumpedIn(t *testing.T) {
 	if c := dumpedIn(p, plain); c != nil {
 		t.Errorf("dumpedIn found a dump in a plain failure: %+v", c)
 	}
+	// kit.Isolated's own report of a child that hung.
+	isolated := &testResult{name: "TestIsolated", action: "fail", output: []string{
+		"    isolated.go:95: The test hung: its process stopped it after 12s, short of this test's own deadline, so that it could say where it was.",
+		"        1 of its 5 goroutines were in code outside the runtime and testing packages:",
+		"        ",
+		"        goroutine 9 [sync.Mutex.Lock]:",
+		"        example.com/kata/exercises/02-x.(*Server).handle(0x1)",
+		"        \t/src/kata/exercises/02-x/server.go:113 +0x1d",
+	}}
+	if c := dumpedIn(p, isolated); c == nil || c.hung != 12*time.Second || c.how() != "hung" {
+		t.Errorf("dumpedIn of kit.Isolated's report = %+v, want a hang past 12s", c)
+	}
+	// A failure message that lists goroutines is a failure, not a crash.
+	listed := &testResult{name: "TestCloseWaits", action: "fail", output: []string{
+		"    kit.go:101: Close returned while 4 calls were held:",
+		"        goroutine 383 [chan receive (durable), synctest bubble 9]:",
+		"        example.com/kata/exercises/01-x.(*Server).work(0x1)",
+		"        \t/src/kata/exercises/01-x/server.go:100 +0x1d",
+	}}
+	if c := dumpedIn(p, listed); c != nil {
+		t.Errorf("dumpedIn took a failure's goroutine listing for a crash: %+v", c)
+	}
+}
+
+// TestRaceOnly checks that a failure of the race detector alone is told
+// apart from one with an assertion's message.
+func TestRaceOnly(t *testing.T) {
+	race := []string{
+		"=== RUN   TestX",
+		"==================",
+		"WARNING: DATA RACE",
+		"Write at 0x00c000012345 by goroutine 9:",
+		"  example.com/x.(*Server).work()",
+		"      /src/x/server.go:100 +0x1d",
+		"==================",
+		"    testing.go:1617: race detected during execution of test",
+		"--- FAIL: TestX (0.01s)",
+	}
+	tests := []struct {
+		name   string
+		output []string
+		want   bool
+	}{
+		{"race only", race, true},
+		{"race and an assertion", append(slices.Clone(race[:8]), "    x_test.go:12: 3 calls answered, want 4", race[8]), false},
+		{"an assertion only", []string{"=== RUN   TestX", "    x_test.go:12: 3 calls answered, want 4", "--- FAIL: TestX (0.01s)"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			test := &testResult{name: "TestX", action: "fail", output: tt.output}
+			p := &pkgResult{tests: []*testResult{test}, byName: map[string]*testResult{test.name: test}}
+			if got := raceOnly(p, "TestX"); got != tt.want {
+				t.Errorf("raceOnly = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for arg, want := range map[string]int{"": 0, "nudge": 1, "direction": 2, "near-solution": 3, "Near-Solution": 3, "2": 2} {
+		if got, err := parseLevel(arg); err != nil || got != want {
+			t.Errorf("parseLevel(%q) = %d, %v; want %d", arg, got, err, want)
+		}
+	}
+	if _, err := parseLevel("bogus"); err == nil {
+		t.Error("parseLevel(bogus) succeeded")
+	}
+}
+
+// TestRanFrom checks that paths of the exercise's files are rewritten to
+// the overlaid files that ran in their place.
+func TestRanFrom(t *testing.T) {
+	root := t.TempDir()
+	s := step{name: "01-x", repo: repo{root: root}}
+	code := codeSet{"server.go": filepath.Join(root, "solutions", "01-x", "testdata", "wrong", "bad", "server.go")}
+	var out strings.Builder
+	w := ranFrom(&out, s, code)
+	fmt.Fprintf(w, "in (*Server).work at exercises/01-x/server.go:100\n")
+	fmt.Fprintf(w, "\t%s:7 +0x1d\n", filepath.Join(root, "exercises", "01-x", "server.go"))
+	fmt.Fprintf(w, "exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n")
+	want := "in (*Server).work at solutions/01-x/testdata/wrong/bad/server.go:100\n" +
+		"\tsolutions/01-x/testdata/wrong/bad/server.go:7 +0x1d\n" +
+		"exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n"
+	if out.String() != want {
+		t.Errorf("ranFrom wrote\n%s\nwant\n%s", out.String(), want)
+	}
 }

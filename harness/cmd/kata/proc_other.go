@@ -33,3 +33,14 @@ func killGroup(leader int) {
 
 // groupMembers knows no groups here.
 func groupMembers(leader int) []int { return nil }
+
+// signalGroup passes sig on to the leader. Ctrl-C reaches every process of
+// the console by itself here, and an interrupt cannot be sent to one.
+func signalGroup(leader int, sig os.Signal) {
+	if sig == os.Interrupt {
+		return
+	}
+	if p, err := os.FindProcess(leader); err == nil {
+		_ = p.Signal(sig)
+	}
+}

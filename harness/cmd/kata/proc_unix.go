@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -36,3 +37,11 @@ func groupMembers(leader int) []int {
 
 // A process is one entry of the system's process table.
 type process struct{ pid, pgid int }
+
+// signalGroup sends sig to every process of the group that leader leads,
+// as a terminal's Ctrl-C reaches its foreground group.
+func signalGroup(leader int, sig os.Signal) {
+	if s, ok := sig.(syscall.Signal); ok {
+		_ = syscall.Kill(-leader, s)
+	}
+}

@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// runReset puts a step's starter back as the kata ships it (its non-test
-// .go files as committed at HEAD), after showing what that discards and
-// asking, unless -force.
+// runReset puts a step's starter back as the kata shipped it (its non-test
+// .go files as committed upstream, or at HEAD; see asShipped), after showing
+// what that discards and asking, unless -force.
 func runReset(args []string) error {
 	fs := newFlags("reset", "-step N [-force]")
 	num := fs.String("step", "", "the step to reset: 1 or 01")
@@ -23,25 +23,26 @@ func runReset(args []string) error {
 	if err != nil {
 		return err
 	}
-	shipped, err := s.shippedFiles()
+	rev, about := s.asShipped()
+	shipped, err := s.shippedFilesAt(rev)
 	if err != nil {
 		return fmt.Errorf("cannot reset %s: %w; the starter as the kata ships it comes from git (a fresh clone has it)", s.dir(), err)
 	}
-	changes, err := resetChanges(s, shipped)
+	changes, err := resetChanges(s, rev, shipped)
 	if err != nil {
 		return err
 	}
 	st := styleFor(os.Stdout)
 	if len(changes) == 0 {
-		fmt.Printf("%s is the starter as the kata ships it: nothing to reset.\n", s.dir())
+		fmt.Printf("%s is the starter as the kata shipped it (%s): nothing to reset.\n", s.dir(), about)
 		return nil
 	}
-	fmt.Printf("%s\nmake reset puts back the starter as the kata ships it (git HEAD), discarding your changes:\n", st.bold(s.label()))
+	fmt.Printf("%s\nmake reset puts back the starter as the kata shipped it (%s), discarding your changes:\n", st.bold(s.label()), about)
 	for _, c := range changes {
 		fmt.Printf("  %-20s %s\n", c.name, c.summary())
 	}
-	fmt.Println(st.dim("(git diff " + filepath.ToSlash(s.dir()) + " shows them line by line)"))
 	if !*force {
+		fmt.Println(st.dim("(git diff " + rev + " -- " + filepath.ToSlash(s.dir()) + " shows them line by line)"))
 		if !terminal(os.Stdin) {
 			fmt.Printf("%s there is no terminal to ask whether to discard them: make reset STEP=%d FORCE=1 discards them without asking.\n",
 				st.red("Nothing reset:"), s.num)
@@ -68,7 +69,8 @@ func runReset(args []string) error {
 			return fmt.Errorf("reset %s: %w", filepath.Join(s.dir(), c.name), err)
 		}
 	}
-	fmt.Printf("%s %s is the starter again; your version is kept in %s\n", st.green("Done:"), s.dir(), saved)
+	fmt.Printf("%s %s is the starter again. Your version is kept in %s: cp %s/*.go %s/ brings it back.\n",
+		st.green("Done:"), s.dir(), filepath.ToSlash(saved), filepath.ToSlash(saved), filepath.ToSlash(s.dir()))
 	return nil
 }
 
@@ -92,8 +94,8 @@ func (c fileChange) summary() string {
 }
 
 // resetChanges compares the exercise's non-test .go files on disk with
-// those shipped, and returns those that differ, by name.
-func resetChanges(s step, shipped []string) ([]fileChange, error) {
+// those shipped, at rev, and returns those that differ, by name.
+func resetChanges(s step, rev string, shipped []string) ([]fileChange, error) {
 	mine, err := goFiles(s.repo, s.dir())
 	if err != nil {
 		return nil, err
@@ -107,7 +109,7 @@ func resetChanges(s step, shipped []string) ([]fileChange, error) {
 			}
 		}
 		if slices.Contains(shipped, name) {
-			if c.shipped, err = s.shippedFile(name); err != nil {
+			if c.shipped, err = s.shippedFileAt(rev, name); err != nil {
 				return nil, err
 			}
 		}
@@ -133,9 +135,21 @@ func resetChanges(s step, shipped []string) ([]fileChange, error) {
 // .kata/reset/NN-name-TIME/ (ignored by git), so nothing is lost for good,
 // and returns that directory, relative to the root.
 func saveChanges(s step, changes []fileChange) (string, error) {
-	dir := filepath.Join(".kata", "reset", s.name+"-"+time.Now().Format("20060102-150405"))
-	if err := os.MkdirAll(filepath.Join(s.repo.root, dir), 0o755); err != nil {
+	base := filepath.Join(".kata", "reset", s.name+"-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(filepath.Join(s.repo.root, ".kata", "reset"), 0o755); err != nil {
 		return "", fmt.Errorf("keep your version: %w", err)
+	}
+	// A second reset within the same second keeps its own copy.
+	dir := base
+	for i := 2; ; i++ {
+		err := os.Mkdir(filepath.Join(s.repo.root, dir), 0o755)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("keep your version: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
 	}
 	for _, c := range changes {
 		if c.mine == nil {

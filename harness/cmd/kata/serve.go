@@ -79,7 +79,11 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
-	return runLinked(s, true, true, "demo", "-workers", fmt.Sprint(*workers))
+	args = []string{"demo", "-workers", fmt.Sprint(*workers)}
+	if s.unchanged() {
+		args = append(args, "-shipped")
+	}
+	return runLinked(s, true, true, args...)
 }
 
 // linkSource is the file that links a step into harness/cmd/run. On disk,
@@ -236,25 +240,29 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = r.root
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Ctrl-C reaches the whole foreground process group, the server
-	// included, and the server stops gracefully on it: kata only waits.
-	// Other signals are meant for kata alone, so it passes them on.
+	// The program runs in a process group of its own, which a terminal's
+	// Ctrl-C does not reach: kata passes on every INT, TERM and HUP it gets
+	// to that group, once, whether it came from the terminal or from a
+	// kill. The program stops gracefully on the first and forces on the
+	// second.
+	ownGroup(cmd)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	if err := cmd.Start(); err != nil {
 		signal.Stop(signals)
 		return fmt.Errorf("start step %s: %w", s.name, err)
 	}
+	forwarded := make(chan struct{})
 	go func() {
+		defer close(forwarded)
 		for sig := range signals {
-			if sig != os.Interrupt {
-				cmd.Process.Signal(sig)
-			}
+			signalGroup(cmd.Process.Pid, sig)
 		}
 	}()
 	err = cmd.Wait()
 	signal.Stop(signals)
 	close(signals)
+	<-forwarded
 	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {

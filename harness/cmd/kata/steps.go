@@ -180,7 +180,8 @@ func stepNumber(dirName string) (int, bool) {
 	return n, err == nil
 }
 
-// findStep returns the step that arg ("1" or "01") names.
+// findStep returns the step that arg ("1" or "01") names. A step the kata
+// announces but does not hold yet is a comingError.
 func findStep(r repo, arg string) (step, error) {
 	steps, err := loadSteps(r)
 	if err != nil {
@@ -197,6 +198,9 @@ func findStep(r repo, arg string) (step, error) {
 		if s.num == n {
 			return s, s.metaErr
 		}
+	}
+	if msg := comingMessage(steps, n); msg != "" {
+		return step{}, comingError(msg)
 	}
 	names := make([]string, len(steps))
 	for i, s := range steps {
@@ -401,13 +405,17 @@ func (r repo) shipped() error {
 
 // shippedFiles returns the names of the non-test .go files of the step's
 // exercise as committed at HEAD.
-func (s step) shippedFiles() ([]string, error) {
+func (s step) shippedFiles() ([]string, error) { return s.shippedFilesAt("HEAD") }
+
+// shippedFilesAt returns the names of the non-test .go files of the step's
+// exercise as committed at rev.
+func (s step) shippedFilesAt(rev string) ([]string, error) {
 	if err := s.repo.shipped(); err != nil {
 		return nil, err
 	}
 	// Paths are given and listed relative to the kata's root, which may
 	// lie below the repository's top.
-	out, err := s.repo.git("ls-tree", "--name-only", "HEAD", "--", "./"+filepath.ToSlash(s.dir())+"/")
+	out, err := s.repo.git("ls-tree", "--name-only", rev, "--", "./"+filepath.ToSlash(s.dir())+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +433,38 @@ func (s step) shippedFiles() ([]string, error) {
 }
 
 // shippedFile returns the content of one of the exercise's files at HEAD.
-func (s step) shippedFile(name string) ([]byte, error) {
-	return s.repo.git("show", "HEAD:./"+filepath.ToSlash(filepath.Join(s.dir(), name)))
+func (s step) shippedFile(name string) ([]byte, error) { return s.shippedFileAt("HEAD", name) }
+
+// shippedFileAt returns the content of one of the exercise's files at rev.
+func (s step) shippedFileAt(rev, name string) ([]byte, error) {
+	return s.repo.git("show", rev+":./"+filepath.ToSlash(filepath.Join(s.dir(), name)))
+}
+
+// asShipped returns the revision that holds the step's starter as the kata
+// shipped it, and says which it is: the upstream of the learner's branch
+// (a clone's origin/main), which the learner's own commits have not
+// touched, if it has one and it holds the step; else HEAD.
+func (s step) asShipped() (rev, about string) {
+	if out, err := s.repo.git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"); err == nil {
+		up := strings.TrimSpace(string(out))
+		if _, err := s.shippedFilesAt(up); up != "" && err == nil {
+			return up, up + ", the upstream of your branch"
+		}
+	}
+	return "HEAD", "git HEAD: your branch has no upstream"
+}
+
+// unchanged reports whether the exercise's non-test .go files are the
+// starter as the kata shipped it (see asShipped). It is false when that
+// cannot be known.
+func (s step) unchanged() bool {
+	rev, _ := s.asShipped()
+	shipped, err := s.shippedFilesAt(rev)
+	if err != nil {
+		return false
+	}
+	changes, err := resetChanges(s, rev, shipped)
+	return err == nil && len(changes) == 0
 }
 
 // shippedStarter writes the step's starter as committed at HEAD into

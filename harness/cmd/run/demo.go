@@ -49,7 +49,7 @@ func scenarios() map[int]scenario {
 // A runResult is what one run measured; the child process sends it to the
 // parent as JSON.
 type runResult struct {
-	Variant  string        `json:"variant"`  // starter or solution
+	Variant  string        `json:"variant"`  // starter or solution; in the parent, its label: your code or solution
 	Workers  int           `json:"workers"`  // Config.Workers
 	Stations int           `json:"stations"` // simulated stations
 	Planned  int           `json:"planned"`  // calls the stations meant to make
@@ -66,6 +66,19 @@ type runResult struct {
 	Orders  map[string][]int `json:"orders,omitempty"`  // per station, the calls in processing order (step 3)
 	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
 	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
+
+	// Shipped reports that the learner's code (the starter variant) is
+	// the starter as the kata shipped it; the parent sets it.
+	Shipped bool `json:"-"`
+}
+
+// variantLabel names a variant for the learner: the starter variant is
+// their code, whether or not they have changed it yet.
+func variantLabel(v string) string {
+	if v == "starter" {
+		return "your code"
+	}
+	return v
 }
 
 // A sample is what the gauges read at one moment of a run.
@@ -102,6 +115,7 @@ func demo(args []string) error {
 	fs := newFlags("demo")
 	workers := fs.Int("workers", 10, "Config.Workers for both runs")
 	child := fs.String("child", "", "run one variant and print its result as JSON (used by the demo itself)")
+	shipped := fs.Bool("shipped", false, "the learner's code is the starter as the kata shipped it (the kata command knows)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: run demo [-workers W]")
 	}
@@ -136,9 +150,10 @@ func demo(args []string) error {
 		}
 		r, err := runChild(exe, v, *workers)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "the %s's run failed: %v\n", v, err)
+			fmt.Fprintf(os.Stderr, "the run of %s failed: %v\n", variantLabel(v), err)
 			continue
 		}
+		r.Variant, r.Shipped = variantLabel(v), *shipped && v == "starter"
 		sc.show(os.Stdout, st, r)
 		runs = append(runs, r)
 	}
@@ -183,8 +198,8 @@ func demoChild(sc scenario, v string, workers int) error {
 	}
 	progress := func(done, total int) {
 		if live {
-			fmt.Fprintf(os.Stderr, "\r\x1b[K  %-8s %s %d/%d %s · %.1fs",
-				v, st.dim(progressBar(done, total, 30)), done, total, unit, time.Since(start).Seconds())
+			fmt.Fprintf(os.Stderr, "\r\x1b[K  %-9s %s %d/%d %s · %.1fs",
+				variantLabel(v), st.dim(progressBar(done, total, 30)), done, total, unit, time.Since(start).Seconds())
 		}
 	}
 	r, err := sc.run(ctx, v, newServer, workers, progress)
@@ -247,13 +262,16 @@ func onLoopback(srv Server) (opts station.Options, stop func() error, err error)
 
 // runHeader starts the picture of one run: which code ran, with what.
 func runHeader(w io.Writer, st style, r *runResult, detail string) {
-	where := "your code, exercises/" + linked.Name
-	if r.Variant == "solution" {
+	where := "exercises/" + linked.Name
+	switch {
+	case r.Variant == "solution":
 		where = "solutions/" + linked.Name
-	} else if starterIsSolution() {
+	case r.Shipped:
+		where += " (the starter, as shipped)"
+	case starterIsSolution():
 		where += ", the same as the solution's"
 	}
-	fmt.Fprintf(w, "\n%s  %s\n", st.bold(r.Variant), st.dim(where+" · "+detail))
+	fmt.Fprintf(w, "\n%s  %s\n", st.bold(variantLabel(r.Variant)), st.dim(where+" · "+detail))
 }
 
 // starterIsSolution reports whether the learner's code for the linked step
