@@ -316,23 +316,9 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		if got := b.Stats().InFlight; got == 0 {
 			t.Fatal("no call was in flight 3s into the sessions; the test cannot check Close under load")
 		}
-		explainClose(t, srv.Close())
+		kit.CheckClose(t, srv.Close())
 		cancel()
 		<-done
 		// kit.Serve's cleanup checks that no goroutine of the server is left.
 	})
-}
-
-// explainClose fails the test if Close returned an error, and says what a
-// panic during Close usually means here.
-func explainClose(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	t.Errorf("Close: %v", err)
-	if strings.Contains(err.Error(), "send on closed channel") {
-		t.Errorf("A send on a closed channel panics: close the queue only once nothing can send on it any more, " +
-			"that is after every connection's reader has returned.")
-	}
 }

@@ -237,9 +237,9 @@ func TestListLeft(t *testing.T) {
 
 func TestCloseErrorExplainsSendOnClosed(t *testing.T) {
 	rec := &recorder{TB: t}
-	closeError(rec, nil)
+	CheckClose(rec, nil)
 	require.Empty(t, rec.errors())
-	closeError(rec, errors.New("a connection's reader panicked: send on closed channel"))
+	CheckClose(rec, errors.New("a connection's reader panicked: send on closed channel"))
 	errs := rec.errors()
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0], "Close: a connection's reader panicked: send on closed channel")

@@ -42,7 +42,7 @@ func Serve(t testing.TB, srv Server) *memnet.Listener {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {
-		closeError(t, srv.Close())
+		CheckClose(t, srv.Close())
 		if err := <-served; err != nil && !errors.Is(err, memnet.ErrClosed) {
 			t.Errorf("Serve returned %v after Close, want nil", err)
 		}
@@ -111,7 +111,7 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 	default:
 	}
 	gate.Open()
-	closeError(t, <-closed)
+	CheckClose(t, <-closed)
 }
 
 // sendOnClosed explains the panic of a Close that closes its queue while
@@ -119,9 +119,9 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 const sendOnClosed = "A send on a closed channel panics: close the queue only once nothing can send on it any more, " +
 	"that is after every connection's reader has returned."
 
-// closeError fails the test if Close returned an error, and says what a
+// CheckClose fails the test if Close returned an error, and says what a
 // panic it reports usually means.
-func closeError(t testing.TB, err error) {
+func CheckClose(t testing.TB, err error) {
 	t.Helper()
 	if err == nil {
 		return
