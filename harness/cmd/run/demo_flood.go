@@ -170,7 +170,7 @@ func (a *ackWatch) take() time.Duration {
 func showFlood(w io.Writer, st style, r *runResult) {
 	runHeader(w, st, r, fmt.Sprintf("Config.QueueLimit %d", floodQueue))
 	fmt.Fprintf(w, "%s · CS0001's backlog up to %d meter values · heap up to %d MiB\n\n",
-		answered(st, r, "calls of the other stations'"), peak(r.Samples, backlog), peak(r.Samples, heapMiB))
+		answered(st, r, "of the other stations' calls"), peak(r.Samples, backlog), peak(r.Samples, heapMiB))
 	drawGauges(w, st, r, []gaugeRow{
 		{name: "backlog", gauge: backlog, color: "35"},
 		{name: "heap MiB", gauge: heapMiB, color: "33"},
