@@ -315,16 +315,20 @@ func TestFullSlotHoldsProducersBack(t *testing.T) {
 		var p producer
 		p.add(t, b, 0, items(0, 0, 20))
 		synctest.Wait()
-		if got := p.accepted.Load(); got != 15 || p.refused.Load() != 0 {
-			t.Fatalf("%d Adds returned nil and %d an error while both pushes were held, want 15 and 0: with two pushes "+
-				"of 5 in flight and a batch of 5 filling, Add takes 15 items without waiting, then waits for room",
-				got, p.refused.Load())
+		switch got, refused := p.accepted.Load(), p.refused.Load(); {
+		case got > 15 || refused > 0:
+			t.Fatalf("%d of 20 Adds returned nil and %d an error while both pushes of 5 were held and the next batch "+
+				"was full, want 15 and 0, then Add waiting for room: a full slot holds its producer back (and TCP then "+
+				"holds the station back). Dropping meter values, or refusing them, loses the energy readings a bill "+
+				"is made of", got, refused)
+		case got < 15:
+			t.Fatalf("%d of 20 Adds returned while both pushes were held, want 15: with two pushes of 5 in flight "+
+				"and a batch of 5 filling, Add takes 15 items without waiting, then waits for room", got)
 		}
 		time.Sleep(time.Hour)
 		if got, refused := p.accepted.Load(), p.refused.Load(); got != 15 || refused != 0 {
-			t.Fatalf("while the slot was full, Add returned for item %d (%d refused), want it to wait: a full slot "+
-				"holds its producer back (TCP then holds the station back); dropping meter values, or refusing "+
-				"them, loses energy readings a bill is made of", got, refused)
+			t.Fatalf("an hour later, %d Adds had returned nil and %d an error, want still 15 and 0: Add waits for room "+
+				"as long as it takes (or until its context ends)", got, refused)
 		}
 
 		// An Add whose context ends while it waits returns the context's error.
@@ -365,7 +369,9 @@ func TestBatchUntouchedDuringPush(t *testing.T) {
 		checkPushes(t, r.record(), []pushed{
 			{Slot: 0, At: 0, Items: items(0, 0, 4)},
 			{Slot: 0, At: time.Second, Items: items(0, 4, 3)},
-		}, "The second batch waits for the first push to end (Concurrency 1), then for its Interval.")
+		}, "A batch belongs to its push until the push returns: the next batch fills memory of its own (the "+
+			"Batcher has Concurrency+1 buffers a slot). The second batch waits for the first push to end "+
+			"(Concurrency 1), then for its Interval.")
 		// newBatcher's check says whether the first batch changed while held.
 	})
 }
