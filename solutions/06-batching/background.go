@@ -7,18 +7,23 @@ import (
 
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/ocpp"
-	"github.com/ocppkata/kata/harness/queue"
 )
 
 // background processes the calls that were answered at once. Each station
-// has a processor of its own, a goroutine and its queue, created on first
-// use and retired when it has been idle for the idle timeout: a station's
-// calls are processed one at a time and in the order they came, and
-// different stations' calls side by side.
+// has a processor of its own, a goroutine and a bounded queue, created on
+// first use and retired when it has been idle for the idle timeout: a
+// station's calls are processed one at a time and in the order they came,
+// and different stations' calls side by side, at most Config.ProcessLimit
+// at once.
 type background struct {
 	ctx     context.Context
 	backend *backend.Backend
 	ttl     time.Duration // Config.IdleTimeout
+	limit   int           // Config.QueueLimit
+	// slots holds a token for each call being processed: a buffered channel
+	// as a counting semaphore, whose wait can sit in a select beside the
+	// server's context.
+	slots chan struct{}
 
 	mu         sync.Mutex
 	processors map[string]*processor
@@ -27,26 +32,46 @@ type background struct {
 
 // processor is one station's queue of calls to process.
 type processor struct {
-	queue *queue.Queue[*ocpp.Call]
+	queue chan *ocpp.Call // buffered Config.QueueLimit: full means stop reading
+	// senders counts the readers between looking the processor up and
+	// putting their call in its queue. Guarded by background.mu: while it is
+	// not zero the processor must not retire, or their call would be lost.
+	senders int
 }
 
 func (bg *background) start(ctx context.Context, cfg Config) {
-	bg.ctx, bg.backend, bg.ttl = ctx, cfg.Backend, cfg.IdleTimeout
+	bg.ctx, bg.backend, bg.ttl, bg.limit = ctx, cfg.Backend, cfg.IdleTimeout, cfg.QueueLimit
+	bg.slots = make(chan struct{}, cfg.ProcessLimit)
 	bg.processors = make(map[string]*processor)
 }
 
 // enqueue hands a station's call to the station's processor, starting the
-// processor on the station's first call.
-func (bg *background) enqueue(station string, call *ocpp.Call) {
+// processor on the station's first call. While the station's queue is full
+// it waits, and so the station's reader, which calls it, stops reading: the
+// station's socket fills up and TCP tells the station to slow down. Only
+// this station's reader waits; the lock is not held meanwhile. It returns
+// false if the server closed first.
+func (bg *background) enqueue(station string, call *ocpp.Call) bool {
 	bg.mu.Lock()
-	defer bg.mu.Unlock()
 	p, ok := bg.processors[station]
 	if !ok {
-		p = &processor{queue: queue.New[*ocpp.Call]()}
+		p = &processor{queue: make(chan *ocpp.Call, bg.limit)}
 		bg.processors[station] = p
 		bg.done.Go(func() { bg.process(station, p) })
 	}
-	p.queue.Push(call)
+	p.senders++
+	bg.mu.Unlock()
+	defer func() {
+		bg.mu.Lock()
+		p.senders--
+		bg.mu.Unlock()
+	}()
+	select {
+	case p.queue <- call:
+		return true
+	case <-bg.ctx.Done():
+		return false
+	}
 }
 
 // process is a station's processor: it processes the station's calls one at
@@ -58,9 +83,9 @@ func (bg *background) process(station string, p *processor) {
 	defer idle.Stop()
 	for {
 		select {
-		case <-p.queue.Ready():
-			for _, call := range p.queue.Take() {
-				bg.backend.Process(ctx, station, call)
+		case call := <-p.queue:
+			if !bg.processOne(ctx, station, call) {
+				return
 			}
 			// Idle time counts from the end of the last processing, not from
 			// the last enqueue: a processor working through a backlog is busy.
@@ -69,22 +94,36 @@ func (bg *background) process(station string, p *processor) {
 			if bg.retire(station, p) {
 				return
 			}
-			// A call came in just now: the Ready case will take it.
+			// A call is in the queue or on its way: the first case will take it.
 		case <-bg.ctx.Done():
 			return
 		}
 	}
 }
 
-// retire removes an idle processor from the map, unless a call was queued
-// for it in the meantime. It holds the lock that enqueue holds, so a call is
-// either in the queue before the processor looks (and it stays), or arrives
-// after the processor left the map (and enqueue starts a new one): none is
-// lost between the two.
+// processOne processes one call once a slot is free. A slot is held for one
+// call, not for a processor's life, so the slots go round every station
+// with work. It returns false if the server closed first.
+func (bg *background) processOne(ctx context.Context, station string, call *ocpp.Call) bool {
+	select {
+	case bg.slots <- struct{}{}:
+	case <-bg.ctx.Done():
+		return false
+	}
+	defer func() { <-bg.slots }()
+	bg.backend.Process(ctx, station, call)
+	return true
+}
+
+// retire removes an idle processor from the map, unless a call is in its
+// queue or a reader is about to put one there. It holds the lock that
+// enqueue holds to look the processor up, so a call either counts before
+// the processor looks (and it stays), or looks after the processor left the
+// map (and enqueue starts a new one): none is lost between the two.
 func (bg *background) retire(station string, p *processor) bool {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
-	if p.queue.Len() > 0 {
+	if len(p.queue) > 0 || p.senders > 0 {
 		return false
 	}
 	delete(bg.processors, station)
@@ -96,6 +135,16 @@ func (bg *background) live() int {
 	bg.mu.Lock()
 	defer bg.mu.Unlock()
 	return len(bg.processors)
+}
+
+// queued returns how many of the station's calls wait in its queue.
+func (bg *background) queued(station string) int {
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	if p, ok := bg.processors[station]; ok {
+		return len(p.queue)
+	}
+	return 0
 }
 
 // stop waits for the processors, which end when the server's context does.

@@ -28,13 +28,24 @@ type Config struct {
 	// IdleTimeout is how long a station's processor may sit idle before it
 	// is stopped. Zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// QueueLimit is how many of a station's calls may wait for background
+	// processing. While a station's queue is full, the server reads nothing
+	// more from it. Zero means DefaultQueueLimit.
+	QueueLimit int
+	// ProcessLimit is how many calls the background processes at once,
+	// across all stations. Zero means DefaultProcessLimit.
+	ProcessLimit int
 	// Batch configures the Batcher that writes meter values; each station
 	// has its slot, by a hash of its id. Zero fields take their defaults.
 	Batch BatchConfig
 }
 
-// DefaultIdleTimeout is the IdleTimeout of a zero Config.
-const DefaultIdleTimeout = 30 * time.Second
+// Defaults of a zero Config.
+const (
+	DefaultIdleTimeout  = 30 * time.Second
+	DefaultQueueLimit   = 16
+	DefaultProcessLimit = 32
+)
 
 // Server is an OCPP 1.6-J central system. Each station's connection has a
 // goroutine that reads its calls and puts them on one queue (the producers);
@@ -72,6 +83,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	if cfg.ProcessLimit <= 0 {
+		cfg.ProcessLimit = DefaultProcessLimit
 	}
 	s := &Server{cfg: cfg, queue: make(chan request)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -123,15 +140,20 @@ func (s *Server) read(conn *wsconn.Conn) {
 			if _, ok := answer.(*ocpp.CallResult); !ok {
 				continue
 			}
-			if call.Action != ocpp.ActionMeterValues {
-				s.background.enqueue(conn.Station(), call)
+			if call.Action == ocpp.ActionMeterValues {
+				// A station's meter values all go to its slot, so they are
+				// batched in the order they came. While the slot is full,
+				// Add waits, and this reader with it: TCP pushes back.
+				item := backend.Item{Station: conn.Station(), Call: call}
+				if s.meter.Add(s.ctx, slotOf(conn.Station(), len(s.slotNames)), item) != nil {
+					return
+				}
 				continue
 			}
-			// A station's meter values all go to its slot, so they are
-			// written in the order they came. When the slot is full, Add
-			// waits, and so does this reader: the station is held back.
-			item := backend.Item{Station: conn.Station(), Call: call}
-			if err := s.meter.Add(s.ctx, slotOf(conn.Station(), len(s.slotNames)), item); err != nil {
+			// While the station's queue is full this waits, and the
+			// station's socket is not read: TCP pushes back on the
+			// station that floods, and on nobody else.
+			if !s.background.enqueue(conn.Station(), call) {
 				return
 			}
 			continue
@@ -189,6 +211,10 @@ func (s *Server) handle(worker string, req request) {
 
 // Processors returns how many station processors are alive now.
 func (s *Server) Processors() int { return s.background.live() }
+
+// Queued returns how many of the station's calls wait in its queue for
+// background processing now: never more than Config.QueueLimit.
+func (s *Server) Queued(station string) int { return s.background.queued(station) }
 
 // Serve accepts stations on l until Close is called.
 func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
