@@ -43,6 +43,7 @@ func scenarios() map[int]scenario {
 		2: threadsScenario(),
 		3: orderScenario(),
 		4: evictionScenario(),
+		6: batchScenario(),
 	}
 }
 
@@ -66,6 +67,7 @@ type runResult struct {
 	Orders  map[string][]int `json:"orders,omitempty"`  // per station, the calls in processing order (step 3)
 	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
 	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
+	Writes  []batchWrite     `json:"writes,omitempty"`  // the backend's batch writes (step 6)
 }
 
 // A sample is what the gauges read at one moment of a run.
