@@ -36,10 +36,13 @@ func (b *Backend) WriteBatch(ctx context.Context, items []Item) error {
 	return err
 }
 
-// Batches returns the records of every WriteBatch that wrote its items (its
-// context did not end first), in the order they started.
+// Batches returns the records of every WriteBatch that has written its
+// items (it is over, and its context did not end first), in the order they
+// started.
 func (b *Backend) Batches() []Record {
-	return slices.DeleteFunc(b.Records(), func(r Record) bool { return r.Kind != KindBatch || r.Err != nil })
+	return slices.DeleteFunc(b.Records(), func(r Record) bool {
+		return r.Kind != KindBatch || r.End.IsZero() || r.Err != nil
+	})
 }
 
 // Written returns the call ids of one station's items that WriteBatch

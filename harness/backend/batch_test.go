@@ -101,6 +101,8 @@ func TestWriteBatchHeldAtGate(t *testing.T) {
 		go func() { done <- b.WriteBatch(backend.WithWorker(ctx, "slot-2"), meterItems("CS2", 1, 2)) }()
 		synctest.Wait()
 		require.Equal(t, 1, gate.Waiting(), "the gate holds the batches it matches")
+		require.Empty(t, b.Batches(), "a write in flight has written nothing yet")
+		require.Empty(t, b.Written("CS2"))
 		require.Equal(t, backend.Stats{InFlight: 2, Peak: 2, Held: 1}, b.Stats())
 		cancel() // a firm gate ignores it; the other write ends early
 		synctest.Wait()
