@@ -121,7 +121,7 @@ func NewBatcher[T any](cfg BatchConfig, push PushFunc[T]) *Batcher[T] {
 		for j := range n {
 			s.free <- memory[j*cfg.Size : j*cfg.Size : (j+1)*cfg.Size]
 		}
-		b.running.Go(func() { b.fill(i, s) })
+		b.running.Go(func() { b.fill(s) })
 		for range cfg.Concurrency {
 			b.running.Go(func() { b.pushAll(i, s) })
 		}
@@ -148,7 +148,7 @@ func (b *Batcher[T]) Add(ctx context.Context, slot int, item T) error {
 // fill is a slot's goroutine: it puts the items that come into a batch,
 // and hands the batch to the pushers when it is due (full, or Interval
 // after its first item) and a push may start.
-func (b *Batcher[T]) fill(i int, s *slot[T]) {
+func (b *Batcher[T]) fill(s *slot[T]) {
 	defer close(s.batches) // the pushers end once the last batch is pushed
 	// Each item arms a timer: when it fires, that item has waited an
 	// Interval, and the batch it is in is due.
