@@ -118,7 +118,7 @@ func init() {
 
 // optionalConfig lists the fields of harness/cmd/run's Config that only some
 // steps' Config has; the link copies those the step declares.
-var optionalConfig = []string{"IdleTimeout"}
+var optionalConfig = []string{"IdleTimeout", "QueueLimit"}
 
 // optionalFields returns the optional Config fields that the step package
 // in dir declares. It reads the source rather than compiling it: a package

@@ -43,6 +43,7 @@ func scenarios() map[int]scenario {
 		2: threadsScenario(),
 		3: orderScenario(),
 		4: evictionScenario(),
+		5: floodScenario(),
 		6: batchScenario(),
 	}
 }
@@ -75,6 +76,7 @@ type sample struct {
 	At                            time.Duration
 	Threads, Goroutines, InFlight int
 	Processors                    int // step 4's live processors
+	Backlog, HeapMiB, AckMs       int // step 5's flooder backlog, heap, slowest acknowledgement
 }
 
 // A phase is when the stations began doing something else.

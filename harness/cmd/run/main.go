@@ -35,6 +35,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// IdleTimeout reaches only the steps whose Config has it (step 04 on).
 	IdleTimeout time.Duration
+	// QueueLimit reaches only the steps whose Config has it (step 05 on).
+	QueueLimit int
 }
 
 // Server is what every step's server offers.
