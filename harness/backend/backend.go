@@ -42,11 +42,16 @@ const (
 	KindCall Kind = iota + 1
 	// KindProcess is background processing through Process: nobody waits.
 	KindProcess
+	// KindBatch is a batch of background work written in one WriteBatch.
+	KindBatch
 )
 
 func (k Kind) String() string {
-	if k == KindProcess {
+	switch k {
+	case KindProcess:
 		return "process"
+	case KindBatch:
+		return "batch"
 	}
 	return "call"
 }
@@ -71,6 +76,8 @@ type Record struct {
 	Start, Replied, End time.Time
 	// Err is why the work ended early (its context ended), or nil.
 	Err error
+	// Items is what a WriteBatch wrote (KindBatch only), in its order.
+	Items []Item
 }
 
 // Backend is safe for concurrent use. Create it with New inside the
@@ -175,7 +182,11 @@ func (b *Backend) wait(ctx context.Context, rec *Record, d time.Duration) error 
 }
 
 func (b *Backend) begin(ctx context.Context, kind Kind, station string, call *ocpp.Call) *Record {
-	rec := &Record{Work: Work{Kind: kind, Station: station, CallID: call.ID, Action: call.Action, Worker: WorkerFrom(ctx)}}
+	return b.start(&Record{Work: Work{Kind: kind, Station: station, CallID: call.ID, Action: call.Action, Worker: WorkerFrom(ctx)}})
+}
+
+// start records the beginning of rec's work.
+func (b *Backend) start(rec *Record) *Record {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -184,9 +195,11 @@ func (b *Backend) begin(ctx context.Context, kind Kind, station string, call *oc
 	b.records = append(b.records, rec)
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight)
-	st := b.station(station)
-	st.inFlight[kind]++
-	st.peak[kind] = max(st.peak[kind], st.inFlight[kind])
+	if rec.Kind != KindBatch { // a batch is many stations' work
+		st := b.station(rec.Station)
+		st.inFlight[rec.Kind]++
+		st.peak[rec.Kind] = max(st.peak[rec.Kind], st.inFlight[rec.Kind])
+	}
 	b.notifyLocked()
 	return rec
 }
@@ -197,7 +210,9 @@ func (b *Backend) end(rec *Record, err error) {
 	rec.End = time.Now()
 	rec.Err = err
 	b.inFlight--
-	b.station(rec.Station).inFlight[rec.Kind]--
+	if rec.Kind != KindBatch {
+		b.station(rec.Station).inFlight[rec.Kind]--
+	}
 	b.notifyLocked()
 }
 
@@ -262,6 +277,7 @@ func (b *Backend) Records() []Record {
 	out := make([]Record, len(b.records))
 	for i, r := range b.records {
 		out[i] = *r
+		out[i].Items = slices.Clone(r.Items)
 	}
 	return out
 }

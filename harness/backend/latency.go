@@ -17,6 +17,9 @@ type Latencies struct {
 	Other  time.Duration
 	// After is spent once the reply is sent (writing the audit trail).
 	After time.Duration
+	// Batch is what one WriteBatch costs whatever its size (the round trip
+	// to the database), and BatchItem what each item in it adds.
+	Batch, BatchItem time.Duration
 }
 
 // WorkshopLatencies returns the per-action latencies of the source workshop:
@@ -35,6 +38,11 @@ func WorkshopLatencies() Latencies {
 		},
 		Other: 500 * time.Millisecond,
 		After: 200 * time.Millisecond,
+		// A batch write costs what one meter value's processing does, plus
+		// a little per row: writing 100 values in one go takes 1.6 s, one
+		// at a time 60 s.
+		Batch:     600 * time.Millisecond,
+		BatchItem: 10 * time.Millisecond,
 	}
 }
 
@@ -42,7 +50,8 @@ func WorkshopLatencies() Latencies {
 // workshop's latencies at a tenth of real time.
 func (l Latencies) Scaled(f float64) Latencies {
 	scale := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
-	out := Latencies{Before: scale(l.Before), Other: scale(l.Other), After: scale(l.After)}
+	out := Latencies{Before: scale(l.Before), Other: scale(l.Other), After: scale(l.After),
+		Batch: scale(l.Batch), BatchItem: scale(l.BatchItem)}
 	if l.Action != nil {
 		out.Action = make(map[string]time.Duration, len(l.Action))
 		for a, d := range l.Action {
@@ -63,4 +72,9 @@ func (l Latencies) For(action string) time.Duration {
 // Total returns how long Handle keeps a caller busy with one message of the action.
 func (l Latencies) Total(action string) time.Duration {
 	return l.Before + l.For(action) + l.After
+}
+
+// ForBatch returns how long a WriteBatch of n items takes.
+func (l Latencies) ForBatch(n int) time.Duration {
+	return l.Batch + time.Duration(n)*l.BatchItem
 }

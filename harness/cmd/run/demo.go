@@ -44,6 +44,7 @@ func scenarios() map[int]scenario {
 		3: orderScenario(),
 		4: evictionScenario(),
 		5: floodScenario(),
+		6: batchScenario(),
 	}
 }
 
@@ -67,6 +68,7 @@ type runResult struct {
 	Orders  map[string][]int `json:"orders,omitempty"`  // per station, the calls in processing order (step 3)
 	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
 	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
+	Writes  []batchWrite     `json:"writes,omitempty"`  // the backend's batch writes (step 6)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.

@@ -1,0 +1,142 @@
+package batching_test
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	batching "github.com/ocppkata/kata/exercises/06-batching"
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/kit"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// The server's tests: its meter values go through the Batcher to the
+// backend's WriteBatch, on the workshop's latencies and fake time.
+
+var serverBatch = batching.BatchConfig{Size: 50, Interval: time.Second, Concurrency: 2, Slots: 4}
+
+func TestMeterValuesWrittenInBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv := batching.New(batching.Config{Backend: b, Workers: 4, Batch: serverBatch})
+		l := kit.Serve(t, srv)
+
+		// 100 stations send 10 meter values each: 1000 in all.
+		// They all boot first, then send at once.
+		const stations, each = 100, 10
+		booted := make([]*station.Station, stations)
+		var wg sync.WaitGroup
+		for i := range stations {
+			wg.Go(func() { booted[i] = kit.Boot(t, l, i+1) })
+		}
+		wg.Wait()
+		for _, st := range booted {
+			wg.Go(func() { kit.AwaitAnswers(t, kit.SendMeterValues(t, st, each), time.Minute) })
+		}
+		wg.Wait()
+		time.Sleep(time.Minute) // every write is done by now
+		synctest.Wait()
+
+		batches := b.Batches()
+		sizes := make([]int, len(batches))
+		for i, r := range batches {
+			sizes[i] = len(r.Items)
+		}
+		t.Logf("%d meter values: %d backend writes (%d per 1000), batch sizes %v",
+			stations*each, len(batches), len(batches)*1000/(stations*each), summary(sizes))
+
+		// Each station's values, ids 2 to 11 (its BootNotification was 1):
+		// written once each, in order within each write, writes not
+		// interleaved.
+		var wrong []string
+		for i := range stations {
+			id := station.StationID(i + 1)
+			if got := writtenRuns(batches, id); !slices.Equal(slices.Concat(got...), ids(2, each)) {
+				wrong = append(wrong, fmt.Sprintf("%s's were written as %v", id, got))
+			}
+		}
+		if len(wrong) > 0 {
+			t.Errorf("%d stations' meter values were not each written once, in order (want ids 2 to %d), e.g. %s",
+				len(wrong), each+1, strings.Join(wrong[:min(3, len(wrong))], "; "))
+		}
+		// 1000 values in slots of up to 50: 20 full batches, and at most one
+		// batch a slot that is not.
+		if most := stations*each/serverBatch.Size + serverBatch.Slots; len(batches) > most {
+			t.Errorf("%d meter values took %d backend writes, want at most %d: with batches of %d, each write "+
+				"carries many values, and the database does one round trip where it did %d",
+				stations*each, len(batches), most, serverBatch.Size, serverBatch.Size)
+		}
+	})
+}
+
+// writtenRuns returns the call ids of a station's items in each batch that
+// has some, batches sorted by their station's first id: in order, their
+// concatenation is 2, 3, … (Two batches of a slot in flight at once may
+// start in either order.)
+func writtenRuns(batches []backend.Record, station string) [][]int {
+	var runs [][]int
+	for _, r := range batches {
+		var run []int
+		for _, it := range r.Items {
+			if it.Station == station {
+				n, _ := strconv.Atoi(it.Call.ID)
+				run = append(run, n)
+			}
+		}
+		if run != nil {
+			runs = append(runs, run)
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b []int) int { return a[0] - b[0] })
+	return runs
+}
+
+// summary describes sizes: how many, smallest, largest, mean.
+func summary(sizes []int) string {
+	if len(sizes) == 0 {
+		return "(none)"
+	}
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	return fmt.Sprintf("%d to %d, mean %.1f", slices.Min(sizes), slices.Max(sizes), float64(total)/float64(len(sizes)))
+}
+
+// ids returns first, first+1, …, first+n-1.
+func ids(first, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = first + i
+	}
+	return out
+}
+
+func TestCloseWaitsForWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		gate := b.HoldFirm(func(w backend.Work) bool { return w.Kind == backend.KindBatch })
+		srv := batching.New(batching.Config{Backend: b, Workers: 4, Batch: serverBatch})
+		l := kit.Serve(t, srv)
+		// A full batch is held in its write; ten more values wait. (The
+		// station sends them without waiting for answers: a server that
+		// writes each value before reading the next one leaves them unread.)
+		st := kit.Boot(t, l, 1)
+		go func() {
+			for i := range serverBatch.Size + 10 {
+				if _, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(i)); err != nil {
+					return // the server closed the connection
+				}
+			}
+		}()
+		synctest.Wait()
+		kit.CloseWaits(t, srv, b, gate)
+	})
+}
