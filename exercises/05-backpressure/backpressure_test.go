@@ -73,7 +73,7 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 	f := startFlood(t, kit.Boot(t, l, 1), n)
 	var pauses []pause
 	for i, gate := range gates {
-		if !settle(t, gates...) {
+		if !kit.Settle(t, gates...) {
 			return pauses, f, false
 		}
 		queued, ok := queuedOf(t, srv, flooder, gates...)
@@ -86,7 +86,7 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 		})
 		gate.Open()
 	}
-	if _, ok := await(t, f.done); !ok {
+	if _, ok := kit.Await(t, f.done); !ok {
 		if !t.Failed() {
 			t.Errorf("%s's flood of %d meter values did not end within a minute once nothing held it: "+
 				"%d written, %d acknowledged", flooder, n, f.sent.Load(), f.answered.Load())
@@ -170,7 +170,7 @@ func TestFloodLosesNothing(t *testing.T) {
 		if err := f.err(); err != nil {
 			t.Errorf("%s's flood: %v", flooder, err)
 		}
-		if !settle(t) {
+		if !kit.Settle(t) {
 			return
 		}
 		got, want := kit.Processed(b, flooder), ids(2, n)
@@ -193,7 +193,7 @@ func TestNormalStationsServed(t *testing.T) {
 
 		// CS0001's processing is held, so its queue fills and stays full.
 		f := startFlood(t, kit.Boot(t, l, 1), 100)
-		if !settle(t, gate) {
+		if !kit.Settle(t, gate) {
 			return
 		}
 
@@ -216,7 +216,7 @@ func TestNormalStationsServed(t *testing.T) {
 			})
 		}
 		go func() { wg.Wait(); close(done) }()
-		if _, ok := await(t, done, gate); !ok {
+		if _, ok := kit.Await(t, done, gate); !ok {
 			if !t.Failed() {
 				t.Errorf("while %s flooded and its queue was full, %d other stations' charging sessions did not end "+
 					"within a minute, want them over at once (the backend answers at once here): a full queue must hold "+
@@ -233,7 +233,7 @@ func TestNormalStationsServed(t *testing.T) {
 		if len(failed) > 0 {
 			t.Errorf("while %s flooded, %d of %d stations' sessions failed, e.g. %s", flooder, len(failed), normal, failed[0])
 		}
-		if !settle(t, gate) {
+		if !kit.Settle(t, gate) {
 			return
 		}
 		var behind []string
@@ -248,7 +248,7 @@ func TestNormalStationsServed(t *testing.T) {
 				"one station's full queue must not hold up the others' processing", flooder, len(behind), behind[0])
 		}
 		gate.Open()
-		if _, ok := await(t, f.done); !ok && !t.Failed() {
+		if _, ok := kit.Await(t, f.done); !ok && !t.Failed() {
 			t.Errorf("%s's flood did not end once nothing held it", flooder)
 		}
 	})
@@ -276,14 +276,14 @@ func TestBackgroundCapped(t *testing.T) {
 		const n = 3 * processLimit
 		for i := range n {
 			st := kit.Boot(t, l, i+1)
-			if _, ok := await(t, send(t, st, 1), gate); !ok {
+			if _, ok := kit.Await(t, send(t, st, 1), gate); !ok {
 				if !t.Failed() {
 					t.Errorf("%s's meter value was not acknowledged within a minute", st.ID())
 				}
 				return
 			}
 		}
-		if !settle(t, gate) {
+		if !kit.Settle(t, gate) {
 			return
 		}
 		held := gate.Waiting()
@@ -301,7 +301,7 @@ func TestBackgroundCapped(t *testing.T) {
 		}
 
 		gate.Open()
-		if !settle(t) {
+		if !kit.Settle(t) {
 			return
 		}
 		var waiting []string
@@ -372,7 +372,7 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		for i := range 3 {
 			send(t, kit.Boot(t, l, i+2), 3)
 		}
-		if !settle(t, firm) {
+		if !kit.Settle(t, firm) {
 			return
 		}
 		kit.CloseWaits(t, srv, b, firm)
@@ -469,66 +469,11 @@ func queuedOf(t *testing.T, srv *backpressure.Server, id string, gates ...*backe
 	t.Helper()
 	ch := make(chan int, 1)
 	go func() { ch <- srv.Queued(id) }()
-	n, ok := await(t, ch, gates...)
+	n, ok := kit.Await(t, ch, gates...)
 	if !ok && !t.Failed() {
 		t.Errorf("Queued(%s) did not return within a minute", id)
 	}
 	return n, ok
-}
-
-// settle and await are kit.Settle and kit.Await, called once the bubble
-// holds still. The kit's look at the goroutines can, rarely, catch a
-// moment where goroutines wait for the backend's lock and none seems to
-// hold it, and take it for a server stuck on a lock: here many stations'
-// processing enters the backend at the same instant, which makes that
-// moment likelier. A state that holds over several looks is no such moment.
-// (These belong in harness/kit: Settle and Await could look twice.)
-func settle(t *testing.T, gates ...*backend.Gate) bool {
-	t.Helper()
-	holdStill()
-	return kit.Settle(t, gates...)
-}
-
-func await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
-	t.Helper()
-	for {
-		select {
-		case v := <-ch:
-			return v, true
-		default:
-		}
-		if holdStill() {
-			return kit.Await(t, ch, gates...)
-		}
-	}
-}
-
-// holdStill waits until every other goroutine of the caller's synctest
-// bubble has been parked (durably, or waiting for a mutex) over several
-// looks in a row, or until they settle. It reports whether the bubble held
-// still; it returns false, early, when a look finds everybody durably
-// blocked (then nothing is transient, and the caller looks again).
-func holdStill() bool {
-	const looks = 4
-	buf := make([]byte, 1<<20)
-	still, pause := 0, 1
-	for still < looks {
-		for range pause {
-			runtime.Gosched()
-		}
-		parked, durable := bubbleParked(&buf)
-		switch {
-		case parked && durable:
-			return true
-		case parked:
-			still, pause = still+1, 64
-		default:
-			// Busy: look less often the longer it stays busy, since a look
-			// stops the world.
-			still, pause = 0, min(2*pause, 1024)
-		}
-	}
-	return true
 }
 
 // bubbleParked reports whether every other goroutine of the caller's

@@ -105,10 +105,11 @@ func lockWait(t *testing.T, waiting [][]byte, gates []*backend.Gate) {
 	if len(waiting) == 1 {
 		who = "a goroutine of the server waits"
 	}
-	t.Errorf("%s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. A lock held while processing makes everything that needs it wait for the slowest work: "+
-		"a stalled station ties up goroutine after goroutine. (And in this test's synctest bubble a goroutine "+
-		"waiting for a mutex stops the fake clock, so the test stops here rather than hang.) A station's own "+
-		"goroutine keeps its order without a lock",
+	t.Errorf("%s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. "+
+		"A lock held while a goroutine waits (for the backend, for room in a queue) makes everything that "+
+		"needs the lock wait for the slowest of them: one slow station ties up goroutine after goroutine. "+
+		"Hold a lock only to look at or change shared state, never across a wait. (In this test's synctest "+
+		"bubble a goroutine waiting for a mutex also stops the fake clock, so the test stops here rather than hang.)",
 		who, where(waiting[0]))
 	for _, g := range gates {
 		g.Open()
