@@ -24,6 +24,7 @@ N        ?= 10
 URL      ?= ws://127.0.0.1:8080/ocpp
 MODE     ?= lockstep
 HOLD     ?=
+MESSAGES ?=
 TIMEOUT  ?=
 FORCE    ?=
 FUZZTIME ?= 30s
@@ -52,10 +53,10 @@ help:
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
-	@echo '                [HOLD=D] [TIMEOUT=5m]     run N simulated stations against a server; Ctrl-C ends the run'
+	@echo '                [MESSAGES=100] [HOLD=D] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
 	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
 	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
-	@echo '                                               flood: station 1 floods, the others run sessions'
+	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
 	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
@@ -124,7 +125,7 @@ STATIONS := .kata/bin/stations$(exe)
 
 stations:
 	@$(GO) build -o $(STATIONS) ./stations
-	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT))
+	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT))
 
 bench:
 	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

@@ -136,6 +136,9 @@ func (r *Report) Summary() string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "latency: p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
 	fmt.Fprintf(&b, "wall time: %v\n", round(r.Wall))
+	if r.Mode == Flood && len(r.Stations) > 0 {
+		b.WriteString(r.floodSummary())
+	}
 	if cut := r.cutStations(); cut > 0 {
 		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))
 	}
@@ -157,6 +160,61 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "  %s\n", msg)
 	}
 	return b.String()
+}
+
+// floodSummary tells the flooding station apart from the others: how much
+// of its flood the server took, and how the others fared beside it.
+func (r *Report) floodSummary() string {
+	var b strings.Builder
+	flooder := r.Stations[0]
+	sent, answered := len(flooder.Calls), 0
+	var lat []time.Duration
+	for _, c := range flooder.Calls {
+		if c.Err == nil {
+			answered++
+			lat = append(lat, c.Latency())
+		}
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(&b, "flooding station %s: %d calls sent, %d answered", flooder.ID, sent, answered)
+	if len(lat) > 0 {
+		fmt.Fprintf(&b, ", latency p50 %v, max %v", round(percentile(lat, 50)), round(lat[len(lat)-1]))
+	}
+	b.WriteString("\n")
+	others := r.Stations[1:]
+	if len(others) == 0 {
+		return b.String()
+	}
+	done := 0
+	lat = lat[:0]
+	for _, st := range others {
+		if st.Err == nil && !st.Cut && len(st.Calls) == SessionCalls {
+			done++
+		}
+		for _, c := range st.Calls {
+			if c.Err == nil {
+				lat = append(lat, c.Latency())
+			}
+		}
+	}
+	slices.Sort(lat)
+	fmt.Fprintf(&b, "the other %s: %d of %d sessions done, latency p50 %v, p99 %v, max %v\n", stations(len(others)),
+		done, len(others), round(percentile(lat, 50)), round(percentile(lat, 99)), round(percentile(lat, 100)))
+	return b.String()
+}
+
+// OnlyFlooderCut reports whether, in a flood, the flooding station is the
+// only one the run's end cut short: the others were served.
+func (r *Report) OnlyFlooderCut() bool {
+	if r.Mode != Flood || len(r.Stations) == 0 {
+		return false
+	}
+	for _, st := range r.Stations[1:] {
+		if st.Cut || st.Err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // round keeps a duration readable: milliseconds for anything over 10 ms.
