@@ -114,8 +114,8 @@ func (c *calls) pending() int {
 // was accepted (stations ignore calls before that), until the station's
 // earlier calls are answered (OCPP allows one in flight), and for the
 // answer. A CALLERROR comes back as a *ocpp.CallError; a disconnect as
-// ErrDisconnected; the end of ctx, or Config.CallTimeout if that comes
-// first, as the context's error. When Call returns, nothing of it is left
+// ErrDisconnected; the end of ctx, or of Config.CallTimeout after the call
+// was sent if that comes first, as the context's error. When Call returns, nothing of it is left
 // in the server.
 func (s *Server) Call(ctx context.Context, station, action string, req, resp any) error {
 	s.calls.mu.Lock()
@@ -124,8 +124,6 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	if l == nil {
 		return fmt.Errorf("%s to %s: %w", action, station, ErrNotConnected)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
-	defer cancel()
 	fail := func(why string, err error) error {
 		return fmt.Errorf("%s to %s: %s: %w", action, station, why, err)
 	}
@@ -165,6 +163,8 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	if err := l.conn.Send(call); err != nil {
 		return fmt.Errorf("%s to %s: %w", action, station, err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	defer cancel()
 	select {
 	case answer := <-ch:
 		return decode(station, action, answer, resp)

@@ -38,8 +38,9 @@ type Config struct {
 	// Batch configures the Batcher that writes meter values; each station
 	// has its slot, by a hash of its id. Zero fields take their defaults.
 	Batch BatchConfig
-	// CallTimeout bounds how long Call waits for a station's answer when
-	// its context has no earlier deadline. Zero means DefaultCallTimeout.
+	// CallTimeout bounds how long Call waits for a station's answer once
+	// the call is sent, when its context has no earlier deadline. Zero
+	// means DefaultCallTimeout.
 	CallTimeout time.Duration
 }
 
