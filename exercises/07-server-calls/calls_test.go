@@ -290,49 +290,53 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 }
 
 func TestManyTimeoutsAtOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv, l, _ := setup(t, backend.Latencies{})
-		// 1000 stations answer a Reset 10s after it came: at the very instant
-		// the caller's deadline ends. Either may win; nothing may freeze.
-		const stations = 1000
-		sts := make([]*station.Station, stations)
-		for i := range sts {
-			sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
-		}
-		synctest.Wait()
-		start := time.Now()
-		outs := make([]<-chan outcome, stations)
-		for i, st := range sts {
-			outs[i] = call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 10*time.Second)
-		}
-		answered := 0
-		for _, ch := range outs {
-			if o := await(t, "a Reset answered at its deadline", ch); o.err == nil {
-				answered++
+	// In a process of its own: a server whose reader is stuck can never
+	// close, and its bubble would end the whole test binary.
+	kit.Isolated(t, func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv, l, _ := setup(t, backend.Latencies{})
+			// 1000 stations answer a Reset 10s after it came: at the very instant
+			// the caller's deadline ends. Either may win; nothing may freeze.
+			const stations = 1000
+			sts := make([]*station.Station, stations)
+			for i := range sts {
+				sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
 			}
-		}
-		t.Logf("%d of %d Resets answered at their deadline, the others timed out", answered, stations)
+			synctest.Wait()
+			start := time.Now()
+			outs := make([]<-chan outcome, stations)
+			for i, st := range sts {
+				outs[i] = call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 10*time.Second)
+			}
+			answered := 0
+			for _, ch := range outs {
+				if o := await(t, "a Reset answered at its deadline", ch); o.err == nil {
+					answered++
+				}
+			}
+			t.Logf("%d of %d Resets answered at their deadline, the others timed out", answered, stations)
 
-		// Every station can be called again.
-		start = time.Now()
-		for i, st := range sts {
-			outs[i] = call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute)
-		}
-		var stuck []string
-		for i, ch := range outs {
-			if o := await(t, "a GetConfiguration", ch); o.err != nil {
-				stuck = append(stuck, fmt.Sprintf("%s (%v)", sts[i].ID(), o.err))
+			// Every station can be called again.
+			start = time.Now()
+			for i, st := range sts {
+				outs[i] = call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute)
 			}
-		}
-		if len(stuck) > 0 {
-			t.Errorf("%d stations were not answered any more after an answer and a deadline met, e.g. %s: "+
-				"the connection's reader must never wait for a caller, which may have given up; "+
-				"a reader stuck handing over one late answer reads nothing from its station again",
-				len(stuck), strings.Join(stuck[:min(3, len(stuck))], "; "))
-		}
-		if n := srv.PendingCalls(); n != 0 {
-			t.Errorf("PendingCalls() = %d after every call returned, want 0", n)
-		}
+			var stuck []string
+			for i, ch := range outs {
+				if o := await(t, "a GetConfiguration", ch); o.err != nil {
+					stuck = append(stuck, fmt.Sprintf("%s (%v)", sts[i].ID(), o.err))
+				}
+			}
+			if len(stuck) > 0 {
+				t.Errorf("%d stations were not answered any more after an answer and a deadline met, e.g. %s: "+
+					"the connection's reader must never wait for a caller, which may have given up; "+
+					"a reader stuck handing over one late answer reads nothing from its station again",
+					len(stuck), strings.Join(stuck[:min(3, len(stuck))], "; "))
+			}
+			if n := srv.PendingCalls(); n != 0 {
+				t.Errorf("PendingCalls() = %d after every call returned, want 0", n)
+			}
+		})
 	})
 }
 
@@ -421,27 +425,31 @@ func TestReconnectKeepsCallsApart(t *testing.T) {
 }
 
 func TestLateAnswerDropped(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv, l, logs := setup(t, backend.Latencies{})
-		st := connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 20 * time.Second}}), true)
-		start := time.Now()
-		o := await(t, "the Reset", call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 10*time.Second))
-		if !errors.Is(o.err, context.DeadlineExceeded) || o.at != 10*time.Second {
-			t.Fatalf("the Reset answered after 20s, with a 10s deadline, returned at %v with %v, want context.DeadlineExceeded at 10s", o.at, o.err)
-		}
-		time.Sleep(15 * time.Second) // the late answer came at 20s
-		synctest.Wait()
-		lateID := st.ServerCalls()[0].ID
-		if !logs.mentions(lateID) {
-			t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
-				"it is the only trace of a station that answers too slowly", lateID)
-		}
-		o = await(t, "a GetConfiguration after the late answer",
-			call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
-		if o.err != nil || o.at != 25*time.Second {
-			t.Errorf("a call after the late answer returned at %v with %v, want its answer at once (25s): "+
-				"the late answer must be dropped without holding up the connection's reader", o.at, o.err)
-		}
+	// In a process of its own: a server whose reader is stuck can never
+	// close, and its bubble would end the whole test binary.
+	kit.Isolated(t, func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv, l, logs := setup(t, backend.Latencies{})
+			st := connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 20 * time.Second}}), true)
+			start := time.Now()
+			o := await(t, "the Reset", call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 10*time.Second))
+			if !errors.Is(o.err, context.DeadlineExceeded) || o.at != 10*time.Second {
+				t.Fatalf("the Reset answered after 20s, with a 10s deadline, returned at %v with %v, want context.DeadlineExceeded at 10s", o.at, o.err)
+			}
+			time.Sleep(15 * time.Second) // the late answer came at 20s
+			synctest.Wait()
+			lateID := st.ServerCalls()[0].ID
+			if !logs.mentions(lateID) {
+				t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
+					"it is the only trace of a station that answers too slowly", lateID)
+			}
+			o = await(t, "a GetConfiguration after the late answer",
+				call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
+			if o.err != nil || o.at != 25*time.Second {
+				t.Errorf("a call after the late answer returned at %v with %v, want its answer at once (25s): "+
+					"the late answer must be dropped without holding up the connection's reader", o.at, o.err)
+			}
+		})
 	})
 }
 
