@@ -29,6 +29,10 @@ import (
 // stations' own calls at once, unless latencies are given.
 func setup(t *testing.T, lat backend.Latencies) (*servercalls.Server, *memnet.Listener, *logRecorder) {
 	t.Helper()
+	// Runs after the server's Close (cleanups run last first): whatever a
+	// call left waiting on a timer is reported by then, and ends now, so
+	// that the bubble can end and the suite goes on.
+	t.Cleanup(func() { time.Sleep(time.Hour) })
 	logs := &logRecorder{}
 	b := backend.New(backend.Options{Latencies: lat})
 	srv := servercalls.New(servercalls.Config{Backend: b, Workers: 4, Logger: slog.New(logs)})
