@@ -249,7 +249,7 @@ func inFlightSummary(r *runResult) string {
 			most = max(most, n)
 		}
 	}
-	return fmt.Sprintf("at most %d calls in flight to one station", most)
+	return fmt.Sprintf("at most %s in flight to one station", plural(most, "call"))
 }
 
 func compareCalls(w io.Writer, st style, runs []*runResult) {
