@@ -2,6 +2,7 @@ package servercalls_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	servercalls "github.com/ocppkata/kata/exercises/07-server-calls"
 	"github.com/ocppkata/kata/harness/backend"
@@ -576,4 +579,62 @@ func (r *logRecorder) mentions(s string) bool {
 		}
 	}
 	return false
+}
+
+func TestUnknownAnswerIgnored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv, l, logs := setup(t, backend.Latencies{})
+		// A station written by hand, to send answers no simulated station
+		// would: to calls that were never made.
+		d := websocket.Dialer{NetDialContext: l.DialContext, Subprotocols: []string{"ocpp1.6"}}
+		ws, _, err := d.DialContext(t.Context(), kit.URL+"/CS0001", nil)
+		if err != nil {
+			t.Fatalf("connecting: %v", err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		write := func(frame string) {
+			t.Helper()
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+				t.Fatalf("writing %s: %v", frame, err)
+			}
+		}
+		read := func() []any {
+			t.Helper()
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("reading: %v", err)
+			}
+			var frame []any
+			if err := json.Unmarshal(data, &frame); err != nil || len(frame) < 3 {
+				t.Fatalf("reading: %q is not an OCPP-J frame", data)
+			}
+			return frame
+		}
+		write(`[3,"never-asked",{"status":"Accepted"}]`)
+		write(`[4,"never-asked-either","GenericError","",{}]`)
+		write(`[2,"b1","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Hand"}]`)
+		if f := read(); f[0] != 3.0 || f[1] != "b1" {
+			t.Fatalf("the BootNotification was answered with %v, want a CALLRESULT with id b1: "+
+				"answers to calls never made must be ignored, and the connection go on", f)
+		}
+		for _, id := range []string{"never-asked", "never-asked-either"} {
+			if !logs.mentions(id) {
+				t.Errorf("no log record mentions the answer with the unknown id %s, want one: it is dropped, and said so", id)
+			}
+		}
+
+		var resp ocpp.ResetResponse
+		done := make(chan error, 1)
+		go func() { done <- srv.Call(t.Context(), "CS0001", ocpp.ActionReset, reset, &resp) }()
+		f := read()
+		if f[0] != 2.0 || f[2] != ocpp.ActionReset {
+			t.Fatalf("the server sent %v, want its Reset", f)
+		}
+		write(`[3,"` + fmt.Sprint(f[1]) + `x",{"status":"Rejected"}]`) // an id that is not the call's
+		write(`[3,"` + fmt.Sprint(f[1]) + `",{"status":"Accepted"}]`)
+		if err, ok := kit.Await(t, done); !ok || err != nil || resp.Status != ocpp.ResetAccepted {
+			t.Errorf("the Reset returned %v with status %q, want status Accepted: the answer whose id is the call's, "+
+				"not the one before it with another id", err, resp.Status)
+		}
+	})
 }
