@@ -101,6 +101,16 @@ func call(srv *servercalls.Server, start time.Time, id, action string, req, resp
 	return out
 }
 
+// settle lets the server do all it can before fake time moves on
+// (synctest.Wait), and ends the test if its goroutines wait for a lock
+// instead: kit.Settle says where.
+func settle(t *testing.T) {
+	t.Helper()
+	if !kit.Settle(t) {
+		t.FailNow()
+	}
+}
+
 // await returns a Call's outcome, failing the test if it never came.
 func await(t *testing.T, what string, ch <-chan outcome) outcome {
 	t.Helper()
@@ -208,10 +218,10 @@ func TestDeadlineEndsWait(t *testing.T) {
 		start := time.Now()
 
 		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 30*time.Second)
-		synctest.Wait() // a is in flight
+		settle(t) // a is in flight
 		// b waits behind a, and gives up first; c waits as long as it takes.
 		b := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, 10*time.Second)
-		synctest.Wait()
+		settle(t)
 		var conf ocpp.GetConfigurationResponse
 		c := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, time.Hour)
 
@@ -259,7 +269,7 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 		for i := range sts {
 			sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Drop: true}}), true)
 		}
-		synctest.Wait()
+		settle(t)
 		before := kit.Goroutines()
 		start := time.Now()
 		var outs []<-chan outcome
@@ -281,7 +291,7 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 			t.Errorf("%d of %d calls did not end at their deadline (10s) with context.DeadlineExceeded, e.g. at %v with %v",
 				late, len(outs), example.at, example.err)
 		}
-		synctest.Wait()
+		settle(t)
 		goroutines, pending := kit.Goroutines()-before, srv.PendingCalls()
 		t.Logf("after %d timed-out calls: %d goroutines and %d pending calls left", len(outs), goroutines, pending)
 		if pending != 0 {
@@ -309,7 +319,7 @@ func TestManyTimeoutsAtOnce(t *testing.T) {
 			for i := range sts {
 				sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
 			}
-			synctest.Wait()
+			settle(t)
 			start := time.Now()
 			outs := make([]<-chan outcome, stations)
 			for i, st := range sts {
@@ -357,7 +367,7 @@ func TestDisconnectFailsCalls(t *testing.T) {
 		}), true)
 		start := time.Now()
 		outs := []<-chan outcome{call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Minute)}
-		synctest.Wait()
+		settle(t)
 		for range 2 { // queued behind the Reset
 			outs = append(outs, call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
 		}
@@ -397,9 +407,9 @@ func TestReconnectKeepsCallsApart(t *testing.T) {
 		start := time.Now()
 		var resetResp ocpp.ResetResponse
 		a := call(srv, start, old.ID(), ocpp.ActionReset, reset, &resetResp, time.Minute)
-		synctest.Wait()
+		settle(t)
 		d := call(srv, start, old.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute)
-		synctest.Wait()
+		settle(t)
 		connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionGetConfiguration: {Delay: 20 * time.Second}}), true)
 		var conf ocpp.GetConfigurationResponse
 		b := call(srv, start, old.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, time.Minute)
@@ -444,7 +454,7 @@ func TestLateAnswerDropped(t *testing.T) {
 				t.Fatalf("the Reset answered after 20s, with a 10s deadline, returned at %v with %v, want context.DeadlineExceeded at 10s", o.at, o.err)
 			}
 			time.Sleep(15 * time.Second) // the late answer came at 20s
-			synctest.Wait()
+			settle(t)
 			lateID := st.ServerCalls()[0].ID
 			if !logs.mentions(lateID) {
 				t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
@@ -464,11 +474,11 @@ func TestCallsWaitForBoot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv, l, _ := setup(t, backend.WorkshopLatencies())
 		st := connect(t, l, 1, nil, false)
-		synctest.Wait() // the server has the connection
+		settle(t) // the server has the connection
 		start := time.Now()
 		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Minute)
 		time.Sleep(10 * time.Second)
-		synctest.Wait()
+		settle(t)
 		if n := len(st.ServerCalls()); n != 0 {
 			t.Errorf("the station received %d calls before its BootNotification, want 0: "+
 				"stations in the field ignore calls until their BootNotification was accepted", n)
@@ -543,7 +553,7 @@ func TestCloseWaitsForCalls(t *testing.T) {
 		if _, err := st.Send(t.Context(), ocpp.ActionHeartbeat, nil); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle(t)
 		kit.CloseWaits(t, srv, b, gate)
 	})
 }
