@@ -347,7 +347,9 @@ func TestManyTimeoutsAtOnce(t *testing.T) {
 			if len(stuck) > 0 {
 				t.Errorf("%d stations were not answered any more after an answer and a deadline met, e.g. %s: "+
 					"the connection's reader must never wait for a caller, which may have given up; "+
-					"a reader stuck handing over one late answer reads nothing from its station again",
+					"a reader stuck handing over one late answer reads nothing from its station again. "+
+					"(A server whose readers are stuck cannot close: this test runs in a process of its own, "+
+					"which then ends with synctest's deadlock panic.)",
 					len(stuck), strings.Join(stuck[:min(3, len(stuck))], "; "))
 			}
 			if n := srv.PendingCalls(); n != 0 {
@@ -464,7 +466,9 @@ func TestLateAnswerDropped(t *testing.T) {
 				call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
 			if o.err != nil || o.at != 25*time.Second {
 				t.Errorf("a call after the late answer returned at %v with %v, want its answer at once (25s): "+
-					"the late answer must be dropped without holding up the connection's reader", o.at, o.err)
+					"the late answer must be dropped without holding up the connection's reader. "+
+					"(If the reader is stuck, the server cannot close: this test runs in a process of its own, "+
+					"which then ends with synctest's deadlock panic.)", o.at, o.err)
 			}
 		})
 	})
