@@ -314,3 +314,119 @@ func TestShutdownDeadlineReportsDropped(t *testing.T) {
 		}
 	})
 }
+
+func TestNothingAcceptedAfterShutdownBegins(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		// The processing of the first status notifications is held, so
+		// Shutdown is still draining while the test knocks.
+		gate := b.HoldFirm(func(w backend.Work) bool { return w.Kind == backend.KindProcess })
+		srv := shutdown.New(loadConfig(b))
+		l := kit.Serve(t, srv)
+		const n = 3
+		sts := make([]*station.Station, n)
+		for i := range sts {
+			sts[i] = kit.Boot(t, l, i+1)
+			if _, err := sendStatus(t, sts[i]); err != nil {
+				t.Fatalf("%s's first status notification: %v", sts[i].ID(), err)
+			}
+		}
+		synctest.Wait()
+		if gate.Waiting() != n {
+			t.Fatalf("%d status notifications held in processing, want %d", gate.Waiting(), n)
+		}
+
+		shut := make(chan error, 1)
+		go func() { shut <- srv.Shutdown(context.Background()) }()
+		synctest.Wait() // Shutdown has begun, and waits for the held processing
+
+		// A new station knocks.
+		newcomer, dialErr := station.Dial(t.Context(), station.StationID(n+1), kit.Stations(l))
+		if dialErr == nil {
+			newcomer.Close()
+		}
+		// A connected station sends one more message: the server must not
+		// read it, or at least not acknowledge it.
+		// (Its send waits while the server reads nothing: in a goroutine.)
+		late := make(chan station.Answer, 1)
+		go func() {
+			ans, err := sendStatus(t, sts[0])
+			if err != nil {
+				late <- station.Answer{Err: err} // never written: the server closed first
+				return
+			}
+			late <- <-ans
+		}()
+		synctest.Wait()
+		gate.Open()
+		if err := <-shut; err != nil {
+			t.Errorf("Shutdown returned %v, want nil", err)
+		}
+		answer := <-late
+
+		if dialErr == nil {
+			t.Errorf("a station connected after Shutdown began, want it refused: " +
+				"a server that is stopping takes no new work, or it never stops")
+		}
+		if answer.Result != nil {
+			t.Errorf("a status notification sent after Shutdown began was acknowledged, want it not read (or read and not answered): " +
+				"everything acknowledged must be processed, and the processors are being stopped: stop reading first")
+		}
+		for _, r := range b.Records() {
+			if r.Station == sts[0].ID() && r.CallID == answer.ID && r.Kind == backend.KindProcess {
+				t.Errorf("the status notification sent after Shutdown began was processed, want it left to the station to send again")
+			}
+		}
+	})
+}
+
+// sendStatus sends a status notification without waiting for its answer.
+func sendStatus(t *testing.T, s *station.Station) (<-chan station.Answer, error) {
+	return s.Send(t.Context(), ocpp.ActionStatusNotification,
+		ocpp.StatusNotificationRequest{ConnectorId: 1, ErrorCode: ocpp.ChargePointNoError, Status: ocpp.StatusAvailable})
+}
+
+func TestShutdownAndCloseTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv := shutdown.New(loadConfig(b))
+		l := kit.Serve(t, srv)
+		ld := startLoad(t, l)
+
+		// Two Shutdowns and a Close at once, then each once more: every
+		// call returns, none panics, and the server stops once.
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		wg.Go(func() { errs[0] = srv.Shutdown(context.Background()) })
+		wg.Go(func() { errs[1] = srv.Shutdown(context.Background()) })
+		time.Sleep(100 * time.Millisecond)
+		wg.Go(func() { errs[2] = srv.Close() })
+		wg.Wait()
+		kit.CheckClose(t, errs[2])
+		for i, err := range errs[:2] {
+			if err != nil && !errors.As(err, new(*shutdown.ShutdownError)) {
+				t.Errorf("Shutdown %d returned %v, want nil or a *ShutdownError (Close cut it short)", i+1, err)
+			}
+		}
+		if err := srv.Shutdown(context.Background()); err != nil && !errors.As(err, new(*shutdown.ShutdownError)) {
+			t.Errorf("Shutdown after Close returned %v, want what the first one returned", err)
+		}
+		kit.CheckClose(t, srv.Close())
+		ld.settle()
+	})
+}
+
+func TestCloseWaitsForProcessing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		gate := b.HoldFirm(func(w backend.Work) bool { return w.Kind == backend.KindProcess })
+		srv := shutdown.New(loadConfig(b))
+		l := kit.Serve(t, srv)
+		s := kit.Boot(t, l, 1)
+		if _, err := sendStatus(t, s); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		kit.CloseWaits(t, srv, b, gate)
+	})
+}

@@ -74,7 +74,7 @@ type Server struct {
 	readers  sync.WaitGroup
 	goodbyes sync.WaitGroup // readers about to close their station with 1001
 	drained  chan struct{}  // closed once everything acknowledged is processed
-	stopOnce sync.Once
+	stopped  chan struct{}  // closed once stop has returned
 	drops    dropCounter
 	// Set by stop, read after stopOnce.Do has returned.
 	dropped  Dropped
@@ -105,7 +105,7 @@ func New(cfg Config) *Server {
 	if cfg.ProcessLimit <= 0 {
 		cfg.ProcessLimit = DefaultProcessLimit
 	}
-	s := &Server{cfg: cfg, queue: make(chan request), drained: make(chan struct{})}
+	s := &Server{cfg: cfg, queue: make(chan request), drained: make(chan struct{}), stopped: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ws.Handle = s.read
 	s.ws.Logger = cfg.Logger
@@ -281,6 +281,6 @@ func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 // the drain short.
 func (s *Server) Close() error {
 	s.cancel()
-	s.stopOnce.Do(s.stop)
+	s.stopOnce()
 	return s.closeErr
 }

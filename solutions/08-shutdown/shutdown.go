@@ -65,7 +65,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// does waits on it, so nothing hangs once it has ended.
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
-	s.stopOnce.Do(s.stop)
+	s.stopOnce()
 	if s.dropped.Total() == 0 && s.aborted == nil {
 		return nil
 	}
@@ -76,15 +76,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return &ShutdownError{Dropped: s.dropped, Err: err}
 }
 
-// stop is the shutdown, run once, by Shutdown or Close, whichever comes
-// first. The order is the lesson: each stage ends only once nothing can
-// hand it more work.
-func (s *Server) stop() {
+// stopOnce runs stop once, for Shutdown or Close, whichever comes first;
+// a later or concurrent caller waits until it is done. (Not sync.Once: its
+// waiters wait on a mutex, where a channel lets fake time pass.)
+func (s *Server) stopOnce() {
 	// 1. The cut-off: a reader adds itself to s.readers only under s.mu
-	// and only before stopping is set, so Wait below cannot miss one.
+	// and only before stopping is set, so stop's Wait cannot miss one.
 	s.mu.Lock()
+	first := !s.stopping
 	s.stopping = true
 	s.mu.Unlock()
+	if first {
+		s.stop()
+		close(s.stopped)
+	}
+	<-s.stopped
+}
+
+// stop is the shutdown. The order is the lesson: each stage ends only once
+// nothing can hand it more work.
+func (s *Server) stop() {
 	// 2. No new station; no Read returns a message from now on. The
 	// connections stay open: the answers still have to go out.
 	s.ws.StopReading()
