@@ -45,6 +45,7 @@ func scenarios() map[int]scenario {
 		4: evictionScenario(),
 		5: floodScenario(),
 		6: batchScenario(),
+		7: callsScenario(),
 	}
 }
 
@@ -69,6 +70,7 @@ type runResult struct {
 	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
 	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
 	Writes  []batchWrite     `json:"writes,omitempty"`  // the backend's batch writes (step 6)
+	Calls   []demoCall       `json:"calls,omitempty"`   // the server's calls to stations (step 7)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.
