@@ -38,6 +38,10 @@ type Config struct {
 	// Batch configures the Batcher that writes meter values; each station
 	// has its slot, by a hash of its id. Zero fields take their defaults.
 	Batch BatchConfig
+	// CallTimeout bounds how long Call waits for a station's answer once
+	// the call is sent, when its context has no earlier deadline. Zero
+	// means DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // Defaults of a zero Config.
@@ -45,6 +49,7 @@ const (
 	DefaultIdleTimeout  = 30 * time.Second
 	DefaultQueueLimit   = 16
 	DefaultProcessLimit = 32
+	DefaultCallTimeout  = 30 * time.Second
 )
 
 // Server is an OCPP 1.6-J central system. Each station's connection has a
@@ -52,7 +57,9 @@ const (
 // workers take calls off the queue, let the backend answer them and send the
 // answers back (the consumers). Meter values and status notifications skip
 // the queue: they are answered at once and processed in the background,
-// meter values in batches, written by a Batcher.
+// meter values in batches, written by a Batcher. The server also calls
+// stations itself (Call), and each connection's reader routes the answers
+// back to the callers.
 type Server struct {
 	cfg    Config
 	ws     wsconn.Server
@@ -65,11 +72,12 @@ type Server struct {
 	background background
 	meter      *Batcher[backend.Item] // meter values, to be written in batches
 	slotNames  []string               // the backend's name for each slot's writes
+	calls      calls                  // the server's own calls to stations
 }
 
 // request is one call waiting in the queue, with the connection to answer on.
 type request struct {
-	conn *wsconn.Conn
+	link *link
 	call *ocpp.Call
 }
 
@@ -90,6 +98,9 @@ func New(cfg Config) *Server {
 	if cfg.ProcessLimit <= 0 {
 		cfg.ProcessLimit = DefaultProcessLimit
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
 	s := &Server{cfg: cfg, queue: make(chan request)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ws.Handle = s.read
@@ -101,6 +112,7 @@ func New(cfg Config) *Server {
 		s.slotNames = append(s.slotNames, fmt.Sprintf("slot-%d", i))
 	}
 	s.meter = NewBatcher(s.cfg.Batch, s.writeMeterValues)
+	s.calls.init(cfg.Logger)
 	return s
 }
 
@@ -121,6 +133,8 @@ func (s *Server) startWorkers() {
 // calls only Answer, which never waits: the slow work is the workers' and
 // the background's.
 func (s *Server) read(conn *wsconn.Conn) {
+	l := s.calls.connect(conn)
+	defer s.calls.disconnect(l)
 	for {
 		msg, err := conn.Read()
 		if err != nil {
@@ -128,7 +142,8 @@ func (s *Server) read(conn *wsconn.Conn) {
 		}
 		call, ok := msg.(*ocpp.Call)
 		if !ok {
-			continue // an answer to a call we never sent
+			s.calls.answer(l, msg) // the answer to one of the server's calls
+			continue
 		}
 		if processedLater(call.Action) {
 			// The station needs only an acknowledgement: send it now and
@@ -159,7 +174,7 @@ func (s *Server) read(conn *wsconn.Conn) {
 			continue
 		}
 		select {
-		case s.queue <- request{conn: conn, call: call}:
+		case s.queue <- request{link: l, call: call}:
 		case <-s.ctx.Done():
 			return
 		}
@@ -201,10 +216,24 @@ func (s *Server) work(name string) {
 // handle lets the backend answer one call. The backend may block its OS
 // thread while it works (a database driver written in C does).
 func (s *Server) handle(worker string, req request) {
-	station := req.conn.Station()
+	station := req.link.conn.Station()
 	s.cfg.Logger.Info(req.call.Action, "station", station, "worker", worker)
 	ctx := backend.WithWorker(s.ctx, worker)
-	if err := s.cfg.Backend.Handle(ctx, station, req.call, req.conn.Send); err != nil {
+	send := req.link.conn.Send
+	if req.call.Action == ocpp.ActionBootNotification {
+		// The station listens to the server's calls once it has read that
+		// it was accepted: let them go only after this answer is sent.
+		send = func(m ocpp.Message) error {
+			if err := req.link.conn.Send(m); err != nil {
+				return err
+			}
+			if bootAccepted(m) {
+				s.calls.booted(req.link)
+			}
+			return nil
+		}
+	}
+	if err := s.cfg.Backend.Handle(ctx, station, req.call, send); err != nil {
 		s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", worker, "err", err)
 	}
 }
@@ -219,9 +248,9 @@ func (s *Server) Queued(station string) int { return s.background.queued(station
 // Serve accepts stations on l until Close is called.
 func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 
-// Close stops accepting stations, closes their connections, abandons the
-// calls in progress and the background work not yet done (meter values
-// included), and returns once every goroutine the server started has
+// Close stops accepting stations, closes their connections (which fails
+// the server's calls still waiting for an answer), abandons the calls in
+// progress and the background work not yet done (meter values included), and returns once every goroutine the server started has
 // ended. Close is idempotent.
 func (s *Server) Close() error {
 	s.cancel()

@@ -430,3 +430,44 @@ func TestCloseWaitsForProcessing(t *testing.T) {
 		kit.CloseWaits(t, srv, b, gate)
 	})
 }
+
+func TestShutdownFailsPendingCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
+		srv := shutdown.New(loadConfig(b))
+		l := kit.Serve(t, srv)
+		// A station that never answers the server's calls: one call waits
+		// for its answer, one for its turn.
+		opts := kit.Stations(l)
+		opts.Answer = func(*ocpp.Call) station.Reply { return station.Reply{Drop: true} }
+		silent, err := station.Dial(t.Context(), station.StationID(1), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { silent.Close() })
+		if err := silent.Call(t.Context(), ocpp.ActionBootNotification,
+			ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Test"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				errs <- srv.Call(context.Background(), silent.ID(), ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil)
+			}()
+		}
+		synctest.Wait()
+
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown returned %v, want nil", err)
+		}
+		for range 2 {
+			if err := <-errs; !errors.Is(err, shutdown.ErrShuttingDown) {
+				t.Errorf("a pending Call returned %v, want an error that wraps ErrShuttingDown (errors.Is): "+
+					"its caller must learn that no answer will come, and why", err)
+			}
+		}
+		if err := srv.Call(context.Background(), silent.ID(), ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil); !errors.Is(err, shutdown.ErrShuttingDown) {
+			t.Errorf("a Call after Shutdown returned %v, want an error that wraps ErrShuttingDown", err)
+		}
+	})
+}

@@ -39,6 +39,10 @@ type Config struct {
 	// Batch configures the Batcher that writes meter values; each station
 	// has its slot, by a hash of its id. Zero fields take their defaults.
 	Batch BatchConfig
+	// CallTimeout bounds how long Call waits for a station's answer once
+	// the call is sent, when its context has no earlier deadline. Zero
+	// means DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // Defaults of a zero Config.
@@ -46,6 +50,7 @@ const (
 	DefaultIdleTimeout  = 30 * time.Second
 	DefaultQueueLimit   = 16
 	DefaultProcessLimit = 32
+	DefaultCallTimeout  = 30 * time.Second
 )
 
 // Server is an OCPP 1.6-J central system. Each station's connection has a
@@ -53,7 +58,9 @@ const (
 // workers take calls off the queue, let the backend answer them and send the
 // answers back (the consumers). Meter values and status notifications skip
 // the queue: they are answered at once and processed in the background,
-// meter values in batches, written by a Batcher.
+// meter values in batches, written by a Batcher. The server also calls
+// stations itself (Call), and each connection's reader routes the answers
+// back to the callers.
 type Server struct {
 	cfg    Config
 	ws     wsconn.Server
@@ -65,9 +72,10 @@ type Server struct {
 	background background
 	meter      *Batcher[backend.Item] // meter values, to be written in batches
 	slotNames  []string               // the backend's name for each slot's writes
+	calls      calls                  // the server's own calls to stations
 
 	// The shutdown. A reader counts itself in readers under mu, and only
-	// while stopping is false: once stop has set it, readers.Wait sees
+	// while stopping is false: once stopOnce has set it, readers.Wait sees
 	// every reader there will ever be.
 	mu       sync.Mutex
 	stopping bool
@@ -76,7 +84,7 @@ type Server struct {
 	drained  chan struct{}  // closed once everything acknowledged is processed
 	stopped  chan struct{}  // closed once stop has returned
 	drops    dropCounter
-	// Set by stop, read after stopOnce.Do has returned.
+	// Set by stop, read after stopped is closed.
 	dropped  Dropped
 	aborted  error
 	closeErr error
@@ -84,7 +92,7 @@ type Server struct {
 
 // request is one call waiting in the queue, with the connection to answer on.
 type request struct {
-	conn *wsconn.Conn
+	link *link
 	call *ocpp.Call
 }
 
@@ -105,6 +113,9 @@ func New(cfg Config) *Server {
 	if cfg.ProcessLimit <= 0 {
 		cfg.ProcessLimit = DefaultProcessLimit
 	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
 	s := &Server{cfg: cfg, queue: make(chan request), drained: make(chan struct{}), stopped: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.ws.Handle = s.read
@@ -116,6 +127,7 @@ func New(cfg Config) *Server {
 		s.slotNames = append(s.slotNames, fmt.Sprintf("slot-%d", i))
 	}
 	s.meter = NewBatcher(s.cfg.Batch, s.writeMeterValues)
+	s.calls.init(cfg.Logger)
 	return s
 }
 
@@ -139,13 +151,17 @@ func (s *Server) read(conn *wsconn.Conn) {
 	if !s.addReader() {
 		return // the server is shutting down: the connection is closed
 	}
-	if !s.readAll(conn) {
+	l := s.calls.connect(conn)
+	if !s.readAll(l) {
+		s.calls.disconnect(l, ErrDisconnected)
 		s.readers.Done()
 		return // the station went away
 	}
-	// The server stopped reading. Keep the connection open until what was
-	// read is answered and processed (or the shutdown gives up), then say
+	// The server stopped reading: no answer to its calls can come any
+	// more, so they fail now. Keep the connection open until what was read
+	// is answered and processed (or the shutdown gives up), then say
 	// goodbye.
+	s.calls.disconnect(l, ErrShuttingDown)
 	s.goodbyes.Add(1) // before readers.Done: stop waits for both in turn
 	s.readers.Done()
 	defer s.goodbyes.Done()
@@ -168,11 +184,12 @@ func (s *Server) addReader() bool {
 	return true
 }
 
-// readAll reads the station's calls until its connection ends or the
+// readAll reads the station's messages until its connection ends or the
 // server stops reading (then it reports true). Every message it
 // acknowledges it hands on, or counts as dropped if the server's context
 // ends first.
-func (s *Server) readAll(conn *wsconn.Conn) (stopped bool) {
+func (s *Server) readAll(l *link) (stopped bool) {
+	conn := l.conn
 	for {
 		msg, err := conn.Read()
 		if err != nil {
@@ -180,7 +197,8 @@ func (s *Server) readAll(conn *wsconn.Conn) (stopped bool) {
 		}
 		call, ok := msg.(*ocpp.Call)
 		if !ok {
-			continue // an answer to a call we never sent
+			s.calls.answer(l, msg) // the answer to one of the server's calls
+			continue
 		}
 		if processedLater(call.Action) {
 			// The station needs only an acknowledgement: send it now and
@@ -213,7 +231,7 @@ func (s *Server) readAll(conn *wsconn.Conn) (stopped bool) {
 			continue
 		}
 		select {
-		case s.queue <- request{conn: conn, call: call}:
+		case s.queue <- request{link: l, call: call}:
 		case <-s.ctx.Done():
 			return false
 		}
@@ -256,10 +274,24 @@ func (s *Server) work(name string) {
 // handle lets the backend answer one call. The backend may block its OS
 // thread while it works (a database driver written in C does).
 func (s *Server) handle(worker string, req request) {
-	station := req.conn.Station()
+	station := req.link.conn.Station()
 	s.cfg.Logger.Info(req.call.Action, "station", station, "worker", worker)
 	ctx := backend.WithWorker(s.ctx, worker)
-	if err := s.cfg.Backend.Handle(ctx, station, req.call, req.conn.Send); err != nil {
+	send := req.link.conn.Send
+	if req.call.Action == ocpp.ActionBootNotification {
+		// The station listens to the server's calls once it has read that
+		// it was accepted: let them go only after this answer is sent.
+		send = func(m ocpp.Message) error {
+			if err := req.link.conn.Send(m); err != nil {
+				return err
+			}
+			if bootAccepted(m) {
+				s.calls.booted(req.link)
+			}
+			return nil
+		}
+	}
+	if err := s.cfg.Backend.Handle(ctx, station, req.call, send); err != nil {
 		s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", worker, "err", err)
 	}
 }
@@ -274,11 +306,11 @@ func (s *Server) Queued(station string) int { return s.background.queued(station
 // Serve accepts stations on l until Close is called.
 func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 
-// Close stops accepting stations, closes their connections, abandons the
-// calls in progress and the background work not yet done (meter values
-// included), and returns once every goroutine the server started has
-// ended. Close is idempotent, and may be called during a Shutdown: it cuts
-// the drain short.
+// Close stops accepting stations, closes their connections (which fails
+// the server's calls still waiting for an answer), abandons the calls in
+// progress and the background work not yet done (meter values included),
+// and returns once every goroutine the server started has ended. Close is
+// idempotent, and may be called during a Shutdown: it cuts the drain short.
 func (s *Server) Close() error {
 	s.cancel()
 	s.stopOnce()
