@@ -85,7 +85,7 @@ type Server struct {
 	stopped  chan struct{}  // closed once stop has returned
 	// Close has a Once of its own, as it had before Shutdown came.
 	closeOnce sync.Once
-	drops    dropCounter
+	drops     dropCounter
 	// Set by stop, read after stopped is closed.
 	dropped  Dropped
 	aborted  error
