@@ -127,6 +127,7 @@ func shutDown(srv graceful, b *backend.Backend) error {
 		err = <-done
 	}
 	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), signaled, time.Since(signaled)))
+	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), time.Time{}, 0))
 	return err
 }
 
@@ -147,6 +148,13 @@ func drainedSummary(records []backend.Record, after time.Time, took time.Duratio
 			batches++
 			written += len(r.Items)
 		}
+	}
+	if after.IsZero() {
+		// Every message a station had answered is here once, by one road:
+		// the total is the stations' count of calls answered.
+		return fmt.Sprintf("in all: %d calls answered by the workers + %d messages processed + %d meter values written = %d "+
+			"(make stations prints how many were answered: the same number, if nothing acknowledged was lost)\n",
+			calls, processed, written, calls+processed+written)
 	}
 	return fmt.Sprintf("drained in %v: %s answered, %s processed in the background, %s written in %s\n",
 		took.Round(time.Millisecond), plural(calls, "call"), plural(processed, "message"),
