@@ -53,8 +53,8 @@ type load struct {
 	t        *testing.T
 	stations []*station.Station
 	idle     []*station.Station // booted, and sending nothing since
-	calls    []sent // Authorize, one a station: answered by a worker
-	messages []sent // answered at once, processed in the background
+	calls    []sent             // Authorize, one a station: answered by a worker
+	messages []sent             // answered at once, processed in the background
 	senders  sync.WaitGroup
 }
 
