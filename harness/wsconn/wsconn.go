@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -31,7 +33,8 @@ type Conn struct {
 	station string
 	log     *slog.Logger
 
-	wmu sync.Mutex // gorilla/websocket allows one writer at a time
+	wmu     sync.Mutex // gorilla/websocket allows one writer at a time
+	stopped atomic.Bool
 }
 
 // Station returns the station identity from the connection's URL.
@@ -42,7 +45,13 @@ func (c *Conn) Station() string { return c.station }
 // deserves; other malformed frames are dropped, as OCPP-J says.
 func (c *Conn) Read() (ocpp.Message, error) {
 	for {
+		if c.stopped.Load() {
+			return nil, ErrStopped
+		}
 		_, data, err := c.ws.ReadMessage()
+		if c.stopped.Load() {
+			return nil, ErrStopped // even if a frame came: it was read after the stop
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +86,29 @@ func (c *Conn) Send(m ocpp.Message) error {
 // Close closes the connection. A goroutine blocked in Read returns an error.
 func (c *Conn) Close() error { return c.ws.Close() }
 
+// CloseGoingAway tells the station that the server is going away (a close
+// frame with status 1001, as a server that shuts down sends) and closes
+// the connection.
+func (c *Conn) CloseGoingAway() error {
+	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeFrameTimeout))
+	return errors.Join(err, c.ws.Close())
+}
+
+// closeFrameTimeout bounds the wait to send a close frame to a station that
+// does not read.
+const closeFrameTimeout = time.Second
+
+// stopReading makes Read return ErrStopped from now on, at once if it is
+// waiting; the connection stays open for Send.
+func (c *Conn) stopReading() {
+	c.stopped.Store(true)
+	c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
+}
+
+// ErrStopped is what Read returns once the Server's StopReading was called.
+var ErrStopped = errors.New("wsconn: the server stopped reading")
+
 // Server accepts station connections at /ocpp/{stationId} and runs Handle
 // for each in its own goroutine.
 type Server struct {
@@ -90,7 +122,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 
 	mu      sync.Mutex
-	closed  bool
+	closed  bool // no new station is accepted
 	conns   map[*Conn]struct{}
 	panics  []handlerPanic // from Handle, reported by Close
 	handles sync.WaitGroup
@@ -145,6 +177,33 @@ func (s *Server) Close() error {
 	s.panics = nil // each is reported once
 	s.mu.Unlock()
 	return errors.Join(err, summarizePanics(panics))
+}
+
+// StopAccepting stops accepting stations: Serve returns, and a station
+// whose handshake is under way is refused. The connections already open
+// stay open. It is what a graceful shutdown does first.
+func (s *Server) StopAccepting() {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	// Closes the listeners, not the stations' connections: net/http has
+	// handed those over (hijacked) and no longer tracks them.
+	s.http.Close()
+}
+
+// StopReading makes every connection's Read return ErrStopped, at once for
+// a Read that is waiting for a frame: nothing more is read from any
+// station. The connections stay open, so answers can still be sent. It also
+// stops accepting.
+func (s *Server) StopReading() {
+	s.StopAccepting()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// A station accepted from now on is refused: these are all there are.
+	for c := range s.conns {
+		c.stopReading()
+	}
 }
 
 // A handlerPanic is a panic that ended one station's Handle.

@@ -46,6 +46,7 @@ func scenarios() map[int]scenario {
 		5: floodScenario(),
 		6: batchScenario(),
 		7: callsScenario(),
+		8: shutdownScenario(),
 	}
 }
 
@@ -64,13 +65,14 @@ type runResult struct {
 	Work     []span        `json:"work"`    // the backend's records
 	Sent     []sending     `json:"sent"`    // when the stations sent their calls
 
-	Samples []sample         `json:"samples,omitempty"` // gauges over the run (steps 2 and 4)
-	Phases  []phase          `json:"phases,omitempty"`  // what the stations were doing when
-	Orders  map[string][]int `json:"orders,omitempty"`  // per station, the calls in processing order (step 3)
-	Overlap int              `json:"overlap,omitempty"` // most of one station's calls processed at once (step 3)
-	AckMax  time.Duration    `json:"ackMax,omitempty"`  // the slowest acknowledgement (step 3)
-	Writes  []batchWrite     `json:"writes,omitempty"`  // the backend's batch writes (step 6)
-	Calls   []demoCall       `json:"calls,omitempty"`   // the server's calls to stations (step 7)
+	Samples  []sample         `json:"samples,omitempty"`  // gauges over the run (steps 2 and 4)
+	Phases   []phase          `json:"phases,omitempty"`   // what the stations were doing when
+	Orders   map[string][]int `json:"orders,omitempty"`   // per station, the calls in processing order (step 3)
+	Overlap  int              `json:"overlap,omitempty"`  // most of one station's calls processed at once (step 3)
+	AckMax   time.Duration    `json:"ackMax,omitempty"`   // the slowest acknowledgement (step 3)
+	Writes   []batchWrite     `json:"writes,omitempty"`   // the backend's batch writes (step 6)
+	Calls    []demoCall       `json:"calls,omitempty"`    // the server's calls to stations (step 7)
+	Shutdown *shutdownRun     `json:"shutdown,omitempty"` // what a shutdown lost (step 8)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.

@@ -70,8 +70,12 @@ func serve(args []string) error {
 	select {
 	case <-ctx.Done():
 		stop() // a second Ctrl-C ends the program at once
-		fmt.Fprintln(os.Stderr, "\nstopping: closing every connection and waiting for the workers (Ctrl-C again to force)…")
-		err = srv.Close()
+		if g, ok := srv.(graceful); ok {
+			err = shutDown(g, b)
+		} else {
+			fmt.Fprintln(os.Stderr, "\nstopping: closing every connection and waiting for the workers (Ctrl-C again to force)…")
+			err = srv.Close()
+		}
 		if serveErr := <-served; err == nil {
 			err = serveErr
 		}
@@ -88,6 +92,73 @@ func serve(args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// graceful is a server that can stop without dropping what it
+// acknowledged (step 08 on).
+type graceful interface {
+	Shutdown(ctx context.Context) error
+}
+
+// shutdownGrace is how long a graceful stop may take before it gives up.
+const shutdownGrace = 30 * time.Second
+
+// shutDown stops srv through its Shutdown, which drains what it
+// acknowledged; a second signal cuts it short through Close. It reports what
+// the backend finished after the signal.
+func shutDown(srv graceful, b *backend.Backend) error {
+	signaled := time.Now()
+	fmt.Fprintf(os.Stderr, "\nshutting down: no new station, nothing more read; draining what was acknowledged (up to %v; Ctrl-C again to force)…\n", shutdownGrace)
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(again)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-again:
+		fmt.Fprintln(os.Stderr, "forced: closing every connection now")
+		if c, ok := srv.(interface{ Close() error }); ok {
+			c.Close()
+		}
+		err = <-done
+	}
+	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), signaled, time.Since(signaled)))
+	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), time.Time{}, 0))
+	return err
+}
+
+// drainedSummary says what the backend finished after the signal: the
+// work a graceful shutdown drained.
+func drainedSummary(records []backend.Record, after time.Time, took time.Duration) string {
+	calls, processed, written, batches := 0, 0, 0, 0
+	for _, r := range records {
+		if r.End.IsZero() || r.Err != nil || r.End.Before(after) {
+			continue
+		}
+		switch r.Kind {
+		case backend.KindCall:
+			calls++
+		case backend.KindProcess:
+			processed++
+		case backend.KindBatch:
+			batches++
+			written += len(r.Items)
+		}
+	}
+	if after.IsZero() {
+		// Every message a station had answered is here once, by one road:
+		// the total is the stations' count of calls answered.
+		return fmt.Sprintf("in all: %d calls answered by the workers + %d messages processed + %d meter values written = %d "+
+			"(make stations prints how many were answered: the same number, if nothing acknowledged was lost)\n",
+			calls, processed, written, calls+processed+written)
+	}
+	return fmt.Sprintf("drained in %v: %s answered, %s processed in the background, %s written in %s\n",
+		took.Round(time.Millisecond), plural(calls, "call"), plural(processed, "message"),
+		plural(written, "meter value"), plural(batches, "write"))
 }
 
 // maxScale bounds -scale: at 1000, one charging session already keeps the
