@@ -126,7 +126,7 @@ func TestBusyProcessorNotEvicted(t *testing.T) {
 				"alive until then: idle time counts from the end of the last processing, not from when the calls "+
 				"came or were taken, or a processor that just worked through a backlog is stopped at once", ttl)
 		}
-		if got, want := kit.Processed(b, st.ID()), ids(2, items); !slices.Equal(got, want) {
+		if got, want := kit.Processed(b, st.ID()), kit.IDs(2, items); !slices.Equal(got, want) {
 			t.Errorf("the backlog was processed as %v, want %v: each call once, in order", got, want)
 		}
 	})
@@ -239,7 +239,7 @@ func TestEvictionRaceLosesNothing(t *testing.T) {
 					sent += 2
 				}
 			}
-			if got, want := kit.Processed(b, id), ids(1, sent); !slices.Equal(got, want) {
+			if got, want := kit.Processed(b, id), kit.IDs(1, sent); !slices.Equal(got, want) {
 				if example == "" {
 					example = fmt.Sprintf("%s's meter values were processed as %v, want %v", id, got, want)
 				}
@@ -335,13 +335,4 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		kit.CloseWaits(t, srv, b, gate)
 		// kit.Serve's cleanup checks that no goroutine of the server is left.
 	})
-}
-
-// ids returns first, first+1, …, first+n-1.
-func ids(first, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = first + i
-	}
-	return out
 }

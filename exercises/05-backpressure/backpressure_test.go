@@ -173,7 +173,7 @@ func TestFloodLosesNothing(t *testing.T) {
 		if !kit.Settle(t) {
 			return
 		}
-		got, want := kit.Processed(b, flooder), ids(2, n)
+		got, want := kit.Processed(b, flooder), kit.IDs(2, n)
 		if !slices.Equal(got, want) {
 			lost, twice := diff(want, got)
 			t.Errorf("%s's %d meter values were processed as %s, want each once and in order (calls 2 to %d): "+
@@ -476,37 +476,6 @@ func queuedOf(t *testing.T, srv *backpressure.Server, id string, gates ...*backe
 	return n, ok
 }
 
-// bubbleParked reports whether every other goroutine of the caller's
-// bubble is parked, and whether all of those are durably blocked.
-func bubbleParked(buf *[]byte) (parked, durable bool) {
-	n := runtime.Stack(*buf, true)
-	for n == len(*buf) {
-		*buf = make([]byte, 2*len(*buf))
-		n = runtime.Stack(*buf, true)
-	}
-	goroutines := strings.Split(string((*buf)[:n]), "\n\n")
-	header := func(g string) string { h, _, _ := strings.Cut(g, "\n"); return h }
-	_, bubble, ok := strings.Cut(header(goroutines[0]), ", synctest bubble ")
-	if !ok {
-		panic("holdStill must be called inside a synctest bubble")
-	}
-	durable = true
-	for _, g := range goroutines[1:] {
-		h := header(g)
-		if !strings.Contains(h, ", synctest bubble "+bubble) {
-			continue
-		}
-		switch {
-		case strings.Contains(h, "(durable)"):
-		case strings.Contains(h, "[sync.Mutex.Lock"), strings.Contains(h, "[sync.RWMutex."):
-			durable = false
-		default:
-			return false, false
-		}
-	}
-	return true, durable
-}
-
 // started returns how many of a station's calls the backend has begun to process.
 func started(b *backend.Backend, id string) int {
 	return len(b.StationRecords(id, backend.KindProcess))
@@ -521,15 +490,6 @@ func liveHeap() uint64 {
 }
 
 func kib(n int64) string { return fmt.Sprintf("%d KiB", n>>10) }
-
-// ids returns first, first+1, …, first+n-1.
-func ids(first, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = first + i
-	}
-	return out
-}
 
 // diff counts the ids of want missing from got, and those got has more than once.
 func diff(want, got []int) (lost, twice int) {

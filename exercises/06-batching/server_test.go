@@ -58,7 +58,7 @@ func TestMeterValuesWrittenInBatches(t *testing.T) {
 		var wrong []string
 		for i := range stations {
 			id := station.StationID(i + 1)
-			if got := writtenRuns(batches, id); !slices.Equal(slices.Concat(got...), ids(2, each)) {
+			if got := writtenRuns(batches, id); !slices.Equal(slices.Concat(got...), kit.IDs(2, each)) {
 				wrong = append(wrong, fmt.Sprintf("%s's were written as %v", id, got))
 			}
 		}
@@ -108,15 +108,6 @@ func summary(sizes []int) string {
 		total += n
 	}
 	return fmt.Sprintf("%d to %d, mean %.1f", slices.Min(sizes), slices.Max(sizes), float64(total)/float64(len(sizes)))
-}
-
-// ids returns first, first+1, …, first+n-1.
-func ids(first, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = first + i
-	}
-	return out
 }
 
 func TestCloseWaitsForWrites(t *testing.T) {

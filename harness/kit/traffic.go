@@ -86,6 +86,16 @@ func AwaitAnswers(t testing.TB, answers []<-chan station.Answer, within time.Dur
 	}
 }
 
+// IDs returns the call ids first, first+1, …, first+n-1: what a station
+// that numbers its calls sent, in order.
+func IDs(first, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = first + i
+	}
+	return out
+}
+
 // Processed returns the call ids of a station's background work, in the
 // order the backend started it.
 func Processed(b *backend.Backend, id string) []int {

@@ -642,3 +642,26 @@ func TestRanFrom(t *testing.T) {
 		t.Errorf("ranFrom wrote\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+func TestStepMetaTestTimeout(t *testing.T) {
+	tests := []struct {
+		json    string
+		want    time.Duration
+		wantErr bool
+	}{
+		{`{"title": "x"}`, 0, false},
+		{`{"test_timeout": "40s"}`, 40 * time.Second, false},
+		{`{"test_timeout": "forty"}`, 0, true},
+		{`{"test_timeout": "-1s"}`, 0, true},
+	}
+	for _, tt := range tests {
+		var m stepMeta
+		err := json.Unmarshal([]byte(tt.json), &m)
+		if (err != nil) != tt.wantErr || m.TestTimeout != tt.want {
+			t.Errorf("%s: TestTimeout %v, err %v; want %v, error %v", tt.json, m.TestTimeout, err, tt.want, tt.wantErr)
+		}
+		if lim := testLimit(step{meta: m}); err == nil && tt.want == 0 && lim != defaultTestLimit {
+			t.Errorf("%s: limit %v, want the default %v", tt.json, lim, defaultTestLimit)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A repo is the kata's checkout: its root directory and module path.
@@ -73,6 +74,10 @@ type stepMeta struct {
 	// may. In step.json it is an object of test name to tiers; a plain list
 	// of tiers (the first format) is taken as every lesson test's.
 	Hints map[string][]string `json:"-"`
+	// TestTimeout is how long one of the step's tests may run before the
+	// runner calls it hung, when the default does not fit the suite;
+	// "test_timeout" in step.json, a Go duration ("40s").
+	TestTimeout time.Duration `json:"-"`
 }
 
 // UnmarshalJSON reads step.json, in either format of its hints.
@@ -80,12 +85,20 @@ func (m *stepMeta) UnmarshalJSON(data []byte) error {
 	type plain stepMeta
 	var raw struct {
 		plain
-		Hints json.RawMessage `json:"hints"`
+		Hints       json.RawMessage `json:"hints"`
+		TestTimeout string          `json:"test_timeout"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
 	*m = stepMeta(raw.plain)
+	if raw.TestTimeout != "" {
+		d, err := time.ParseDuration(raw.TestTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("test_timeout %q: want a duration such as \"40s\"", raw.TestTimeout)
+		}
+		m.TestTimeout = d
+	}
 	if len(raw.Hints) == 0 || string(raw.Hints) == "null" {
 		return nil
 	}

@@ -58,21 +58,10 @@ func newSuite(s step) suite {
 // testLimit returns the per-test limit of a step: its step.json's
 // "test_timeout" if it has one, else defaultTestLimit.
 func testLimit(s step) time.Duration {
-	data, err := os.ReadFile(filepath.Join(s.repo.root, s.dir(), "step.json"))
-	if err != nil {
-		return defaultTestLimit
+	if s.meta.TestTimeout > 0 {
+		return s.meta.TestTimeout
 	}
-	var meta struct {
-		TestTimeout string `json:"test_timeout"`
-	}
-	if json.Unmarshal(data, &meta) != nil || meta.TestTimeout == "" {
-		return defaultTestLimit
-	}
-	d, err := time.ParseDuration(meta.TestTimeout)
-	if err != nil || d <= 0 {
-		return defaultTestLimit
-	}
-	return d
+	return defaultTestLimit
 }
 
 // A crash is one death of a test binary, or one test stopped by the
