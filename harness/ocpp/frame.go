@@ -223,8 +223,13 @@ type FrameError struct {
 	// ID is the offending frame's message id, or "" if it had none that could
 	// be read. An id that is empty, longer than MaxIDLength or not valid
 	// UTF-8 is no id to answer to, so it is left out too. With an id, the
-	// receiver can answer a CALL with a CALLERROR.
+	// receiver can answer a CALL with a CALLERROR. A frame that is not
+	// valid JSON still has one when it begins like a frame: `[2,"id",`.
 	ID string
+	// BadID is the message id as sent when it is a string but no valid id:
+	// empty, or longer than MaxIDLength. A receiver that refuses the call
+	// can echo it, so that the sender knows which call was refused.
+	BadID string
 	// Type is the frame's message type, or 0 if it could not be read.
 	Type MessageType
 	// Code is the CALLERROR code that fits the problem.
@@ -272,7 +277,8 @@ func Decode(data []byte) (Message, error) {
 		if errors.As(err, &typeErr) {
 			return nil, &FrameError{Code: FormationViolation, Reason: "frame is a JSON " + typeErr.Value + ", not an array", Err: err}
 		}
-		return nil, &FrameError{Code: FormationViolation, Reason: "frame is not JSON: " + err.Error(), Err: err}
+		typ, id := recoverHead(data)
+		return nil, &FrameError{ID: id, Type: typ, Code: FormationViolation, Reason: "frame is not JSON: " + err.Error(), Err: err}
 	}
 	if parts == nil {
 		return nil, &FrameError{Code: FormationViolation, Reason: "frame is null, not a JSON array"}
@@ -285,6 +291,7 @@ func Decode(data []byte) (Message, error) {
 	// can name the call it is about.
 	var (
 		id     string
+		badID  string
 		idErr  error
 		badUTF = !utf8.Valid(data)
 	)
@@ -292,6 +299,7 @@ func Decode(data []byte) (Message, error) {
 		idErr = errors.New("frame has no message id")
 	} else {
 		if id, idErr = readID(parts[1]); idErr != nil {
+			badID = id
 			id = ""
 		}
 	}
@@ -308,7 +316,7 @@ func Decode(data []byte) (Message, error) {
 		return nil, fail(typ, FormationViolation, ErrUnknownMessageType, "%v %d", ErrUnknownMessageType, int(typ))
 	}
 	if idErr != nil {
-		return nil, &FrameError{Type: typ, Code: FormationViolation, Reason: idErr.Error()}
+		return nil, &FrameError{Type: typ, BadID: badID, Code: FormationViolation, Reason: idErr.Error()}
 	}
 	if badUTF {
 		return nil, fail(typ, FormationViolation, nil, "frame is not valid UTF-8")
@@ -357,6 +365,40 @@ func Decode(data []byte) (Message, error) {
 	}
 }
 
+// recoverHead reads what it can of the start of a frame that is not valid
+// JSON as a whole: its message type, and its message id if the frame
+// begins `[2,"id",` (a CALL cut short, say). Either is zero if not there.
+func recoverHead(data []byte) (MessageType, string) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return 0, ""
+	}
+	tok, err := dec.Token()
+	n, ok := tok.(json.Number)
+	if err != nil || !ok {
+		return 0, ""
+	}
+	typ, ok := readType(json.RawMessage(n))
+	if !ok {
+		return 0, ""
+	}
+	tok, err = dec.Token()
+	if err != nil {
+		return typ, ""
+	}
+	id, ok := tok.(string)
+	if !ok || checkID(id) != nil || !utf8.ValidString(id) || !typ.known() {
+		return typ, ""
+	}
+	// The id's raw bytes must be valid UTF-8 too, or the echo would not
+	// match: the decoder replaced invalid bytes.
+	if !utf8.Valid(data[:dec.InputOffset()]) {
+		return typ, ""
+	}
+	return typ, id
+}
+
 // readType reads a message type: a JSON integer, not null and not 2.0.
 func readType(raw json.RawMessage) (MessageType, bool) {
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
@@ -392,7 +434,7 @@ func readID(raw json.RawMessage) (string, error) {
 	if !utf8.Valid(raw) {
 		return "", errors.New("message id is not valid UTF-8")
 	}
-	return id, checkID(id)
+	return id, checkID(id) // the caller keeps id as BadID if it is not valid
 }
 
 // readObject returns the compacted object, so that equal payloads are equal

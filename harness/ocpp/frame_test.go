@@ -148,9 +148,15 @@ func TestDecodeMalformed(t *testing.T) {
 		{"null", `null`, "", 0, FormationViolation, false},
 		{"empty array", `[]`, "", 0, FormationViolation, false},
 		{"only type", `[2]`, "", TypeCall, FormationViolation, false},
-		{"truncated", `[2,"1","Heartbeat",{}`, "", 0, FormationViolation, false},
-		{"trailing garbage", `[2,"1","Heartbeat",{}]x`, "", 0, FormationViolation, false},
-		{"two frames", `[2,"1","Heartbeat",{}][2,"2","Heartbeat",{}]`, "", 0, FormationViolation, false},
+		{"truncated", `[2,"1","Heartbeat",{}`, "1", TypeCall, FormationViolation, false},
+		{"truncated after the id", `[2,"1",`, "1", TypeCall, FormationViolation, false},
+		{"truncated in the id", `[2,"1`, "", TypeCall, FormationViolation, false},
+		{"broken payload", `[2,"1","Heartbeat",{"a":}]`, "1", TypeCall, FormationViolation, false},
+		{"broken, id too long", `[2,"` + long + `","Heartbeat",{]`, "", TypeCall, FormationViolation, false},
+		{"broken, unknown type", `[5,"1",{]`, "", 5, FormationViolation, false},
+		{"broken, invalid utf-8 in id", "[2,\"\xff\",{]", "", TypeCall, FormationViolation, false},
+		{"trailing garbage", `[2,"1","Heartbeat",{}]x`, "1", TypeCall, FormationViolation, false},
+		{"two frames", `[2,"1","Heartbeat",{}][2,"2","Heartbeat",{}]`, "1", TypeCall, FormationViolation, false},
 		{"type as string", `[ "2","1","Heartbeat",{}]`, "1", 0, FormationViolation, false},
 		{"type null", `[null,"1","Heartbeat",{}]`, "1", 0, FormationViolation, false},
 		{"type fraction", `[2.5,"1","Heartbeat",{}]`, "1", 0, FormationViolation, false},
@@ -195,6 +201,23 @@ func TestDecodeMalformed(t *testing.T) {
 			require.Equal(t, tt.unknown, errors.Is(err, ErrUnknownMessageType), "errors.Is(err, ErrUnknownMessageType)")
 			require.NotEmpty(t, fe.Reason)
 			require.Contains(t, err.Error(), fe.Reason)
+		})
+	}
+}
+
+func TestDecodeBadID(t *testing.T) {
+	long := strings.Repeat("x", MaxIDLength+1)
+	tests := []struct{ name, wire, badID string }{
+		{"too long", `[2,"` + long + `","Heartbeat",{}]`, long},
+		{"empty", `[2,"","Heartbeat",{}]`, ""},
+		{"longest allowed is an id", `[2,"` + long[1:] + `","Heartbeat",[]]`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode([]byte(tt.wire))
+			var fe *FrameError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, tt.badID, fe.BadID)
 		})
 	}
 }

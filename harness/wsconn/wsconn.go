@@ -3,6 +3,12 @@
 // /ocpp/{stationId}, the handshake with the ocpp1.6 subprotocol, a
 // connection that many goroutines may send on, and a Server that tracks its
 // connections so that Close leaves nothing behind.
+//
+// By default it trusts its stations, as steps 01–08 do. The edge's policy
+// (who may connect, which frames are acceptable, how long to wait for a
+// station) is step 09's lesson; wsconn offers only the means: Server.Accept
+// before the upgrade, and on a Conn ReadFrame, SetReadLimit,
+// SetReadDeadline, OnPong, SetWriteTimeout, Ping and CloseWith.
 package wsconn
 
 import (
@@ -33,7 +39,12 @@ type Conn struct {
 	station string
 	log     *slog.Logger
 
-	wmu     sync.Mutex // gorilla/websocket allows one writer at a time
+	wmu          sync.Mutex // gorilla/websocket allows one writer at a time
+	writeTimeout atomic.Int64
+
+	// dmu orders the read deadline's changes: once stopReading has set
+	// stopped, no SetReadDeadline may move the deadline it set.
+	dmu     sync.Mutex
 	stopped atomic.Bool
 }
 
@@ -45,13 +56,7 @@ func (c *Conn) Station() string { return c.station }
 // deserves; other malformed frames are dropped, as OCPP-J says.
 func (c *Conn) Read() (ocpp.Message, error) {
 	for {
-		if c.stopped.Load() {
-			return nil, ErrStopped
-		}
-		_, data, err := c.ws.ReadMessage()
-		if c.stopped.Load() {
-			return nil, ErrStopped // even if a frame came: it was read after the stop
-		}
+		data, _, err := c.ReadFrame()
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +74,78 @@ func (c *Conn) Read() (ocpp.Message, error) {
 	}
 }
 
-// Send writes one frame to the station.
+// ReadFrame returns the next data frame from the station as it came: its
+// bytes, and whether it was a binary frame rather than text. Nothing is
+// checked: not the size beyond SetReadLimit's, not the UTF-8, not the
+// JSON. Like Read, it must be called from one goroutine at a time, and
+// returns ErrStopped once the Server's StopReading was called. Control
+// frames are handled inside it: a ping is answered, a pong runs OnPong's
+// function.
+func (c *Conn) ReadFrame() (data []byte, binary bool, err error) {
+	if c.stopped.Load() {
+		return nil, false, ErrStopped
+	}
+	kind, data, err := c.ws.ReadMessage()
+	if c.stopped.Load() {
+		return nil, false, ErrStopped // even if a frame came: it was read after the stop
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return data, kind == websocket.BinaryMessage, nil
+}
+
+// Subprotocol returns the subprotocol the handshake agreed on: "ocpp1.6",
+// or "" if the station did not offer it (the handshake completes anyway:
+// what to do then is the server's policy).
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// SetReadLimit sets the largest frame the station may send, in bytes. A
+// larger one is refused as soon as its header announces it, before its
+// payload is read: the station gets a close frame with status 1009
+// (message too big) and the next read fails. It applies to the frames read
+// after it, so call it before the first read, from the reading goroutine.
+func (c *Conn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
+
+// SetReadDeadline makes a read that has not returned a frame by t fail
+// with a timeout, after which the connection can only be closed. Zero
+// means no deadline. Call it from the reading goroutine (OnPong's function
+// runs there). Once the Server's StopReading was called it has no effect
+// and returns ErrStopped.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	if c.stopped.Load() {
+		return ErrStopped
+	}
+	return c.ws.SetReadDeadline(t)
+}
+
+// OnPong sets the function that runs, on the reading goroutine during a
+// read, each time the station answers a ping. Call it before the first
+// read.
+func (c *Conn) OnPong(f func()) {
+	c.ws.SetPongHandler(func(string) error { f(); return nil })
+}
+
+// SetWriteTimeout bounds how long each later Send, Ping and CloseWith waits
+// for the station to take its frame; zero, the default, waits as long as
+// it takes. A write that times out fails, and so does every write after
+// it: the connection is closed.
+func (c *Conn) SetWriteTimeout(d time.Duration) { c.writeTimeout.Store(int64(d)) }
+
+// deadline returns the deadline of a write that starts now, or zero.
+func (c *Conn) deadline() time.Time {
+	d := time.Duration(c.writeTimeout.Load())
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// Send writes one frame to the station. If the write fails, the connection
+// can carry nothing more, and is closed: a goroutine blocked in Read
+// returns an error.
 func (c *Conn) Send(m ocpp.Message) error {
 	data, err := ocpp.Encode(m)
 	if err != nil {
@@ -77,10 +153,37 @@ func (c *Conn) Send(m ocpp.Message) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(c.deadline())
 	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		c.ws.Close()
 		return fmt.Errorf("send to %s: %w", c.station, err)
 	}
 	return nil
+}
+
+// Ping sends a ping frame; the station's pong runs OnPong's function. Like
+// Send it waits at most the write timeout, and a failed ping closes the
+// connection. It may be called from any goroutine.
+func (c *Conn) Ping() error {
+	if err := c.ws.WriteControl(websocket.PingMessage, nil, c.deadline()); err != nil {
+		c.ws.Close()
+		return fmt.Errorf("ping %s: %w", c.station, err)
+	}
+	return nil
+}
+
+// CloseWith sends the station a close frame with a status code (the
+// websocket.Close* constants, RFC 6455 §7.4) and a reason, then closes the
+// connection. It waits at most the write timeout, and never more than a
+// second, for the station to take the close frame.
+func (c *Conn) CloseWith(code int, reason string) error {
+	deadline := time.Now().Add(closeFrameTimeout)
+	if d := c.deadline(); !d.IsZero() && d.Before(deadline) {
+		deadline = d
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
+	return errors.Join(err, c.ws.Close())
 }
 
 // Close closes the connection. A goroutine blocked in Read returns an error.
@@ -90,9 +193,7 @@ func (c *Conn) Close() error { return c.ws.Close() }
 // frame with status 1001, as a server that shuts down sends) and closes
 // the connection.
 func (c *Conn) CloseGoingAway() error {
-	msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down")
-	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeFrameTimeout))
-	return errors.Join(err, c.ws.Close())
+	return c.CloseWith(websocket.CloseGoingAway, "server shutting down")
 }
 
 // closeFrameTimeout bounds the wait to send a close frame to a station that
@@ -102,6 +203,8 @@ const closeFrameTimeout = time.Second
 // stopReading makes Read return ErrStopped from now on, at once if it is
 // waiting; the connection stays open for Send.
 func (c *Conn) stopReading() {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	c.stopped.Store(true)
 	c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
 }
@@ -114,6 +217,11 @@ var ErrStopped = errors.New("wsconn: the server stopped reading")
 type Server struct {
 	// Handle serves one station. The connection is closed when it returns.
 	Handle func(*Conn)
+	// Accept, if set, runs for each station's handshake before the
+	// upgrade, with the station's id in r.PathValue("station"). It returns
+	// false once it has written its own HTTP answer (401, say): then
+	// nothing is upgraded and Handle does not run.
+	Accept func(w http.ResponseWriter, r *http.Request) bool
 	// Logger receives connects and disconnects; nil discards them.
 	Logger *slog.Logger
 
@@ -295,6 +403,10 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.handles.Done()
 
+	if s.Accept != nil && !s.Accept(w, r) {
+		s.Logger.Warn("station refused before the upgrade", "station", station)
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.Logger.Warn("handshake failed", "station", station, "err", err)
