@@ -195,7 +195,8 @@ func TestMalformedCallAnswered(t *testing.T) {
 				wantCallError(t, r.await(), tt.id, ocpp.FormationViolation, tt.name+" "+clip(tt.frame),
 					"A frame whose id can be read deserves an answer with that id, even when nothing else in it "+
 						"makes sense (ocpp.Decode's *FrameError has the id, or BadID for one too long, and the code): "+
-						"silence leaves the station waiting for its timeout, and then sending the same frame again.")
+						"then the station knows which call was refused, and goes on. Silence leaves it waiting for its timeout "+
+						"and sending the same frame again; a close costs it its connection for one bad call.")
 				r.wantServed(t, tt.name)
 				e.unharmed(t)
 			})
