@@ -79,12 +79,12 @@ func TestFrameSizeLimit(t *testing.T) {
 	tests := []struct {
 		name      string
 		limit     int64 // Config.MaxFrameSize; 0 for the default
-		booted    bool  // the station boots before it sends the frame
+		after     bool  // the station has a Heartbeat served before it sends the frame
 		size      int
 		oversized bool // only the header and a few bytes are sent: want 1009
 	}{
 		{"a first frame of 2 MiB", 0, false, 2 << 20, true},
-		{"a frame of 2 MiB after the BootNotification", 0, true, 2 << 20, true},
+		{"a frame of 2 MiB after a served Heartbeat", 0, true, 2 << 20, true},
 		{"a frame of exactly the default limit", 0, false, def, false},
 		{"a frame one byte over Config.MaxFrameSize of 1024", 1024, false, 1025, true},
 		{"a frame of exactly Config.MaxFrameSize of 1024", 1024, false, 1024, false},
@@ -94,7 +94,7 @@ func TestFrameSizeLimit(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				e := newEdge(t, hardening.Config{MaxFrameSize: tt.limit})
 				r := e.station(t)
-				if tt.booted {
+				if tt.after {
 					r.wantServed(t, "connecting")
 				}
 				limit := tt.limit
