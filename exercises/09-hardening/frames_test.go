@@ -1,0 +1,330 @@
+package hardening_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	hardening "github.com/ocppkata/kata/exercises/09-hardening"
+	"github.com/ocppkata/kata/harness/kit"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/wsconn"
+)
+
+// What a station sends before the server trusts it: the subprotocol it
+// offers, the size, kind and encoding of its frames, and their shape.
+
+func TestSubprotocolRequired(t *testing.T) {
+	tests := []struct {
+		name    string
+		offered []string
+		served  bool
+	}{
+		{"none offered", nil, false},
+		{"only ocpp2.0.1 offered", []string{"ocpp2.0.1"}, false},
+		{"ocpp1.6 offered among others", []string{"ocpp2.0.1", wsconn.Subprotocol}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r, resp, err := e.dial(t, tt.offered)
+				if err != nil {
+					t.Fatalf("the handshake offering %s failed: %v; want it completed (101), as OCPP-J 1.6 §3 says", offered(tt.offered), err)
+				}
+				if resp.StatusCode != http.StatusSwitchingProtocols {
+					t.Fatalf("the handshake offering %s was answered %s, want 101 (switching protocols): "+
+						"OCPP-J 1.6 §3 completes it, and then closes", offered(tt.offered), resp.Status)
+				}
+				agreed := resp.Header.Get("Sec-WebSocket-Protocol")
+				if !tt.served {
+					if agreed != "" {
+						t.Errorf("the handshake offering %s agreed on %q, want no Sec-WebSocket-Protocol header", offered(tt.offered), agreed)
+					}
+					// The station sends nothing: the server must not wait for it.
+					wantClose(t, r.await(), websocket.CloseProtocolError,
+						"a handshake offering "+offered(tt.offered)+", with nothing sent yet",
+						"OCPP-J 1.6 §3: a station that did not offer ocpp1.6 gets the handshake completed without it, "+
+							"and then an immediate close. Check conn.Subprotocol() before the first read: "+
+							"whatever such a station sends is in a protocol the server does not speak.")
+				} else {
+					if agreed != wsconn.Subprotocol {
+						t.Errorf("the handshake offering %s agreed on %q, want %q", offered(tt.offered), agreed, wsconn.Subprotocol)
+					}
+					r.wantServed(t, "a handshake offering "+offered(tt.offered))
+				}
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+// offered describes the subprotocols a station offered.
+func offered(protocols []string) string {
+	if len(protocols) == 0 {
+		return "no subprotocol"
+	}
+	return `"` + strings.Join(protocols, `", "`) + `"`
+}
+
+func TestFrameSizeLimit(t *testing.T) {
+	const def = hardening.DefaultMaxFrameSize
+	tests := []struct {
+		name      string
+		limit     int64 // Config.MaxFrameSize; 0 for the default
+		after     bool  // the station has a Heartbeat served before it sends the frame
+		size      int
+		oversized bool // only the header and a few bytes are sent: want 1009
+	}{
+		{"a first frame of 2 MiB", 0, false, 2 << 20, true},
+		{"a frame of 2 MiB after a served Heartbeat", 0, true, 2 << 20, true},
+		{"a frame of exactly the default limit", 0, false, def, false},
+		{"a frame one byte over Config.MaxFrameSize of 1024", 1024, false, 1025, true},
+		{"a frame of exactly Config.MaxFrameSize of 1024", 1024, false, 1024, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{MaxFrameSize: tt.limit})
+				r := e.station(t)
+				if tt.after {
+					r.wantServed(t, "connecting")
+				}
+				limit := tt.limit
+				if limit == 0 {
+					limit = def
+				}
+				if tt.oversized {
+					r.sendHeader(t, uint64(tt.size))
+					wantClose(t, r.await(), websocket.CloseMessageTooBig,
+						"the header of a frame of "+size(tt.size)+" and its first bytes (the limit is "+size(int(limit))+")",
+						"The server must refuse a frame over Config.MaxFrameSize as soon as its header says how big it is, "+
+							"without waiting for the rest: otherwise any station can make it read, and hold in memory, "+
+							"as much as it likes. conn.SetReadLimit does that, if it is set before the first read.")
+				} else {
+					r.send(t, padded("exact", tt.size))
+					got := r.await()
+					if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "exact" {
+						t.Errorf("after a Heartbeat of exactly %s (the limit), the server sent %s; want its CALLRESULT: "+
+							"the limit is the largest frame allowed, not the first one refused", size(tt.size), got)
+					}
+				}
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+// size writes a frame size for people.
+func size(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
+}
+
+func TestBinaryAndInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name   string
+		binary bool
+		frame  string
+		code   int
+		why    string
+	}{
+		{"a binary frame", true, `[2,"bin","Heartbeat",{}]`, websocket.CloseUnsupportedData,
+			"OCPP-J frames are text: a station that sends binary speaks something else. " +
+				"ReadFrame tells you which kind a frame was; close with 1003 (unsupported data)."},
+		{"a text frame that is not UTF-8", false, "[2,\"latin1\",\"DataTransfer\",{\"vendorId\":\"Kata\",\"data\":\"caf\xe9\"}]",
+			websocket.CloseInvalidFramePayloadData,
+			"A text frame must be valid UTF-8 (RFC 6455 §8.1), and nothing in it can be trusted if it is not, " +
+				"not even its id. Check utf8.Valid before decoding; close with 1007 (invalid frame payload data)."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r := e.station(t)
+				r.wantServed(t, "connecting")
+				if tt.binary {
+					r.sendBinary(t, tt.frame)
+				} else {
+					r.send(t, tt.frame)
+				}
+				wantClose(t, r.await(), tt.code, tt.name+" "+clip(tt.frame), tt.why)
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+// longID is a message id of 37 characters, one more than OCPP-J allows.
+var longID = strings.Repeat("x", ocpp.MaxIDLength+1)
+
+func TestMalformedCallAnswered(t *testing.T) {
+	tests := []struct {
+		name, frame, id string
+	}{
+		{"a CALL of three elements", `[2,"short","Heartbeat"]`, "short"},
+		{"a payload that is not an object", `[2,"list","Heartbeat",[]]`, "list"},
+		{"an action that is not a string", `[2,"number",42,{}]`, "number"},
+		{"JSON cut short", `[2,"cut","BootNotification",{"chargePointVendor":"Ka`, "cut"},
+		{"an unknown message type", `[5,"five","Heartbeat",{}]`, "five"},
+		{"an id of 37 characters", `[2,"` + longID + `","Heartbeat",{}]`, longID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r := e.station(t)
+				r.wantServed(t, "connecting")
+				r.send(t, tt.frame)
+				wantCallError(t, r.await(), tt.id, ocpp.FormationViolation, tt.name+" "+clip(tt.frame),
+					"A frame whose id can be read deserves an answer with that id, even when nothing else in it "+
+						"makes sense (ocpp.Decode's *FrameError has the id, or BadID for one too long, and the code): "+
+						"then the station knows which call was refused, and goes on. Silence leaves it waiting for its timeout "+
+						"and sending the same frame again; a close costs it its connection for one bad call.")
+				r.wantServed(t, tt.name)
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+func TestNoIDToAnswerCloses(t *testing.T) {
+	tests := []struct {
+		name, frame string
+	}{
+		{"text that is not JSON", `hello`},
+		{"a JSON object", `{}`},
+		{"a JSON number", `42`},
+		{"JSON null", `null`},
+		{"an empty array", `[]`},
+		{"a type and no id", `[2]`},
+		{"an id that is a number", `[2,7,"Heartbeat",{}]`},
+		{"an empty id", `[2,"","Heartbeat",{}]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r := e.station(t)
+				r.wantServed(t, "connecting")
+				r.send(t, tt.frame)
+				wantClose(t, r.await(), websocket.CloseProtocolError, tt.name+" "+clip(tt.frame),
+					"A frame with no id cannot be answered with a CALLERROR, and ignoring it leaves a broken station "+
+						"talking into the void for ever. Never silence: close with 1002 (protocol error), and say why in the reason.")
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+func TestMalformedAnswerFailsCall(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer string // %s is the id of the server's call
+	}{
+		{"a CALLRESULT whose payload is a string", `[3,"%s","Accepted"]`},
+		{"a CALLRESULT of four elements", `[3,"%s",{"status":"Accepted"},{}]`},
+		{"a CALLERROR of three elements", `[4,"%s","GenericError"]`},
+		{"a CALLRESULT cut short", `[3,"%s",{"status":"Acc`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r := e.station(t)
+				r.send(t, `[2,"boot","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Raw"}]`)
+				if got := r.await(); got.message() == nil || got.message().Type() != ocpp.TypeCallResult {
+					t.Fatalf("%s's BootNotification was answered with %s, want a CALLRESULT", r.id, got)
+				}
+
+				// The server resets the station, which answers with garbage.
+				start := time.Now()
+				out := make(chan error, 1)
+				go func() {
+					out <- e.srv.Call(context.Background(), r.id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil)
+				}()
+				got := r.await()
+				call, ok := got.message().(*ocpp.Call)
+				if !ok {
+					t.Fatalf("%s waited for the server's Reset, and the server sent %s", r.id, got)
+				}
+				answer := strings.Replace(tt.answer, "%s", call.ID, 1)
+				r.send(t, answer)
+				err, ok := kit.Await(t, out)
+				took := time.Since(start)
+				var ce *ocpp.CallError
+				switch {
+				case !ok:
+					t.Fatalf("after %s answered the server's Reset with %s, the Call never returned", r.id, answer)
+				case !errors.As(err, &ce) || ce.Code != ocpp.FormationViolation:
+					t.Errorf("the station answered the server's Reset with %s (%s); Call returned after %v with: %v\n"+
+						"want it to fail at once with a *ocpp.CallError, code FormationViolation: the answer came, "+
+						"and it is broken. Waiting for the call's timeout tells the caller nothing, and too late. "+
+						"A malformed CALLRESULT or CALLERROR whose id can be read fails the call with that id.",
+						answer, tt.name, took, err)
+				}
+
+				// The station is still served, and so are the server's next calls to it.
+				r.wantServed(t, "a malformed answer")
+				go func() {
+					out <- e.srv.Call(context.Background(), r.id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil)
+				}()
+				got = r.await()
+				if call, ok := got.message().(*ocpp.Call); !ok {
+					t.Errorf("after a malformed answer, %s waited for the server's next Reset, and the server sent %s", r.id, got)
+				} else {
+					r.send(t, `[3,"`+call.ID+`",{"status":"Accepted"}]`)
+					if err, ok := kit.Await(t, out); !ok || err != nil {
+						t.Errorf("after a malformed answer, the server's next Reset to %s, well answered, returned %v; want nil", r.id, err)
+					}
+				}
+				e.unharmed(t)
+			})
+		})
+	}
+}
+
+// The backend has answered unknown actions and payloads that break the
+// schema since step 01; these make sure the hardened edge still lets it.
+func TestUnknownActionAndSchema(t *testing.T) {
+	id36 := longID[1:] // as long as an id may be
+	tests := []struct {
+		name, id, action, payload string
+		code                      ocpp.ErrorCode
+	}{
+		{"an unknown action", "u", "FlyToTheMoon", `{}`, ocpp.NotImplemented},
+		{"an action of the other direction", "u", "Reset", `{"type":"Hard"}`, ocpp.NotImplemented},
+		{"a required field missing", "u", "BootNotification", `{"chargePointModel":"M"}`, ocpp.OccurenceConstraintViolation},
+		{"a field of the wrong type", "u", "BootNotification", `{"chargePointVendor":7,"chargePointModel":"M"}`, ocpp.TypeConstraintViolation},
+		{"a string too long", "u", "Authorize", `{"idTag":"123456789012345678901"}`, ocpp.PropertyConstraintViolation},
+		{"a value outside its enumeration", "u", "StatusNotification", `{"connectorId":1,"errorCode":"NoError","status":"Asleep"}`, ocpp.PropertyConstraintViolation},
+		{"a payload that is not an object", "u", "Heartbeat", `[]`, ocpp.FormationViolation},
+		{"an id of 36 characters is fine: the action is not", id36, "FlyToTheMoon", `{}`, ocpp.NotImplemented},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEdge(t, hardening.Config{})
+				r := e.station(t)
+				frame := `[2,"` + tt.id + `","` + tt.action + `",` + tt.payload + `]`
+				r.send(t, frame)
+				wantCallError(t, r.await(), tt.id, tt.code, tt.name+" "+clip(frame),
+					"OCPP-J 1.6 §4.2.3 assigns each kind of broken call its error code; the backend's Answer and Handle return it.")
+				r.wantServed(t, tt.name)
+				e.unharmed(t)
+			})
+		})
+	}
+}
