@@ -37,11 +37,11 @@ func serveCommand(rawURL string) string {
 	return "make serve ADDR=" + addr
 }
 
-// explain says in a few words why a station could not connect to the
+// explain says in a few words why station st could not connect to the
 // server that c points to, instead of the chain of wrapped errors a network
 // failure comes with, and what to try.
-func explain(err error, c config) (why, hint string) {
-	rawURL := c.url
+func explain(st station.StationReport, c config) (why, hint string) {
+	err, rawURL := st.Err, c.url
 	serveHint := serveHint(rawURL)
 	var dns *net.DNSError
 	var hs *station.HandshakeError
@@ -51,7 +51,7 @@ func explain(err error, c config) (why, hint string) {
 	case errors.As(err, &dns):
 		return "unknown host " + dns.Name, "check the host in -url"
 	case errors.As(err, &hs) && hs.StatusCode == http.StatusUnauthorized:
-		return unauthorized(hs, c)
+		return unauthorized(hs, st.ID, c)
 	case errors.As(err, &hs):
 		return "the server answered the WebSocket handshake with HTTP " + hs.Status,
 			"check the path in -url: stations connect to ws://HOST:PORT/ocpp/{id}"
@@ -66,11 +66,14 @@ func explain(err error, c config) (why, hint string) {
 	}
 }
 
-// unauthorized explains a 401: the server checks keys (HTTP Basic auth,
-// OCPP security profile 1) and the station sent none, or one it does not
-// hold.
-func unauthorized(hs *station.HandshakeError, c config) (why, hint string) {
+// unauthorized explains the 401 that station id got: the server checks
+// keys (HTTP Basic auth, OCPP security profile 1) and the station sent
+// none, or one the server does not hold.
+func unauthorized(hs *station.HandshakeError, id string, c config) (why, hint string) {
 	switch {
+	case c.keysFile != "" && c.keys[id] == "":
+		return "the server wants a key, and " + id + " has none in " + c.keysFile + ": HTTP " + hs.Status,
+			"add a line " + id + ":key to the file the server was started with, and give the stations the same file"
 	case c.keysFile != "":
 		return "the server refused their keys: HTTP " + hs.Status,
 			"the server checks each station's key: start it and the stations with the same file " +

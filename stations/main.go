@@ -139,20 +139,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// firstFailure is the error of the first station that could not connect,
-// for a reason other than the run being cut short.
-func firstFailure(r *station.Report) error {
-	var cut error
-	for _, st := range r.Stations {
+// firstFailure is the first station that could not connect, for a reason
+// other than the run being cut short if there is one.
+func firstFailure(r *station.Report) station.StationReport {
+	var cut *station.StationReport
+	for i, st := range r.Stations {
 		switch {
 		case st.Connected:
 		case !st.Cut:
-			return st.Err
+			return st
 		case cut == nil:
-			cut = st.Err
+			cut = &r.Stations[i]
 		}
 	}
-	return cut
+	if cut == nil {
+		return station.StationReport{}
+	}
+	return *cut
 }
 
 // fleet turns the flags into the fleet's options.

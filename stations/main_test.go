@@ -107,12 +107,16 @@ func TestRunAuth(t *testing.T) {
 			wantStdout: "3 stations (2 connected), mode idle\n",
 			wantStderr: []string{
 				"stations: 1 of 3 stations (CS0003) has no key in " + two + ": they connect without one\n",
-				"stations: 1 of 3 stations could not connect (the server refused their keys: HTTP 401 Unauthorized)",
+				"stations: 1 of 3 stations could not connect (the server wants a key, and CS0003 has none in " + two + ": HTTP 401 Unauthorized); " +
+					"add a line CS0003:key to the file the server was started with",
 			},
 		},
 		{
 			name: "no station has a key", args: []string{"-auth-keys", other}, wantExit: exitFailed,
-			wantStderr: []string{"stations: none of the 3 stations (CS0001 to CS0003) has a key in " + other},
+			wantStderr: []string{
+				"stations: none of the 3 stations (CS0001 to CS0003) has a key in " + other + ": they connect without one\n",
+				"no station could connect to ", ": the server wants a key, and CS0001 has none in " + other,
+			},
 		},
 		{
 			name: "a bad keys file", args: []string{"-auth-keys", bad}, wantExit: exitUsage,
