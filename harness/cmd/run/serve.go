@@ -69,7 +69,7 @@ func serve(args []string) error {
 	fmt.Fprintf(os.Stderr, "listening on ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g\n", l.Addr(), conc, *scale)
 	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", l.Addr())
 	if auth.keys != nil {
-		fmt.Fprintf(os.Stderr, "%s\n", auth.banner())
+		fmt.Fprintf(os.Stderr, "%s\n", auth.banner(*name == "starter"))
 		stations += " AUTH_KEYS=" + auth.file
 	}
 	fmt.Fprintf(os.Stderr, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
@@ -134,10 +134,15 @@ func loadAuthKeys(file string, fields []string) (authConfig, error) {
 }
 
 // banner says that authentication is on, for how many stations, and what
-// is wrong with the file's permissions, if anything.
-func (a authConfig) banner() string {
-	s := fmt.Sprintf("auth on: HTTP Basic (OCPP security profile 1) · %s with a key in %s; any other station gets 401",
-		plural(len(a.keys), "station"), a.file)
+// is wrong with the file's permissions, if anything. Whether the learner's
+// code refuses a station is what its step teaches: it says should.
+func (a authConfig) banner(learner bool) string {
+	gets := "gets"
+	if learner {
+		gets = "should get"
+	}
+	s := fmt.Sprintf("auth on: HTTP Basic (OCPP security profile 1) · %s with a key in %s; any other station %s 401",
+		plural(len(a.keys), "station"), a.file, gets)
 	if a.warning != "" {
 		s += "\nwarning: " + a.warning
 	}
