@@ -202,6 +202,27 @@ func optionalFields(dir string) []string {
 	return fields
 }
 
+// linkStep returns the source of the zz_step.go that links the step's
+// starter and/or solution into harness/cmd/run.
+func linkStep(s step, withStarter, withSolution bool) ([]byte, error) {
+	var src bytes.Buffer
+	tmpl, err := template.New("zz_step.go").Parse(linkSource)
+	if err != nil {
+		return nil, fmt.Errorf("link step %s: %w", s.name, err)
+	}
+	err = tmpl.Execute(&src, map[string]any{
+		"Num": s.num, "Name": s.name, "Title": s.meta.Title,
+		"Starter": withStarter, "StarterPath": s.importPath(),
+		"StarterExtra": optionalFields(filepath.Join(s.repo.root, s.dir())),
+		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
+		"SolutionExtra": optionalFields(filepath.Join(s.repo.root, s.solutionDir())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("link step %s: %w", s.name, err)
+	}
+	return src.Bytes(), nil
+}
+
 // runLinked builds harness/cmd/run with the step's starter and/or solution
 // linked in, then runs it with args in the foreground.
 func runLinked(s step, withStarter, withSolution bool, args ...string) error {
@@ -212,23 +233,12 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	var src bytes.Buffer
-	tmpl, err := template.New("zz_step.go").Parse(linkSource)
+	src, err := linkStep(s, withStarter, withSolution)
 	if err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
-	}
-	err = tmpl.Execute(&src, map[string]any{
-		"Num": s.num, "Name": s.name, "Title": s.meta.Title,
-		"Starter": withStarter, "StarterPath": s.importPath(),
-		"StarterExtra": optionalFields(filepath.Join(r.root, s.dir())),
-		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
-		"SolutionExtra": optionalFields(filepath.Join(r.root, s.solutionDir())),
-	})
-	if err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
+		return err
 	}
 	linkFile := filepath.Join(tmp, "zz_step.go")
-	if err := os.WriteFile(linkFile, src.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(linkFile, src, 0o644); err != nil {
 		return fmt.Errorf("link step %s: %w", s.name, err)
 	}
 	overlay := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(r.root, "harness", "cmd", "run", "zz_step.go"), linkFile)

@@ -39,7 +39,7 @@ func serve(args []string) error {
 	if err := checkServeFlags(*workers, *scale); err != nil {
 		return err
 	}
-	auth, err := loadAuthKeys(*keysFile, fields)
+	auth, err := loadAuthKeys(*keysFile, linked.Step, fields)
 	if err != nil {
 		return err
 	}
@@ -112,16 +112,16 @@ type authConfig struct {
 	warning string            // what to say about the file's permissions
 }
 
-// loadAuthKeys reads the keys file, if any, for a server whose Config has
-// the optional fields given. A file with a malformed line is refused whole:
+// loadAuthKeys reads the keys file, if any, for the server of step num,
+// whose Config has the optional fields given. A file with a malformed line is refused whole:
 // the server does not start, rather than start with some stations locked
 // out or, worse, with authentication off.
-func loadAuthKeys(file string, fields []string) (authConfig, error) {
+func loadAuthKeys(file string, num int, fields []string) (authConfig, error) {
 	if file == "" {
 		return authConfig{}, nil
 	}
 	if !slices.Contains(fields, "AuthKeys") {
-		return authConfig{}, fmt.Errorf("step %02d has no authentication (its Config has no AuthKeys): AUTH_KEYS needs step 09 or later", linked.Step)
+		return authConfig{}, fmt.Errorf("step %02d has no authentication (its Config has no AuthKeys): AUTH_KEYS needs step 09 or later", num)
 	}
 	keys, err := authkeys.Load(file)
 	if err != nil {
