@@ -138,19 +138,13 @@ func (c config) keyless() string {
 	case len(missing) == c.n:
 		return fmt.Sprintf("none of the %d stations (%s to %s) has a key in %s: they connect without one",
 			c.n, station.StationID(c.first), station.StationID(c.first+c.n-1), c.keysFile)
+	case len(missing) == 1:
+		return fmt.Sprintf("1 of %d stations (%s) has no key in %s: it connects without one", c.n, missing[0], c.keysFile)
 	case len(missing) <= 3:
-		return fmt.Sprintf("%d of %d stations (%s) %s no key in %s: they connect without one",
-			len(missing), c.n, strings.Join(missing, ", "), hasHave(len(missing)), c.keysFile)
+		return fmt.Sprintf("%d of %d stations (%s) have no key in %s: they connect without one",
+			len(missing), c.n, strings.Join(missing, ", "), c.keysFile)
 	default:
 		return fmt.Sprintf("%d of %d stations (%s, %s, … %s) have no key in %s: they connect without one",
 			len(missing), c.n, missing[0], missing[1], missing[len(missing)-1], c.keysFile)
 	}
-}
-
-// hasHave agrees the verb with n.
-func hasHave(n int) string {
-	if n == 1 {
-		return "has"
-	}
-	return "have"
 }

@@ -106,7 +106,7 @@ func TestRunAuth(t *testing.T) {
 			name: "a station without a key", args: []string{"-auth-keys", two}, wantExit: exitFailed,
 			wantStdout: "3 stations (2 connected), mode idle\n",
 			wantStderr: []string{
-				"stations: 1 of 3 stations (CS0003) has no key in " + two + ": they connect without one\n",
+				"stations: 1 of 3 stations (CS0003) has no key in " + two + ": it connects without one\n",
 				"stations: 1 of 3 stations could not connect (the server wants a key, and CS0003 has none in " + two + ": HTTP 401 Unauthorized); " +
 					"add a line CS0003:key to the file the server was started with",
 			},
@@ -444,5 +444,30 @@ func TestServeCommand(t *testing.T) {
 		if got := serveCommand(url); got != want {
 			t.Errorf("serveCommand(%q) = %q, want %q", url, got, want)
 		}
+	}
+}
+
+// Before the run, the command says which stations have no key in the file.
+func TestKeyless(t *testing.T) {
+	keys := map[string]string{"CS0001": "k", "CS0002": "k"}
+	tests := []struct {
+		name string
+		cfg  config
+		want string
+	}{
+		{"no file", config{n: 5, first: 1}, ""},
+		{"every station has a key", config{n: 2, first: 1, keysFile: "f", keys: keys}, ""},
+		{"one without", config{n: 3, first: 1, keysFile: "f", keys: keys}, "1 of 3 stations (CS0003) has no key in f: it connects without one"},
+		{"three without", config{n: 5, first: 1, keysFile: "f", keys: keys},
+			"3 of 5 stations (CS0003, CS0004, CS0005) have no key in f: they connect without one"},
+		{"many without", config{n: 100, first: 1, keysFile: "f", keys: keys},
+			"98 of 100 stations (CS0003, CS0004, … CS0100) have no key in f: they connect without one"},
+		{"none has one", config{n: 2, first: 3, keysFile: "f", keys: keys},
+			"none of the 2 stations (CS0003 to CS0004) has a key in f: they connect without one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.cfg.keyless())
+		})
 	}
 }
