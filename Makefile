@@ -28,6 +28,11 @@ MESSAGES ?=
 TIMEOUT  ?=
 FORCE    ?=
 FUZZTIME ?= 30s
+AUTH_KEYS ?=
+# KEY is the password every simulated station sends. It is taken from the
+# command line only: a KEY in the environment, set for something else,
+# must not turn into a password the stations send.
+station-key := $(if $(filter command line,$(origin KEY)),$(KEY))
 
 # SOLUTION=1 (or yes, true) picks the reference solution.
 solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
@@ -52,8 +57,10 @@ help:
 	@echo '  make reset    STEP=N [FORCE=1]          put step N'"'"'s starter back as the kata ships it (asks first)'
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
+	@echo '                [AUTH_KEYS=FILE]          stations must log in: FILE has a line identity:password for each (step 09 on)'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
 	@echo '                [MESSAGES=100] [HOLD=D] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
+	@echo '                [AUTH_KEYS=FILE | KEY=secret]  each station sends its key from FILE, or every station sends KEY'
 	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
 	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
 	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
@@ -114,7 +121,7 @@ fuzz:
 
 serve:
 	$(build-kata)
-	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE))
+	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
 
 # The simulator, built into .kata/ like the kata command, so that its own
 # exit status and messages are all that shows. Two simple lines rather than
@@ -125,7 +132,7 @@ STATIONS := .kata/bin/stations$(exe)
 
 stations:
 	@$(GO) build -o $(STATIONS) ./stations
-	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT))
+	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key))
 
 bench:
 	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

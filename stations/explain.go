@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"syscall"
 
@@ -36,10 +37,11 @@ func serveCommand(rawURL string) string {
 	return "make serve ADDR=" + addr
 }
 
-// explain says in a few words why a station could not connect to rawURL,
-// instead of the chain of wrapped errors a network failure comes with, and
-// what to try.
-func explain(err error, rawURL string) (why, hint string) {
+// explain says in a few words why station st could not connect to the
+// server that c points to, instead of the chain of wrapped errors a network
+// failure comes with, and what to try.
+func explain(st station.StationReport, c config) (why, hint string) {
+	err, rawURL := st.Err, c.url
 	serveHint := serveHint(rawURL)
 	var dns *net.DNSError
 	var hs *station.HandshakeError
@@ -48,6 +50,8 @@ func explain(err error, rawURL string) (why, hint string) {
 		return "connection refused, nothing is listening there", serveHint
 	case errors.As(err, &dns):
 		return "unknown host " + dns.Name, "check the host in -url"
+	case errors.As(err, &hs) && hs.StatusCode == http.StatusUnauthorized:
+		return unauthorized(hs, st.ID, c)
 	case errors.As(err, &hs):
 		return "the server answered the WebSocket handshake with HTTP " + hs.Status,
 			"check the path in -url: stations connect to ws://HOST:PORT/ocpp/{id}"
@@ -59,5 +63,28 @@ func explain(err error, rawURL string) (why, hint string) {
 		return "interrupted", serveHint
 	default:
 		return err.Error(), serveHint
+	}
+}
+
+// unauthorized explains the 401 that station id got: the server checks
+// keys (HTTP Basic auth, OCPP security profile 1) and the station sent
+// none, or one the server does not hold.
+func unauthorized(hs *station.HandshakeError, id string, c config) (why, hint string) {
+	switch {
+	case c.keysFile != "" && c.keys[id] == "":
+		return "the server wants a key, and " + id + " has none in " + c.keysFile + ": HTTP " + hs.Status,
+			"add a line " + id + ":key to the file the server was started with, and give the stations the same file"
+	case c.keysFile != "":
+		return "the server refused their keys: HTTP " + hs.Status,
+			"the server checks each station's key: start it and the stations with the same file " +
+				"(make serve AUTH_KEYS=" + c.keysFile + "), with a line id:key for every station"
+	case c.key != "":
+		return "the server refused the key: HTTP " + hs.Status,
+			"the server checks each station's key, and KEY is not the one it holds for them: " +
+				"give the stations the server's file instead, make stations AUTH_KEYS=FILE"
+	default:
+		return "the server wants a key and the stations sent none: HTTP " + hs.Status,
+			"it was started with AUTH_KEYS=FILE: give the stations the same file, make stations AUTH_KEYS=FILE " +
+				"(or KEY=secret, one key for every station)"
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -19,6 +21,11 @@ type config struct {
 	hold, answerDelay  time.Duration
 	noAnswer           bool
 	timeout            time.Duration
+	// keysFile and key are the credentials the stations send: each its own
+	// key from the file, or every station the one key. keys is the file's
+	// content, read by check.
+	keysFile, key string
+	keys          map[string]string
 }
 
 // parseFlags reads the command line. On a mistake it has already told the
@@ -45,6 +52,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.answerDelay, "answer-delay", 0, "how long stations wait before answering the server's calls")
 	fs.BoolVar(&c.noAnswer, "no-answer", false, "never answer the server's calls")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "time limit for the whole run (default 5m, or -hold and a minute when -hold is longer)")
+	fs.StringVar(&c.keysFile, "auth-keys", "", "a file of identity:password lines: each station sends its own key\n"+
+		"with HTTP Basic auth (a station with no line sends none)")
+	fs.StringVar(&c.key, "key", "", "the password every station sends with HTTP Basic auth")
 	if err := fs.Parse(args); err != nil {
 		return c, err // the flag package has printed the error and the usage
 	}
@@ -88,6 +98,8 @@ func (c *config) check(mode string, rest []string, timeoutSet bool) error {
 		return fmt.Errorf("-timeout %v: want more than 0", c.timeout)
 	case c.noAnswer && c.answerDelay > 0:
 		return errors.New("-no-answer and -answer-delay contradict each other: pick one")
+	case c.keysFile != "" && c.key != "":
+		return errors.New("-auth-keys and -key contradict each other: pick one (AUTH_KEYS= or KEY= in make)")
 	case c.hold > 0 && c.mode != station.Idle:
 		return fmt.Errorf("-hold %v: only idle stations hold; add -mode idle", c.hold)
 	case c.hold >= c.timeout && timeoutSet:
@@ -99,5 +111,40 @@ func (c *config) check(mode string, rest []string, timeoutSet bool) error {
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return fmt.Errorf("-url %q: want a WebSocket URL such as ws://127.0.0.1:8080/ocpp", c.url)
 	}
+	if c.keysFile != "" {
+		if c.keys, err = authkeys.Load(c.keysFile); err != nil {
+			return fmt.Errorf("-auth-keys: %w", err)
+		}
+	}
 	return nil
+}
+
+// keyless says which of the stations have no key in the -auth-keys file,
+// if any: they connect without one, and a server that checks keys refuses
+// them. It returns "" when every station has a key, or no file was given.
+func (c config) keyless() string {
+	if c.keys == nil {
+		return ""
+	}
+	var missing []string
+	for i := range c.n {
+		if id := station.StationID(c.first + i); c.keys[id] == "" {
+			missing = append(missing, id)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return ""
+	case len(missing) == c.n:
+		return fmt.Sprintf("none of the %d stations (%s to %s) has a key in %s: they connect without one",
+			c.n, station.StationID(c.first), station.StationID(c.first+c.n-1), c.keysFile)
+	case len(missing) == 1:
+		return fmt.Sprintf("1 of %d stations (%s) has no key in %s: it connects without one", c.n, missing[0], c.keysFile)
+	case len(missing) <= 3:
+		return fmt.Sprintf("%d of %d stations (%s) have no key in %s: they connect without one",
+			len(missing), c.n, strings.Join(missing, ", "), c.keysFile)
+	default:
+		return fmt.Sprintf("%d of %d stations (%s, %s, … %s) have no key in %s: they connect without one",
+			len(missing), c.n, missing[0], missing[1], missing[len(missing)-1], c.keysFile)
+	}
 }

@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			<-said // the notice comes before whatever follows the run
 		}
 	}()
+	if note := cfg.keyless(); note != "" {
+		fmt.Fprintf(stderr, "stations: %s\n", note)
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
@@ -106,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timedOut := !wasInterrupted && errors.Is(ctx.Err(), context.DeadlineExceeded)
 
 	if report.Connected == 0 && !(wasInterrupted && len(report.Failures()) == 0) {
-		why, hint := explain(firstFailure(report), cfg.url)
+		why, hint := explain(firstFailure(report), cfg)
 		fmt.Fprintf(stderr, "stations: no station could connect to %s: %s\n%s\n", cfg.url, why, hint)
 		return exitFailed
 	}
@@ -126,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case unconnected > 0:
-		why, hint := explain(firstFailure(report), cfg.url)
+		why, hint := explain(firstFailure(report), cfg)
 		fmt.Fprintf(stderr, "stations: %d of %d stations could not connect (%s); %s\n", unconnected, len(report.Stations), why, hint)
 		return exitFailed
 	case report.Failed > 0:
@@ -136,32 +139,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// firstFailure is the error of the first station that could not connect,
-// for a reason other than the run being cut short.
-func firstFailure(r *station.Report) error {
-	var cut error
-	for _, st := range r.Stations {
+// firstFailure is the first station that could not connect, for a reason
+// other than the run being cut short if there is one.
+func firstFailure(r *station.Report) station.StationReport {
+	var cut *station.StationReport
+	for i, st := range r.Stations {
 		switch {
 		case st.Connected:
 		case !st.Cut:
-			return st.Err
+			return st
 		case cut == nil:
-			cut = st.Err
+			cut = &r.Stations[i]
 		}
 	}
-	return cut
+	if cut == nil {
+		return station.StationReport{}
+	}
+	return *cut
 }
 
 // fleet turns the flags into the fleet's options.
 func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 	o := station.FleetOptions{
-		Options:  station.Options{URL: c.url},
-		Stations: c.n,
-		FirstID:  c.first,
-		Mode:     c.mode,
-		Messages: c.messages,
-		Hold:     c.hold,
-		Progress: progress,
+		Options:   station.Options{URL: c.url, Password: c.key},
+		Passwords: c.keys,
+		Stations:  c.n,
+		FirstID:   c.first,
+		Mode:      c.mode,
+		Messages:  c.messages,
+		Hold:      c.hold,
+		Progress:  progress,
 	}
 	switch {
 	case c.noAnswer:

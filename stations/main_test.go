@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -52,6 +54,93 @@ func TestRun(t *testing.T) {
 			require.Equal(t, tt.wantExit, run(t.Context(), tt.args, &stdout, &stderr), "stderr:\n%s", stderr.String())
 			require.Contains(t, stderr.String(), tt.wantStderr)
 			require.Empty(t, stdout.String())
+		})
+	}
+}
+
+// The stations send the keys of -auth-keys, or the one -key; a 401 is
+// explained with what to do about it.
+func TestRunAuth(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		return path
+	}
+	all := write("all", "# the server's keys\nCS0001:0123456789abcdef\nCS0002:1123456789abcdef\nCS0003:2123456789abcdef\n")
+	two := write("two", "CS0001:0123456789abcdef\nCS0002:1123456789abcdef\n")
+	wrong := write("wrong", "CS0001:wrong\nCS0002:wrong\nCS0003:wrong\n")
+	other := write("other", "CP-1:0123456789abcdef\n")
+	bad := write("bad", "CS0001:0123456789abcdef\n\nCS0002 1123456789abcdef\n")
+	keys, err := authkeys.Load(all)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantExit   int
+		wantStdout string
+		wantStderr []string
+	}{
+		{
+			name: "every station has its key", args: []string{"-auth-keys", all}, wantExit: exitOK,
+			wantStdout: "3 stations (3 connected), mode idle\n",
+		},
+		{
+			name: "no key", args: nil, wantExit: exitFailed,
+			wantStderr: []string{
+				"no station could connect to ", ": the server wants a key and the stations sent none: HTTP 401 Unauthorized\n",
+				"make stations AUTH_KEYS=FILE",
+			},
+		},
+		{
+			name: "wrong key", args: []string{"-key", "guess"}, wantExit: exitFailed,
+			wantStderr: []string{"the server refused the key: HTTP 401 Unauthorized\n"},
+		},
+		{
+			name: "wrong keys", args: []string{"-auth-keys", wrong}, wantExit: exitFailed,
+			wantStderr: []string{"the server refused their keys: HTTP 401 Unauthorized\n", "make serve AUTH_KEYS=" + wrong},
+		},
+		{
+			name: "a station without a key", args: []string{"-auth-keys", two}, wantExit: exitFailed,
+			wantStdout: "3 stations (2 connected), mode idle\n",
+			wantStderr: []string{
+				"stations: 1 of 3 stations (CS0003) has no key in " + two + ": it connects without one\n",
+				"stations: 1 of 3 stations could not connect (the server wants a key, and CS0003 has none in " + two + ": HTTP 401 Unauthorized); " +
+					"add a line CS0003:key to the file the server was started with",
+			},
+		},
+		{
+			name: "no station has a key", args: []string{"-auth-keys", other}, wantExit: exitFailed,
+			wantStderr: []string{
+				"stations: none of the 3 stations (CS0001 to CS0003) has a key in " + other + ": they connect without one\n",
+				"no station could connect to ", ": the server wants a key, and CS0001 has none in " + other,
+			},
+		},
+		{
+			name: "a bad keys file", args: []string{"-auth-keys", bad}, wantExit: exitUsage,
+			wantStderr: []string{"stations: -auth-keys: " + bad + ":3: no ':' between identity and password"},
+		},
+		{
+			name: "no keys file", args: []string{"-auth-keys", filepath.Join(dir, "missing")}, wantExit: exitUsage,
+			wantStderr: []string{"stations: -auth-keys: read the keys: open " + filepath.Join(dir, "missing")},
+		},
+		{
+			name: "both", args: []string{"-auth-keys", all, "-key", "k"}, wantExit: exitUsage,
+			wantStderr: []string{"stations: -auth-keys and -key contradict each other: pick one"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := newCentralSystem(t, keys)
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-n", "3", "-url", cs.url, "-mode", "idle", "-hold", "10ms"}, tt.args...)
+			require.Equal(t, tt.wantExit, run(t.Context(), args, &stdout, &stderr), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			require.Contains(t, stdout.String(), tt.wantStdout)
+			for _, want := range tt.wantStderr {
+				require.Contains(t, stderr.String(), want)
+			}
 		})
 	}
 }
@@ -123,7 +212,7 @@ func TestRunCutShort(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// The server answers each station's BootNotification and
 			// holds its next call: in lock-step, every station waits.
-			cs := newCentralSystem(t)
+			cs := newCentralSystem(t, nil)
 			ctx, cancel := context.WithCancelCause(t.Context())
 			defer cancel(nil)
 			if tt.interrupt {
@@ -229,7 +318,9 @@ type centralSystem struct {
 	changed chan struct{} // closed and replaced when a count changes
 }
 
-func newCentralSystem(t *testing.T) *centralSystem {
+// With keys not nil, it checks HTTP Basic auth as step 09 does: a station
+// whose id and key are not in keys gets 401.
+func newCentralSystem(t *testing.T, keys map[string]string) *centralSystem {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cs := &centralSystem{url: "ws://" + ln.Addr().String() + "/ocpp", changed: make(chan struct{})}
@@ -241,6 +332,15 @@ func newCentralSystem(t *testing.T) *centralSystem {
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handlers.Add(1)
 		defer handlers.Done()
+		if keys != nil {
+			id := strings.TrimPrefix(r.URL.Path, "/ocpp/")
+			user, pass, ok := r.BasicAuth()
+			if key, known := keys[id]; !ok || !known || user != id || pass != key {
+				w.Header().Set("WWW-Authenticate", `Basic realm="OCPP"`)
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+		}
 		up := websocket.Upgrader{Subprotocols: []string{station.Subprotocol}}
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -344,5 +444,30 @@ func TestServeCommand(t *testing.T) {
 		if got := serveCommand(url); got != want {
 			t.Errorf("serveCommand(%q) = %q, want %q", url, got, want)
 		}
+	}
+}
+
+// Before the run, the command says which stations have no key in the file.
+func TestKeyless(t *testing.T) {
+	keys := map[string]string{"CS0001": "k", "CS0002": "k"}
+	tests := []struct {
+		name string
+		cfg  config
+		want string
+	}{
+		{"no file", config{n: 5, first: 1}, ""},
+		{"every station has a key", config{n: 2, first: 1, keysFile: "f", keys: keys}, ""},
+		{"one without", config{n: 3, first: 1, keysFile: "f", keys: keys}, "1 of 3 stations (CS0003) has no key in f: it connects without one"},
+		{"three without", config{n: 5, first: 1, keysFile: "f", keys: keys},
+			"3 of 5 stations (CS0003, CS0004, CS0005) have no key in f: they connect without one"},
+		{"many without", config{n: 100, first: 1, keysFile: "f", keys: keys},
+			"98 of 100 stations (CS0003, CS0004, … CS0100) have no key in f: they connect without one"},
+		{"none has one", config{n: 2, first: 3, keysFile: "f", keys: keys},
+			"none of the 2 stations (CS0003 to CS0004) has a key in f: they connect without one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.cfg.keyless())
+		})
 	}
 }

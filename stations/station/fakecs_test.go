@@ -44,6 +44,9 @@ type fakeConfig struct {
 	// password, if set, is required with HTTP Basic auth, the user name
 	// being the station id (security profile 1).
 	password string
+	// passwords, if set, is required instead, station by station: a
+	// station with no entry is refused.
+	passwords map[string]string
 	// stall, if it says so for a station, makes the central system stop
 	// reading that station's connection after its first call, as a server
 	// applying backpressure does.
@@ -107,9 +110,9 @@ func (fc *fakeCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if fc.cfg.password != "" {
+	if want, on := fc.password(id); on {
 		user, pass, ok := r.BasicAuth()
-		if !ok || user != id || pass != fc.cfg.password {
+		if !ok || user != id || want == "" || pass != want {
 			http.Error(w, "wrong credentials", http.StatusUnauthorized)
 			return
 		}
@@ -133,6 +136,15 @@ func (fc *fakeCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fc.mu.Unlock()
 	fc.arrived <- c
 	fc.readLoop(c)
+}
+
+// password is the password station id must send, and whether it must send
+// one at all.
+func (fc *fakeCS) password(id string) (string, bool) {
+	if fc.cfg.passwords != nil {
+		return fc.cfg.passwords[id], true
+	}
+	return fc.cfg.password, fc.cfg.password != ""
 }
 
 func (fc *fakeCS) readLoop(c *fakeConn) {

@@ -48,7 +48,12 @@ const (
 
 // FleetOptions configure RunFleet.
 type FleetOptions struct {
-	Options // URL, Dial and Answer, shared by every station
+	Options // URL, Dial, Password and Answer, shared by every station
+
+	// Passwords, if not nil, gives each station the password it sends, by
+	// station id, in place of Options.Password: a station with no entry
+	// sends none.
+	Passwords map[string]string
 
 	// Stations is how many stations connect. Their ids are CS0001, CS0002, …
 	// starting at FirstID (1 if zero); see StationID.
@@ -160,7 +165,11 @@ func (o FleetOptions) planned() int {
 func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationReport {
 	defer t.done.Add(1)
 	id := StationID(o.FirstID + i)
-	s, err := dial(ctx, id, o.Options, t)
+	opts := o.Options
+	if o.Passwords != nil {
+		opts.Password = o.Passwords[id]
+	}
+	s, err := dial(ctx, id, opts, t)
 	if err != nil {
 		return StationReport{ID: id, Err: err}
 	}

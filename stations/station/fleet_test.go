@@ -210,6 +210,23 @@ func TestFleetFailures(t *testing.T) {
 	}
 }
 
+// FleetOptions.Passwords gives each station its own password, in place of
+// Options.Password; a station with no entry sends none.
+func TestFleetPasswords(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	keys := map[string]string{"CS0001": "0123456789abcdef", "CS0002": "fedcba9876543210"}
+	inBubble(t, fakeConfig{passwords: keys}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		opts.Password = keys["CS0001"] // every station would get in with it, if it were sent
+		r, err := station.RunFleet(t.Context(), station.FleetOptions{
+			Options: opts, Passwords: keys, Stations: 3, Mode: station.Idle, Hold: time.Second})
+		require.NoError(t, err)
+		require.Equal(t, 2, r.Connected, "the stations with a key connect, the one without does not")
+		var he *station.HandshakeError
+		require.ErrorAs(t, r.Stations[2].Err, &he, "CS0003 has no key")
+		require.Equal(t, 401, he.StatusCode)
+	})
+}
+
 // A call still waiting when the fleet's context ends (Ctrl-C, a time
 // limit) is cut off, not failed: the server did nothing wrong.
 func TestFleetCutOff(t *testing.T) {

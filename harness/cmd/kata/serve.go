@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/template"
@@ -20,12 +21,13 @@ import (
 // runServe runs a step's server in the foreground: by default the last
 // step's solution, the final server.
 func runServe(args []string) error {
-	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F]")
+	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE]")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	workers := fs.Int("workers", defaultServeWorkers, "Config.Workers; 0 leaves the step's default")
 	scale := fs.Float64("scale", 1, "multiplies the backend's latencies")
+	keysFile := fs.String("auth-keys", "", "a file of identity:password lines: turns on HTTP Basic authentication (step 09 on)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,8 +55,40 @@ func runServe(args []string) error {
 	if *solution {
 		variant = "solution"
 	}
-	return runLinked(s, !*solution, *solution, "serve",
-		"-variant", variant, "-addr", *addr, "-workers", fmt.Sprint(*workers), "-scale", fmt.Sprint(*scale))
+	args = []string{"serve", "-variant", variant, "-addr", *addr, "-workers", fmt.Sprint(*workers), "-scale", fmt.Sprint(*scale)}
+	if *keysFile != "" {
+		if err := checkAuth(s); err != nil {
+			return err
+		}
+		// The server runs from the repository's root: a path relative to
+		// where make was run must still name the same file.
+		abs, err := filepath.Abs(*keysFile)
+		if err != nil {
+			return fmt.Errorf("AUTH_KEYS=%s: %w", *keysFile, err)
+		}
+		args = append(args, "-auth-keys", abs)
+	}
+	return runLinked(s, !*solution, *solution, args...)
+}
+
+// checkAuth refuses AUTH_KEYS for a step whose server has no
+// authentication, rather than serve every station without asking. A step
+// has it when its solution's Config has AuthKeys; the learner's code is
+// judged by the same step, and its build says so if the field is gone.
+func checkAuth(s step) error {
+	if slices.Contains(optionalFields(filepath.Join(s.repo.root, s.solutionDir())), "AuthKeys") {
+		return nil
+	}
+	first := "no step of the kata has it yet"
+	if steps, err := loadSteps(s.repo); err == nil {
+		for _, o := range steps {
+			if slices.Contains(optionalFields(filepath.Join(o.repo.root, o.solutionDir())), "AuthKeys") {
+				first = fmt.Sprintf("AUTH_KEYS needs step %02d or later", o.num)
+				break
+			}
+		}
+	}
+	return fmt.Errorf("step %02d has no authentication: %s (or leave AUTH_KEYS out to serve without it)", s.num, first)
 }
 
 // defaultServeWorkers is the pool make serve asks for. The backend's calls
@@ -110,11 +144,13 @@ func init() {
 		Starter: func(c Config) Server {
 			return starter.New(starter.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .StarterExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
+		StarterFields: {{printf "%#v" .StarterExtra}},
 {{- end}}
 {{- if .Solution}}
 		Solution: func(c Config) Server {
 			return solution.New(solution.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .SolutionExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
+		SolutionFields: {{printf "%#v" .SolutionExtra}},
 {{- end}}
 	}
 }
@@ -122,7 +158,7 @@ func init() {
 
 // optionalConfig lists the fields of harness/cmd/run's Config that only some
 // steps' Config has; the link copies those the step declares.
-var optionalConfig = []string{"IdleTimeout", "QueueLimit"}
+var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys"}
 
 // optionalFields returns the optional Config fields that the step package
 // in dir declares. It reads the source rather than compiling it: a package
@@ -166,6 +202,27 @@ func optionalFields(dir string) []string {
 	return fields
 }
 
+// linkStep returns the source of the zz_step.go that links the step's
+// starter and/or solution into harness/cmd/run.
+func linkStep(s step, withStarter, withSolution bool) ([]byte, error) {
+	var src bytes.Buffer
+	tmpl, err := template.New("zz_step.go").Parse(linkSource)
+	if err != nil {
+		return nil, fmt.Errorf("link step %s: %w", s.name, err)
+	}
+	err = tmpl.Execute(&src, map[string]any{
+		"Num": s.num, "Name": s.name, "Title": s.meta.Title,
+		"Starter": withStarter, "StarterPath": s.importPath(),
+		"StarterExtra": optionalFields(filepath.Join(s.repo.root, s.dir())),
+		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
+		"SolutionExtra": optionalFields(filepath.Join(s.repo.root, s.solutionDir())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("link step %s: %w", s.name, err)
+	}
+	return src.Bytes(), nil
+}
+
 // runLinked builds harness/cmd/run with the step's starter and/or solution
 // linked in, then runs it with args in the foreground.
 func runLinked(s step, withStarter, withSolution bool, args ...string) error {
@@ -176,23 +233,12 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	var src bytes.Buffer
-	tmpl, err := template.New("zz_step.go").Parse(linkSource)
+	src, err := linkStep(s, withStarter, withSolution)
 	if err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
-	}
-	err = tmpl.Execute(&src, map[string]any{
-		"Num": s.num, "Name": s.name, "Title": s.meta.Title,
-		"Starter": withStarter, "StarterPath": s.importPath(),
-		"StarterExtra": optionalFields(filepath.Join(r.root, s.dir())),
-		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
-		"SolutionExtra": optionalFields(filepath.Join(r.root, s.solutionDir())),
-	})
-	if err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
+		return err
 	}
 	linkFile := filepath.Join(tmp, "zz_step.go")
-	if err := os.WriteFile(linkFile, src.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(linkFile, src, 0o644); err != nil {
 		return fmt.Errorf("link step %s: %w", s.name, err)
 	}
 	overlay := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(r.root, "harness", "cmd", "run", "zz_step.go"), linkFile)

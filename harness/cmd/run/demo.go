@@ -153,7 +153,7 @@ func demo(args []string) error {
 	}
 	var runs []*runResult
 	for _, v := range []string{"starter", "solution"} {
-		if _, err := variant(v); err != nil {
+		if _, _, err := variant(v); err != nil {
 			continue
 		}
 		r, err := runChild(exe, v, *workers)
@@ -191,7 +191,7 @@ func runChild(exe, v string, workers int) (*runResult, error) {
 // progress line on stderr when that is a terminal, and prints the result
 // as JSON on stdout.
 func demoChild(sc scenario, v string, workers int) error {
-	newServer, err := variant(v)
+	newServer, _, err := variant(v)
 	if err != nil {
 		return err
 	}

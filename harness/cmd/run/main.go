@@ -37,6 +37,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// QueueLimit reaches only the steps whose Config has it (step 05 on).
 	QueueLimit int
+	// AuthKeys reaches only the steps whose Config has it (step 09 on):
+	// each station's key, for HTTP Basic authentication. nil leaves it off.
+	AuthKeys map[string]string
 }
 
 // Server is what every step's server offers.
@@ -56,6 +59,10 @@ type link struct {
 	// the reference solution's (solutions/NN-name); either is nil when the
 	// program was built without it.
 	Starter, Solution func(Config) Server
+	// StarterFields and SolutionFields are the optional fields of Config
+	// (IdleTimeout, QueueLimit, AuthKeys) that each variant's Config has:
+	// the ones the link copies over.
+	StarterFields, SolutionFields []string
 }
 
 // linked is the hook: nil on disk, set by the zz_step.go that the kata
@@ -88,21 +95,23 @@ func run(args []string) error {
 	return fmt.Errorf("unknown command %q: want serve or demo", args[0])
 }
 
-// variant returns the constructor of the named variant of the linked step.
-func variant(name string) (func(Config) Server, error) {
+// variant returns the constructor of the named variant of the linked step,
+// and the optional Config fields it takes.
+func variant(name string) (func(Config) Server, []string, error) {
 	var f func(Config) Server
+	var fields []string
 	switch name {
 	case "starter":
-		f = linked.Starter
+		f, fields = linked.Starter, linked.StarterFields
 	case "solution":
-		f = linked.Solution
+		f, fields = linked.Solution, linked.SolutionFields
 	default:
-		return nil, fmt.Errorf("unknown variant %q: want starter or solution", name)
+		return nil, nil, fmt.Errorf("unknown variant %q: want starter or solution", name)
 	}
 	if f == nil {
-		return nil, fmt.Errorf("step %s was built without its %s", linked.Name, name)
+		return nil, nil, fmt.Errorf("step %s was built without its %s", linked.Name, name)
 	}
-	return f, nil
+	return f, fields, nil
 }
 
 // A style colours output for a terminal; its zero value adds nothing.

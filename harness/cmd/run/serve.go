@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/harness/backend"
 )
 
@@ -24,17 +25,22 @@ func serve(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	workers := fs.Int("workers", 0, "Config.Workers; 0 leaves the step's default")
 	scale := fs.Float64("scale", 1, "multiplies the backend's latencies (the workshop's)")
+	keysFile := fs.String("auth-keys", "", "a file of identity:password lines: turns on HTTP Basic authentication")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := checkArgs(fs); err != nil {
 		return err
 	}
-	newServer, err := variant(*name)
+	newServer, fields, err := variant(*name)
 	if err != nil {
 		return err
 	}
 	if err := checkServeFlags(*workers, *scale); err != nil {
+		return err
+	}
+	auth, err := loadAuthKeys(*keysFile, linked.Step, fields)
+	if err != nil {
 		return err
 	}
 
@@ -44,7 +50,7 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", *addr, err)
 	}
-	srv := newServer(Config{Backend: b, Workers: *workers, Logger: logger})
+	srv := newServer(Config{Backend: b, Workers: *workers, Logger: logger, AuthKeys: auth.keys})
 
 	st := styleFor(os.Stderr)
 	whose := "the reference solution (solutions/" + linked.Name + ")"
@@ -61,7 +67,12 @@ func serve(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
 	fmt.Fprintf(os.Stderr, "listening on ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g\n", l.Addr(), conc, *scale)
-	fmt.Fprintf(os.Stderr, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: make stations N=10 URL=ws://%s/ocpp · Ctrl-C stops the server%s", l.Addr(), more)))
+	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", l.Addr())
+	if auth.keys != nil {
+		fmt.Fprintf(os.Stderr, "%s\n", auth.banner(*name == "starter"))
+		stations += " AUTH_KEYS=" + auth.file
+	}
+	fmt.Fprintf(os.Stderr, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -92,6 +103,50 @@ func serve(args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// authConfig is the HTTP Basic authentication that serve turns on.
+type authConfig struct {
+	file    string            // the keys file
+	keys    map[string]string // nil: authentication is off
+	warning string            // what to say about the file's permissions
+}
+
+// loadAuthKeys reads the keys file, if any, for the server of step num,
+// whose Config has the optional fields given. A file with a malformed line is refused whole:
+// the server does not start, rather than start with some stations locked
+// out or, worse, with authentication off.
+func loadAuthKeys(file string, num int, fields []string) (authConfig, error) {
+	if file == "" {
+		return authConfig{}, nil
+	}
+	if !slices.Contains(fields, "AuthKeys") {
+		return authConfig{}, fmt.Errorf("step %02d has no authentication (its Config has no AuthKeys): AUTH_KEYS needs step 09 or later", num)
+	}
+	keys, err := authkeys.Load(file)
+	if err != nil {
+		return authConfig{}, fmt.Errorf("AUTH_KEYS: %w; the server does not start with a keys file it cannot read whole", err)
+	}
+	if len(keys) == 0 {
+		return authConfig{}, fmt.Errorf("AUTH_KEYS: %s holds no keys, so every station would be refused; add identity:password lines", file)
+	}
+	return authConfig{file: file, keys: keys, warning: authkeys.Warning(file)}, nil
+}
+
+// banner says that authentication is on, for how many stations, and what
+// is wrong with the file's permissions, if anything. Whether the learner's
+// code refuses a station is what its step teaches: it says should.
+func (a authConfig) banner(learner bool) string {
+	gets := "gets"
+	if learner {
+		gets = "should get"
+	}
+	s := fmt.Sprintf("auth on: HTTP Basic (OCPP security profile 1) · %s with a key in %s; any other station %s 401",
+		plural(len(a.keys), "station"), a.file, gets)
+	if a.warning != "" {
+		s += "\nwarning: " + a.warning
+	}
+	return s
 }
 
 // graceful is a server that can stop without dropping what it
