@@ -47,8 +47,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) bool {
 // in constant time, even for an unknown station, so that timing tells an
 // attacker neither the key nor which stations exist.
 func (s *Server) authenticated(station, header string) bool {
-	encoded, ok := strings.CutPrefix(header, "Basic ")
-	if !ok {
+	scheme, encoded, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") { // RFC 7235: any case
 		return false
 	}
 	decoded, err := base64.StdEncoding.DecodeString(encoded)

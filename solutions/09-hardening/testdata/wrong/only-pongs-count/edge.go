@@ -47,8 +47,8 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) bool {
 // in constant time, even for an unknown station, so that timing tells an
 // attacker neither the key nor which stations exist.
 func (s *Server) authenticated(station, header string) bool {
-	encoded, ok := strings.CutPrefix(header, "Basic ")
-	if !ok {
+	scheme, encoded, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") { // RFC 7235: any case
 		return false
 	}
 	decoded, err := base64.StdEncoding.DecodeString(encoded)
@@ -166,16 +166,17 @@ type keepAlive struct {
 	conn  *wsconn.Conn
 	every time.Duration
 	timer *time.Timer
-	// busy holds a token while a ping is being written, and forever once
-	// stop has taken it: a channel, so that stop's wait lets fake time pass.
+	// busy holds a token while a ping is being written or the timer set:
+	// a channel, so that stop's wait lets fake time pass.
 	busy chan struct{}
+	done chan struct{} // closed by stop
 }
 
 func (s *Server) keepAlive(conn *wsconn.Conn) *keepAlive {
-	k := &keepAlive{conn: conn, every: s.cfg.PingInterval, busy: make(chan struct{}, 1)}
+	k := &keepAlive{conn: conn, every: s.cfg.PingInterval, busy: make(chan struct{}, 1), done: make(chan struct{})}
 	s.alive(conn)
 	conn.OnPong(func() { s.alive(conn) })
-	k.busy <- struct{}{} // the timer must be set before its first ping runs
+	k.busy <- struct{}{} // a first ping waits until k.timer is set
 	k.timer = time.AfterFunc(k.every, k.ping)
 	<-k.busy
 	return k
@@ -186,10 +187,15 @@ func (s *Server) keepAlive(conn *wsconn.Conn) *keepAlive {
 func (k *keepAlive) ping() {
 	select {
 	case k.busy <- struct{}{}:
-	default:
-		return // stopped
+	case <-k.done:
+		return
 	}
 	defer func() { <-k.busy }()
+	select {
+	case <-k.done:
+		return
+	default:
+	}
 	if k.conn.Ping() != nil {
 		return // the connection is closed: its reader ends
 	}
@@ -198,6 +204,8 @@ func (k *keepAlive) ping() {
 
 // stop ends the pings, waiting for one being written.
 func (k *keepAlive) stop() {
+	close(k.done)
 	k.busy <- struct{}{}
 	k.timer.Stop()
+	<-k.busy
 }
