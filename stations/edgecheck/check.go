@@ -107,7 +107,8 @@ func (c *Checker) Reach(ctx context.Context) error {
 }
 
 // Run runs every case in order, calling each with its result as soon as
-// it is known, and returns them all.
+// it is known, and returns them all. When ctx ends it stops, leaving out
+// the case it cut short.
 func (c *Checker) Run(ctx context.Context, each func(Result)) []Result {
 	var results []Result
 	for i, cc := range cases() {
@@ -118,6 +119,9 @@ func (c *Checker) Run(ctx context.Context, each func(Result)) []Result {
 			break
 		}
 		got, ok := cc.run(ctx, c.session(i, cc.slug))
+		if ctx.Err() != nil {
+			break // cut short: what it found is not the server's doing
+		}
 		r := Result{Case: cc.name, Sent: cc.sent, Got: got, Want: cc.want, OK: ok}
 		results = append(results, r)
 		if each != nil {

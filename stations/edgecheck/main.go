@@ -64,7 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, color boo
 	p.header(c)
 	results := c.Run(ctx, p.result)
 	p.footer(c, results)
-	if ctx.Err() != nil || Passed(results) < len(results) {
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "edgecheck: interrupted: the cases after the last one shown did not run")
+		return exitFailed
+	}
+	if Passed(results) < len(results) {
 		return exitFailed
 	}
 	return exitOK
