@@ -72,13 +72,9 @@ type session struct {
 	key     *string // its password, nil without keys
 }
 
-// connect opens a connection as the case's station, offering ocpp1.6
-// alone (or the protocols given).
-func (s *session) connect(ctx context.Context, protocols ...string) (*conn, error) {
-	if protocols == nil {
-		protocols = []string{"ocpp1.6"}
-	}
-	return s.open(ctx, s.station, protocols, s.key)
+// connect opens a connection as the case's station, offering ocpp1.6.
+func (s *session) connect(ctx context.Context) (*conn, error) {
+	return s.open(ctx, s.station, []string{"ocpp1.6"}, s.key)
 }
 
 // Reach makes sure the server is there and lets the check in: one
