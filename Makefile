@@ -41,7 +41,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve stations bench fuzz
+.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -66,6 +66,9 @@ help:
 	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
 	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
+	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'
+	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
+	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
 	@echo '  make bench                              benchmark the final server'
@@ -133,6 +136,13 @@ STATIONS := .kata/bin/stations$(exe)
 stations:
 	@$(GO) build -o $(STATIONS) ./stations
 	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key))
+
+# The edge check, built into .kata/ like the simulator.
+EDGE := .kata/bin/edgecheck$(exe)
+
+edge:
+	@$(GO) build -o $(EDGE) ./stations/edgecheck
+	@$(EDGE) -url $(URL) $(if $(KEY),-key '$(KEY)') $(if $(STATION),-station '$(STATION)') $(if $(AUTH_KEYS),-auth-keys '$(AUTH_KEYS)')
 
 bench:
 	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// A Checker attacks the edge of a running central system, one case at a
+// time, each on a fresh connection, and says per case whether the server
+// answered as OCPP-J 1.6 and RFC 6455 call for.
+type Checker struct {
+	// URL is the server's OCPP endpoint, such as ws://127.0.0.1:8080/ocpp;
+	// each connection appends /{stationId}.
+	URL string
+	// Timeout bounds each wait for an answer: after it, the server is
+	// taken to be silent. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Keys, if not empty, are stations the server knows with their HTTP
+	// Basic keys: every case then connects as one of them, and the auth
+	// cases run. Without keys the cases make up station ids, and the auth
+	// cases are left out.
+	Keys []Key
+	// Dial opens the network connections; nil means a net.Dialer's.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// DefaultTimeout is how long a case waits for an answer when
+// Checker.Timeout is zero.
+const DefaultTimeout = 3 * time.Second
+
+// A Key is a station's identity and its HTTP Basic password.
+type Key struct {
+	Station, Password string
+}
+
+// A Result is what one case found.
+type Result struct {
+	// Case names the case.
+	Case string
+	// Sent is what the check sent.
+	Sent string
+	// Got is what the server did.
+	Got string
+	// Want is what OCPP-J 1.6 and RFC 6455 call for.
+	Want string
+	// OK is whether Got is what Want says.
+	OK bool
+}
+
+// A checkCase is one attack on the edge.
+type checkCase struct {
+	name string // short, and used in the made-up station ids
+	slug string
+	sent string
+	want string
+	auth bool // runs only with keys
+	// run carries the case out on connections from s, and returns what
+	// the server did and whether that is what the case wants.
+	run func(ctx context.Context, s *session) (got string, ok bool)
+}
+
+// A session is what a case runs with: how to connect, and as whom.
+type session struct {
+	dialer
+	station string  // the station id the case connects as
+	key     *string // its password, nil without keys
+}
+
+// connect opens a connection as the case's station, offering ocpp1.6.
+func (s *session) connect(ctx context.Context) (*conn, error) {
+	return s.open(ctx, s.station, []string{"ocpp1.6"}, s.key)
+}
+
+// Reach makes sure the server is there and lets the check in: one
+// handshake as a station, closed at once. Its error says what to do.
+func (c *Checker) Reach(ctx context.Context) error {
+	s := c.session(0, "reach")
+	conn, err := s.connect(ctx)
+	if err == nil {
+		conn.close()
+		return nil
+	}
+	var he *handshakeError
+	switch {
+	case !errors.As(err, &he):
+		return err
+	case he.status == 0:
+		return fmt.Errorf("cannot reach %s: %v; is a server running there? (make serve)", c.URL, he.err)
+	case he.status == http.StatusUnauthorized && len(c.Keys) == 0:
+		return fmt.Errorf("%s answers 401: it wants HTTP Basic auth; give a station's key with -key (and -station) or -auth-keys FILE", c.URL)
+	case he.status == http.StatusUnauthorized:
+		return fmt.Errorf("%s answers 401 to station %s with its key from -key or -auth-keys: is it the server's key?", c.URL, s.station)
+	case he.status == http.StatusNotFound:
+		return fmt.Errorf("%s answers 404: the URL is the endpoint without the station id, such as ws://127.0.0.1:8080/ocpp", c.URL)
+	}
+	return fmt.Errorf("%s refused the handshake of station %s: %v", c.URL, s.station, err)
+}
+
+// Run runs every case in order, calling each with its result as soon as
+// it is known, and returns them all. When ctx ends it stops, leaving out
+// the case it cut short.
+func (c *Checker) Run(ctx context.Context, each func(Result)) []Result {
+	var results []Result
+	for i, cc := range cases() {
+		if cc.auth && len(c.Keys) == 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		got, ok := cc.run(ctx, c.session(i, cc.slug))
+		if ctx.Err() != nil {
+			break // cut short: what it found is not the server's doing
+		}
+		r := Result{Case: cc.name, Sent: cc.sent, Got: got, Want: cc.want, OK: ok}
+		results = append(results, r)
+		if each != nil {
+			each(r)
+		}
+	}
+	return results
+}
+
+// session returns the session of the i-th case: with keys, the case
+// connects as the i-th of them (round the list); without, as a station id
+// made up for it, EDGE-{slug}-{random}, which no other run uses.
+func (c *Checker) session(i int, slug string) *session {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	dial := c.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	s := &session{dialer: dialer{url: c.URL, timeout: timeout, dial: dial}}
+	if len(c.Keys) == 0 {
+		s.station = "EDGE-" + slug + "-" + randomHex(3)
+		return s
+	}
+	k := c.Keys[i%len(c.Keys)]
+	s.station, s.key = k.Station, &k.Password
+	return s
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Passed counts the results that are as OCPP-J expects.
+func Passed(results []Result) int {
+	n := 0
+	for _, r := range results {
+		if r.OK {
+			n++
+		}
+	}
+	return n
+}
