@@ -142,7 +142,7 @@ EDGE := .kata/bin/edgecheck$(exe)
 
 edge:
 	@$(GO) build -o $(EDGE) ./stations/edgecheck
-	@$(EDGE) -url $(URL) $(if $(KEY),-key '$(KEY)') $(if $(STATION),-station '$(STATION)') $(if $(AUTH_KEYS),-auth-keys '$(AUTH_KEYS)')
+	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
 
 bench:
 	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'

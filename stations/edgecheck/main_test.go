@@ -1,37 +1,43 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestParseKeys(t *testing.T) {
+func TestReadKeys(t *testing.T) {
+	dir := t.TempDir()
 	tests := []struct {
 		name, file string
 		want       []Key
 		err        string
 	}{
-		{"lines, comments, blanks", "# stations\nCS0001:0123abcd\n\n  CS0002:ffff  \n",
+		{"lines, comments, blanks", "# stations\nCS0002:ffff\n\n  CS0001:0123abcd  \n",
 			[]Key{{"CS0001", "0123abcd"}, {"CS0002", "ffff"}}, ""},
 		{"identity with colons", "site:3:bay:7:beef\n", []Key{{"site:3:bay:7", "beef"}}, ""},
-		{"no colon", "CS0001:a\nCS0002\n", nil, "line 2"},
-		{"no password", "CS0001:\n", nil, "line 1"},
-		{"no identity", ":abcd\n", nil, "line 1"},
+		{"no colon", "CS0001:a\nCS0002\n", nil, ":2:"},
 		{"nothing", "# none\n", nil, "no identity:password"},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseKeys(strings.NewReader(tt.file))
+			name := filepath.Join(dir, fmt.Sprint(i))
+			if err := os.WriteFile(name, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readKeys(name)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("parseKeys: error %v, want one that says %q", err, tt.err)
+					t.Fatalf("readKeys: error %v, want one that says %q", err, tt.err)
 				}
 				return
 			}
 			if err != nil || !slices.Equal(got, tt.want) {
-				t.Errorf("parseKeys = %v, %v; want %v", got, err, tt.want)
+				t.Errorf("readKeys = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
