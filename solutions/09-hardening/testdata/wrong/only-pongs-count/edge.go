@@ -67,7 +67,7 @@ func (s *Server) serve(conn *wsconn.Conn) {
 	// handshake completed without it, and then a close. Before anything
 	// is read: what it sends is in a protocol we do not speak.
 	if conn.Subprotocol() != wsconn.Subprotocol {
-		conn.CloseWith(websocket.CloseProtocolError, "the ocpp1.6 subprotocol is required")
+		s.refuse(conn, websocket.CloseProtocolError, "the ocpp1.6 subprotocol is required")
 		return
 	}
 	// Before the first read, or the first frame could be any size.
@@ -88,13 +88,14 @@ func (s *Server) readMessage(l *link) (ocpp.Message, error) {
 	for {
 		data, binary, err := conn.ReadFrame()
 		if err != nil {
+			s.ended(conn, err)
 			return nil, err
 		}
 		switch {
 		case binary:
-			return nil, refuse(conn, websocket.CloseUnsupportedData, "OCPP-J frames are text, not binary")
+			return nil, s.refuse(conn, websocket.CloseUnsupportedData, "OCPP-J frames are text, not binary")
 		case !utf8.Valid(data):
-			return nil, refuse(conn, websocket.CloseInvalidFramePayloadData, "the frame is not valid UTF-8")
+			return nil, s.refuse(conn, websocket.CloseInvalidFramePayloadData, "the frame is not valid UTF-8")
 		}
 		msg, err := ocpp.Decode(data)
 		if err == nil {
@@ -110,7 +111,7 @@ func (s *Server) readMessage(l *link) (ocpp.Message, error) {
 func (s *Server) malformed(l *link, err error) error {
 	var fe *ocpp.FrameError
 	if !errors.As(err, &fe) {
-		return refuse(l.conn, websocket.CloseProtocolError, err.Error())
+		return s.refuse(l.conn, websocket.CloseProtocolError, err.Error())
 	}
 	s.cfg.Logger.Warn("malformed frame", "station", l.conn.Station(), "err", err)
 	answerable := fe.Type != ocpp.TypeCallResult && fe.Type != ocpp.TypeCallError
@@ -127,7 +128,7 @@ func (s *Server) malformed(l *link, err error) error {
 		s.calls.answer(l, ocpp.NewCallError(fe.ID, fe.Code, "malformed answer: "+fe.Reason))
 		return nil
 	}
-	return refuse(l.conn, websocket.CloseProtocolError, fe.Reason+": no message id to answer to")
+	return s.refuse(l.conn, websocket.CloseProtocolError, fe.Reason+": no message id to answer to")
 }
 
 // errRefused ends a reader whose station sent what the server refuses.
@@ -135,9 +136,21 @@ var errRefused = errors.New("connection closed: the station broke the protocol")
 
 // refuse closes conn with a status code and a reason, and returns the
 // error that ends its reader.
-func refuse(conn *wsconn.Conn, code int, reason string) error {
+func (s *Server) refuse(conn *wsconn.Conn, code int, reason string) error {
+	s.cfg.Logger.Warn("station refused", "station", conn.Station(), "close", code, "why", reason)
 	conn.CloseWith(code, reason)
 	return fmt.Errorf("%w: %s", errRefused, reason)
+}
+
+// ended logs why a station's connection ended, when the edge ended it.
+func (s *Server) ended(conn *wsconn.Conn, err error) {
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		s.cfg.Logger.Warn("station refused: frame over MaxFrameSize", "station", conn.Station(), "close", websocket.CloseMessageTooBig)
+	case errors.As(err, &timeout) && timeout.Timeout():
+		s.cfg.Logger.Warn("station taken for dead: nothing heard for DeadAfter", "station", conn.Station(), "deadAfter", s.cfg.DeadAfter)
+	}
 }
 
 // secondConnection runs when a station connects while an older connection
