@@ -71,7 +71,7 @@ help:
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
-	@echo '  make bench                              benchmark the final server'
+	@echo '  make bench                              benchmark the final server (coming)'
 	@echo
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
 
@@ -145,4 +145,4 @@ edge:
 	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
 
 bench:
-	@echo 'make bench arrives with the final step (09-hardening), which measures the final server.'
+	@echo 'make bench is coming: it will measure the final server (the one make serve runs) against a bare WebSocket responder.'
