@@ -125,6 +125,9 @@ func (c checker) checkMine() (bool, error) {
 			fmt.Fprintf(c.w, "Next: %s (make check STEP=%d)\n", filepath.ToSlash(next.dir())+"/README.md", next.num)
 		} else if line := comingLine(steps); line != "" {
 			fmt.Fprintln(c.w, line)
+		} else {
+			fmt.Fprintf(c.w, "That was the last step: your server is a whole central system. Serve it (make serve STEP=%d), "+
+				"and in other terminals run stations against it (make stations N=100) and attack its edge (make edge).\n", s.num)
 		}
 		return true, nil
 	}
