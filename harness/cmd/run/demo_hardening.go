@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/edgecheck/edge"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -21,10 +22,11 @@ import (
 // OCPP-J expects, and what the attack cost the neighbours.
 const (
 	edgeNeighbours = 20
-	// edgeTimeout is how long a case waits for one answer. A server that
-	// does not answer costs this much per silence: short, so that the
-	// starter's silences keep the demo quick; long enough for an answer to
-	// come on loopback while the neighbours keep the server busy.
+	// edgeTimeout is how long a case waits for one answer, at least (see
+	// edgeAnswerTimeout). A server that does not answer costs this much
+	// per silence: short, so that the starter's silences keep the demo
+	// quick; long enough for an answer to come on loopback while the
+	// neighbours keep the server busy.
 	edgeTimeout = 500 * time.Millisecond
 	// edgeScale scales the workshop's latencies: a session takes about a
 	// third of a second, and a Heartbeat, the check's probe that a station
@@ -44,6 +46,8 @@ const (
 
 // edgeRun is what one run of step 9's demo measured.
 type edgeRun struct {
+	// Timeout is how long each case waited for an answer.
+	Timeout time.Duration `json:"timeout"`
 	// Keys: the server's Config has AuthKeys, so the neighbours and the
 	// check log in with keys, and the auth cases run.
 	Keys bool `json:"keys"`
@@ -71,11 +75,28 @@ func hardeningScenario() scenario {
 	intro := fmt.Sprintf(`The edge checks of make edge attack the server as hostile chargers and broken firmware do:
 handshakes without ocpp1.6, a 2 MiB frame, a binary frame, invalid UTF-8, malformed frames,
 a station that connects twice, a wrong key. Each case runs on a fresh connection and waits
-at most %v for an answer. Meanwhile %d neighbour stations, each with its key, run 14-call
+%v for an answer (longer with few workers: a call may queue behind the neighbours'). Meanwhile %d neighbour stations, each with its key, run 14-call
 charging sessions one after another until the attack is over. Real time, the workshop's
 latencies ×%g. Dead peers and slow readers take minutes of real time: the suite proves
 those on fake time (make check STEP=9).`, edgeTimeout, edgeNeighbours, edgeScale)
 	return scenario{intro: intro, unit: "edge checks run", run: runHardening, show: showHardening, compare: compareHardening}
+}
+
+// edgeAnswerTimeout returns how long a case waits for one answer from a
+// server with the given workers and latencies: edgeTimeout, or, if longer,
+// twice the longest a call can wait behind the neighbours' calls. Each
+// neighbour has one call in flight at most, and the workers take them
+// workers at a time, so a case's answer may come only after
+// ceil(edgeNeighbours/workers) of the slowest calls. A server must not
+// fail a case for being busy with its neighbours.
+func edgeAnswerTimeout(lat backend.Latencies, workers int) time.Duration {
+	slowest := lat.Total("") // an action without a latency of its own
+	for _, action := range append(slices.Clone(station.SessionActions), ocpp.ActionHeartbeat) {
+		slowest = max(slowest, lat.Total(action))
+	}
+	rounds := (edgeNeighbours + max(workers, 1) - 1) / max(workers, 1)
+	queued := (2 * time.Duration(rounds) * slowest).Round(100 * time.Millisecond)
+	return max(edgeTimeout, queued)
 }
 
 // hardeningKeys returns the keys of the neighbours and of the check's
@@ -99,7 +120,9 @@ func runHardening(ctx context.Context, v string, newServer func(Config) Server, 
 	if run.Keys {
 		keys = hardeningKeys()
 	}
-	b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies().Scaled(edgeScale)})
+	lat := backend.WorkshopLatencies().Scaled(edgeScale)
+	run.Timeout = edgeAnswerTimeout(lat, workers)
+	b := backend.New(backend.Options{Latencies: lat})
 	opts, stop, err := onLoopback(newServer(Config{Backend: b, Workers: workers, AuthKeys: keys}))
 	if err != nil {
 		return nil, err
@@ -156,7 +179,7 @@ func runHardening(ctx context.Context, v string, newServer func(Config) Server, 
 		})
 	}
 
-	c := &edge.Checker{URL: opts.URL, Timeout: edgeTimeout}
+	c := &edge.Checker{URL: opts.URL, Timeout: run.Timeout}
 	if run.Keys {
 		c.Keys = []edge.Key{{Station: edgeStation, Password: keys[edgeStation]}}
 	}
@@ -209,7 +232,7 @@ func showHardening(w io.Writer, st style, r *runResult) {
 	if e.Keys {
 		as = "as station " + edgeStation + " with its key"
 	}
-	runHeader(w, st, r, fmt.Sprintf("%d neighbours · %v per answer · %s", r.Stations, edgeTimeout, as))
+	runHeader(w, st, r, fmt.Sprintf("%d neighbours · %v per answer · %s", r.Stations, e.Timeout, as))
 	if e.Err != "" {
 		fmt.Fprintf(w, "  %s\n", st.paint("31", "the check could not start: "+e.Err))
 	}
@@ -235,8 +258,8 @@ func showHardening(w io.Writer, st style, r *runResult) {
 }
 
 // passedLine names the cases that passed, wrapped to lines of at most
-// edgeWidth runes after the first's "✓ " and indented as it is; all says
-// they are every case.
+// edgeWidth runes after the first's "✓ " and indented as far, each ending
+// in " ·" where the list goes on; all says they are every case.
 func passedLine(names []string, all bool) string {
 	head := fmt.Sprintf("%d as OCPP-J expects:", len(names))
 	if all {
@@ -251,8 +274,9 @@ func passedLine(names []string, all bool) string {
 			sep = " · "
 		}
 		n := utf8.RuneCountInString(name)
-		if col+len(sep)+n > edgeWidth {
-			b.WriteString("\n    ")
+		// Room is left for the " ·" that ends a line the list goes on from.
+		if col+utf8.RuneCountInString(sep)+n+2 > edgeWidth {
+			b.WriteString(" ·\n    ")
 			sep, col = "", 0
 		}
 		b.WriteString(sep + name)

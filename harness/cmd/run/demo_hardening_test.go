@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/edgecheck/edge"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -13,7 +15,7 @@ import (
 // edgeResult returns a run of step 9's demo whose cases passed as ok says,
 // in order, and whose neighbours had answered and failed calls.
 func edgeResult(variant string, ok []bool, answered, failed int) *runResult {
-	e := &edgeRun{Keys: true, Took: 1500 * time.Millisecond, Sessions: answered / station.SessionCalls}
+	e := &edgeRun{Keys: true, Timeout: edgeTimeout, Took: 1500 * time.Millisecond, Sessions: answered / station.SessionCalls}
 	for i, pass := range ok {
 		c := edgeCase{Name: "case " + string(rune('A'+i)), Got: "got " + string(rune('A'+i)), Want: "want " + string(rune('A'+i)), OK: pass}
 		e.Cases = append(e.Cases, c)
@@ -35,7 +37,7 @@ func TestShowHardening(t *testing.T) {
 		"✓ 2 as OCPP-J expects: case B · case D",
 		"2 of 4 edge checks as OCPP-J expects · in 1.5s",
 		"neighbours meanwhile: 280/280 calls answered · 20 sessions completed",
-		"as station " + edgeStation + " with its key",
+		"500ms per answer · as station " + edgeStation + " with its key",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the run's picture lacks %q:\n%s", want, got)
@@ -112,6 +114,9 @@ func TestPassedLineWraps(t *testing.T) {
 		if n := utf8.RuneCountInString(strings.TrimPrefix(line, "    ")); n > edgeWidth {
 			t.Errorf("line %d has %d runes, over %d: %q", i+1, n, edgeWidth, line)
 		}
+		if i < len(lines)-1 && !strings.HasSuffix(line, " ·") {
+			t.Errorf("line %d does not end in \" ·\", though the list goes on: %q", i+1, line)
+		}
 	}
 	for _, name := range names {
 		if !strings.Contains(got, name) {
@@ -134,5 +139,33 @@ func TestHardeningKeys(t *testing.T) {
 			t.Errorf("station %s: key %q is empty or another station's", id, key)
 		}
 		seen[key] = true
+	}
+}
+
+func TestEdgeAnswerTimeout(t *testing.T) {
+	lat := backend.Latencies{
+		Before: 10 * time.Millisecond,
+		After:  5 * time.Millisecond,
+		Other:  20 * time.Millisecond,
+		Action: map[string]time.Duration{ocpp.ActionStartTransaction: 35 * time.Millisecond}, // the slowest: 50ms in all
+	}
+	tests := []struct {
+		workers int
+		want    time.Duration
+	}{
+		{10, edgeTimeout},             // 2 rounds of 50ms, twice: 200ms, under the floor
+		{4, edgeTimeout},              // 5 rounds: 500ms
+		{2, time.Second},              // 10 rounds: 1s
+		{1, 2 * time.Second},          // 20 rounds: 2s
+		{0, 2 * time.Second},          // as one worker
+		{edgeNeighbours, edgeTimeout}, // 1 round
+	}
+	for _, tt := range tests {
+		if got := edgeAnswerTimeout(lat, tt.workers); got != tt.want {
+			t.Errorf("edgeAnswerTimeout(%d workers) = %v, want %v", tt.workers, got, tt.want)
+		}
+	}
+	if got := edgeAnswerTimeout(backend.WorkshopLatencies().Scaled(edgeScale), 10); got != edgeTimeout {
+		t.Errorf("the demo's default (10 workers) waits %v per answer, want %v", got, edgeTimeout)
 	}
 }
