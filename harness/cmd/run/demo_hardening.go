@@ -75,10 +75,10 @@ func hardeningScenario() scenario {
 	intro := fmt.Sprintf(`The edge checks of make edge attack the server as hostile chargers and broken firmware do:
 handshakes without ocpp1.6, a 2 MiB frame, a binary frame, invalid UTF-8, malformed frames,
 a station that connects twice, a wrong key. Each case runs on a fresh connection and waits
-%v for an answer (longer with few workers: a call may queue behind the neighbours'). Meanwhile %d neighbour stations, each with its key, run 14-call
-charging sessions one after another until the attack is over. Real time, the workshop's
-latencies ×%g. Dead peers and slow readers take minutes of real time: the suite proves
-those on fake time (make check STEP=9).`, edgeTimeout, edgeNeighbours, edgeScale)
+%v for an answer (longer with few workers, as a call may queue behind the neighbours').
+Meanwhile %d neighbour stations, each with its key, run 14-call charging sessions one after
+another until the attack is over. Real time, the workshop's latencies ×%g. Dead peers and
+slow readers take minutes of real time: the suite proves those on fake time (make check STEP=9).`, edgeTimeout, edgeNeighbours, edgeScale)
 	return scenario{intro: intro, unit: "edge checks run", run: runHardening, show: showHardening, compare: compareHardening}
 }
 
