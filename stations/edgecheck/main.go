@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/ocppkata/kata/stations/edgecheck/edge"
 )
 
 func main() {
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, color boo
 		fmt.Fprintln(stderr, "edgecheck: interrupted: the cases after the last one shown did not run")
 		return exitFailed
 	}
-	if Passed(results) < len(results) {
+	if edge.Passed(results) < len(results) {
 		return exitFailed
 	}
 	return exitOK
@@ -76,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, color boo
 
 // parseFlags reads the command line into a Checker. On a mistake it has
 // already told the user, on stderr, what is wrong.
-func parseFlags(args []string, stderr io.Writer) (*Checker, error) {
+func parseFlags(args []string, stderr io.Writer) (*edge.Checker, error) {
 	fs := flag.NewFlagSet("edgecheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -85,17 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (*Checker, error) {
 			"whether it answers as OCPP-J 1.6 and RFC 6455 call for.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	c := &Checker{}
+	c := &edge.Checker{}
 	var key, station, keysFile string
 	fs.StringVar(&c.URL, "url", "ws://127.0.0.1:8080/ocpp", "the central system's endpoint; each connection appends /{stationId}")
-	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "how long each case waits for an answer before it takes the server to be silent")
+	fs.DurationVar(&c.Timeout, "timeout", edge.DefaultTimeout, "how long each case waits for an answer before it takes the server to be silent")
 	fs.StringVar(&key, "key", "", "the HTTP Basic password of -station: the cases connect as it, and the auth cases run")
 	fs.StringVar(&station, "station", "CS0001", "the station that -key belongs to")
 	fs.StringVar(&keysFile, "auth-keys", "", "a file of identity:password lines, the server's: the cases connect as those stations, and the auth cases run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err // the flag package has printed the error and the usage
 	}
-	err := c.setUp(fs.Args(), key, station, keysFile)
+	err := setUp(c, fs.Args(), key, station, keysFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "edgecheck: %v\nrun 'go run ./stations/edgecheck -h' for the flags\n", err)
 	}
@@ -103,7 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*Checker, error) {
 }
 
 // setUp checks the flags and fills in the keys.
-func (c *Checker) setUp(rest []string, key, station, keysFile string) error {
+func setUp(c *edge.Checker, rest []string, key, station, keysFile string) error {
 	u, err := url.Parse(c.URL)
 	switch {
 	case len(rest) > 0:
@@ -117,7 +119,7 @@ func (c *Checker) setUp(rest []string, key, station, keysFile string) error {
 	case station == "":
 		return errors.New("-station: want a station id")
 	case key != "":
-		c.Keys = []Key{{Station: station, Password: key}}
+		c.Keys = []edge.Key{{Station: station, Password: key}}
 	case keysFile != "":
 		if c.Keys, err = readKeys(keysFile); err != nil {
 			return err
@@ -140,33 +142,33 @@ const sentWidth = 46
 
 func newPrinter(w io.Writer, color bool) *printer {
 	p := &printer{w: w, color: color}
-	for _, cc := range cases() {
-		p.nameW = max(p.nameW, utf8.RuneCountInString(cc.name))
-		p.sentW = max(p.sentW, utf8.RuneCountInString(clip(shown(cc.sent), sentWidth)))
+	for _, cc := range edge.Cases() {
+		p.nameW = max(p.nameW, utf8.RuneCountInString(cc.Name))
+		p.sentW = max(p.sentW, utf8.RuneCountInString(edge.Clip(edge.Printable(cc.Sent), sentWidth)))
 	}
 	return p
 }
 
 // header says what is checked, and how.
-func (p *printer) header(c *Checker) {
+func (p *printer) header(c *edge.Checker) {
 	as := "as made-up stations EDGE-{case}-{random}"
 	if len(c.Keys) > 0 {
 		as = fmt.Sprintf("as %d station(s) with their keys", len(c.Keys))
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = edge.DefaultTimeout
 	}
 	fmt.Fprintf(p.w, "edge checks against %s, %s, %v per answer\n\n", c.URL, as, timeout)
 }
 
 // result writes one case's line.
-func (p *printer) result(r Result) {
+func (p *printer) result(r edge.Result) {
 	mark := p.paint("32", "✓")
 	if !r.OK {
 		mark = p.paint("31", "✗")
 	}
-	line := fmt.Sprintf("%s %s  %s  %s", mark, pad(r.Case, p.nameW), pad(clip(shown(r.Sent), sentWidth), p.sentW), shown(r.Got))
+	line := fmt.Sprintf("%s %s  %s  %s", mark, pad(r.Case, p.nameW), pad(edge.Clip(edge.Printable(r.Sent), sentWidth), p.sentW), edge.Printable(r.Got))
 	if !r.OK {
 		line += p.paint("2", "   want: "+r.Want)
 	}
@@ -174,12 +176,12 @@ func (p *printer) result(r Result) {
 }
 
 // footer counts.
-func (p *printer) footer(c *Checker, results []Result) {
+func (p *printer) footer(c *edge.Checker, results []edge.Result) {
 	fmt.Fprintln(p.w)
 	if len(c.Keys) == 0 {
 		fmt.Fprintln(p.w, "HTTP Basic auth not checked: give a station's key (KEY=, with STATION=) or the server's keys file (AUTH_KEYS=)")
 	}
-	fmt.Fprintf(p.w, "%d of %d edge checks as OCPP-J expects\n", Passed(results), len(results))
+	fmt.Fprintf(p.w, "%d of %d edge checks as OCPP-J expects\n", edge.Passed(results), len(results))
 }
 
 // paint wraps text in an SGR escape sequence when the printer has colour.
@@ -193,24 +195,6 @@ func (p *printer) paint(code, text string) string {
 // pad fills s with spaces to width runes.
 func pad(s string, width int) string {
 	return s + strings.Repeat(" ", max(width-utf8.RuneCountInString(s), 0))
-}
-
-// shown makes s fit for a terminal: invalid UTF-8 and control characters
-// are written as Go escapes, so that a frame sent on purpose with bad bytes
-// shows what it held.
-func shown(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // isTerminal reports whether f is a terminal, and colour is welcome there

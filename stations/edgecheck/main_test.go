@@ -8,18 +8,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocppkata/kata/stations/edgecheck/edge"
 )
 
 func TestReadKeys(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
 		name, file string
-		want       []Key
+		want       []edge.Key
 		err        string
 	}{
 		{"lines, comments, blanks", "# stations\nCS0002:ffff\n\n  CS0001:0123abcd  \n",
-			[]Key{{"CS0001", "0123abcd"}, {"CS0002", "ffff"}}, ""},
-		{"identity with colons", "site:3:bay:7:beef\n", []Key{{"site:3:bay:7", "beef"}}, ""},
+			[]edge.Key{{Station: "CS0001", Password: "0123abcd"}, {Station: "CS0002", Password: "ffff"}}, ""},
+		{"identity with colons", "site:3:bay:7:beef\n", []edge.Key{{Station: "site:3:bay:7", Password: "beef"}}, ""},
 		{"no colon", "CS0001:a\nCS0002\n", nil, ":2:"},
 		{"nothing", "# none\n", nil, "no identity:password"},
 	}
@@ -48,11 +50,11 @@ func TestParseFlags(t *testing.T) {
 		name string
 		args []string
 		err  string // "" if the flags are fine
-		keys []Key
+		keys []edge.Key
 	}{
 		{"defaults", nil, "", nil},
-		{"key", []string{"-key", "abcd"}, "", []Key{{"CS0001", "abcd"}}},
-		{"key of a station", []string{"-key", "abcd", "-station", "CS0042"}, "", []Key{{"CS0042", "abcd"}}},
+		{"key", []string{"-key", "abcd"}, "", []edge.Key{{Station: "CS0001", Password: "abcd"}}},
+		{"key of a station", []string{"-key", "abcd", "-station", "CS0042"}, "", []edge.Key{{Station: "CS0042", Password: "abcd"}}},
 		{"not a WebSocket URL", []string{"-url", "http://127.0.0.1:8080/ocpp"}, "-url", nil},
 		{"no timeout", []string{"-timeout", "0s"}, "-timeout", nil},
 		{"both kinds of key", []string{"-key", "a", "-auth-keys", "keys.txt"}, "give one", nil},
@@ -80,14 +82,14 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestPrinter(t *testing.T) {
-	results := []Result{
+	results := []edge.Result{
 		{Case: "binary frame", Sent: "binary [2]", Got: "close 1003", Want: "close 1003", OK: true},
 		{Case: "not JSON", Sent: "hello", Got: "silence · Heartbeat answered", Want: "close 1002 or a CALLERROR", OK: false},
 	}
 	render := func(color bool) string {
 		var out strings.Builder
 		p := newPrinter(&out, color)
-		c := &Checker{URL: "ws://127.0.0.1:8080/ocpp", Timeout: time.Second}
+		c := &edge.Checker{URL: "ws://127.0.0.1:8080/ocpp", Timeout: time.Second}
 		p.header(c)
 		for _, r := range results {
 			p.result(r)
@@ -122,18 +124,5 @@ func TestPrinter(t *testing.T) {
 	}
 	if colored := render(true); !strings.Contains(colored, "\x1b[31m✗\x1b[0m") {
 		t.Errorf("coloured output does not paint ✗ red:\n%q", colored)
-	}
-}
-
-func TestShown(t *testing.T) {
-	for in, want := range map[string]string{
-		`[2,"a"]`:       `[2,"a"]`,
-		"note:\xff\xfe": `note:\xff\xfe`,
-		"tab\there":     `tab\x09here`,
-		"…✓":            "…✓",
-	} {
-		if got := shown(in); got != want {
-			t.Errorf("shown(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

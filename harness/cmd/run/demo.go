@@ -47,6 +47,7 @@ func scenarios() map[int]scenario {
 		6: batchScenario(),
 		7: callsScenario(),
 		8: shutdownScenario(),
+		9: hardeningScenario(),
 	}
 }
 
@@ -73,6 +74,7 @@ type runResult struct {
 	Writes   []batchWrite     `json:"writes,omitempty"`   // the backend's batch writes (step 6)
 	Calls    []demoCall       `json:"calls,omitempty"`    // the server's calls to stations (step 7)
 	Shutdown *shutdownRun     `json:"shutdown,omitempty"` // what a shutdown lost (step 8)
+	Edge     *edgeRun         `json:"edge,omitempty"`     // the edge checks, and the neighbours (step 9)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.

@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"encoding/binary"
@@ -99,14 +99,14 @@ func classify(kind int, data []byte, err error) Reply {
 		return Reply{Kind: Dropped, Reason: err.Error()}
 	}
 	if kind == websocket.BinaryMessage {
-		return Reply{Kind: Unreadable, Frame: "binary: " + clip(string(data), 40)}
+		return Reply{Kind: Unreadable, Frame: "binary: " + Clip(string(data), 40)}
 	}
 	msg, err := ocpp.Decode(data)
 	if err != nil {
 		if r, ok := longIDError(data, err); ok {
 			return r
 		}
-		return Reply{Kind: Unreadable, Frame: clip(string(data), 40)}
+		return Reply{Kind: Unreadable, Frame: Clip(string(data), 40)}
 	}
 	switch m := msg.(type) {
 	case *ocpp.CallResult:
@@ -146,17 +146,17 @@ func (r Reply) String() string {
 	case Closed:
 		s := fmt.Sprintf("close %d", r.Code)
 		if r.Reason != "" {
-			s += fmt.Sprintf(" %q", clip(r.Reason, 40))
+			s += fmt.Sprintf(" %q", Clip(r.Reason, 40))
 		}
 		return s
 	case Dropped:
 		return "dropped without a close frame"
 	case CallResult:
-		return "CALLRESULT " + clip(r.ID, 40)
+		return "CALLRESULT " + Clip(r.ID, 40)
 	case CallError:
-		return fmt.Sprintf("CALLERROR %s %s", r.ErrorCode, clip(r.ID, 40))
+		return fmt.Sprintf("CALLERROR %s %s", r.ErrorCode, Clip(r.ID, 40))
 	case ServerCall:
-		return "a CALL of the server's own " + clip(r.ID, 40)
+		return "a CALL of the server's own " + Clip(r.ID, 40)
 	default:
 		return fmt.Sprintf("unreadable frame %q", r.Frame)
 	}
@@ -205,7 +205,7 @@ func (e expectation) String() string {
 			s += " " + string(e.code)
 		}
 		if e.id != "" {
-			s += " " + clip(e.id, 40)
+			s += " " + Clip(e.id, 40)
 		} else if len(parts) > 0 {
 			s = "a " + s
 		}
@@ -214,12 +214,31 @@ func (e expectation) String() string {
 	return strings.Join(parts, " or ")
 }
 
-// clip shortens s to at most n runes, marking the cut with "…", so that a
-// long id or reason does not break the output's columns.
-func clip(s string, n int) string {
+// Clip shortens s to at most n runes, marking the cut with "…", so that a
+// long id or reason does not break a printer's columns.
+func Clip(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// Printable makes s fit for a terminal: invalid UTF-8 and control
+// characters are written as Go escapes, so that a frame sent on purpose
+// with bad bytes shows what it held. Result's Sent and Got are raw; a
+// printer passes them through Printable.
+func Printable(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"context"
@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -39,13 +41,46 @@ type Key struct {
 	Station, Password string
 }
 
+// KeysOf returns the stations of a server's keys (station id → password,
+// as a server's AuthKeys), in the order of their ids.
+func KeysOf(m map[string]string) []Key {
+	keys := make([]Key, 0, len(m))
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		keys = append(keys, Key{Station: id, Password: m[id]})
+	}
+	return keys
+}
+
+// A Case describes one of the check's cases.
+type Case struct {
+	// Name names the case, as Result.Case does.
+	Name string
+	// Sent is what the case sends, raw (see Printable).
+	Sent string
+	// Want is what OCPP-J 1.6 and RFC 6455 call for.
+	Want string
+	// Auth is whether the case checks HTTP Basic auth: it runs only when
+	// the Checker has Keys.
+	Auth bool
+}
+
+// Cases returns the cases a Checker runs, in their order: those with Auth
+// only when it has Keys.
+func Cases() []Case {
+	var out []Case
+	for _, cc := range cases() {
+		out = append(out, Case{Name: cc.name, Sent: cc.sent, Want: cc.want, Auth: cc.auth})
+	}
+	return out
+}
+
 // A Result is what one case found.
 type Result struct {
 	// Case names the case.
 	Case string
-	// Sent is what the check sent.
+	// Sent is what the check sent, raw (see Printable).
 	Sent string
-	// Got is what the server did.
+	// Got is what the server did, raw.
 	Got string
 	// Want is what OCPP-J 1.6 and RFC 6455 call for.
 	Want string

@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"maps"
@@ -34,7 +34,7 @@ func checkServer(t *testing.T, srv kit.Server, keys []Key) map[string]bool {
 	verdicts := make(map[string]bool)
 	c.Run(t.Context(), func(r Result) {
 		verdicts[r.Case] = r.OK
-		t.Logf("%v %s: sent %s, got %s (want %s)", r.OK, r.Case, shown(r.Sent), shown(r.Got), r.Want)
+		t.Logf("%v %s: sent %s, got %s (want %s)", r.OK, r.Case, Printable(r.Sent), Printable(r.Got), r.Want)
 	})
 	return verdicts
 }
@@ -103,4 +103,32 @@ func TestStep08FailsTheEdgeCases(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestCasesDescribeWhatRuns(t *testing.T) {
+	all := Cases()
+	var auth []string
+	for i, c := range all {
+		if c.Name == "" || c.Want == "" {
+			t.Errorf("case %d: %+v lacks a name or what it wants", i, c)
+		}
+		if c.Auth {
+			auth = append(auth, c.Name)
+		}
+	}
+	if len(all) != len(caseNames(true)) || len(all)-len(auth) != len(caseNames(false)) {
+		t.Errorf("Cases: %d, of which %d auth; the Checker runs %d with keys, %d without",
+			len(all), len(auth), len(caseNames(true)), len(caseNames(false)))
+	}
+}
+
+func TestKeysOf(t *testing.T) {
+	got := KeysOf(map[string]string{"CS0002": "b", "CS0001": "a"})
+	want := []Key{{Station: "CS0001", Password: "a"}, {Station: "CS0002", Password: "b"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("KeysOf = %v, want %v", got, want)
+	}
+	if got := KeysOf(nil); len(got) != 0 {
+		t.Errorf("KeysOf(nil) = %v, want none", got)
+	}
 }

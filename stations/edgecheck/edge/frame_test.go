@@ -1,4 +1,4 @@
-package main
+package edge
 
 import (
 	"bytes"
@@ -210,6 +210,19 @@ func TestExpectation(t *testing.T) {
 	} {
 		if got := e.String(); got != want {
 			t.Errorf("expectation %+v says %q, want %q", e, got, want)
+		}
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		`[2,"a"]`:       `[2,"a"]`,
+		"note:\xff\xfe": `note:\xff\xfe`,
+		"tab\there":     `tab\x09here`,
+		"…✓":            "…✓",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
