@@ -1,13 +1,10 @@
 package hardening_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -33,9 +30,8 @@ func TestSubprotocolRequired(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r, resp, err := e.dial(t, tt.offered)
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r, resp, err := e.dial(t, "CS0001", nil, tt.offered...)
 				if err != nil {
 					t.Fatalf("the handshake offering %s failed: %v; want it completed (101), as OCPP-J 1.6 §3 says", offered(tt.offered), err)
 				}
@@ -60,18 +56,9 @@ func TestSubprotocolRequired(t *testing.T) {
 					}
 					r.wantServed(t, "a handshake offering "+offered(tt.offered))
 				}
-				e.unharmed(t)
 			})
 		})
 	}
-}
-
-// offered describes the subprotocols a station offered.
-func offered(protocols []string) string {
-	if len(protocols) == 0 {
-		return "no subprotocol"
-	}
-	return `"` + strings.Join(protocols, `", "`) + `"`
 }
 
 func TestFrameSizeLimit(t *testing.T) {
@@ -91,9 +78,8 @@ func TestFrameSizeLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{MaxFrameSize: tt.limit})
-				r := e.station(t)
+			runEdge(t, hardening.Config{MaxFrameSize: tt.limit}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
 				if tt.after {
 					r.wantServed(t, "connecting")
 				}
@@ -116,21 +102,9 @@ func TestFrameSizeLimit(t *testing.T) {
 							"the limit is the largest frame allowed, not the first one refused", size(tt.size), got)
 					}
 				}
-				e.unharmed(t)
 			})
 		})
 	}
-}
-
-// size writes a frame size for people.
-func size(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.Itoa(n>>20) + " MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.Itoa(n>>10) + " KiB"
-	}
-	return strconv.Itoa(n) + " bytes"
 }
 
 func TestBinaryAndInvalidUTF8(t *testing.T) {
@@ -151,9 +125,8 @@ func TestBinaryAndInvalidUTF8(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r := e.station(t)
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
 				r.wantServed(t, "connecting")
 				if tt.binary {
 					r.sendBinary(t, tt.frame)
@@ -161,7 +134,6 @@ func TestBinaryAndInvalidUTF8(t *testing.T) {
 					r.send(t, tt.frame)
 				}
 				wantClose(t, r.await(), tt.code, tt.name+" "+clip(tt.frame), tt.why)
-				e.unharmed(t)
 			})
 		})
 	}
@@ -183,9 +155,8 @@ func TestMalformedCallAnswered(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r := e.station(t)
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
 				r.wantServed(t, "connecting")
 				r.send(t, tt.frame)
 				wantCallError(t, r.await(), tt.id, ocpp.FormationViolation, tt.name+" "+clip(tt.frame),
@@ -194,7 +165,6 @@ func TestMalformedCallAnswered(t *testing.T) {
 						"then the station knows which call was refused, and goes on. Silence leaves it waiting for its timeout "+
 						"and sending the same frame again; a close costs it its connection for one bad call.")
 				r.wantServed(t, tt.name)
-				e.unharmed(t)
 			})
 		})
 	}
@@ -215,15 +185,13 @@ func TestNoIDToAnswerCloses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r := e.station(t)
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
 				r.wantServed(t, "connecting")
 				r.send(t, tt.frame)
 				wantClose(t, r.await(), websocket.CloseProtocolError, tt.name+" "+clip(tt.frame),
 					"A frame with no id cannot be answered with a CALLERROR, and ignoring it leaves a broken station "+
 						"talking into the void for ever. Never silence: close with 1002 (protocol error), and say why in the reason.")
-				e.unharmed(t)
 			})
 		})
 	}
@@ -241,20 +209,13 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r := e.station(t)
-				r.send(t, `[2,"boot","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Raw"}]`)
-				if got := r.await(); got.message() == nil || got.message().Type() != ocpp.TypeCallResult {
-					t.Fatalf("%s's BootNotification was answered with %s, want a CALLRESULT", r.id, got)
-				}
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
+				r.boot(t)
 
 				// The server resets the station, which answers with garbage.
 				start := time.Now()
-				out := make(chan error, 1)
-				go func() {
-					out <- e.srv.Call(context.Background(), r.id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil)
-				}()
+				out := e.call(r.id)
 				got := r.await()
 				call, ok := got.message().(*ocpp.Call)
 				if !ok {
@@ -278,9 +239,7 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 
 				// The station is still served, and so are the server's next calls to it.
 				r.wantServed(t, "a malformed answer")
-				go func() {
-					out <- e.srv.Call(context.Background(), r.id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil)
-				}()
+				out = e.call(r.id)
 				got = r.await()
 				if call, ok := got.message().(*ocpp.Call); !ok {
 					t.Errorf("after a malformed answer, %s waited for the server's next Reset, and the server sent %s", r.id, got)
@@ -290,7 +249,6 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 						t.Errorf("after a malformed answer, the server's next Reset to %s, well answered, returned %v; want nil", r.id, err)
 					}
 				}
-				e.unharmed(t)
 			})
 		})
 	}
@@ -315,15 +273,13 @@ func TestUnknownActionAndSchema(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				e := newEdge(t, hardening.Config{})
-				r := e.station(t)
+			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				r := e.raw(t, "CS0001")
 				frame := `[2,"` + tt.id + `","` + tt.action + `",` + tt.payload + `]`
 				r.send(t, frame)
 				wantCallError(t, r.await(), tt.id, tt.code, tt.name+" "+clip(frame),
 					"OCPP-J 1.6 §4.2.3 assigns each kind of broken call its error code; the backend's Answer and Handle return it.")
 				r.wantServed(t, tt.name)
-				e.unharmed(t)
 			})
 		})
 	}

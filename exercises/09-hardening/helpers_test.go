@@ -2,15 +2,19 @@ package hardening_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unicode/utf8"
 
@@ -25,60 +29,210 @@ import (
 	"github.com/ocppkata/kata/stations/station"
 )
 
-// Every test attacks the server's edge from a raw WebSocket client on the
-// in-memory network, inside a synctest bubble: time is fake, so "the server
-// said nothing for 30s" costs nothing and is exact. Each attack happens
-// with a neighbour station connected before it, and ends by checking that
-// the neighbour is still served and that a fresh station can connect and
-// be served: one station's fault must stay its own.
+// Every case attacks the server's edge, most often from a raw WebSocket
+// client, on the in-memory network and inside a synctest bubble: time is
+// fake, so "the server said nothing for 30s" costs nothing and is exact.
+// Each case runs against a fresh server, with a neighbour station connected
+// before it, and ends by checking that the neighbour is still served and
+// that a fresh station can connect and be served: one station's fault must
+// stay its own.
 
-// silence is how long a raw client waits for the server's next frame
-// before it calls the server silent. It is below the server's ping interval
-// and its call timeout, so that neither can pass for an answer.
+// silence is how long a client waits for the server (its answer, a close,
+// or to take what the client writes) before it calls the server silent.
+// It is below the server's default ping interval (1m) and DeadAfter
+// (10m): with those, nothing the server does by itself while a client
+// waits can pass for an answer.
 const silence = 30 * time.Second
 
-// edge is a server under attack, with the neighbour that must not notice.
+// The edge's timing in the tests of connections (see timed): the server
+// pings every 10s, takes a station that has sent nothing (no frame, no
+// pong) for 30s for dead, and gives each frame it sends 5s to be taken.
+const (
+	pingInterval = 10 * time.Second
+	deadAfter    = 30 * time.Second
+	writeTimeout = 5 * time.Second
+)
+
+// timed returns cfg with the timing above where cfg sets none. The tests
+// of frames keep the server's defaults: their raw clients drop pings and
+// wait up to silence for an answer, and with DeadAfter equal to silence, a
+// server that says nothing would close the connection as dead at the very
+// moment the client gives up, and could pass for one that answered.
+func timed(cfg hardening.Config) hardening.Config {
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = pingInterval
+	}
+	if cfg.DeadAfter == 0 {
+		cfg.DeadAfter = deadAfter
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = writeTimeout
+	}
+	return cfg
+}
+
+// edge is a server under attack, where its stations dial, their keys if it
+// has any, and the neighbour that must not notice.
 type edge struct {
 	srv       *hardening.Server
 	l         *memnet.Listener
-	b         *backend.Backend
+	keys      map[string]string
 	neighbour *station.Station
-	next      int // the number of the next station to connect
 }
 
-// newEdge starts a server with cfg (a backend that answers at once if cfg
-// has none) and boots a neighbour station, CS0001, on it. Call it inside a
-// synctest bubble.
-func newEdge(t *testing.T, cfg hardening.Config) *edge {
+// runEdge runs body in a synctest bubble of its own, against a new server
+// configured by cfg (with a backend that answers at once if cfg has none).
+// A neighbour station, NEIGHBOUR, is booted before body runs; afterwards it
+// must still be connected and served, and a station connecting afresh must
+// be served.
+func runEdge(t *testing.T, cfg hardening.Config, body func(t *testing.T, e *edge)) {
 	t.Helper()
-	if cfg.Backend == nil {
-		cfg.Backend = backend.New(backend.Options{})
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = 2
-	}
-	e := &edge{srv: hardening.New(cfg), b: cfg.Backend}
-	e.l = kit.Serve(t, e.srv)
-	e.neighbour = kit.Boot(t, e.l, 1)
-	e.next = 2
-	return e
+	synctest.Test(t, func(t *testing.T) {
+		if cfg.Backend == nil {
+			cfg.Backend = backend.New(backend.Options{})
+		}
+		if cfg.Workers == 0 {
+			cfg.Workers = 2
+		}
+		srv := hardening.New(cfg)
+		e := &edge{srv: srv, l: kit.Serve(t, srv), keys: cfg.AuthKeys}
+		e.neighbour = e.boot(t, "NEIGHBOUR")
+		body(t, e)
+		e.unharmed(t)
+	})
 }
 
-// stationID returns the id of a new station, never used before in the test.
-func (e *edge) stationID() string {
-	id := station.StationID(e.next)
-	e.next++
-	return id
-}
-
-// dial opens a raw WebSocket for a new station, offering the given
-// subprotocols (none if nil), as a station would. The connection is closed
-// when the test ends.
-func (e *edge) dial(t *testing.T, subprotocols []string) (*raw, *http.Response, error) {
+// connect connects a simulated station with its key, if the server has
+// keys, and registers it with a BootNotification. Like any gorilla client,
+// it answers the server's pings while it reads. It is closed when the test
+// ends.
+func (e *edge) connect(t *testing.T, id string) (*station.Station, error) {
 	t.Helper()
-	id := e.stationID()
+	opts := kit.Stations(e.l)
+	opts.Password = e.keys[id]
+	// A bound on fake time: a server that never answers fails the test
+	// instead of leaving the bubble with nothing to wait for.
+	ctx, cancel := context.WithTimeout(t.Context(), silence)
+	defer cancel()
+	st, err := station.Dial(ctx, id, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Test"}
+	if err := st.Call(ctx, ocpp.ActionBootNotification, req, nil); err != nil {
+		return nil, fmt.Errorf("BootNotification: %w", err)
+	}
+	return st, nil
+}
+
+// boot is connect for a station the case needs: it fails the test if the
+// station cannot connect and boot.
+func (e *edge) boot(t *testing.T, id string) *station.Station {
+	t.Helper()
+	st, err := e.connect(t, id)
+	if err != nil {
+		t.Fatalf("%s, a station that does nothing wrong, could not connect and boot: %v", id, err)
+	}
+	return st
+}
+
+// unharmed checks that the neighbour is still connected and served, and
+// that a fresh station can connect, boot and be served: what one station
+// did must not reach the others.
+func (e *edge) unharmed(t *testing.T) {
+	t.Helper()
+	select {
+	case <-e.neighbour.Done():
+		t.Errorf("the neighbour station %s, connected before, answering every ping and doing nothing wrong, "+
+			"was disconnected (%v).\nWhat one station does must cost that station alone, never the others.",
+			e.neighbour.ID(), e.neighbour.Err())
+	default:
+		if err := heartbeat(t, e.neighbour); err != nil {
+			t.Errorf("the neighbour station %s, connected before, got no answer to a Heartbeat afterwards: %v\n"+
+				"What one station does must cost that station alone, never the others.", e.neighbour.ID(), err)
+		}
+	}
+	const id = "FRESH"
+	fresh, err := e.connect(t, id)
+	if err != nil {
+		t.Errorf("a fresh station, %s, connecting afterwards failed: %v\nThe server must go on serving everyone else.", id, err)
+		return
+	}
+	if err := heartbeat(t, fresh); err != nil {
+		t.Errorf("a fresh station, %s, connected afterwards got no answer to a Heartbeat: %v\n"+
+			"The server must go on serving everyone else.", id, err)
+	}
+}
+
+// heartbeat sends a Heartbeat from st and waits up to silence (on fake
+// time) for its answer.
+func heartbeat(t *testing.T, st *station.Station) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), silence)
+	defer cancel()
+	return st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil)
+}
+
+// call makes srv.Call (a soft Reset) to a station in a goroutine of its own
+// and returns where its error will come. The call has no deadline of its
+// own: whatever ends it is the server's doing.
+func (e *edge) call(id string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		var resp ocpp.ResetResponse
+		done <- e.srv.Call(context.Background(), id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, &resp)
+	}()
+	return done
+}
+
+// callReaches checks that the server's calls to id go to st: a Reset is
+// answered, by st.
+func (e *edge) callReaches(t *testing.T, id string, st *station.Station, who string) {
+	t.Helper()
+	if !kit.Settle(t) {
+		t.FailNow()
+	}
+	before := len(st.ServerCalls())
+	err, ok := kit.Await(t, e.call(id))
+	switch {
+	case !ok:
+		t.Fatalf("srv.Call(%s, Reset) had not returned a minute later, want %s to answer it at once", id, who)
+	case errors.Is(err, hardening.ErrNotConnected):
+		t.Fatalf("srv.Call(%s, Reset) after the older connection ended: %v, want it to reach %s. "+
+			"The older connection's cleanup removed the station's entry although it was no longer its own: "+
+			"cleanup belongs to the connection, and must leave a newer one of the same station alone", id, err, who)
+	case err != nil:
+		t.Fatalf("srv.Call(%s, Reset): %v, want %s to answer it", id, err, who)
+	case len(st.ServerCalls()) != before+1:
+		t.Fatalf("srv.Call(%s, Reset) was answered, but not by %s: the server's calls must go to the station's newest connection", id, who)
+	}
+}
+
+// raw is a station driven by hand: a bare WebSocket client that sends what
+// no station should, and reads and writes only when the test says so. It
+// never answers a ping: gorilla answers pings only while it reads, and
+// this one drops them unanswered even then, as some chargers do.
+type raw struct {
+	id    string
+	ws    *websocket.Conn
+	pings atomic.Int32 // pings read (and dropped)
+	// done is set once a read failed (a close, a cut, silence): gorilla's
+	// connection reads nothing more after that.
+	done bool
+}
+
+// dial opens a raw WebSocket to the server as station id, with header
+// (nil for none), offering the given subprotocols (none if there are
+// none). A connection it opens is closed when the test ends, before the
+// server is: a station that stops reading does not hold the server's
+// Close.
+func (e *edge) dial(t *testing.T, id string, header http.Header, subprotocols ...string) (*raw, *http.Response, error) {
+	t.Helper()
 	d := websocket.Dialer{NetDialContext: e.l.DialContext, Subprotocols: subprotocols}
-	ws, resp, err := d.DialContext(t.Context(), kit.URL+"/"+id, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), silence)
+	defer cancel()
+	ws, resp, err := d.DialContext(ctx, kit.URL+"/"+url.PathEscape(id), header)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -86,70 +240,30 @@ func (e *edge) dial(t *testing.T, subprotocols []string) (*raw, *http.Response, 
 		return nil, resp, err
 	}
 	t.Cleanup(func() { ws.Close() })
-	return &raw{id: id, ws: ws}, resp, nil
+	r := &raw{id: id, ws: ws}
+	ws.SetPingHandler(func(string) error { r.pings.Add(1); return nil })
+	return r, resp, nil
 }
 
-// station opens a raw WebSocket that offers ocpp1.6, as a well-behaved
-// station does.
-func (e *edge) station(t *testing.T) *raw {
+// raw connects station id by hand, offering ocpp1.6 as a station does, and
+// with its key if the server has keys.
+func (e *edge) raw(t *testing.T, id string) *raw {
 	t.Helper()
-	r, _, err := e.dial(t, []string{wsconn.Subprotocol})
+	var header http.Header
+	if key, ok := e.keys[id]; ok {
+		header = http.Header{"Authorization": {basicAuth(id, key)}}
+	}
+	r, _, err := e.dial(t, id, header, wsconn.Subprotocol)
 	if err != nil {
-		t.Fatalf("a station offering %s could not connect: %v", wsconn.Subprotocol, err)
+		t.Fatalf("%s, offering %s, could not connect: %v", id, wsconn.Subprotocol, err)
 	}
 	return r
 }
 
-// unharmed checks that the neighbour is still served, and that a fresh
-// station can connect, boot and be served: what one station did must not
-// reach the others.
-func (e *edge) unharmed(t *testing.T) {
-	t.Helper()
-	if err := heartbeat(t, e.neighbour); err != nil {
-		t.Errorf("the neighbour station %s, connected before, got no answer to a Heartbeat afterwards: %v\n"+
-			"One station's bad frame must cost that station alone, never the others.", e.neighbour.ID(), err)
-	}
-	id := e.stationID()
-	fresh, err := station.Dial(t.Context(), id, kit.Stations(e.l))
-	if err != nil {
-		t.Errorf("a fresh station, %s, could not connect afterwards: %v\nThe server must go on serving everyone else.", id, err)
-		return
-	}
-	t.Cleanup(func() { fresh.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), silence)
-	defer cancel()
-	boot := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Test"}
-	if err := fresh.Call(ctx, ocpp.ActionBootNotification, boot, nil); err != nil {
-		t.Errorf("a fresh station, %s, connected afterwards got no answer to its BootNotification: %v\n"+
-			"The server must go on serving everyone else.", id, err)
-		return
-	}
-	if err := heartbeat(t, fresh); err != nil {
-		t.Errorf("a fresh station, %s, connected afterwards got no answer to a Heartbeat: %v", id, err)
-	}
-}
-
-// heartbeat sends a Heartbeat from st and waits (on fake time) for its answer.
-func heartbeat(t *testing.T, st *station.Station) error {
-	ctx, cancel := context.WithTimeout(t.Context(), silence)
-	defer cancel()
-	return st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil)
-}
-
-// raw is a station's WebSocket driven by hand, to send what no station
-// should.
-type raw struct {
-	id string
-	ws *websocket.Conn
-	// done is set once a read failed (a close, a cut, silence): gorilla's
-	// connection reads nothing more after that.
-	done bool
-}
-
-// send writes one text frame.
+// send writes one text frame; the write waits until the server reads it.
 func (r *raw) send(t *testing.T, frame string) {
 	t.Helper()
-	if err := r.ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+	if err := r.write(websocket.TextMessage, frame); err != nil {
 		t.Fatalf("%s could not send %s: %v", r.id, clip(frame), err)
 	}
 }
@@ -157,9 +271,14 @@ func (r *raw) send(t *testing.T, frame string) {
 // sendBinary writes one binary frame.
 func (r *raw) sendBinary(t *testing.T, frame string) {
 	t.Helper()
-	if err := r.ws.WriteMessage(websocket.BinaryMessage, []byte(frame)); err != nil {
+	if err := r.write(websocket.BinaryMessage, frame); err != nil {
 		t.Fatalf("%s could not send a binary frame: %v", r.id, err)
 	}
+}
+
+func (r *raw) write(kind int, frame string) error {
+	r.ws.SetWriteDeadline(time.Now().Add(silence))
+	return r.ws.WriteMessage(kind, []byte(frame))
 }
 
 // sendHeader writes, on the bare connection, the header of a text frame of
@@ -181,8 +300,36 @@ func (r *raw) sendHeader(t *testing.T, size uint64) {
 	for i, c := range []byte(`[2,"big","`) {
 		head = append(head, c^mask[i%4])
 	}
-	if _, err := r.ws.NetConn().Write(head); err != nil {
+	conn := r.ws.NetConn()
+	conn.SetWriteDeadline(time.Now().Add(silence))
+	if _, err := conn.Write(head); err != nil {
 		t.Fatalf("%s could not write the header of a %d-byte frame: %v", r.id, size, err)
+	}
+}
+
+// boot registers r with a BootNotification and reads the answer: the
+// server's calls to it may go from now on.
+func (r *raw) boot(t *testing.T) {
+	t.Helper()
+	r.send(t, `[2,"boot","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Raw"}]`)
+	got := r.await()
+	if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "boot" {
+		t.Fatalf("%s sent its BootNotification, and the server sent %s; want its CALLRESULT", r.id, got)
+	}
+}
+
+// wantServed sends a Heartbeat on r and fails the test unless it is answered.
+// If r can read no more, the failure that ended it was reported already.
+func (r *raw) wantServed(t *testing.T, after string) {
+	t.Helper()
+	if r.done {
+		return
+	}
+	r.send(t, `[2,"hb","Heartbeat",{}]`)
+	got := r.await()
+	if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "hb" {
+		t.Errorf("after %s, %s sent a Heartbeat and the server sent %s; want its CALLRESULT: "+
+			"the station is still connected, and still to be served", after, r.id, got)
 	}
 }
 
@@ -212,6 +359,75 @@ func (r *raw) await() reply {
 		return reply{silent: true}
 	}
 	return reply{err: err}
+}
+
+// closed reports whether the server has closed r's connection: a read ends
+// at once with an error other than its deadline. A frame that comes
+// instead (a ping included: the server was still writing to it), or
+// nothing for a second, means the connection is still open; what says
+// which.
+func (r *raw) closed() (closed bool, what string) {
+	pings := r.pings.Load()
+	r.ws.SetReadDeadline(time.Now().Add(time.Second))
+	_, data, err := r.ws.ReadMessage()
+	var ne net.Error
+	switch {
+	case r.pings.Load() != pings:
+		return false, "a ping from the server was still waiting for it to read"
+	case err == nil:
+		return false, fmt.Sprintf("it could still read a frame from it: %.80s", data)
+	case errors.As(err, &ne) && ne.Timeout():
+		return false, "a read on it still waited for the next frame"
+	}
+	return true, ""
+}
+
+// readLoop reads a raw connection in a goroutine of its own, as a
+// station's read loop does, until the connection fails.
+type readLoop struct {
+	id     string
+	frames chan []byte
+	done   chan struct{} // closed when the connection has failed
+	at     time.Time     // when; set before done is closed
+	err    error         // why
+}
+
+// listen starts reading r, with no deadline. Pings are read and dropped:
+// never answered.
+func (r *raw) listen(t *testing.T) *readLoop {
+	loop := &readLoop{id: r.id, frames: make(chan []byte, 16), done: make(chan struct{})}
+	r.ws.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(loop.done)
+		for {
+			_, data, err := r.ws.ReadMessage()
+			if err != nil {
+				loop.at, loop.err = time.Now(), err
+				return
+			}
+			loop.frames <- data
+		}
+	}()
+	t.Cleanup(func() {
+		r.ws.Close()
+		<-loop.done
+	})
+	return loop
+}
+
+// next returns the next frame, or fails the test if the connection ends or
+// no frame comes within a minute.
+func (loop *readLoop) next(t *testing.T, what string) []byte {
+	t.Helper()
+	select {
+	case data := <-loop.frames:
+		return data
+	case <-loop.done:
+		t.Fatalf("%s's connection ended while it waited for %s: %v", loop.id, what, loop.err)
+	case <-time.After(time.Minute):
+		t.Fatalf("%s waited a minute for %s, and nothing came", loop.id, what)
+	}
+	return nil
 }
 
 // message decodes the frame the server sent, or returns nil if it sent
@@ -289,19 +505,14 @@ func wantCallError(t *testing.T, got reply, id string, code ocpp.ErrorCode, what
 		what, got, id, code, why)
 }
 
-// wantServed sends a Heartbeat on r and fails the test unless it is answered.
-// If r can read no more, the failure that ended it was reported already.
-func (r *raw) wantServed(t *testing.T, after string) {
-	t.Helper()
-	if r.done {
-		return
+// closeCode returns the status of the close frame that ended st's
+// connection, or 0 if it ended without one.
+func closeCode(st *station.Station) int {
+	var ce *websocket.CloseError
+	if errors.As(st.Err(), &ce) {
+		return ce.Code
 	}
-	r.send(t, `[2,"hb","Heartbeat",{}]`)
-	got := r.await()
-	if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "hb" {
-		t.Errorf("after %s, %s sent a Heartbeat and the server sent %s; want its CALLRESULT: "+
-			"the station is still connected, and still to be served", after, r.id, got)
-	}
+	return 0
 }
 
 // closeName names the WebSocket close codes the edge uses (RFC 6455 §7.4).
@@ -327,6 +538,11 @@ func closeName(code int) string {
 	return "?"
 }
 
+// basicAuth is the Authorization header of HTTP Basic authentication.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
 // clip shortens a frame for a message, and quotes one that is not UTF-8.
 func clip(s string) string {
 	if len(s) > 80 {
@@ -343,4 +559,23 @@ func clip(s string) string {
 func padded(id string, size int) string {
 	head := `[2,"` + id + `","Heartbeat",{}`
 	return head + strings.Repeat(" ", size-len(head)-1) + "]"
+}
+
+// offered describes the subprotocols a station offered.
+func offered(protocols []string) string {
+	if len(protocols) == 0 {
+		return "no subprotocol"
+	}
+	return `"` + strings.Join(protocols, `", "`) + `"`
+}
+
+// size writes a frame size for people.
+func size(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
