@@ -173,7 +173,7 @@ func (c *Conn) Ping() error {
 }
 
 // CloseWith sends the station a close frame with a status code (the
-// websocket.Close* constants, RFC 6455 §7.4) and a reason, then closes the
+// Close* constants of github.com/gorilla/websocket, RFC 6455 §7.4) and a reason, then closes the
 // connection. It waits at most the write timeout, and never more than a
 // second, for the station to take the close frame.
 func (c *Conn) CloseWith(code int, reason string) error {
