@@ -13,6 +13,7 @@ import (
 	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
+	"github.com/ocppkata/kata/stations/station"
 )
 
 // What a station sends before the server trusts it: the subprotocol it
@@ -31,6 +32,12 @@ func TestSubprotocolRequired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			runEdge(t, hardening.Config{}, func(t *testing.T, e *edge) {
+				// A refused handshake comes with the id of a station that is
+				// connected: refusing it must leave that station alone.
+				var real *station.Station
+				if !tt.served {
+					real = e.boot(t, "CS0001")
+				}
 				r, resp, err := e.dial(t, "CS0001", nil, tt.offered...)
 				if err != nil {
 					t.Fatalf("the handshake offering %s failed: %v; want it completed (101), as OCPP-J 1.6 §3 says", offered(tt.offered), err)
@@ -50,6 +57,13 @@ func TestSubprotocolRequired(t *testing.T) {
 						"OCPP-J 1.6 §3: a station that did not offer ocpp1.6 gets the handshake completed without it, "+
 							"and then an immediate close. Check conn.Subprotocol() before the first read: "+
 							"whatever such a station sends is in a protocol the server does not speak.")
+					if t.Failed() {
+						return // not refused: what became of the station says nothing more
+					}
+					e.untouched(t, real, "a handshake as CS0001 offering "+offered(tt.offered)+" was refused",
+						"A refused connection must not go on to be served: once serve has closed it, it returns. "+
+							"A refused connection that reaches the server's reader registers as the station, "+
+							"and, being the newer, takes the real one's place.")
 				} else {
 					if agreed != wsconn.Subprotocol {
 						t.Errorf("the handshake offering %s agreed on %q, want %q", offered(tt.offered), agreed, wsconn.Subprotocol)
@@ -237,10 +251,31 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 						answer, tt.name, took, err)
 				}
 
+				// Nothing answers the answer: read whatever the server sends
+				// now, as a station does.
+				loop := r.listen(t)
+				if !kit.Settle(t) {
+					t.FailNow()
+				}
+				select {
+				case data := <-loop.frames:
+					kind := "CALLRESULT"
+					if strings.HasPrefix(answer, "[4") {
+						kind = "CALLERROR"
+					}
+					t.Fatalf("the server answered %s's %s with %s: an answer is never answered, not even a broken one. "+
+						"Hand it to the call it answers, and send nothing", r.id, kind, reply{data: data})
+				default:
+				}
+
 				// The station is still served, and so are the server's next calls to it.
-				r.wantServed(t, "a malformed answer")
+				r.send(t, `[2,"hb","Heartbeat",{}]`)
+				if got := loop.next(t, "the answer to its Heartbeat"); !strings.HasPrefix(string(got), `[3,"hb",`) {
+					t.Errorf("after a malformed answer, %s sent a Heartbeat and the server sent %s; want its CALLRESULT: "+
+						"the station is still connected, and still to be served", r.id, reply{data: got})
+				}
 				out = e.call(r.id)
-				got = r.await()
+				got = reply{data: loop.next(t, "the server's next Reset")}
 				if call, ok := got.message().(*ocpp.Call); !ok {
 					t.Errorf("after a malformed answer, %s waited for the server's next Reset, and the server sent %s", r.id, got)
 				} else {

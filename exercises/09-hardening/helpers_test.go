@@ -78,6 +78,9 @@ type edge struct {
 	l         *memnet.Listener
 	keys      map[string]string
 	neighbour *station.Station
+	// lost, if set, says why the neighbour may have been lost, in the
+	// terms of the case's lesson; by default, unharmed speaks of isolation.
+	lost string
 }
 
 // runEdge runs body in a synctest bubble of its own, against a new server
@@ -142,15 +145,18 @@ func (e *edge) boot(t *testing.T, id string) *station.Station {
 // did must not reach the others.
 func (e *edge) unharmed(t *testing.T) {
 	t.Helper()
+	why := e.lost
+	if why == "" {
+		why = "What one station does must cost that station alone, never the others."
+	}
 	select {
 	case <-e.neighbour.Done():
 		t.Errorf("the neighbour station %s, connected before, answering every ping and doing nothing wrong, "+
-			"was disconnected (%v).\nWhat one station does must cost that station alone, never the others.",
-			e.neighbour.ID(), e.neighbour.Err())
+			"was disconnected (%v).\n%s", e.neighbour.ID(), e.neighbour.Err(), why)
 	default:
 		if err := heartbeat(t, e.neighbour); err != nil {
-			t.Errorf("the neighbour station %s, connected before, got no answer to a Heartbeat afterwards: %v\n"+
-				"What one station does must cost that station alone, never the others.", e.neighbour.ID(), err)
+			t.Errorf("the neighbour station %s, connected before, got no answer to a Heartbeat afterwards: %v\n%s",
+				e.neighbour.ID(), err, why)
 		}
 	}
 	const id = "FRESH"
@@ -172,6 +178,39 @@ func heartbeat(t *testing.T, st *station.Station) error {
 	ctx, cancel := context.WithTimeout(t.Context(), silence)
 	defer cancel()
 	return st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil)
+}
+
+// untouched checks that st, connected and booted before something was done
+// to the server with its id (what), was left alone: still connected,
+// served, and the one the server's calls reach. why says why it matters.
+func (e *edge) untouched(t *testing.T, st *station.Station, what, why string) {
+	t.Helper()
+	if !kit.Settle(t) {
+		t.FailNow()
+	}
+	select {
+	case <-st.Done():
+		t.Fatalf("%s, connected and booted before %s, was disconnected (%v), want it left alone.\n%s",
+			st.ID(), what, st.Err(), why)
+	default:
+	}
+	if err := heartbeat(t, st); err != nil {
+		t.Fatalf("%s, connected and booted before %s: its Heartbeat afterwards got %v, want it answered.\n%s",
+			st.ID(), what, err, why)
+	}
+	before := len(st.ServerCalls())
+	err, ok := kit.Await(t, e.call(st.ID()))
+	switch {
+	case !ok:
+		t.Fatalf("after %s, srv.Call(%s, Reset) had not returned a minute later, want the station connected "+
+			"before to answer it at once.\n%s", what, st.ID(), why)
+	case err != nil:
+		t.Fatalf("after %s, srv.Call(%s, Reset): %v, want it to reach the station connected before.\n%s",
+			what, st.ID(), err, why)
+	case len(st.ServerCalls()) != before+1:
+		t.Fatalf("after %s, srv.Call(%s, Reset) was answered, but not by the station connected before.\n%s",
+			what, st.ID(), why)
+	}
 }
 
 // call makes srv.Call (a soft Reset) to a station in a goroutine of its own
@@ -485,13 +524,29 @@ func (rp reply) String() string {
 
 // wantClose fails the test unless the server closed the connection with
 // code. what names what was sent, why says why that code.
+//
+// A close the server sends itself must say why in its reason; 1009 is
+// sent by gorilla, with none.
 func wantClose(t *testing.T, got reply, code int, what, why string) {
 	t.Helper()
-	if got.closed != nil && got.closed.Code == code {
-		return
+	switch {
+	case got.closed == nil || got.closed.Code != code:
+		t.Errorf("after %s, the server sent %s; want a close frame with status %d (%s).\n%s",
+			what, got, code, closeName(code), why)
+	case code != websocket.CloseMessageTooBig:
+		wantReason(t, got.closed, what)
 	}
-	t.Errorf("after %s, the server sent %s; want a close frame with status %d (%s).\n%s",
-		what, got, code, closeName(code), why)
+}
+
+// wantReason fails the test if the close frame ce, sent after what, gives
+// no reason.
+func wantReason(t *testing.T, ce *websocket.CloseError, what string) {
+	t.Helper()
+	if ce.Text == "" {
+		t.Errorf("after %s, the server closed with status %d (%s) and an empty reason; want the reason said: "+
+			"the status names the kind of fault, the reason tells the station's maintainer which one it was, "+
+			"and it is all the station will ever hear of it", what, ce.Code, closeName(ce.Code))
+	}
 }
 
 // wantCallError fails the test unless the server answered with a CALLERROR
@@ -503,16 +558,6 @@ func wantCallError(t *testing.T, got reply, id string, code ocpp.ErrorCode, what
 	}
 	t.Errorf("after %s, the server sent %s; want a CALLERROR with id %q and code %s.\n%s",
 		what, got, id, code, why)
-}
-
-// closeCode returns the status of the close frame that ended st's
-// connection, or 0 if it ended without one.
-func closeCode(st *station.Station) int {
-	var ce *websocket.CloseError
-	if errors.As(st.Err(), &ce) {
-		return ce.Code
-	}
-	return 0
 }
 
 // closeName names the WebSocket close codes the edge uses (RFC 6455 §7.4).

@@ -25,21 +25,37 @@ import (
 
 func TestSecondConnectionTakesOver(t *testing.T) {
 	const id = "CS0001"
+	// connectNewer connects and boots id again while an older connection of
+	// it is open.
+	connectNewer := func(t *testing.T, e *edge) *station.Station {
+		t.Helper()
+		newer, err := e.connect(t, id)
+		if err != nil {
+			t.Fatalf("the newer connection of %s was closed as soon as it connected (%v); want the older closed (1008): "+
+				"the newer wins. A station connects again when its old socket is dead, often without a close: "+
+				"keeping the older locks the station out", id, err)
+		}
+		return newer
+	}
 	// takeOver connects id again while older is its connection: the newer
 	// must be served, the older closed with 1008, and the server's calls
 	// must go to the newer once the older's cleanup has run.
 	takeOver := func(t *testing.T, e *edge, older *station.Station, which string) *station.Station {
 		t.Helper()
-		newer := e.boot(t, id)
+		newer := connectNewer(t, e)
 		if _, ok := kit.Await(t, older.Done()); !ok {
 			t.Fatalf("the %s connection of %s was still open a minute after a newer one of the same station connected, "+
 				"want it closed with 1008 (policy violation) at once: a station has one connection, its newest. "+
 				"Keeping both leaves the server's calls and the station's state split between two sockets, "+
 				"one of which is usually dead", which, id)
 		}
-		if code := closeCode(older); code != websocket.ClosePolicyViolation {
+		var ce *websocket.CloseError
+		switch {
+		case !errors.As(older.Err(), &ce) || ce.Code != websocket.ClosePolicyViolation:
 			t.Errorf("the %s connection of %s ended with %v, want a close frame with 1008 (policy violation): "+
 				"it tells the station's old socket why it was dropped", which, id, older.Err())
+		default:
+			wantReason(t, ce, "a newer connection of "+id+" connected")
 		}
 		if err := heartbeat(t, newer); err != nil {
 			t.Fatalf("the newer connection of %s: its Heartbeat got %v, want it answered", id, err)
@@ -64,7 +80,7 @@ func TestSecondConnectionTakesOver(t *testing.T) {
 			// lost its carrier leaves it, for hours.
 			older := e.raw(t, id)
 			older.boot(t)
-			newer := e.boot(t, id)
+			newer := connectNewer(t, e)
 			if !kit.Settle(t) {
 				t.FailNow()
 			}
@@ -83,8 +99,18 @@ func TestSecondConnectionTakesOver(t *testing.T) {
 }
 
 func TestDeadPeerClosed(t *testing.T) {
-	t.Run("a station that sends nothing and answers no ping is closed", func(t *testing.T) {
+	// The neighbour is a quiet station that answers pings: the one a dead
+	// peer's check must keep.
+	run := func(t *testing.T, body func(t *testing.T, e *edge)) {
+		t.Helper()
 		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
+			e.lost = "The neighbour, which sends nothing but answers every ping, was closed after DeadAfter: " +
+				"do pongs push the deadline back (OnPong), and is each station pinged every PingInterval?"
+			body(t, e)
+		})
+	}
+	t.Run("a station that sends nothing and answers no ping is closed", func(t *testing.T) {
+		run(t, func(t *testing.T, e *edge) {
 			c := e.raw(t, "CS0001")
 			start := time.Now()
 			loop := c.listen(t) // it reads, but never answers a ping
@@ -107,7 +133,7 @@ func TestDeadPeerClosed(t *testing.T) {
 	})
 
 	t.Run("a station that neither reads nor sends is closed", func(t *testing.T) {
-		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
+		run(t, func(t *testing.T, e *edge) {
 			c := e.raw(t, "CS0001")
 			wait := deadAfter + pingInterval
 			time.Sleep(wait)
@@ -120,7 +146,7 @@ func TestDeadPeerClosed(t *testing.T) {
 	})
 
 	t.Run("a station that never answers pings but sends Heartbeats stays", func(t *testing.T) {
-		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
+		run(t, func(t *testing.T, e *edge) {
 			c := e.raw(t, "CS0001")
 			start := time.Now()
 			loop := c.listen(t)
@@ -144,14 +170,15 @@ func TestDeadPeerClosed(t *testing.T) {
 	})
 
 	t.Run("a quiet station that answers pings stays", func(t *testing.T) {
-		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
+		run(t, func(t *testing.T, e *edge) {
 			st := e.boot(t, "CS0001") // it reads, so it answers every ping
 			start := time.Now()
 			const quiet = 5 * deadAfter
 			select {
 			case <-st.Done():
 				t.Fatalf("a station that sent nothing but answered every ping was disconnected after %v (%v), "+
-					"want it kept: a pong shows it is alive, and an idle station has nothing else to say",
+					"want it kept: a pong shows it is alive, and an idle station has nothing else to say. "+
+					"Do pongs push the deadline back (OnPong), and is each station pinged every PingInterval?",
 					time.Since(start), st.Err())
 			case <-time.After(quiet):
 			}
@@ -263,7 +290,7 @@ func TestBasicAuth(t *testing.T) {
 	keys := map[string]string{
 		"CS0001":    "key-of-cs0001",
 		"CS0002":    "key-of-cs0002",
-		"CS:01":     "key-of-cs:01", // an identity may contain ':'
+		"CS:01":     "key-of-cs-01", // an identity may contain ':' (a key may not)
 		"NEIGHBOUR": "key-of-the-neighbour",
 		"FRESH":     "key-of-the-fresh-one",
 	}
@@ -288,6 +315,12 @@ func TestBasicAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			runEdge(t, timed(hardening.Config{AuthKeys: keys}), func(t *testing.T, e *edge) {
+				// The station itself is connected when someone else
+				// tries its id: a refusal must leave it alone.
+				var real *station.Station
+				if _, known := keys[tt.id]; known && tt.want == http.StatusUnauthorized {
+					real = e.boot(t, tt.id)
+				}
 				var header http.Header
 				if tt.authorization != "" {
 					header = http.Header{"Authorization": {tt.authorization}}
@@ -316,6 +349,13 @@ func TestBasicAuth(t *testing.T) {
 				if h := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Basic") {
 					t.Errorf("the 401 had WWW-Authenticate %q, want a Basic challenge (`Basic realm=\"…\"`): "+
 						"RFC 7235 requires it, and it tells the station which scheme to use", h)
+				}
+				if real != nil {
+					e.untouched(t, real, "a refused attempt to connect as "+tt.id,
+						"A refused handshake must leave nothing behind: if accept answers 401 and still lets the "+
+							"upgrade go on (returns true), the refused connection takes the station's place, and anyone "+
+							"without a key can knock any station off.")
+					return
 				}
 				ctx, cancel := context.WithCancel(t.Context())
 				cancel()
