@@ -57,7 +57,6 @@ func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) o
 // it reports is stored.
 func (b *Backend) respond(ctx context.Context, station string, req any) (any, error) {
 	now := time.Now().UTC()
-	accepted := ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}
 	st := b.opts.Store
 	switch r := req.(type) {
 	case *ocpp.BootNotificationRequest:
@@ -70,7 +69,7 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 	case *ocpp.HeartbeatRequest:
 		return ocpp.HeartbeatResponse{CurrentTime: ocpp.DateTime{Time: now}}, nil
 	case *ocpp.AuthorizeRequest:
-		return ocpp.AuthorizeResponse{IdTagInfo: accepted}, nil
+		return ocpp.AuthorizeResponse{IdTagInfo: b.opts.IdTags.Info(r.IdTag, now)}, nil
 	case *ocpp.StartTransactionRequest:
 		id := 0
 		if st != nil {
@@ -81,7 +80,9 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 		} else {
 			id = b.transaction(station, r)
 		}
-		return ocpp.StartTransactionResponse{IdTagInfo: accepted, TransactionId: id}, nil
+		// The transaction is recorded whatever the tag's status: the
+		// station has started charging, and stops if it is not Accepted.
+		return ocpp.StartTransactionResponse{IdTagInfo: b.opts.IdTags.Info(r.IdTag, now), TransactionId: id}, nil
 	case *ocpp.StopTransactionRequest:
 		// Always answered, even for a transaction we do not know: the
 		// station would resend it forever otherwise.
@@ -92,7 +93,8 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 		}
 		var info *ocpp.IdTagInfo
 		if r.IdTag != "" { // idTagInfo only answers an idTag
-			info = &accepted
+			i := b.opts.IdTags.Info(r.IdTag, now)
+			info = &i
 		}
 		return ocpp.StopTransactionResponse{IdTagInfo: info}, nil
 	case *ocpp.DataTransferRequest:

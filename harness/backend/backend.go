@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	// HeartbeatInterval is the interval, in seconds, that BootNotification
 	// answers give. Zero means HeartbeatInterval.
 	HeartbeatInterval int
+	// IdTags is the list of idTags Authorize, StartTransaction and
+	// StopTransaction answer for; nil accepts every tag.
+	IdTags idtags.List
 }
 
 // Observer is told what the backend does, as it does it. Its methods must

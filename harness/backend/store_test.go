@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 )
@@ -181,4 +182,30 @@ func TestNoRecordsKeepsCounts(t *testing.T) {
 	require.Empty(t, b.Records(), "NoRecords keeps no record")
 	require.Equal(t, backend.Totals{Calls: 3, Processed: 1, Batches: 1, Written: 2, Done: 5, PeakCalls: 1, PeakProcessing: 1}, b.Totals())
 	require.Equal(t, 5, b.Stats().Done)
+}
+
+func TestIdTags(t *testing.T) {
+	list := idtags.List{
+		"GOOD": {Status: ocpp.AuthorizationAccepted},
+		"LOST": {Status: ocpp.AuthorizationBlocked},
+	}
+	b := backend.New(backend.Options{IdTags: list, Store: &store.Memory{}})
+	status := func(m ocpp.Message, v any) {
+		t.Helper()
+		res, ok := m.(*ocpp.CallResult)
+		require.True(t, ok, "%v", m)
+		require.NoError(t, res.UnmarshalPayload(v))
+	}
+	for tag, want := range map[string]ocpp.AuthorizationStatus{"GOOD": "Accepted", "LOST": "Blocked", "NOBODY": "Invalid"} {
+		var ar ocpp.AuthorizeResponse
+		status(handled(t, b, "CS1", rawCall("a", ocpp.ActionAuthorize, `{"idTag":"`+tag+`"}`)), &ar)
+		require.Equal(t, want, ar.IdTagInfo.Status, "Authorize %s", tag)
+	}
+	var sr ocpp.StartTransactionResponse
+	status(handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, `{"connectorId":1,"idTag":"LOST","meterStart":0,"timestamp":"2026-12-01T10:00:00Z"}`)), &sr)
+	require.Equal(t, ocpp.AuthorizationBlocked, sr.IdTagInfo.Status)
+	require.NotZero(t, sr.TransactionId, "the transaction is recorded all the same: the station has started")
+	var xr ocpp.StopTransactionResponse
+	status(handled(t, b, "CS1", rawCall("x", ocpp.ActionStopTransaction, `{"transactionId":1,"meterStop":5,"timestamp":"2026-12-01T11:00:00Z"}`)), &xr)
+	require.Nil(t, xr.IdTagInfo, "no idTag, no idTagInfo")
 }
