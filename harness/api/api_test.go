@@ -88,6 +88,51 @@ func (broken) TransactionMeterValues(context.Context, int) ([]store.Sample, erro
 	return nil, errDisk
 }
 
+// zoned is a store that gives its times in Paris's zone, as a store on
+// disk may give them in the server's local zone: the API must write them
+// in UTC.
+type zoned struct{ store.Store }
+
+func (z zoned) station(st store.Station) store.Station {
+	st.LastSeen = st.LastSeen.In(paris)
+	for i := range st.Connectors {
+		st.Connectors[i].Updated = st.Connectors[i].Updated.In(paris)
+	}
+	return st
+}
+
+func (z zoned) Stations(ctx context.Context) ([]store.Station, error) {
+	sts, err := z.Store.Stations(ctx)
+	for i := range sts {
+		sts[i] = z.station(sts[i])
+	}
+	return sts, err
+}
+
+func (z zoned) Station(ctx context.Context, id string) (store.Station, error) {
+	st, err := z.Store.Station(ctx, id)
+	return z.station(st), err
+}
+
+func (z zoned) Transactions(ctx context.Context, station string) ([]store.Transaction, error) {
+	txs, err := z.Store.Transactions(ctx, station)
+	for i := range txs {
+		txs[i].Start = txs[i].Start.In(paris)
+		if txs[i].Stop != nil {
+			txs[i].Stop = ptr(txs[i].Stop.In(paris))
+		}
+	}
+	return txs, err
+}
+
+func (z zoned) TransactionMeterValues(ctx context.Context, id int) ([]store.Sample, error) {
+	samples, err := z.Store.TransactionMeterValues(ctx, id)
+	for i := range samples {
+		samples[i].Timestamp = samples[i].Timestamp.In(paris)
+	}
+	return samples, err
+}
+
 // discard is a logger for tests that do not read the logs.
 var discard = slog.New(slog.DiscardHandler)
 
@@ -164,8 +209,7 @@ func (rq request) run(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
 func ptr[T any](v T) *T { return &v }
 
 func TestReads(t *testing.T) {
-	m := fill(t)
-	h := api.New(api.Options{Store: m, Connected: func(id string) bool { return id == "CS0001" }, Logger: discard})
+	h := api.New(api.Options{Store: zoned{fill(t)}, Connected: func(id string) bool { return id == "CS0001" }, Logger: discard})
 
 	utc := func(d time.Duration) *time.Time { return ptr(t0.Add(d).UTC()) }
 	cs1 := api.Station{
@@ -187,6 +231,8 @@ func TestReads(t *testing.T) {
 	for _, rq := range []request{
 		{name: "stations", target: "/api/stations", status: 200, compare: []api.Station{cs1, cs2}},
 		{name: "times in UTC", target: "/api/stations/CS0001", status: 200, want: `"lastSeen": "2026-12-01T08:00:00Z"`},
+		{name: "transaction times in UTC", target: "/api/transactions?station=CS0002", status: 200, want: `"start": "2026-12-01T08:02:00Z"`},
+		{name: "sample times in UTC", target: "/api/transactions/1/meter-values", status: 200, want: `"timestamp": "2026-12-01T08:03:00Z"`},
 		{name: "station", target: "/api/stations/CS0002", status: 200, compare: cs2},
 		{name: "unknown station", target: "/api/stations/CS0099", status: 404, want: `no station \"CS0099\"`},
 		{name: "transactions", target: "/api/transactions", status: 200,
