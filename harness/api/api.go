@@ -38,6 +38,11 @@
 //	     station hung up before answering, its answer broke the schema)
 //	504  the station did not answer in time
 //
+// A POST is checked in this order: the token (401), the action (404), that
+// the server can call (501), ?timeout= (400), the body (413, 400); then the
+// call is made and its outcome answered (200, 404, 409, 502, 504). An
+// operator who leaves before the answer cancels the call, and gets none.
+//
 // A station is unknown (404 on a POST) when the step's Call says it is not
 // connected and the store has never heard of it either; known but not
 // connected is 409. Whether a connected station that has not booted is a

@@ -103,7 +103,7 @@ func (a *api) timeoutOf(r *http.Request) (time.Duration, error) {
 		d = time.Duration(secs * float64(time.Second))
 	}
 	if d <= 0 || d > MaxTimeout {
-		return 0, fmt.Errorf("timeout %s is out of range: it must be above 0 and at most %s", raw, MaxTimeout)
+		return 0, fmt.Errorf("timeout %s is out of range: it must be above 0 and at most %s", raw, short(MaxTimeout))
 	}
 	return d, nil
 }
@@ -239,10 +239,22 @@ func (a *api) outcome(reqCtx context.Context, station, action string, took time.
 		return http.StatusBadGateway, out
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, errorBody{Error: fmt.Sprintf(
-			"station %q did not answer %s: no answer after %s (%v); ?timeout= waits longer, up to %s",
-			station, action, took.Round(time.Millisecond), err, MaxTimeout)}
+			"station %q did not answer %s within %s (%v); ?timeout= waits longer, up to %s",
+			station, action, short(took.Round(time.Millisecond)), err, short(MaxTimeout))}
 	default:
 		return http.StatusBadGateway, errorBody{Error: fmt.Sprintf(
 			"calling station %q failed: %v; it may or may not have done what it was asked", station, err)}
 	}
+}
+
+// short writes d as people do: 5m rather than 5m0s.
+func short(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
