@@ -19,7 +19,7 @@ import (
 	"github.com/ocppkata/kata/harness/store"
 )
 
-// Actions are the actions a POST may call, in alphabetical order: the
+// actions are the actions a POST may call, in alphabetical order: the
 // Core profile's calls to a station, and TriggerMessage.
 var actions = []string{
 	ocpp.ActionChangeAvailability, ocpp.ActionChangeConfiguration, ocpp.ActionClearCache,
