@@ -111,7 +111,7 @@ type (
 	}
 )
 
-func (s *step04) Processors() int          { return int(s.processors.Load()) }
+func (s *step04) Processors() int           { return int(s.processors.Load()) }
 func (s *step05) Queued(station string) int { return s.queued[station] }
 func (s *step07) PendingCalls() int         { return int(s.pending.Load()) }
 
