@@ -125,6 +125,8 @@ func (s *Store) openError(err error) error {
 	switch {
 	case errors.Is(err, sqlite3.NOTADB):
 		hint = "it is not an SQLite database: give another file, or move this one away"
+	case errors.Is(err, sqlite3.CANTOPEN_ISDIR):
+		hint = "it is a folder: give the path of a file in it"
 	case errors.Is(err, sqlite3.CANTOPEN):
 		hint = "check that its folder exists and that it may be written"
 	case errors.Is(err, sqlite3.BUSY):
