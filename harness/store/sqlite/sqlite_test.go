@@ -54,7 +54,9 @@ func TestConformance(t *testing.T) {
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 987654321, time.UTC)
 
-func dt(seconds int) ocpp.DateTime { return ocpp.DateTime{Time: t0.Add(time.Duration(seconds) * time.Second)} }
+func dt(seconds int) ocpp.DateTime {
+	return ocpp.DateTime{Time: t0.Add(time.Duration(seconds) * time.Second)}
+}
 
 func energy(seconds int, wh string) ocpp.MeterValue {
 	return ocpp.MeterValue{Timestamp: dt(seconds), SampledValue: []ocpp.SampledValue{{Value: wh, Measurand: "Energy.Active.Import.Register", Unit: "Wh"}}}
