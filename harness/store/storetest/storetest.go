@@ -362,6 +362,11 @@ func testMeterValues(t *testing.T, s store.Store) {
 		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(40, "4000")}}},
 	}), "second MeterValues")
 	must(t, s.MeterValues(ctx, nil), "MeterValues of no readings")
+	// A station back from a time offline sends what it buffered: taken
+	// earlier than what is already stored, it is listed in its place.
+	must(t, s.MeterValues(ctx, []store.Reading{
+		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(15, "1500")}}},
+	}), "late MeterValues")
 	_, err := s.StopTransaction(ctx, "CS1", ocpp.StopTransactionRequest{TransactionId: tx1, MeterStop: 5000, Timestamp: dt(50), TransactionData: []ocpp.MeterValue{energy(50, "5000")}})
 	must(t, err, "StopTransaction")
 
@@ -371,7 +376,7 @@ func testMeterValues(t *testing.T, s store.Store) {
 	got, err := s.TransactionMeterValues(ctx, tx1)
 	must(t, err, "TransactionMeterValues")
 	checkSamples(t, tx1, got, []store.Sample{
-		e(10, "1000"), e(20, "2000"),
+		e(10, "1000"), e(15, "1500"), e(20, "2000"),
 		{Timestamp: at(30), Value: "3000", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
 		{Timestamp: at(30), Value: "16.2", Measurand: "Current.Import", Unit: "A", Phase: "L1"},
 		e(40, "4000"), e(50, "5000"),
