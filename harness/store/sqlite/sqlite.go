@@ -327,8 +327,14 @@ func (s *Store) StopTransaction(ctx context.Context, station string, req ocpp.St
 	return known, nil
 }
 
-// Status implements store.Store.
+// Status implements store.Store. The connector's status is of the time
+// the request gives, or else of at.
 func (s *Store) Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error {
+	// The status is of the time the station gives, if it gives one.
+	updated := at
+	if req.Timestamp != nil {
+		updated = req.Timestamp.Time
+	}
 	return s.write(ctx, fmt.Sprintf("status of %s connector %d", station, req.ConnectorId), func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
 			return err
@@ -336,7 +342,7 @@ func (s *Store) Status(ctx context.Context, station string, req ocpp.StatusNotif
 		_, err := tx.ExecContext(ctx, `
 INSERT INTO connectors (station, id, status, error_code, info, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 ON CONFLICT (station, id) DO UPDATE SET status = ?3, error_code = ?4, info = ?5, updated = ?6`,
-			station, req.ConnectorId, string(req.Status), string(req.ErrorCode), req.Info, nanos(at))
+			station, req.ConnectorId, string(req.Status), string(req.ErrorCode), req.Info, nanos(updated))
 		return err
 	})
 }
@@ -558,6 +564,8 @@ func (s *Store) Transaction(ctx context.Context, id int) (store.Transaction, err
 
 // TransactionMeterValues implements store.Store: the samples by the time
 // they were taken, and in the order they were stored within one time.
+// Samples a station reported for another station's transaction are kept,
+// but are not this transaction's.
 func (s *Store) TransactionMeterValues(ctx context.Context, id int) ([]store.Sample, error) {
 	list := []store.Sample{}
 	err := s.read(ctx, fmt.Sprintf("meter values of transaction %d", id), func(tx *sql.Tx) error {
@@ -570,8 +578,9 @@ func (s *Store) TransactionMeterValues(ctx context.Context, id int) ([]store.Sam
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `
-SELECT taken, value, measurand, unit, context, phase, location, format
-FROM samples WHERE transaction_id = ? ORDER BY taken, seq`, id)
+SELECT s.taken, s.value, s.measurand, s.unit, s.context, s.phase, s.location, s.format
+FROM samples s JOIN transactions t ON t.id = s.transaction_id AND t.station = s.station
+WHERE s.transaction_id = ? ORDER BY s.taken, s.seq`, id)
 		if err != nil {
 			return err
 		}

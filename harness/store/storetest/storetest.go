@@ -314,11 +314,17 @@ func testStatus(t *testing.T, s store.Store) {
 	status(1, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 3)
 	status(1, ocpp.StatusCharging, ocpp.ChargePointNoError, "", 4)
 	status(2, ocpp.StatusFaulted, ocpp.ChargePointGroundFailure, "RCD tripped", 5)
+	// With a timestamp of its own, the status is of that time, not of
+	// when it arrived.
+	must(t, s.Status(ctx, "CS1", ocpp.StatusNotificationRequest{
+		ConnectorId: 3, Status: ocpp.StatusUnavailable, ErrorCode: ocpp.ChargePointNoError, Timestamp: &ocpp.DateTime{Time: at(6)},
+	}, at(9)), "Status connector 3 with a timestamp")
 
 	want := []store.Connector{
 		{ID: 0, Status: "Available", ErrorCode: "NoError", Updated: at(2)},
 		{ID: 1, Status: "Charging", ErrorCode: "NoError", Updated: at(4)},
 		{ID: 2, Status: "Faulted", ErrorCode: "GroundFailure", Info: "RCD tripped", Updated: at(5)},
+		{ID: 3, Status: "Unavailable", ErrorCode: "NoError", Updated: at(6)},
 	}
 	st, err := s.Station(ctx, "CS1")
 	must(t, err, "Station")
@@ -355,6 +361,8 @@ func testMeterValues(t *testing.T, s store.Store) {
 		// Outside a transaction: stored, attached to none.
 		{Station: "CS2", Request: ocpp.MeterValuesRequest{ConnectorId: 2, MeterValue: []ocpp.MeterValue{energy(15, "7")}}},
 		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{full}}},
+		// A station naming another's transaction: not that transaction's.
+		{Station: "CS2", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(25, "666")}}},
 	}
 	must(t, s.MeterValues(ctx, readings), "MeterValues")
 	// A second batch; the stop's transactionData comes last.
