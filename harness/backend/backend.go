@@ -9,6 +9,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type Options struct {
 	// Observer, if set, is told of every call answered, batch written and
 	// store error (make serve's metrics).
 	Observer Observer
+	// Logger, if set, receives a line for every store write that failed.
+	Logger *slog.Logger
 	// HeartbeatInterval is the interval, in seconds, that BootNotification
 	// answers give. Zero means HeartbeatInterval.
 	HeartbeatInterval int

@@ -81,6 +81,9 @@ func (b *Backend) storeError(op string, err error) error {
 	if b.opts.Observer != nil {
 		b.opts.Observer.StoreError(op)
 	}
+	if b.opts.Logger != nil {
+		b.opts.Logger.Error("store write failed: not acknowledged", "op", op, "err", err)
+	}
 	return fmt.Errorf("store %s: %w", op, err)
 }
 

@@ -178,7 +178,7 @@ func serve(args []string) error {
 	// No records: a server that runs for days must not grow with every call.
 	b := backend.New(backend.Options{
 		Latencies: backend.WorkshopLatencies().Scaled(f.scale), NoRecords: true,
-		Store: st, Observer: obs, HeartbeatInterval: f.heartbeat, IdTags: tags,
+		Store: st, Observer: obs, Logger: logger, HeartbeatInterval: f.heartbeat, IdTags: tags,
 	})
 	l, err := net.Listen("tcp", f.addr)
 	if err != nil {
