@@ -82,7 +82,7 @@ func (b *Backend) storeError(op string, err error) error {
 		b.opts.Observer.StoreError(op)
 	}
 	if b.opts.Logger != nil {
-		b.opts.Logger.Error("store write failed: not acknowledged", "op", op, "err", err)
+		b.opts.Logger.Error("store write failed", "op", op, "err", err)
 	}
 	return fmt.Errorf("store %s: %w", op, err)
 }
