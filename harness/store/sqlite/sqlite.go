@@ -58,6 +58,11 @@ func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
 // opened, that is not an SQLite database, or whose schema is newer than
 // this code knows, with an error that says which file and what to do.
 func OpenOptions(path string, opts Options) (*Store, error) {
+	// The writer and the readers are connections of their own: they must
+	// meet in a file.
+	if path == "" || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("store/sqlite: %q is no file: give the path of one (store.Memory keeps a store in memory)", path)
+	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
 	}

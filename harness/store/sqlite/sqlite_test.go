@@ -15,11 +15,15 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
+	"go.uber.org/goleak"
 
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 	"github.com/ocppkata/kata/harness/store/storetest"
 )
+
+// TestMain checks that a closed Store leaves no goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // openTemp opens a new database in a file of the test's own.
 func openTemp(t *testing.T, opts Options) (*Store, string) {
@@ -186,6 +190,8 @@ func TestOpenRefuses(t *testing.T) {
 		{"newer schema", newer, nil, []string{"schema version 99", "knows versions up to 1", "newer"}},
 		{"not a database", notADB, sqlite3.NOTADB, []string{"not an SQLite database"}},
 		{"no such folder", func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "kata.db") }, sqlite3.CANTOPEN, []string{"folder exists"}},
+		{"no path", func(t *testing.T) string { return "" }, nil, []string{"no file"}},
+		{"in memory", func(t *testing.T) string { return ":memory:" }, nil, []string{"no file", "store.Memory"}},
 		{"a folder", func(t *testing.T) string { return t.TempDir() }, sqlite3.CANTOPEN, []string{"is a folder"}},
 	}
 	for _, tt := range tests {
