@@ -91,6 +91,17 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
+	// SQLite answers a journal mode it could not set with the mode it
+	// kept, not with an error.
+	var mode string
+	if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		s.w.Close()
+		return nil, s.openError(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		s.w.Close()
+		return nil, fmt.Errorf("store/sqlite: %s stays in journal mode %q, not WAL: check that the file and its folder may be written", path, mode)
+	}
 	if err := s.migrate(); err != nil {
 		s.w.Close()
 		return nil, err

@@ -164,6 +164,21 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 }
 
+// TestFileNameAsGiven: a name with characters that mean something in a
+// URI is the file's name all the same.
+func TestFileNameAsGiven(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a?b#c%20d.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s)
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("Open(%q) did not write that file: %v", path, err)
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	newer := func(t *testing.T) string {
 		s, path := openTemp(t, Options{})
