@@ -80,6 +80,12 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 		if err := c.BusyTimeout(opts.BusyTimeout); err != nil {
 			return err
 		}
+		// The driver refuses to open a file it may not write; should a
+		// VFS fall back to opening it read-only, as SQLite's own does,
+		// every write would fail: refuse it now.
+		if ro, _ := c.ReadOnly("main"); ro {
+			return sqlite3.READONLY
+		}
 		// synchronous=FULL: a commit is on disk when it returns, power
 		// cut included. An acknowledged message must survive.
 		return c.Exec(`PRAGMA journal_mode=wal; PRAGMA synchronous=full; PRAGMA foreign_keys=on`)
@@ -145,6 +151,8 @@ func (s *Store) openError(err error) error {
 		hint = "it is a folder: give the path of a file in it"
 	case errors.Is(err, sqlite3.CANTOPEN):
 		hint = "check that its folder exists and that it may be written"
+	case errors.Is(err, sqlite3.READONLY):
+		hint = "it may not be written: make it and its folder writable, or give another file"
 	case errors.Is(err, sqlite3.BUSY):
 		hint = "another program holds it locked: stop it, or give another file"
 	default:

@@ -234,6 +234,32 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
+// TestReadOnlyFileRefused: a file that may not be written is refused by
+// Open, rather than every write failing later. Root may write any file, so
+// the test needs another user.
+func TestReadOnlyFileRefused(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write a read-only file; run as another user to test this")
+	}
+	s, path := openTemp(t, Options{})
+	fill(t, s)
+	s.Close()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path)
+	if err == nil {
+		s2.Close()
+		t.Fatalf("Open(%s) of a read-only file succeeded; want it refused", path)
+	}
+	t.Log(err)
+	// The driver's VFS refuses to open it (CANTOPEN, permission denied);
+	// SQLite's own falls back to read-only, which Open refuses (READONLY).
+	if !errors.Is(err, sqlite3.CANTOPEN) && !errors.Is(err, sqlite3.READONLY) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "may be written") {
+		t.Errorf("Open(%s): %v; want an error naming the file, wrapping SQLITE_CANTOPEN or SQLITE_READONLY, saying it must be writable", path, err)
+	}
+}
+
 // writes are the Store's writes, each with a way to see whether it left
 // anything behind.
 var writes = []struct {
