@@ -58,6 +58,11 @@ func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
 // opened, that is not an SQLite database, or whose schema is newer than
 // this code knows, with an error that says which file and what to do.
 func OpenOptions(path string, opts Options) (*Store, error) {
+	// The writer and the readers are connections of their own: they must
+	// meet in a file.
+	if path == "" || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("store/sqlite: %q is no file: give the path of one (store.Memory keeps a store in memory)", path)
+	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 5 * time.Second
 	}
@@ -75,6 +80,12 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 		if err := c.BusyTimeout(opts.BusyTimeout); err != nil {
 			return err
 		}
+		// The driver refuses to open a file it may not write; should a
+		// VFS fall back to opening it read-only, as SQLite's own does,
+		// every write would fail: refuse it now.
+		if ro, _ := c.ReadOnly("main"); ro {
+			return sqlite3.READONLY
+		}
 		// synchronous=FULL: a commit is on disk when it returns, power
 		// cut included. An acknowledged message must survive.
 		return c.Exec(`PRAGMA journal_mode=wal; PRAGMA synchronous=full; PRAGMA foreign_keys=on`)
@@ -86,6 +97,17 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
+	// SQLite answers a journal mode it could not set with the mode it
+	// kept, not with an error.
+	var mode string
+	if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		s.w.Close()
+		return nil, s.openError(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		s.w.Close()
+		return nil, fmt.Errorf("store/sqlite: %s stays in journal mode %q, not WAL: check that the file and its folder may be written", path, mode)
+	}
 	if err := s.migrate(); err != nil {
 		s.w.Close()
 		return nil, err
@@ -129,6 +151,8 @@ func (s *Store) openError(err error) error {
 		hint = "it is a folder: give the path of a file in it"
 	case errors.Is(err, sqlite3.CANTOPEN):
 		hint = "check that its folder exists and that it may be written"
+	case errors.Is(err, sqlite3.READONLY):
+		hint = "it may not be written: make it and its folder writable, or give another file"
 	case errors.Is(err, sqlite3.BUSY):
 		hint = "another program holds it locked: stop it, or give another file"
 	default:

@@ -15,11 +15,15 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
+	"go.uber.org/goleak"
 
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 	"github.com/ocppkata/kata/harness/store/storetest"
 )
+
+// TestMain checks that a closed Store leaves no goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // openTemp opens a new database in a file of the test's own.
 func openTemp(t *testing.T, opts Options) (*Store, string) {
@@ -160,6 +164,21 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 }
 
+// TestFileNameAsGiven: a name with characters that mean something in a
+// URI is the file's name all the same.
+func TestFileNameAsGiven(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a?b#c%20d.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s)
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("Open(%q) did not write that file: %v", path, err)
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	newer := func(t *testing.T) string {
 		s, path := openTemp(t, Options{})
@@ -186,6 +205,8 @@ func TestOpenRefuses(t *testing.T) {
 		{"newer schema", newer, nil, []string{"schema version 99", "knows versions up to 1", "newer"}},
 		{"not a database", notADB, sqlite3.NOTADB, []string{"not an SQLite database"}},
 		{"no such folder", func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "kata.db") }, sqlite3.CANTOPEN, []string{"folder exists"}},
+		{"no path", func(t *testing.T) string { return "" }, nil, []string{"no file"}},
+		{"in memory", func(t *testing.T) string { return ":memory:" }, nil, []string{"no file", "store.Memory"}},
 		{"a folder", func(t *testing.T) string { return t.TempDir() }, sqlite3.CANTOPEN, []string{"is a folder"}},
 	}
 	for _, tt := range tests {
@@ -210,6 +231,32 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("Open(%s) changed the file it refused", path)
 			}
 		})
+	}
+}
+
+// TestReadOnlyFileRefused: a file that may not be written is refused by
+// Open, rather than every write failing later. Root may write any file, so
+// the test needs another user.
+func TestReadOnlyFileRefused(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write a read-only file; run as another user to test this")
+	}
+	s, path := openTemp(t, Options{})
+	fill(t, s)
+	s.Close()
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(path)
+	if err == nil {
+		s2.Close()
+		t.Fatalf("Open(%s) of a read-only file succeeded; want it refused", path)
+	}
+	t.Log(err)
+	// The driver's VFS refuses to open it (CANTOPEN, permission denied);
+	// SQLite's own falls back to read-only, which Open refuses (READONLY).
+	if !errors.Is(err, sqlite3.CANTOPEN) && !errors.Is(err, sqlite3.READONLY) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "may be written") {
+		t.Errorf("Open(%s): %v; want an error naming the file, wrapping SQLITE_CANTOPEN or SQLITE_READONLY, saying it must be writable", path, err)
 	}
 }
 
