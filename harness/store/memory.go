@@ -101,6 +101,9 @@ func (m *Memory) StopTransaction(ctx context.Context, station string, req ocpp.S
 		return false, nil
 	}
 	tx := &m.txs[id-1]
+	if tx.Stop != nil {
+		return true, nil // a stop sent again: the first one stands, once
+	}
 	stop, meter := req.Timestamp.UTC(), req.MeterStop
 	tx.Stop, tx.MeterStop, tx.Reason = &stop, &meter, req.Reason
 	m.addSamples(id, req.TransactionData)

@@ -376,33 +376,6 @@ func TestFullDiskFailsWrites(t *testing.T) {
 	}
 }
 
-func TestReplayedStopRecordsOnce(t *testing.T) {
-	s, _ := openTemp(t, Options{})
-	ctx := t.Context()
-	id, err := s.StartTransaction(ctx, "CS1", ocpp.StartTransactionRequest{ConnectorId: 1, IdTag: "T", Timestamp: dt(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := ocpp.StopTransactionRequest{TransactionId: id, MeterStop: 7, Timestamp: dt(9), TransactionData: []ocpp.MeterValue{energy(9, "7")}}
-	for i := range 2 {
-		known, err := s.StopTransaction(ctx, "CS1", stop)
-		if err != nil || !known {
-			t.Fatalf("stop %d: known %v, err %v; want known, no error", i+1, known, err)
-		}
-	}
-	samples, err := s.TransactionMeterValues(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(samples) != 1 {
-		t.Errorf("a stop sent twice left %d samples, want 1: a replay records nothing new", len(samples))
-	}
-	// A station stopping another station's transaction does not know it.
-	if known, err := s.StopTransaction(ctx, "CS2", stop); err != nil || known {
-		t.Errorf("CS2 stopping CS1's transaction: known %v, err %v; want unknown, no error", known, err)
-	}
-}
-
 // TestTwoStoresOneFile: two processes on one file (a restart that
 // overlaps the old one's shutdown) wait for each other's lock instead of
 // failing.

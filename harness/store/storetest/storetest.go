@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StartTransactionReplay", testStartReplay},
 		{"StopTransaction", testStop},
 		{"StopUnknownTransaction", testStopUnknown},
+		{"StopSentTwice", testStopTwice},
 		{"StatusPerConnector", testStatus},
 		{"MeterValues", testMeterValues},
 		{"OpenTransactions", testOpenTransactions},
@@ -267,6 +268,29 @@ func fmtPtr[T any](p *T) string {
 		return "nil"
 	}
 	return fmt.Sprint(*p)
+}
+
+// testStopTwice: a station that did not hear the answer sends its stop
+// again; the first one stands, and its samples are kept once. Another
+// station stopping the transaction does not know it.
+func testStopTwice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	id := mustStart(t, s, "CS1", start(1, "T", 0, 0))
+	stop := ocpp.StopTransactionRequest{TransactionId: id, MeterStop: 7, Timestamp: dt(9), TransactionData: []ocpp.MeterValue{energy(9, "7")}}
+	for i := range 2 {
+		known, err := s.StopTransaction(ctx, "CS1", stop)
+		if err != nil || !known {
+			t.Fatalf("stop %d: known %v, err %v; want known, no error", i+1, known, err)
+		}
+	}
+	samples, err := s.TransactionMeterValues(ctx, id)
+	must(t, err, "TransactionMeterValues")
+	if len(samples) != 1 {
+		t.Errorf("a stop sent twice left %d samples, want 1: a replay records nothing new", len(samples))
+	}
+	if known, err := s.StopTransaction(ctx, "CS2", stop); err != nil || known {
+		t.Errorf("CS2 stopping CS1's transaction: known %v, err %v; want unknown, no error", known, err)
+	}
 }
 
 func testStopUnknown(t *testing.T, s store.Store) {
