@@ -9,12 +9,19 @@
 // per connection, by its first request: the later requests of a keep-alive
 // connection stay on the side its first one chose.
 //
+// A connection that has not sent its request line within the request
+// timeout is closed; one whose line is longer than the limit is answered
+// 414 and closed. The connections the two sides accept read from the start
+// of the request, as if the Mux had not been there; they are not
+// *net.TCPConn, and their Close is what ends a station's count.
+//
 // The Mux also knows which stations are connected, for the API and the
 // metrics: a connection whose request was for /ocpp/{id} counts for the
 // station id (percent-decoded, as net/http's PathValue gives it) from when
 // the station side answers it with 101 Switching Protocols until the
 // connection is closed. A handshake the step refuses (a 401, say) is never
-// counted.
+// counted; if the station then retries on the same keep-alive connection,
+// the request answered 101 is the one that counts.
 package portmux
 
 import (
