@@ -3,6 +3,7 @@ package station
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -127,7 +128,7 @@ func (s *Station) send(ctx context.Context, action string, req any) (string, *pe
 func (s *Station) await(ctx context.Context, id string, p *pending) Answer {
 	select {
 	case a := <-p.ch:
-		return a
+		return s.cutShort(ctx, id, p, a)
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
@@ -135,14 +136,27 @@ func (s *Station) await(ctx context.Context, id string, p *pending) Answer {
 	delete(s.pending, id)
 	s.mu.Unlock()
 	if !waiting {
-		return <-p.ch // settled meanwhile: the answer is on its way
+		return s.cutShort(ctx, id, p, <-p.ch) // settled meanwhile: the answer is on its way
 	}
-	a := Answer{ID: id, Sent: p.sent,
-		Err: fmt.Errorf("station %s: %s (id %s): no answer: %w", s.id, p.action, id, ctx.Err())}
+	a := Answer{ID: id, Sent: p.sent, Err: s.noAnswer(ctx, id, p)}
 	if s.tally != nil {
 		s.tally.settled(a.Err)
 	}
 	return a
+}
+
+// cutShort says why a call failed when its context ended and the station
+// was closed for it at the same instant (a fleet cut short, whose stations
+// close when its context ends): the context, the first cause.
+func (s *Station) cutShort(ctx context.Context, id string, p *pending, a Answer) Answer {
+	if ctx.Err() != nil && errors.Is(a.Err, ErrClosed) {
+		a.Err = s.noAnswer(ctx, id, p)
+	}
+	return a
+}
+
+func (s *Station) noAnswer(ctx context.Context, id string, p *pending) error {
+	return fmt.Errorf("station %s: %s (id %s): no answer: %w", s.id, p.action, id, ctx.Err())
 }
 
 // describe puts a call's context around a bare CALLERROR, which names
