@@ -23,7 +23,6 @@ import (
 	"github.com/ocppkata/kata/harness/metrics"
 	"github.com/ocppkata/kata/harness/portmux"
 	"github.com/ocppkata/kata/harness/store"
-	"github.com/ocppkata/kata/harness/store/sqlite"
 )
 
 // serveFlags is what make serve asks for. Each flag falls back to an
@@ -109,7 +108,7 @@ func openStore(path string) (store.Store, string, error) {
 			return nil, "", fmt.Errorf("DB=%s: %w", path, err)
 		}
 	}
-	st, err := sqlite.Open(path)
+	st, err := openSQLite(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("DB=%s: %w", path, err)
 	}
