@@ -93,6 +93,13 @@ type Options struct {
 	// matched with errors.Is. nil recognizes none, and such errors are
 	// answered 502.
 	NotConnected func(error) bool
+	// Registration returns what a station's last BootNotification was
+	// answered (Accepted, Pending, Rejected), or "" if unknown. A POST to a
+	// station that is not Accepted is refused with 409: OCPP 1.6 §4.2
+	// forbids RemoteStartTransaction and RemoteStopTransaction to a Pending
+	// station and anything to a Rejected one, and the steps' Call waits
+	// for Accepted anyway. nil: every station may be called.
+	Registration func(station string) string
 	// Step names the step whose server the API serves, such as "05", for
 	// the message of a 501.
 	Step string

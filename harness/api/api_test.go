@@ -524,3 +524,25 @@ func TestNewWithoutStore(t *testing.T) {
 	}()
 	api.New(api.Options{})
 }
+
+// A station that was not Accepted at its BootNotification is not called:
+// OCPP 1.6 §4.2 forbids remote start and stop to a Pending one, anything to
+// a Rejected one.
+func TestNotAccepted(t *testing.T) {
+	f := &fakeCall{}
+	reg := map[string]string{"CS0003": "Pending", "CS0002": "Rejected", "CS0001": "Accepted"}
+	h := api.New(api.Options{Store: fill(t), Call: f.Call, Logger: discard,
+		Registration: func(id string) string { return reg[id] }})
+	tests := []request{
+		{method: "POST", target: "/api/stations/CS0003/RemoteStartTransaction", body: `{"idTag":"OPERATOR1"}`, status: 409,
+			want: "is Pending: RemoteStartTransaction is not allowed until it is Accepted"},
+		{method: "POST", target: "/api/stations/CS0003/GetConfiguration", body: `{}`, status: 409,
+			want: "is Pending: this server calls a station once its BootNotification was Accepted"},
+		{method: "POST", target: "/api/stations/CS0002/Reset", body: `{"type":"Soft"}`, status: 409,
+			want: "was Rejected at its BootNotification: the central system sends it nothing"},
+		{method: "POST", target: "/api/stations/CS0001/Reset", body: `{"type":"Soft"}`, status: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) { tt.run(t, h) })
+	}
+}

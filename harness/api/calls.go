@@ -50,6 +50,10 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if why := a.notAccepted(station, action); why != "" {
+		writeError(w, http.StatusConflict, why)
+		return
+	}
 	if status, body := decodeRequest(w, r, action, req); status != 0 {
 		writeJSON(w, status, body)
 		return
@@ -74,6 +78,24 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("api: call answered")
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// notAccepted says why a station that was not Accepted at its
+// BootNotification may not get this call, or "".
+func (a *api) notAccepted(station, action string) string {
+	if a.opts.Registration == nil {
+		return ""
+	}
+	switch a.opts.Registration(station) {
+	case string(ocpp.RegistrationRejected):
+		return fmt.Sprintf("station %q was Rejected at its BootNotification: the central system sends it nothing (OCPP 1.6 §4.2)", station)
+	case string(ocpp.RegistrationPending):
+		if action == ocpp.ActionRemoteStartTransaction || action == ocpp.ActionRemoteStopTransaction {
+			return fmt.Sprintf("station %q is Pending: %s is not allowed until it is Accepted (OCPP 1.6 §4.2)", station, action)
+		}
+		return fmt.Sprintf("station %q is Pending: this server calls a station once its BootNotification was Accepted", station)
+	}
+	return ""
 }
 
 // unknownAction says which actions there are, and the right spelling of

@@ -31,6 +31,15 @@ func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
 
 func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) ocpp.Message {
 	b.sawStation(station)
+	if b.opts.Registration != ocpp.RegistrationAccepted && call.Action != ocpp.ActionBootNotification {
+		if status := b.Registration(station); status != ocpp.RegistrationAccepted {
+			if status == "" {
+				status = "not registered"
+			}
+			return ocpp.NewCallError(call.ID, ocpp.SecurityError, fmt.Sprintf(
+				"%s is %s: send nothing but BootNotification until it is Accepted (OCPP 1.6 §4.2)", station, status))
+		}
+	}
 	req, ok := ocpp.RequestFor(call.Action)
 	if !ok {
 		return ocpp.NewCallError(call.ID, ocpp.NotImplemented, fmt.Sprintf("action %q is not implemented", call.Action))
@@ -65,7 +74,12 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 				return nil, b.storeError("boot", err)
 			}
 		}
-		return ocpp.BootNotificationResponse{Status: ocpp.RegistrationAccepted, CurrentTime: ocpp.DateTime{Time: now}, Interval: b.opts.HeartbeatInterval}, nil
+		b.mu.Lock()
+		b.booted[station] = b.opts.Registration
+		b.mu.Unlock()
+		// Accepted: the heartbeat interval; Pending or Rejected: how long
+		// to wait before the next BootNotification.
+		return ocpp.BootNotificationResponse{Status: b.opts.Registration, CurrentTime: ocpp.DateTime{Time: now}, Interval: b.opts.HeartbeatInterval}, nil
 	case *ocpp.HeartbeatRequest:
 		return ocpp.HeartbeatResponse{CurrentTime: ocpp.DateTime{Time: now}}, nil
 	case *ocpp.AuthorizeRequest:

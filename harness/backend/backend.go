@@ -51,6 +51,13 @@ type Options struct {
 	// IdTags is the list of idTags Authorize, StartTransaction and
 	// StopTransaction answer for; nil accepts every tag.
 	IdTags idtags.List
+	// Registration is what BootNotification answers: Accepted (the zero
+	// value), or Pending or Rejected, to see how stations take it. A
+	// station whose last BootNotification was not Accepted gets a CALLERROR
+	// SecurityError for anything else it sends (OCPP 1.6 §4.2: it should
+	// send nothing but BootNotification, a Rejected one nothing at all
+	// before the interval has passed).
+	Registration ocpp.RegistrationStatus
 }
 
 // Observer is told what the backend does, as it does it. Its methods must
@@ -138,6 +145,7 @@ type Backend struct {
 
 	seen      map[string]time.Time // signs of life not yet handed to the store
 	lastFlush time.Time
+	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
 }
 
 type stationState struct {
@@ -155,8 +163,11 @@ func New(opts Options) *Backend {
 	if opts.HeartbeatInterval <= 0 {
 		opts.HeartbeatInterval = HeartbeatInterval
 	}
+	if opts.Registration == "" {
+		opts.Registration = ocpp.RegistrationAccepted
+	}
 	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState),
-		kindNow: make(map[Kind]int), seen: make(map[string]time.Time)}
+		kindNow: make(map[Kind]int), seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus)}
 	b.sleep = sleepOnTimer
 	if opts.Blocking {
 		b.sleep = sleepInSyscall
@@ -347,6 +358,14 @@ type Totals struct {
 	// PeakCalls and PeakProcessing are the most calls (Handle) and
 	// background processing (Process) the backend ever had at once.
 	PeakCalls, PeakProcessing int
+}
+
+// Registration returns what the station's last BootNotification was
+// answered, or "" if it has sent none since the backend started.
+func (b *Backend) Registration(station string) ocpp.RegistrationStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.booted[station]
 }
 
 // Totals returns the counts so far.

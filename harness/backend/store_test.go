@@ -209,3 +209,28 @@ func TestIdTags(t *testing.T) {
 	status(handled(t, b, "CS1", rawCall("x", ocpp.ActionStopTransaction, `{"transactionId":1,"meterStop":5,"timestamp":"2026-12-01T11:00:00Z"}`)), &xr)
 	require.Nil(t, xr.IdTagInfo, "no idTag, no idTagInfo")
 }
+
+func TestRegistrationByConfiguration(t *testing.T) {
+	for _, status := range []ocpp.RegistrationStatus{ocpp.RegistrationPending, ocpp.RegistrationRejected} {
+		t.Run(string(status), func(t *testing.T) {
+			b := backend.New(backend.Options{Registration: status, HeartbeatInterval: 30})
+			ce, ok := handled(t, b, "CS1", rawCall("h0", ocpp.ActionHeartbeat, `{}`)).(*ocpp.CallError)
+			require.True(t, ok, "a station that never booted")
+			require.Equal(t, ocpp.SecurityError, ce.Code)
+			res, ok := handled(t, b, "CS1", rawCall("b", ocpp.ActionBootNotification, bootPayload)).(*ocpp.CallResult)
+			require.True(t, ok)
+			var br ocpp.BootNotificationResponse
+			require.NoError(t, res.UnmarshalPayload(&br))
+			require.Equal(t, status, br.Status)
+			require.Equal(t, 30, br.Interval, "how long to wait before the next BootNotification")
+			require.Equal(t, status, b.Registration("CS1"))
+			ce, ok = handled(t, b, "CS1", rawCall("h", ocpp.ActionHeartbeat, `{}`)).(*ocpp.CallError)
+			require.True(t, ok, "a %s station sends nothing but BootNotification", status)
+			require.Equal(t, ocpp.SecurityError, ce.Code)
+			require.Contains(t, ce.Description, string(status))
+		})
+	}
+	b := backend.New(backend.Options{})
+	_, ok := handled(t, b, "CS1", rawCall("h", ocpp.ActionHeartbeat, `{}`)).(*ocpp.CallResult)
+	require.True(t, ok, "Accepted, the default, lets a station that has not booted here be heard: it may have booted before a restart")
+}

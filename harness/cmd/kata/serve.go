@@ -21,7 +21,7 @@ import (
 // runServe runs a step's server in the foreground: by default the last
 // step's solution, the final server.
 func runServe(args []string) error {
-	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-api-token T] [-log text|json]")
+	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-api-token T] [-log text|json] [-registration R]")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
@@ -34,6 +34,7 @@ func runServe(args []string) error {
 	maxFrame := fs.String("max-frame", "", "the largest frame a station may send, in bytes (step 09 on)")
 	token := fs.String("api-token", "", "the operator API's bearer token")
 	logFormat := fs.String("log", "", "the log format: text or json")
+	registration := fs.String("registration", "", "what BootNotification answers: Accepted, Pending or Rejected")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func runServe(args []string) error {
 		}
 		args = append(args, file.flag, v)
 	}
-	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-api-token", *token}, {"-log", *logFormat}} {
+	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-api-token", *token}, {"-log", *logFormat}, {"-registration", *registration}} {
 		if opt.value != "" {
 			args = append(args, opt.flag, opt.value)
 		}

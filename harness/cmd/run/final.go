@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/metrics"
+	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/portmux"
 	"github.com/ocppkata/kata/harness/store"
 )
@@ -29,17 +31,18 @@ import (
 // environment variable (OCPP_ADDR, OCPP_DB, …), so that the server can be
 // configured the way a service is.
 type serveFlags struct {
-	variant   string
-	addr      string
-	workers   int
-	scale     float64
-	authKeys  string
-	db        string
-	idTags    string
-	heartbeat int
-	maxFrame  int64
-	apiToken  string
-	log       string
+	variant      string
+	addr         string
+	workers      int
+	scale        float64
+	authKeys     string
+	db           string
+	idTags       string
+	heartbeat    int
+	maxFrame     int64
+	apiToken     string
+	log          string
+	registration string
 }
 
 // defaultDB is where make serve keeps its database unless told otherwise.
@@ -68,6 +71,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	fs.Int64Var(&f.maxFrame, "max-frame", maxFrame, "the largest frame a station may send, in bytes; 0: the step's default (OCPP_MAX_FRAME; step 09)")
 	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator API wants Authorization: Bearer <token> (OCPP_API_TOKEN)")
 	fs.StringVar(&f.log, "log", env("LOG", ""), "the log format: text or json; default text on a terminal, json otherwise (LOG)")
+	fs.StringVar(&f.registration, "registration", env("OCPP_REGISTRATION", "Accepted"), "what BootNotification answers: Accepted, Pending or Rejected (OCPP_REGISTRATION)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -84,6 +88,15 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 		return f, fmt.Errorf("-max-frame %d: want bytes, 1 or more (0: the step's default)", f.maxFrame)
 	case f.log != "" && f.log != "text" && f.log != "json":
 		return f, fmt.Errorf("-log %q: want text or json", f.log)
+	}
+	for _, r := range []ocpp.RegistrationStatus{ocpp.RegistrationAccepted, ocpp.RegistrationPending, ocpp.RegistrationRejected} {
+		if strings.EqualFold(f.registration, string(r)) {
+			f.registration = string(r) // REGISTRATION=pending is meant as Pending
+		}
+	}
+	switch {
+	case !ocpp.RegistrationStatus(f.registration).Valid():
+		return f, fmt.Errorf("-registration %q: want Accepted, Pending or Rejected", f.registration)
 	}
 	return f, nil
 }
@@ -178,6 +191,7 @@ func serve(args []string) error {
 	b := backend.New(backend.Options{
 		Latencies: backend.WorkshopLatencies().Scaled(f.scale), NoRecords: true,
 		Store: st, Observer: obs, Logger: logger, HeartbeatInterval: f.heartbeat, IdTags: tags,
+		Registration: ocpp.RegistrationStatus(f.registration),
 	})
 	l, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -191,6 +205,7 @@ func serve(args []string) error {
 	apiOpts := api.Options{
 		Store: st, Connected: mux.IsConnected, Step: fmt.Sprintf("%02d", linked.Step),
 		Token: f.apiToken, Logger: logger,
+		Registration: func(station string) string { return string(b.Registration(station)) },
 	}
 	if c, ok := srv.(stationCaller); ok {
 		apiOpts.Call = c.Call

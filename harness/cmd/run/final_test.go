@@ -37,11 +37,19 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"-max-frame", "-1"}, "-max-frame -1"},
 		{[]string{"-log", "yaml"}, `-log "yaml"`},
 		{[]string{"-workers", "-2"}, "-workers -2"},
+		{[]string{"-registration", "maybe"}, `-registration "maybe"`},
 	}
 	for _, tt := range tests {
 		_, err := parseServeFlags(tt.args, func(string) string { return "" })
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want an error about %s", tt.args, err, tt.want)
 		}
+	}
+}
+
+func TestRegistrationInAnyCase(t *testing.T) {
+	f, err := parseServeFlags([]string{"-registration", "pending"}, func(string) string { return "" })
+	if err != nil || f.registration != "Pending" {
+		t.Errorf("-registration pending: %q, %v; want Pending", f.registration, err)
 	}
 }
