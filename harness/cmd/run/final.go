@@ -94,8 +94,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 			f.registration = string(r) // REGISTRATION=pending is meant as Pending
 		}
 	}
-	switch {
-	case !ocpp.RegistrationStatus(f.registration).Valid():
+	if !ocpp.RegistrationStatus(f.registration).Valid() {
 		return f, fmt.Errorf("-registration %q: want Accepted, Pending or Rejected", f.registration)
 	}
 	return f, nil
