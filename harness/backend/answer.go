@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -17,7 +18,28 @@ const HeartbeatInterval = 300
 // acknowledges a message before processing it (step 03 on) calls it directly.
 // A payload that breaks the schema gets the CALLERROR OCPP prescribes; an
 // action the backend does not know gets NotImplemented.
+//
+// With a Store, Answer keeps what the call reports before it answers
+// (a BootNotification's station, a transaction's start or stop); meter
+// values and status notifications are kept by Process or WriteBatch, or
+// by Handle when the server answers them there.
 func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
+	answer := b.answer(context.Background(), station, call)
+	b.observe(call.Action, answer, 0)
+	return answer
+}
+
+func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) ocpp.Message {
+	b.sawStation(station)
+	if b.opts.Registration != ocpp.RegistrationAccepted && call.Action != ocpp.ActionBootNotification {
+		if status := b.Registration(station); status != ocpp.RegistrationAccepted {
+			if status == "" {
+				status = "not registered"
+			}
+			return ocpp.NewCallError(call.ID, ocpp.SecurityError, fmt.Sprintf(
+				"%s is %s: send nothing but BootNotification until it is Accepted (OCPP 1.6 §4.2)", station, status))
+		}
+	}
 	req, ok := ocpp.RequestFor(call.Action)
 	if !ok {
 		return ocpp.NewCallError(call.ID, ocpp.NotImplemented, fmt.Sprintf("action %q is not implemented", call.Action))
@@ -29,37 +51,74 @@ func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
 		}
 		return ocpp.NewCallError(call.ID, ocpp.FormationViolation, err.Error())
 	}
-	result, err := ocpp.NewCallResult(call.ID, b.respond(station, req))
+	resp, err := b.respond(ctx, station, req)
+	if err != nil {
+		return notStored(call, err)
+	}
+	result, err := ocpp.NewCallResult(call.ID, resp)
 	if err != nil {
 		return ocpp.NewCallError(call.ID, ocpp.InternalError, err.Error())
 	}
 	return result
 }
 
-func (b *Backend) respond(station string, req any) any {
-	now := ocpp.DateTime{Time: time.Now().UTC()}
-	accepted := ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}
+// respond is the business logic: the answer to a valid request, once what
+// it reports is stored.
+func (b *Backend) respond(ctx context.Context, station string, req any) (any, error) {
+	now := time.Now().UTC()
+	st := b.opts.Store
 	switch r := req.(type) {
 	case *ocpp.BootNotificationRequest:
-		return ocpp.BootNotificationResponse{Status: ocpp.RegistrationAccepted, CurrentTime: now, Interval: HeartbeatInterval}
+		if st != nil {
+			if err := st.Boot(ctx, station, *r, now); err != nil {
+				return nil, b.storeError("boot", err)
+			}
+		}
+		b.mu.Lock()
+		b.booted[station] = b.opts.Registration
+		b.mu.Unlock()
+		// Accepted: the heartbeat interval; Pending or Rejected: how long
+		// to wait before the next BootNotification.
+		return ocpp.BootNotificationResponse{Status: b.opts.Registration, CurrentTime: ocpp.DateTime{Time: now}, Interval: b.opts.HeartbeatInterval}, nil
 	case *ocpp.HeartbeatRequest:
-		return ocpp.HeartbeatResponse{CurrentTime: now}
+		return ocpp.HeartbeatResponse{CurrentTime: ocpp.DateTime{Time: now}}, nil
 	case *ocpp.AuthorizeRequest:
-		return ocpp.AuthorizeResponse{IdTagInfo: accepted}
+		return ocpp.AuthorizeResponse{IdTagInfo: b.opts.IdTags.Info(r.IdTag, now)}, nil
 	case *ocpp.StartTransactionRequest:
-		return ocpp.StartTransactionResponse{IdTagInfo: accepted, TransactionId: b.transaction(station, r)}
+		id := 0
+		if st != nil {
+			var err error
+			if id, err = st.StartTransaction(ctx, station, *r); err != nil {
+				return nil, b.storeError("start transaction", err)
+			}
+		} else {
+			id = b.transaction(station, r)
+		}
+		// The transaction is recorded whatever the tag's status: the
+		// station has started charging, and stops if it is not Accepted.
+		return ocpp.StartTransactionResponse{IdTagInfo: b.opts.IdTags.Info(r.IdTag, now), TransactionId: id}, nil
 	case *ocpp.StopTransactionRequest:
 		// Always answered, even for a transaction we do not know: the
 		// station would resend it forever otherwise.
-		return ocpp.StopTransactionResponse{IdTagInfo: &accepted}
+		if st != nil {
+			if _, err := st.StopTransaction(ctx, station, *r); err != nil {
+				return nil, b.storeError("stop transaction", err)
+			}
+		}
+		var info *ocpp.IdTagInfo
+		if r.IdTag != "" { // idTagInfo only answers an idTag
+			i := b.opts.IdTags.Info(r.IdTag, now)
+			info = &i
+		}
+		return ocpp.StopTransactionResponse{IdTagInfo: info}, nil
 	case *ocpp.DataTransferRequest:
-		return ocpp.DataTransferResponse{Status: ocpp.DataTransferUnknownVendorId}
+		return ocpp.DataTransferResponse{Status: ocpp.DataTransferUnknownVendorId}, nil
 	case *ocpp.MeterValuesRequest:
-		return ocpp.MeterValuesResponse{}
+		return ocpp.MeterValuesResponse{}, nil
 	case *ocpp.StatusNotificationRequest:
-		return ocpp.StatusNotificationResponse{}
+		return ocpp.StatusNotificationResponse{}, nil
 	}
-	return struct{}{}
+	return struct{}{}, nil
 }
 
 // transaction returns the station's id for a StartTransaction: a new one,

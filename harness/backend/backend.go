@@ -9,11 +9,14 @@ package backend
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
 )
 
 // Options configures a Backend. The zero value is an instant, non-blocking backend.
@@ -26,6 +29,47 @@ type Options struct {
 	// cannot interrupt it. It needs Linux or macOS (see BlockingSupported);
 	// elsewhere New panics with ErrBlockingUnsupported.
 	Blocking bool
+
+	// Store, if set, is where the backend keeps what stations tell it
+	// (make serve: SQLite). An answer that depends on a write the store
+	// refused is a CALLERROR InternalError, never a CALLRESULT: nothing the
+	// store did not take is acknowledged.
+	Store store.Store
+	// NoRecords makes the backend keep no Record of each piece of work,
+	// only the counts of Totals, so that a server that runs for days does
+	// not grow with every call. Records, Batches and Written are then
+	// empty.
+	NoRecords bool
+	// Observer, if set, is told of every call answered, batch written and
+	// store error (make serve's metrics).
+	Observer Observer
+	// Logger, if set, receives a line for every store write that failed.
+	Logger *slog.Logger
+	// HeartbeatInterval is the interval, in seconds, that BootNotification
+	// answers give. Zero means HeartbeatInterval.
+	HeartbeatInterval int
+	// IdTags is the list of idTags Authorize, StartTransaction and
+	// StopTransaction answer for; nil accepts every tag.
+	IdTags idtags.List
+	// Registration is what BootNotification answers: Accepted (the zero
+	// value), or Pending or Rejected, to see how stations take it. A
+	// station whose last BootNotification was not Accepted gets a CALLERROR
+	// SecurityError for anything else it sends (OCPP 1.6 §4.2: it should
+	// send nothing but BootNotification, a Rejected one nothing at all
+	// before the interval has passed).
+	Registration ocpp.RegistrationStatus
+}
+
+// Observer is told what the backend does, as it does it. Its methods must
+// return at once: they run on the paths that answer stations.
+type Observer interface {
+	// Call reports a call answered: its action, "ok" for a CALLRESULT or
+	// "callerror", and how long the backend took to answer it.
+	Call(action, result string, took time.Duration)
+	// Batch reports a batch written, and how many items it held.
+	Batch(size int)
+	// StoreError reports a store write that failed, by operation.
+	StoreError(op string)
 }
 
 // ErrBlockingUnsupported is why New refuses Options.Blocking where
@@ -78,6 +122,7 @@ type Record struct {
 	Err error
 	// Items is what a WriteBatch wrote (KindBatch only), in its order.
 	Items []Item
+	size  int // how many items a batch held, with or without Items
 }
 
 // Backend is safe for concurrent use. Create it with New inside the
@@ -95,6 +140,12 @@ type Backend struct {
 	heldCount int
 	stations  map[string]*stationState
 	gates     []*Gate
+	totals    Totals
+	kindNow   map[Kind]int // in flight now, by kind
+
+	seen      map[string]time.Time // signs of life not yet handed to the store
+	lastFlush time.Time
+	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
 }
 
 type stationState struct {
@@ -109,7 +160,14 @@ func New(opts Options) *Backend {
 	if opts.Blocking && !BlockingSupported {
 		panic(ErrBlockingUnsupported)
 	}
-	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState)}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = HeartbeatInterval
+	}
+	if opts.Registration == "" {
+		opts.Registration = ocpp.RegistrationAccepted
+	}
+	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState),
+		kindNow: make(map[Kind]int), seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus)}
 	b.sleep = sleepOnTimer
 	if opts.Blocking {
 		b.sleep = sleepInSyscall
@@ -140,7 +198,15 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 	rec := b.begin(ctx, KindCall, station, call)
 	err := b.wait(ctx, rec, b.opts.Latencies.Before+b.opts.Latencies.For(call.Action))
 	if err == nil {
-		answer := b.Answer(station, call)
+		answer := b.answer(ctx, station, call)
+		if _, ok := answer.(*ocpp.CallResult); ok && processedLater(call.Action) {
+			// Nobody processes it later on this road: it is stored
+			// before the station hears it was.
+			if err := b.persist(ctx, b.toStore([]Item{{Station: station, Call: call}})); err != nil {
+				answer = notStored(call, err)
+			}
+		}
+		b.observe(call.Action, answer, time.Since(rec.Start))
 		b.mark(func() { rec.Replied = time.Now() })
 		err = reply(answer)
 	}
@@ -158,7 +224,11 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 // which each station's messages were processed.
 func (b *Backend) Process(ctx context.Context, station string, call *ocpp.Call) error {
 	rec := b.begin(ctx, KindProcess, station, call)
+	w := b.toStore([]Item{{Station: station, Call: call}})
 	err := b.wait(ctx, rec, b.opts.Latencies.For(call.Action))
+	if err == nil {
+		err = b.persist(ctx, w)
+	}
 	b.end(rec, err)
 	return err
 }
@@ -192,9 +262,18 @@ func (b *Backend) start(rec *Record) *Record {
 	b.seq++
 	rec.Seq = b.seq
 	rec.Start = time.Now()
-	b.records = append(b.records, rec)
+	if !b.opts.NoRecords {
+		b.records = append(b.records, rec)
+	}
 	b.inFlight++
 	b.peak = max(b.peak, b.inFlight)
+	b.kindNow[rec.Kind]++
+	switch rec.Kind {
+	case KindCall:
+		b.totals.PeakCalls = max(b.totals.PeakCalls, b.kindNow[rec.Kind])
+	case KindProcess:
+		b.totals.PeakProcessing = max(b.totals.PeakProcessing, b.kindNow[rec.Kind])
+	}
 	if rec.Kind != KindBatch { // a batch is many stations' work
 		st := b.station(rec.Station)
 		st.inFlight[rec.Kind]++
@@ -210,6 +289,19 @@ func (b *Backend) end(rec *Record, err error) {
 	rec.End = time.Now()
 	rec.Err = err
 	b.inFlight--
+	b.kindNow[rec.Kind]--
+	b.totals.Done++
+	switch {
+	case err != nil:
+		b.totals.Failed++
+	case rec.Kind == KindCall:
+		b.totals.Calls++
+	case rec.Kind == KindProcess:
+		b.totals.Processed++
+	case rec.Kind == KindBatch:
+		b.totals.Batches++
+		b.totals.Written += rec.size
+	}
 	if rec.Kind != KindBatch {
 		b.station(rec.Station).inFlight[rec.Kind]--
 	}
@@ -248,7 +340,39 @@ type Stats struct {
 }
 
 func (b *Backend) statsLocked() Stats {
-	return Stats{InFlight: b.inFlight, Peak: b.peak, Done: len(b.records) - b.inFlight, Held: b.heldCount}
+	return Stats{InFlight: b.inFlight, Peak: b.peak, Done: b.totals.Done, Held: b.heldCount}
+}
+
+// Totals counts the work the backend has done, by kind. Unlike Records it
+// costs nothing per call: it is what a backend with Options.NoRecords can
+// still tell.
+type Totals struct {
+	// Calls, Processed and Batches count the work of each kind that
+	// ended well; Written, the items in those batches.
+	Calls, Processed, Batches, Written int
+	// Failed counts the work that ended with an error (its context ended,
+	// or the store refused it).
+	Failed int
+	// Done counts all the work that ended.
+	Done int
+	// PeakCalls and PeakProcessing are the most calls (Handle) and
+	// background processing (Process) the backend ever had at once.
+	PeakCalls, PeakProcessing int
+}
+
+// Registration returns what the station's last BootNotification was
+// answered, or "" if it has sent none since the backend started.
+func (b *Backend) Registration(station string) ocpp.RegistrationStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.booted[station]
+}
+
+// Totals returns the counts so far.
+func (b *Backend) Totals() Totals {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.totals
 }
 
 // Stats returns the current gauge.

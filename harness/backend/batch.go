@@ -30,8 +30,19 @@ func (b *Backend) WriteBatch(ctx context.Context, items []Item) error {
 	if len(items) > 0 {
 		w.Station, w.Action = items[0].Station, items[0].Call.Action
 	}
-	rec := b.start(&Record{Work: w, Items: slices.Clone(items)})
+	rec := &Record{Work: w, size: len(items)}
+	if !b.opts.NoRecords {
+		rec.Items = slices.Clone(items)
+	}
+	b.start(rec)
+	pending := b.toStore(items) // read now: the caller may reuse items once this waits
 	err := b.wait(ctx, rec, b.opts.Latencies.ForBatch(len(items)))
+	if err == nil {
+		err = b.persist(ctx, pending)
+	}
+	if err == nil && b.opts.Observer != nil {
+		b.opts.Observer.Batch(len(items))
+	}
 	b.end(rec, err)
 	return err
 }

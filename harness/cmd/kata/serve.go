@@ -21,13 +21,20 @@ import (
 // runServe runs a step's server in the foreground: by default the last
 // step's solution, the final server.
 func runServe(args []string) error {
-	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE]")
+	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-api-token T] [-log text|json] [-registration R]")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	workers := fs.Int("workers", defaultServeWorkers, "Config.Workers; 0 leaves the step's default")
 	scale := fs.Float64("scale", 1, "multiplies the backend's latencies")
 	keysFile := fs.String("auth-keys", "", "a file of identity:password lines: turns on HTTP Basic authentication (step 09 on)")
+	db := fs.String("db", "", `the SQLite database (default .kata/serve.db; "memory" keeps nothing)`)
+	tags := fs.String("id-tags", "", "a file of idTags to authorize: tag [status] [expiry] a line")
+	heartbeat := fs.String("heartbeat", "", "the heartbeat interval given to stations, in seconds")
+	maxFrame := fs.String("max-frame", "", "the largest frame a station may send, in bytes (step 09 on)")
+	token := fs.String("api-token", "", "the operator API's bearer token")
+	logFormat := fs.String("log", "", "the log format: text or json")
+	registration := fs.String("registration", "", "what BootNotification answers: Accepted, Pending or Rejected")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +74,27 @@ func runServe(args []string) error {
 			return fmt.Errorf("AUTH_KEYS=%s: %w", *keysFile, err)
 		}
 		args = append(args, "-auth-keys", abs)
+	}
+	// Files are named from where make ran; the server runs from the
+	// repository's root.
+	for _, file := range []struct{ flag, value string }{{"-db", *db}, {"-id-tags", *tags}} {
+		if file.value == "" {
+			continue
+		}
+		v := file.value
+		if v != "memory" || file.flag != "-db" {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", file.flag, v, err)
+			}
+			v = abs
+		}
+		args = append(args, file.flag, v)
+	}
+	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-api-token", *token}, {"-log", *logFormat}, {"-registration", *registration}} {
+		if opt.value != "" {
+			args = append(args, opt.flag, opt.value)
+		}
 	}
 	return runLinked(s, !*solution, *solution, args...)
 }
@@ -145,12 +173,18 @@ func init() {
 			return starter.New(starter.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .StarterExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
 		StarterFields: {{printf "%#v" .StarterExtra}},
+{{- if .StarterErr}}
+		StarterErrNotConnected: starter.ErrNotConnected,
+{{- end}}
 {{- end}}
 {{- if .Solution}}
 		Solution: func(c Config) Server {
 			return solution.New(solution.Config{Backend: c.Backend, Workers: c.Workers, Logger: c.Logger{{range .SolutionExtra}}, {{.}}: c.{{.}}{{end}}})
 		},
 		SolutionFields: {{printf "%#v" .SolutionExtra}},
+{{- if .SolutionErr}}
+		SolutionErrNotConnected: solution.ErrNotConnected,
+{{- end}}
 {{- end}}
 	}
 }
@@ -158,7 +192,7 @@ func init() {
 
 // optionalConfig lists the fields of harness/cmd/run's Config that only some
 // steps' Config has; the link copies those the step declares.
-var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys"}
+var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize"}
 
 // optionalFields returns the optional Config fields that the step package
 // in dir declares. It reads the source rather than compiling it: a package
@@ -202,6 +236,40 @@ func optionalFields(dir string) []string {
 	return fields
 }
 
+// declares reports whether the package in dir declares a package-level
+// variable of that name. Like optionalFields it reads the source: a package
+// that does not parse declares nothing, and the build says why.
+func declares(dir, name string) bool {
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return false
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return false
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				for _, n := range spec.(*ast.ValueSpec).Names {
+					if n.Name == name {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
 // linkStep returns the source of the zz_step.go that links the step's
 // starter and/or solution into harness/cmd/run.
 func linkStep(s step, withStarter, withSolution bool) ([]byte, error) {
@@ -216,6 +284,8 @@ func linkStep(s step, withStarter, withSolution bool) ([]byte, error) {
 		"StarterExtra": optionalFields(filepath.Join(s.repo.root, s.dir())),
 		"Solution":     withSolution, "SolutionPath": s.solutionImportPath(),
 		"SolutionExtra": optionalFields(filepath.Join(s.repo.root, s.solutionDir())),
+		"StarterErr":    declares(filepath.Join(s.repo.root, s.dir()), "ErrNotConnected"),
+		"SolutionErr":   declares(filepath.Join(s.repo.root, s.solutionDir()), "ErrNotConnected"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("link step %s: %w", s.name, err)

@@ -40,6 +40,10 @@ type Config struct {
 	// AuthKeys reaches only the steps whose Config has it (step 09 on):
 	// each station's key, for HTTP Basic authentication. nil leaves it off.
 	AuthKeys map[string]string
+	// MaxFrameSize reaches only the steps whose Config has it (step 09
+	// on): the largest frame a station may send. 0 leaves the step's
+	// default.
+	MaxFrameSize int64
 }
 
 // Server is what every step's server offers.
@@ -63,6 +67,10 @@ type link struct {
 	// (IdleTimeout, QueueLimit, AuthKeys) that each variant's Config has:
 	// the ones the link copies over.
 	StarterFields, SolutionFields []string
+	// StarterErrNotConnected and SolutionErrNotConnected are the error a
+	// variant's Call returns for a station that is not connected (step 07
+	// on), or nil.
+	StarterErrNotConnected, SolutionErrNotConnected error
 }
 
 // linked is the hook: nil on disk, set by the zz_step.go that the kata

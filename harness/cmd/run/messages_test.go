@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,79 +66,53 @@ func TestCheckServeFlags(t *testing.T) {
 // The summary of make serve tells the workers' calls from the background
 // processors' work, so that a peak above the worker count makes sense.
 func TestServedSummary(t *testing.T) {
-	t0 := time.Now()
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	call := func(from, to int) backend.Record {
-		return backend.Record{Work: backend.Work{Kind: backend.KindCall}, Start: at(from), End: at(to)}
-	}
-	process := func(from, to int) backend.Record {
-		return backend.Record{Work: backend.Work{Kind: backend.KindProcess}, Start: at(from), End: at(to)}
-	}
 	tests := []struct {
 		name    string
 		stats   backend.Stats
-		records []backend.Record
+		totals  backend.Totals
 		workers int
 		want    string
 	}{
 		{
 			name:    "calls only",
 			stats:   backend.Stats{Done: 3, Peak: 2},
-			records: []backend.Record{call(0, 10), call(5, 15), call(15, 20)},
+			totals:  backend.Totals{Calls: 3, Done: 3, PeakCalls: 2},
 			workers: 2,
 			want:    "stopped: 3 calls handled\ncalls in the backend: at most 2 at once (2 workers)\n",
 		},
 		{
-			name:  "with background work",
-			stats: backend.Stats{Done: 5, Peak: 4},
-			// Two calls at once, and three processes, one ending as
-			// another starts: two at once.
-			records: []backend.Record{call(0, 10), call(0, 10), process(0, 5), process(5, 10), process(2, 8)},
+			name:    "with background work",
+			stats:   backend.Stats{Done: 5, Peak: 4},
+			totals:  backend.Totals{Calls: 2, Processed: 3, Done: 5, PeakCalls: 2, PeakProcessing: 2},
 			workers: 2,
 			want: "stopped: 5 calls handled: 2 answered while the station waited, 3 processed in the background\n" +
 				"calls in the backend: at most 4 at once (2 workers + background processors; at most 2 answering, 2 in the background)\n",
 		},
 		{
-			name:    "the step's default",
-			stats:   backend.Stats{Done: 1, Peak: 1},
-			records: []backend.Record{call(0, 10), {Work: backend.Work{Kind: backend.KindCall}, Start: at(3)}},
-			want:    "stopped: 1 call handled\ncalls in the backend: at most 1 at once (the step's default workers)\n",
+			name:   "the step's default",
+			stats:  backend.Stats{Done: 1, Peak: 1},
+			totals: backend.Totals{Calls: 1, Done: 1, PeakCalls: 1},
+			want:   "stopped: 1 call handled\ncalls in the backend: at most 1 at once (the step's default workers)\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := servedSummary(tt.stats, tt.records, tt.workers); got != tt.want {
+			if got := servedSummary(tt.stats, tt.totals, tt.workers); got != tt.want {
 				t.Errorf("servedSummary:\ngot  %q\nwant %q", got, tt.want)
 			}
 		})
 	}
 }
 
-func TestPeakOf(t *testing.T) {
-	t0 := time.Now()
-	rec := func(kind backend.Kind, from, to int) backend.Record {
-		r := backend.Record{Work: backend.Work{Kind: kind}, Start: t0.Add(time.Duration(from))}
-		if to > 0 {
-			r.End = t0.Add(time.Duration(to))
-		}
-		return r
+func TestDrainedSummary(t *testing.T) {
+	before := backend.Totals{Calls: 10, Processed: 5, Batches: 2, Written: 20}
+	now := backend.Totals{Calls: 12, Processed: 9, Batches: 3, Written: 30}
+	if got, want := drainedSummary(before, now, 1500*time.Millisecond),
+		"drained in 1.5s: 2 calls answered, 4 messages processed in the background, 10 meter values written in 1 write\n"; got != want {
+		t.Errorf("drained:\ngot  %q\nwant %q", got, want)
 	}
-	records := []backend.Record{
-		rec(backend.KindCall, 0, 10),
-		rec(backend.KindCall, 10, 20), // starts as the first ends
-		rec(backend.KindCall, 15, 0),  // never ended
-		rec(backend.KindProcess, 0, 30),
-		rec(backend.KindProcess, 1, 30),
-		rec(backend.KindProcess, 2, 30),
-	}
-	if got := peakOf(records, backend.KindCall); got != 2 {
-		t.Errorf("peak of calls = %d, want 2", got)
-	}
-	if got := peakOf(records, backend.KindProcess); got != 3 {
-		t.Errorf("peak of processes = %d, want 3", got)
-	}
-	if got := peakOf(nil, backend.KindCall); got != 0 {
-		t.Errorf("peak of nothing = %d, want 0", got)
+	if got := drainedSummary(backend.Totals{}, now, 0); !strings.Contains(got, "12 calls answered by the workers + 9 messages processed + 30 meter values written = 51") {
+		t.Errorf("in all: %q", got)
 	}
 }
 

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"math"
-	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -17,93 +13,6 @@ import (
 	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/harness/backend"
 )
-
-// serve runs the linked step's server on a real port until a signal stops it.
-func serve(args []string) error {
-	fs := newFlags("serve")
-	name := fs.String("variant", "solution", "which server: starter (your code) or solution")
-	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
-	workers := fs.Int("workers", 0, "Config.Workers; 0 leaves the step's default")
-	scale := fs.Float64("scale", 1, "multiplies the backend's latencies (the workshop's)")
-	keysFile := fs.String("auth-keys", "", "a file of identity:password lines: turns on HTTP Basic authentication")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := checkArgs(fs); err != nil {
-		return err
-	}
-	newServer, fields, err := variant(*name)
-	if err != nil {
-		return err
-	}
-	if err := checkServeFlags(*workers, *scale); err != nil {
-		return err
-	}
-	auth, err := loadAuthKeys(*keysFile, linked.Step, fields)
-	if err != nil {
-		return err
-	}
-
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies().Scaled(*scale)})
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", *addr, err)
-	}
-	srv := newServer(Config{Backend: b, Workers: *workers, Logger: logger, AuthKeys: auth.keys})
-
-	st := styleFor(os.Stderr)
-	whose := "the reference solution (solutions/" + linked.Name + ")"
-	if *name == "starter" {
-		whose = "your code (exercises/" + linked.Name + ")"
-	}
-	conc := fmt.Sprintf("Workers: %d", *workers)
-	more := ""
-	if *workers == 0 {
-		conc = fmt.Sprintf("Workers: the step's default (GOMAXPROCS is %d)", runtime.GOMAXPROCS(0))
-		more = "\nmany stations? make serve WORKERS=100: the backend's calls wait, they do not compute"
-	} else if *workers > runtime.GOMAXPROCS(0) {
-		more = "\nmore workers than processors, because the backend's calls wait rather than compute: see step 01"
-	}
-	fmt.Fprintf(os.Stderr, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
-	fmt.Fprintf(os.Stderr, "listening on ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g\n", l.Addr(), conc, *scale)
-	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", l.Addr())
-	if auth.keys != nil {
-		fmt.Fprintf(os.Stderr, "%s\n", auth.banner(*name == "starter"))
-		stations += " AUTH_KEYS=" + auth.file
-	}
-	fmt.Fprintf(os.Stderr, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	select {
-	case <-ctx.Done():
-		stop() // a second Ctrl-C ends the program at once
-		if g, ok := srv.(graceful); ok {
-			err = shutDown(g, b)
-		} else {
-			fmt.Fprintln(os.Stderr, "\nstopping: closing every connection and waiting for the workers (Ctrl-C again to force)…")
-			err = srv.Close()
-		}
-		if serveErr := <-served; err == nil {
-			err = serveErr
-		}
-	case err = <-served:
-		if closeErr := srv.Close(); err == nil {
-			err = closeErr
-		}
-		if err == nil {
-			err = errors.New("the server stopped serving on its own")
-		}
-	}
-	fmt.Fprint(os.Stderr, servedSummary(b.Stats(), b.Records(), *workers))
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
-}
 
 // authConfig is the HTTP Basic authentication that serve turns on.
 type authConfig struct {
@@ -162,7 +71,7 @@ const shutdownGrace = 30 * time.Second
 // acknowledged; a second signal cuts it short through Close. It reports what
 // the backend finished after the signal.
 func shutDown(srv graceful, b *backend.Backend) error {
-	signaled := time.Now()
+	signaled, before := time.Now(), b.Totals()
 	fmt.Fprintf(os.Stderr, "\nshutting down: no new station, nothing more read; draining what was acknowledged (up to %v; Ctrl-C again to force)…\n", shutdownGrace)
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
@@ -181,30 +90,18 @@ func shutDown(srv graceful, b *backend.Backend) error {
 		}
 		err = <-done
 	}
-	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), signaled, time.Since(signaled)))
-	fmt.Fprint(os.Stderr, drainedSummary(b.Records(), time.Time{}, 0))
+	fmt.Fprint(os.Stderr, drainedSummary(before, b.Totals(), time.Since(signaled)))
+	fmt.Fprint(os.Stderr, drainedSummary(backend.Totals{}, b.Totals(), 0))
 	return err
 }
 
-// drainedSummary says what the backend finished after the signal: the
-// work a graceful shutdown drained.
-func drainedSummary(records []backend.Record, after time.Time, took time.Duration) string {
-	calls, processed, written, batches := 0, 0, 0, 0
-	for _, r := range records {
-		if r.End.IsZero() || r.Err != nil || r.End.Before(after) {
-			continue
-		}
-		switch r.Kind {
-		case backend.KindCall:
-			calls++
-		case backend.KindProcess:
-			processed++
-		case backend.KindBatch:
-			batches++
-			written += len(r.Items)
-		}
-	}
-	if after.IsZero() {
+// drainedSummary says what the backend finished between two counts: after
+// the signal (before is the count then), the work a graceful shutdown
+// drained; or in all (before is zero, took too).
+func drainedSummary(before, now backend.Totals, took time.Duration) string {
+	calls, processed := now.Calls-before.Calls, now.Processed-before.Processed
+	written, batches := now.Written-before.Written, now.Batches-before.Batches
+	if took == 0 {
 		// Every message a station had answered is here once, by one road:
 		// the total is the stations' count of calls answered.
 		return fmt.Sprintf("in all: %d calls answered by the workers + %d messages processed + %d meter values written = %d "+
@@ -235,60 +132,16 @@ func checkServeFlags(workers int, scale float64) error {
 // did and how much of it at once. Steps 03 on answer some calls at once and
 // process them in the background, so the backend's peak is the workers'
 // calls and the background processors' work together: it says which.
-func servedSummary(stats backend.Stats, records []backend.Record, workers int) string {
+func servedSummary(stats backend.Stats, tot backend.Totals, workers int) string {
 	pool := fmt.Sprintf("%d workers", workers)
 	if workers == 0 {
 		pool = "the step's default workers"
 	}
-	answered, background := 0, 0
-	for _, r := range records {
-		if r.End.IsZero() {
-			continue
-		}
-		if r.Kind == backend.KindProcess {
-			background++
-		} else {
-			answered++
-		}
-	}
-	if background == 0 {
+	if tot.Processed == 0 {
 		return fmt.Sprintf("stopped: %s handled\ncalls in the backend: at most %d at once (%s)\n", plural(stats.Done, "call"), stats.Peak, pool)
 	}
 	return fmt.Sprintf("stopped: %s handled: %d answered while the station waited, %d processed in the background\n"+
 		"calls in the backend: at most %d at once (%s + background processors; at most %d answering, %d in the background)\n",
-		plural(stats.Done, "call"), answered, background, stats.Peak, pool,
-		peakOf(records, backend.KindCall), peakOf(records, backend.KindProcess))
-}
-
-// peakOf is the most work of one kind the records show in the backend at
-// once. Work that has not ended counts as still there.
-func peakOf(records []backend.Record, kind backend.Kind) int {
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
-	for _, r := range records {
-		if r.Kind != kind {
-			continue
-		}
-		edges = append(edges, edge{r.Start, +1})
-		if !r.End.IsZero() {
-			edges = append(edges, edge{r.End, -1})
-		}
-	}
-	// At the same instant, an end comes before a start: work that ends as
-	// another begins was not there at the same time.
-	slices.SortFunc(edges, func(a, b edge) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return a.delta - b.delta
-	})
-	now, top := 0, 0
-	for _, e := range edges {
-		now += e.delta
-		top = max(top, now)
-	}
-	return top
+		plural(stats.Done, "call"), stats.Done-tot.Processed, tot.Processed, stats.Peak, pool,
+		tot.PeakCalls, tot.PeakProcessing)
 }

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ocppkata/kata/harness/store"
+)
+
+// Station is a station as GET /api/stations lists it.
+type Station struct {
+	ID        string `json:"id"`
+	Connected bool   `json:"connected"`
+	// LastSeen is null for a station the store has no time for.
+	LastSeen        *time.Time `json:"lastSeen"`
+	Vendor          string     `json:"vendor"`
+	Model           string     `json:"model"`
+	FirmwareVersion string     `json:"firmwareVersion,omitempty"`
+	// Connectors are by id; connector 0 is the station as a whole.
+	Connectors []Connector `json:"connectors"`
+	// OpenTransactions are the ids of the station's transactions not yet
+	// stopped.
+	OpenTransactions []int `json:"openTransactions"`
+}
+
+// Connector is a connector's last reported status.
+type Connector struct {
+	ID        int        `json:"id"`
+	Status    string     `json:"status"`
+	ErrorCode string     `json:"errorCode"`
+	Info      string     `json:"info,omitempty"`
+	Updated   *time.Time `json:"updated,omitempty"`
+}
+
+// Transaction is a charging session; MeterStop and Stop are null while it
+// runs.
+type Transaction struct {
+	ID          int        `json:"id"`
+	Station     string     `json:"station"`
+	ConnectorID int        `json:"connectorId"`
+	IdTag       string     `json:"idTag"`
+	MeterStart  int        `json:"meterStart"`
+	MeterStop   *int       `json:"meterStop"`
+	Start       *time.Time `json:"start"`
+	Stop        *time.Time `json:"stop"`
+	Reason      string     `json:"reason"`
+}
+
+// Sample is one sampled value of a transaction's meter readings.
+type Sample struct {
+	Timestamp *time.Time `json:"timestamp"`
+	Value     string     `json:"value"`
+	Measurand string     `json:"measurand,omitempty"`
+	Unit      string     `json:"unit,omitempty"`
+	Context   string     `json:"context,omitempty"`
+	Phase     string     `json:"phase,omitempty"`
+	Location  string     `json:"location,omitempty"`
+	Format    string     `json:"format,omitempty"`
+}
+
+// utc is t in UTC for the JSON, or nil (null) for the zero time.
+func utc(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (a *api) connected(id string) bool {
+	return a.opts.Connected != nil && a.opts.Connected(id)
+}
+
+func (a *api) view(st store.Station) Station {
+	v := Station{
+		ID: st.ID, Connected: a.connected(st.ID), LastSeen: utc(st.LastSeen),
+		Vendor: st.Vendor, Model: st.Model, FirmwareVersion: st.Firmware,
+		Connectors:       make([]Connector, 0, len(st.Connectors)),
+		OpenTransactions: append([]int{}, st.OpenTransactions...),
+	}
+	for _, c := range st.Connectors {
+		v.Connectors = append(v.Connectors, Connector{
+			ID: c.ID, Status: c.Status, ErrorCode: c.ErrorCode, Info: c.Info, Updated: utc(c.Updated),
+		})
+	}
+	return v
+}
+
+// stations serves GET /api/stations.
+func (a *api) stations(w http.ResponseWriter, r *http.Request) {
+	sts, err := a.opts.Store.Stations(r.Context())
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]Station, 0, len(sts))
+	for _, st := range sts {
+		out = append(out, a.view(st))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// station serves GET /api/stations/{id}.
+func (a *api) station(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, err := a.opts.Store.Station(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		msg := fmt.Sprintf("no station %q: none with that id has sent a message; GET /api/stations lists those that have", id)
+		if a.connected(id) {
+			msg = fmt.Sprintf("station %q is connected but the store has nothing of it yet: it has sent no message", id)
+		}
+		writeError(w, http.StatusNotFound, msg)
+	case err != nil:
+		a.storeFailed(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, a.view(st))
+	}
+}
+
+func transaction(tx store.Transaction) Transaction {
+	out := Transaction{
+		ID: tx.ID, Station: tx.Station, ConnectorID: tx.ConnectorID, IdTag: tx.IdTag,
+		MeterStart: tx.MeterStart, Start: utc(tx.Start), Reason: tx.Reason,
+	}
+	if tx.MeterStop != nil {
+		m := *tx.MeterStop
+		out.MeterStop = &m
+	}
+	if tx.Stop != nil {
+		out.Stop = utc(*tx.Stop)
+	}
+	return out
+}
+
+// transactions serves GET /api/transactions[?station=ID]. A station with
+// no transactions, known or not, has an empty list: the filter found none.
+func (a *api) transactions(w http.ResponseWriter, r *http.Request) {
+	txs, err := a.opts.Store.Transactions(r.Context(), r.URL.Query().Get("station"))
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]Transaction, 0, len(txs))
+	for _, tx := range txs {
+		out = append(out, transaction(tx))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// meterValues serves GET /api/transactions/{id}/meter-values.
+func (a *api) meterValues(w http.ResponseWriter, r *http.Request) {
+	raw := r.PathValue("id")
+	id, err := strconv.Atoi(raw)
+	if err != nil {
+		writeError(w, http.StatusBadRequest,
+			fmt.Sprintf("transaction id %q is not an integer: the ids are those of GET /api/transactions", raw))
+		return
+	}
+	samples, err := a.opts.Store.TransactionMeterValues(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound,
+			fmt.Sprintf("no transaction %d; GET /api/transactions lists them", id))
+		return
+	case err != nil:
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		out = append(out, Sample{
+			Timestamp: utc(s.Timestamp), Value: s.Value, Measurand: s.Measurand, Unit: s.Unit,
+			Context: s.Context, Phase: s.Phase, Location: s.Location, Format: s.Format,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ocppkata/kata/harness/api"
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/idtags"
+	"github.com/ocppkata/kata/harness/metrics"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/portmux"
+	"github.com/ocppkata/kata/harness/store"
+)
+
+// serveFlags is what make serve asks for. Each flag falls back to an
+// environment variable (OCPP_ADDR, OCPP_DB, …), so that the server can be
+// configured the way a service is.
+type serveFlags struct {
+	variant      string
+	addr         string
+	workers      int
+	scale        float64
+	authKeys     string
+	db           string
+	idTags       string
+	heartbeat    int
+	maxFrame     int64
+	apiToken     string
+	log          string
+	registration string
+}
+
+// defaultDB is where make serve keeps its database unless told otherwise.
+const defaultDB = ".kata/serve.db"
+
+// parseServeFlags reads serve's flags, with their environment fallbacks.
+func parseServeFlags(args []string, getenv func(string) string) (serveFlags, error) {
+	var f serveFlags
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := newFlags("serve")
+	fs.StringVar(&f.variant, "variant", "solution", "which server: starter (your code) or solution")
+	fs.StringVar(&f.addr, "addr", env("OCPP_ADDR", "127.0.0.1:8080"), "the address to listen on (OCPP_ADDR)")
+	fs.IntVar(&f.workers, "workers", 0, "Config.Workers; 0 leaves the step's default")
+	fs.Float64Var(&f.scale, "scale", 1, "multiplies the backend's latencies (the workshop's)")
+	fs.StringVar(&f.authKeys, "auth-keys", env("OCPP_AUTH_KEYS", ""), "a file of identity:password lines: turns on HTTP Basic authentication (OCPP_AUTH_KEYS)")
+	fs.StringVar(&f.db, "db", env("OCPP_DB", defaultDB), `the SQLite database file; "memory" keeps nothing across restarts (OCPP_DB)`)
+	fs.StringVar(&f.idTags, "id-tags", env("OCPP_ID_TAGS", ""), "a file of idTags to authorize, one a line: tag [status] [expiry]; none: every tag is accepted (OCPP_ID_TAGS)")
+	heartbeat, _ := strconv.Atoi(env("OCPP_HEARTBEAT", "0"))
+	fs.IntVar(&f.heartbeat, "heartbeat", heartbeat, "the heartbeat interval BootNotification answers give, in seconds; 0: 300 (OCPP_HEARTBEAT)")
+	maxFrame, _ := strconv.ParseInt(env("OCPP_MAX_FRAME", "0"), 10, 64)
+	fs.Int64Var(&f.maxFrame, "max-frame", maxFrame, "the largest frame a station may send, in bytes; 0: the step's default (OCPP_MAX_FRAME; step 09)")
+	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator API wants Authorization: Bearer <token> (OCPP_API_TOKEN)")
+	fs.StringVar(&f.log, "log", env("LOG", ""), "the log format: text or json; default text on a terminal, json otherwise (LOG)")
+	fs.StringVar(&f.registration, "registration", env("OCPP_REGISTRATION", "Accepted"), "what BootNotification answers: Accepted, Pending or Rejected (OCPP_REGISTRATION)")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if err := checkArgs(fs); err != nil {
+		return f, err
+	}
+	if err := checkServeFlags(f.workers, f.scale); err != nil {
+		return f, err
+	}
+	switch {
+	case f.heartbeat < 0:
+		return f, fmt.Errorf("-heartbeat %d: want seconds, 1 or more (0: the default, 300)", f.heartbeat)
+	case f.maxFrame < 0:
+		return f, fmt.Errorf("-max-frame %d: want bytes, 1 or more (0: the step's default)", f.maxFrame)
+	case f.log != "" && f.log != "text" && f.log != "json":
+		return f, fmt.Errorf("-log %q: want text or json", f.log)
+	}
+	for _, r := range []ocpp.RegistrationStatus{ocpp.RegistrationAccepted, ocpp.RegistrationPending, ocpp.RegistrationRejected} {
+		if strings.EqualFold(f.registration, string(r)) {
+			f.registration = string(r) // REGISTRATION=pending is meant as Pending
+		}
+	}
+	if !ocpp.RegistrationStatus(f.registration).Valid() {
+		return f, fmt.Errorf("-registration %q: want Accepted, Pending or Rejected", f.registration)
+	}
+	return f, nil
+}
+
+// newLogger returns the server's logger: text for a person at a terminal,
+// JSON for a machine that collects the logs, unless format says.
+func newLogger(w *os.File, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" || (format == "" && !isTerminal(w)) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the server's store: the SQLite file at path, or memory.
+func openStore(path string) (store.Store, string, error) {
+	if path == "memory" {
+		return &store.Memory{}, "in memory (nothing kept across restarts)", nil
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "", fmt.Errorf("DB=%s: %w", path, err)
+		}
+	}
+	st, err := openSQLite(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("DB=%s: %w", path, err)
+	}
+	return st, "SQLite " + path, nil
+}
+
+// observer forwards the backend's reports to the metrics, which can only be
+// made once the step's server exists (they read its gauges).
+type observer struct {
+	m atomic.Pointer[metrics.Metrics]
+}
+
+func (o *observer) Call(action, result string, took time.Duration) {
+	if m := o.m.Load(); m != nil {
+		m.Call(action, result, took)
+	}
+}
+
+func (o *observer) Batch(size int) {
+	if m := o.m.Load(); m != nil {
+		m.Batch(size)
+	}
+}
+
+func (o *observer) StoreError(op string) {
+	if m := o.m.Load(); m != nil {
+		m.StoreError(op)
+	}
+}
+
+// stationCaller is a step's server that calls stations (step 07 on).
+type stationCaller interface {
+	Call(ctx context.Context, station, action string, req, resp any) error
+}
+
+// serve runs the linked step's server on a real port until a signal stops
+// it: the step's OCPP endpoint, the operator API and the Prometheus
+// metrics on one port, its backend keeping what stations report in a store.
+func serve(args []string) error {
+	f, err := parseServeFlags(args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	newServer, fields, err := variant(f.variant)
+	if err != nil {
+		return err
+	}
+	auth, err := loadAuthKeys(f.authKeys, linked.Step, fields)
+	if err != nil {
+		return err
+	}
+	var tags idtags.List
+	if f.idTags != "" {
+		if tags, err = idtags.Load(f.idTags); err != nil {
+			return fmt.Errorf("ID_TAGS: %w", err)
+		}
+	}
+	logger := newLogger(os.Stderr, f.log)
+
+	st, where, err := openStore(f.db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	obs := &observer{}
+	// No records: a server that runs for days must not grow with every call.
+	b := backend.New(backend.Options{
+		Latencies: backend.WorkshopLatencies().Scaled(f.scale), NoRecords: true,
+		Store: st, Observer: obs, Logger: logger, HeartbeatInterval: f.heartbeat, IdTags: tags,
+		Registration: ocpp.RegistrationStatus(f.registration),
+	})
+	l, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
+	}
+	mux := portmux.New(l, portmux.Options{})
+	srv := newServer(Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
+	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
+	obs.m.Store(m)
+
+	apiOpts := api.Options{
+		Store: st, Connected: mux.IsConnected, Step: fmt.Sprintf("%02d", linked.Step),
+		Token: f.apiToken, Logger: logger,
+		Registration: func(station string) string { return string(b.Registration(station)) },
+	}
+	if c, ok := srv.(stationCaller); ok {
+		apiOpts.Call = c.Call
+		apiOpts.NotConnected = notConnected(f.variant)
+	}
+	h := http.NewServeMux()
+	h.Handle("/api/", api.New(apiOpts))
+	h.Handle("GET /metrics", m.Handler())
+	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the operator API is at /api/stations, the metrics at /metrics", http.StatusNotFound)
+	})
+	web := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+
+	printBanner(os.Stderr, f, l.Addr(), auth, where)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(mux.Stations()) }()
+	go web.Serve(mux.HTTP())
+	go mux.Serve()
+	select {
+	case <-ctx.Done():
+		stop() // a second Ctrl-C ends the program at once
+		if g, ok := srv.(graceful); ok {
+			err = shutDown(g, b)
+		} else {
+			fmt.Fprintln(os.Stderr, "\nstopping: closing every connection and waiting for the workers (Ctrl-C again to force)…")
+			err = srv.Close()
+		}
+		if serveErr := <-served; err == nil {
+			err = serveErr
+		}
+	case err = <-served:
+		if closeErr := srv.Close(); err == nil {
+			err = closeErr
+		}
+		if err == nil {
+			err = errors.New("the server stopped serving on its own")
+		}
+	}
+	// What the backend still holds for the store, then the API, then the
+	// port, then the store.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = errors.Join(err, b.Flush(flushCtx))
+	web.Close()
+	mux.Close()
+	err = errors.Join(err, st.Close())
+	fmt.Fprint(os.Stderr, servedSummary(b.Stats(), b.Totals(), f.workers))
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// notConnected tells the API which of Call's errors mean that the station
+// is not connected: the step's ErrNotConnected, which the link gives.
+func notConnected(v string) func(error) bool {
+	target := linked.SolutionErrNotConnected
+	if v == "starter" {
+		target = linked.StarterErrNotConnected
+	}
+	return func(err error) bool { return target != nil && errors.Is(err, target) }
+}
+
+// printBanner says what runs where.
+func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, where string) {
+	st := styleFor(os.Stderr)
+	whose := "the reference solution (solutions/" + linked.Name + ")"
+	if f.variant == "starter" {
+		whose = "your code (exercises/" + linked.Name + ")"
+	}
+	conc := fmt.Sprintf("Workers: %d", f.workers)
+	more := ""
+	if f.workers == 0 {
+		conc = fmt.Sprintf("Workers: the step's default (GOMAXPROCS is %d)", runtime.GOMAXPROCS(0))
+		more = "\nmany stations? make serve WORKERS=100: the backend's calls wait, they do not compute"
+	} else if f.workers > runtime.GOMAXPROCS(0) {
+		more = "\nmore workers than processors, because the backend's calls wait rather than compute: see step 01"
+	}
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
+	fmt.Fprintf(w, "stations: ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", addr, conc, f.scale, where)
+	api := fmt.Sprintf("operator API: http://%s/api/stations", addr)
+	if f.apiToken != "" {
+		api += " (Authorization: Bearer $OCPP_API_TOKEN)"
+	}
+	fmt.Fprintf(w, "%s · metrics: http://%s/metrics\n", api, addr)
+	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", addr)
+	if auth.keys != nil {
+		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter"))
+		stations += " AUTH_KEYS=" + auth.file
+	}
+	fmt.Fprintf(w, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
+}

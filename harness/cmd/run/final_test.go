@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestServeFlagsFallBackOnTheEnvironment(t *testing.T) {
+	env := map[string]string{"OCPP_ADDR": "0.0.0.0:9000", "OCPP_DB": "/var/lib/ocpp.db", "OCPP_HEARTBEAT": "60",
+		"OCPP_API_TOKEN": "secret", "LOG": "json", "OCPP_MAX_FRAME": "1024"}
+	f, err := parseServeFlags(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.addr != "0.0.0.0:9000" || f.db != "/var/lib/ocpp.db" || f.heartbeat != 60 || f.apiToken != "secret" || f.log != "json" || f.maxFrame != 1024 {
+		t.Errorf("from the environment: %+v", f)
+	}
+	f, err = parseServeFlags([]string{"-db", "memory", "-heartbeat", "30"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.db != "memory" || f.heartbeat != 30 {
+		t.Errorf("a flag wins over the environment: %+v", f)
+	}
+	f, err = parseServeFlags(nil, func(string) string { return "" })
+	if err != nil || f.db != defaultDB || f.addr != "127.0.0.1:8080" {
+		t.Errorf("defaults: %+v, %v", f, err)
+	}
+}
+
+func TestServeFlagsRefused(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-heartbeat", "-5"}, "-heartbeat -5"},
+		{[]string{"-max-frame", "-1"}, "-max-frame -1"},
+		{[]string{"-log", "yaml"}, `-log "yaml"`},
+		{[]string{"-workers", "-2"}, "-workers -2"},
+		{[]string{"-registration", "maybe"}, `-registration "maybe"`},
+	}
+	for _, tt := range tests {
+		_, err := parseServeFlags(tt.args, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error about %s", tt.args, err, tt.want)
+		}
+	}
+}
+
+func TestRegistrationInAnyCase(t *testing.T) {
+	f, err := parseServeFlags([]string{"-registration", "pending"}, func(string) string { return "" })
+	if err != nil || f.registration != "Pending" {
+		t.Errorf("-registration pending: %q, %v; want Pending", f.registration, err)
+	}
+}

@@ -1,0 +1,165 @@
+// Package metrics is the Prometheus metrics of `make serve`, served at
+// /metrics by Handler in the Prometheus text format through
+// github.com/prometheus/client_golang.
+//
+// A Metrics counts what the backend reports to it (each call answered,
+// each batch written, each store error) and reads the rest when it is
+// scraped: the stations connected, and the gauges of the step's server
+// that it has (its live processors, its queues, its pending calls). The
+// series are:
+//
+//	ocpp_stations_connected                  stations with a connection open
+//	ocpp_calls_total{action,result}          calls from stations answered
+//	ocpp_call_duration_seconds{action}       how long answering them took
+//	ocpp_processors                          live processors (step 04 on)
+//	ocpp_queued_calls                        calls queued for the connected stations (step 05 on)
+//	ocpp_pending_calls                       server calls awaiting an answer (step 07 on)
+//	ocpp_batch_size                          items per batch written; its _count is the batches
+//	ocpp_store_errors_total{op}              store operations that failed
+//
+// with the Go runtime's (go_*) and the process's (process_*) series.
+//
+// The backend reports to a Metrics through its Call, Batch and StoreError
+// methods. It should hold it as an interface of its own with those methods
+// rather than import this package, so that the steps' suites, which build
+// the backend, do not build client_golang.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// The results of a call, for Call.
+const (
+	ResultOK        = "ok"        // answered with a CALLRESULT
+	ResultCallError = "callerror" // answered with a CALLERROR
+	ResultError     = "error"     // not answered: the answer could not be sent, or the work failed
+)
+
+// OtherAction is the action label of every call whose action OCPP 1.6 Core
+// does not name: a station chooses the action it sends, and each label
+// value is a series Prometheus keeps.
+const OtherAction = "other"
+
+// Options configures a Metrics. Each field is optional: the series that
+// need one that is nil are left out.
+type Options struct {
+	// Stations gives ocpp_stations_connected, and the stations whose
+	// queues ocpp_queued_calls adds up. A *portmux.Mux is one.
+	Stations interface{ Connected() []string }
+	// Server is the step's server. Those of its methods below that it has
+	// are read at each scrape:
+	//
+	//	Processors() int          ocpp_processors
+	//	Queued(station string) int ocpp_queued_calls, with Stations
+	//	PendingCalls() int        ocpp_pending_calls
+	Server any
+}
+
+// Metrics is a registry of the server's metrics. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	reg         *prometheus.Registry
+	calls       *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	batches     prometheus.Histogram
+	storeErrors *prometheus.CounterVec
+}
+
+// New returns a Metrics with the series that opts allows.
+func New(opts Options) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ocpp_calls_total",
+			Help: "Calls from stations answered, by action and result (ok: a CALLRESULT, callerror: a CALLERROR, error: not answered).",
+		}, []string{"action", "result"}),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ocpp_call_duration_seconds",
+			Help: "How long the backend took to answer a call from a station, by action.",
+			// From half a millisecond to about 8 s: a simulated backend's
+			// latencies are milliseconds, a struggling store's seconds.
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),
+		}, []string{"action"}),
+		batches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ocpp_batch_size",
+			Help:    "Items in each batch written to the store; its _count is the batches written.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 to 1024
+		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ocpp_store_errors_total",
+			Help: "Store operations that failed, by operation.",
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.calls, m.durations, m.batches, m.storeErrors,
+	)
+
+	if st := opts.Stations; st != nil {
+		m.gauge("ocpp_stations_connected", "Stations with a WebSocket connection open.", func() int {
+			return len(st.Connected())
+		})
+	}
+	if s, ok := opts.Server.(interface{ Processors() int }); ok {
+		m.gauge("ocpp_processors", "Station processors alive now.", s.Processors)
+	}
+	if s, ok := opts.Server.(interface{ Queued(string) int }); ok && opts.Stations != nil {
+		st := opts.Stations
+		m.gauge("ocpp_queued_calls", "Calls from the connected stations waiting in their queues.", func() int {
+			n := 0
+			for _, id := range st.Connected() {
+				n += s.Queued(id)
+			}
+			return n
+		})
+	}
+	if s, ok := opts.Server.(interface{ PendingCalls() int }); ok {
+		m.gauge("ocpp_pending_calls", "Calls from the server to stations awaiting an answer.", s.PendingCalls)
+	}
+	return m
+}
+
+// gauge registers a gauge that calls f at each scrape.
+func (m *Metrics) gauge(name, help string, f func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+		func() float64 { return float64(f()) }))
+}
+
+// Call records a call from a station that the backend answered: its
+// action, its result (ResultOK, ResultCallError or ResultError) and how
+// long answering it took. An action OCPP 1.6 does not name is recorded as
+// OtherAction.
+func (m *Metrics) Call(action, result string, took time.Duration) {
+	if _, known := ocpp.ResponseFor(action); !known {
+		action = OtherAction
+	}
+	m.calls.WithLabelValues(action, result).Inc()
+	m.durations.WithLabelValues(action).Observe(took.Seconds())
+}
+
+// Batch records a batch of size items written to the store.
+func (m *Metrics) Batch(size int) { m.batches.Observe(float64(size)) }
+
+// StoreError records a store operation that failed, named by op ("boot",
+// "meter-values", …).
+func (m *Metrics) StoreError(op string) { m.storeErrors.WithLabelValues(op).Inc() }
+
+// Registry returns the registry the series are in, for a caller to add its
+// own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler returns the handler of /metrics: each GET gathers every series
+// and writes them in the format the scraper asks for, the Prometheus text
+// format by default.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}

@@ -1,0 +1,496 @@
+// Package portmux shares one listener between a step's station endpoint and
+// an ordinary HTTP server, so that `make serve` offers /ocpp/{stationId},
+// the operator API and /metrics on one port without changing the steps.
+//
+// A Mux accepts on the real listener and reads the request line of each new
+// connection. A connection whose first request is for /ocpp/... is handed,
+// with the bytes read so far replayed, to the listener returned by Stations;
+// every other connection goes to the listener returned by HTTP. Routing is
+// per connection, by its first request: the later requests of a keep-alive
+// connection stay on the side its first one chose.
+//
+// A connection that has not sent its request line within the request
+// timeout is closed; one whose line is longer than the limit is answered
+// 414 and closed. The connections the two sides accept read from the start
+// of the request, as if the Mux had not been there; they are not
+// *net.TCPConn, and their Close is what ends a station's count.
+//
+// The Mux also knows which stations are connected, for the API and the
+// metrics: a connection whose request was for /ocpp/{id} counts for the
+// station id (percent-decoded, as net/http's PathValue gives it) from when
+// the station side answers it with 101 Switching Protocols until the
+// connection is closed. A handshake the step refuses (a 401, say) is never
+// counted; if the station then retries on the same keep-alive connection,
+// the request answered 101 is the one that counts.
+package portmux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultMaxRequestLine = 8 << 10
+)
+
+// Options configures a Mux. The zero value uses the defaults.
+type Options struct {
+	// RequestTimeout bounds how long a new connection may take to send its
+	// request line; one that has not by then is closed. Zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxRequestLine is the longest request line, in bytes, a connection
+	// may send; a longer one is answered 414 URI Too Long and closed. Zero
+	// means DefaultMaxRequestLine.
+	MaxRequestLine int
+}
+
+// stationPrefix is the path under which a step's server serves stations.
+const stationPrefix = "/ocpp/"
+
+// Mux routes the connections of one listener to two in-process listeners.
+// Its methods are safe for concurrent use.
+type Mux struct {
+	l        net.Listener
+	timeout  time.Duration
+	maxLine  int
+	stations *listener
+	http     *listener
+	done     chan struct{} // closed by Close
+
+	mu        sync.Mutex
+	closed    bool
+	routing   map[net.Conn]struct{} // accepted, not yet handed over
+	connected map[string]int        // station id → open upgraded connections
+	wg        sync.WaitGroup        // routing goroutines
+}
+
+// New returns a Mux that will accept on l once Serve is called. The Mux
+// owns l: Close closes it.
+func New(l net.Listener, opts Options) *Mux {
+	m := &Mux{
+		l:         l,
+		timeout:   opts.RequestTimeout,
+		maxLine:   opts.MaxRequestLine,
+		done:      make(chan struct{}),
+		routing:   make(map[net.Conn]struct{}),
+		connected: make(map[string]int),
+	}
+	if m.timeout <= 0 {
+		m.timeout = DefaultRequestTimeout
+	}
+	if m.maxLine <= 0 {
+		m.maxLine = DefaultMaxRequestLine
+	}
+	m.stations = newListener(m)
+	m.http = newListener(m)
+	return m
+}
+
+// Stations returns the listener of the connections whose first request is
+// for /ocpp/...: pass it to the step's Serve. Closing it (as the step's
+// Close does) leaves the Mux serving; a station that connects after that is
+// closed without an answer.
+func (m *Mux) Stations() net.Listener { return m.stations }
+
+// HTTP returns the listener of every other connection: serve the operator
+// API and /metrics on it. Closing it leaves the Mux serving.
+func (m *Mux) HTTP() net.Listener { return m.http }
+
+// Serve accepts connections on the real listener and routes each in its own
+// goroutine, until Close is called; then it returns nil. If the real
+// listener fails, Serve returns its error, and the caller should Close the
+// Mux. Serve must be called at most once.
+func (m *Mux) Serve() error {
+	var delay time.Duration // after a temporary accept error, as net/http does
+	for {
+		c, err := m.l.Accept()
+		if err != nil {
+			select {
+			case <-m.done:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Temporary() { // as net/http: EMFILE and the like pass
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+				case <-m.done:
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("portmux: accept: %w", err)
+		}
+		delay = 0
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		m.routing[c] = struct{}{}
+		m.wg.Add(1)
+		m.mu.Unlock()
+		go m.route(c)
+	}
+}
+
+// Close closes the real listener and both in-process listeners, whose
+// Accept then returns net.ErrClosed, closes the connections whose request
+// line is still awaited, and waits for the Mux's goroutines to return. The
+// connections already handed over stay open: they belong to the servers
+// that accepted them. Close is idempotent.
+//
+// A step's Serve that sees its listener closed before its own Close was
+// called returns an error wrapping net.ErrClosed: close the step's server
+// first, then the Mux, for Serve to return nil.
+func (m *Mux) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	close(m.done)
+	for c := range m.routing {
+		c.Close() // a routing goroutine waiting for the request line returns
+	}
+	m.mu.Unlock()
+	err := m.l.Close()
+	m.stations.Close()
+	m.http.Close()
+	m.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("portmux: close: %w", err)
+	}
+	return nil
+}
+
+// Connected returns the ids of the stations connected now, sorted.
+func (m *Mux) Connected() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.connected))
+	for id := range m.connected {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// IsConnected reports whether station id has a connection open now.
+func (m *Mux) IsConnected(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.connected[id] > 0
+}
+
+// NumConnected returns how many stations are connected now. A station with
+// two connections open (while the step takes over the older one) counts
+// once.
+func (m *Mux) NumConnected() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.connected)
+}
+
+func (m *Mux) add(id string) {
+	m.mu.Lock()
+	m.connected[id]++
+	m.mu.Unlock()
+}
+
+func (m *Mux) remove(id string) {
+	m.mu.Lock()
+	if m.connected[id]--; m.connected[id] <= 0 {
+		delete(m.connected, id)
+	}
+	m.mu.Unlock()
+}
+
+// route reads c's request line and hands c over to one side.
+func (m *Mux) route(c net.Conn) {
+	defer m.wg.Done()
+	handed := false
+	defer func() {
+		m.mu.Lock()
+		delete(m.routing, c)
+		m.mu.Unlock()
+		if !handed {
+			c.Close()
+		}
+	}()
+
+	head, line, err := m.readLine(c)
+	if err != nil {
+		if errors.Is(err, errLineTooLong) {
+			c.SetWriteDeadline(time.Now().Add(m.timeout))
+			c.Write([]byte("HTTP/1.1 414 URI Too Long\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n414 URI Too Long: the request line is too long\n"))
+		}
+		return // a client that sent nothing in time, or went away
+	}
+	c.SetReadDeadline(time.Time{})
+
+	to := m.http
+	wc := &conn{Conn: c, m: m, replay: head}
+	if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
+		to = m.stations
+		wc.watch = true
+		wc.station = stationID(path)
+	}
+	handed = to.deliver(wc)
+}
+
+var errLineTooLong = errors.New("request line too long")
+
+// readLine reads from c until its first line is complete, and returns
+// every byte read (to be replayed) and the line without its line ending.
+func (m *Mux) readLine(c net.Conn) (head, line []byte, err error) {
+	if err := c.SetReadDeadline(time.Now().Add(m.timeout)); err != nil {
+		return nil, nil, err
+	}
+	buf := make([]byte, 0, min(1024, m.maxLine))
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(2*cap(buf), m.maxLine)-len(buf))
+		}
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			buf = buf[:len(buf)+n]
+			end := len(buf) - n + i
+			return buf, bytes.TrimSuffix(buf[:end], []byte("\r")), nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) >= m.maxLine {
+			return nil, nil, errLineTooLong
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// requestPath returns the escaped path of a request line's target.
+func requestPath(line []byte) (string, bool) {
+	method, rest, ok := strings.Cut(string(line), " ")
+	if !ok || method == "" {
+		return "", false
+	}
+	target, proto, ok := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(proto, "HTTP/") {
+		return "", false
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return "", false
+	}
+	return u.EscapedPath(), true
+}
+
+// stationID returns the station id of an escaped /ocpp/{id} path as
+// net/http's ServeMux gives it to PathValue: one segment, percent-decoded.
+// It returns "" for a path with no id, or more than one segment.
+func stationID(path string) string {
+	seg := strings.TrimPrefix(path, stationPrefix)
+	if seg == "" || strings.Contains(seg, "/") {
+		return ""
+	}
+	if id, err := url.PathUnescape(seg); err == nil {
+		return id
+	}
+	return seg // what ServeMux does with a malformed escape
+}
+
+// listener is an in-process net.Listener fed by the Mux.
+type listener struct {
+	m         *Mux
+	conns     chan net.Conn
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newListener(m *Mux) *listener {
+	return &listener{m: m, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// Accept waits for the next connection routed to this side. It returns
+// net.ErrClosed once this listener or the Mux is closed.
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+	case <-l.m.done:
+	}
+	return nil, net.ErrClosed
+}
+
+// Close stops this side: the connections routed to it from now on are
+// closed. It leaves the Mux and the other side serving.
+func (l *listener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr returns the real listener's address.
+func (l *listener) Addr() net.Addr { return l.m.l.Addr() }
+
+// deliver hands c to the next Accept, and reports whether it was taken.
+func (l *listener) deliver(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+	case <-l.m.done:
+	}
+	return false
+}
+
+// conn is a routed connection: its reads start with the bytes the Mux
+// read, and on the station side it watches its handshake.
+type conn struct {
+	net.Conn
+	m *Mux
+
+	rmu    sync.Mutex
+	replay []byte // read by the Mux, not yet by the server
+	taken  atomic.Bool
+
+	// The handshake watch, on the station side only. The first bytes the
+	// server writes after a request are its status line: 101 counts the
+	// request's station until Close. After any other answer, the next
+	// request line read on the connection is watched the same way, for a
+	// station that retries on its keep-alive connection.
+	watch   bool
+	settled atomic.Bool // nothing more to watch: upgraded or closed
+	mu      sync.Mutex
+	reading bool   // reading the next request line, not awaiting an answer
+	station string // the id of the request being answered, or ""
+	head    []byte // the answer's first bytes, or the request line so far
+	counted bool
+	closed  bool
+}
+
+// statusLen is the length of "HTTP/1.1 101".
+const statusLen = 12
+
+func (c *conn) Read(p []byte) (int, error) {
+	if !c.taken.Load() {
+		c.rmu.Lock()
+		if len(c.replay) > 0 {
+			n := copy(p, c.replay)
+			c.replay = c.replay[n:]
+			if len(c.replay) == 0 {
+				c.replay = nil
+				c.taken.Store(true)
+			}
+			c.rmu.Unlock()
+			return n, nil
+		}
+		c.taken.Store(true)
+		c.rmu.Unlock()
+	}
+	n, err := c.Conn.Read(p)
+	if c.watch && n > 0 && !c.settled.Load() {
+		c.sawRead(p[:n])
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.watch && n > 0 && !c.settled.Load() {
+		c.sawWritten(p[:n])
+	}
+	return n, err
+}
+
+// sawWritten watches the server's answer to the request being answered.
+// Servers do not write one connection's handshake from two goroutines at
+// once, so the bytes arrive in order.
+func (c *conn) sawWritten(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.counted || c.reading {
+		return
+	}
+	c.head = append(c.head, b[:min(statusLen-len(c.head), len(b))]...)
+	if len(c.head) < statusLen {
+		return
+	}
+	if switching(c.head) {
+		c.settled.Store(true) // the connection speaks WebSocket from now on
+		if c.station != "" {
+			c.counted = true
+			c.m.add(c.station)
+		}
+		return
+	}
+	c.reading, c.head, c.station = true, c.head[:0], ""
+}
+
+// sawRead watches for the next request line after an answer that was not
+// an upgrade.
+func (c *conn) sawRead(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.counted || !c.reading {
+		return
+	}
+	c.station = ""
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		c.head = append(c.head, b[:i]...)
+		line := bytes.TrimSuffix(c.head, []byte("\r"))
+		if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
+			c.station = stationID(path)
+		}
+	} else if len(c.head)+len(b) <= c.m.maxLine {
+		c.head = append(c.head, b...)
+		return
+	}
+	// A line too long to be a station's is answered without being counted.
+	c.reading, c.head = false, c.head[:0]
+}
+
+// switching reports whether a status line starts "HTTP/1.x 101".
+func switching(status []byte) bool {
+	return bytes.HasPrefix(status, []byte("HTTP/1.")) && len(status) >= statusLen &&
+		status[8] == ' ' && string(status[9:12]) == "101"
+}
+
+// Close closes the connection; a station it counted for stops counting
+// unless it has another connection open.
+func (c *conn) Close() error {
+	if c.watch {
+		c.mu.Lock()
+		counted := c.counted
+		c.counted, c.closed = false, true
+		c.settled.Store(true)
+		c.mu.Unlock()
+		if counted {
+			c.m.remove(c.station)
+		}
+	}
+	return c.Conn.Close()
+}
+
+// CloseWrite shuts down the writing side of a TCP connection, as net/http
+// does before it closes one.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}

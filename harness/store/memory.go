@@ -1,0 +1,241 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// Memory is a Store that keeps everything in memory, for tests and for a
+// server that needs to remember nothing across restarts. The zero value is
+// ready to use.
+type Memory struct {
+	mu       sync.Mutex
+	stations map[string]*Station
+	txs      []Transaction // by id: txs[id-1]
+	starts   map[startKey]int
+	samples  map[int][]Sample // by transaction id
+}
+
+// startKey is what makes a StartTransaction the same one again.
+type startKey struct {
+	station     string
+	connector   int
+	idTag       string
+	meterStart  int
+	timestampNs int64
+}
+
+var _ Store = (*Memory)(nil)
+
+func (m *Memory) station(id string) *Station {
+	if m.stations == nil {
+		m.stations = make(map[string]*Station)
+	}
+	st, ok := m.stations[id]
+	if !ok {
+		st = &Station{ID: id}
+		m.stations[id] = st
+	}
+	return st
+}
+
+func (m *Memory) seen(st *Station, at time.Time) {
+	if at.After(st.LastSeen) {
+		st.LastSeen = at.UTC()
+	}
+}
+
+// Boot implements Store.
+func (m *Memory) Boot(ctx context.Context, station string, req ocpp.BootNotificationRequest, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.station(station)
+	st.Vendor, st.Model, st.Firmware = req.ChargePointVendor, req.ChargePointModel, req.FirmwareVersion
+	m.seen(st, at)
+	return nil
+}
+
+// Seen implements Store.
+func (m *Memory) Seen(ctx context.Context, seen map[string]time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, at := range seen {
+		m.seen(m.station(id), at)
+	}
+	return nil
+}
+
+// StartTransaction implements Store.
+func (m *Memory) StartTransaction(ctx context.Context, station string, req ocpp.StartTransactionRequest) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := startKey{station, req.ConnectorId, req.IdTag, req.MeterStart, req.Timestamp.UnixNano()}
+	if id, ok := m.starts[key]; ok {
+		return id, nil
+	}
+	if m.starts == nil {
+		m.starts = make(map[startKey]int)
+	}
+	m.station(station)
+	id := len(m.txs) + 1
+	m.txs = append(m.txs, Transaction{
+		ID: id, Station: station, ConnectorID: req.ConnectorId, IdTag: req.IdTag,
+		MeterStart: req.MeterStart, Start: req.Timestamp.UTC(),
+	})
+	m.starts[key] = id
+	return id, nil
+}
+
+// StopTransaction implements Store.
+func (m *Memory) StopTransaction(ctx context.Context, station string, req ocpp.StopTransactionRequest) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := req.TransactionId
+	if id < 1 || id > len(m.txs) || m.txs[id-1].Station != station {
+		return false, nil
+	}
+	tx := &m.txs[id-1]
+	if tx.Stop != nil {
+		return true, nil // a stop sent again: the first one stands, once
+	}
+	stop, meter := req.Timestamp.UTC(), req.MeterStop
+	tx.Stop, tx.MeterStop, tx.Reason = &stop, &meter, req.Reason
+	m.addSamples(id, req.TransactionData)
+	return true, nil
+}
+
+// Status implements Store.
+func (m *Memory) Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.station(station)
+	c := Connector{ID: req.ConnectorId, Status: string(req.Status), ErrorCode: string(req.ErrorCode), Info: req.Info, Updated: at.UTC()}
+	if req.Timestamp != nil {
+		c.Updated = req.Timestamp.UTC()
+	}
+	i := slices.IndexFunc(st.Connectors, func(x Connector) bool { return x.ID == c.ID })
+	if i < 0 {
+		st.Connectors = append(st.Connectors, c)
+		slices.SortFunc(st.Connectors, func(a, b Connector) int { return cmp.Compare(a.ID, b.ID) })
+	} else {
+		st.Connectors[i] = c
+	}
+	return nil
+}
+
+// MeterValues implements Store.
+func (m *Memory) MeterValues(ctx context.Context, readings []Reading) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range readings {
+		m.station(r.Station)
+		if id := r.Request.TransactionId; id != nil && *id >= 1 && *id <= len(m.txs) && m.txs[*id-1].Station == r.Station {
+			m.addSamples(*id, r.Request.MeterValue)
+		}
+	}
+	return nil
+}
+
+// addSamples records values for transaction id, in time order.
+func (m *Memory) addSamples(id int, values []ocpp.MeterValue) {
+	if len(values) == 0 {
+		return
+	}
+	if m.samples == nil {
+		m.samples = make(map[int][]Sample)
+	}
+	for _, v := range values {
+		for _, sv := range v.SampledValue {
+			m.samples[id] = append(m.samples[id], Sample{
+				Timestamp: v.Timestamp.UTC(), Value: sv.Value, Measurand: sv.Measurand, Unit: sv.Unit,
+				Context: sv.Context, Phase: sv.Phase, Location: sv.Location, Format: sv.Format,
+			})
+		}
+	}
+	slices.SortStableFunc(m.samples[id], func(a, b Sample) int { return a.Timestamp.Compare(b.Timestamp) })
+}
+
+// Stations implements Store.
+func (m *Memory) Stations(ctx context.Context) ([]Station, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Station, 0, len(m.stations))
+	for _, st := range m.stations {
+		out = append(out, m.view(st))
+	}
+	slices.SortFunc(out, func(a, b Station) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Station implements Store.
+func (m *Memory) Station(ctx context.Context, id string) (Station, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.stations[id]
+	if !ok {
+		return Station{}, fmt.Errorf("station %q: %w", id, ErrNotFound)
+	}
+	return m.view(st), nil
+}
+
+// view is a copy of st that shares nothing with the store.
+func (m *Memory) view(st *Station) Station {
+	v := *st
+	v.Connectors = slices.Clone(st.Connectors)
+	if v.Connectors == nil {
+		v.Connectors = []Connector{}
+	}
+	v.OpenTransactions = []int{}
+	for _, tx := range m.txs {
+		if tx.Station == st.ID && tx.Stop == nil {
+			v.OpenTransactions = append(v.OpenTransactions, tx.ID)
+		}
+	}
+	return v
+}
+
+// Transactions implements Store.
+func (m *Memory) Transactions(ctx context.Context, station string) ([]Transaction, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Transaction{}
+	for _, tx := range m.txs {
+		if station == "" || tx.Station == station {
+			out = append(out, tx)
+		}
+	}
+	return out, nil
+}
+
+// Transaction implements Store.
+func (m *Memory) Transaction(ctx context.Context, id int) (Transaction, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id < 1 || id > len(m.txs) {
+		return Transaction{}, fmt.Errorf("transaction %d: %w", id, ErrNotFound)
+	}
+	return m.txs[id-1], nil
+}
+
+// TransactionMeterValues implements Store.
+func (m *Memory) TransactionMeterValues(ctx context.Context, id int) ([]Sample, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id < 1 || id > len(m.txs) {
+		return nil, fmt.Errorf("transaction %d: %w", id, ErrNotFound)
+	}
+	out := slices.Clone(m.samples[id])
+	if out == nil {
+		out = []Sample{}
+	}
+	return out, nil
+}
+
+// Close implements Store; a Memory has nothing to release.
+func (m *Memory) Close() error { return nil }

@@ -1,0 +1,627 @@
+// Package sqlite is a store.Store kept in an SQLite file, through the
+// pure-Go driver github.com/ncruces/go-sqlite3: no cgo, no server.
+//
+// The file is in WAL mode: readers never wait for the writer, nor the
+// writer for them. Every write goes through one connection, so SQLite never
+// sees two writers of this process compete; a transaction that reads then
+// writes begins IMMEDIATE, taking the write lock before it reads. Another
+// process that holds the lock makes a write wait up to Options.BusyTimeout,
+// then fail with an error: a write returns nil only once it is committed.
+//
+// The schema is versioned with PRAGMA user_version and migrated by Open; a
+// file from a newer schema, or one that is no SQLite database, is refused.
+// Times are stored as UTC nanoseconds and come back in UTC, exact.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
+)
+
+// Options tune a Store. The zero value is the default.
+type Options struct {
+	// BusyTimeout is how long a statement waits for a lock that another
+	// connection holds before it fails. Zero means 5 seconds.
+	BusyTimeout time.Duration
+	// Readers is the most connections that read at once. Zero means 4.
+	Readers int
+}
+
+// Store is a store.Store in an SQLite file. It is safe for concurrent use.
+type Store struct {
+	path string
+	// w is the one connection that writes: database/sql queues the
+	// writers of this process, so that they never wait on SQLite's lock.
+	w *sql.DB
+	// r are the connections that read; PRAGMA query_only keeps them so.
+	r *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the database at path with the default Options, creating it
+// if there is no file yet; see OpenOptions.
+func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
+
+// OpenOptions opens the database at path, creating it if there is no file
+// yet, and brings its schema up to date. It refuses a file that cannot be
+// opened, that is not an SQLite database, or whose schema is newer than
+// this code knows, with an error that says which file and what to do.
+func OpenOptions(path string, opts Options) (*Store, error) {
+	// The writer and the readers are connections of their own: they must
+	// meet in a file.
+	if path == "" || strings.HasPrefix(path, ":memory:") {
+		return nil, fmt.Errorf("store/sqlite: %q is no file: give the path of one (store.Memory keeps a store in memory)", path)
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 5 * time.Second
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 4
+	}
+	s := &Store{path: path}
+	var err error
+	// _txlock=immediate: every transaction of the writer begins with BEGIN
+	// IMMEDIATE, so that a read-then-write (StartTransaction's replay
+	// check, then its insert) holds the write lock from its first read.
+	s.w, err = driver.Open(dsn(path, "immediate"), func(c *sqlite3.Conn) error {
+		// The busy timeout first: switching to WAL takes a lock that
+		// another process may hold, and must wait for it, not fail.
+		if err := c.BusyTimeout(opts.BusyTimeout); err != nil {
+			return err
+		}
+		// The driver refuses to open a file it may not write; should a
+		// VFS fall back to opening it read-only, as SQLite's own does,
+		// every write would fail: refuse it now.
+		if ro, _ := c.ReadOnly("main"); ro {
+			return sqlite3.READONLY
+		}
+		// synchronous=FULL: a commit is on disk when it returns, power
+		// cut included. An acknowledged message must survive.
+		return c.Exec(`PRAGMA journal_mode=wal; PRAGMA synchronous=full; PRAGMA foreign_keys=on`)
+	})
+	if err != nil {
+		return nil, s.openError(err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	// SQLite answers a journal mode it could not set with the mode it
+	// kept, not with an error.
+	var mode string
+	if err := s.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		s.w.Close()
+		return nil, s.openError(err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		s.w.Close()
+		return nil, fmt.Errorf("store/sqlite: %s stays in journal mode %q, not WAL: check that the file and its folder may be written", path, mode)
+	}
+	if err := s.migrate(); err != nil {
+		s.w.Close()
+		return nil, err
+	}
+
+	s.r, err = driver.Open(dsn(path, "deferred"), func(c *sqlite3.Conn) error {
+		if err := c.BusyTimeout(opts.BusyTimeout); err != nil {
+			return err
+		}
+		return c.Exec(`PRAGMA query_only=on`)
+	})
+	if err != nil {
+		s.w.Close()
+		return nil, s.openError(err)
+	}
+	s.r.SetMaxOpenConns(opts.Readers)
+	s.r.SetMaxIdleConns(opts.Readers)
+	if err := s.r.Ping(); err != nil {
+		s.Close()
+		return nil, s.openError(err)
+	}
+	return s, nil
+}
+
+// dsn is the driver's URI for the file at path: the characters that mean
+// something in a URI are escaped, so that any file name works.
+func dsn(path, txlock string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	if strings.HasPrefix(esc, "//") {
+		esc = "/" + strings.TrimLeft(esc, "/")
+	}
+	return "file:" + esc + "?_txlock=" + txlock
+}
+
+func (s *Store) openError(err error) error {
+	var hint string
+	switch {
+	case errors.Is(err, sqlite3.NOTADB):
+		hint = "it is not an SQLite database: give another file, or move this one away"
+	case errors.Is(err, sqlite3.CANTOPEN_ISDIR):
+		hint = "it is a folder: give the path of a file in it"
+	case errors.Is(err, sqlite3.CANTOPEN):
+		hint = "check that its folder exists and that it may be written"
+	case errors.Is(err, sqlite3.READONLY):
+		hint = "it may not be written: make it and its folder writable, or give another file"
+	case errors.Is(err, sqlite3.BUSY):
+		hint = "another program holds it locked: stop it, or give another file"
+	default:
+		hint = "check the file, or give another one"
+	}
+	return fmt.Errorf("store/sqlite: cannot open %s: %w (%s)", s.path, err, hint)
+}
+
+// migrate brings the schema to len(migrations), one step per transaction.
+// Each step reads the version again inside its transaction: another process
+// opening the same file may have migrated it meanwhile.
+func (s *Store) migrate() error {
+	ctx := context.Background()
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func (s *Store) migrateOne(ctx context.Context) (done bool, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, s.openError(err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return false, s.openError(err)
+	}
+	switch {
+	case version > len(migrations):
+		return false, fmt.Errorf("store/sqlite: %s has schema version %d, and this code knows versions up to %d: a newer version of the kata wrote it; run that version, or give another file", s.path, version, len(migrations))
+	case version == len(migrations):
+		return true, nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+		return false, fmt.Errorf("store/sqlite: %s: migrating the schema to version %d: %w", s.path, version+1, err)
+	}
+	// PRAGMA takes no parameters; version is a number this code chose.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+		return false, fmt.Errorf("store/sqlite: %s: migrating the schema to version %d: %w", s.path, version+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store/sqlite: %s: migrating the schema to version %d: %w", s.path, version+1, err)
+	}
+	return false, nil
+}
+
+// Close closes the database. Nothing may be called after it.
+func (s *Store) Close() error {
+	var errR error
+	if s.r != nil {
+		errR = s.r.Close()
+	}
+	return errors.Join(s.w.Close(), errR)
+}
+
+// write runs fn in a transaction of the writer (BEGIN IMMEDIATE) and
+// commits it. Its error names what was being written and wraps the cause.
+func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store/sqlite: %s: %w", what, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("store/sqlite: %s: %w", what, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store/sqlite: %s: commit: %w", what, err)
+	}
+	return nil
+}
+
+// nanos is how a time is stored: UTC nanoseconds, NULL for the zero time.
+func nanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// upsertStation makes sure the station has a row: a station is seen by
+// whatever it sends first, which is not always a boot (the central system
+// may have restarted since).
+const upsertStation = `INSERT INTO stations (id) VALUES (?) ON CONFLICT DO NOTHING`
+
+// Boot implements store.Store.
+func (s *Store) Boot(ctx context.Context, station string, req ocpp.BootNotificationRequest, at time.Time) error {
+	return s.write(ctx, "boot of "+station, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO stations (id, vendor, model, firmware, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (id) DO UPDATE SET vendor = ?2, model = ?3, firmware = ?4,
+	last_seen = max(coalesce(last_seen, ?5), coalesce(?5, last_seen))`,
+			station, req.ChargePointVendor, req.ChargePointModel, req.FirmwareVersion, nanos(at))
+		return err
+	})
+}
+
+// Seen implements store.Store. A time older than the one stored does not
+// move it back.
+func (s *Store) Seen(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	return s.write(ctx, fmt.Sprintf("signs of life of %d stations", len(seen)), func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `
+INSERT INTO stations (id, last_seen) VALUES (?1, ?2)
+ON CONFLICT (id) DO UPDATE SET last_seen = max(coalesce(last_seen, ?2), coalesce(?2, last_seen))`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range seen {
+			if _, err := stmt.ExecContext(ctx, id, nanos(at)); err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// StartTransaction implements store.Store. The replay check and the insert
+// share one IMMEDIATE transaction: no other writer comes between them.
+func (s *Store) StartTransaction(ctx context.Context, station string, req ocpp.StartTransactionRequest) (int, error) {
+	var id int
+	err := s.write(ctx, "start of a transaction on "+station, func(tx *sql.Tx) error {
+		key := []any{station, req.ConnectorId, req.IdTag, req.MeterStart, nanos(req.Timestamp.Time)}
+		err := tx.QueryRowContext(ctx, `
+SELECT id FROM transactions
+WHERE station = ? AND connector = ? AND id_tag = ? AND meter_start = ? AND start IS ?`, key...).Scan(&id)
+		if err == nil {
+			return nil // a replay: the id the first one got
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `
+INSERT INTO transactions (station, connector, id_tag, meter_start, start) VALUES (?, ?, ?, ?, ?)
+RETURNING id`, key...).Scan(&id)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// StopTransaction implements store.Store. A transaction is known if it was
+// started by the same station. A stop of a transaction already stopped (a
+// station resending its stop) changes nothing and reports it known.
+func (s *Store) StopTransaction(ctx context.Context, station string, req ocpp.StopTransactionRequest) (known bool, err error) {
+	err = s.write(ctx, fmt.Sprintf("stop of transaction %d on %s", req.TransactionId, station), func(tx *sql.Tx) error {
+		var connector int
+		var stopped bool
+		err := tx.QueryRowContext(ctx, `SELECT connector, stop IS NOT NULL FROM transactions WHERE id = ? AND station = ?`,
+			req.TransactionId, station).Scan(&connector, &stopped)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		known = true
+		if stopped {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE transactions SET meter_stop = ?, stop = ?, reason = ? WHERE id = ?`,
+			req.MeterStop, nanos(req.Timestamp.Time), req.Reason, req.TransactionId); err != nil {
+			return err
+		}
+		if len(req.TransactionData) == 0 {
+			return nil
+		}
+		ins, err := tx.PrepareContext(ctx, insertSample)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		return insertSamples(ctx, ins, station, connector, &req.TransactionId, req.TransactionData)
+	})
+	if err != nil {
+		return false, err
+	}
+	return known, nil
+}
+
+// Status implements store.Store. The connector's status is of the time
+// the request gives, or else of at.
+func (s *Store) Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error {
+	// The status is of the time the station gives, if it gives one.
+	updated := at
+	if req.Timestamp != nil {
+		updated = req.Timestamp.Time
+	}
+	return s.write(ctx, fmt.Sprintf("status of %s connector %d", station, req.ConnectorId), func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO connectors (station, id, status, error_code, info, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+ON CONFLICT (station, id) DO UPDATE SET status = ?3, error_code = ?4, info = ?5, updated = ?6`,
+			station, req.ConnectorId, string(req.Status), string(req.ErrorCode), req.Info, nanos(updated))
+		return err
+	})
+}
+
+// MeterValues implements store.Store: all readings in one transaction.
+func (s *Store) MeterValues(ctx context.Context, readings []store.Reading) error {
+	if len(readings) == 0 {
+		return nil
+	}
+	return s.write(ctx, fmt.Sprintf("%d meter readings", len(readings)), func(tx *sql.Tx) error {
+		up, err := tx.PrepareContext(ctx, upsertStation)
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		ins, err := tx.PrepareContext(ctx, insertSample)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, r := range readings {
+			if _, err := up.ExecContext(ctx, r.Station); err != nil {
+				return err
+			}
+			if err := insertSamples(ctx, ins, r.Station, r.Request.ConnectorId, r.Request.TransactionId, r.Request.MeterValue); err != nil {
+				return fmt.Errorf("%s: %w", r.Station, err)
+			}
+		}
+		return nil
+	})
+}
+
+const insertSample = `
+INSERT INTO samples (station, connector, transaction_id, taken, value, measurand, unit, context, phase, location, format)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertSamples inserts one row per sampled value with stmt, a prepared
+// insertSample.
+func insertSamples(ctx context.Context, stmt *sql.Stmt, station string, connector int, txID *int, values []ocpp.MeterValue) error {
+	var tid sql.NullInt64
+	if txID != nil {
+		tid = sql.NullInt64{Int64: int64(*txID), Valid: true}
+	}
+	for _, mv := range values {
+		taken := nanos(mv.Timestamp.Time)
+		for _, v := range mv.SampledValue {
+			if _, err := stmt.ExecContext(ctx, station, connector, tid, taken,
+				v.Value, v.Measurand, v.Unit, v.Context, v.Phase, v.Location, v.Format); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Stations implements store.Store.
+func (s *Store) Stations(ctx context.Context) ([]store.Station, error) {
+	return s.stations(ctx, "")
+}
+
+// Station implements store.Store.
+func (s *Store) Station(ctx context.Context, id string) (store.Station, error) {
+	list, err := s.stations(ctx, id)
+	if err != nil {
+		return store.Station{}, err
+	}
+	if len(list) == 0 {
+		return store.Station{}, fmt.Errorf("store/sqlite: station %q: %w", id, store.ErrNotFound)
+	}
+	return list[0], nil
+}
+
+// stations reads one station, or all if id is "", in one read transaction:
+// the stations, their connectors and their open transactions are of the
+// same moment.
+func (s *Store) stations(ctx context.Context, id string) ([]store.Station, error) {
+	var list []store.Station
+	err := s.read(ctx, "stations", func(tx *sql.Tx) error {
+		// ?1 = '' selects all.
+		rows, err := tx.QueryContext(ctx, `
+SELECT id, vendor, model, firmware, last_seen FROM stations WHERE ?1 = '' OR id = ?1 ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		index := map[string]int{}
+		for rows.Next() {
+			var st store.Station
+			var seen sql.NullInt64
+			if err := rows.Scan(&st.ID, &st.Vendor, &st.Model, &st.Firmware, &seen); err != nil {
+				rows.Close()
+				return err
+			}
+			st.LastSeen = fromNanos(seen)
+			st.Connectors = []store.Connector{}
+			st.OpenTransactions = []int{}
+			index[st.ID] = len(list)
+			list = append(list, st)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `
+SELECT station, id, status, error_code, info, updated FROM connectors WHERE ?1 = '' OR station = ?1 ORDER BY station, id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var station string
+			var c store.Connector
+			var updated sql.NullInt64
+			if err := rows.Scan(&station, &c.ID, &c.Status, &c.ErrorCode, &c.Info, &updated); err != nil {
+				rows.Close()
+				return err
+			}
+			c.Updated = fromNanos(updated)
+			if i, ok := index[station]; ok {
+				list[i].Connectors = append(list[i].Connectors, c)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		rows, err = tx.QueryContext(ctx, `
+SELECT station, id FROM transactions WHERE stop IS NULL AND (?1 = '' OR station = ?1) ORDER BY station, id`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var station string
+			var txID int
+			if err := rows.Scan(&station, &txID); err != nil {
+				rows.Close()
+				return err
+			}
+			if i, ok := index[station]; ok {
+				list[i].OpenTransactions = append(list[i].OpenTransactions, txID)
+			}
+		}
+		return rows.Err()
+	})
+	return list, err
+}
+
+// read runs fn in a read-only transaction: one snapshot of the database.
+func (s *Store) read(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store/sqlite: reading %s: %w", what, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return fmt.Errorf("store/sqlite: reading %s: %w", what, err)
+	}
+	return nil
+}
+
+const transactionColumns = `id, station, connector, id_tag, meter_start, start, meter_stop, stop, reason`
+
+func scanTransaction(sc interface{ Scan(...any) error }) (store.Transaction, error) {
+	var t store.Transaction
+	var start, stop, meterStop sql.NullInt64
+	if err := sc.Scan(&t.ID, &t.Station, &t.ConnectorID, &t.IdTag, &t.MeterStart, &start, &meterStop, &stop, &t.Reason); err != nil {
+		return t, err
+	}
+	t.Start = fromNanos(start)
+	if meterStop.Valid {
+		m := int(meterStop.Int64)
+		t.MeterStop = &m
+	}
+	if stop.Valid {
+		at := fromNanos(stop)
+		t.Stop = &at
+	}
+	return t, nil
+}
+
+// Transactions implements store.Store.
+func (s *Store) Transactions(ctx context.Context, station string) ([]store.Transaction, error) {
+	list := []store.Transaction{}
+	err := s.read(ctx, "transactions", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE ?1 = '' OR station = ?1 ORDER BY id`, station)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanTransaction(rows)
+			if err != nil {
+				return err
+			}
+			list = append(list, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// Transaction implements store.Store.
+func (s *Store) Transaction(ctx context.Context, id int) (store.Transaction, error) {
+	var t store.Transaction
+	err := s.read(ctx, fmt.Sprintf("transaction %d", id), func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTransaction(tx.QueryRowContext(ctx, `SELECT `+transactionColumns+` FROM transactions WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store/sqlite: transaction %d: %w", id, store.ErrNotFound)
+		}
+		return err
+	})
+	return t, err
+}
+
+// TransactionMeterValues implements store.Store: the samples by the time
+// they were taken, and in the order they were stored within one time.
+// Samples a station reported for another station's transaction are kept,
+// but are not this transaction's.
+func (s *Store) TransactionMeterValues(ctx context.Context, id int) ([]store.Sample, error) {
+	list := []store.Sample{}
+	err := s.read(ctx, fmt.Sprintf("meter values of transaction %d", id), func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM transactions WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store/sqlite: transaction %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+SELECT s.taken, s.value, s.measurand, s.unit, s.context, s.phase, s.location, s.format
+FROM samples s JOIN transactions t ON t.id = s.transaction_id AND t.station = s.station
+WHERE s.transaction_id = ? ORDER BY s.taken, s.seq`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sm store.Sample
+			var taken sql.NullInt64
+			if err := rows.Scan(&taken, &sm.Value, &sm.Measurand, &sm.Unit, &sm.Context, &sm.Phase, &sm.Location, &sm.Format); err != nil {
+				return err
+			}
+			sm.Timestamp = fromNanos(taken)
+			list = append(list, sm)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}

@@ -1,0 +1,120 @@
+// Package store is where the central system keeps what its stations tell
+// it: the stations and their connectors, the transactions, the meter
+// values. The backend writes to a Store as it answers and processes calls;
+// the operator API reads from it.
+//
+// A Store is safe for concurrent use. A write that returns nil is stored
+// (durably, for a store on disk): the backend acknowledges nothing a store
+// has not taken. Memory is the in-memory Store; package store/sqlite keeps
+// the same on disk.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// ErrNotFound is what the reads of one thing return when there is no such
+// thing.
+var ErrNotFound = errors.New("store: not found")
+
+// Store keeps a central system's state.
+type Store interface {
+	// Boot records a station's BootNotification: its vendor, model and
+	// firmware, and that it was seen at at.
+	Boot(ctx context.Context, station string, req ocpp.BootNotificationRequest, at time.Time) error
+	// Seen records when stations were last heard from. The backend
+	// collects signs of life in memory and hands them over in bulk, so
+	// that a Heartbeat costs no write of its own.
+	Seen(ctx context.Context, seen map[string]time.Time) error
+	// StartTransaction records a transaction's start and returns its id.
+	// A replayed start (the same station, connector, idTag, meterStart and
+	// timestamp) returns the id the first one got, and records nothing
+	// new. Ids are unique across all stations.
+	StartTransaction(ctx context.Context, station string, req ocpp.StartTransactionRequest) (int, error)
+	// StopTransaction records a transaction's stop (meterStop, time,
+	// reason) and the meter values in its transactionData. It reports
+	// whether the transaction was known; an unknown one is not an error:
+	// the station must get its answer all the same.
+	StopTransaction(ctx context.Context, station string, req ocpp.StopTransactionRequest) (known bool, err error)
+	// Status records a connector's status and error code (connector 0 is
+	// the station as a whole).
+	Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error
+	// MeterValues records many MeterValues requests in one write: all of
+	// them, or, with an error, none.
+	MeterValues(ctx context.Context, readings []Reading) error
+
+	// Stations returns every station ever seen, by id.
+	Stations(ctx context.Context) ([]Station, error)
+	// Station returns one station, or ErrNotFound.
+	Station(ctx context.Context, id string) (Station, error)
+	// Transactions returns the transactions of one station, or of all if
+	// station is "", by id.
+	Transactions(ctx context.Context, station string) ([]Transaction, error)
+	// Transaction returns one transaction, or ErrNotFound.
+	Transaction(ctx context.Context, id int) (Transaction, error)
+	// TransactionMeterValues returns the samples recorded for a
+	// transaction, in the order they were taken, or ErrNotFound if there
+	// is no such transaction.
+	TransactionMeterValues(ctx context.Context, id int) ([]Sample, error)
+
+	// Close releases the store. Nothing may be called after it.
+	Close() error
+}
+
+// A Reading is one MeterValues request, with the station that sent it.
+type Reading struct {
+	Station string
+	Request ocpp.MeterValuesRequest
+}
+
+// Station is what the store knows of a station.
+type Station struct {
+	ID       string    `json:"id"`
+	Vendor   string    `json:"vendor"`
+	Model    string    `json:"model"`
+	Firmware string    `json:"firmwareVersion,omitempty"`
+	LastSeen time.Time `json:"lastSeen"`
+	// Connectors are the connectors the station reported a status for,
+	// by id.
+	Connectors []Connector `json:"connectors"`
+	// OpenTransactions are the ids of its transactions not yet stopped.
+	OpenTransactions []int `json:"openTransactions"`
+}
+
+// Connector is a connector's last reported status.
+type Connector struct {
+	ID        int       `json:"id"`
+	Status    string    `json:"status"`
+	ErrorCode string    `json:"errorCode"`
+	Info      string    `json:"info,omitempty"`
+	Updated   time.Time `json:"updated"`
+}
+
+// Transaction is a charging session.
+type Transaction struct {
+	ID          int        `json:"id"`
+	Station     string     `json:"station"`
+	ConnectorID int        `json:"connectorId"`
+	IdTag       string     `json:"idTag"`
+	MeterStart  int        `json:"meterStart"`
+	MeterStop   *int       `json:"meterStop"`
+	Start       time.Time  `json:"start"`
+	Stop        *time.Time `json:"stop"`
+	Reason      string     `json:"reason,omitempty"`
+}
+
+// Sample is one sampled value of a meter reading.
+type Sample struct {
+	Timestamp time.Time `json:"timestamp"`
+	Value     string    `json:"value"`
+	Measurand string    `json:"measurand,omitempty"`
+	Unit      string    `json:"unit,omitempty"`
+	Context   string    `json:"context,omitempty"`
+	Phase     string    `json:"phase,omitempty"`
+	Location  string    `json:"location,omitempty"`
+	Format    string    `json:"format,omitempty"`
+}

@@ -1,0 +1,595 @@
+// Package storetest is the conformance suite of store.Store: the behaviour
+// every Store must show, whatever keeps its data.
+//
+// A Store's own tests call Run with a function that opens a new, empty
+// store for one test:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store {
+//			s := store.NewMemory()
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// Run the suite with -race: one of its tests writes and reads from many
+// goroutines at once.
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
+)
+
+// Run runs the conformance suite, each test on a store of its own that
+// open returns. open closes the store it returns in a t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, s store.Store)
+	}{
+		{"BootThenStations", testBoot},
+		{"SeenNeverMovesBack", testSeen},
+		{"StartTransactionIDs", testStartIDs},
+		{"StartTransactionReplay", testStartReplay},
+		{"StopTransaction", testStop},
+		{"StopUnknownTransaction", testStopUnknown},
+		{"StopSentTwice", testStopTwice},
+		{"StatusPerConnector", testStatus},
+		{"MeterValues", testMeterValues},
+		{"OpenTransactions", testOpenTransactions},
+		{"NotFound", testNotFound},
+		{"Concurrent", testConcurrent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, open(t)) })
+	}
+}
+
+// t0 is the suite's reference time: fixed, so that nothing depends on the
+// clock, with nanoseconds, so that a store that rounds is caught.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+func at(seconds int) time.Time { return t0.Add(time.Duration(seconds) * time.Second) }
+
+func dt(seconds int) ocpp.DateTime { return ocpp.DateTime{Time: at(seconds)} }
+
+func boot(vendor, model, firmware string) ocpp.BootNotificationRequest {
+	return ocpp.BootNotificationRequest{ChargePointVendor: vendor, ChargePointModel: model, FirmwareVersion: firmware}
+}
+
+func start(connector int, idTag string, meterStart, seconds int) ocpp.StartTransactionRequest {
+	return ocpp.StartTransactionRequest{ConnectorId: connector, IdTag: idTag, MeterStart: meterStart, Timestamp: dt(seconds)}
+}
+
+func energy(seconds int, wh string) ocpp.MeterValue {
+	return ocpp.MeterValue{Timestamp: dt(seconds), SampledValue: []ocpp.SampledValue{{
+		Value: wh, Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic",
+	}}}
+}
+
+func must(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func mustStart(t *testing.T, s store.Store, station string, req ocpp.StartTransactionRequest) int {
+	t.Helper()
+	id, err := s.StartTransaction(t.Context(), station, req)
+	must(t, err, fmt.Sprintf("StartTransaction(%s, connector %d)", station, req.ConnectorId))
+	return id
+}
+
+func sameTime(a, b time.Time) bool { return a.Equal(b) }
+
+func testBoot(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS2", boot("Acme", "Fast", ""), at(1)), "Boot CS2")
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Slow", "1.0"), at(2)), "Boot CS1")
+	// A second boot replaces what the first said: a firmware update.
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Slow", "1.1"), at(3)), "Boot CS1 again")
+
+	want := []store.Station{
+		{ID: "CS1", Vendor: "Acme", Model: "Slow", Firmware: "1.1", LastSeen: at(3)},
+		{ID: "CS2", Vendor: "Acme", Model: "Fast", LastSeen: at(1)},
+	}
+	got, err := s.Stations(ctx)
+	must(t, err, "Stations")
+	if len(got) != len(want) {
+		t.Fatalf("Stations returned %d stations, want %d (every station booted, by id): %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		checkStation(t, "Stations", got[i], w)
+		one, err := s.Station(ctx, w.ID)
+		must(t, err, "Station "+w.ID)
+		checkStation(t, "Station", one, w)
+	}
+}
+
+// checkStation compares what the tests set: the identity and the times.
+// Connectors and open transactions have tests of their own.
+func checkStation(t *testing.T, call string, got, want store.Station) {
+	t.Helper()
+	if got.ID != want.ID || got.Vendor != want.Vendor || got.Model != want.Model || got.Firmware != want.Firmware {
+		t.Errorf("%s: got %s %s/%s firmware %q, want %s %s/%s firmware %q", call,
+			got.ID, got.Vendor, got.Model, got.Firmware, want.ID, want.Vendor, want.Model, want.Firmware)
+	}
+	if !sameTime(got.LastSeen, want.LastSeen) {
+		t.Errorf("%s(%s): lastSeen %v, want %v", call, want.ID, got.LastSeen, want.LastSeen)
+	}
+}
+
+func testSeen(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"CS1", "CS2"} {
+		must(t, s.Boot(ctx, id, boot("Acme", "Fast", ""), at(10)), "Boot "+id)
+	}
+	steps := []struct {
+		name string
+		seen map[string]time.Time
+		want map[string]time.Time
+	}{
+		{"forward", map[string]time.Time{"CS1": at(20), "CS2": at(30)}, map[string]time.Time{"CS1": at(20), "CS2": at(30)}},
+		{"one of two", map[string]time.Time{"CS1": at(40)}, map[string]time.Time{"CS1": at(40), "CS2": at(30)}},
+		// Signs of life are collected concurrently and flushed in bulk: an
+		// older one may arrive after a newer one, and must not win.
+		{"older arrives late", map[string]time.Time{"CS1": at(35), "CS2": at(31)}, map[string]time.Time{"CS1": at(40), "CS2": at(31)}},
+		{"empty", map[string]time.Time{}, map[string]time.Time{"CS1": at(40), "CS2": at(31)}},
+	}
+	for _, step := range steps {
+		must(t, s.Seen(ctx, step.seen), "Seen "+step.name)
+		for id, want := range step.want {
+			st, err := s.Station(ctx, id)
+			must(t, err, "Station "+id)
+			if !sameTime(st.LastSeen, want) {
+				t.Errorf("after Seen (%s): %s lastSeen %v, want %v", step.name, id, st.LastSeen, want)
+			}
+		}
+	}
+	// A boot is a sign of life too, and an old one does not move it back.
+	must(t, s.Boot(ctx, "CS2", boot("Acme", "Fast", ""), at(25)), "late Boot CS2")
+	st, err := s.Station(ctx, "CS2")
+	must(t, err, "Station CS2")
+	if !sameTime(st.LastSeen, at(31)) {
+		t.Errorf("after a Boot at %v: CS2 lastSeen %v, want %v (it never moves back)", at(25), st.LastSeen, at(31))
+	}
+}
+
+func testStartIDs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	seen := map[int]string{}
+	for _, station := range []string{"CS1", "CS2", "CS3"} {
+		must(t, s.Boot(ctx, station, boot("Acme", "Fast", ""), at(0)), "Boot "+station)
+		for connector := 1; connector <= 3; connector++ {
+			// The same idTag, meterStart and time everywhere: only the
+			// station and the connector tell these starts apart.
+			id := mustStart(t, s, station, start(connector, "TAG", 100, 5))
+			where := fmt.Sprintf("%s connector %d", station, connector)
+			if other, dup := seen[id]; dup {
+				t.Errorf("transaction id %d given to %s and to %s: ids must be unique across stations and connectors", id, other, where)
+			}
+			seen[id] = where
+		}
+	}
+	// A new session on a connector, later, is a new transaction.
+	id := mustStart(t, s, "CS1", start(1, "TAG", 100, 6))
+	if other, dup := seen[id]; dup {
+		t.Errorf("a later start on CS1 connector 1 got id %d, already given to %s", id, other)
+	}
+}
+
+func testStartReplay(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", ""), at(0)), "Boot")
+	first := mustStart(t, s, "CS1", start(1, "TAG", 100, 5))
+	tests := []struct {
+		name    string
+		station string
+		req     ocpp.StartTransactionRequest
+		same    bool
+	}{
+		{"replayed", "CS1", start(1, "TAG", 100, 5), true},
+		{"other station", "CS2", start(1, "TAG", 100, 5), false},
+		{"other connector", "CS1", start(2, "TAG", 100, 5), false},
+		{"other idTag", "CS1", start(1, "TAG2", 100, 5), false},
+		{"other meterStart", "CS1", start(1, "TAG", 101, 5), false},
+		{"other timestamp", "CS1", start(1, "TAG", 100, 6), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := mustStart(t, s, tt.station, tt.req)
+			if tt.same && id != first {
+				t.Errorf("a replayed StartTransaction got id %d, the first got %d: a station that resends a start (it got no answer) must get the same id", id, first)
+			}
+			if !tt.same && id == first {
+				t.Errorf("StartTransaction %+v on %s got id %d, the id of a different start", tt.req, tt.station, id)
+			}
+		})
+	}
+	txs, err := s.Transactions(ctx, "CS1")
+	must(t, err, "Transactions")
+	n := 0
+	for _, tx := range txs {
+		if tx.ID == first {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("transaction %d listed %d times, want once: a replay records nothing new", first, n)
+	}
+}
+
+func testStop(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", ""), at(0)), "Boot")
+	id := mustStart(t, s, "CS1", start(2, "TAG", 1000, 10))
+	stop := ocpp.StopTransactionRequest{
+		TransactionId: id, MeterStop: 1500, Timestamp: dt(70), IdTag: "TAG", Reason: ocpp.ReasonEVDisconnected,
+		TransactionData: []ocpp.MeterValue{energy(40, "1250"), energy(70, "1500")},
+	}
+	known, err := s.StopTransaction(ctx, "CS1", stop)
+	must(t, err, "StopTransaction")
+	if !known {
+		t.Fatalf("StopTransaction of transaction %d (just started) reported it unknown", id)
+	}
+	tx, err := s.Transaction(ctx, id)
+	must(t, err, "Transaction")
+	if tx.ID != id || tx.Station != "CS1" || tx.ConnectorID != 2 || tx.IdTag != "TAG" || tx.MeterStart != 1000 || !sameTime(tx.Start, at(10)) {
+		t.Errorf("Transaction(%d) = %+v; want its start as recorded: CS1, connector 2, TAG, meterStart 1000, start %v", id, tx, at(10))
+	}
+	if tx.MeterStop == nil || *tx.MeterStop != 1500 {
+		t.Errorf("Transaction(%d).MeterStop = %v, want 1500", id, fmtPtr(tx.MeterStop))
+	}
+	if tx.Stop == nil || !sameTime(*tx.Stop, at(70)) {
+		t.Errorf("Transaction(%d).Stop = %v, want %v", id, fmtPtr(tx.Stop), at(70))
+	}
+	if tx.Reason != ocpp.ReasonEVDisconnected {
+		t.Errorf("Transaction(%d).Reason = %q, want %q", id, tx.Reason, ocpp.ReasonEVDisconnected)
+	}
+	samples, err := s.TransactionMeterValues(ctx, id)
+	must(t, err, "TransactionMeterValues")
+	checkSamples(t, id, samples, []store.Sample{
+		{Timestamp: at(40), Value: "1250", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic"},
+		{Timestamp: at(70), Value: "1500", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic"},
+	})
+}
+
+func fmtPtr[T any](p *T) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
+}
+
+// testStopTwice: a station that did not hear the answer sends its stop
+// again; the first one stands, and its samples are kept once. Another
+// station stopping the transaction does not know it.
+func testStopTwice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	id := mustStart(t, s, "CS1", start(1, "T", 0, 0))
+	stop := ocpp.StopTransactionRequest{TransactionId: id, MeterStop: 7, Timestamp: dt(9), TransactionData: []ocpp.MeterValue{energy(9, "7")}}
+	for i := range 2 {
+		known, err := s.StopTransaction(ctx, "CS1", stop)
+		if err != nil || !known {
+			t.Fatalf("stop %d: known %v, err %v; want known, no error", i+1, known, err)
+		}
+	}
+	samples, err := s.TransactionMeterValues(ctx, id)
+	must(t, err, "TransactionMeterValues")
+	if len(samples) != 1 {
+		t.Errorf("a stop sent twice left %d samples, want 1: a replay records nothing new", len(samples))
+	}
+	if known, err := s.StopTransaction(ctx, "CS2", stop); err != nil || known {
+		t.Errorf("CS2 stopping CS1's transaction: known %v, err %v; want unknown, no error", known, err)
+	}
+}
+
+func testStopUnknown(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", ""), at(0)), "Boot")
+	known, err := s.StopTransaction(ctx, "CS1", ocpp.StopTransactionRequest{
+		TransactionId: 424242, MeterStop: 10, Timestamp: dt(5), TransactionData: []ocpp.MeterValue{energy(5, "10")},
+	})
+	if err != nil {
+		t.Fatalf("StopTransaction of an unknown transaction: %v; want no error: the station must get its answer all the same", err)
+	}
+	if known {
+		t.Errorf("StopTransaction of transaction 424242, never started, reported it known")
+	}
+	if _, err := s.Transaction(ctx, 424242); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Transaction(424242) after stopping it unknown: %v, want ErrNotFound: a stop creates no transaction", err)
+	}
+}
+
+func checkSamples(t *testing.T, id int, got, want []store.Sample) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("TransactionMeterValues(%d) returned %d samples, want %d: %+v", id, len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		gt, wt := g.Timestamp, w.Timestamp
+		g.Timestamp, w.Timestamp = time.Time{}, time.Time{}
+		if g != w || !sameTime(gt, wt) {
+			t.Errorf("TransactionMeterValues(%d)[%d] = %+v at %v, want %+v at %v", id, i, g, gt, w, wt)
+		}
+	}
+}
+
+func testStatus(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", ""), at(0)), "Boot")
+	status := func(connector int, st ocpp.ChargePointStatus, code ocpp.ChargePointErrorCode, info string, seconds int) {
+		t.Helper()
+		req := ocpp.StatusNotificationRequest{ConnectorId: connector, Status: st, ErrorCode: code, Info: info}
+		must(t, s.Status(ctx, "CS1", req, at(seconds)), fmt.Sprintf("Status connector %d %s", connector, st))
+	}
+	status(2, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 1)
+	status(0, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 2)
+	status(1, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 3)
+	status(1, ocpp.StatusCharging, ocpp.ChargePointNoError, "", 4)
+	status(2, ocpp.StatusFaulted, ocpp.ChargePointGroundFailure, "RCD tripped", 5)
+	// With a timestamp of its own, the status is of that time, not of
+	// when it arrived.
+	must(t, s.Status(ctx, "CS1", ocpp.StatusNotificationRequest{
+		ConnectorId: 3, Status: ocpp.StatusUnavailable, ErrorCode: ocpp.ChargePointNoError, Timestamp: &ocpp.DateTime{Time: at(6)},
+	}, at(9)), "Status connector 3 with a timestamp")
+
+	want := []store.Connector{
+		{ID: 0, Status: "Available", ErrorCode: "NoError", Updated: at(2)},
+		{ID: 1, Status: "Charging", ErrorCode: "NoError", Updated: at(4)},
+		{ID: 2, Status: "Faulted", ErrorCode: "GroundFailure", Info: "RCD tripped", Updated: at(5)},
+		{ID: 3, Status: "Unavailable", ErrorCode: "NoError", Updated: at(6)},
+	}
+	st, err := s.Station(ctx, "CS1")
+	must(t, err, "Station")
+	if len(st.Connectors) != len(want) {
+		t.Fatalf("Station(CS1).Connectors = %+v; want %d connectors, 0 (the station itself) included, by id", st.Connectors, len(want))
+	}
+	for i, w := range want {
+		g := st.Connectors[i]
+		if g.ID != w.ID || g.Status != w.Status || g.ErrorCode != w.ErrorCode || g.Info != w.Info || !sameTime(g.Updated, w.Updated) {
+			t.Errorf("connector %d = %+v, want %+v (the latest status wins)", w.ID, g, w)
+		}
+	}
+	all, err := s.Stations(ctx)
+	must(t, err, "Stations")
+	if len(all) != 1 || len(all[0].Connectors) != len(want) {
+		t.Errorf("Stations() = %+v; want CS1 with the same %d connectors as Station(CS1)", all, len(want))
+	}
+}
+
+func testMeterValues(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"CS1", "CS2"} {
+		must(t, s.Boot(ctx, id, boot("Acme", "Fast", ""), at(0)), "Boot "+id)
+	}
+	tx1 := mustStart(t, s, "CS1", start(1, "A", 0, 1))
+	tx2 := mustStart(t, s, "CS2", start(1, "B", 0, 1))
+	full := ocpp.MeterValue{Timestamp: dt(30), SampledValue: []ocpp.SampledValue{
+		{Value: "3000", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
+		{Value: "16.2", Measurand: "Current.Import", Unit: "A", Phase: "L1"},
+	}}
+	readings := []store.Reading{
+		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(10, "1000"), energy(20, "2000")}}},
+		{Station: "CS2", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx2, MeterValue: []ocpp.MeterValue{energy(10, "500")}}},
+		// Outside a transaction: stored, attached to none.
+		{Station: "CS2", Request: ocpp.MeterValuesRequest{ConnectorId: 2, MeterValue: []ocpp.MeterValue{energy(15, "7")}}},
+		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{full}}},
+		// A station naming another's transaction: not that transaction's.
+		{Station: "CS2", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(25, "666")}}},
+	}
+	must(t, s.MeterValues(ctx, readings), "MeterValues")
+	// A second batch; the stop's transactionData comes last.
+	must(t, s.MeterValues(ctx, []store.Reading{
+		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(40, "4000")}}},
+	}), "second MeterValues")
+	must(t, s.MeterValues(ctx, nil), "MeterValues of no readings")
+	// A station back from a time offline sends what it buffered: taken
+	// earlier than what is already stored, it is listed in its place.
+	must(t, s.MeterValues(ctx, []store.Reading{
+		{Station: "CS1", Request: ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx1, MeterValue: []ocpp.MeterValue{energy(15, "1500")}}},
+	}), "late MeterValues")
+	_, err := s.StopTransaction(ctx, "CS1", ocpp.StopTransactionRequest{TransactionId: tx1, MeterStop: 5000, Timestamp: dt(50), TransactionData: []ocpp.MeterValue{energy(50, "5000")}})
+	must(t, err, "StopTransaction")
+
+	e := func(seconds int, wh string) store.Sample {
+		return store.Sample{Timestamp: at(seconds), Value: wh, Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic"}
+	}
+	got, err := s.TransactionMeterValues(ctx, tx1)
+	must(t, err, "TransactionMeterValues")
+	checkSamples(t, tx1, got, []store.Sample{
+		e(10, "1000"), e(15, "1500"), e(20, "2000"),
+		{Timestamp: at(30), Value: "3000", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic", Location: "Outlet", Format: "Raw"},
+		{Timestamp: at(30), Value: "16.2", Measurand: "Current.Import", Unit: "A", Phase: "L1"},
+		e(40, "4000"), e(50, "5000"),
+	})
+	got, err = s.TransactionMeterValues(ctx, tx2)
+	must(t, err, "TransactionMeterValues")
+	checkSamples(t, tx2, got, []store.Sample{e(10, "500")})
+
+	// A transaction without meter values has none, and is no error.
+	tx3 := mustStart(t, s, "CS1", start(2, "C", 0, 60))
+	got, err = s.TransactionMeterValues(ctx, tx3)
+	must(t, err, "TransactionMeterValues of a transaction without samples")
+	if len(got) != 0 {
+		t.Errorf("TransactionMeterValues(%d) = %+v, want none", tx3, got)
+	}
+}
+
+func testOpenTransactions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"CS1", "CS2"} {
+		must(t, s.Boot(ctx, id, boot("Acme", "Fast", ""), at(0)), "Boot "+id)
+	}
+	a := mustStart(t, s, "CS1", start(1, "A", 0, 1))
+	b := mustStart(t, s, "CS1", start(2, "B", 0, 2))
+	c := mustStart(t, s, "CS2", start(1, "C", 0, 3))
+	_, err := s.StopTransaction(ctx, "CS1", ocpp.StopTransactionRequest{TransactionId: a, MeterStop: 10, Timestamp: dt(4)})
+	must(t, err, "StopTransaction")
+
+	want := map[string][]int{"CS1": {b}, "CS2": {c}}
+	for id, w := range want {
+		st, err := s.Station(ctx, id)
+		must(t, err, "Station "+id)
+		if !slices.Equal(st.OpenTransactions, w) {
+			t.Errorf("Station(%s).OpenTransactions = %v, want %v (the ones not stopped)", id, st.OpenTransactions, w)
+		}
+	}
+	all, err := s.Stations(ctx)
+	must(t, err, "Stations")
+	for _, st := range all {
+		if !slices.Equal(st.OpenTransactions, want[st.ID]) {
+			t.Errorf("Stations(): %s OpenTransactions = %v, want %v", st.ID, st.OpenTransactions, want[st.ID])
+		}
+	}
+
+	txs, err := s.Transactions(ctx, "")
+	must(t, err, "Transactions(all)")
+	if ids := txIDs(txs); !slices.Equal(ids, sorted(a, b, c)) {
+		t.Errorf("Transactions(\"\") ids = %v, want %v: every station's, by id", ids, sorted(a, b, c))
+	}
+	txs, err = s.Transactions(ctx, "CS1")
+	must(t, err, "Transactions(CS1)")
+	if ids := txIDs(txs); !slices.Equal(ids, sorted(a, b)) {
+		t.Errorf("Transactions(CS1) ids = %v, want %v", ids, sorted(a, b))
+	}
+	txs, err = s.Transactions(ctx, "CS9")
+	must(t, err, "Transactions(CS9)")
+	if len(txs) != 0 {
+		t.Errorf("Transactions(CS9), a station never seen, = %+v, want none", txs)
+	}
+}
+
+func txIDs(txs []store.Transaction) []int {
+	var ids []int
+	for _, tx := range txs {
+		ids = append(ids, tx.ID)
+	}
+	return ids
+}
+
+func sorted(ids ...int) []int { slices.Sort(ids); return ids }
+
+func testNotFound(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", ""), at(0)), "Boot")
+	id := mustStart(t, s, "CS1", start(1, "A", 0, 1))
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{"Station", func() error { _, err := s.Station(ctx, "CS9"); return err }},
+		{"Transaction", func() error { _, err := s.Transaction(ctx, id+1000); return err }},
+		{"TransactionMeterValues", func() error { _, err := s.TransactionMeterValues(ctx, id+1000); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.call(); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s of what does not exist: %v, want an error that errors.Is store.ErrNotFound", tt.name, err)
+			}
+		})
+	}
+}
+
+// testConcurrent has stations booting, starting, reporting and stopping from
+// goroutines of their own while readers read; -race watches the store's
+// data, and the end state shows that no write was lost.
+func testConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const stations, sessions = 8, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, stations*sessions*4+64)
+	ids := make([][]int, stations)
+	for i := range stations {
+		wg.Go(func() {
+			id := fmt.Sprintf("CS%02d", i)
+			report := func(err error, what string) bool {
+				if err != nil {
+					errs <- fmt.Errorf("%s %s: %w", id, what, err)
+					return false
+				}
+				return true
+			}
+			if !report(s.Boot(ctx, id, boot("Acme", "Fast", ""), at(0)), "Boot") {
+				return
+			}
+			for n := range sessions {
+				tx, err := s.StartTransaction(ctx, id, start(1+n%2, "TAG", n*100, n*10))
+				if !report(err, "StartTransaction") {
+					return
+				}
+				ids[i] = append(ids[i], tx)
+				report(s.Status(ctx, id, ocpp.StatusNotificationRequest{ConnectorId: 1 + n%2, Status: ocpp.StatusCharging, ErrorCode: ocpp.ChargePointNoError}, at(n*10)), "Status")
+				report(s.MeterValues(ctx, []store.Reading{{Station: id, Request: ocpp.MeterValuesRequest{
+					ConnectorId: 1 + n%2, TransactionId: &tx, MeterValue: []ocpp.MeterValue{energy(n*10+1, "1"), energy(n*10+2, "2")},
+				}}}), "MeterValues")
+				report(s.Seen(ctx, map[string]time.Time{id: at(n*10 + 3)}), "Seen")
+				_, err = s.StopTransaction(ctx, id, ocpp.StopTransactionRequest{TransactionId: tx, MeterStop: n*100 + 50, Timestamp: dt(n*10 + 5), TransactionData: []ocpp.MeterValue{energy(n*10+5, "3")}})
+				report(err, "StopTransaction")
+			}
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := s.Stations(ctx); err != nil {
+					errs <- fmt.Errorf("Stations: %w", err)
+				}
+				if _, err := s.Transactions(ctx, ""); err != nil {
+					errs <- fmt.Errorf("Transactions: %w", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		return
+	}
+
+	all := map[int]bool{}
+	for i, list := range ids {
+		for _, id := range list {
+			if all[id] {
+				t.Errorf("transaction id %d given twice (the second time to CS%02d)", id, i)
+			}
+			all[id] = true
+			samples, err := s.TransactionMeterValues(ctx, id)
+			must(t, err, "TransactionMeterValues")
+			if len(samples) != 3 {
+				t.Errorf("transaction %d has %d samples, want 3 (2 from MeterValues, 1 from the stop)", id, len(samples))
+			}
+		}
+	}
+	sts, err := s.Stations(ctx)
+	must(t, err, "Stations")
+	if len(sts) != stations {
+		t.Fatalf("Stations() lists %d stations, want %d", len(sts), stations)
+	}
+	for _, st := range sts {
+		if len(st.OpenTransactions) != 0 {
+			t.Errorf("%s has open transactions %v after stopping them all", st.ID, st.OpenTransactions)
+		}
+		if want := at((sessions-1)*10 + 3); !sameTime(st.LastSeen, want) {
+			t.Errorf("%s lastSeen %v, want %v", st.ID, st.LastSeen, want)
+		}
+	}
+	txs, err := s.Transactions(ctx, "")
+	must(t, err, "Transactions")
+	if len(txs) != stations*sessions {
+		t.Errorf("Transactions() lists %d, want %d", len(txs), stations*sessions)
+	}
+}
