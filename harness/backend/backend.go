@@ -207,6 +207,7 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 			}
 		}
 		b.observe(call.Action, answer, time.Since(rec.Start))
+		b.flushSeen(ctx, false) // an idle station's Heartbeats are its only news
 		b.mark(func() { rec.Replied = time.Now() })
 		err = reply(answer)
 	}

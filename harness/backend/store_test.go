@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -233,4 +234,17 @@ func TestRegistrationByConfiguration(t *testing.T) {
 	b := backend.New(backend.Options{})
 	_, ok := handled(t, b, "CS1", rawCall("h", ocpp.ActionHeartbeat, `{}`)).(*ocpp.CallResult)
 	require.True(t, ok, "Accepted, the default, lets a station that has not booted here be heard: it may have booted before a restart")
+}
+
+func TestHeartbeatsReachTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := &store.Memory{}
+		b := backend.New(backend.Options{Store: mem})
+		handled(t, b, "CS1", rawCall("h1", ocpp.ActionHeartbeat, `{}`))
+		time.Sleep(2 * time.Second)
+		handled(t, b, "CS1", rawCall("h2", ocpp.ActionHeartbeat, `{}`))
+		st, err := mem.Station(t.Context(), "CS1")
+		require.NoError(t, err, "a station that only heartbeats is seen")
+		require.Equal(t, time.Now().UTC(), st.LastSeen, "the last Heartbeat's time, without waiting for a shutdown")
+	})
 }
