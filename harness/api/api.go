@@ -29,7 +29,8 @@
 //	404  no such path, station, transaction or action (action names are
 //	     case-sensitive, as on the wire)
 //	405  a method the path does not serve (the Allow header lists those it does)
-//	409  the station is known but not connected, or not booted yet
+//	409  the station is known but not connected, or not booted yet, or its
+//	     BootNotification was not Accepted (Options.Registration)
 //	413  a body over 64 KiB
 //	500  the store failed
 //	501  the server cannot call stations (Options.Call is nil)
@@ -39,7 +40,8 @@
 //	504  the station did not answer in time
 //
 // A POST is checked in this order: the token (401), the action (404), that
-// the server can call (501), ?timeout= (400), the body (413, 400); then the
+// the server can call (501), ?timeout= (400), the station's registration
+// (409), the body (413, 400); then the
 // call is made and its outcome answered (200, 404, 409, 502, 504). An
 // operator who leaves before the answer cancels the call, and gets none.
 //
