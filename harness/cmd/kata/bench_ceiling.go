@@ -28,11 +28,22 @@ func runBenchCeiling(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	srv := &http.Server{Handler: ceiling(), ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(l)
+}
+
+// ceiling is the ceiling's handler: a WebSocket upgrade (ocpp1.6) answered
+// by the responder, anything else by a line saying what this is.
+func ceiling() http.Handler {
 	up := websocket.Upgrader{
 		Subprotocols: []string{"ocpp1.6"},
 		CheckOrigin:  func(*http.Request) bool { return true },
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !websocket.IsWebSocketUpgrade(r) {
 			fmt.Fprintln(w, "the bench's ceiling: a bare WebSocket responder")
 			return
@@ -58,12 +69,6 @@ func runBenchCeiling(args []string) error {
 			}
 		}
 	})
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	return srv.Serve(l)
 }
 
 // ceilingResult closes every answer of the ceiling: a Heartbeat's
