@@ -194,7 +194,8 @@ func (b *bench) run(ctx context.Context) (err error) {
 	table := formatTable(title, b.rows)
 	fmt.Print("\n" + table)
 	out := filepath.Join(b.root, ".kata", "bench.txt")
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
+	// An interrupted run keeps the last whole table.
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil && ctx.Err() == nil {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "could not write %s: %v\n", out, err)
 		} else {
