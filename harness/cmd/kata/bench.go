@@ -402,7 +402,7 @@ func (c *benchChild) ready(ctx context.Context, url string) error {
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("the %s did not start (%v); it said:\n%s", c.name, c.err, c.tail(10))
+			return fmt.Errorf("the %s did not start (%s); it said:\n%s", c.name, exitWords(c.err), c.tail(10))
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -411,6 +411,14 @@ func (c *benchChild) ready(ctx context.Context, url string) error {
 			return fmt.Errorf("the %s did not answer %s within a minute; it said:\n%s", c.name, url, c.tail(10))
 		}
 	}
+}
+
+// exitWords says how a child ended.
+func exitWords(err error) string {
+	if err == nil {
+		return "it exited"
+	}
+	return err.Error()
 }
 
 // tail is the last n lines the child wrote, indented.
@@ -424,7 +432,7 @@ func (c *benchChild) tail(n int) string {
 func (c *benchChild) alive() error {
 	select {
 	case <-c.exited:
-		return fmt.Errorf("the %s ended during the run (%v); it said:\n%s", c.name, c.err, c.tail(10))
+		return fmt.Errorf("the %s ended during the run (%s); it said:\n%s", c.name, exitWords(c.err), c.tail(10))
 	default:
 		return nil
 	}
@@ -498,6 +506,8 @@ func (b *bench) throughput(ctx context.Context) {
 		return
 	}
 	load := fmt.Sprintf("%d stations × %d Heartbeats", o.stations, o.calls)
+	rssBefore, rssErr := measure(ctx, srv)
+	var served int
 	var shares, serverRates []float64
 	for pair := 1; pair <= o.pairs && ctx.Err() == nil; pair++ {
 		rs, ok := b.heartbeatRow(ctx, phase, fmt.Sprintf("final server, %s, pair %d", load, pair), srv, fmt.Sprintf("TP%dS", pair), o.stations, o.calls)
@@ -508,6 +518,7 @@ func (b *bench) throughput(ctx context.Context) {
 		if !ok {
 			return
 		}
+		served += rs.answered
 		serverRates = append(serverRates, rs.callsPerSecond())
 		shares = append(shares, rs.callsPerSecond()/rc.callsPerSecond())
 	}
@@ -518,6 +529,15 @@ func (b *bench) throughput(ctx context.Context) {
 		}
 		b.add(benchRow{phase: phase, what: "final server's share of the ceiling", repro: b.repro(phase),
 			result: fmt.Sprintf("median %.0f%% (pairs: %s) · median %s calls/s", 100*median(shares), strings.Join(each, ", "), thousands(int64(median(serverRates))))})
+		// Whether the server grows with the calls it answers.
+		rssAfter, err := measure(ctx, srv)
+		if err = errors.Join(rssErr, err); err != nil {
+			b.failRow(phase, "final server's memory under load", err)
+			return
+		}
+		b.add(benchRow{phase: phase, what: "final server's memory under load", repro: b.repro(phase),
+			result: fmt.Sprintf("RSS %.0f MiB before, %.0f MiB after %s calls (%+.0f MiB) · from %s",
+				mib(rssBefore.rss), mib(rssAfter.rss), thousands(int64(served)), mib(rssAfter.rss-rssBefore.rss), procSource)})
 	}
 }
 
@@ -723,6 +743,9 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	return f, nil
 }
 
+// mib is bytes in MiB.
+func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
 // idle connects stations that stay idle, and measures what each costs the
 // final server.
 func (b *bench) idle(ctx context.Context) {
@@ -798,7 +821,7 @@ func (b *bench) idle(ctx context.Context) {
 	perStation := float64(after.rss-before.rss) / float64(n)
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
 		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station (%.0f → %.0f MiB) · %.2f goroutines per station (%s → %s) · from %s",
-			after.threads, perStation/1024, float64(before.rss)/(1<<20), float64(after.rss)/(1<<20),
+			after.threads, perStation/1024, mib(before.rss), mib(after.rss),
 			float64(after.goroutines-before.goroutines)/float64(n), thousands(int64(before.goroutines)), thousands(int64(after.goroutines)), procSource)})
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,29 @@ func TestExpectedStore(t *testing.T) {
 	want := storeCount{transactions: 2, stopped: 1, samples: 3 * samplesPerMeterValues}
 	if got := expectedStore(rep); got != want {
 		t.Errorf("expectedStore = %+v, want %+v", got, want)
+	}
+}
+
+// TestChildThatDoesNotStart runs, as the "server", this test binary with no
+// test to run: it says PASS and exits at once, and the bench must say that
+// the server did not start, with what it said, rather than wait.
+func TestChildThatDoesNotStart(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{root: t.TempDir(), tmp: t.TempDir()}
+	t.Cleanup(b.stopChildren)
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.startChild("final server", addr, self, "-test.run=^$")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ready(t.Context(), "http://"+addr+"/metrics")
+	if err == nil || !strings.Contains(err.Error(), "the final server did not start") || !strings.Contains(err.Error(), "PASS") {
+		t.Errorf("ready for a child that exited = %v; want it to say the final server did not start, and what it said (PASS)", err)
 	}
 }
