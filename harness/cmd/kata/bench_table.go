@@ -168,3 +168,25 @@ func latency(d time.Duration) string {
 		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
 	}
 }
+
+// parsePsRSS reads the output of ps -o rss= -p PID: the resident memory in
+// KiB.
+func parsePsRSS(out string) (int64, error) {
+	kib, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ps -o rss=: %q is not a size in KiB", strings.TrimSpace(out))
+	}
+	return kib * 1024, nil
+}
+
+// psThreads counts the threads in the output of ps -M -p PID: a line each,
+// under a header.
+func psThreads(out string) int {
+	n := 0
+	for line := range strings.Lines(out) {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return max(n-1, 0)
+}

@@ -271,3 +271,20 @@ func TestChildThatDoesNotStart(t *testing.T) {
 		t.Errorf("ready for a child that exited = %v; want it to say the final server did not start, and what it said (PASS)", err)
 	}
 }
+
+func TestParsePs(t *testing.T) {
+	rss, err := parsePsRSS("  81234\n")
+	if err != nil || rss != 81234*1024 {
+		t.Errorf("parsePsRSS = %d, %v; want %d", rss, err, 81234*1024)
+	}
+	if _, err := parsePsRSS(""); err == nil {
+		t.Error("parsePsRSS of nothing (the process is gone): no error")
+	}
+	const threads = "USER   PID   TT  %CPU STAT PRI     STIME     UTIME COMMAND\n" +
+		"me   4011 s000   0.0 S    31T   0:00.01   0:00.02 final serve\n" +
+		"     4011        0.0 S    31T   0:00.00   0:00.00\n" +
+		"     4011        0.0 S    31T   0:00.00   0:00.00\n"
+	if got := psThreads(threads); got != 3 {
+		t.Errorf("psThreads = %d, want 3", got)
+	}
+}
