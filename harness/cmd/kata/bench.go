@@ -158,11 +158,13 @@ func (b *bench) run(ctx context.Context) (err error) {
 	defer stopProgress()
 
 	b.say("building", "the final server, "+b.final.solutionDir())
+	b.st.clear(os.Stderr) // the build has a status line of its own
 	if b.finalBin, err = buildLinked(b.final, false, true, b.tmp, "final", "bench"); err != nil {
 		return err
 	}
 	if slices.Contains(b.opts.phases, "before") {
 		b.say("building", "step 01's starter, "+b.first.dir())
+		b.st.clear(os.Stderr)
 		if b.starterBin, err = buildLinked(b.first, true, false, b.tmp, "starter", "bench"); err != nil {
 			return err
 		}
