@@ -565,7 +565,7 @@ func (b *bench) session(ctx context.Context) {
 	if err == nil {
 		err = srv.alive()
 	}
-	if err == nil && (rep.Failed > 0 || rep.Connected < n) {
+	if err == nil && (rep.Failed > 0 || rep.Connected < n || len(rep.Failures()) > 0) {
 		err = fmt.Errorf("%d of %d stations connected, %d of %d calls failed: %v", rep.Connected, n, rep.Failed, rep.Calls, firstStationErr(rep))
 	}
 	if err != nil {
@@ -745,6 +745,10 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	return f, nil
 }
 
+// idleSettle is how long the idle phase waits for its stations to connect
+// and boot: 10,000 take a few seconds on 2 cores.
+const idleSettle = 3 * time.Minute
+
 // mib is bytes in MiB.
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
@@ -757,7 +761,7 @@ func (b *bench) idle(ctx context.Context) {
 	// Each station is a socket in this process and one in the server's.
 	if margin := 200; b.fileLimit > 0 && uint64(n+margin) > b.fileLimit {
 		n = int(b.fileLimit) - margin
-		note = fmt.Sprintf(" (the open-files limit, %d, leaves room for %d of %d)", b.fileLimit, n, b.opts.idleStations)
+		note = fmt.Sprintf(" (the open-files limit, %s, leaves room for %s of %s)", thousands(int64(b.fileLimit)), thousands(int64(n)), thousands(int64(b.opts.idleStations)))
 	}
 	what := fmt.Sprintf("final server, %s stations connected and idle%s", thousands(int64(n)), note)
 	b.say(phase, "starting the final server")
@@ -788,7 +792,11 @@ func (b *bench) idle(ctx context.Context) {
 			ProgressEvery: 250 * time.Millisecond,
 			Progress: func(p station.Progress) {
 				b.answered.Store(int64(p.Answered))
-				if p.Answered+p.Failed >= n || p.Done >= n {
+				// A station is settled once its boot is answered or it
+				// is done (it could not connect, or failed): one that did
+				// both failed, and counting it twice only ends the wait
+				// sooner for a run that failed anyway.
+				if p.Answered+p.Done >= n {
 					once.Do(func() { close(allBooted) })
 				}
 			},
@@ -796,7 +804,12 @@ func (b *bench) idle(ctx context.Context) {
 		done <- fleetResult{rep, err}
 	}()
 	var after serverFigures
+	timeout := time.NewTimer(idleSettle)
+	defer timeout.Stop()
 	select {
+	case <-timeout.C:
+		err = fmt.Errorf("the %s stations had not all connected and booted after %v", thousands(int64(n)), idleSettle)
+		cancel()
 	case <-allBooted:
 		time.Sleep(time.Second) // let the connections settle: the figures are the idle ones
 		after, err = measure(ctx, srv)
@@ -813,7 +826,7 @@ func (b *bench) idle(ctx context.Context) {
 	case err != nil:
 	case res.err != nil:
 		err = res.err
-	case res.rep.Connected < n || res.rep.Failed > 0:
+	case res.rep.Connected < n || res.rep.Failed > 0 || len(res.rep.Failures()) > 0:
 		err = fmt.Errorf("%d of %d stations connected, %d of %d BootNotifications failed: %v", res.rep.Connected, n, res.rep.Failed, res.rep.Calls, firstStationErr(res.rep))
 	}
 	if err != nil {
