@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -369,6 +370,9 @@ func buildLinked(s step, withStarter, withSolution bool, dir, name, what string)
 		fmt.Fprint(os.Stderr, st.dim("compiling step "+s.name+"…")+"\r")
 	}
 	bin := filepath.Join(tmp, name)
+	if runtime.GOOS == "windows" {
+		bin += ".exe" // Windows runs a program by its extension
+	}
 	build := exec.Command("go", "build", "-overlay="+overlayFile, "-o", bin, "./harness/cmd/run")
 	build.Dir = r.root
 	out, err := build.CombinedOutput()
