@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -576,7 +577,7 @@ func (b *bench) session(ctx context.Context) {
 	}
 	rate := float64(rep.Answered) / rep.Wall.Seconds()
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
-		result: fmt.Sprintf("%s calls/s · p50 %s · p99 %s (%s calls, connecting included)", thousands(int64(rate)), latency(rep.P50), latency(rep.P99), thousands(int64(rep.Answered)))})
+		result: fmt.Sprintf("%s calls/s · p50 %s · p99 %s (%s calls, connecting included) · slowest: %s", thousands(int64(rate)), latency(rep.P50), latency(rep.P99), thousands(int64(rep.Answered)), slowestAction(rep))})
 
 	want := expectedStore(rep)
 	check := "its SQLite store afterwards, by the API"
@@ -589,6 +590,32 @@ func (b *bench) session(ctx context.Context) {
 	b.add(benchRow{phase: phase, what: check, repro: b.repro(phase),
 		result: fmt.Sprintf("%s of %s transactions (all stopped) · %s of %s meter values", thousands(int64(got.transactions)), thousands(int64(want.transactions)),
 			thousands(int64(got.samples)), thousands(int64(want.samples)))})
+}
+
+// slowestAction names the action whose answered calls have the highest
+// p99, and that p99: where a session's tail comes from.
+func slowestAction(r *station.Report) string {
+	byAction := make(map[string][]time.Duration)
+	for _, st := range r.Stations {
+		for _, c := range st.Calls {
+			if c.Err == nil {
+				byAction[c.Action] = append(byAction[c.Action], c.Latency())
+			}
+		}
+	}
+	var name string
+	var worst time.Duration
+	for _, action := range slices.Sorted(maps.Keys(byAction)) {
+		lat := byAction[action]
+		slices.Sort(lat)
+		if p := percentile(lat, 99); name == "" || p > worst {
+			name, worst = action, p
+		}
+	}
+	if name == "" {
+		return "none answered"
+	}
+	return fmt.Sprintf("%s, p99 %s", name, latency(worst))
 }
 
 // firstStationErr is the first station's failure in a fleet's report.

@@ -157,15 +157,18 @@ func thousands(n int64) string {
 	return b.String()
 }
 
-// latency writes d readably: microseconds under 1 ms, then milliseconds.
+// latency writes d readably: microseconds under 1 ms, milliseconds under
+// 1 s, then seconds.
 func latency(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
 	case d < 10*time.Millisecond:
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	default:
+	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	}
 }
 

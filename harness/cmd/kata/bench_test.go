@@ -225,7 +225,7 @@ func TestThousandsAndLatency(t *testing.T) {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
-	for d, want := range map[time.Duration]string{468 * time.Microsecond: "468µs", 3300 * time.Microsecond: "3.3ms", 234 * time.Millisecond: "234ms"} {
+	for d, want := range map[time.Duration]string{468 * time.Microsecond: "468µs", 3300 * time.Microsecond: "3.3ms", 234 * time.Millisecond: "234ms", 1592 * time.Millisecond: "1.59s"} {
 		if got := latency(d); got != want {
 			t.Errorf("latency(%v) = %q, want %q", d, got, want)
 		}
@@ -286,5 +286,22 @@ func TestParsePs(t *testing.T) {
 		"     4011        0.0 S    31T   0:00.00   0:00.00\n"
 	if got := psThreads(threads); got != 3 {
 		t.Errorf("psThreads = %d, want 3", got)
+	}
+}
+
+func TestSlowestAction(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	call := func(action string, ms int) station.CallRecord {
+		return station.CallRecord{Action: action, Sent: at, Received: at.Add(time.Duration(ms) * time.Millisecond)}
+	}
+	rep := &station.Report{Stations: []station.StationReport{
+		{Calls: []station.CallRecord{call(ocpp.ActionBootNotification, 40), call(ocpp.ActionHeartbeat, 2)}},
+		{Calls: []station.CallRecord{call(ocpp.ActionBootNotification, 900), call(ocpp.ActionHeartbeat, 3)}},
+	}}
+	if got, want := slowestAction(rep), "BootNotification, p99 900ms"; got != want {
+		t.Errorf("slowestAction = %q, want %q", got, want)
+	}
+	if got := slowestAction(&station.Report{}); got != "none answered" {
+		t.Errorf("slowestAction of no calls = %q, want none answered", got)
 	}
 }
