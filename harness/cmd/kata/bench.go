@@ -29,7 +29,7 @@ import (
 // The bench's phases, in the order it runs them.
 var benchPhases = []string{"throughput", "session", "idle", "before"}
 
-// benchFlag ties a flag of make bench to the phase it changes, so that a
+// benchFlagPhase ties a flag of make bench to the phase it changes, so that a
 // row's command line repeats only what matters to it.
 var benchFlagPhase = map[string]string{
 	"stations": "throughput", "calls": "throughput", "pairs": "throughput",
