@@ -28,6 +28,8 @@ MESSAGES ?=
 TIMEOUT  ?=
 FORCE    ?=
 FUZZTIME ?= 30s
+PHASE    ?=
+BENCH    ?=
 AUTH_KEYS ?=
 # KEY is the password every simulated station sends. It is taken from the
 # command line only: a KEY in the environment, set for something else,
@@ -74,7 +76,9 @@ help:
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
-	@echo '  make bench                              benchmark the final server (coming)'
+	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
+	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
+	@echo '                                          PHASE: throughput, session, idle or before (default: all, about 2 minutes)'
 	@echo
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
 
@@ -147,5 +151,10 @@ edge:
 	@$(GO) build -o $(EDGE) ./stations/edgecheck
 	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
 
+# The benchmark: the final server in a process of its own, the kata's
+# load generator in the kata command, a bare WebSocket responder (the
+# ceiling) in a third. PHASE picks phases; BENCH passes the bench's flags,
+# such as BENCH='-stations 400 -calls 200' (kata bench -h lists them).
 bench:
-	@echo 'make bench is coming: it will measure the final server (the one make serve runs) against a bare WebSocket responder.'
+	$(build-kata)
+	@$(KATA) bench $(if $(PHASE),-phase $(PHASE)) $(BENCH)

@@ -37,6 +37,7 @@ const usage = `kata runs the kata's commands; the Makefile is the usual way in:
   make reset    STEP=N [FORCE=1]           put step N's starter back as the kata ships it
   make test                                prove the kata itself is sound (CI runs this)
   make fuzz     [FUZZTIME=30s]             fuzz the OCPP decoder
+  make bench    [PHASE=name] [BENCH=flags] benchmark the final server against a bare WebSocket responder
 `
 
 // A command is one of kata's subcommands.
@@ -62,6 +63,8 @@ func run(args []string, stderr io.Writer) int {
 		{"demo", runDemo},
 		{"reset", runReset},
 		{"fuzz", runFuzz},
+		{"bench", runBench},
+		{"bench-ceiling", runBenchCeiling}, // make bench's child process, not for people
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, usage)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -303,54 +304,9 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	src, err := linkStep(s, withStarter, withSolution)
+	bin, err := buildLinked(s, withStarter, withSolution, tmp, "kata-run", args[0])
 	if err != nil {
 		return err
-	}
-	linkFile := filepath.Join(tmp, "zz_step.go")
-	if err := os.WriteFile(linkFile, src, 0o644); err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
-	}
-	overlay := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(r.root, "harness", "cmd", "run", "zz_step.go"), linkFile)
-	overlayFile := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(overlayFile, []byte(overlay), 0o644); err != nil {
-		return fmt.Errorf("link step %s: %w", s.name, err)
-	}
-
-	st := styleFor(os.Stderr)
-	if st.color {
-		fmt.Fprint(os.Stderr, st.dim("compiling step "+s.name+"…")+"\r")
-	}
-	bin := filepath.Join(tmp, "kata-run")
-	build := exec.Command("go", "build", "-overlay="+overlayFile, "-o", bin, "./harness/cmd/run")
-	build.Dir = r.root
-	out, err := build.CombinedOutput()
-	if st.color {
-		fmt.Fprint(os.Stderr, "\r\x1b[K")
-	}
-	if err != nil {
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) {
-			return fmt.Errorf("go build: %w", err)
-		}
-		var kept []string
-		for line := range strings.Lines(strings.TrimSpace(string(out))) {
-			if !strings.HasPrefix(line, "# ") {
-				kept = append(kept, strings.TrimRight(line, "\n"))
-			}
-		}
-		text := strings.Join(kept, "\n")
-		if withStarter && strings.Contains(text, s.dir()) {
-			next := fmt.Sprintf("make serve STEP=%d SOLUTION=1 runs the reference solution", s.num)
-			if args[0] == "demo" {
-				next = "the demo runs your code as its starter: fix it, or set it aside with git stash"
-			}
-			fmt.Fprintf(os.Stderr, "%s\n%s\n\nmake check STEP=%d explains it; %s.\n",
-				st.red("your code in "+s.dir()+" does not compile:"), indent(text, "  "), s.num, next)
-		} else {
-			fmt.Fprintf(os.Stderr, "%s\n%s\n", st.red("step "+s.name+" does not build:"), indent(text, "  "))
-		}
-		return errFailed
 	}
 
 	cmd := exec.Command(bin, args...)
@@ -387,4 +343,65 @@ func runLinked(s step, withStarter, withSolution bool, args ...string) error {
 		return fmt.Errorf("run step %s: %w", s.name, err)
 	}
 	return nil
+}
+
+// buildLinked builds harness/cmd/run with the step's starter and/or
+// solution linked in, as the program dir/name, and returns its path. what
+// is the command it is built for (serve, demo, bench): a build that fails
+// is explained to the learner in its terms, and errFailed returned.
+func buildLinked(s step, withStarter, withSolution bool, dir, name, what string) (string, error) {
+	r, tmp := s.repo, dir
+	src, err := linkStep(s, withStarter, withSolution)
+	if err != nil {
+		return "", err
+	}
+	linkFile := filepath.Join(tmp, name+"_zz_step.go")
+	if err := os.WriteFile(linkFile, src, 0o644); err != nil {
+		return "", fmt.Errorf("link step %s: %w", s.name, err)
+	}
+	overlay := fmt.Sprintf(`{"Replace": {%q: %q}}`, filepath.Join(r.root, "harness", "cmd", "run", "zz_step.go"), linkFile)
+	overlayFile := filepath.Join(tmp, name+"_overlay.json")
+	if err := os.WriteFile(overlayFile, []byte(overlay), 0o644); err != nil {
+		return "", fmt.Errorf("link step %s: %w", s.name, err)
+	}
+
+	st := styleFor(os.Stderr)
+	if st.color {
+		fmt.Fprint(os.Stderr, st.dim("compiling step "+s.name+"…")+"\r")
+	}
+	bin := filepath.Join(tmp, name)
+	if runtime.GOOS == "windows" {
+		bin += ".exe" // Windows runs a program by its extension
+	}
+	build := exec.Command("go", "build", "-overlay="+overlayFile, "-o", bin, "./harness/cmd/run")
+	build.Dir = r.root
+	out, err := build.CombinedOutput()
+	if st.color {
+		fmt.Fprint(os.Stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return "", fmt.Errorf("go build: %w", err)
+		}
+		var kept []string
+		for line := range strings.Lines(strings.TrimSpace(string(out))) {
+			if !strings.HasPrefix(line, "# ") {
+				kept = append(kept, strings.TrimRight(line, "\n"))
+			}
+		}
+		text := strings.Join(kept, "\n")
+		if withStarter && strings.Contains(text, s.dir()) {
+			next := fmt.Sprintf("make serve STEP=%d SOLUTION=1 runs the reference solution", s.num)
+			if what == "demo" {
+				next = "the demo runs your code as its starter: fix it, or set it aside with git stash"
+			}
+			fmt.Fprintf(os.Stderr, "%s\n%s\n\nmake check STEP=%d explains it; %s.\n",
+				st.red("your code in "+s.dir()+" does not compile:"), indent(text, "  "), s.num, next)
+		} else {
+			fmt.Fprintf(os.Stderr, "%s\n%s\n", st.red("step "+s.name+" does not build:"), indent(text, "  "))
+		}
+		return "", errFailed
+	}
+	return bin, nil
 }
