@@ -124,7 +124,7 @@ reset:
 	$(call need-step,reset)
 	$(build-kata)
 	@$(KATA) reset -step $(STEP) $(if $(filter 1 yes true,$(FORCE)),-force)
-
+ $(if $(filter 1 yes true,$(PPROF)),-pprof)
 fuzz:
 	$(build-kata)
 	@$(KATA) fuzz -fuzztime $(FUZZTIME)

@@ -36,6 +36,7 @@ func runServe(args []string) error {
 	token := fs.String("api-token", "", "the operator API's bearer token")
 	logFormat := fs.String("log", "", "the log format: text or json")
 	registration := fs.String("registration", "", "what BootNotification answers: Accepted, Pending or Rejected")
+	profiles := fs.Bool("pprof", false, "serve Go's profiles at /debug/pprof/")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +92,9 @@ func runServe(args []string) error {
 			v = abs
 		}
 		args = append(args, file.flag, v)
+	}
+	if *profiles {
+		args = append(args, "-pprof")
 	}
 	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-api-token", *token}, {"-log", *logFormat}, {"-registration", *registration}} {
 		if opt.value != "" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -43,6 +44,7 @@ type serveFlags struct {
 	apiToken     string
 	log          string
 	registration string
+	pprof        bool
 }
 
 // defaultDB is where make serve keeps its database unless told otherwise.
@@ -71,6 +73,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	fs.Int64Var(&f.maxFrame, "max-frame", maxFrame, "the largest frame a station may send, in bytes; 0: the step's default (OCPP_MAX_FRAME; step 09)")
 	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator API wants Authorization: Bearer <token> (OCPP_API_TOKEN)")
 	fs.StringVar(&f.log, "log", env("LOG", ""), "the log format: text or json; default text on a terminal, json otherwise (LOG)")
+	fs.BoolVar(&f.pprof, "pprof", getenv("OCPP_PPROF") != "", "serve Go's profiles at /debug/pprof/ on the same port (OCPP_PPROF)")
 	fs.StringVar(&f.registration, "registration", env("OCPP_REGISTRATION", "Accepted"), "what BootNotification answers: Accepted, Pending or Rejected (OCPP_REGISTRATION)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -213,6 +216,13 @@ func serve(args []string) error {
 	h := http.NewServeMux()
 	h.Handle("/api/", api.New(apiOpts))
 	h.Handle("GET /metrics", m.Handler())
+	if f.pprof {
+		// For make bench and whoever tunes the server: what it spends its
+		// time and memory on, while it runs.
+		h.HandleFunc("/debug/pprof/", pprof.Index)
+		h.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		h.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the operator API is at /api/stations, the metrics at /metrics", http.StatusNotFound)
 	})
