@@ -388,6 +388,10 @@ func TestDisconnectFailsCalls(t *testing.T) {
 		if n := srv.PendingCalls(); n != 0 {
 			t.Errorf("PendingCalls() = %d after the station hung up, want 0", n)
 		}
+		// The calls fail the moment the connection is known gone; the
+		// reader's cleanup may still be running. Once it is done, the
+		// station is not connected.
+		settle(t)
 		err := srv.Call(t.Context(), st.ID(), ocpp.ActionReset, reset, nil)
 		if !errors.Is(err, servercalls.ErrNotConnected) {
 			t.Errorf("a call to the station after it hung up returned %v, want servercalls.ErrNotConnected", err)
