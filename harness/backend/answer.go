@@ -85,14 +85,15 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 	case *ocpp.AuthorizeRequest:
 		return ocpp.AuthorizeResponse{IdTagInfo: b.opts.IdTags.Info(r.IdTag, now)}, nil
 	case *ocpp.StartTransactionRequest:
-		id := 0
-		if st != nil {
-			var err error
-			if id, err = st.StartTransaction(ctx, station, *r); err != nil {
-				return nil, b.storeError("start transaction", err)
-			}
-		} else {
-			id = b.transaction(station, r)
+		// Without a store the backend still gives a replayed start the
+		// id it gave first: it keeps the transactions' ids in memory.
+		ids := st
+		if ids == nil {
+			ids = &b.transactions
+		}
+		id, err := ids.StartTransaction(ctx, station, *r)
+		if err != nil {
+			return nil, b.storeError("start transaction", err)
 		}
 		// The transaction is recorded whatever the tag's status: the
 		// station has started charging, and stops if it is not Accepted.
@@ -119,19 +120,4 @@ func (b *Backend) respond(ctx context.Context, station string, req any) (any, er
 		return ocpp.StatusNotificationResponse{}, nil
 	}
 	return struct{}{}, nil
-}
-
-// transaction returns the station's id for a StartTransaction: a new one,
-// or the same one again when the station replays a start it already sent.
-func (b *Backend) transaction(station string, r *ocpp.StartTransactionRequest) int {
-	key := fmt.Sprintf("%d|%s|%d|%s", r.ConnectorId, r.IdTag, r.MeterStart, r.Timestamp.UTC().Format(time.RFC3339Nano))
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st := b.station(station)
-	if id, ok := st.txByKey[key]; ok {
-		return id
-	}
-	st.nextTx++
-	st.txByKey[key] = st.nextTx
-	return st.nextTx
 }

@@ -146,12 +146,12 @@ type Backend struct {
 	seen      map[string]time.Time // signs of life not yet handed to the store
 	lastFlush time.Time
 	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
+	// transactions gives transaction ids when there is no Options.Store.
+	transactions store.Memory
 }
 
 type stationState struct {
 	inFlight, peak map[Kind]int
-	nextTx         int
-	txByKey        map[string]int
 }
 
 // New returns a Backend. It panics with ErrBlockingUnsupported if
@@ -318,7 +318,7 @@ func (b *Backend) mark(f func()) {
 func (b *Backend) station(id string) *stationState {
 	st, ok := b.stations[id]
 	if !ok {
-		st = &stationState{inFlight: make(map[Kind]int), peak: make(map[Kind]int), txByKey: make(map[string]int)}
+		st = &stationState{inFlight: make(map[Kind]int), peak: make(map[Kind]int)}
 		b.stations[id] = st
 	}
 	return st
