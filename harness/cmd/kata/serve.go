@@ -199,24 +199,34 @@ func init() {
 // steps' Config has; the link copies those the step declares.
 var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize"}
 
-// optionalFields returns the optional Config fields that the step package
-// in dir declares. It reads the source rather than compiling it: a package
-// that does not parse has none, and the build reports why.
-func optionalFields(dir string) []string {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+// stepSource parses the non-test Go files of the step package in dir. It
+// reads the source rather than compiling it: a package that does not parse
+// gives nil, and the build reports why.
+func stepSource(dir string) []*ast.File {
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		return nil
 	}
-	declared := make(map[string]bool)
 	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
 		if err != nil {
 			return nil
 		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// optionalFields returns the optional Config fields that the step package
+// in dir declares.
+func optionalFields(dir string) []string {
+	declared := make(map[string]bool)
+	for _, f := range stepSource(dir) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			ts, ok := n.(*ast.TypeSpec)
 			if !ok || ts.Name.Name != "Config" {
@@ -241,33 +251,18 @@ func optionalFields(dir string) []string {
 	return fields
 }
 
-// declares reports whether the package in dir declares a package-level
-// variable of that name. Like optionalFields it reads the source: a package
-// that does not parse declares nothing, and the build says why.
+// declares reports whether the step package in dir declares a
+// package-level variable of that name.
 func declares(dir, name string) bool {
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil {
-		return false
-	}
-	fset := token.NewFileSet()
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return false
-		}
+	for _, f := range stepSource(dir) {
 		for _, d := range f.Decls {
 			gd, ok := d.(*ast.GenDecl)
 			if !ok || gd.Tok != token.VAR {
 				continue
 			}
 			for _, spec := range gd.Specs {
-				for _, n := range spec.(*ast.ValueSpec).Names {
-					if n.Name == name {
-						return true
-					}
+				if slices.ContainsFunc(spec.(*ast.ValueSpec).Names, func(n *ast.Ident) bool { return n.Name == name }) {
+					return true
 				}
 			}
 		}
