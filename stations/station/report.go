@@ -67,8 +67,8 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bo
 		}
 	}
 	slices.Sort(latencies)
-	r.P50 = percentile(latencies, 50)
-	r.P99 = percentile(latencies, 99)
+	r.P50 = Percentile(latencies, 50)
+	r.P99 = Percentile(latencies, 99)
 	if n := len(latencies); n > 0 {
 		r.Max = latencies[n-1]
 	}
@@ -81,13 +81,15 @@ func cutOff(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed)
 }
 
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, p int) time.Duration {
+// Percentile is the nearest-rank p-th percentile (0 to 100) of sorted
+// durations, 0 for none: the one the reports give, for anyone who measures
+// calls the same way (make bench).
+func Percentile(sorted []time.Duration, p int) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
 	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 · n)
-	return sorted[max(rank, 1)-1]
+	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
 // Failures returns the stations that failed, in id order: those with an
@@ -178,7 +180,7 @@ func (r *Report) floodSummary() string {
 	slices.Sort(lat)
 	fmt.Fprintf(&b, "flooding station %s: %d calls sent, %d answered", flooder.ID, sent, answered)
 	if len(lat) > 0 {
-		fmt.Fprintf(&b, ", latency p50 %v, max %v", round(percentile(lat, 50)), round(lat[len(lat)-1]))
+		fmt.Fprintf(&b, ", latency p50 %v, max %v", round(Percentile(lat, 50)), round(lat[len(lat)-1]))
 	}
 	b.WriteString("\n")
 	others := r.Stations[1:]
@@ -199,7 +201,7 @@ func (r *Report) floodSummary() string {
 	}
 	slices.Sort(lat)
 	fmt.Fprintf(&b, "the other %s: %d of %d sessions done, latency p50 %v, p99 %v, max %v\n", stations(len(others)),
-		done, len(others), round(percentile(lat, 50)), round(percentile(lat, 99)), round(percentile(lat, 100)))
+		done, len(others), round(Percentile(lat, 50)), round(Percentile(lat, 99)), round(Percentile(lat, 100)))
 	return b.String()
 }
 

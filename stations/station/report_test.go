@@ -50,3 +50,35 @@ func TestFloodSummary(t *testing.T) {
 		t.Error("OnlyFlooderCut is true outside a flood")
 	}
 }
+func TestPercentile(t *testing.T) {
+	ms := func(ns ...int) []time.Duration {
+		var out []time.Duration
+		for _, n := range ns {
+			out = append(out, time.Duration(n)*time.Millisecond)
+		}
+		return out
+	}
+	hundred := make([]int, 100)
+	for i := range hundred {
+		hundred[i] = i + 1
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      int
+		want   time.Duration
+	}{
+		{"none", nil, 50, 0},
+		{"one", ms(7), 99, 7 * time.Millisecond},
+		{"p50 of 1..100", ms(hundred...), 50, 50 * time.Millisecond},
+		{"p99 of 1..100", ms(hundred...), 99, 99 * time.Millisecond},
+		{"p100 is the max", ms(1, 2, 3), 100, 3 * time.Millisecond},
+		{"p50 of four is the second", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Percentile(tc.sorted, tc.p); got != tc.want {
+				t.Errorf("percentile(p%d) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+}

@@ -608,7 +608,7 @@ func slowestAction(r *station.Report) string {
 	for _, action := range slices.Sorted(maps.Keys(byAction)) {
 		lat := byAction[action]
 		slices.Sort(lat)
-		if p := percentile(lat, 99); name == "" || p > worst {
+		if p := station.Percentile(lat, 99); name == "" || p > worst {
 			name, worst = action, p
 		}
 	}

@@ -91,7 +91,7 @@ func heartbeats(ctx context.Context, url, prefix string, n, m int, done *atomic.
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
 	r.answered, r.failed = len(all), int(failed.Load())
-	r.p50, r.p99 = percentile(all, 50), percentile(all, 99)
+	r.p50, r.p99 = station.Percentile(all, 50), station.Percentile(all, 99)
 	if r.failed > 0 {
 		r.err = fmt.Errorf("%d of %d stations had a call fail: %w", r.failed, n, firstErr(failures...))
 	}

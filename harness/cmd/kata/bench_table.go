@@ -51,16 +51,6 @@ func pad(s string, width int) string {
 	return s
 }
 
-// percentile is the nearest-rank p-th percentile of sorted durations, 0 for
-// none.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 · n)
-	return sorted[min(max(rank, 1), len(sorted))-1]
-}
-
 // median is the middle of xs (the mean of the two middle ones for an even
 // count), 0 for none. xs is left as it was.
 func median(xs []float64) float64 {
