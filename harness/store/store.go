@@ -71,50 +71,51 @@ type Reading struct {
 	Request ocpp.MeterValuesRequest
 }
 
-// Station is what the store knows of a station.
+// Station is what the store knows of a station. The operator API has its
+// own types for the wire (package api); these are the store's.
 type Station struct {
-	ID       string    `json:"id"`
-	Vendor   string    `json:"vendor"`
-	Model    string    `json:"model"`
-	Firmware string    `json:"firmwareVersion,omitempty"`
-	LastSeen time.Time `json:"lastSeen"`
+	ID       string
+	Vendor   string
+	Model    string
+	Firmware string
+	LastSeen time.Time
 	// Connectors are the connectors the station reported a status for,
 	// by id.
-	Connectors []Connector `json:"connectors"`
+	Connectors []Connector
 	// OpenTransactions are the ids of its transactions not yet stopped.
-	OpenTransactions []int `json:"openTransactions"`
+	OpenTransactions []int
 }
 
 // Connector is a connector's last reported status.
 type Connector struct {
-	ID        int       `json:"id"`
-	Status    string    `json:"status"`
-	ErrorCode string    `json:"errorCode"`
-	Info      string    `json:"info,omitempty"`
-	Updated   time.Time `json:"updated"`
+	ID        int
+	Status    string
+	ErrorCode string
+	Info      string
+	Updated   time.Time
 }
 
 // Transaction is a charging session.
 type Transaction struct {
-	ID          int        `json:"id"`
-	Station     string     `json:"station"`
-	ConnectorID int        `json:"connectorId"`
-	IdTag       string     `json:"idTag"`
-	MeterStart  int        `json:"meterStart"`
-	MeterStop   *int       `json:"meterStop"`
-	Start       time.Time  `json:"start"`
-	Stop        *time.Time `json:"stop"`
-	Reason      string     `json:"reason,omitempty"`
+	ID          int
+	Station     string
+	ConnectorID int
+	IdTag       string
+	MeterStart  int
+	MeterStop   *int
+	Start       time.Time
+	Stop        *time.Time
+	Reason      string
 }
 
 // Sample is one sampled value of a meter reading.
 type Sample struct {
-	Timestamp time.Time `json:"timestamp"`
-	Value     string    `json:"value"`
-	Measurand string    `json:"measurand,omitempty"`
-	Unit      string    `json:"unit,omitempty"`
-	Context   string    `json:"context,omitempty"`
-	Phase     string    `json:"phase,omitempty"`
-	Location  string    `json:"location,omitempty"`
-	Format    string    `json:"format,omitempty"`
+	Timestamp time.Time
+	Value     string
+	Measurand string
+	Unit      string
+	Context   string
+	Phase     string
+	Location  string
+	Format    string
 }
