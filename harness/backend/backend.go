@@ -43,6 +43,9 @@ type Options struct {
 	// Observer, if set, is told of every call answered, batch written and
 	// store error (make serve's metrics).
 	Observer Observer
+	// Tracer, if set, is told of every piece of work as it starts and ends
+	// (make serve's live view draws them as the workers' lanes).
+	Tracer Tracer
 	// Logger, if set, receives a line for every store write that failed.
 	Logger *slog.Logger
 	// HeartbeatInterval is the interval, in seconds, that BootNotification
@@ -70,6 +73,15 @@ type Observer interface {
 	Batch(size int)
 	// StoreError reports a store write that failed, by operation.
 	StoreError(op string)
+}
+
+// Tracer is told of each piece of work as it starts and as it ends. Seq
+// is the work's Record.Seq, the same in both calls. Its methods are called
+// outside the backend's lock and must return at once: they run on the
+// paths that answer stations.
+type Tracer interface {
+	WorkStarted(seq int, w Work, at time.Time)
+	WorkEnded(seq int, w Work, start, end time.Time, err error)
 }
 
 // ErrBlockingUnsupported is why New refuses Options.Blocking where
@@ -259,7 +271,6 @@ func (b *Backend) begin(ctx context.Context, kind Kind, station string, call *oc
 // start records the beginning of rec's work.
 func (b *Backend) start(rec *Record) *Record {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.seq++
 	rec.Seq = b.seq
 	rec.Start = time.Now()
@@ -281,12 +292,16 @@ func (b *Backend) start(rec *Record) *Record {
 		st.peak[rec.Kind] = max(st.peak[rec.Kind], st.inFlight[rec.Kind])
 	}
 	b.notifyLocked()
+	seq, w, at := rec.Seq, rec.Work, rec.Start
+	b.mu.Unlock()
+	if b.opts.Tracer != nil {
+		b.opts.Tracer.WorkStarted(seq, w, at)
+	}
 	return rec
 }
 
 func (b *Backend) end(rec *Record, err error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	rec.End = time.Now()
 	rec.Err = err
 	b.inFlight--
@@ -307,6 +322,11 @@ func (b *Backend) end(rec *Record, err error) {
 		b.station(rec.Station).inFlight[rec.Kind]--
 	}
 	b.notifyLocked()
+	seq, w, start, end := rec.Seq, rec.Work, rec.Start, rec.End
+	b.mu.Unlock()
+	if b.opts.Tracer != nil {
+		b.opts.Tracer.WorkEnded(seq, w, start, end, err)
+	}
 }
 
 func (b *Backend) mark(f func()) {

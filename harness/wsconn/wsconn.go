@@ -38,6 +38,7 @@ type Conn struct {
 	ws      *websocket.Conn
 	station string
 	log     *slog.Logger
+	tap     Tap // nil unless the net.Conn is one
 
 	wmu          sync.Mutex // gorilla/websocket allows one writer at a time
 	writeTimeout atomic.Int64
@@ -46,6 +47,17 @@ type Conn struct {
 	// stopped, no SetReadDeadline may move the deadline it set.
 	dmu     sync.Mutex
 	stopped atomic.Bool
+}
+
+// A Tap watches the OCPP traffic of one connection, for a view of the
+// server from outside its code (make serve's live page). If the net.Conn
+// a station's connection runs on implements Tap, FrameRead is called with
+// every text frame ReadFrame returns, and MessageSent with every message
+// Send wrote, on the goroutine that read or sent it. Both must return at
+// once, and must not keep data.
+type Tap interface {
+	FrameRead(station string, data []byte)
+	MessageSent(station string, m ocpp.Message)
 }
 
 // Station returns the station identity from the connection's URL.
@@ -91,6 +103,9 @@ func (c *Conn) ReadFrame() (data []byte, binary bool, err error) {
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	if c.tap != nil && kind == websocket.TextMessage {
+		c.tap.FrameRead(c.station, data)
 	}
 	return data, kind == websocket.BinaryMessage, nil
 }
@@ -152,11 +167,17 @@ func (c *Conn) Send(m ocpp.Message) error {
 		return err
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	c.ws.SetWriteDeadline(c.deadline())
-	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+	err = c.ws.WriteMessage(websocket.TextMessage, data)
+	if err != nil {
 		c.ws.Close()
+	}
+	c.wmu.Unlock()
+	if err != nil {
 		return fmt.Errorf("send to %s: %w", c.station, err)
+	}
+	if c.tap != nil {
+		c.tap.MessageSent(c.station, m)
 	}
 	return nil
 }
@@ -413,6 +434,7 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &Conn{ws: ws, station: station, log: s.Logger}
+	c.tap, _ = ws.NetConn().(Tap)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -22,6 +22,7 @@ import (
 	"github.com/ocppkata/kata/harness/api"
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/idtags"
+	"github.com/ocppkata/kata/harness/live"
 	"github.com/ocppkata/kata/harness/metrics"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/portmux"
@@ -154,6 +155,24 @@ func (o *observer) StoreError(op string) {
 	}
 }
 
+// tracer forwards the backend's work to the live view, which can only be
+// made once the step's server exists (it reads its gauges).
+type tracer struct {
+	h atomic.Pointer[live.Hub]
+}
+
+func (t *tracer) WorkStarted(seq int, w backend.Work, at time.Time) {
+	if h := t.h.Load(); h != nil {
+		h.WorkStarted(seq, w, at)
+	}
+}
+
+func (t *tracer) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
+	if h := t.h.Load(); h != nil {
+		h.WorkEnded(seq, w, start, end, err)
+	}
+}
+
 // stationCaller is a step's server that calls stations (step 07 on).
 type stationCaller interface {
 	Call(ctx context.Context, station, action string, req, resp any) error
@@ -188,11 +207,11 @@ func serve(args []string) error {
 		return err
 	}
 	defer st.Close()
-	obs := &observer{}
+	obs, trace := &observer{}, &tracer{}
 	// No records: a server that runs for days must not grow with every call.
 	b := backend.New(backend.Options{
 		Latencies: backend.WorkshopLatencies().Scaled(f.scale), NoRecords: true,
-		Store: st, Observer: obs, Logger: logger, HeartbeatInterval: f.heartbeat, IdTags: tags,
+		Store: st, Observer: obs, Tracer: trace, Logger: logger, HeartbeatInterval: f.heartbeat, IdTags: tags,
 		Registration: ocpp.RegistrationStatus(f.registration),
 	})
 	l, err := net.Listen("tcp", f.addr)
@@ -203,6 +222,10 @@ func serve(args []string) error {
 	srv := newServer(Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
+	view := live.New(live.Options{Step: fmt.Sprintf("%02d", linked.Step), Title: linked.Title, Variant: f.variant,
+		Connected: mux.Connected, Server: srv, Backend: b})
+	defer view.Close()
+	trace.h.Store(view)
 
 	apiOpts := api.Options{
 		Store: st, Connected: mux.IsConnected, Step: fmt.Sprintf("%02d", linked.Step),
@@ -216,6 +239,9 @@ func serve(args []string) error {
 	h := http.NewServeMux()
 	h.Handle("/api/", api.New(apiOpts))
 	h.Handle("GET /metrics", m.Handler())
+	page := view.Handler()
+	h.Handle("GET /{$}", page)
+	h.Handle("GET /live/", page)
 	if f.pprof {
 		// For make bench and whoever tunes the server: what it spends its
 		// time and memory on, while it runs.
@@ -224,7 +250,7 @@ func serve(args []string) error {
 		h.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the operator API is at /api/stations, the metrics at /metrics", http.StatusNotFound)
+		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the live view is at /, the operator API at /api/stations, the metrics at /metrics", http.StatusNotFound)
 	})
 	web := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 
@@ -233,7 +259,7 @@ func serve(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(mux.Stations()) }()
+	go func() { served <- srv.Serve(view.Listener(mux.Stations())) }()
 	go web.Serve(mux.HTTP())
 	go mux.Serve()
 	select {
@@ -261,6 +287,7 @@ func serve(args []string) error {
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = errors.Join(err, b.Flush(flushCtx))
+	view.Close() // the pages' event streams end, so that web.Close need not cut them
 	web.Close()
 	mux.Close()
 	err = errors.Join(err, st.Close())
@@ -303,6 +330,7 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 		api += " (Authorization: Bearer $OCPP_API_TOKEN)"
 	}
 	fmt.Fprintf(w, "%s · metrics: http://%s/metrics\n", api, addr)
+	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("live view, for the projector: http://%s/", addr)))
 	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", addr)
 	if auth.keys != nil {
 		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter"))

@@ -1,0 +1,572 @@
+// Package live is make serve's live view: a page, served at / on the
+// server's own port, that shows a workshop room what the server is doing
+// while it does it. The stations are tiles coloured by their connector
+// status, the workers (or processors) are lanes on a moving timeline with
+// a bar per piece of work coloured by station, and beside them are the
+// gauges the lessons are about: calls waiting, in flight, per second, how
+// long they took, threads and goroutines.
+//
+// A Hub gathers what happens through two taps that need no change to a
+// step's code: the backend's Tracer (every piece of work, and the worker
+// that did it) and wsconn's Tap on each station connection (every call a
+// station sent, every answer the server gave). It also reads gauges: the
+// stations connected, and the step's queues where it has them.
+//
+// Every FrameInterval the Hub folds what it gathered into one frame and
+// sends it to every open page as a Server-Sent Event. The frame is where
+// the view thins out: however many calls a second the server answers, a
+// page receives five frames a second, each with the stations that changed,
+// at most MaxLanes lanes and at most MaxBars bars in each. A page that
+// reads slowly skips frames rather than holding the server up, and is
+// sent a whole picture when it catches up.
+package live
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/ocppkata/kata/harness/backend"
+)
+
+// The view's defaults.
+const (
+	DefaultFrameInterval = 200 * time.Millisecond
+	DefaultWindow        = 20 * time.Second
+	// MaxBars is the most bars one lane gets in one frame.
+	MaxBars = 8
+	// MaxLanes is the most lanes one frame carries; the others are counted.
+	MaxLanes = 200
+)
+
+// Options configures a Hub. Every field is optional.
+type Options struct {
+	// Step, Title and Variant say what runs, for the page's heading:
+	// "01", "Workers", "starter" or "solution".
+	Step, Title, Variant string
+	// Connected returns the ids of the stations connected now (a
+	// *portmux.Mux's Connected). Without it, a station counts as connected
+	// from its first call on.
+	Connected func() []string
+	// Server is the step's server. Those of its methods below that it has
+	// are read at each frame:
+	//
+	//	Queued(station string) int  each station's queue (step 05 on)
+	//	Processors() int            the live processors (step 04 on)
+	//	PendingCalls() int          server calls awaiting an answer (step 07 on)
+	Server any
+	// Backend gives the work in flight and its peak.
+	Backend *backend.Backend
+	// FrameInterval is how often frames are sent; zero means
+	// DefaultFrameInterval. Window is how much time the page's timeline
+	// shows; zero means DefaultWindow.
+	FrameInterval, Window time.Duration
+}
+
+// Hub gathers what the server does and sends it to the pages watching.
+// Create it with New; it implements backend.Tracer, and its Listener
+// watches the station connections. Close stops it.
+type Hub struct {
+	opts  Options
+	id    string
+	start time.Time
+
+	queues     interface{ Queued(string) int }
+	processors interface{ Processors() int }
+	pending    interface{ PendingCalls() int }
+
+	mu       sync.Mutex
+	stations map[string]*station
+	order    []*station // by n
+	open     map[int]openWork
+	lanes    map[string]*lane
+	callsNow int // KindCall work in the backend now
+	rates    rates
+	frame    frame         // the last frame made, for pages that need a whole picture
+	seq      int           // frames sent out
+	latest   []byte        // the last frame sent out, encoded
+	tick     chan struct{} // closed and replaced on every frame
+
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// station is one station as the view knows it.
+type station struct {
+	id         string
+	n          int
+	status     map[int]string // connector → status
+	connected  bool
+	waiting    int
+	queued     int
+	dirty      bool // changed since the last frame
+	everCalled bool
+}
+
+// openWork is a piece of work still going.
+type openWork struct {
+	lane  string
+	n     int
+	kind  backend.Kind
+	start time.Time
+}
+
+// lane is one worker's work within the frame being gathered, already
+// thinned: the frame is cut into MaxBars slots, and each slot keeps one
+// bar that spans all the work that began in it, in the colour of its
+// longest piece.
+type lane struct {
+	slots [MaxBars]slot
+	used  bool
+}
+
+type slot struct {
+	from, to time.Time
+	n        int
+	longest  time.Duration
+}
+
+// New returns a Hub that makes its first frame one FrameInterval from now.
+func New(opts Options) *Hub {
+	if opts.FrameInterval <= 0 {
+		opts.FrameInterval = DefaultFrameInterval
+	}
+	if opts.Window <= 0 {
+		opts.Window = DefaultWindow
+	}
+	var id [4]byte
+	rand.Read(id[:])
+	h := &Hub{
+		opts: opts, id: hex.EncodeToString(id[:]), start: time.Now(),
+		stations: make(map[string]*station), open: make(map[int]openWork), lanes: make(map[string]*lane),
+		tick: make(chan struct{}), done: make(chan struct{}),
+	}
+	h.queues, _ = opts.Server.(interface{ Queued(string) int })
+	h.processors, _ = opts.Server.(interface{ Processors() int })
+	h.pending, _ = opts.Server.(interface{ PendingCalls() int })
+	h.frame = frame{Lanes: []laneOut{}, Stats: h.emptyStats()}
+	h.wg.Go(h.run)
+	return h
+}
+
+// Close stops making frames and ends every page's event stream. It is
+// idempotent.
+func (h *Hub) Close() error {
+	h.once.Do(func() { close(h.done) })
+	h.wg.Wait()
+	return nil
+}
+
+// run makes a frame every FrameInterval until Close.
+func (h *Hub) run() {
+	t := time.NewTicker(h.opts.FrameInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			h.makeFrame()
+		case <-h.done:
+			return
+		}
+	}
+}
+
+// WorkStarted implements backend.Tracer.
+func (h *Hub) WorkStarted(seq int, w backend.Work, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	if w.Kind != backend.KindBatch && w.Station != "" {
+		n = h.stationLocked(w.Station).n
+	}
+	h.open[seq] = openWork{lane: cmp.Or(w.Worker, "(unnamed)"), n: n, kind: w.Kind, start: at}
+	if w.Kind == backend.KindCall {
+		h.callsNow++
+	}
+}
+
+// WorkEnded implements backend.Tracer.
+func (h *Hub) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o, ok := h.open[seq]
+	if !ok {
+		return
+	}
+	delete(h.open, seq)
+	if o.kind == backend.KindCall {
+		h.callsNow--
+	}
+	h.barLocked(o.lane, o.n, start, end)
+}
+
+// barLocked adds a bar to a lane of the frame being gathered, clipped to
+// the frame.
+func (h *Hub) barLocked(name string, n int, from, to time.Time) {
+	frameStart := h.frameStartLocked()
+	from = maxTime(from, frameStart)
+	if !to.After(from) {
+		to = from.Add(time.Nanosecond) // work too short to see still shows
+	}
+	l := h.lanes[name]
+	if l == nil {
+		l = &lane{}
+		h.lanes[name] = l
+	}
+	i := int(from.Sub(frameStart) * MaxBars / h.opts.FrameInterval)
+	i = min(max(i, 0), MaxBars-1)
+	s := &l.slots[i]
+	took := to.Sub(from)
+	if s.from.IsZero() {
+		*s = slot{from: from, to: to, n: n, longest: took}
+	} else {
+		s.from, s.to = minTime(s.from, from), maxTime(s.to, to)
+		if took > s.longest {
+			s.n, s.longest = n, took
+		}
+	}
+	l.used = true
+}
+
+// frameStartLocked is when the frame being gathered began.
+func (h *Hub) frameStartLocked() time.Time {
+	return h.start.Add(time.Duration(h.frame.T) * time.Millisecond)
+}
+
+// stationLocked returns the view of a station, new if it was never seen.
+func (h *Hub) stationLocked(id string) *station {
+	st, ok := h.stations[id]
+	if !ok {
+		st = &station{id: id, n: len(h.order) + 1, status: make(map[int]string), dirty: true}
+		h.stations[id] = st
+		h.order = append(h.order, st)
+	}
+	return st
+}
+
+// callRead counts a call a station sent; status is what a
+// StatusNotification reported for the connector, if it was one.
+func (h *Hub) callRead(id, status string, connector int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.stationLocked(id)
+	st.waiting++
+	st.everCalled = true
+	if h.opts.Connected == nil && !st.connected {
+		st.connected = true
+	}
+	if status != "" && st.status[connector] != status {
+		st.status[connector] = status
+	}
+	st.dirty = true
+}
+
+// answered counts an answer sent to a station, and how long after its call
+// was read (negative: not measured).
+func (h *Hub) answered(id string, latency time.Duration, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.stationLocked(id)
+	st.waiting = max(st.waiting-1, 0)
+	st.dirty = true
+	h.rates.add(int64(at.Sub(h.start)/time.Second), latency)
+}
+
+// abandoned forgets calls whose connection closed before they were
+// answered.
+func (h *Hub) abandoned(id string, calls int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.stationLocked(id)
+	st.waiting = max(st.waiting-calls, 0)
+	st.dirty = true
+}
+
+// The frame, as the page reads it (see the package's page/ for the reader).
+type (
+	frame struct {
+		T         int64        `json:"t"`
+		Full      bool         `json:"full"`
+		Stations  []stationOut `json:"stations"`
+		Lanes     []laneOut    `json:"lanes"`
+		MoreLanes int          `json:"moreLanes"`
+		Stats     stats        `json:"stats"`
+	}
+	stationOut struct {
+		ID        string `json:"id"`
+		N         int    `json:"n"`
+		Status    string `json:"status"`
+		Connected bool   `json:"connected"`
+		Waiting   int    `json:"waiting"`
+		Queued    int    `json:"queued"`
+	}
+	laneOut struct {
+		Name string     `json:"name"`
+		Bars [][3]int64 `json:"bars"` // station n, from, to (ms since the start)
+	}
+	stats struct {
+		Connected   int      `json:"connected"`
+		Known       int      `json:"known"`
+		CallsPerSec float64  `json:"callsPerSec"`
+		P50         *float64 `json:"p50"`
+		P99         *float64 `json:"p99"`
+		InFlight    int      `json:"inFlight"`
+		Peak        int      `json:"peak"`
+		Waiting     int      `json:"waiting"`
+		Queue       int      `json:"queue"`
+		Threads     int      `json:"threads"`
+		Goroutines  int      `json:"goroutines"`
+		Processors  *int     `json:"processors"`
+		Pending     *int     `json:"pending"`
+		Rate        []int    `json:"rate"`
+	}
+	hello struct {
+		Server     string `json:"server"`
+		Step       string `json:"step"`
+		Title      string `json:"title"`
+		Variant    string `json:"variant"`
+		FrameMs    int64  `json:"frameMs"`
+		WindowMs   int64  `json:"windowMs"`
+		Queues     bool   `json:"queues"`
+		Processors bool   `json:"processors"`
+		Pending    bool   `json:"pending"`
+	}
+)
+
+func (h *Hub) emptyStats() stats { return stats{Rate: []int{}} }
+
+// gauges are what the hub reads from others at each frame, before it
+// takes its own lock.
+type gauges struct {
+	connected           []string
+	queued              map[string]int
+	inFlight, peak      int
+	threads, goroutines int
+	processors, pending *int
+}
+
+func (h *Hub) readGauges() gauges {
+	var g gauges
+	if h.opts.Connected != nil {
+		g.connected = h.opts.Connected()
+	}
+	if h.queues != nil {
+		g.queued = make(map[string]int, len(g.connected))
+		for _, id := range g.connected {
+			g.queued[id] = h.queues.Queued(id)
+		}
+	}
+	if h.opts.Backend != nil {
+		s := h.opts.Backend.Stats()
+		g.inFlight, g.peak = s.InFlight, s.Peak
+	}
+	if h.processors != nil {
+		g.processors = ptr(h.processors.Processors())
+	}
+	if h.pending != nil {
+		g.pending = ptr(h.pending.PendingCalls())
+	}
+	sample := []metrics.Sample{{Name: "/sched/threads/total:threads"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() == metrics.KindUint64 {
+		g.threads = int(sample[0].Value.Uint64())
+	}
+	g.goroutines = runtime.NumGoroutine()
+	return g
+}
+
+// makeFrame folds what was gathered since the last frame into a frame,
+// and wakes the pages.
+func (h *Hub) makeFrame() {
+	g := h.readGauges()
+	now := time.Now()
+
+	h.mu.Lock()
+	t := now.Sub(h.start)
+	f := frame{T: t.Milliseconds(), Stations: []stationOut{}}
+
+	if g.connected != nil {
+		on := make(map[string]bool, len(g.connected))
+		for _, id := range g.connected {
+			on[id] = true
+			h.stationLocked(id)
+		}
+		for _, st := range h.order {
+			if st.connected != on[st.id] {
+				st.connected, st.dirty = on[st.id], true
+			}
+		}
+	}
+	queue := 0
+	for _, st := range h.order {
+		if g.queued != nil {
+			q := g.queued[st.id]
+			if !st.connected {
+				q = 0
+			}
+			if q != st.queued {
+				st.queued, st.dirty = q, true
+			}
+			queue += q
+		}
+		if st.dirty {
+			f.Stations = append(f.Stations, st.out())
+			st.dirty = false
+		}
+	}
+
+	// The work still going shows up to now, and goes on in the next frame.
+	for _, o := range h.open {
+		h.barLocked(o.lane, o.n, o.start, now)
+	}
+	f.Lanes, f.MoreLanes = h.lanesLocked()
+
+	s := stats{Known: len(h.order), InFlight: g.inFlight, Peak: g.peak, Threads: g.threads,
+		Goroutines: g.goroutines, Processors: g.processors, Pending: g.pending,
+		CallsPerSec: round2(h.rates.perSecond(t, 5)), Rate: h.rates.history(t)}
+	for _, st := range h.order {
+		if st.connected {
+			s.Connected++
+		}
+		s.Waiting += st.waiting
+	}
+	if p50, p99, ok := h.rates.percentiles(t); ok {
+		s.P50, s.P99 = ptr(round2(p50)), ptr(round2(p99))
+	}
+	s.Queue = queue
+	if g.queued == nil {
+		// Calls received that no worker has taken yet: those waiting for
+		// their answer but for those in the backend now.
+		s.Queue = max(s.Waiting-h.callsNow, 0)
+	}
+	f.Stats = s
+	h.frame = f
+	h.mu.Unlock()
+
+	data, _ := json.Marshal(f) // the frame's types cannot fail to encode
+	h.mu.Lock()
+	h.seq++
+	h.latest = data
+	close(h.tick)
+	h.tick = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// lanesLocked returns the lanes of the frame just gathered, thinned, and
+// empties them for the next.
+func (h *Hub) lanesLocked() ([]laneOut, int) {
+	names := make([]string, 0, len(h.lanes))
+	for name, l := range h.lanes {
+		if l.used {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, naturalOrder)
+	more := max(len(names)-MaxLanes, 0)
+	names = names[:min(len(names), MaxLanes)]
+	out := make([]laneOut, 0, len(names))
+	ms := func(t time.Time) int64 { return t.Sub(h.start).Milliseconds() }
+	for _, name := range names {
+		l := h.lanes[name]
+		lo := laneOut{Name: name, Bars: make([][3]int64, 0, MaxBars)}
+		for _, s := range l.slots {
+			if !s.from.IsZero() {
+				lo.Bars = append(lo.Bars, [3]int64{int64(s.n), ms(s.from), max(ms(s.to), ms(s.from))})
+			}
+		}
+		out = append(out, lo)
+	}
+	clear(h.lanes) // a lane that stops working stops being sent
+	return out, more
+}
+
+func (st *station) out() stationOut {
+	return stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued}
+}
+
+// summary is the status a tile shows: that of the lowest connector that
+// is not the station itself (connector 0), or the station's own if it
+// reported no other.
+func (st *station) summary() string {
+	best := -1
+	for c := range st.status {
+		if c > 0 && (best < 0 || c < best) {
+			best = c
+		}
+	}
+	if best < 0 {
+		return st.status[0]
+	}
+	return st.status[best]
+}
+
+// naturalOrder sorts worker-2 before worker-10.
+func naturalOrder(a, b string) int {
+	pa, na := splitNumber(a)
+	pb, nb := splitNumber(b)
+	return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(na, nb), cmp.Compare(a, b))
+}
+
+func splitNumber(s string) (string, int) {
+	i := len(s)
+	for i > 0 && unicode.IsDigit(rune(s[i-1])) {
+		i--
+	}
+	n, _ := strconv.Atoi(s[i:])
+	return s[:i], n
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// round2 keeps two decimals: the page shows no more, and a frame is sent
+// five times a second to every page.
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// hello is what a page is told first.
+func (h *Hub) helloLocked() hello {
+	return hello{Server: h.id, Step: h.opts.Step, Title: h.opts.Title, Variant: h.opts.Variant,
+		FrameMs: h.opts.FrameInterval.Milliseconds(), WindowMs: h.opts.Window.Milliseconds(),
+		Queues: h.queues != nil, Processors: h.processors != nil, Pending: h.pending != nil}
+}
+
+// whole returns the last frame with every station, for a page that has
+// none, or missed frames.
+func (h *Hub) whole() (int, []byte) {
+	h.mu.Lock()
+	f := h.frame
+	f.Full = true
+	f.Stations = make([]stationOut, 0, len(h.order))
+	for _, st := range h.order {
+		f.Stations = append(f.Stations, st.out())
+	}
+	seq := h.seq
+	h.mu.Unlock()
+	data, _ := json.Marshal(f)
+	return seq, data
+}
+
+var _ backend.Tracer = (*Hub)(nil)

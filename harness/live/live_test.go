@@ -1,0 +1,456 @@
+package live
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// page is a page's event stream, read by a test.
+type page struct {
+	t *testing.T
+	r *bufio.Reader
+}
+
+// pipeWriter is a ResponseWriter whose body goes down a pipe, so that a
+// test reads the stream as a browser would, and a test that stops reading
+// leaves the handler blocked in Write as a slow browser does.
+type pipeWriter struct {
+	header http.Header
+	w      *io.PipeWriter
+}
+
+func (w *pipeWriter) Header() http.Header         { return w.header }
+func (w *pipeWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+func (w *pipeWriter) WriteHeader(int)             {}
+func (w *pipeWriter) Flush()                      {}
+
+// openPage opens an event stream on h, closed when the test ends.
+func openPage(t *testing.T, h *Hub) *page {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/live/events", nil).WithContext(ctx)
+	w := &pipeWriter{header: http.Header{}, w: pw}
+	done := make(chan struct{})
+	go func() {
+		h.Handler().ServeHTTP(w, req)
+		pw.Close()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		pr.Close()
+		<-done
+	})
+	return &page{t: t, r: bufio.NewReader(pr)}
+}
+
+// next returns the next event and its data.
+func (p *page) next() (string, []byte) {
+	p.t.Helper()
+	var event string
+	var data []byte
+	for {
+		line, err := p.r.ReadString('\n')
+		if err != nil {
+			p.t.Fatalf("the event stream ended: %v", err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data = []byte(strings.TrimPrefix(line, "data: "))
+		case line == "" && event != "":
+			return event, data
+		}
+	}
+}
+
+// frame returns the next event, which must be a frame.
+func (p *page) frame() frame {
+	p.t.Helper()
+	event, data := p.next()
+	if event != "frame" {
+		p.t.Fatalf("got event %q, want a frame", event)
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		p.t.Fatalf("a frame that is not JSON: %v: %s", err, data)
+	}
+	return f
+}
+
+// start opens a page and reads its hello and first, whole, frame.
+func start(t *testing.T, h *Hub) (*page, hello, frame) {
+	t.Helper()
+	p := openPage(t, h)
+	event, data := p.next()
+	if event != "hello" {
+		t.Fatalf("first event %q, want hello", event)
+	}
+	var hi hello
+	if err := json.Unmarshal(data, &hi); err != nil {
+		t.Fatal(err)
+	}
+	f := p.frame()
+	if !f.Full {
+		t.Fatalf("the first frame is not whole: %s", data)
+	}
+	return p, hi, f
+}
+
+func newHub(t *testing.T, opts Options) *Hub {
+	t.Helper()
+	h := New(opts)
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func laneNamed(f frame, name string) (laneOut, bool) {
+	for _, l := range f.Lanes {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return laneOut{}, false
+}
+
+func stationNamed(f frame, id string) (stationOut, bool) {
+	for _, s := range f.Stations {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return stationOut{}, false
+}
+
+func TestHelloSaysWhatRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{Step: "05", Title: "Backpressure", Variant: "starter", Server: queues{}})
+		h.callRead("CS1", "", 0)
+		_, hi, f := start(t, h)
+		if hi.Server == "" || hi.Step != "05" || hi.Title != "Backpressure" || hi.Variant != "starter" || !hi.Queues || hi.Processors {
+			t.Errorf("hello: %+v", hi)
+		}
+		if hi.FrameMs != 200 || hi.WindowMs != 20000 {
+			t.Errorf("hello: frames every %d ms over %d ms, want the defaults 200 and 20000", hi.FrameMs, hi.WindowMs)
+		}
+		if len(f.Stations) != 1 || f.Stations[0].ID != "CS1" || f.Stations[0].N != 1 {
+			t.Errorf("first frame's stations: %+v, want CS1 as station 1", f.Stations)
+		}
+		if other := New(Options{}); other.id == h.id {
+			t.Errorf("two hubs share the id %q: a page could not tell a restarted server", h.id)
+		} else {
+			other.Close()
+		}
+	})
+}
+
+type queues struct{}
+
+func (queues) Queued(string) int { return 3 }
+
+func TestWorkBecomesBars(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		p, _, _ := start(t, h)
+		t0 := time.Now()
+		w := backend.Work{Kind: backend.KindCall, Station: "CS1", Worker: "worker-1"}
+		h.WorkStarted(1, w, time.Now())
+		time.Sleep(50 * time.Millisecond)
+		h.WorkEnded(1, w, t0, time.Now(), nil)
+		long := backend.Work{Kind: backend.KindCall, Station: "CS2", Worker: "worker-2"}
+		time.Sleep(50 * time.Millisecond)
+		h.WorkStarted(2, long, time.Now()) // at 100 ms, until 450 ms
+		time.Sleep(100 * time.Millisecond)
+
+		f := p.frame() // at 200 ms
+		l1, ok1 := laneNamed(f, "worker-1")
+		l2, ok2 := laneNamed(f, "worker-2")
+		if !ok1 || !ok2 || len(l1.Bars) != 1 || len(l2.Bars) != 1 {
+			t.Fatalf("frame at 200 ms: lanes %+v, want worker-1 and worker-2 with one bar each", f.Lanes)
+		}
+		if l1.Bars[0] != [3]int64{1, 0, 50} {
+			t.Errorf("worker-1's bar %v, want station 1 from 0 to 50 ms", l1.Bars[0])
+		}
+		if l2.Bars[0] != [3]int64{2, 100, 200} {
+			t.Errorf("worker-2's bar %v, want station 2 from 100 ms to the frame's end, 200 ms: work still going shows", l2.Bars[0])
+		}
+
+		f = p.frame() // at 400 ms
+		if _, ok := laneNamed(f, "worker-1"); ok {
+			t.Errorf("frame at 400 ms still has worker-1, idle since 50 ms")
+		}
+		if l2, _ := laneNamed(f, "worker-2"); len(l2.Bars) != 1 || l2.Bars[0] != [3]int64{2, 200, 400} {
+			t.Errorf("frame at 400 ms: worker-2's bars %v, want [2 200 400]", l2.Bars)
+		}
+		time.Sleep(50 * time.Millisecond)
+		h.WorkEnded(2, long, t0.Add(100*time.Millisecond), time.Now(), nil)
+		f = p.frame() // at 600 ms
+		if l2, _ := laneNamed(f, "worker-2"); len(l2.Bars) != 1 || l2.Bars[0] != [3]int64{2, 400, 450} {
+			t.Errorf("frame at 600 ms: worker-2's bars %v, want [2 400 450]", l2.Bars)
+		}
+		if f.T != 600 {
+			t.Errorf("frame t = %d, want 600", f.T)
+		}
+	})
+}
+
+func TestThinsOutUnderLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		p, _, _ := start(t, h)
+		// 50,000 pieces of work in one frame: 10 workers, each answering
+		// 5,000 calls of 40 µs from 50 stations.
+		const workers, each = 10, 5000
+		t0 := time.Now()
+		seq := 0
+		for i := range each {
+			for w := range workers {
+				seq++
+				work := backend.Work{Kind: backend.KindCall, Station: fmt.Sprintf("CS%d", (seq%50)+1), Worker: fmt.Sprintf("worker-%d", w+1)}
+				from := t0.Add(time.Duration(i) * 40 * time.Microsecond)
+				h.WorkStarted(seq, work, from)
+				h.WorkEnded(seq, work, from, from.Add(40*time.Microsecond), nil)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		event, data := p.next()
+		var f frame
+		if err := json.Unmarshal(data, &f); event != "frame" || err != nil {
+			t.Fatalf("%s %v", event, err)
+		}
+		if len(f.Lanes) != workers {
+			t.Fatalf("%d lanes, want %d", len(f.Lanes), workers)
+		}
+		for _, l := range f.Lanes {
+			if len(l.Bars) == 0 || len(l.Bars) > MaxBars {
+				t.Errorf("%s: %d bars for 5,000 calls, want 1 to %d", l.Name, len(l.Bars), MaxBars)
+			}
+			if l.Bars[0][1] != 0 || l.Bars[len(l.Bars)-1][2] != 200 {
+				t.Errorf("%s: bars from %d to %d ms, want them to span the frame, 0 to 200", l.Name, l.Bars[0][1], l.Bars[len(l.Bars)-1][2])
+			}
+		}
+		if lanes, _ := json.Marshal(f.Lanes); len(lanes) > 2<<10 {
+			t.Errorf("the lanes of 50,000 calls take %d bytes of the frame; want at most 2 KiB: the page must not draw every call", len(lanes))
+		}
+
+		// A thousand busy lanes: the frame carries MaxLanes and counts the rest.
+		for w := range 1000 {
+			seq++
+			work := backend.Work{Kind: backend.KindProcess, Station: "CS1", Worker: fmt.Sprintf("processor-%d", w)}
+			h.WorkStarted(seq, work, time.Now())
+			h.WorkEnded(seq, work, time.Now(), time.Now().Add(time.Millisecond), nil)
+		}
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if len(f.Lanes) != MaxLanes || f.MoreLanes != 1000-MaxLanes {
+			t.Errorf("1,000 busy lanes: the frame has %d and counts %d more, want %d and %d", len(f.Lanes), f.MoreLanes, MaxLanes, 1000-MaxLanes)
+		}
+		if f.Lanes[0].Name != "processor-0" || f.Lanes[1].Name != "processor-1" || f.Lanes[2].Name != "processor-2" {
+			t.Errorf("lanes not in natural order: %s, %s, %s", f.Lanes[0].Name, f.Lanes[1].Name, f.Lanes[2].Name)
+		}
+	})
+}
+
+func TestCallsCountedEvenWhenThinned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		c := tapOn(h)
+		for i := range 50000 {
+			c.FrameRead("CS1", fmt.Appendf(nil, `[2,"%d","Heartbeat",{}]`, i))
+			if i%2 == 1 {
+				time.Sleep(20 * time.Microsecond) // 50,000 in one second
+			}
+			c.MessageSent("CS1", &ocpp.CallResult{ID: fmt.Sprint(i)})
+		}
+		time.Sleep(time.Second - 500*time.Millisecond + 100*time.Millisecond)
+		_, _, f := start(t, h)
+		if len(f.Stats.Rate) != 1 || f.Stats.Rate[0] != 50000 {
+			t.Errorf("calls answered per second: %v, want [50000]: every call counts, however few are drawn", f.Stats.Rate)
+		}
+		if f.Stats.P50 == nil || *f.Stats.P50 > 0.1 {
+			t.Errorf("p50 = %v ms, want under 0.1 ms: every call was answered at once", f.Stats.P50)
+		}
+	})
+}
+
+// tapOn returns a tap as the hub's Listener puts on a connection.
+func tapOn(h *Hub) *tapConn {
+	server, client := net.Pipe()
+	client.Close()
+	return &tapConn{Conn: server, h: h, calls: make(map[string]time.Time)}
+}
+
+func TestTapCountsWaitingAndLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		p, _, _ := start(t, h)
+		c := tapOn(h)
+		c.FrameRead("CS1", []byte(`[2,"a","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Charging"}]`))
+		c.FrameRead("CS1", []byte(`[2,"b","Heartbeat",{}]`))
+		c.FrameRead("CS1", []byte(`[3,"x",{}]`)) // an answer to the server's own call: not waiting
+		time.Sleep(30 * time.Millisecond)
+		c.MessageSent("CS1", &ocpp.CallResult{ID: "a"})
+		time.Sleep(170 * time.Millisecond)
+
+		f := p.frame()
+		st, ok := stationNamed(f, "CS1")
+		if !ok || st.Status != "Charging" || st.Waiting != 1 || !st.Connected {
+			t.Fatalf("CS1 after a StatusNotification answered and a Heartbeat not: %+v, want Charging, 1 waiting, connected", st)
+		}
+		if f.Stats.P50 == nil || *f.Stats.P50 < 27 || *f.Stats.P50 > 33 {
+			t.Errorf("p50 = %v ms, want 30 ms (within 10%%): from the call read to its answer sent", f.Stats.P50)
+		}
+		if f.Stats.Waiting != 1 || f.Stats.Queue != 1 {
+			t.Errorf("waiting %d, queue %d; want 1 and 1: a call read, not in the backend", f.Stats.Waiting, f.Stats.Queue)
+		}
+		c.Close()
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if st, _ := stationNamed(f, "CS1"); st.Waiting != 0 {
+			t.Errorf("CS1 waits for %d calls after its connection closed, want 0", st.Waiting)
+		}
+	})
+}
+
+func TestStationsSentWhenTheyChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		on := []string{"CS1", "CS2", "CS3"}
+		connected := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), on...)
+		}
+		h := newHub(t, Options{Connected: connected})
+		time.Sleep(200 * time.Millisecond)
+		p, _, f := start(t, h)
+		if len(f.Stations) != 3 {
+			t.Fatalf("whole frame: %d stations, want 3", len(f.Stations))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if f = p.frame(); f.Full || len(f.Stations) != 0 {
+			t.Errorf("nothing changed, yet the frame sends %d stations (full %v)", len(f.Stations), f.Full)
+		}
+		mu.Lock()
+		on = []string{"CS1", "CS3"}
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if len(f.Stations) != 1 || f.Stations[0].ID != "CS2" || f.Stations[0].Connected {
+			t.Errorf("after CS2 left: %+v, want only CS2, not connected", f.Stations)
+		}
+		if f.Stats.Connected != 2 || f.Stats.Known != 3 {
+			t.Errorf("connected %d of %d known, want 2 of 3", f.Stats.Connected, f.Stats.Known)
+		}
+	})
+}
+
+func TestSlowPageSkipsToTheNewest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		n := 1
+		connected := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			ids := []string{}
+			for i := range n {
+				ids = append(ids, fmt.Sprintf("CS%d", i+1))
+			}
+			return ids
+		}
+		h := newHub(t, Options{Connected: connected})
+		p, _, _ := start(t, h)
+		// The page reads nothing for two seconds while stations come.
+		for range 10 {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			time.Sleep(200 * time.Millisecond)
+		}
+		synctest.Wait()
+		h.mu.Lock()
+		made := h.seq
+		h.mu.Unlock()
+		if made != 10 {
+			t.Fatalf("%d frames made while a page did not read, want 10: a slow page must not hold the hub", made)
+		}
+		first := p.frame() // the frame the stream was writing when the page stopped
+		f := p.frame()
+		if !f.Full || len(f.Stations) != 11 || f.T != 2000 {
+			t.Errorf("after the pause: full %v, %d stations, t %d; want the newest frame (t 2000), whole, with 11 stations (the first was at %d)",
+				f.Full, len(f.Stations), f.T, first.T)
+		}
+	})
+}
+
+func TestPeek(t *testing.T) {
+	tests := []struct {
+		frame      string
+		typ        ocpp.MessageType
+		id, action string
+		ok         bool
+	}{
+		{`[2,"id1","Heartbeat",{}]`, ocpp.TypeCall, "id1", "Heartbeat", true},
+		{` [ 2 , "id1" , "Heartbeat" , {} ]`, ocpp.TypeCall, "id1", "Heartbeat", true},
+		{`[3,"id2",{"status":"Accepted"}]`, ocpp.TypeCallResult, "id2", "", true},
+		{`[4,"id3","NotImplemented","",{}]`, ocpp.TypeCallError, "id3", "", true},
+		{`[2,"a\"b","Heartbeat",{}]`, 0, "", "", false},
+		{`[2,"id1"`, 0, "", "", false},
+		{`{"a":1}`, 0, "", "", false},
+		{`[12,"id",{}]`, 0, "", "", false},
+		{``, 0, "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.frame, func(t *testing.T) {
+			typ, id, action, ok := peek([]byte(tt.frame))
+			if typ != tt.typ || id != tt.id || action != tt.action || ok != tt.ok {
+				t.Errorf("peek = %v %q %q %v, want %v %q %q %v", typ, id, action, ok, tt.typ, tt.id, tt.action, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPageServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		for _, tt := range []struct{ path, want string }{
+			{"/", "text/html"},
+			{"/live/live.js", "text/javascript"},
+			{"/live/live.css", "text/css"},
+		} {
+			w := httptest.NewRecorder()
+			h.Handler().ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+			if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), tt.want) {
+				t.Errorf("GET %s: %d %q, want 200 %s", tt.path, w.Code, w.Header().Get("Content-Type"), tt.want)
+			}
+		}
+		w := httptest.NewRecorder()
+		h.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		for _, ref := range []string{`/live/live.css`, `/live/live.js`} {
+			if !strings.Contains(w.Body.String(), ref) {
+				t.Errorf("the page does not load %s", ref)
+			}
+		}
+	})
+}
