@@ -2,6 +2,7 @@ package wsconn_test
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
 )
@@ -205,5 +207,54 @@ func TestStopReadingWinsOverReadDeadline(t *testing.T) {
 		s.StopReading()
 		require.ErrorIs(t, <-readErr, wsconn.ErrStopped)
 		require.ErrorIs(t, <-setErr, wsconn.ErrStopped)
+	})
+}
+
+// tapped is a listener whose connections implement wsconn.Tap, as the
+// live view's do, and report what they see.
+type tapped struct {
+	net.Listener
+	seen chan string
+}
+
+func (l tapped) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tapConn{c, l.seen}, nil
+}
+
+type tapConn struct {
+	net.Conn
+	seen chan string
+}
+
+func (c tapConn) FrameRead(station string, data []byte) {
+	c.seen <- "read " + station + " " + string(data)
+}
+func (c tapConn) MessageSent(station string, m ocpp.Message) {
+	data, _ := ocpp.Encode(m)
+	c.seen <- "sent " + station + " " + string(data)
+}
+
+func TestTapSeesFramesAndAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		seen := make(chan string, 10)
+		l := memnet.Listen()
+		s := &wsconn.Server{Handle: echo}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(tapped{l, seen}) }()
+		t.Cleanup(func() {
+			require.NoError(t, s.Close())
+			require.NoError(t, <-served)
+		})
+		ws := mustDial(t, l, "/ocpp/CS1")
+		roundTrip(t, ws, `[2,"a","Heartbeat",{}]`)
+		require.Equal(t, `read CS1 [2,"a","Heartbeat",{}]`, <-seen)
+		require.Equal(t, `sent CS1 [3,"a",{}]`, <-seen)
+		require.NoError(t, ws.WriteMessage(websocket.BinaryMessage, []byte(`[2,"b","Heartbeat",{}]`)))
+		synctest.Wait()
+		require.Empty(t, seen, "a binary frame is not OCPP-J: the tap is not told of it")
 	})
 }

@@ -1,0 +1,367 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/live"
+	"github.com/ocppkata/kata/harness/memnet"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/wsconn"
+	"github.com/ocppkata/kata/stations/station"
+)
+
+// patience bounds each wait for the page to show something. The page
+// changes five times a second; a page that has not shown it after this
+// long never will.
+const patience = 30 * time.Second
+
+func TestLiveViewInABrowser(t *testing.T) {
+	chrome := findChrome(t)
+	addr := freeAddr(t)
+	root := repoRoot(t)
+
+	srv := startServer(t, addr, 12, 4)
+	ctx := openBrowser(t, chrome)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatalf("the browser could not open the page: %v", err)
+	}
+
+	if !t.Run("the grid shows the stations", func(t *testing.T) {
+		waitFor(t, ctx, `document.querySelector('#conn').dataset.state === 'live'`, "the page says it is live")
+		waitFor(t, ctx, `document.querySelectorAll('#tiles .tile[data-connected="true"]').length === 12`,
+			"12 connected tiles, one per station")
+		waitFor(t, ctx, `document.querySelectorAll('#tiles .tile[data-status="Charging"]').length === 6`,
+			"6 tiles Charging, as the even stations reported")
+	}) {
+		return
+	}
+	if !t.Run("the lanes move", func(t *testing.T) {
+		waitFor(t, ctx, `window.liveView.lanes === 4 && window.liveView.bars > 8`, "4 worker lanes with bars")
+		before := eval[float64](t, ctx, `window.liveView.t`)
+		drawn := eval[float64](t, ctx, `window.liveView.drawn`)
+		waitFor(t, ctx, fmt.Sprintf(`window.liveView.t >= %v + 1000 && window.liveView.drawn > %v + 10`, before, drawn),
+			"a second more of frames, drawn")
+	}) {
+		return
+	}
+	if !t.Run("a station that disconnects turns grey", func(t *testing.T) {
+		srv.disconnect(t, "CS0003")
+		tile := `document.querySelector('#tiles .tile[data-id="CS0003"]')`
+		waitFor(t, ctx, tile+`.dataset.connected === 'false' && `+tile+`.classList.contains('offline')`, "CS0003's tile marked offline")
+		if grey := eval[bool](t, ctx, `(() => { const m = getComputedStyle(`+tile+`).backgroundColor.match(/\d+/g).map(Number);
+			return Math.max(m[0], m[1], m[2]) - Math.min(m[0], m[1], m[2]) < 16 })()`); !grey {
+			t.Errorf("CS0003's tile is %s, want grey", eval[string](t, ctx, `getComputedStyle(`+tile+`).backgroundColor`))
+		}
+		screenshot(t, ctx, filepath.Join(root, ".kata", "live-view.png"))
+	}) {
+		return
+	}
+	t.Run("the page recovers after a server restart", func(t *testing.T) {
+		old := eval[string](t, ctx, `window.liveView.server`)
+		srv.stop()
+		waitFor(t, ctx, `document.querySelector('#conn').dataset.state === 'down'`, "the page says the server is gone")
+		screenshot(t, ctx, filepath.Join(root, ".kata", "live-view-down.png"))
+		startServer(t, addr, 5, 2)
+		waitFor(t, ctx, fmt.Sprintf(`window.liveView.server !== %q && document.querySelector('#conn').dataset.state === 'live'`, old),
+			"the page back on the new server, by itself")
+		waitFor(t, ctx, `document.querySelectorAll('#tiles .tile').length === 5 && window.liveView.lanes === 2`,
+			"the new server's 5 stations and 2 lanes, none of the old server's")
+		screenshot(t, ctx, filepath.Join(root, ".kata", "live-view-restarted.png"))
+	})
+}
+
+// findChrome returns the browser to drive, or skips the test.
+func findChrome(t *testing.T) string {
+	if path := os.Getenv("CHROME"); path != "" {
+		return path
+	}
+	names := []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"}
+	switch runtime.GOOS {
+	case "darwin":
+		names = []string{"/Applications/Chromium.app/Contents/MacOS/Chromium", "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"}
+	case "windows":
+		names = []string{"chrome", "msedge"}
+	}
+	for _, name := range names {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Skip("no Chromium or Chrome installed: the live view's browser tests need one (Debian: apt-get install chromium; or set CHROME)")
+	return ""
+}
+
+// openBrowser starts a headless browser for the test, with the flags a
+// closed network and a root user need, and a tab the size of a projector's
+// picture.
+func openBrowser(t *testing.T, chrome string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1600, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("could not start %s: %v", chrome, err)
+	}
+	return ctx
+}
+
+// waitFor waits until the JavaScript expression is true on the page.
+func waitFor(t *testing.T, ctx context.Context, expr, what string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({conn: document.querySelector('#conn')?.dataset.state,
+				tiles: document.querySelectorAll('#tiles .tile').length, view: window.liveView})`))
+			t.Fatalf("the page never showed %s (waited %s; last error %v); it shows %s", what, patience, err, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+func screenshot(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// repoRoot returns the directory of go.mod, above the test's own.
+func repoRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = up
+	}
+}
+
+// freeAddr returns a loopback address nothing listens on, for servers
+// that must come back on the same port.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is the smallest server that has lanes: workers that take every
+// station's calls off one queue, as step 01's solution does, with the
+// live view on a real port and its stations on an in-memory network.
+type server struct {
+	ws     wsconn.Server
+	b      *backend.Backend
+	queue  chan job
+	hub    *live.Hub
+	web    *http.Server
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	stations map[string]*station.Station
+	once     sync.Once
+}
+
+type job struct {
+	conn *wsconn.Conn
+	call *ocpp.Call
+}
+
+// startServer serves the live view on addr, and starts n stations that
+// boot, report a status (Charging for the even ones) and send Heartbeats
+// until the server stops; workers answer them. The test's end stops it.
+func startServer(t *testing.T, addr string, n, workers int) *server {
+	t.Helper()
+	s := &server{queue: make(chan job), stations: make(map[string]*station.Station)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.b = backend.New(backend.Options{Latencies: backend.Latencies{Other: 40 * time.Millisecond}, NoRecords: true, Tracer: (*tracer)(s)})
+	l := memnet.Listen()
+	s.hub = live.New(live.Options{Step: "01", Title: "Browser test", Variant: "solution", Connected: s.connected, Backend: s.b})
+	s.ws.Handle = s.read
+	for i := range workers {
+		s.wg.Go(func() { s.work(fmt.Sprintf("worker-%d", i+1)) })
+	}
+	s.wg.Go(func() { s.ws.Serve(s.hub.Listener(l)) })
+
+	hl, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the server could not listen on %s again: %v", addr, err)
+	}
+	page := s.hub.Handler()
+	s.web = &http.Server{Handler: page}
+	s.wg.Go(func() { s.web.Serve(hl) })
+
+	opts := station.Options{URL: "ws://live.test/ocpp", Dial: l.DialContext}
+	for i := range n {
+		id := fmt.Sprintf("CS%04d", i+1)
+		st, err := station.Dial(s.ctx, id, opts)
+		if err != nil {
+			t.Fatalf("station %s could not connect: %v", id, err)
+		}
+		s.mu.Lock()
+		s.stations[id] = st
+		s.mu.Unlock()
+		status := ocpp.StatusAvailable
+		if (i+1)%2 == 0 {
+			status = ocpp.StatusCharging
+		}
+		s.wg.Go(func() { s.talk(st, status) })
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// talk is one station's life: boot, its status, then Heartbeats.
+func (s *server) talk(st *station.Station, status ocpp.ChargePointStatus) {
+	var boot ocpp.BootNotificationResponse
+	if st.Call(s.ctx, ocpp.ActionBootNotification, &ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Browser"}, &boot) != nil {
+		return
+	}
+	var ok ocpp.StatusNotificationResponse
+	if st.Call(s.ctx, ocpp.ActionStatusNotification, &ocpp.StatusNotificationRequest{ConnectorId: 1, ErrorCode: ocpp.ChargePointNoError, Status: status}, &ok) != nil {
+		return
+	}
+	for {
+		var hb ocpp.HeartbeatResponse
+		if st.Call(s.ctx, ocpp.ActionHeartbeat, &ocpp.HeartbeatRequest{}, &hb) != nil {
+			return
+		}
+	}
+}
+
+func (s *server) read(conn *wsconn.Conn) {
+	for {
+		msg, err := conn.Read()
+		if err != nil {
+			return
+		}
+		if call, ok := msg.(*ocpp.Call); ok {
+			select {
+			case s.queue <- job{conn, call}:
+			case <-s.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (s *server) work(name string) {
+	ctx := backend.WithWorker(s.ctx, name)
+	for {
+		select {
+		case j := <-s.queue:
+			s.b.Handle(ctx, j.conn.Station(), j.call, j.conn.Send)
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// connected lists the stations whose simulator is still connected.
+func (s *server) connected() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, st := range s.stations {
+		select {
+		case <-st.Done():
+		default:
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (s *server) disconnect(t *testing.T, id string) {
+	s.mu.Lock()
+	st := s.stations[id]
+	s.mu.Unlock()
+	if err := st.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Logf("closing %s: %v", id, err)
+	}
+}
+
+// stop stops the server as a killed process would look to its pages: the
+// port closes under them.
+func (s *server) stop() {
+	s.once.Do(func() {
+		s.cancel()
+		s.mu.Lock()
+		for _, st := range s.stations {
+			st.Close()
+		}
+		s.mu.Unlock()
+		s.hub.Close()
+		s.web.Close()
+		s.ws.Close()
+		s.wg.Wait()
+	})
+}
+
+// tracer hands the backend's work to the hub, which is made after the
+// backend.
+type tracer server
+
+func (t *tracer) WorkStarted(seq int, w backend.Work, at time.Time) { t.hub.WorkStarted(seq, w, at) }
+func (t *tracer) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
+	t.hub.WorkEnded(seq, w, start, end, err)
+}

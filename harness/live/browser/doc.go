@@ -1,0 +1,15 @@
+// Package browser tests the live view's page in a real headless Chromium,
+// through github.com/chromedp/chromedp, against a server with simulated
+// stations: the grid shows the stations, the lanes move, a station that
+// goes away turns grey, and the page comes back by itself after the
+// server restarts. It saves screenshots under the repository's .kata/ for
+// a person to look at.
+//
+// Where no Chromium or Chrome is installed the tests skip, saying so in
+// one line, so that a learner's make test never needs a browser; CI
+// installs Debian's chromium, so there they always run. CHROME names the
+// browser to use, if it is not where chromedp looks.
+//
+// The package has no code of its own: it is a package so that only these
+// tests build chromedp.
+package browser
