@@ -60,9 +60,9 @@ help:
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '                [AUTH_KEYS=FILE]          stations must log in: FILE has a line identity:password for each (step 09 on)'
-	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json]'
+	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json] [PPROF=1]'
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
-	@echo '                                          the operator API (/api/stations) and the metrics (/metrics) share the port'
+	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
 	@echo '                [MESSAGES=100] [HOLD=D] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
 	@echo '                [AUTH_KEYS=FILE | KEY=secret]  each station sends its key from FILE, or every station sends KEY'
@@ -124,14 +124,14 @@ reset:
 	$(call need-step,reset)
 	$(build-kata)
 	@$(KATA) reset -step $(STEP) $(if $(filter 1 yes true,$(FORCE)),-force)
- $(if $(filter 1 yes true,$(PPROF)),-pprof)
+
 fuzz:
 	$(build-kata)
 	@$(KATA) fuzz -fuzztime $(FUZZTIME)
 
 serve:
 	$(build-kata)
-	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(DB),-db $(DB)) $(if $(ID_TAGS),-id-tags $(ID_TAGS)) $(if $(HEARTBEAT),-heartbeat $(HEARTBEAT)) $(if $(MAX_FRAME),-max-frame $(MAX_FRAME)) $(if $(API_TOKEN),-api-token $(API_TOKEN)) $(if $(LOG),-log $(LOG)) $(if $(REGISTRATION),-registration $(REGISTRATION))
+	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(DB),-db $(DB)) $(if $(ID_TAGS),-id-tags $(ID_TAGS)) $(if $(HEARTBEAT),-heartbeat $(HEARTBEAT)) $(if $(MAX_FRAME),-max-frame $(MAX_FRAME)) $(if $(API_TOKEN),-api-token $(API_TOKEN)) $(if $(LOG),-log $(LOG)) $(if $(REGISTRATION),-registration $(REGISTRATION)) $(if $(filter 1 yes true,$(PPROF)),-pprof)
 
 # The simulator, built into .kata/ like the kata command, so that its own
 # exit status and messages are all that shows. Two simple lines rather than

@@ -6,9 +6,10 @@
 // a person to look at.
 //
 // Where no Chromium or Chrome is installed the tests skip, saying so in
-// one line, so that a learner's make test never needs a browser; CI
-// installs Debian's chromium, so there they always run. CHROME names the
-// browser to use, if it is not where chromedp looks.
+// one line, so that a learner's make test never needs a browser. CI
+// installs Debian's chromium and sets KATA_BROWSER=required, which turns a
+// missing browser into a failure: there they always run. CHROME names the
+// browser to use, if it is not where the tests look.
 //
 // The package has no code of its own: it is a package so that only these
 // tests build chromedp.
