@@ -46,6 +46,10 @@ const (
 	MaxBars = 8
 	// MaxLanes is the most lanes one frame carries; the others are counted.
 	MaxLanes = 200
+	// MaxGone is the most stations the view remembers after they went
+	// away; beyond it, the first seen of them are forgotten. A server that
+	// meets many stations over its life must not send the page them all.
+	MaxGone = 1000
 )
 
 // Options configures a Hub. Every field is optional.
@@ -87,6 +91,8 @@ type Hub struct {
 	mu       sync.Mutex
 	stations map[string]*station
 	order    []*station // by n
+	numbered int  // stations numbered so far
+	regrid   bool // stations were forgotten: the next frame is whole
 	open     map[int]openWork
 	lanes    map[string]*lane
 	callsNow int // KindCall work in the backend now
@@ -247,7 +253,8 @@ func (h *Hub) frameStartLocked() time.Time {
 func (h *Hub) stationLocked(id string) *station {
 	st, ok := h.stations[id]
 	if !ok {
-		st = &station{id: id, n: len(h.order) + 1, status: make(map[int]string), dirty: true}
+		h.numbered++
+		st = &station{id: id, n: h.numbered, status: make(map[int]string), dirty: true}
 		h.stations[id] = st
 		h.order = append(h.order, st)
 	}
@@ -406,6 +413,10 @@ func (h *Hub) makeFrame() {
 				st.connected, st.dirty = on[st.id], true
 			}
 		}
+		h.forgetLocked()
+	}
+	if h.regrid {
+		f.Full, h.regrid = true, false
 	}
 	queue := 0
 	for _, st := range h.order {
@@ -419,7 +430,7 @@ func (h *Hub) makeFrame() {
 			}
 			queue += q
 		}
-		if st.dirty {
+		if st.dirty || f.Full {
 			f.Stations = append(f.Stations, st.out())
 			st.dirty = false
 		}
@@ -460,6 +471,29 @@ func (h *Hub) makeFrame() {
 	close(h.tick)
 	h.tick = make(chan struct{})
 	h.mu.Unlock()
+}
+
+// forgetLocked forgets the first seen of the stations gone, beyond MaxGone. The
+// numbers of those it keeps stay theirs, so their colours do not change.
+func (h *Hub) forgetLocked() {
+	gone := 0
+	for _, st := range h.order {
+		if !st.connected {
+			gone++
+		}
+	}
+	if gone <= MaxGone {
+		return
+	}
+	h.order = slices.DeleteFunc(h.order, func(st *station) bool {
+		if gone > MaxGone && !st.connected {
+			gone--
+			delete(h.stations, st.id)
+			return true
+		}
+		return false
+	})
+	h.regrid = true
 }
 
 // lanesLocked returns the lanes of the frame just gathered, thinned, and

@@ -279,11 +279,11 @@ func TestCallsCountedEvenWhenThinned(t *testing.T) {
 		for i := range 50000 {
 			c.FrameRead("CS1", fmt.Appendf(nil, `[2,"%d","Heartbeat",{}]`, i))
 			if i%2 == 1 {
-				time.Sleep(20 * time.Microsecond) // 50,000 in one second
+				time.Sleep(20 * time.Microsecond) // 50,000 in half a second
 			}
 			c.MessageSent("CS1", &ocpp.CallResult{ID: fmt.Sprint(i)})
 		}
-		time.Sleep(time.Second - 500*time.Millisecond + 100*time.Millisecond)
+		time.Sleep(600 * time.Millisecond) // the first second is over
 		_, _, f := start(t, h)
 		if len(f.Stats.Rate) != 1 || f.Stats.Rate[0] != 50000 {
 			t.Errorf("calls answered per second: %v, want [50000]: every call counts, however few are drawn", f.Stats.Rate)
@@ -344,6 +344,7 @@ func TestStationsSentWhenTheyChange(t *testing.T) {
 		}
 		h := newHub(t, Options{Connected: connected})
 		time.Sleep(200 * time.Millisecond)
+		synctest.Wait() // the frame is made
 		p, _, f := start(t, h)
 		if len(f.Stations) != 3 {
 			t.Fatalf("whole frame: %d stations, want 3", len(f.Stations))
@@ -451,6 +452,43 @@ func TestPageServed(t *testing.T) {
 			if !strings.Contains(w.Body.String(), ref) {
 				t.Errorf("the page does not load %s", ref)
 			}
+		}
+	})
+}
+
+func TestForgetsStationsGoneBeyondMaxGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var on []string
+		for i := range MaxGone + 500 {
+			on = append(on, fmt.Sprintf("CS%d", i+1))
+		}
+		connected := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), on...)
+		}
+		h := newHub(t, Options{Connected: connected})
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait() // the frame is made
+		p, _, _ := start(t, h)
+		mu.Lock()
+		on = []string{"CS7"} // all but one go
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		f := p.frame()
+		if !f.Full || f.Stats.Known != MaxGone+1 || len(f.Stations) != MaxGone+1 {
+			t.Fatalf("after %d stations left: full %v, %d known, %d sent; want a whole frame of the %d gone last seen and CS7",
+				MaxGone+499, f.Full, f.Stats.Known, len(f.Stations), MaxGone)
+		}
+		if st, ok := stationNamed(f, "CS7"); !ok || !st.Connected || st.N != 7 {
+			t.Errorf("CS7, still connected: %+v, %v; want it kept, as station 7", st, ok)
+		}
+		if _, ok := stationNamed(f, "CS1"); ok {
+			t.Errorf("CS1, the first seen of those gone, is still sent")
+		}
+		if st, ok := stationNamed(f, "CS1500"); !ok || st.N != 1500 || st.Connected {
+			t.Errorf("CS1500: %+v, %v; want it kept, gone, its number unchanged", st, ok)
 		}
 	})
 }
