@@ -228,6 +228,7 @@
   function resetAll() {
     for (const t of tiles.values()) t.el.remove();
     tiles.clear();
+    summaryDirty = true;
     tilesMaxN = 0;
     lanes.clear();
     laneOrder = [];
@@ -361,6 +362,37 @@
       }
     }
     if (tiles.size !== before) fitTiles();
+    summaryDirty = true;
+  }
+
+  // The status summary: one chip per status present, in the tiles' own colours, with its count.
+  const summaryOrder = ['Charging', 'Preparing', 'Finishing', 'SuspendedEV', 'SuspendedEVSE', 'Available', 'Reserved', 'Unavailable', 'Faulted', '', 'gone'];
+  const chips = new Map();
+  let summaryDirty = false;
+  function updateSummary() {
+    summaryDirty = false;
+    const box = $('summary');
+    const show = tiles.size > 24; // by count, not tile size: showing it shrinks the tiles
+    box.hidden = !show;
+    if (!show) return;
+    const counts = new Map();
+    for (const t of tiles.values()) {
+      const k = t.connected ? t.status : 'gone';
+      counts.set(k, (counts.get(k) || 0) + 1);
+    }
+    for (const k of summaryOrder) {
+      let chip = chips.get(k);
+      if (!chip) {
+        chip = document.createElement('span');
+        chip.className = 'chip' + (k === 'gone' ? ' gone' : '');
+        if (k !== 'gone') chip.dataset.status = k;
+        box.appendChild(chip);
+        chips.set(k, chip);
+      }
+      const c = counts.get(k) || 0;
+      chip.hidden = c === 0;
+      setText(chip, c + ' ' + (k === 'gone' ? 'gone' : k ? statusWords(k) : 'no status'));
+    }
   }
 
   let tilesSize = 'l';
@@ -397,7 +429,7 @@
     const size = th >= 84 ? 'l' : th >= 44 ? 'm' : th >= 20 ? 's' : 'xs';
     let font;
     // Fonts fit the longest text each size shows: "Suspended EVSE" (l), "Susp. EVSE" (m), "0001" (s).
-    if (size === 'l') font = Math.min(th * 0.2, tw / 9.4, 40);
+    if (size === 'l') font = Math.min(th * 0.2, tw / 10.8, 40);
     else if (size === 'm') font = Math.min(th * 0.36, tw / 6.6);
     else font = Math.min(th * 0.6, tw / 3.4);
     const st = grid.style;
@@ -412,6 +444,7 @@
       grid.className = 'size-' + size;
       tilesSize = size;
       for (const t of tiles.values()) paintTile(t);
+      summaryDirty = true;
     }
   }
 
@@ -419,6 +452,7 @@
 
   let rate = [];
   let sparkDirty = false;
+  const sparkSize = { w: 0, h: 0 };
   function updateStats(s) {
     setValue('calls', s.callsPerSec, fmtRate(s.callsPerSec));
     setMs('p50', s.p50);
@@ -440,8 +474,8 @@
     sparkDirty = false;
     const c = $('spark');
     const dpr = window.devicePixelRatio || 1;
-    const w = Math.round(c.clientWidth * dpr);
-    const h = Math.round(c.clientHeight * dpr);
+    const w = Math.round(sparkSize.w * dpr); // from the ResizeObserver: reading the layout here would force one
+    const h = Math.round(sparkSize.h * dpr);
     if (!w || !h) return;
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
     const g = c.getContext('2d');
@@ -745,22 +779,20 @@
       ctx.fillText(name, plotX - 8 * S, y);
     }
 
-    // What is not on screen, said in words.
+    // What is not on screen, said in words (in the heading, so it never covers the time axis).
     const hidden = laneOrder.length - shown.length + moreLanes;
-    ctx.fillStyle = theme.muted;
+    setText($('lanes-more'), hidden > 0 ? '+' + hidden + ' more busy, not drawn' : '');
     if (!shown.length) {
+      ctx.fillStyle = theme.muted;
       ctx.font = `600 ${Math.round(22 * S)}px system-ui, sans-serif`;
       ctx.textAlign = 'center';
       ctx.fillText(view.frames ? 'no work in the last ' + Math.round(windowMs / 1000) + ' s' : 'waiting for the server…', plotX + plotW / 2, top + plotH / 2);
-    } else if (hidden > 0) {
-      ctx.font = `600 ${L.axisFont}px system-ui, sans-serif`;
-      ctx.textAlign = 'left';
-      ctx.fillText('+' + hidden + ' more lanes busy', Math.round(8 * S), axisY);
     }
 
     view.lanes = shown.length;
     view.drawn++;
     if (sparkDirty) drawSpark();
+    if (summaryDirty) updateSummary();
     note(drawTimes, performance.now() - t0, 'draw');
   }
 
@@ -777,12 +809,19 @@
     if (!rafPending) { rafPending = true; requestAnimationFrame(frameLoop); }
   }
 
-  const ro = new ResizeObserver(() => {
+  const ro = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      if (e.target.id === 'spark') {
+        sparkSize.w = e.contentRect.width;
+        sparkSize.h = e.contentRect.height;
+        sparkDirty = true;
+      }
+    }
     layoutDirty = true;
     fitTiles();
-    drawSpark();
     wake();
   });
+  ro.observe($('spark'));
   ro.observe($('lanes-box'));
   ro.observe($('tiles-box'));
   window.addEventListener('keydown', (e) => {
