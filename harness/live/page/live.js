@@ -525,6 +525,9 @@
         pieces.push([lane, n, from, to, !(to >= t && k === bars.length - 1)]);
       }
     }
+    // In a hidden tab animation frames stop while events keep coming: rather than queue pieces
+    // without end, drop them and repaint from the stored bars when the tab is seen again.
+    if (pieces.length > 20000) { pieces = []; rowsDirty = true; }
     const cutoff = t - windowMs - frameMs;
     let count = 0;
     for (const [name, lane] of lanes) {
