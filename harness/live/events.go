@@ -55,6 +55,11 @@ func (h *Hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	// A restarted server is back within a second or two: the browser need
+	// not wait its default three before it tries again.
+	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
+		return
+	}
 	data, _ := json.Marshal(hi)
 	if !send("hello", data) {
 		return

@@ -369,3 +369,41 @@ func (t *tracer) WorkStarted(seq int, w backend.Work, at time.Time) { t.hub.Work
 func (t *tracer) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
 	t.hub.WorkEnded(seq, w, start, end, err)
 }
+
+// TestScreenshotOfARunningServer photographs the live view of a server
+// already running, for a person to look at, when LIVE_URL names it:
+//
+//	make serve STEP=1 &  make stations N=10 &
+//	LIVE_URL=http://127.0.0.1:8080/ go test -run Running -v ./harness/live/browser
+//
+// It saves .kata/live-step01-starter.png (the step and the variant of the
+// server's), after LIVE_WAIT (default 10s) of watching.
+func TestScreenshotOfARunningServer(t *testing.T) {
+	url := os.Getenv("LIVE_URL")
+	if url == "" {
+		t.Skip("LIVE_URL is not set: there is no running server to photograph")
+	}
+	wait := 10 * time.Second
+	if s := os.Getenv("LIVE_WAIT"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("LIVE_WAIT=%s: %v", s, err)
+		}
+		wait = d
+	}
+	ctx := openBrowser(t, findChrome(t))
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("the browser could not open %s: %v", url, err)
+	}
+	waitFor(t, ctx, `document.querySelector('#conn').dataset.state === 'live'`, "the page live")
+	time.Sleep(wait)
+	name := eval[string](t, ctx, `'live-step' + document.querySelector('#step')?.dataset.step + '-' + document.querySelector('#step')?.dataset.variant`)
+	summary := eval[string](t, ctx, `JSON.stringify({tiles: document.querySelectorAll('#tiles .tile').length,
+		lanes: window.liveView.lanes, bars: window.liveView.bars,
+		calls: document.querySelector('#calls').textContent, p50: document.querySelector('#p50').textContent,
+		p99: document.querySelector('#p99').textContent, inFlight: document.querySelector('#inflight').textContent,
+		queue: document.querySelector('#queue').textContent, threads: document.querySelector('#threads').textContent,
+		goroutines: document.querySelector('#goroutines').textContent})`)
+	t.Logf("the page shows %s", summary)
+	screenshot(t, ctx, filepath.Join(repoRoot(t), ".kata", name+".png"))
+}

@@ -212,6 +212,8 @@
 
     const step = h.step ? 'step ' + h.step : 'step —';
     setText($('step'), step);
+    $('step').dataset.step = h.step || '';
+    $('step').dataset.variant = h.variant || '';
     setText($('steptitle'), h.title || '');
     const variant = $('variant');
     setText(variant, h.variant === 'solution' ? 'reference solution' : h.variant === 'starter' ? 'your code' : (h.variant || ''));
