@@ -90,9 +90,9 @@ type Hub struct {
 
 	mu       sync.Mutex
 	stations map[string]*station
-	order    []*station // by n
-	numbered int  // stations numbered so far
-	regrid   bool // stations were forgotten: the next frame is whole
+	order    []*station   // by n
+	numbers  map[int]bool // the station numbers taken
+	regrid   bool         // stations were forgotten: the next frame is whole
 	open     map[int]openWork
 	lanes    map[string]*lane
 	callsNow int // KindCall work in the backend now
@@ -154,7 +154,7 @@ func New(opts Options) *Hub {
 	rand.Read(id[:])
 	h := &Hub{
 		opts: opts, id: hex.EncodeToString(id[:]), start: time.Now(),
-		stations: make(map[string]*station), open: make(map[int]openWork), lanes: make(map[string]*lane),
+		stations: make(map[string]*station), numbers: make(map[int]bool), open: make(map[int]openWork), lanes: make(map[string]*lane),
 		tick: make(chan struct{}), done: make(chan struct{}),
 	}
 	h.queues, _ = opts.Server.(interface{ Queued(string) int })
@@ -253,12 +253,26 @@ func (h *Hub) frameStartLocked() time.Time {
 func (h *Hub) stationLocked(id string) *station {
 	st, ok := h.stations[id]
 	if !ok {
-		h.numbered++
-		st = &station{id: id, n: h.numbered, status: make(map[int]string), dirty: true}
+		st = &station{id: id, n: h.numberLocked(id), status: make(map[int]string), dirty: true}
 		h.stations[id] = st
 		h.order = append(h.order, st)
 	}
 	return st
+}
+
+// numberLocked gives a new station its number: the one its id ends with,
+// so that the bar labelled 7 is CS0007's, unless another station has it;
+// then the lowest free one.
+func (h *Hub) numberLocked(id string) int {
+	n := 0
+	if _, own := splitNumber(id); own > 0 && own <= 1<<20 && !h.numbers[own] {
+		n = own
+	} else {
+		for n = 1; h.numbers[n]; n++ {
+		}
+	}
+	h.numbers[n] = true
+	return n
 }
 
 // callRead counts a call a station sent; status is what a
@@ -310,7 +324,9 @@ type (
 		Stats     stats        `json:"stats"`
 	}
 	stationOut struct {
-		ID        string `json:"id"`
+		ID string `json:"id"`
+		// N is the station's number, which colours its bars and labels
+		// them: see numberLocked.
 		N         int    `json:"n"`
 		Status    string `json:"status"`
 		Connected bool   `json:"connected"`
@@ -489,6 +505,7 @@ func (h *Hub) forgetLocked() {
 		if gone > MaxGone && !st.connected {
 			gone--
 			delete(h.stations, st.id)
+			delete(h.numbers, st.n)
 			return true
 		}
 		return false

@@ -492,3 +492,19 @@ func TestForgetsStationsGoneBeyondMaxGone(t *testing.T) {
 		}
 	})
 }
+
+func TestStationNumbersFollowTheirIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		for _, id := range []string{"CS0007", "CS0002", "north", "B7", "CS0001"} {
+			h.callRead(id, "", 0)
+		}
+		_, _, f := start(t, h)
+		want := map[string]int{"CS0007": 7, "CS0002": 2, "north": 1, "B7": 3, "CS0001": 4}
+		for id, n := range want {
+			if st, _ := stationNamed(f, id); st.N != n {
+				t.Errorf("%s is station %d, want %d", id, st.N, n)
+			}
+		}
+	})
+}
