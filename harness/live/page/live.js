@@ -221,7 +221,7 @@
     document.title = step + ' · live';
     $('box-processors').hidden = !h.processors;
     $('box-pending').hidden = !h.pending;
-    setText($('queue-label'), h.queues ? 'queued (all stations)' : 'waiting for a worker');
+    setText($('queue-label'), h.queues ? 'queued' : 'waiting for a worker');
     setText($('lanes-caption'), 'the last ' + Math.round(windowMs / 1000) + ' s · one bar per call, coloured by station');
     for (const tile of tiles.values()) paintTile(tile); // queued counts show or hide with hello.queues
   }
