@@ -31,6 +31,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -524,7 +525,7 @@ func (h *Hub) lanesLocked() ([]laneOut, int) {
 	}
 	slices.SortFunc(names, naturalOrder)
 	more := max(len(names)-MaxLanes, 0)
-	names = names[:min(len(names), MaxLanes)]
+	names = fairShare(names, MaxLanes)
 	out := make([]laneOut, 0, len(names))
 	ms := func(t time.Time) int64 { return t.Sub(h.start).Milliseconds() }
 	for _, name := range names {
@@ -539,6 +540,54 @@ func (h *Hub) lanesLocked() ([]laneOut, int) {
 	}
 	clear(h.lanes) // a lane that stops working stops being sent
 	return out, more
+}
+
+// fairShare returns at most n of the sorted names, in their order, shared
+// fairly among their kinds ("worker", "processor": a name up to its last
+// '-'), so that a step with a hundred workers and a thousand processors
+// shows both.
+func fairShare(names []string, n int) []string {
+	if len(names) <= n {
+		return names
+	}
+	var kinds []string
+	byKind := map[string][]string{}
+	for _, name := range names {
+		kind := name
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			kind = name[:i]
+		}
+		if byKind[kind] == nil {
+			kinds = append(kinds, kind)
+		}
+		byKind[kind] = append(byKind[kind], name)
+	}
+	take := map[string]int{}
+	for left := n; left > 0; {
+		progress := false
+		for _, kind := range kinds {
+			if left > 0 && take[kind] < len(byKind[kind]) {
+				take[kind]++
+				left--
+				progress = true
+			}
+		}
+		if !progress {
+			break
+		}
+	}
+	out := make([]string, 0, n)
+	for _, name := range names {
+		kind := name
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			kind = name[:i]
+		}
+		if take[kind] > 0 {
+			take[kind]--
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (st *station) out() stationOut {

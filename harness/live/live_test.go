@@ -269,6 +269,31 @@ func TestThinsOutUnderLoad(t *testing.T) {
 		if f.Lanes[0].Name != "processor-0" || f.Lanes[1].Name != "processor-1" || f.Lanes[2].Name != "processor-2" {
 			t.Errorf("lanes not in natural order: %s, %s, %s", f.Lanes[0].Name, f.Lanes[1].Name, f.Lanes[2].Name)
 		}
+
+		// A hundred workers beside the thousand processors: both are seen.
+		for w := range 1000 {
+			seq++
+			work := backend.Work{Kind: backend.KindProcess, Station: "CS1", Worker: fmt.Sprintf("processor-%d", w)}
+			h.WorkStarted(seq, work, time.Now())
+			h.WorkEnded(seq, work, time.Now(), time.Now().Add(time.Millisecond), nil)
+		}
+		for w := range 100 {
+			seq++
+			work := backend.Work{Kind: backend.KindCall, Station: "CS1", Worker: fmt.Sprintf("worker-%d", w+1)}
+			h.WorkStarted(seq, work, time.Now())
+			h.WorkEnded(seq, work, time.Now(), time.Now().Add(time.Millisecond), nil)
+		}
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		workerLanes := 0
+		for _, l := range f.Lanes {
+			if strings.HasPrefix(l.Name, "worker-") {
+				workerLanes++
+			}
+		}
+		if len(f.Lanes) != MaxLanes || workerLanes != 100 {
+			t.Errorf("100 workers and 1,000 processors busy: %d lanes, %d of them workers; want %d, with every worker", len(f.Lanes), workerLanes, MaxLanes)
+		}
 	})
 }
 

@@ -563,6 +563,32 @@
   let ringT = 0; // the time up to which the ring is painted
   let shown = []; // the lanes drawn, in order
 
+  /**
+   * fairShare returns at most n of the sorted lane names, in their order, shared fairly among
+   * their kinds (a name up to its last '-': worker, processor), so that a hundred workers beside
+   * a thousand processors still show.
+   */
+  function fairShare(names, n) {
+    const kindOf = (name) => { const i = name.lastIndexOf('-'); return i > 0 ? name.slice(0, i) : name; };
+    const count = new Map();
+    for (const name of names) count.set(kindOf(name), (count.get(kindOf(name)) || 0) + 1);
+    const take = new Map();
+    for (let left = n, progress = true; left > 0 && progress;) {
+      progress = false;
+      for (const [kind, total] of count) {
+        const t = take.get(kind) || 0;
+        if (left > 0 && t < total) { take.set(kind, t + 1); left--; progress = true; }
+      }
+    }
+    return names.filter((name) => {
+      const kind = kindOf(name);
+      const t = take.get(kind) || 0;
+      if (t <= 0) return false;
+      take.set(kind, t - 1);
+      return true;
+    });
+  }
+
   function layout() {
     const dpr = window.devicePixelRatio || 1;
     const W = Math.max(1, Math.round(canvas.clientWidth * dpr));
@@ -575,7 +601,7 @@
     const plotH = Math.max(1, H - axisH - top);
     const minRow = 3 * S;
     const capacity = Math.max(1, Math.floor(plotH / minRow));
-    shown = laneOrder.length > capacity ? laneOrder.slice(0, capacity) : laneOrder.slice();
+    shown = laneOrder.length > capacity ? fairShare(laneOrder, capacity) : laneOrder.slice();
     const count = Math.max(1, shown.length);
     const pitch = Math.min(plotH / count, 160 * S); // one lane: a thick bar, not a wall
     const gap = pitch >= 10 * S ? Math.max(S, Math.round(pitch * 0.14)) : pitch >= 5 * S ? S : 0;
