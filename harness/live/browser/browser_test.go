@@ -403,7 +403,7 @@ func TestScreenshotOfARunningServer(t *testing.T) {
 		calls: document.querySelector('#calls').textContent, p50: document.querySelector('#p50').textContent,
 		p99: document.querySelector('#p99').textContent, inFlight: document.querySelector('#inflight').textContent,
 		queue: document.querySelector('#queue').textContent, threads: document.querySelector('#threads').textContent,
-		goroutines: document.querySelector('#goroutines').textContent})`)
+		goroutines: document.querySelector('#goroutines').textContent, perf: window.liveView.perf})`)
 	t.Logf("the page shows %s", summary)
 	screenshot(t, ctx, filepath.Join(repoRoot(t), ".kata", name+".png"))
 }
