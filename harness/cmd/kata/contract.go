@@ -715,7 +715,7 @@ var crossPlatforms = []platform{{"darwin", "arm64"}, {"windows", "amd64"}}
 var notCrossChecked = []string{"harness/store/sqlite"}
 
 // crossPackages lists the module's packages but those of notCrossChecked,
-// as patterns for go vet.
+// as patterns for go list.
 func crossPackages(r repo) []string {
 	var pkgs []string
 	err := filepath.WalkDir(r.root, func(path string, d fs.DirEntry, err error) error {
@@ -742,50 +742,55 @@ func crossPackages(r repo) []string {
 	return pkgs
 }
 
-// checkVet runs go vet over the whole module, for this platform and those
-// of crossPlatforms, and gofmt, all at once; the exercises are those the
-// kata ships (overlay), not the learner's. It prints a line for vet and
-// gofmt and one for the other platforms, and returns how long each took.
+// checkVet runs go vet over the whole module for this platform, a
+// type-check of it for those of crossPlatforms, and gofmt, all at once; the
+// exercises are those the kata ships (overlay), not the learner's. It
+// prints a line for vet and gofmt and one for the other platforms, and
+// returns how long each took.
 func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string, width int) (tally, []phase) {
 	var t tally
-	st.status(os.Stdout, "go vet (for "+runtime.GOOS+", darwin and windows), gofmt…")
+	st.status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt…")
 	type result struct {
 		out  string
 		err  error
 		took time.Duration
 	}
-	vet := func(p platform) result {
+	vet := func() result {
+		// Vet needs its dependencies compiled: -race reuses what the
+		// suites compiled.
 		start := time.Now()
-		// Vet needs its dependencies compiled. Here, -race reuses what the
-		// suites compiled; for other platforms, which compile everything
-		// anew, no optimizing makes that a quarter cheaper and still
-		// type-checks every line.
 		args := []string{"vet", "-race"}
-		pkgs := []string{"./..."}
-		if p.goos != "" {
-			// The SQLite driver's generated package would take most of a
-			// minute to compile for each platform, and holds nothing of
-			// ours: tag kata_cross leaves it out of make serve's command,
-			// and the list leaves out our store on it (pure Go, vetted
-			// for this platform above).
-			args = []string{"vet", "-gcflags=all=-N -l", "-tags=kata_cross"}
-			pkgs = crossPackages(r)
-		}
 		if overlay != "" {
 			args = append(args, "-overlay="+overlay)
 		}
-		cmd := exec.Command("go", append(args, pkgs...)...)
+		cmd := exec.Command("go", append(args, "./...")...)
 		cmd.Dir = r.root
-		if p.goos != "" {
-			cmd.Env = append(os.Environ(), "GOOS="+p.goos, "GOARCH="+p.goarch, "CGO_ENABLED=0")
-		}
 		out, err := cmd.CombinedOutput()
 		return result{strings.TrimSpace(string(out)), err, time.Since(start)}
 	}
+	cross := func(p platform) result {
+		// A type-check from source (see typeCheck), not go vet: vet
+		// would compile the standard library and every dependency for
+		// the platform first. The SQLite driver's generated package holds
+		// nothing of ours: tag kata_cross leaves it out of make serve's
+		// command, and the list leaves out our store on it (pure Go,
+		// vetted for this platform).
+		start := time.Now()
+		problems, err := typeCheck(r.root, p, "kata_cross", overlay, crossPackages(r))
+		if err == nil && len(problems) > 0 {
+			err = errors.New("type errors")
+		}
+		out := strings.Join(problems, "\n")
+		if len(problems) == 0 && err != nil {
+			out = err.Error()
+		}
+		return result{out, err, time.Since(start)}
+	}
 	results := make([]result, 1+len(crossPlatforms))
 	var wg sync.WaitGroup
-	for i, p := range append([]platform{{}}, crossPlatforms...) {
-		wg.Go(func() { results[i] = vet(p) })
+	wg.Go(func() { results[0] = vet() })
+	for i, p := range crossPlatforms {
+		wg.Go(func() { results[i+1] = cross(p) })
 	}
 	fmtStart := time.Now()
 	unformatted, fmtErr := unformattedFiles(r, steps, starters)
@@ -826,7 +831,7 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 			continue
 		}
 		broken = append(broken, name)
-		t.breach(false, fmt.Sprintf("the kata does not type-check for %s (GOOS=%s GOARCH=%s go vet ./...):\n%s",
+		t.breach(false, fmt.Sprintf("the kata does not type-check for %s (GOOS=%s GOARCH=%s go vet -tags=kata_cross ./... shows it too):\n%s",
 			name, p.goos, p.goarch, indent(strings.Join(limitLines(strings.Split(res.out, "\n"), 12, "the command shows them all"), "\n"), "  ")),
 			"learners use it there: keep platform-specific code behind build tags, with a version for every platform")
 	}
@@ -838,7 +843,7 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 		}
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "other platforms", line, st.dim("("+seconds(crossTook.Seconds())+")"))
-	return t, []phase{{"vet", results[0].took}, {"cross-builds (beside vet)", crossTook}}
+	return t, []phase{{"vet", results[0].took}, {"cross type-check (beside vet)", crossTook}}
 }
 
 // unformattedFiles returns the module's .go files that gofmt would change,
