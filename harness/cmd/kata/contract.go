@@ -95,16 +95,32 @@ func runContract(args []string) error {
 		width = max(width, len(s.name))
 	}
 	var total tally
-	t, phases := checkSteps(r, st, steps, starters, shippedErr == nil, tmp, *parallel, width)
-	total.add(t)
+	// Vet, the type-check for other platforms and gofmt start once the
+	// last test binary is built, beside the last ones running: the go
+	// command's share of the two cores is free by then.
+	overlay := ""
+	var vet func() vetResults
+	afterBuilds := func() {}
 	if *only == "" {
-		overlay, err := startersOverlay(steps, starters, tmp)
-		if err != nil {
+		if overlay, err = startersOverlay(steps, starters, tmp); err != nil {
 			return err
 		}
-		t, vetPhases := checkVet(r, st, steps, starters, overlay, width)
+		started := make(chan func() vetResults, 1)
+		afterBuilds = func() { started <- startVet(r, steps, starters, overlay) }
+		vet = func() vetResults { return (<-started)() }
+	}
+	t, phases := checkSteps(r, st, steps, starters, shippedErr == nil, tmp, *parallel, width, afterBuilds)
+	total.add(t)
+	if *only == "" {
+		st.status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt…")
+		waitStart := time.Now()
+		res := vet()
+		t, vetPhases := reportVet(st, res, width)
 		total.add(t)
 		phases = append(phases, vetPhases...)
+		// Vet overlaps the steps' last runs: the phase line says what
+		// it added beyond them too, so the phases' sum is the whole.
+		phases = append(phases, phase{"vet's wait after the steps", time.Since(waitStart)})
 		harnessStart := time.Now()
 		total.add(checkHarness(r, st, width))
 		phases = append(phases, phase{"harness", time.Since(harnessStart)})
@@ -201,8 +217,9 @@ type variant struct {
 // turn, its second, …), which shares their dependencies, and parallel
 // binaries run while the next ones build. It prints a line per step in
 // order, its name padded to width, and returns how long the steps and
-// their wrong turns took.
-func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown bool, tmp string, parallel, width int) (tally, []phase) {
+// their wrong turns took. It calls afterBuilds once every binary is built
+// (or could not be), while the last ones may still run.
+func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown bool, tmp string, parallel, width int, afterBuilds func()) (tally, []phase) {
 	start := time.Now()
 	var total tally
 	turns := make([][]wrongTurn, len(steps))
@@ -262,6 +279,7 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown boo
 	queue := make(chan *variant, all)
 	go func() {
 		defer close(queue)
+		defer afterBuilds()
 		for k, round := range rounds {
 			buildRound(r, steps, round, tmp, fmt.Sprint("round", k))
 			for _, v := range round {
@@ -715,7 +733,7 @@ var crossPlatforms = []platform{{"darwin", "arm64"}, {"windows", "amd64"}}
 var notCrossChecked = []string{"harness/store/sqlite"}
 
 // crossPackages lists the module's packages but those of notCrossChecked,
-// as patterns for go vet.
+// as patterns for go list.
 func crossPackages(r repo) []string {
 	var pkgs []string
 	err := filepath.WalkDir(r.root, func(path string, d fs.DirEntry, err error) error {
@@ -742,82 +760,110 @@ func crossPackages(r repo) []string {
 	return pkgs
 }
 
-// checkVet runs go vet over the whole module, for this platform and those
-// of crossPlatforms, and gofmt, all at once; the exercises are those the
-// kata ships (overlay), not the learner's. It prints a line for vet and
-// gofmt and one for the other platforms, and returns how long each took.
-func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string, width int) (tally, []phase) {
-	var t tally
-	st.status(os.Stdout, "go vet (for "+runtime.GOOS+", darwin and windows), gofmt…")
-	type result struct {
-		out  string
-		err  error
-		took time.Duration
-	}
-	vet := func(p platform) result {
+// vetResults is what go vet, the type-check for other platforms and gofmt
+// found (see startVet).
+type vetResults struct {
+	vet, fmtErr error
+	vetOut      string
+	vetTook     time.Duration
+	cross       []checkResult // by crossPlatforms
+	unformatted []string
+	fmtTook     time.Duration
+}
+
+// A checkResult is what one check printed, whether it failed, and how long
+// it took.
+type checkResult struct {
+	out  string
+	err  error
+	took time.Duration
+}
+
+// startVet starts go vet over the whole module for this platform, a
+// type-check of it for those of crossPlatforms, and gofmt, all at once;
+// the exercises are those the kata ships (overlay), not the learner's. It
+// returns a function that waits for them and returns what they found.
+func startVet(r repo, steps []step, starters []codeSet, overlay string) func() vetResults {
+	var res vetResults
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// Vet needs its dependencies compiled: -race reuses what the
+		// suites compiled.
 		start := time.Now()
-		// Vet needs its dependencies compiled. Here, -race reuses what the
-		// suites compiled; for other platforms, which compile everything
-		// anew, no optimizing makes that a quarter cheaper and still
-		// type-checks every line.
 		args := []string{"vet", "-race"}
-		pkgs := []string{"./..."}
-		if p.goos != "" {
-			// The SQLite driver's generated package would take most of a
-			// minute to compile for each platform, and holds nothing of
-			// ours: tag kata_cross leaves it out of make serve's command,
-			// and the list leaves out our store on it (pure Go, vetted
-			// for this platform above).
-			args = []string{"vet", "-gcflags=all=-N -l", "-tags=kata_cross"}
-			pkgs = crossPackages(r)
-		}
 		if overlay != "" {
 			args = append(args, "-overlay="+overlay)
 		}
-		cmd := exec.Command("go", append(args, pkgs...)...)
+		cmd := exec.Command("go", append(args, "./...")...)
 		cmd.Dir = r.root
-		if p.goos != "" {
-			cmd.Env = append(os.Environ(), "GOOS="+p.goos, "GOARCH="+p.goarch, "CGO_ENABLED=0")
-		}
 		out, err := cmd.CombinedOutput()
-		return result{strings.TrimSpace(string(out)), err, time.Since(start)}
+		res.vetOut, res.vet, res.vetTook = strings.TrimSpace(string(out)), err, time.Since(start)
+	})
+	res.cross = make([]checkResult, len(crossPlatforms))
+	for i, p := range crossPlatforms {
+		wg.Go(func() {
+			// A type-check from source (see typeCheck), not go vet:
+			// vet would compile the standard library and every
+			// dependency for the platform first. The SQLite driver's
+			// generated package holds nothing of ours: tag kata_cross
+			// leaves it out of make serve's command, and the list
+			// leaves out our store on it (pure Go, vetted for this
+			// platform).
+			start := time.Now()
+			problems, err := typeCheck(r.root, p, "kata_cross", overlay, crossPackages(r))
+			if err == nil && len(problems) > 0 {
+				err = errors.New("type errors")
+			}
+			out := strings.Join(problems, "\n")
+			if len(problems) == 0 && err != nil {
+				out = err.Error()
+			}
+			res.cross[i] = checkResult{out, err, time.Since(start)}
+		})
 	}
-	results := make([]result, 1+len(crossPlatforms))
-	var wg sync.WaitGroup
-	for i, p := range append([]platform{{}}, crossPlatforms...) {
-		wg.Go(func() { results[i] = vet(p) })
+	wg.Go(func() {
+		start := time.Now()
+		res.unformatted, res.fmtErr = unformattedFiles(r, steps, starters)
+		res.fmtTook = time.Since(start)
+	})
+	return func() vetResults {
+		wg.Wait()
+		return res
 	}
-	fmtStart := time.Now()
-	unformatted, fmtErr := unformattedFiles(r, steps, starters)
-	fmtTook := time.Since(fmtStart)
-	wg.Wait()
+}
+
+// reportVet holds what startVet found to the contract. It prints a line
+// for vet and gofmt and one for the other platforms, and returns how long
+// each took.
+func reportVet(st style, res vetResults, width int) (tally, []phase) {
+	var t tally
 	st.clear(os.Stdout)
 
 	var said []string
-	if own := results[0]; own.err != nil {
-		t.breach(false, "go vet ./... complains:\n"+indent(own.out, "  "), "fix what go vet reports")
+	if res.vet != nil {
+		t.breach(false, "go vet ./... complains:\n"+indent(res.vetOut, "  "), "fix what go vet reports")
 		said = append(said, st.red("go vet complains"))
 	} else {
 		said = append(said, "go vet is clean")
 	}
 	switch {
-	case fmtErr != nil:
-		t.breach(false, "gofmt failed: "+fmtErr.Error(), "fix what gofmt reports")
+	case res.fmtErr != nil:
+		t.breach(false, "gofmt failed: "+res.fmtErr.Error(), "fix what gofmt reports")
 		said = append(said, st.red("gofmt failed"))
-	case len(unformatted) > 0:
-		t.breach(false, "gofmt would change:\n"+indent(strings.Join(limitLines(unformatted, 10, "gofmt -l . lists them all"), "\n"), "  "),
+	case len(res.unformatted) > 0:
+		t.breach(false, "gofmt would change:\n"+indent(strings.Join(limitLines(res.unformatted, 10, "gofmt -l . lists them all"), "\n"), "  "),
 			"run gofmt -w on them")
-		said = append(said, st.red("gofmt would change "+plural(len(unformatted), "file")))
+		said = append(said, st.red("gofmt would change "+plural(len(res.unformatted), "file")))
 	default:
 		said = append(said, "gofmt has nothing to change")
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "vet, gofmt", strings.Join(said, " · "),
-		st.dim("("+seconds(max(results[0].took, fmtTook).Seconds())+")"))
+		st.dim("("+seconds(max(res.vetTook, res.fmtTook).Seconds())+")"))
 
 	var ok, broken []string
 	var crossTook time.Duration
 	for i, p := range crossPlatforms {
-		res := results[i+1]
+		res := res.cross[i]
 		crossTook = max(crossTook, res.took)
 		name := p.goos + "/" + p.goarch
 		if res.err == nil {
@@ -826,7 +872,7 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 			continue
 		}
 		broken = append(broken, name)
-		t.breach(false, fmt.Sprintf("the kata does not type-check for %s (GOOS=%s GOARCH=%s go vet ./...):\n%s",
+		t.breach(false, fmt.Sprintf("the kata does not type-check for %s (GOOS=%s GOARCH=%s go vet -tags=kata_cross ./... shows it too):\n%s",
 			name, p.goos, p.goarch, indent(strings.Join(limitLines(strings.Split(res.out, "\n"), 12, "the command shows them all"), "\n"), "  ")),
 			"learners use it there: keep platform-specific code behind build tags, with a version for every platform")
 	}
@@ -838,7 +884,7 @@ func checkVet(r repo, st style, steps []step, starters []codeSet, overlay string
 		}
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "other platforms", line, st.dim("("+seconds(crossTook.Seconds())+")"))
-	return t, []phase{{"vet", results[0].took}, {"cross-builds (beside vet)", crossTook}}
+	return t, []phase{{"vet (from the last build)", res.vetTook}, {"cross type-check (beside vet)", crossTook}}
 }
 
 // unformattedFiles returns the module's .go files that gofmt would change,
@@ -894,11 +940,14 @@ func unformattedFiles(r repo, steps []step, starters []codeSet) ([]string, error
 	return unformatted, nil
 }
 
-// checkHarness runs the unit tests of harness/ and stations/ with -race.
+// checkHarness runs the unit tests of harness/ and stations/ with -race;
+// go vet has been over them already.
 func checkHarness(r repo, st style, width int) tally {
 	var t tally
 	st.status(os.Stdout, "harness, stations: testing with -race…")
-	g := goTest{pkgs: []string{"./harness/...", "./stations/..."}, race: true, timeout: 3 * time.Minute}
+	// go test would vet them again with a few of vet's checks: go vet
+	// -race ./... has run every check on them already (see startVet).
+	g := goTest{pkgs: []string{"./harness/...", "./stations/..."}, race: true, timeout: 3 * time.Minute, flags: []string{"-vet=off"}}
 	tr := g.run(context.Background(), r)
 	st.clear(os.Stdout)
 	if tr.err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,23 @@ func TestYes(t *testing.T) {
 	for answer, want := range map[string]bool{"y\n": true, "Yes\n": true, " y ": true, "\n": false, "": false, "n\n": false, "yep\n": false} {
 		if got := yes(strings.NewReader(answer)); got != want {
 			t.Errorf("yes(%q) = %v, want %v", answer, got, want)
+		}
+	}
+}
+
+func TestReportVetNamesThePlatform(t *testing.T) {
+	res := vetResults{cross: make([]checkResult, len(crossPlatforms))}
+	broken := len(crossPlatforms) - 1
+	res.cross[broken] = checkResult{out: "harness/x.go:5:9: undefined: y", err: errors.New("type errors")}
+	tl, _ := reportVet(style{}, res, 10)
+	p := crossPlatforms[broken]
+	if tl.failed != 1 || tl.passed != len(crossPlatforms)-1 || len(tl.breaches) != 1 {
+		t.Fatalf("%d passed, %d failed, breaches %v; want %d passed, 1 failed in one breach", tl.passed, tl.failed, tl.breaches, len(crossPlatforms)-1)
+	}
+	what := tl.breaches[0].what
+	for _, want := range []string{"does not type-check for " + p.goos + "/" + p.goarch, "  harness/x.go:5:9: undefined: y"} {
+		if !strings.Contains(what, want) {
+			t.Errorf("breach says %q; want it to say %q", what, want)
 		}
 	}
 }
