@@ -75,12 +75,14 @@ type Observer interface {
 	StoreError(op string)
 }
 
-// Tracer is told of each piece of work as it starts and as it ends. Seq
-// is the work's Record.Seq, the same in both calls. Its methods are called
-// outside the backend's lock and must return at once: they run on the
-// paths that answer stations.
+// Tracer is told of each piece of work as it starts and as it ends, and
+// of a call answered through Handle when its answer is sent (the worker
+// still has its bookkeeping to do). Seq is the work's Record.Seq, the same
+// in every call. Its methods are called outside the backend's lock and
+// must return at once: they run on the paths that answer stations.
 type Tracer interface {
 	WorkStarted(seq int, w Work, at time.Time)
+	WorkReplied(seq int)
 	WorkEnded(seq int, w Work, start, end time.Time, err error)
 }
 
@@ -222,6 +224,9 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 		b.flushSeen(ctx, false) // an idle station's Heartbeats are its only news
 		b.mark(func() { rec.Replied = time.Now() })
 		err = reply(answer)
+		if b.opts.Tracer != nil {
+			b.opts.Tracer.WorkReplied(rec.Seq)
+		}
 	}
 	if err == nil {
 		// The station has its answer: a context ending now only cuts the

@@ -48,8 +48,9 @@ const (
 	// MaxLanes is the most lanes one frame carries; the others are counted.
 	MaxLanes = 200
 	// MaxGone is the most stations the view remembers after they went
-	// away; beyond it, the first seen of them are forgotten. A server that
-	// meets many stations over its life must not send the page them all.
+	// away; beyond it, the first seen of them are forgotten, down to nine
+	// tenths of it. A server that meets many stations over its life must
+	// not send the page them all.
 	MaxGone = 1000
 )
 
@@ -96,7 +97,7 @@ type Hub struct {
 	regrid   bool         // stations were forgotten: the next frame is whole
 	open     map[int]openWork
 	lanes    map[string]*lane
-	callsNow int // KindCall work in the backend now
+	callsNow int // calls in the backend now, not yet answered
 	rates    rates
 	frame    frame         // the last frame made, for pages that need a whole picture
 	seq      int           // frames sent out
@@ -122,10 +123,11 @@ type station struct {
 
 // openWork is a piece of work still going.
 type openWork struct {
-	lane  string
-	n     int
-	kind  backend.Kind
-	start time.Time
+	lane    string
+	n       int
+	kind    backend.Kind
+	start   time.Time
+	replied bool
 }
 
 // lane is one worker's work within the frame being gathered, already
@@ -202,6 +204,18 @@ func (h *Hub) WorkStarted(seq int, w backend.Work, at time.Time) {
 	}
 }
 
+// WorkReplied implements backend.Tracer: the call is answered, and no
+// longer counts among those a worker holds.
+func (h *Hub) WorkReplied(seq int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o, ok := h.open[seq]; ok && o.kind == backend.KindCall && !o.replied {
+		o.replied = true
+		h.open[seq] = o
+		h.callsNow--
+	}
+}
+
 // WorkEnded implements backend.Tracer.
 func (h *Hub) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
 	h.mu.Lock()
@@ -211,7 +225,7 @@ func (h *Hub) WorkEnded(seq int, w backend.Work, start, end time.Time, err error
 		return
 	}
 	delete(h.open, seq)
-	if o.kind == backend.KindCall {
+	if o.kind == backend.KindCall && !o.replied {
 		h.callsNow--
 	}
 	h.barLocked(o.lane, o.n, start, end)
@@ -262,19 +276,24 @@ func (h *Hub) stationLocked(id string) *station {
 }
 
 // numberLocked gives a new station its number: the one its id ends with,
-// so that the bar labelled 7 is CS0007's, unless another station has it;
-// then the lowest free one.
+// so that the bar labelled 7 is CS0007's, unless another station has it
+// or it has none; then the lowest free one above ownNumbers, where it
+// takes no other station's own number. The page labels such a station's
+// bars with its id rather than its number.
 func (h *Hub) numberLocked(id string) int {
 	n := 0
-	if _, own := splitNumber(id); own > 0 && own <= 1<<20 && !h.numbers[own] {
+	if _, own := splitNumber(id); own > 0 && own <= ownNumbers && !h.numbers[own] {
 		n = own
 	} else {
-		for n = 1; h.numbers[n]; n++ {
+		for n = ownNumbers + 1; h.numbers[n]; n++ {
 		}
 	}
 	h.numbers[n] = true
 	return n
 }
+
+// ownNumbers is the largest number a station may have from its id.
+const ownNumbers = 1 << 20
 
 // callRead counts a call a station sent; status is what a
 // StatusNotification reported for the connector, if it was one.
@@ -478,11 +497,14 @@ func (h *Hub) makeFrame() {
 		s.Queue = max(s.Waiting-h.callsNow, 0)
 	}
 	f.Stats = s
-	h.frame = f
 	h.mu.Unlock()
 
 	data, _ := json.Marshal(f) // the frame's types cannot fail to encode
 	h.mu.Lock()
+	// The frame, its number and its encoding change together, so that a
+	// page that asks for the whole picture meanwhile gets the last frame
+	// sent, and then this one.
+	h.frame = f
 	h.seq++
 	h.latest = data
 	close(h.tick)
@@ -490,7 +512,8 @@ func (h *Hub) makeFrame() {
 	h.mu.Unlock()
 }
 
-// forgetLocked forgets the first seen of the stations gone, beyond MaxGone. The
+// forgetLocked forgets the first seen of the stations gone, once they are
+// more than MaxGone. The
 // numbers of those it keeps stay theirs, so their colours do not change.
 func (h *Hub) forgetLocked() {
 	gone := 0
@@ -502,8 +525,11 @@ func (h *Hub) forgetLocked() {
 	if gone <= MaxGone {
 		return
 	}
+	// Down to nine tenths, so that each station leaving after does not
+	// make the next frame whole again.
+	keep := MaxGone * 9 / 10
 	h.order = slices.DeleteFunc(h.order, func(st *station) bool {
-		if gone > MaxGone && !st.connected {
+		if gone > keep && !st.connected {
 			gone--
 			delete(h.stations, st.id)
 			delete(h.numbers, st.n)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,10 +32,14 @@ type page struct {
 
 // pipeWriter is a ResponseWriter whose body goes down a pipe, so that a
 // test reads the stream as a browser would, and a test that stops reading
-// leaves the handler blocked in Write as a slow browser does.
+// leaves the handler blocked in Write as a slow browser does, until the
+// write deadline the handler set passes, as it would on a socket.
 type pipeWriter struct {
 	header http.Header
 	w      *io.PipeWriter
+
+	mu       sync.Mutex
+	deadline *time.Timer
 }
 
 func (w *pipeWriter) Header() http.Header         { return w.header }
@@ -42,8 +47,24 @@ func (w *pipeWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
 func (w *pipeWriter) WriteHeader(int)             {}
 func (w *pipeWriter) Flush()                      {}
 
+func (w *pipeWriter) SetWriteDeadline(t time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.deadline != nil {
+		w.deadline.Stop()
+	}
+	w.deadline = time.AfterFunc(time.Until(t), func() { w.w.CloseWithError(os.ErrDeadlineExceeded) })
+	return nil
+}
+
 // openPage opens an event stream on h, closed when the test ends.
 func openPage(t *testing.T, h *Hub) *page {
+	p, _ := openPageDone(t, h)
+	return p
+}
+
+// openPageDone is openPage, and a channel closed when the handler returns.
+func openPageDone(t *testing.T, h *Hub) (*page, <-chan struct{}) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,8 +80,13 @@ func openPage(t *testing.T, h *Hub) *page {
 		cancel()
 		pr.Close()
 		<-done
+		w.mu.Lock()
+		if w.deadline != nil {
+			w.deadline.Stop()
+		}
+		w.mu.Unlock()
 	})
-	return &page{t: t, r: bufio.NewReader(pr)}
+	return &page{t: t, r: bufio.NewReader(pr)}, done
 }
 
 // next returns the next event and its data.
@@ -449,7 +475,8 @@ func TestPeek(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.frame, func(t *testing.T) {
-			typ, id, action, ok := peek([]byte(tt.frame))
+			typ, id, rawAction, ok := peek([]byte(tt.frame))
+			action := string(rawAction)
 			if typ != tt.typ || id != tt.id || action != tt.action || ok != tt.ok {
 				t.Errorf("peek = %v %q %q %v, want %v %q %q %v", typ, id, action, ok, tt.typ, tt.id, tt.action, tt.ok)
 			}
@@ -502,9 +529,10 @@ func TestForgetsStationsGoneBeyondMaxGone(t *testing.T) {
 		mu.Unlock()
 		time.Sleep(200 * time.Millisecond)
 		f := p.frame()
-		if !f.Full || f.Stats.Known != MaxGone+1 || len(f.Stations) != MaxGone+1 {
+		keep := MaxGone * 9 / 10
+		if !f.Full || f.Stats.Known != keep+1 || len(f.Stations) != keep+1 {
 			t.Fatalf("after %d stations left: full %v, %d known, %d sent; want a whole frame of the %d gone last seen and CS7",
-				MaxGone+499, f.Full, f.Stats.Known, len(f.Stations), MaxGone)
+				MaxGone+499, f.Full, f.Stats.Known, len(f.Stations), keep)
 		}
 		if st, ok := stationNamed(f, "CS7"); !ok || !st.Connected || st.N != 7 {
 			t.Errorf("CS7, still connected: %+v, %v; want it kept, as station 7", st, ok)
@@ -525,11 +553,77 @@ func TestStationNumbersFollowTheirIDs(t *testing.T) {
 			h.callRead(id, "", 0)
 		}
 		_, _, f := start(t, h)
-		want := map[string]int{"CS0007": 7, "CS0002": 2, "north": 1, "B7": 3, "CS0001": 4}
+		want := map[string]int{"CS0007": 7, "CS0002": 2, "north": ownNumbers + 1, "B7": ownNumbers + 2, "CS0001": 1}
 		for id, n := range want {
 			if st, _ := stationNamed(f, id); st.N != n {
 				t.Errorf("%s is station %d, want %d", id, st.N, n)
 			}
+		}
+	})
+}
+
+func TestPageThatNeverReadsIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		p, done := openPageDone(t, h)
+		p.next() // hello
+		p.frame()
+		time.Sleep(writeTimeout + time.Second) // and reads nothing more
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatalf("a page that read nothing for %s still has its stream: a browser gone without closing would hold a goroutine forever", writeTimeout+time.Second)
+		}
+	})
+}
+
+func TestCallsNobodyCanAnswerDoNotWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		c := tapOn(h)
+		for _, frame := range []string{
+			`[2,"","Heartbeat",{}]`,
+			`[2,"` + strings.Repeat("x", ocpp.MaxIDLength+1) + `","Heartbeat",{}]`,
+			"[2,\"a\xff\",\"Heartbeat\",{}]",
+			"[2,\"b\",\"DataTransfer\",{\"vendorId\":\"\xff\"}]",
+		} {
+			c.FrameRead("CS1", []byte(frame))
+		}
+		time.Sleep(200 * time.Millisecond)
+		_, _, f := start(t, h)
+		if f.Stats.Waiting != 0 {
+			t.Errorf("%d calls waiting after four the server cannot answer (no id, too long an id, invalid UTF-8): want 0, or they wait forever", f.Stats.Waiting)
+		}
+	})
+}
+
+func TestQueueLeavesOutCallsBeingWorkedOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		c := tapOn(h)
+		for _, id := range []string{"a", "b", "c"} {
+			c.FrameRead("CS1", []byte(`[2,"`+id+`","Heartbeat",{}]`))
+		}
+		w := backend.Work{Kind: backend.KindCall, Station: "CS1", CallID: "a", Worker: "worker-1"}
+		h.WorkStarted(1, w, time.Now())
+		time.Sleep(200 * time.Millisecond)
+		p, _, f := start(t, h)
+		if f.Stats.Waiting != 3 || f.Stats.Queue != 2 {
+			t.Errorf("3 calls read, 1 with a worker: waiting %d, queue %d; want 3 and 2", f.Stats.Waiting, f.Stats.Queue)
+		}
+		// Answered, the worker does its bookkeeping: b and c still wait for one.
+		c.MessageSent("CS1", &ocpp.CallResult{ID: "a"})
+		h.WorkReplied(1)
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if f.Stats.Waiting != 2 || f.Stats.Queue != 2 {
+			t.Errorf("a answered, its worker still busy: waiting %d, queue %d; want 2 and 2", f.Stats.Waiting, f.Stats.Queue)
+		}
+		h.WorkEnded(1, w, time.Now(), time.Now(), nil)
+		time.Sleep(200 * time.Millisecond)
+		if f = p.frame(); f.Stats.Queue != 2 {
+			t.Errorf("after the work ended: queue %d, want 2", f.Stats.Queue)
 		}
 	})
 }

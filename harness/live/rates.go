@@ -11,7 +11,7 @@ import (
 const (
 	firstBucket  = 100 * time.Microsecond
 	bucketGrowth = 1.2
-	numBuckets   = 90 // up to about 2 hours
+	numBuckets   = 90 // up to about 19 minutes; longer counts in the last
 	rateSeconds  = 60
 )
 

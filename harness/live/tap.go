@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ocppkata/kata/harness/ocpp"
 )
@@ -49,8 +50,8 @@ type tapConn struct {
 // FrameRead implements wsconn.Tap.
 func (c *tapConn) FrameRead(station string, data []byte) {
 	typ, id, action, ok := peek(data)
-	if !ok || typ != ocpp.TypeCall {
-		return
+	if !ok || typ != ocpp.TypeCall || !validID(id) || !utf8.Valid(data) {
+		return // a frame the server cannot answer as a call: it waits for nothing
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -66,7 +67,7 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 	}
 	c.mu.Unlock()
 	status, connector := "", 0
-	if action == ocpp.ActionStatusNotification {
+	if string(action) == ocpp.ActionStatusNotification {
 		status, connector = statusOf(data)
 	}
 	c.h.callRead(station, status, connector)
@@ -124,6 +125,13 @@ func (c *tapConn) Close() error {
 	return c.Conn.Close()
 }
 
+// validID reports whether a call's id is one the server can answer to:
+// one that ocpp.Decode refuses gets no answer, so it must not count as
+// waiting for one.
+func validID(id string) bool {
+	return id != "" && utf8.ValidString(id) && utf8.RuneCountInString(id) <= ocpp.MaxIDLength
+}
+
 // statusOf returns what a StatusNotification reports, or "" if its
 // payload is not one.
 func statusOf(data []byte) (string, int) {
@@ -147,7 +155,7 @@ func statusOf(data []byte) (string, int) {
 // whole a second time would cost the server more than the view is worth.
 // It reports false for what it cannot read this way, an escaped string
 // among them; such a frame goes uncounted.
-func peek(data []byte) (typ ocpp.MessageType, id, action string, ok bool) {
+func peek(data []byte) (typ ocpp.MessageType, id string, action []byte, ok bool) {
 	i := 0
 	skip := func() {
 		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
@@ -162,46 +170,48 @@ func peek(data []byte) (typ ocpp.MessageType, id, action string, ok bool) {
 		}
 		return false
 	}
-	str := func() (string, bool) {
+	str := func() ([]byte, bool) {
 		if !expect('"') {
-			return "", false
+			return nil, false
 		}
 		start := i
 		for i < len(data) && data[i] != '"' {
 			if data[i] == '\\' {
-				return "", false
+				return nil, false
 			}
 			i++
 		}
 		if i == len(data) {
-			return "", false
+			return nil, false
 		}
 		i++
-		return string(data[start : i-1]), true
+		return data[start : i-1], true
 	}
 	if !expect('[') {
-		return 0, "", "", false
+		return 0, "", nil, false
 	}
 	skip()
 	if i >= len(data) || data[i] < '0' || data[i] > '9' {
-		return 0, "", "", false
+		return 0, "", nil, false
 	}
 	typ = ocpp.MessageType(data[i] - '0')
 	i++
 	if !expect(',') {
-		return 0, "", "", false
+		return 0, "", nil, false
 	}
-	if id, ok = str(); !ok {
-		return 0, "", "", false
+	rawID, ok := str()
+	if !ok {
+		return 0, "", nil, false
 	}
+	id = string(rawID)
 	if typ != ocpp.TypeCall {
-		return typ, id, "", true
+		return typ, id, nil, true
 	}
 	if !expect(',') {
-		return 0, "", "", false
+		return 0, "", nil, false
 	}
 	if action, ok = str(); !ok {
-		return 0, "", "", false
+		return 0, "", nil, false
 	}
 	return typ, id, action, true
 }

@@ -167,6 +167,12 @@ func (t *tracer) WorkStarted(seq int, w backend.Work, at time.Time) {
 	}
 }
 
+func (t *tracer) WorkReplied(seq int) {
+	if h := t.h.Load(); h != nil {
+		h.WorkReplied(seq)
+	}
+}
+
 func (t *tracer) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
 	if h := t.h.Load(); h != nil {
 		h.WorkEnded(seq, w, start, end, err)
@@ -287,7 +293,7 @@ func serve(args []string) error {
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = errors.Join(err, b.Flush(flushCtx))
-	view.Close() // the pages' event streams end, so that web.Close need not cut them
+	view.Close() // tells the pages' event streams to end, before web.Close cuts them
 	web.Close()
 	mux.Close()
 	err = errors.Join(err, st.Close())

@@ -366,6 +366,7 @@ func (s *server) stop() {
 type tracer server
 
 func (t *tracer) WorkStarted(seq int, w backend.Work, at time.Time) { t.hub.WorkStarted(seq, w, at) }
+func (t *tracer) WorkReplied(seq int)                               { t.hub.WorkReplied(seq) }
 func (t *tracer) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
 	t.hub.WorkEnded(seq, w, start, end, err)
 }

@@ -104,7 +104,7 @@
 
   // ---------------------------------------------------------------- formatting
 
-  const texts = new Map();
+  const texts = new WeakMap(); // keyed by element: a removed tile's texts go with it
   /** setText writes an element's text only when it changed (the DOM is touched as little as possible). */
   function setText(el, s) {
     if (texts.get(el) !== s) {
@@ -322,7 +322,7 @@
     box.appendChild(tile.el);
   }
 
-  function updateStation(s) {
+  function updateStation(s, full) {
     let tile = tiles.get(s.id);
     const isNew = !tile;
     if (isNew) {
@@ -330,6 +330,7 @@
       tiles.set(s.id, tile);
     }
     const n = s.n | 0;
+    if (n > 0) idOf.set(n, s.id);
     if (tile.n !== n) {
       tile.n = n;
       tile.el.style.setProperty('--hue', n > 0 ? colourOf(n).fill : 'transparent');
@@ -339,20 +340,32 @@
     tile.waiting = s.waiting | 0;
     tile.queued = s.queued | 0;
     paintTile(tile);
-    if (isNew) placeTile(tile);
+    if (isNew && !full) placeTile(tile); // a whole frame puts every tile in order at its end
     return isNew;
+  }
+
+  // A station's number is the one its id ends with (CS0007: 7), unless another station had it
+  // first or its id has none: then the server gives it one above ownNumbers, and its bars are
+  // labelled with the end of its id instead.
+  const ownNumbers = 1 << 20;
+  const idOf = new Map(); // station number → id
+  function barLabel(n) {
+    if (n <= ownNumbers) return String(n);
+    const id = idOf.get(n) || '?';
+    return id.length > 4 ? id.slice(-4) : id;
   }
 
   function updateStations(list, full) {
     const before = tiles.size;
     if (full) {
+      idOf.clear(); // the whole frame names every station there is
       const seen = new Set();
       for (const s of list) seen.add(s.id);
       for (const [id, t] of tiles) if (!seen.has(id)) { t.el.remove(); tiles.delete(id); }
       tilesMaxN = 0;
       for (const t of tiles.values()) tilesMaxN = Math.max(tilesMaxN, t.n);
     }
-    for (const s of list) updateStation(s);
+    for (const s of list) updateStation(s, full);
     if (full) {
       // Put the grid in station order, moving only the tiles that are out of place.
       const sorted = [...tiles.values()].sort((a, b) => a.n - b.n);
@@ -785,7 +798,7 @@
           const open = k === bars.length - 1 && lane.open >= 0;
           const x0 = Math.max(xOf(b[1]), plotX);
           const x1 = open ? plotX + plotW : xOf(b[2]);
-          const label = String(b[0]);
+          const label = barLabel(b[0]);
           if (x1 - x0 < label.length * digit + 10 * S) continue;
           ctx.fillStyle = colourOf(b[0]).text;
           ctx.fillText(label, (x0 + x1) / 2, yMid);
