@@ -41,7 +41,13 @@ func (h *Hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // a proxy in between must not hold frames back
 	h.mu.Lock()
 	hi := h.helloLocked()
+	h.pages++
 	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.pages--
+		h.mu.Unlock()
+	}()
 	send := func(event string, data []byte) bool {
 		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := w.Write([]byte("event: " + event + "\ndata: ")); err != nil {

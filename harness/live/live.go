@@ -103,6 +103,7 @@ type Hub struct {
 	seq      int           // frames sent out
 	latest   []byte        // the last frame sent out, encoded
 	tick     chan struct{} // closed and replaced on every frame
+	pages    int           // event streams open
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -497,9 +498,13 @@ func (h *Hub) makeFrame() {
 		s.Queue = max(s.Waiting-h.callsNow, 0)
 	}
 	f.Stats = s
+	watched := h.pages > 0
 	h.mu.Unlock()
 
-	data, _ := json.Marshal(f) // the frame's types cannot fail to encode
+	var data []byte
+	if watched { // nobody to send it to: a page that comes asks for the whole picture
+		data, _ = json.Marshal(f) // the frame's types cannot fail to encode
+	}
 	h.mu.Lock()
 	// The frame, its number and its encoding change together, so that a
 	// page that asks for the whole picture meanwhile gets the last frame
