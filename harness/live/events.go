@@ -70,6 +70,7 @@ func (h *Hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if !send("hello", data) {
 		return
 	}
+	h.makeFrame() // the gauges, read now: nobody read them while no page watched
 	last, data := h.whole()
 	if !send("frame", data) {
 		return

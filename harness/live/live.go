@@ -90,6 +90,8 @@ type Hub struct {
 	processors interface{ Processors() int }
 	pending    interface{ PendingCalls() int }
 
+	framing sync.Mutex // one makeFrame at a time
+
 	mu       sync.Mutex
 	stations map[string]*station
 	order    []*station   // by n
@@ -431,7 +433,23 @@ func (h *Hub) readGauges() gauges {
 
 // makeFrame folds what was gathered since the last frame into a frame,
 // and wakes the pages.
+//
+// While no page watches, it reads no gauges and makes no frame: it only
+// drops the bars gathered, so that a server nobody looks at pays for the
+// view no more than the counting of calls. A page that comes makes a frame
+// at once (see serveEvents).
 func (h *Hub) makeFrame() {
+	h.framing.Lock()
+	defer h.framing.Unlock()
+	h.mu.Lock()
+	if h.pages == 0 {
+		h.frame.T = time.Since(h.start).Milliseconds() // the next frame's bars start here
+		clear(h.lanes)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+
 	g := h.readGauges()
 	now := time.Now()
 
@@ -498,13 +516,9 @@ func (h *Hub) makeFrame() {
 		s.Queue = max(s.Waiting-h.callsNow, 0)
 	}
 	f.Stats = s
-	watched := h.pages > 0
 	h.mu.Unlock()
 
-	var data []byte
-	if watched { // nobody to send it to: a page that comes asks for the whole picture
-		data, _ = json.Marshal(f) // the frame's types cannot fail to encode
-	}
+	data, _ := json.Marshal(f) // the frame's types cannot fail to encode
 	h.mu.Lock()
 	// The frame, its number and its encoding change together, so that a
 	// page that asks for the whole picture meanwhile gets the last frame

@@ -444,8 +444,8 @@ func TestSlowPageSkipsToTheNewest(t *testing.T) {
 		h.mu.Lock()
 		made := h.seq
 		h.mu.Unlock()
-		if made != 10 {
-			t.Fatalf("%d frames made while a page did not read, want 10: a slow page must not hold the hub", made)
+		if made != 11 {
+			t.Fatalf("%d frames made, want 11 (1 when the page came, 10 while it did not read): a slow page must not hold the hub", made)
 		}
 		first := p.frame() // the frame the stream was writing when the page stopped
 		f := p.frame()
@@ -624,6 +624,31 @@ func TestQueueLeavesOutCallsBeingWorkedOn(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		if f = p.frame(); f.Stats.Queue != 2 {
 			t.Errorf("after the work ended: queue %d, want 2", f.Stats.Queue)
+		}
+	})
+}
+
+func TestNobodyWatchingCostsNoGauges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		reads := 0
+		connected := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			reads++
+			return []string{"CS1"}
+		}
+		h := newHub(t, Options{Connected: connected})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		mu.Lock()
+		if reads != 0 {
+			t.Errorf("the stations were listed %d times in a second nobody watched; want 0: an unwatched view must cost the server nothing per frame", reads)
+		}
+		mu.Unlock()
+		_, _, f := start(t, h)
+		if st, ok := stationNamed(f, "CS1"); !ok || !st.Connected {
+			t.Errorf("the first page's whole picture: CS1 %+v, %v; want it connected, read when the page came", st, ok)
 		}
 	})
 }
