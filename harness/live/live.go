@@ -568,7 +568,7 @@ func (h *Hub) lanesLocked() ([]laneOut, int) {
 			names = append(names, name)
 		}
 	}
-	slices.SortFunc(names, naturalOrder)
+	slices.SortFunc(names, NaturalOrder)
 	more := max(len(names)-MaxLanes, 0)
 	names = fairShare(names, MaxLanes)
 	out := make([]laneOut, 0, len(names))
@@ -655,8 +655,9 @@ func (st *station) summary() string {
 	return st.status[best]
 }
 
-// naturalOrder sorts worker-2 before worker-10.
-func naturalOrder(a, b string) int {
+// NaturalOrder compares names as a person orders them, worker-2 before
+// worker-10: by their text, then by the number they end with.
+func NaturalOrder(a, b string) int {
 	pa, na := splitNumber(a)
 	pb, nb := splitNumber(b)
 	return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(na, nb), cmp.Compare(a, b))

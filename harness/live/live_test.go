@@ -384,16 +384,30 @@ func TestTapCountsWaitingAndLatency(t *testing.T) {
 	})
 }
 
+// fleet is the stations a test has connected, as Options.Connected lists
+// them.
+type fleet struct {
+	mu sync.Mutex
+	on []string
+}
+
+func (f *fleet) set(ids ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.on = ids
+}
+
+func (f *fleet) connected() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.on...)
+}
+
 func TestStationsSentWhenTheyChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		on := []string{"CS1", "CS2", "CS3"}
-		connected := func() []string {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]string(nil), on...)
-		}
-		h := newHub(t, Options{Connected: connected})
+		var stations fleet
+		stations.set("CS1", "CS2", "CS3")
+		h := newHub(t, Options{Connected: stations.connected})
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait() // the frame is made
 		p, _, f := start(t, h)
@@ -404,9 +418,7 @@ func TestStationsSentWhenTheyChange(t *testing.T) {
 		if f = p.frame(); f.Full || len(f.Stations) != 0 {
 			t.Errorf("nothing changed, yet the frame sends %d stations (full %v)", len(f.Stations), f.Full)
 		}
-		mu.Lock()
-		on = []string{"CS1", "CS3"}
-		mu.Unlock()
+		stations.set("CS1", "CS3")
 		time.Sleep(200 * time.Millisecond)
 		f = p.frame()
 		if len(f.Stations) != 1 || f.Stations[0].ID != "CS2" || f.Stations[0].Connected {
@@ -510,23 +522,17 @@ func TestPageServed(t *testing.T) {
 
 func TestForgetsStationsGoneBeyondMaxGone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		var on []string
+		var stations fleet
+		var ids []string
 		for i := range MaxGone + 500 {
-			on = append(on, fmt.Sprintf("CS%d", i+1))
+			ids = append(ids, fmt.Sprintf("CS%d", i+1))
 		}
-		connected := func() []string {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]string(nil), on...)
-		}
-		h := newHub(t, Options{Connected: connected})
+		stations.set(ids...)
+		h := newHub(t, Options{Connected: stations.connected})
 		time.Sleep(200 * time.Millisecond)
 		synctest.Wait() // the frame is made
 		p, _, _ := start(t, h)
-		mu.Lock()
-		on = []string{"CS7"} // all but one go
-		mu.Unlock()
+		stations.set("CS7") // all but one go
 		time.Sleep(200 * time.Millisecond)
 		f := p.frame()
 		keep := MaxGone * 9 / 10

@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/ocppkata/kata/harness/live"
 )
 
 // timelineWidth is how many columns a timeline spans, whatever the run's length.
@@ -55,22 +56,8 @@ func laneNames(work []span) []string {
 			names = append(names, name)
 		}
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		pa, na := splitNumber(a)
-		pb, nb := splitNumber(b)
-		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(na, nb), cmp.Compare(a, b))
-	})
+	slices.SortFunc(names, live.NaturalOrder)
 	return names
-}
-
-// splitNumber splits "worker-12" into "worker-" and 12.
-func splitNumber(s string) (string, int) {
-	i := len(s)
-	for i > 0 && unicode.IsDigit(rune(s[i-1])) {
-		i--
-	}
-	n, _ := strconv.Atoi(s[i:])
-	return s[:i], n
 }
 
 // A styled is one cell of a timeline: a character and the SGR code that
