@@ -370,6 +370,7 @@ type (
 		Peak        int      `json:"peak"`
 		Waiting     int      `json:"waiting"`
 		Queue       int      `json:"queue"`
+		Queued      *int     `json:"queued"`
 		Threads     int      `json:"threads"`
 		Goroutines  int      `json:"goroutines"`
 		Processors  *int     `json:"processors"`
@@ -407,8 +408,20 @@ func (h *Hub) readGauges() gauges {
 		g.connected = h.opts.Connected()
 	}
 	if h.queues != nil {
-		g.queued = make(map[string]int, len(g.connected))
-		for _, id := range g.connected {
+		// The connected stations' queues, and those of the stations gone
+		// with work still queued: a station that floods and leaves has
+		// its backlog processed after it (step 05), and that is worth
+		// seeing.
+		ids := slices.Clone(g.connected)
+		h.mu.Lock()
+		for _, st := range h.order {
+			if st.queued > 0 { // a connected one is listed twice: no harm
+				ids = append(ids, st.id)
+			}
+		}
+		h.mu.Unlock()
+		g.queued = make(map[string]int, len(ids))
+		for _, id := range ids {
 			g.queued[id] = h.queues.Queued(id)
 		}
 	}
@@ -473,17 +486,14 @@ func (h *Hub) makeFrame() {
 	if h.regrid {
 		f.Full, h.regrid = true, false
 	}
-	queue := 0
+	queued := 0
 	for _, st := range h.order {
 		if g.queued != nil {
 			q := g.queued[st.id]
-			if !st.connected {
-				q = 0
-			}
 			if q != st.queued {
 				st.queued, st.dirty = q, true
 			}
-			queue += q
+			queued += q
 		}
 		if st.dirty || f.Full {
 			f.Stations = append(f.Stations, st.out())
@@ -509,11 +519,11 @@ func (h *Hub) makeFrame() {
 	if p50, p99, ok := h.rates.percentiles(t); ok {
 		s.P50, s.P99 = ptr(round2(p50)), ptr(round2(p99))
 	}
-	s.Queue = queue
-	if g.queued == nil {
-		// Calls received that no worker has taken yet: those waiting for
-		// their answer but for those in the backend now.
-		s.Queue = max(s.Waiting-h.callsNow, 0)
+	// Calls received that no worker has taken yet: those waiting for
+	// their answer but for those in the backend now.
+	s.Queue = max(s.Waiting-h.callsNow, 0)
+	if g.queued != nil {
+		s.Queued = &queued
 	}
 	f.Stats = s
 	h.mu.Unlock()

@@ -658,3 +658,42 @@ func TestNobodyWatchingCostsNoGauges(t *testing.T) {
 		}
 	})
 }
+
+// backlog is a step 05 server's queues: a number for each station.
+type backlog struct {
+	mu sync.Mutex
+	q  map[string]int
+}
+
+func (b *backlog) Queued(id string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.q[id]
+}
+
+func TestQueuesOfStationsGoneStillShow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var stations fleet
+		stations.set("CS1", "CS2")
+		queues := &backlog{q: map[string]int{"CS1": 2000, "CS2": 1}}
+		h := newHub(t, Options{Connected: stations.connected, Server: queues})
+		p, _, f := start(t, h)
+		if f.Stats.Queued == nil || *f.Stats.Queued != 2001 {
+			t.Fatalf("queued %v, want 2001", f.Stats.Queued)
+		}
+		stations.set("CS2") // the flooder leaves, its backlog stays
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if st, _ := stationNamed(f, "CS1"); st.Connected || st.Queued != 2000 || *f.Stats.Queued != 2001 {
+			t.Errorf("CS1 gone with 2,000 queued: %+v, queued in all %d; want its tile to say so, and the total to count it", st, *f.Stats.Queued)
+		}
+		queues.mu.Lock()
+		queues.q["CS1"] = 0 // processed
+		queues.mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if st, _ := stationNamed(f, "CS1"); st.Queued != 0 || *f.Stats.Queued != 1 {
+			t.Errorf("CS1's backlog processed: %+v, queued in all %d; want 0 and 1", st, *f.Stats.Queued)
+		}
+	})
+}

@@ -327,7 +327,7 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 		conc = fmt.Sprintf("Workers: the step's default (GOMAXPROCS is %d)", runtime.GOMAXPROCS(0))
 		more = "\nmany stations? make serve WORKERS=100: the backend's calls wait, they do not compute"
 	} else if f.workers > runtime.GOMAXPROCS(0) {
-		more = "\nmore workers than processors, because the backend's calls wait rather than compute: see step 01"
+		more = "\nmore workers than CPU cores, because the backend's calls wait rather than compute: see step 01"
 	}
 	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
 	fmt.Fprintf(w, "stations: ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", addr, conc, f.scale, where)

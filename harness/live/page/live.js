@@ -132,9 +132,10 @@
   /** Milliseconds in the unit a person reads at a glance: 0.4 ms, 3.1 ms, 184 ms, 1.84 s, 12.3 s. */
   function fmtMs(ms) {
     if (ms == null || !isFinite(ms)) return ['—', ''];
+    if (ms < 0.1) return ['< 0.1', 'ms']; // the server's finest bucket: it says no more
     if (ms < 10) return [ms.toFixed(1), 'ms'];
     if (ms < 1000) return [String(Math.round(ms)), 'ms'];
-    if (ms < 10000) return [(ms / 1000).toFixed(2), 's'];
+    if (ms < 10000) return [(ms / 1000).toFixed(1), 's']; // the server's buckets are a tenth wide
     if (ms < 100000) return [(ms / 1000).toFixed(1), 's'];
     return [String(Math.round(ms / 1000)), 's'];
   }
@@ -221,8 +222,8 @@
     document.title = step + ' · live';
     $('box-processors').hidden = !h.processors;
     $('box-pending').hidden = !h.pending;
-    setText($('queue-label'), h.queues ? 'queued' : 'waiting for a worker');
-    setText($('lanes-caption'), 'the last ' + Math.round(windowMs / 1000) + ' s · one bar per call, coloured by station');
+    $('box-queued').hidden = !h.queues;
+    setText($('lanes-caption'), 'one bar per call, coloured by station');
     for (const tile of tiles.values()) paintTile(tile); // queued counts show or hide with hello.queues
   }
 
@@ -302,7 +303,7 @@
     setText(tile.i, !tile.connected ? 'gone' : big ? statusWords(tile.status) : shortStatus[tile.status] || (tile.status ? tile.status : '—'));
     const parts = [];
     if (tile.connected && tile.waiting > 0) parts.push(tile.waiting + ' waiting');
-    if (tile.connected && hello && hello.queues && tile.queued > 0) parts.push(tile.queued + ' queued');
+    if (hello && hello.queues && tile.queued > 0) parts.push(tile.queued + ' queued'); // a station gone leaves its backlog
     setText(tile.u, parts.join(' · '));
     const busy = parts.length > 0;
     if (tile.busy !== busy) { tile.busy = busy; el.classList.toggle('busy', busy); }
@@ -475,6 +476,7 @@
     setValue('inflight', s.inFlight, fmtCount(s.inFlight));
     setValue('peak', s.peak, fmtCount(s.peak));
     setValue('queue', s.queue, fmtCount(s.queue));
+    if (s.queued != null) setValue('queued', s.queued, fmtCount(s.queued));
     setValue('threads', s.threads, fmtCount(s.threads));
     setValue('goroutines', s.goroutines, fmtCount(s.goroutines));
     setValue('processors', s.processors, fmtCount(s.processors));
@@ -612,7 +614,7 @@
     const axisH = Math.round(axisFont * 1.7);
     const top = Math.round(6 * S);
     const plotH = Math.max(1, H - axisH - top);
-    const minRow = 3 * S;
+    const minRow = 6 * S; // thinner rows are a smear from the back of a room: fewer lanes, said in words
     const capacity = Math.max(1, Math.floor(plotH / minRow));
     shown = laneOrder.length > capacity ? fairShare(laneOrder, capacity) : laneOrder.slice();
     const count = Math.max(1, shown.length);
@@ -815,6 +817,7 @@
     const labelW = plotX - 12 * S;
     for (let i = 0; i < shown.length; i += L.labelEvery) {
       let name = shown[i];
+      if (ctx.measureText(name).width > labelW) name = name.replace(/^([a-z]{4})[a-z]+-/i, '$1-'); // processor-CS0001: proc-CS0001
       if (ctx.measureText(name).width > labelW) {
         while (name.length > 2 && ctx.measureText('…' + name).width > labelW) name = name.slice(1);
         name = '…' + name;
@@ -825,7 +828,7 @@
 
     // What is not on screen, said in words (in the heading, so it never covers the time axis).
     const hidden = laneOrder.length - shown.length + moreLanes;
-    setText($('lanes-more'), hidden > 0 ? '+' + hidden + ' more busy, not drawn' : '');
+    setText($('lanes-more'), hidden > 0 ? '+' + hidden + ' more lanes not shown' : '');
     if (!shown.length) {
       ctx.fillStyle = theme.muted;
       ctx.font = `600 ${Math.round(22 * S)}px system-ui, sans-serif`;
