@@ -78,21 +78,29 @@ func TestServedSummary(t *testing.T) {
 			stats:   backend.Stats{Done: 3, Peak: 2},
 			totals:  backend.Totals{Calls: 3, Done: 3, PeakCalls: 2},
 			workers: 2,
-			want:    "stopped: 3 calls handled\ncalls in the backend: at most 2 at once (2 workers)\n",
+			want:    "stopped: 3 calls answered by the workers\ncalls in the backend: at most 2 at once (2 workers)\n",
 		},
 		{
 			name:    "with background work",
 			stats:   backend.Stats{Done: 5, Peak: 4},
 			totals:  backend.Totals{Calls: 2, Processed: 3, Done: 5, PeakCalls: 2, PeakProcessing: 2},
 			workers: 2,
-			want: "stopped: 5 calls handled: 2 answered while the station waited, 3 processed in the background\n" +
+			want: "stopped: 2 calls answered by the workers, 3 messages processed in the background\n" +
 				"calls in the backend: at most 4 at once (2 workers + background processors; at most 2 answering, 2 in the background)\n",
+		},
+		{
+			name:    "batches and failures",
+			stats:   backend.Stats{Done: 9, Peak: 3},
+			totals:  backend.Totals{Calls: 4, Processed: 2, Batches: 2, Written: 30, Failed: 1, Done: 9, PeakCalls: 2, PeakProcessing: 1},
+			workers: 2,
+			want: "stopped: 4 calls answered by the workers, 2 messages processed in the background, 30 meter values written in 2 batches, 1 cut short\n" +
+				"calls in the backend: at most 3 at once (2 workers + background processors; at most 2 answering, 1 in the background)\n",
 		},
 		{
 			name:   "the step's default",
 			stats:  backend.Stats{Done: 1, Peak: 1},
 			totals: backend.Totals{Calls: 1, Done: 1, PeakCalls: 1},
-			want:   "stopped: 1 call handled\ncalls in the backend: at most 1 at once (the step's default workers)\n",
+			want:   "stopped: 1 call answered by the workers\ncalls in the backend: at most 1 at once (the step's default workers)\n",
 		},
 	}
 	for _, tt := range tests {

@@ -137,11 +137,25 @@ func servedSummary(stats backend.Stats, tot backend.Totals, workers int) string 
 	if workers == 0 {
 		pool = "the step's default workers"
 	}
-	if tot.Processed == 0 {
-		return fmt.Sprintf("stopped: %s handled\ncalls in the backend: at most %d at once (%s)\n", plural(stats.Done, "call"), stats.Peak, pool)
+	// Counted as the "in all" line of a graceful stop counts them, each
+	// message once: a batch of meter values is its meter values.
+	done := "stopped: " + plural(tot.Calls, "call") + " answered by the workers"
+	if tot.Processed > 0 {
+		done += ", " + plural(tot.Processed, "message") + " processed in the background"
 	}
-	return fmt.Sprintf("stopped: %s handled: %d answered while the station waited, %d processed in the background\n"+
-		"calls in the backend: at most %d at once (%s + background processors; at most %d answering, %d in the background)\n",
-		plural(stats.Done, "call"), stats.Done-tot.Processed, tot.Processed, stats.Peak, pool,
-		tot.PeakCalls, tot.PeakProcessing)
+	if tot.Batches > 0 {
+		batches := "1 batch"
+		if tot.Batches != 1 {
+			batches = fmt.Sprintf("%d batches", tot.Batches)
+		}
+		done += ", " + plural(tot.Written, "meter value") + " written in " + batches
+	}
+	if tot.Failed > 0 {
+		done += fmt.Sprintf(", %d cut short", tot.Failed)
+	}
+	if tot.Processed == 0 {
+		return fmt.Sprintf("%s\ncalls in the backend: at most %d at once (%s)\n", done, stats.Peak, pool)
+	}
+	return fmt.Sprintf("%s\ncalls in the backend: at most %d at once (%s + background processors; at most %d answering, %d in the background)\n",
+		done, stats.Peak, pool, tot.PeakCalls, tot.PeakProcessing)
 }
