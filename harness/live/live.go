@@ -114,14 +114,13 @@ type Hub struct {
 
 // station is one station as the view knows it.
 type station struct {
-	id         string
-	n          int
-	status     map[int]string // connector → status
-	connected  bool
-	waiting    int
-	queued     int
-	dirty      bool // changed since the last frame
-	everCalled bool
+	id        string
+	n         int
+	status    map[int]string // connector → status
+	connected bool
+	waiting   int
+	queued    int
+	dirty     bool // changed since the last frame
 }
 
 // openWork is a piece of work still going.
@@ -139,7 +138,6 @@ type openWork struct {
 // longest piece.
 type lane struct {
 	slots [MaxBars]slot
-	used  bool
 }
 
 type slot struct {
@@ -166,7 +164,7 @@ func New(opts Options) *Hub {
 	h.queues, _ = opts.Server.(interface{ Queued(string) int })
 	h.processors, _ = opts.Server.(interface{ Processors() int })
 	h.pending, _ = opts.Server.(interface{ PendingCalls() int })
-	h.frame = frame{Lanes: []laneOut{}, Stats: h.emptyStats()}
+	h.frame = frame{Lanes: []laneOut{}, Stats: stats{Rate: []int{}}}
 	h.wg.Go(h.run)
 	return h
 }
@@ -259,7 +257,6 @@ func (h *Hub) barLocked(name string, n int, from, to time.Time) {
 			s.n, s.longest = n, took
 		}
 	}
-	l.used = true
 }
 
 // frameStartLocked is when the frame being gathered began.
@@ -305,7 +302,6 @@ func (h *Hub) callRead(id, status string, connector int) {
 	defer h.mu.Unlock()
 	st := h.stationLocked(id)
 	st.waiting++
-	st.everCalled = true
 	if h.opts.Connected == nil && !st.connected {
 		st.connected = true
 	}
@@ -390,8 +386,6 @@ type (
 	}
 )
 
-func (h *Hub) emptyStats() stats { return stats{Rate: []int{}} }
-
 // gauges are what the hub reads from others at each frame, before it
 // takes its own lock.
 type gauges struct {
@@ -430,10 +424,10 @@ func (h *Hub) readGauges() gauges {
 		g.inFlight, g.peak = s.InFlight, s.Peak
 	}
 	if h.processors != nil {
-		g.processors = ptr(h.processors.Processors())
+		g.processors = new(h.processors.Processors())
 	}
 	if h.pending != nil {
-		g.pending = ptr(h.pending.PendingCalls())
+		g.pending = new(h.pending.PendingCalls())
 	}
 	sample := []metrics.Sample{{Name: "/sched/threads/total:threads"}}
 	metrics.Read(sample)
@@ -517,7 +511,7 @@ func (h *Hub) makeFrame() {
 		s.Waiting += st.waiting
 	}
 	if p50, p99, ok := h.rates.percentiles(t); ok {
-		s.P50, s.P99 = ptr(round2(p50)), ptr(round2(p99))
+		s.P50, s.P99 = new(round2(p50)), new(round2(p99))
 	}
 	// Calls received that no worker has taken yet: those waiting for
 	// their answer but for those in the backend now.
@@ -573,10 +567,8 @@ func (h *Hub) forgetLocked() {
 // empties them for the next.
 func (h *Hub) lanesLocked() ([]laneOut, int) {
 	names := make([]string, 0, len(h.lanes))
-	for name, l := range h.lanes {
-		if l.used {
-			names = append(names, name)
-		}
+	for name := range h.lanes { // a lane is there only if it had work
+		names = append(names, name)
 	}
 	slices.SortFunc(names, NaturalOrder)
 	more := max(len(names)-MaxLanes, 0)
@@ -681,8 +673,6 @@ func splitNumber(s string) (string, int) {
 	n, _ := strconv.Atoi(s[i:])
 	return s[:i], n
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // round2 keeps two decimals: the page shows no more, and a frame is sent
 // five times a second to every page.
