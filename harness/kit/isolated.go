@@ -131,7 +131,10 @@ func run(cmd *exec.Cmd, withLifeline bool) error {
 // its own deadline: short enough that the child times out first, lists its
 // goroutines, and the parent still has the time to report them.
 func childTimeout(left time.Duration) time.Duration {
-	margin := min(max(left/10, 5*time.Second), left/2)
+	// The parent needs a few seconds to read and condense the child's
+	// goroutines (thousands of them, with -race): 5s at least, up to 10s
+	// where the limit is long enough to spare a quarter.
+	margin := min(max(left/10, 5*time.Second, min(left/4, 10*time.Second)), left/2)
 	limit := left - margin
 	if limit >= time.Second {
 		limit = limit.Truncate(100 * time.Millisecond) // easier to read in the report

@@ -16,8 +16,10 @@ func TestChildTimeout(t *testing.T) {
 		left, want time.Duration
 	}{
 		{10 * time.Minute, 9 * time.Minute},             // a tenth to spare
-		{time.Minute, 54 * time.Second},                 // a tenth
-		{30 * time.Second, 25 * time.Second},            // at least 5s
+		{time.Minute, 50 * time.Second},                 // 10s: a tenth is too little to report thousands of goroutines
+		{40 * time.Second, 30 * time.Second},            // a quarter, up to 10s
+		{30 * time.Second, 22500 * time.Millisecond},    // a quarter
+		{15 * time.Second, 10 * time.Second},            // at least 5s
 		{6 * time.Second, 3 * time.Second},              // at most half
 		{6100 * time.Millisecond, 3 * time.Second},      // in tenths of a second
 		{100 * time.Millisecond, 50 * time.Millisecond}, // at most half

@@ -116,6 +116,7 @@ func (c checker) checkMine() (bool, error) {
 			_ = state.save(s)
 		}
 		fmt.Fprintf(c.w, "%s Compare with the reference solution: make diff STEP=%d\n", st.green("Well done!"), s.num)
+		printReview(c.w, st, s)
 		steps, err := loadSteps(s.repo)
 		if err != nil {
 			return true, nil
@@ -138,11 +139,27 @@ func (c checker) checkMine() (bool, error) {
 	return false, nil
 }
 
-// hintFor prints, for the failing test that hints answer, the hint the
-// learner has reached: the highest tier seen, or the nudge. It counts it as
-// seen and remembers the test for make hint; only make hint moves on to the
-// next tier, so running make check again gives nothing more away. A test
-// that failed only on a data race gets no lesson hint, but a word on races.
+// printReview prints the step's review list: what a green suite cannot
+// promise, for the learner to look for in their own code.
+func printReview(w io.Writer, st style, s step) {
+	if len(s.meta.Review) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", st.bold("What no test can see: green does not rule these out, so look for them in your code."))
+	for _, line := range s.meta.Review {
+		fmt.Fprintf(w, "  - %s\n", indentAfterFirst(wrap(line, 74), "    "))
+	}
+	fmt.Fprintln(w)
+}
+
+// hintFor prints, for each failing lesson test that hints answer, the hint
+// the learner has reached: the highest tier seen, or the nudge. One mistake
+// often fails several lesson tests, and the test listed first is not always
+// the one whose failure names the cause, so each gets its own. It counts
+// them as seen and remembers the first for make hint; only make hint moves
+// on to the next tier, so running make check again gives nothing more away.
+// A test that failed only on a data race gets no lesson hint, but a word on
+// races.
 func (c checker) hintFor(state *hintState, failing []string, crashed map[string]string, races map[string]bool) {
 	s, st := c.s, c.st
 	asserted := slices.DeleteFunc(slices.Clone(failing), func(n string) bool { return races[n] })
@@ -165,16 +182,46 @@ func (c checker) hintFor(state *hintState, failing []string, crashed map[string]
 			test, how, s.num)
 		return
 	}
+	tests := hintTests(s.meta, asserted, crashed)
+	if len(tests) > 1 {
+		fmt.Fprintf(c.w, "\n%s\n", wrap(fmt.Sprintf("%d lesson tests failed. One mistake often fails several, and any of their messages may be the one "+
+			"that names it: a hint for each.", len(tests)), 76))
+	}
+	for _, t := range tests {
+		hints := s.meta.hintsFor(t)
+		show := min(max(state.Seen[t], 1), len(hints))
+		state.see(t, show)
+		fmt.Fprintf(c.w, "\n%s\n    %s\n", st.yellow(fmt.Sprintf("hint for %s (%d of %d, %s):", t, show, len(hints), tierName(show))),
+			indentAfterFirst(wrap(hints[show-1], 74), "    "))
+	}
 	hints := s.meta.hintsFor(test)
-	show := min(max(state.Seen[test], 1), len(hints))
-	state.see(test, show)
-	fmt.Fprintf(c.w, "\n%s\n    %s\n", st.yellow(fmt.Sprintf("hint for %s (%d of %d, %s):", test, show, len(hints), tierName(show))),
-		indentAfterFirst(wrap(hints[show-1], 74), "    "))
-	if show < len(hints) {
+	show := state.Seen[test]
+	switch {
+	case show < len(hints) && len(tests) > 1:
+		fmt.Fprintf(c.w, "make hint STEP=%d gives the next for %s (%s).\n", s.num, test, tierName(show+1))
+	case show < len(hints):
 		fmt.Fprintf(c.w, "make hint STEP=%d gives the next (%s).\n", s.num, tierName(show+1))
-	} else {
+	default:
 		fmt.Fprintf(c.w, "That is the last hint for %s; make diff STEP=%d shows the solution.\n", test, s.num)
 	}
+}
+
+// hintTests returns the failing lesson tests that have hints and did not
+// crash, in the order they failed; if none is a lesson test, the test that
+// hintTest picks.
+func hintTests(m stepMeta, failing []string, crashed map[string]string) []string {
+	var out []string
+	for _, name := range failing {
+		if _, bad := crashed[name]; !bad && slices.Contains(m.LessonTests, name) && len(m.hintsFor(name)) > 0 {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		if t := hintTest(m, failing); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // crashedTests returns the tests of a run that crashed or hung, and which.

@@ -194,6 +194,9 @@ func explainCrash(r repo, s step, c *crash) []string {
 	case c.hung != 0:
 		out = append(out, fmt.Sprintf("%s was still running after %s, when a test of this suite takes a few seconds at most: it was waiting for something that never came.",
 			test, durationWords(c.hung)))
+		if c.after != "" {
+			out = append(out, fmt.Sprintf("(The runner waited no longer for it since %s had hung already, most likely the same way: fix that one first.)", c.after))
+		}
 		if len(gs) == 0 {
 			out = append(out, "The runner stopped it, but got no goroutine stacks from it.")
 		} else if c.child {

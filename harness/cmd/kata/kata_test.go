@@ -286,6 +286,56 @@ func TestHintTest(t *testing.T) {
 	}
 }
 
+// TestHintTests checks which failing tests a red check gives a hint for:
+// every failing lesson test, since any of them may name the cause.
+func TestHintTests(t *testing.T) {
+	meta := stepMeta{
+		LessonTests: []string{"TestLessonA", "TestLessonB", "TestLessonC"},
+		Hints: map[string][]string{
+			"TestLessonA": {"a1"}, "TestLessonB": {"b1"}, "TestLessonC": {"c1"}, "TestOther": {"o1"},
+		},
+	}
+	tests := []struct {
+		name    string
+		failing []string
+		crashed map[string]string
+		want    []string
+	}{
+		{"each failing lesson test, in the order they failed", []string{"TestLessonC", "TestOther", "TestLessonA"}, nil, []string{"TestLessonC", "TestLessonA"}},
+		{"not one that crashed", []string{"TestLessonA", "TestLessonB"}, map[string]string{"TestLessonB": "hung"}, []string{"TestLessonA"}},
+		{"no lesson test: another with hints", []string{"TestPlain", "TestOther"}, nil, []string{"TestOther"}},
+		{"none with hints", []string{"TestPlain"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := hintTests(meta, tt.failing, tt.crashed); !slices.Equal(got, tt.want) {
+				t.Errorf("hintTests(%q) = %q, want %q", tt.failing, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReviewAfterGreen checks that a step's review list is read from
+// step.json and printed, each line whole.
+func TestReviewAfterGreen(t *testing.T) {
+	var m stepMeta
+	if err := json.Unmarshal([]byte(`{"title": "x", "lesson_tests": ["TestA"], "review": ["a lock taken twice: look for it", "a key compared with ==: use crypto/subtle"]}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printReview(&out, style{}, step{meta: m})
+	for _, want := range []string{"What no test can see", "  - a lock taken twice: look for it\n", "  - a key compared with ==: use crypto/subtle\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the review list does not say %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	printReview(&out, style{}, step{})
+	if out.Len() != 0 {
+		t.Errorf("a step without a review list printed %q", out.String())
+	}
+}
+
 // TestHintFollowUp checks that what make hint promises is what the next
 // make hint shows.
 func TestHintFollowUp(t *testing.T) {

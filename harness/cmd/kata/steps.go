@@ -74,6 +74,11 @@ type stepMeta struct {
 	// may. In step.json it is an object of test name to tiers; a plain list
 	// of tiers (the first format) is taken as every lesson test's.
 	Hints map[string][]string `json:"-"`
+	// Review lists the mistakes the step's tests cannot prove absent, one
+	// line each: what the mistake is, why no test sees it, what to look for.
+	// A green check shows it; the step's README carries the same lines under
+	// "What no test can see".
+	Review []string `json:"review"`
 	// TestTimeout is how long one of the step's tests may run before the
 	// runner calls it hung, when the default does not fit the suite;
 	// "test_timeout" in step.json, a Go duration ("40s").

@@ -28,6 +28,15 @@ import (
 // not come. A step's step.json may set "test_timeout" ("45s").
 const defaultTestLimit = 15 * time.Second
 
+// afterHangLimit is the per-test limit of the tests that run after one has
+// hung. A hang is nearly always the learner's code waiting for itself (a lock
+// taken twice, a queue nobody reads), and every later test that starts the
+// server waits the same way: the learner should hear that once, not wait a
+// whole limit for each test. It is the default limit, still three times the
+// slowest test on a loaded machine, and long enough for kit.Isolated's child
+// (which stops itself a little earlier) to say where it hung.
+const afterHangLimit = 15 * time.Second
+
 // limitEnv tells the test binary, and the kit.Isolated processes it starts,
 // the per-test limit the runner enforces, as a Go duration.
 const limitEnv = "KATA_TEST_LIMIT"
@@ -48,11 +57,16 @@ type suite struct {
 	// running is called now and then while a test runs: its name and for
 	// how long it has run. May be nil.
 	running func(test string, d time.Duration)
+	// afterHang is the limit of the tests that run after one has hung,
+	// if shorter than limit (afterHangLimit).
+	afterHang time.Duration
+	// after names the test whose hang shortened limit, or "".
+	after string
 }
 
 // newSuite returns a suite of step s with the step's per-test limit.
 func newSuite(s step) suite {
-	return suite{s: s, limit: testLimit(s)}
+	return suite{s: s, limit: testLimit(s), afterHang: afterHangLimit}
 }
 
 // testLimit returns the per-test limit of a step: its step.json's
@@ -74,6 +88,9 @@ type crash struct {
 	// child reports that the hang was in a process the test started
 	// (kit.Isolated): the test itself then failed with the child's stacks.
 	child bool
+	// after names the test that had hung before, for which the runner
+	// waited less for this one (afterHangLimit), or "".
+	after string
 	dump  []string // the goroutine stacks
 }
 
@@ -183,6 +200,10 @@ func (su suite) runBuilt(ctx context.Context, bin string, only []string) *testRu
 				rest = append(rest, name)
 			}
 		}
+		again := su
+		if c.hung != 0 && su.afterHang > 0 && su.afterHang < su.limit {
+			again.limit, again.after = su.afterHang, c.test
+		}
 		rounds := make([]round, len(rest))
 		sem := make(chan struct{}, 3)
 		var wg sync.WaitGroup
@@ -190,7 +211,7 @@ func (su suite) runBuilt(ctx context.Context, bin string, only []string) *testRu
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				rounds[i] = su.round(ctx, bin, []string{name}, false)
+				rounds[i] = again.round(ctx, bin, []string{name}, false)
 			})
 		}
 		wg.Wait()
@@ -426,7 +447,7 @@ watch:
 			for _, k := range kids {
 				_ = quit(k)
 			}
-			children = append(children, &crash{test: test, hung: su.limit, child: true})
+			children = append(children, &crash{test: test, hung: su.limit, child: true, after: su.after})
 			var gone bool
 			// A dump of thousands of goroutines takes the test a while to
 			// read and report, with -race.
@@ -437,7 +458,7 @@ watch:
 				continue
 			}
 		}
-		fatal = &crash{test: test, hung: su.limit}
+		fatal = &crash{test: test, hung: su.limit, after: su.after}
 		_ = quit(pid)
 		select {
 		case exitErr = <-exited:
@@ -465,6 +486,13 @@ watch:
 	switch {
 	case fatal != nil:
 		fatal.dump = afterLine(allLines(p), "SIGQUIT: quit")
+		if own := stackLines(p.byName[fatal.test]); len(own) > 0 && !strings.HasPrefix(strings.TrimSpace(own[0]), "SIGQUIT") &&
+			!strings.HasPrefix(strings.TrimSpace(own[0]), "panic: ") && len(parseStacks(own)) > 0 {
+			// The test waited on a process it started (kit.Isolated),
+			// which stopped itself and said where it hung before the
+			// runner stopped the test: that is the place.
+			fatal.dump, fatal.child = own, true
+		}
 		rnd.crash = fatal
 	case p.crashed():
 		rnd.crash = &crash{test: p.panicTest, first: firstNonEmpty(p.timeout, first(p.panicLines)), dump: p.panicLines}

@@ -62,6 +62,10 @@ func TestHangs(t *testing.T) {
 	})
 }
 
+func TestHangsToo(t *testing.T) {
+	TestHangs(t)
+}
+
 func TestPanics(t *testing.T) {
 	var m map[string]int
 	m["x"] = 1
@@ -80,7 +84,7 @@ func TestLast(t *testing.T) {}
 		}
 	}
 	s := step{num: 1, name: "01-x", repo: repo{root: root, module: "example.com/kata"}}
-	su := suite{s: s, limit: 3 * time.Second}
+	su := suite{s: s, limit: 3 * time.Second, afterHang: 2 * time.Second}
 	var saw []string
 	su.running = func(test string, d time.Duration) { saw = append(saw, test) }
 	tr := su.run(context.Background())
@@ -92,16 +96,21 @@ func TestLast(t *testing.T) {}
 	for _, test := range p.topLevel() {
 		verdicts[test.name] = test.action
 	}
-	want := map[string]string{"TestFirst": "pass", "TestHangs": "fail", "TestPanics": "fail", "TestLast": "pass"}
+	want := map[string]string{"TestFirst": "pass", "TestHangs": "fail", "TestHangsToo": "fail", "TestPanics": "fail", "TestLast": "pass"}
 	for name, action := range want {
 		if verdicts[name] != action {
 			t.Errorf("%s: %q, want %q (all: %v)", name, verdicts[name], action, verdicts)
 		}
 	}
-	if len(p.crashes) != 2 {
-		t.Fatalf("%d crashes, want 2 (the hang, the panic)", len(p.crashes))
+	if len(p.crashes) != 3 {
+		t.Fatalf("%d crashes, want 3 (the hang, the second hang, the panic)", len(p.crashes))
 	}
-	hang, panicked := p.crashes[0], p.crashes[1]
+	hang, panicked := p.crashes[0], p.crashes[2]
+	if again := p.crashes[1]; again.test != "TestHangsToo" || again.hung != su.afterHang || again.after != "TestHangs" {
+		t.Errorf("second crash: test %q, hung %v after %q; want TestHangsToo after %v, cut short by TestHangs", again.test, again.hung, again.after, su.afterHang)
+	} else if text := strings.Join(explainCrash(s.repo, s, again), "\n"); !strings.Contains(text, "since TestHangs had hung already") {
+		t.Errorf("the second hang's explanation does not say it was cut short:\n%s", text)
+	}
 	if hang.test != "TestHangs" || hang.hung != su.limit {
 		t.Errorf("first crash: test %q, hung %v; want TestHangs after %v", hang.test, hang.hung, su.limit)
 	}

@@ -128,9 +128,9 @@ func (c *Checker) Reach(ctx context.Context) error {
 	case he.status == 0:
 		return fmt.Errorf("cannot reach %s: %v; is a server running there? (make serve)", c.URL, he.err)
 	case he.status == http.StatusUnauthorized && len(c.Keys) == 0:
-		return fmt.Errorf("%s answers 401: it wants HTTP Basic auth; give a station's key with -key (and -station) or -auth-keys FILE", c.URL)
+		return fmt.Errorf("%s answers 401: it wants HTTP Basic auth; give a station's key: make edge KEY=secret [STATION=CS0001], or the server's keys file: make edge AUTH_KEYS=FILE (flags -key, -station, -auth-keys)", c.URL)
 	case he.status == http.StatusUnauthorized:
-		return fmt.Errorf("%s answers 401 to station %s with its key from -key or -auth-keys: is it the server's key?", c.URL, s.station)
+		return fmt.Errorf("%s answers 401 to station %s with the key given (KEY= or AUTH_KEYS=): is it the key the server has for it?", c.URL, s.station)
 	case he.status == http.StatusNotFound:
 		return fmt.Errorf("%s answers 404: the URL is the endpoint without the station id, such as ws://127.0.0.1:8080/ocpp", c.URL)
 	}
