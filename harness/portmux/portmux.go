@@ -15,6 +15,17 @@
 // of the request, as if the Mux had not been there; they are not
 // *net.TCPConn, and their Close is what ends a station's count.
 //
+// The Mux keeps a connection that has not been answered yet from holding
+// the port. At most MaxHandshakes connections may wait for their first
+// answer (the first byte a server behind writes) at once; when that many
+// wait, the Mux accepts no more until one is answered or closed, or until
+// the oldest has waited HandshakeGrace, which it then closes to make room. A
+// station's handshake takes milliseconds, so a client that holds
+// connections open without finishing its request (slowloris) loses them,
+// and stations still get in. MaxConns caps the connections open in all: one
+// past it is closed at once. Both refusals are logged, a line per kind at
+// most every 10 seconds, with how many were refused since the last.
+//
 // The Mux also knows which stations are connected, for the API and the
 // metrics: a connection whose request was for /ocpp/{id} counts for the
 // station id (percent-decoded, as net/http's PathValue gives it) from when
@@ -26,8 +37,11 @@ package portmux
 
 import (
 	"bytes"
+	"cmp"
+	"container/list"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"slices"
@@ -41,6 +55,8 @@ import (
 const (
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultMaxRequestLine = 8 << 10
+	DefaultMaxHandshakes  = 1024
+	DefaultHandshakeGrace = time.Second
 )
 
 // Options configures a Mux. The zero value uses the defaults.
@@ -53,6 +69,18 @@ type Options struct {
 	// may send; a longer one is answered 414 URI Too Long and closed. Zero
 	// means DefaultMaxRequestLine.
 	MaxRequestLine int
+	// MaxHandshakes is how many connections may wait for their first
+	// answer at once. Zero means DefaultMaxHandshakes.
+	MaxHandshakes int
+	// HandshakeGrace is how long a connection may wait for its first
+	// answer before the Mux may close it to make room for a new one, when
+	// MaxHandshakes wait. Zero means DefaultHandshakeGrace.
+	HandshakeGrace time.Duration
+	// MaxConns caps the connections open through the Mux; one accepted
+	// past it is closed at once. Zero means no cap.
+	MaxConns int
+	// Logger receives the refusals; nil discards them.
+	Logger *slog.Logger
 }
 
 // stationPrefix is the path under which a step's server serves stations.
@@ -61,36 +89,62 @@ const stationPrefix = "/ocpp/"
 // Mux routes the connections of one listener to two in-process listeners.
 // Its methods are safe for concurrent use.
 type Mux struct {
-	l        net.Listener
-	timeout  time.Duration
-	maxLine  int
-	stations *listener
-	http     *listener
-	done     chan struct{} // closed by Close
+	l          net.Listener
+	timeout    time.Duration
+	maxLine    int
+	maxWaiting int
+	grace      time.Duration
+	maxConns   int
+	log        *slog.Logger
+	stations   *listener
+	http       *listener
+	done       chan struct{} // closed by Close
+	answered   chan struct{} // a waiting connection was answered or closed
 
 	mu        sync.Mutex
 	closed    bool
 	routing   map[net.Conn]struct{} // accepted, not yet handed over
-	connected map[string]int        // station id → open upgraded connections
-	wg        sync.WaitGroup        // routing goroutines
+	waiting   list.List             // of *entry: not answered yet, oldest first
+	open      int                   // connections accepted and not closed
+	refused   refusals
+	connected map[string]int // station id → open upgraded connections
+	wg        sync.WaitGroup // routing goroutines
 }
+
+// An entry is one accepted connection, until it is closed.
+type entry struct {
+	c       net.Conn // as accepted
+	since   time.Time
+	waiting *list.Element // in Mux.waiting while not answered, else nil
+	gone    bool          // closed and counted out
+}
+
+// refusals counts the connections refused since the last log line of each
+// kind.
+type refusals struct {
+	evicted, overCap int
+	evictedLog       time.Time
+	overCapLog       time.Time
+}
+
+// refusalLogEvery is how often the Mux logs each kind of refusal at most.
+const refusalLogEvery = 10 * time.Second
 
 // New returns a Mux that will accept on l once Serve is called. The Mux
 // owns l: Close closes it.
 func New(l net.Listener, opts Options) *Mux {
 	m := &Mux{
-		l:         l,
-		timeout:   opts.RequestTimeout,
-		maxLine:   opts.MaxRequestLine,
-		done:      make(chan struct{}),
-		routing:   make(map[net.Conn]struct{}),
-		connected: make(map[string]int),
-	}
-	if m.timeout <= 0 {
-		m.timeout = DefaultRequestTimeout
-	}
-	if m.maxLine <= 0 {
-		m.maxLine = DefaultMaxRequestLine
+		l:          l,
+		timeout:    cmp.Or(max(opts.RequestTimeout, 0), DefaultRequestTimeout),
+		maxLine:    cmp.Or(max(opts.MaxRequestLine, 0), DefaultMaxRequestLine),
+		maxWaiting: cmp.Or(max(opts.MaxHandshakes, 0), DefaultMaxHandshakes),
+		grace:      cmp.Or(max(opts.HandshakeGrace, 0), DefaultHandshakeGrace),
+		maxConns:   max(opts.MaxConns, 0),
+		log:        cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
+		done:       make(chan struct{}),
+		answered:   make(chan struct{}, 1),
+		routing:    make(map[net.Conn]struct{}),
+		connected:  make(map[string]int),
 	}
 	m.stations = newListener(m)
 	m.http = newListener(m)
@@ -134,17 +188,126 @@ func (m *Mux) Serve() error {
 			return fmt.Errorf("portmux: accept: %w", err)
 		}
 		delay = 0
+		// A new connection waits, unread, for room among those waiting
+		// for an answer; the oldest of those is closed only now that
+		// another wants its place.
+		if !m.awaitRoom() {
+			c.Close()
+			return nil
+		}
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
 			c.Close()
 			return nil
 		}
+		if m.maxConns > 0 && m.open >= m.maxConns {
+			m.refused.overCap++
+			m.logRefusals()
+			m.mu.Unlock()
+			c.Close()
+			continue
+		}
+		m.open++
+		e := &entry{c: c, since: time.Now()}
+		e.waiting = m.waiting.PushBack(e)
 		m.routing[c] = struct{}{}
 		m.wg.Add(1)
 		m.mu.Unlock()
-		go m.route(c)
+		go m.route(e)
 	}
+}
+
+// awaitRoom returns once fewer than MaxHandshakes connections wait for their
+// first answer, closing the oldest to make room if it has waited
+// HandshakeGrace. It reports false if the Mux was closed meanwhile. Serve
+// calls it with a new connection in hand, so that a connection is closed
+// only when another wants its place.
+func (m *Mux) awaitRoom() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.waiting.Len() >= m.maxWaiting {
+		oldest := m.waiting.Front().Value.(*entry)
+		if wait := m.grace - time.Since(oldest.since); wait > 0 {
+			m.mu.Unlock()
+			t := time.NewTimer(wait)
+			select {
+			case <-m.answered:
+			case <-t.C:
+			case <-m.done:
+			}
+			t.Stop()
+			m.mu.Lock()
+			if m.closed {
+				return false
+			}
+			continue
+		}
+		m.waiting.Remove(oldest.waiting)
+		oldest.waiting = nil
+		m.refused.evicted++
+		m.logRefusals()
+		oldest.c.Close() // its reader fails, and whoever holds it closes it
+	}
+	return !m.closed
+}
+
+// logRefusals logs the refusals of each kind counted since its last line,
+// at most every refusalLogEvery. m.mu is held.
+func (m *Mux) logRefusals() {
+	now := time.Now()
+	r := &m.refused
+	if r.evicted > 0 && now.Sub(r.evictedLog) >= refusalLogEvery {
+		m.log.Warn("closed connections that had not finished their request in time, to make room for new ones",
+			"closed", r.evicted, "waiting_at_most", m.maxWaiting, "grace", m.grace)
+		r.evicted, r.evictedLog = 0, now
+	}
+	if r.overCap > 0 && now.Sub(r.overCapLog) >= refusalLogEvery {
+		m.log.Warn("refused connections: too many open", "refused", r.overCap, "open_at_most", m.maxConns)
+		r.overCap, r.overCapLog = 0, now
+	}
+}
+
+// wasAnswered frees e's place among the connections waiting for an answer.
+func (m *Mux) wasAnswered(e *entry) {
+	m.mu.Lock()
+	if e.waiting != nil {
+		m.waiting.Remove(e.waiting)
+		e.waiting = nil
+		m.signalRoom()
+	}
+	m.mu.Unlock()
+}
+
+// forget counts e out once it is closed. It is idempotent.
+func (m *Mux) forget(e *entry) {
+	m.mu.Lock()
+	if !e.gone {
+		e.gone = true
+		m.open--
+		if e.waiting != nil {
+			m.waiting.Remove(e.waiting)
+			e.waiting = nil
+			m.signalRoom()
+		}
+	}
+	m.mu.Unlock()
+}
+
+// signalRoom wakes awaitRoom, if it waits. m.mu is held.
+func (m *Mux) signalRoom() {
+	select {
+	case m.answered <- struct{}{}:
+	default:
+	}
+}
+
+// Open returns how many connections are open through the Mux, and how many
+// of them wait for their first answer.
+func (m *Mux) Open() (open, waiting int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.open, m.waiting.Len()
 }
 
 // Close closes the real listener and both in-process listeners, whose
@@ -220,9 +383,11 @@ func (m *Mux) remove(id string) {
 	m.mu.Unlock()
 }
 
-// route reads c's request line and hands c over to one side.
-func (m *Mux) route(c net.Conn) {
+// route reads the request line of e's connection and hands it over to one
+// side.
+func (m *Mux) route(e *entry) {
 	defer m.wg.Done()
+	c := e.c
 	handed := false
 	defer func() {
 		m.mu.Lock()
@@ -230,6 +395,7 @@ func (m *Mux) route(c net.Conn) {
 		m.mu.Unlock()
 		if !handed {
 			c.Close()
+			m.forget(e)
 		}
 	}()
 
@@ -244,7 +410,7 @@ func (m *Mux) route(c net.Conn) {
 	c.SetReadDeadline(time.Time{})
 
 	to := m.http
-	wc := &conn{Conn: c, m: m, replay: head}
+	wc := &conn{Conn: c, m: m, e: e, replay: head}
 	if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
 		to = m.stations
 		wc.watch = true
@@ -362,7 +528,9 @@ func (l *listener) deliver(c net.Conn) bool {
 // read, and on the station side it watches its handshake.
 type conn struct {
 	net.Conn
-	m *Mux
+	m        *Mux
+	e        *entry
+	answered atomic.Bool // the server behind has written to it
 
 	rmu    sync.Mutex
 	replay []byte // read by the Mux, not yet by the server
@@ -410,6 +578,9 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Write(p []byte) (int, error) {
+	if !c.answered.Load() && c.answered.CompareAndSwap(false, true) {
+		c.m.wasAnswered(c.e)
+	}
 	n, err := c.Conn.Write(p)
 	if c.watch && n > 0 && !c.settled.Load() {
 		c.sawWritten(p[:n])
@@ -483,7 +654,9 @@ func (c *conn) Close() error {
 			c.m.remove(c.station)
 		}
 	}
-	return c.Conn.Close()
+	err := c.Conn.Close()
+	c.m.forget(c.e)
+	return err
 }
 
 // CloseWrite shuts down the writing side of a TCP connection, as net/http

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -529,10 +530,10 @@ func TestOverTCP(t *testing.T) {
 	})
 
 	var d net.Dialer
-	ws, _, err := dialStation(t, d.DialContext, l.Addr().String(), "CS%2F1")
+	ws, _, err := dialStation(t, d.DialContext, l.Addr().String(), "CS%201")
 	require.NoError(t, err)
 	roundTrip(t, ws, "m-1")
-	require.Equal(t, []string{"CS/1"}, m.Connected())
+	require.Equal(t, []string{"CS 1"}, m.Connected())
 
 	resp, err := http.Get("http://" + l.Addr().String() + "/metrics")
 	require.NoError(t, err)
@@ -541,7 +542,7 @@ func TestOverTCP(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 
 	ws.NetConn().Close()
-	require.Equal(t, "CS/1", <-gone)
+	require.Equal(t, "CS 1", <-gone)
 	require.Empty(t, m.Connected())
 }
 
@@ -585,5 +586,104 @@ func TestHandedOverWithoutADeadline(t *testing.T) {
 		got, err := io.ReadAll(io.LimitReader(sc, int64(len(line+"later"))))
 		require.NoError(t, err)
 		require.Equal(t, line+"later", string(got))
+	})
+}
+
+// holdOpen dials and sends the start of a request that never ends, as a
+// client that holds the port (slowloris) does.
+func holdOpen(t *testing.T, l *memnet.Listener) net.Conn {
+	t.Helper()
+	c, _ := dialRaw(t, l)
+	_, err := io.WriteString(c, "GET /ocpp/CS")
+	require.NoError(t, err)
+	return c
+}
+
+// closedByServer reports whether the server closed c: a read returns at
+// once with an error rather than waiting.
+func closedByServer(c net.Conn) bool {
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		done <- err
+	}()
+	synctest.Wait()
+	select {
+	case err := <-done:
+		return err != nil
+	default:
+		c.Close() // ends the read
+		<-done
+		return false
+	}
+}
+
+func TestHeldConnectionsMakeRoom(t *testing.T) {
+	// Four clients hold every handshake place with requests that never
+	// end. A station that comes waits at most the grace for the oldest to
+	// be closed, then connects; the holders lose their places one by one.
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		s := start(t, portmux.Options{MaxHandshakes: 4, HandshakeGrace: time.Second, RequestTimeout: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}, stationServer(), says("http"))
+		var held []net.Conn
+		for range 4 {
+			held = append(held, holdOpen(t, s.l))
+		}
+		synctest.Wait()
+		open, waiting := s.mux.Open()
+		require.Equal(t, [2]int{4, 4}, [2]int{open, waiting}, "open and waiting connections, with four held")
+
+		start := time.Now()
+		ws, _, err := dialStation(t, s.l.DialContext, "x", "CS1")
+		require.NoError(t, err, "a station while four connections hold every handshake place")
+		require.Equal(t, time.Second, time.Since(start), "how long the station waited: the grace, for the oldest held connection to be closed")
+		roundTrip(t, ws, "m-1")
+		open, waiting = s.mux.Open()
+		require.Equal(t, [2]int{4, 3}, [2]int{open, waiting}, "open and waiting connections, with three held and the station in")
+		require.True(t, closedByServer(held[0]), "the oldest held connection is closed to make room")
+		for i, c := range held[1:] {
+			require.False(t, closedByServer(c), "held connection %d of 4 is closed, when only the oldest had to be", i+2)
+		}
+		require.Contains(t, logs.String(), "closed=1", "the log says a connection was closed to make room")
+	})
+}
+
+func TestBurstOfStationsWaitsAndGetsIn(t *testing.T) {
+	// More stations than handshake places connect at once: their
+	// handshakes take no time, so each waits its turn and none is closed.
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		s := start(t, portmux.Options{MaxHandshakes: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, stationServer(), says("http"))
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				ws, _, err := dialStation(t, s.l.DialContext, "x", fmt.Sprintf("CS%d", i))
+				if assert.NoError(t, err) {
+					roundTrip(t, ws, "m-1")
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 20, s.mux.NumConnected())
+		require.Empty(t, logs.String(), "nothing refused")
+	})
+}
+
+func TestMaxConns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		s := start(t, portmux.Options{MaxConns: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, stationServer(), says("http"))
+		for _, id := range []string{"CS1", "CS2"} {
+			ws, _, err := dialStation(t, s.l.DialContext, "x", id)
+			require.NoError(t, err)
+			roundTrip(t, ws, "m-1")
+		}
+		c, _ := dialRaw(t, s.l)
+		require.True(t, closedByServer(c), "a third connection, past MaxConns 2, is closed at once")
+		require.Contains(t, logs.String(), "too many open")
+		require.Contains(t, logs.String(), "refused=1")
+		open, _ := s.mux.Open()
+		require.Equal(t, 2, open)
 	})
 }

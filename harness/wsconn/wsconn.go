@@ -19,10 +19,13 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -233,6 +236,22 @@ func (c *Conn) stopReading() {
 // ErrStopped is what Read returns once the Server's StopReading was called.
 var ErrStopped = errors.New("wsconn: the server stopped reading")
 
+// The limits of a station's handshake. A station sends its whole request at
+// once, a few hundred bytes; a client that sends it slowly, or without end,
+// or that keeps an idle connection after a refusal, holds a descriptor and
+// memory that stations need.
+const (
+	// HeaderTimeout bounds how long a station may take to send its
+	// handshake request, from its first byte to the end of its headers.
+	HeaderTimeout = 5 * time.Second
+	// MaxHeaderBytes bounds the size of a handshake's headers (net/http
+	// allows 4 KiB more before it answers 431).
+	MaxHeaderBytes = 16 << 10
+	// IdleTimeout bounds how long a connection may sit between two
+	// requests, after a handshake that was refused (a 401, say).
+	IdleTimeout = 10 * time.Second
+)
+
 // Server accepts station connections at /ocpp/{stationId} and runs Handle
 // for each in its own goroutine.
 type Server struct {
@@ -270,7 +289,13 @@ func (s *Server) init() {
 		}
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /ocpp/{station}", s.serveStation)
-		s.http = &http.Server{Handler: mux, ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)}
+		s.http = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: HeaderTimeout,
+			MaxHeaderBytes:    MaxHeaderBytes,
+			IdleTimeout:       IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug),
+		}
 	})
 }
 
@@ -412,8 +437,39 @@ func (s *Server) Conns() int {
 	return len(s.conns)
 }
 
+// MaxStationID is the longest station identity, in characters, as OCPP 1.6's
+// security profiles (and OCPP 2.0.1) allow.
+const MaxStationID = 48
+
+// CheckStationID returns why id cannot be a station's identity, or nil. An
+// identity is 1 to MaxStationID characters of valid UTF-8, each printable
+// (no control or formatting character, such as NUL or a right-to-left
+// override), without a slash or a backslash: it names the station in the
+// store, the logs and the operator API's URLs, and must read the same there.
+func CheckStationID(id string) error {
+	switch n := utf8.RuneCountInString(id); {
+	case n == 0:
+		return errors.New("the station identity is empty")
+	case n > MaxStationID:
+		return fmt.Errorf("the station identity has %d characters, at most %d are allowed", n, MaxStationID)
+	case !utf8.ValidString(id):
+		return errors.New("the station identity is not valid UTF-8")
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) && r != ' ' || r == '/' || r == '\\' {
+			return fmt.Errorf("the station identity has the character %U, which is not allowed (printable characters only, no slash or backslash)", r)
+		}
+	}
+	return nil
+}
+
 func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	station := r.PathValue("station") // the mux matches only a non-empty segment
+	if err := CheckStationID(station); err != nil {
+		s.Logger.Warn("station refused: bad identity", "station", strconv.QuoteToASCII(truncate(station, 2*MaxStationID)), "err", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -462,4 +518,12 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	s.Handle(c)
+}
+
+// truncate cuts s to at most n bytes, for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

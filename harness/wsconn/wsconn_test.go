@@ -1,6 +1,7 @@
 package wsconn_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -123,8 +125,7 @@ func TestStationID(t *testing.T) {
 		{"/ocpp/CS1", "CS1"},
 		{"/ocpp/CS0001", "CS0001"},
 		// The identity is percent-encoded in the URL (OCPP-J §3.1.1); the
-		// server sees it decoded, an encoded slash included.
-		{"/ocpp/CS%2F1", "CS/1"},
+		// server sees it decoded.
 		{"/ocpp/CS%201", "CS 1"},
 		{"/ocpp/%C3%A9t%C3%A9", "été"},
 		{"/ocpp/a%3Fb", "a?b"},
@@ -139,6 +140,97 @@ func TestStationID(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestStationIDRefused(t *testing.T) {
+	// An identity names the station in the store, the logs and the API's
+	// URLs: one that cannot be read back the same is refused at the
+	// handshake, before the step's code sees it.
+	tests := []struct{ name, escaped, says string }{
+		{"NUL", "CS%00X", "U+0000"},
+		{"right-to-left override", "CS%E2%80%AEX", "U+202E"},
+		{"encoded slash", "..%2F..%2Fetc%2Fpasswd", "U+002F"},
+		{"backslash", "CS%5C1", "U+005C"},
+		{"newline", "CS%0A1", "U+000A"},
+		{"too long", strings.Repeat("A", wsconn.MaxStationID+1), "49 characters"},
+		{"not UTF-8", "CS%FF", "UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var handled atomic.Int32
+				s := &wsconn.Server{Handle: func(c *wsconn.Conn) { handled.Add(1) }}
+				l := serve(t, s)
+				ws, resp, err := dial(t, l, "/ocpp/"+tt.escaped)
+				require.ErrorIs(t, err, websocket.ErrBadHandshake)
+				require.Nil(t, ws)
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+				body, _ := io.ReadAll(resp.Body)
+				require.Contains(t, string(body), tt.says)
+				synctest.Wait()
+				require.Zero(t, handled.Load(), "Handle ran for a refused identity")
+			})
+		})
+	}
+	require.NoError(t, wsconn.CheckStationID(strings.Repeat("é", wsconn.MaxStationID)), "48 characters (96 bytes)")
+}
+
+func TestHandshakeLimits(t *testing.T) {
+	// A handshake that never ends, or never stops growing, and a
+	// connection left idle after a refusal, do not hold the server.
+	t.Run("headers sent slowly", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := serve(t, &wsconn.Server{Handle: echo})
+			c, err := l.Dial(t.Context())
+			require.NoError(t, err)
+			defer c.Close()
+			start := time.Now()
+			_, err = io.WriteString(c, "GET /ocpp/CS1 HTTP/1.1\r\nHost: x\r\n")
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, c) // until the server closes it
+			require.NoError(t, err)
+			require.Equal(t, wsconn.HeaderTimeout, time.Since(start), "how long the server waited for the rest of the headers")
+		})
+	})
+	t.Run("headers too large", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := serve(t, &wsconn.Server{Handle: echo})
+			c, err := l.Dial(t.Context())
+			require.NoError(t, err)
+			defer c.Close()
+			// The in-memory network has no buffer: write while the answer
+			// is read, as the kernel's buffers let a real client do.
+			go io.WriteString(c, "GET /ocpp/CS1 HTTP/1.1\r\nHost: x\r\nX-Pad: "+strings.Repeat("x", 1<<20)+"\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode, "the answer to 1 MiB of headers")
+			c.Close()               // the writer returns
+			time.Sleep(time.Second) // net/http lingers half a second before it closes a connection it refused
+		})
+	})
+	t.Run("idle after a refusal", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			l := serve(t, &wsconn.Server{Handle: echo, Accept: func(w http.ResponseWriter, r *http.Request) bool {
+				http.Error(w, "who are you?", http.StatusUnauthorized)
+				return false
+			}})
+			c, err := l.Dial(t.Context())
+			require.NoError(t, err)
+			defer c.Close()
+			br := bufio.NewReader(c)
+			_, err = io.WriteString(c, "GET /ocpp/CS1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(br, nil)
+			require.NoError(t, err)
+			io.Copy(io.Discard, resp.Body)
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+			answered := time.Now()
+			_, err = io.Copy(io.Discard, br) // until the server closes it
+			require.NoError(t, err)
+			require.Equal(t, wsconn.IdleTimeout, time.Since(answered), "how long the server kept the idle connection after its 401")
+		})
+	})
 }
 
 func TestBadRequests(t *testing.T) {

@@ -224,7 +224,7 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
 	}
-	mux := portmux.New(l, portmux.Options{})
+	mux := portmux.New(l, portmux.Options{MaxConns: maxConns(openFileLimit()), Logger: logger})
 	srv := newServer(Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
@@ -258,7 +258,8 @@ func serve(args []string) error {
 	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the live view is at /, the operator API at /api/stations, the metrics at /metrics", http.StatusNotFound)
 	})
-	web := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	web := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 
 	printBanner(os.Stderr, f, l.Addr(), auth, where)
 
@@ -343,4 +344,18 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 		stations += " AUTH_KEYS=" + auth.file
 	}
 	fmt.Fprintf(w, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
+}
+
+// fileReserve is how many of the process's open files maxConns keeps for
+// the store, the logs and whatever the server opens besides connections.
+const fileReserve = 256
+
+// maxConns returns the cap on open connections for a process that may
+// open limit files: a connection accepted past the limit would fail with
+// EMFILE, and while it does, nothing more is accepted. 0 means no cap.
+func maxConns(limit int) int {
+	if limit <= 2*fileReserve {
+		return 0 // too few to spare any: let accept fail as it would
+	}
+	return limit - fileReserve
 }

@@ -53,3 +53,16 @@ func TestRegistrationInAnyCase(t *testing.T) {
 		t.Errorf("-registration pending: %q, %v; want Pending", f.registration, err)
 	}
 }
+
+func TestMaxConns(t *testing.T) {
+	for _, tt := range []struct{ limit, want int }{
+		{20000, 20000 - fileReserve}, // this machine's
+		{1024, 1024 - fileReserve},   // a common default
+		{256, 0},                     // too few to spare any
+		{0, 0},                       // unknown
+	} {
+		if got := maxConns(tt.limit); got != tt.want {
+			t.Errorf("maxConns(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
