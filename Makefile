@@ -131,7 +131,7 @@ fuzz:
 
 serve:
 	$(build-kata)
-	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(DB),-db $(DB)) $(if $(ID_TAGS),-id-tags $(ID_TAGS)) $(if $(HEARTBEAT),-heartbeat $(HEARTBEAT)) $(if $(MAX_FRAME),-max-frame $(MAX_FRAME)) $(if $(API_TOKEN),-api-token $(API_TOKEN)) $(if $(LOG),-log $(LOG)) $(if $(REGISTRATION),-registration $(REGISTRATION)) $(if $(filter 1 yes true,$(PPROF)),-pprof)
+	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) -addr $(ADDR) $(if $(WORKERS),-workers $(WORKERS)) $(if $(SCALE),-scale $(SCALE)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(DB),-db $(DB)) $(if $(ID_TAGS),-id-tags $(ID_TAGS)) $(if $(HEARTBEAT),-heartbeat $(HEARTBEAT)) $(if $(MAX_FRAME),-max-frame $(MAX_FRAME)) $(if $(LOG),-log $(LOG)) $(if $(REGISTRATION),-registration $(REGISTRATION)) $(if $(filter 1 yes true,$(PPROF)),-pprof)
 
 # The simulator, built into .kata/ like the kata command, so that its own
 # exit status and messages are all that shows. Two simple lines rather than

@@ -23,8 +23,11 @@
 // station's handshake takes milliseconds, so a client that holds
 // connections open without finishing its request (slowloris) loses them,
 // and stations still get in. MaxConns caps the connections open in all: one
-// past it is closed at once. Both refusals are logged, a line per kind at
-// most every 10 seconds, with how many were refused since the last.
+// past it is closed at once. An address whose handshakes the station side
+// refused with 401 AuthFailures times within AuthWindow has its new
+// connections answered 429 until the window has passed. Each kind of
+// refusal is logged, a line at most every 10 seconds, with how many were
+// refused since the last.
 //
 // The Mux also knows which stations are connected, for the API and the
 // metrics: a connection whose request was for /ocpp/{id} counts for the
@@ -41,8 +44,11 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -57,6 +63,8 @@ const (
 	DefaultMaxRequestLine = 8 << 10
 	DefaultMaxHandshakes  = 1024
 	DefaultHandshakeGrace = time.Second
+	DefaultAuthFailures   = 10
+	DefaultAuthWindow     = 10 * time.Second
 )
 
 // Options configures a Mux. The zero value uses the defaults.
@@ -79,6 +87,17 @@ type Options struct {
 	// MaxConns caps the connections open through the Mux; one accepted
 	// past it is closed at once. Zero means no cap.
 	MaxConns int
+	// AuthFailures is how many handshakes from one address the station side
+	// may refuse with 401 within AuthWindow; past that, the address's new
+	// connections are answered 429 Too Many Requests, and closed, until the
+	// window has passed: a key is guessed at one try a second, not at the
+	// speed of the network, and a station whose key was wrong gets in
+	// seconds after it is fixed. Zero means DefaultAuthFailures; negative,
+	// no limit.
+	AuthFailures int
+	// AuthWindow is the window of AuthFailures. Zero means
+	// DefaultAuthWindow.
+	AuthWindow time.Duration
 	// Logger receives the refusals; nil discards them.
 	Logger *slog.Logger
 }
@@ -95,6 +114,8 @@ type Mux struct {
 	maxWaiting int
 	grace      time.Duration
 	maxConns   int
+	maxFails   int
+	failWindow time.Duration
 	log        *slog.Logger
 	stations   *listener
 	http       *listener
@@ -107,8 +128,9 @@ type Mux struct {
 	waiting   list.List             // of *entry: not answered yet, oldest first
 	open      int                   // connections accepted and not closed
 	refused   refusals
-	connected map[string]int // station id → open upgraded connections
-	wg        sync.WaitGroup // routing goroutines
+	fails     map[netip.Addr]*authFailures // by source address
+	connected map[string]int               // station id → open upgraded connections
+	wg        sync.WaitGroup               // routing goroutines
 }
 
 // An entry is one accepted connection, until it is closed.
@@ -122,9 +144,16 @@ type entry struct {
 // refusals counts the connections refused since the last log line of each
 // kind.
 type refusals struct {
-	evicted, overCap int
-	evictedLog       time.Time
-	overCapLog       time.Time
+	evicted, overCap, guessing int
+	evictedLog                 time.Time
+	overCapLog                 time.Time
+	guessingLog                time.Time
+}
+
+// authFailures counts an address's refused handshakes within a window.
+type authFailures struct {
+	since time.Time
+	n     int
 }
 
 // refusalLogEvery is how often the Mux logs each kind of refusal at most.
@@ -140,6 +169,9 @@ func New(l net.Listener, opts Options) *Mux {
 		maxWaiting: cmp.Or(max(opts.MaxHandshakes, 0), DefaultMaxHandshakes),
 		grace:      cmp.Or(max(opts.HandshakeGrace, 0), DefaultHandshakeGrace),
 		maxConns:   max(opts.MaxConns, 0),
+		maxFails:   cmp.Or(opts.AuthFailures, DefaultAuthFailures),
+		failWindow: cmp.Or(max(opts.AuthWindow, 0), DefaultAuthWindow),
+		fails:      make(map[netip.Addr]*authFailures),
 		log:        cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		done:       make(chan struct{}),
 		answered:   make(chan struct{}, 1),
@@ -208,6 +240,13 @@ func (m *Mux) Serve() error {
 			c.Close()
 			continue
 		}
+		if wait := m.guessing(c.RemoteAddr()); wait > 0 {
+			m.refused.guessing++
+			m.logRefusals()
+			m.mu.Unlock()
+			go tooManyFailures(c, wait) // a write may take a moment: not in the accept loop
+			continue
+		}
 		m.open++
 		e := &entry{c: c, since: time.Now()}
 		e.waiting = m.waiting.PushBack(e)
@@ -266,6 +305,92 @@ func (m *Mux) logRefusals() {
 		m.log.Warn("refused connections: too many open", "refused", r.overCap, "open_at_most", m.maxConns)
 		r.overCap, r.overCapLog = 0, now
 	}
+	if r.guessing > 0 && now.Sub(r.guessingLog) >= refusalLogEvery {
+		m.log.Warn("refused connections from addresses whose stations failed to authenticate too often",
+			"refused", r.guessing, "failures_at_most", m.maxFails, "window", m.failWindow)
+		r.guessing, r.guessingLog = 0, now
+	}
+}
+
+// guessing returns how long addr's host must wait before it may try again,
+// if the station side refused AuthFailures of its handshakes within the
+// window, or 0. m.mu is held.
+func (m *Mux) guessing(addr net.Addr) time.Duration {
+	if m.maxFails < 0 {
+		return 0
+	}
+	ip, ok := hostOf(addr)
+	if !ok {
+		return 0
+	}
+	f := m.fails[ip]
+	if f == nil {
+		return 0
+	}
+	left := m.failWindow - time.Since(f.since)
+	if left <= 0 {
+		delete(m.fails, ip)
+		return 0
+	}
+	if f.n < m.maxFails {
+		return 0
+	}
+	return left
+}
+
+// tooManyFailures answers c 429, saying when to try again, and closes it.
+func tooManyFailures(c net.Conn, wait time.Duration) {
+	defer c.Close()
+	secs := int(math.Ceil(wait.Seconds()))
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
+		"429 Too Many Requests: too many handshakes from this address failed to authenticate; try again in %d s\n", secs, secs)
+	// Closed with the client's request unread, the connection would be
+	// reset, and the answer lost: end the writing side, and read what the
+	// client sent for a moment, as net/http does.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// authFailed counts a handshake that the station side refused with 401.
+func (m *Mux) authFailed(addr net.Addr) {
+	ip, ok := hostOf(addr)
+	if !ok || m.maxFails < 0 {
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.fails[ip]
+	if f == nil || now.Sub(f.since) >= m.failWindow {
+		if len(m.fails) >= maxFailAddrs {
+			for a, old := range m.fails { // forget windows that have passed
+				if now.Sub(old.since) >= m.failWindow {
+					delete(m.fails, a)
+				}
+			}
+		}
+		f = &authFailures{since: now}
+		m.fails[ip] = f
+	}
+	f.n++
+}
+
+// maxFailAddrs is how many addresses' failures the Mux keeps before it
+// looks for windows that have passed.
+const maxFailAddrs = 1024
+
+// hostOf returns the IP address of a TCP address.
+func hostOf(addr net.Addr) (netip.Addr, bool) {
+	if a, ok := addr.(*net.TCPAddr); ok {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return ip.Unmap(), ok
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	return ap.Addr().Unmap(), err == nil
 }
 
 // wasAnswered frees e's place among the connections waiting for an answer.
@@ -581,11 +706,12 @@ func (c *conn) Write(p []byte) (int, error) {
 	if !c.answered.Load() && c.answered.CompareAndSwap(false, true) {
 		c.m.wasAnswered(c.e)
 	}
-	n, err := c.Conn.Write(p)
-	if c.watch && n > 0 && !c.settled.Load() {
-		c.sawWritten(p[:n])
+	// Watched before it is written, so that the Mux has counted a refusal
+	// before the client, reading it, can come back.
+	if c.watch && len(p) > 0 && !c.settled.Load() {
+		c.sawWritten(p)
 	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
 // sawWritten watches the server's answer to the request being answered.
@@ -608,6 +734,9 @@ func (c *conn) sawWritten(b []byte) {
 			c.m.add(c.station)
 		}
 		return
+	}
+	if unauthorized(c.head) {
+		c.m.authFailed(c.RemoteAddr())
 	}
 	c.reading, c.head, c.station = true, c.head[:0], ""
 }
@@ -633,6 +762,12 @@ func (c *conn) sawRead(b []byte) {
 	}
 	// A line too long to be a station's is answered without being counted.
 	c.reading, c.head = false, c.head[:0]
+}
+
+// unauthorized reports whether a status line starts "HTTP/1.x 401".
+func unauthorized(status []byte) bool {
+	return bytes.HasPrefix(status, []byte("HTTP/1.")) && len(status) >= statusLen &&
+		status[8] == ' ' && string(status[9:12]) == "401"
 }
 
 // switching reports whether a status line starts "HTTP/1.x 101".

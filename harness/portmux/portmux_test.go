@@ -687,3 +687,58 @@ func TestMaxConns(t *testing.T) {
 		require.Equal(t, 2, open)
 	})
 }
+
+func TestGuessingAddressIsRefused(t *testing.T) {
+	// Over TCP, where connections have a source address: after AuthFailures
+	// handshakes refused with 401, the address's next connection is
+	// answered 429, even one with the right credentials.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var logs syncBuffer
+	m := portmux.New(l, portmux.Options{AuthFailures: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv := stationServer()
+	served := make(chan error, 2)
+	go func() { served <- m.Serve() }()
+	go func() { served <- srv.Serve(m.Stations()) }()
+	t.Cleanup(func() {
+		assert.NoError(t, srv.Close())
+		assert.NoError(t, m.Close())
+		for range 2 {
+			assert.NoError(t, <-served)
+		}
+	})
+	var d net.Dialer
+	for i := range 3 {
+		c, err := d.DialContext(t.Context(), "tcp", l.Addr().String())
+		require.NoError(t, err)
+		resp := request(t, c, bufio.NewReader(c), handshake("/ocpp/CS1", ""))
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "handshake %d without credentials", i+1)
+		c.Close()
+	}
+	c, err := d.DialContext(t.Context(), "tcp", l.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	resp := request(t, c, bufio.NewReader(c), handshake("/ocpp/CS1", "Basic eDp5"))
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a fourth handshake from the address, with credentials, after three refused")
+	require.Equal(t, "10", resp.Header.Get("Retry-After"))
+	require.Contains(t, bodyOf(t, resp), "try again in 10 s")
+	require.Contains(t, logs.String(), "failed to authenticate too often")
+}
+
+// syncBuffer is a strings.Builder safe for the Mux's goroutines to log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

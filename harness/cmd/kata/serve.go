@@ -22,7 +22,7 @@ import (
 // runServe runs a step's server in the foreground: by default the last
 // step's solution, the final server.
 func runServe(args []string) error {
-	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-api-token T] [-log text|json] [-registration R]")
+	fs := newFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-log text|json] [-registration R]")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
@@ -33,7 +33,6 @@ func runServe(args []string) error {
 	tags := fs.String("id-tags", "", "a file of idTags to authorize: tag [status] [expiry] a line")
 	heartbeat := fs.String("heartbeat", "", "the heartbeat interval given to stations, in seconds")
 	maxFrame := fs.String("max-frame", "", "the largest frame a station may send, in bytes (step 09 on)")
-	token := fs.String("api-token", "", "the operator API's bearer token")
 	logFormat := fs.String("log", "", "the log format: text or json")
 	registration := fs.String("registration", "", "what BootNotification answers: Accepted, Pending or Rejected")
 	profiles := fs.Bool("pprof", false, "serve Go's profiles at /debug/pprof/")
@@ -96,10 +95,17 @@ func runServe(args []string) error {
 	if *profiles {
 		args = append(args, "-pprof")
 	}
-	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-api-token", *token}, {"-log", *logFormat}, {"-registration", *registration}} {
+	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-log", *logFormat}, {"-registration", *registration}} {
 		if opt.value != "" {
 			args = append(args, opt.flag, opt.value)
 		}
+	}
+	// The operator's token goes to the server in its environment, never on
+	// a command line, where every user of the machine can read it (ps).
+	// make passes API_TOKEN=T in the environment, as it does every
+	// variable set on its command line.
+	if t := os.Getenv("API_TOKEN"); t != "" {
+		os.Setenv("OCPP_API_TOKEN", t)
 	}
 	return runLinked(s, !*solution, *solution, args...)
 }

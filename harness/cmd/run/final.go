@@ -21,6 +21,7 @@ import (
 
 	"github.com/ocppkata/kata/harness/api"
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/live"
 	"github.com/ocppkata/kata/harness/metrics"
@@ -72,7 +73,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	fs.IntVar(&f.heartbeat, "heartbeat", heartbeat, "the heartbeat interval BootNotification answers give, in seconds; 0: 300 (OCPP_HEARTBEAT)")
 	maxFrame, _ := strconv.ParseInt(env("OCPP_MAX_FRAME", "0"), 10, 64)
 	fs.Int64Var(&f.maxFrame, "max-frame", maxFrame, "the largest frame a station may send, in bytes; 0: the step's default (OCPP_MAX_FRAME; step 09)")
-	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator API wants Authorization: Bearer <token> (OCPP_API_TOKEN)")
+	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator side (API, live view, metrics, profiles) wants this token: better given in OCPP_API_TOKEN, which other users cannot read in ps")
 	fs.StringVar(&f.log, "log", env("LOG", ""), "the log format: text or json; default text on a terminal, json otherwise (LOG)")
 	fs.BoolVar(&f.pprof, "pprof", getenv("OCPP_PPROF") != "", "serve Go's profiles at /debug/pprof/ on the same port (OCPP_PPROF)")
 	fs.StringVar(&f.registration, "registration", env("OCPP_REGISTRATION", "Accepted"), "what BootNotification answers: Accepted, Pending or Rejected (OCPP_REGISTRATION)")
@@ -258,7 +259,7 @@ func serve(args []string) error {
 	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the live view is at /, the operator API at /api/stations, the metrics at /metrics", http.StatusNotFound)
 	})
-	web := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
+	web := &http.Server{Handler: guard.New(h, guard.Options{Token: f.apiToken, Logger: logger}), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 
 	printBanner(os.Stderr, f, l.Addr(), auth, where)
@@ -333,11 +334,13 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
 	fmt.Fprintf(w, "stations: ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", addr, conc, f.scale, where)
 	api := fmt.Sprintf("operator API: http://%s/api/stations", addr)
+	live := fmt.Sprintf("live view, for the projector: http://%s/", addr)
 	if f.apiToken != "" {
-		api += " (Authorization: Bearer $OCPP_API_TOKEN)"
+		api += " (Authorization: Bearer <API_TOKEN>)"
+		live += "?token=<API_TOKEN>, once: the page keeps it in a cookie"
 	}
 	fmt.Fprintf(w, "%s · metrics: http://%s/metrics\n", api, addr)
-	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("live view, for the projector: http://%s/", addr)))
+	fmt.Fprintf(w, "%s\n", st.bold(live))
 	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", addr)
 	if auth.keys != nil {
 		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter"))
