@@ -386,35 +386,61 @@ func TestBackgroundCapped(t *testing.T) {
 		if !kit.Settle(t) {
 			return
 		}
-		waiting := unprocessed(b, n)
-		if len(waiting) == 0 {
+		if waiting := unprocessed(b, n); len(waiting) > 0 {
+			slotsLate(t, b, n, let, waiting)
 			return
 		}
-		// Not all at once: see whether they come a little later (a wait for
-		// a slot that sleeps and looks again), or not before the idle timeout.
-		time.Sleep(backpressure.DefaultIdleTimeout / 2)
+
+		// The 12 processors now sit idle, their idle timeout still far off.
+		// Idle processors hold no slot: a new station's call finds one free.
+		late := kit.Boot(t, l, n+1)
+		if _, ok := kit.Await(t, send(t, late, 1)); !ok {
+			if !t.Failed() {
+				t.Errorf("%s's meter value was not acknowledged within a minute", late.ID())
+			}
+			return
+		}
 		if !kit.Settle(t) {
 			return
 		}
-		if still := unprocessed(b, n); len(still) > 0 {
-			t.Errorf("once the backend let the first %d go, %d stations' meter values were still not processed (%s), "+
-				"want all at once: the slots the first %d took were not given back when their call was done. A slot is "+
-				"for one call, not for a processor's whole life; give it back right after the backend returns (a defer "+
-				"inside the processor's loop runs only when the processor's function returns, so its slots stay taken)",
-				processLimit, len(waiting), strings.Join(waiting, ", "), processLimit)
-			return
+		if got := len(kit.Processed(b, late.ID())); got != 1 {
+			t.Errorf("once %d stations' meter values were processed and their processors sat idle, %s's meter value was "+
+				"not processed at once, want it at once: no call was in the backend, so every slot was free. A processor "+
+				"must hold a slot only while its call is in the backend: taken right before the call, given back right "+
+				"after, never while it waits for its next call", n, late.ID())
 		}
-		last := let
-		for i := range n {
-			for _, r := range b.StationRecords(station.StationID(i+1), backend.KindProcess) {
-				last = maxTime(last, r.Start)
-			}
-		}
-		t.Errorf("once the backend let the first %d go, %d stations' meter values began to be processed only up to %v of "+
-			"fake time later (%s), want at that instant: a processor waiting for a slot must take it the instant one "+
-			"is given back. Wait on the semaphore itself (a send on a buffered channel, in a select with the server's "+
-			"context), not by sleeping and looking again", processLimit, len(waiting), last.Sub(let), strings.Join(waiting, ", "))
 	})
+}
+
+// slotsLate fails the test for the stations' meter values that were not
+// processed at the instant let, when the backend let the first
+// Config.ProcessLimit go: it says whether they came later or not at all.
+func slotsLate(t *testing.T, b *backend.Backend, n int, let time.Time, waiting []string) {
+	t.Helper()
+	// Not all at once: see whether they come a little later (a wait for
+	// a slot that sleeps and looks again), or not before the idle timeout.
+	time.Sleep(backpressure.DefaultIdleTimeout / 2)
+	if !kit.Settle(t) {
+		return
+	}
+	if still := unprocessed(b, n); len(still) > 0 {
+		t.Errorf("once the backend let the first %d go, %d stations' meter values were still not processed (%s), "+
+			"want all at once: the slots the first %d took were not given back when their call was done. A slot is "+
+			"for one call, not for a processor's whole life; give it back right after the backend returns (a defer "+
+			"inside the processor's loop runs only when the processor's function returns, so its slots stay taken)",
+			processLimit, len(waiting), strings.Join(waiting, ", "), processLimit)
+		return
+	}
+	last := let
+	for i := range n {
+		for _, r := range b.StationRecords(station.StationID(i+1), backend.KindProcess) {
+			last = maxTime(last, r.Start)
+		}
+	}
+	t.Errorf("once the backend let the first %d go, %d stations' meter values began to be processed only up to %v of "+
+		"fake time later (%s), want at that instant: a processor waiting for a slot must take it the instant one "+
+		"is given back. Wait on the semaphore itself (a send on a buffered channel, in a select with the server's "+
+		"context), not by sleeping and looking again", processLimit, len(waiting), last.Sub(let), strings.Join(waiting, ", "))
 }
 
 // unprocessed lists the stations 1 to n whose one meter value has not been processed.
