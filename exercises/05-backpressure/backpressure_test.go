@@ -41,11 +41,17 @@ const (
 	// being processed: one call its reader holds while it waits for room, and
 	// one its processor holds while it waits for a slot.
 	slack = 2
-	// longHold is how long a flood's processing stays held at its second
-	// hold: far longer than any wait a reader might give up after. A
+	// longHold is how long a flood's processing stays held at call
+	// longHoldAt: far longer than any wait a reader might give up after. A
 	// station's queue may stay full for as long as its processing is slow.
-	longHold = time.Hour
+	longHold   = time.Hour
+	longHoldAt = 40
 )
+
+// floodHolds are the flooder's calls at which the flood tests hold its
+// processing. Call 3 comes right after the queue filled behind call 2: a
+// processor that takes its whole queue at once holds all of it then.
+var floodHolds = []int{2, 3, longHoldAt, 80}
 
 var flooder = station.StationID(1)
 
@@ -84,7 +90,7 @@ type floodRun struct {
 }
 
 // floodHeld floods the server from CS0001 with n meter values, holding its
-// processing at each of the call ids in holds in turn (the second for
+// processing at each of the call ids in holds in turn (longHoldAt for
 // longHold, if the flood reached it), and reads the pause at each. Then it
 // lets the flood finish and waits for its last answer. It returns false if
 // the test failed meanwhile.
@@ -104,7 +110,7 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 			return run, false
 		}
 		p := pause{heldAt: holds[i], reached: gate.Waiting() > 0}
-		if i == 1 && p.reached {
+		if holds[i] == longHoldAt && p.reached {
 			// The flooder's queue is full, and stays full for an hour.
 			time.Sleep(longHold)
 			p.held = longHold
@@ -153,7 +159,7 @@ func TestQueueBounded(t *testing.T) {
 		b := backend.New(backend.Options{})
 		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		run, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
+		run, ok := floodHeld(t, b, srv, l, n, floodHolds...)
 		if !ok || !kit.Settle(t) {
 			return
 		}
@@ -179,7 +185,8 @@ func TestQueueBounded(t *testing.T) {
 				t.Errorf("%s flooded %d meter values while its processing was held at call %d: %d were acknowledged and not yet "+
 					"processed (nor dropped), want at most %d (Config.QueueLimit, plus the one its reader holds and the one its "+
 					"processor holds), though Queued(%s) said %d. Every acknowledged call the server holds is memory the station "+
-					"decides on: a queue of calls waiting for room (a goroutine each, say) is a queue without a bound",
+					"decides on: calls waiting for room (a goroutine each, say), or taken out of the queue all at once and not yet "+
+					"begun, are held beyond the bound",
 					flooder, n, p.heldAt, waiting, queueLimit+slack, flooder, p.queued)
 				return
 			}
@@ -192,7 +199,7 @@ func TestFloodPushedBack(t *testing.T) {
 		b := backend.New(backend.Options{})
 		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		run, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
+		run, ok := floodHeld(t, b, srv, l, n, floodHolds...)
 		if !ok {
 			return
 		}
@@ -244,7 +251,7 @@ func TestFloodLosesNothing(t *testing.T) {
 		b := backend.New(backend.Options{})
 		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		f, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
+		f, ok := floodHeld(t, b, srv, l, n, floodHolds...)
 		if !ok {
 			return
 		}
@@ -505,16 +512,21 @@ func TestHeapBounded(t *testing.T) {
 func TestCloseLeavesNothingBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})
-		// Each station's first meter value is in the backend when Close is
-		// called, and stays there until the test lets it go; CS0001's queue
-		// is full and its reader waits for room.
+		// The first meter values of CS0002 to CS0005 take the four slots and
+		// are in the backend when Close is called, and stay there until the
+		// test lets them go. Then CS0001 floods: its processor has its first
+		// meter value and waits for a slot, its queue is full, and its reader
+		// waits for room. Nothing but Close will ever end that wait.
 		firm := b.HoldFirm(func(w backend.Work) bool { return w.Kind == backend.KindProcess && w.CallID == "2" })
 		t.Cleanup(firm.Open)
 		srv, l := newServer(t, b, processLimit)
-		startFlood(t, kit.Boot(t, l, 1), 50)
-		for i := range 3 {
+		for i := range processLimit {
 			send(t, kit.Boot(t, l, i+2), 3)
 		}
+		if !kit.Settle(t, firm) {
+			return
+		}
+		startFlood(t, kit.Boot(t, l, 1), 50)
 		if !kit.Settle(t, firm) {
 			return
 		}
