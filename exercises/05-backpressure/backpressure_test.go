@@ -30,18 +30,36 @@ import (
 const (
 	queueLimit   = 8 // Config.QueueLimit
 	processLimit = 4 // Config.ProcessLimit
-	workers      = 4
+	// plentySlots is Config.ProcessLimit in the tests that are about a
+	// station's queue, not about the cap on processing: more than all the
+	// calls they send, so that a mistake in the cap shows in
+	// TestBackgroundCapped, which is about it, and not as a flood that
+	// stalls.
+	plentySlots = 1000
+	workers     = 4
 	// slack is what a station may have sent beyond its queue and the call
 	// being processed: one call its reader holds while it waits for room, and
 	// one its processor holds while it waits for a slot.
 	slack = 2
+	// longHold is how long a flood's processing stays held at call
+	// longHoldAt: far longer than any wait a reader might give up after. A
+	// station's queue may stay full for as long as its processing is slow.
+	longHold   = time.Hour
+	longHoldAt = 40
 )
+
+// floodHolds are the flooder's calls at which the flood tests hold its
+// processing. Call 3 comes right after the queue filled behind call 2: a
+// processor that takes its whole queue at once holds all of it then.
+var floodHolds = []int{2, 3, longHoldAt, 80}
 
 var flooder = station.StationID(1)
 
-func newServer(t *testing.T, b *backend.Backend) (*backpressure.Server, *memnet.Listener) {
+// newServer starts a server with the suite's Config and the given
+// Config.ProcessLimit.
+func newServer(t *testing.T, b *backend.Backend, slots int) (*backpressure.Server, *memnet.Listener) {
 	srv := backpressure.New(backpressure.Config{
-		Backend: b, Workers: workers, QueueLimit: queueLimit, ProcessLimit: processLimit,
+		Backend: b, Workers: workers, QueueLimit: queueLimit, ProcessLimit: slots,
 	})
 	return srv, kit.Serve(t, srv)
 }
@@ -49,18 +67,34 @@ func newServer(t *testing.T, b *backend.Backend) (*backpressure.Server, *memnet.
 // A pause is what a flood looked like while the flooder's processing was
 // held at one of its calls.
 type pause struct {
-	heldAt   int // the call id the flooder's processing is held at
-	queued   int // Server.Queued(flooder)
-	sent     int // meter values the flooder has written
-	answered int // meter values acknowledged
-	started  int // meter values whose processing has begun
+	heldAt int // the call id the flooder's processing is held at
+	// reached is whether the flood got there at the instant it began, or
+	// the previous hold was let go: the backend answers at once, so a
+	// station read again as soon as its queue has room needs no fake time
+	// to get from one hold to the next.
+	reached  bool
+	held     time.Duration // how long the processing stayed held before the pause was read
+	queued   int           // Server.Queued(flooder)
+	sent     int           // meter values the flooder has written
+	answered int           // meter values acknowledged
+	started  int           // meter values whose processing has begun
+}
+
+// A floodRun is a flood whose processing was held at some of its calls.
+type floodRun struct {
+	*flood
+	pauses []pause
+	// let is when the last hold was let go, done when the flood's last
+	// answer came.
+	let, done time.Time
 }
 
 // floodHeld floods the server from CS0001 with n meter values, holding its
-// processing at each of the call ids in holds in turn, and reads the
-// pause at each. Then it lets the flood finish and waits for its last
-// answer. It returns false if the test failed meanwhile.
-func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *memnet.Listener, n int, holds ...int) ([]pause, *flood, bool) {
+// processing at each of the call ids in holds in turn (longHoldAt for
+// longHold, if the flood reached it), and reads the pause at each. Then it
+// lets the flood finish and waits for its last answer. It returns false if
+// the test failed meanwhile.
+func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *memnet.Listener, n int, holds ...int) (*floodRun, bool) {
 	t.Helper()
 	gates := make([]*backend.Gate, len(holds))
 	for i, id := range holds {
@@ -70,48 +104,77 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 		})
 		t.Cleanup(gates[i].Open)
 	}
-	f := startFlood(t, kit.Boot(t, l, 1), n)
-	var pauses []pause
+	run := &floodRun{flood: startFlood(t, kit.Boot(t, l, 1), n)}
 	for i, gate := range gates {
 		if !kit.Settle(t, gates...) {
-			return pauses, f, false
+			return run, false
+		}
+		p := pause{heldAt: holds[i], reached: gate.Waiting() > 0}
+		if holds[i] == longHoldAt && p.reached {
+			// The flooder's queue is full, and stays full for an hour.
+			time.Sleep(longHold)
+			p.held = longHold
+			if !kit.Settle(t, gates...) {
+				return run, false
+			}
 		}
 		queued, ok := queuedOf(t, srv, flooder, gates...)
 		if !ok {
-			return pauses, f, false
+			return run, false
 		}
-		pauses = append(pauses, pause{
-			heldAt: holds[i], queued: queued,
-			sent: int(f.sent.Load()), answered: int(f.answered.Load()), started: started(b, flooder),
-		})
+		p.queued, p.sent, p.answered, p.started = queued, int(run.sent.Load()), int(run.answered.Load()), started(b, flooder)
+		run.pauses = append(run.pauses, p)
+		run.let = time.Now()
 		gate.Open()
 	}
-	if _, ok := kit.Await(t, f.done); !ok {
+	if _, ok := kit.Await(t, run.flood.done); !ok {
 		if !t.Failed() {
 			t.Errorf("%s's flood of %d meter values did not end within a minute once nothing held it: "+
-				"%d written, %d acknowledged", flooder, n, f.sent.Load(), f.answered.Load())
+				"%d written, %d acknowledged", flooder, n, run.sent.Load(), run.answered.Load())
 		}
-		return pauses, f, false
+		return run, false
 	}
-	return pauses, f, true
+	run.done = time.Now()
+	return run, true
+}
+
+// lostUpTo counts the flooder's meter values among the first answered
+// that were never processed: acknowledged, then dropped.
+func lostUpTo(b *backend.Backend, answered int) int {
+	done := make(map[int]bool)
+	for _, id := range kit.Processed(b, flooder) {
+		done[id] = true
+	}
+	lost := 0
+	for id := 2; id < 2+answered; id++ { // the flood's calls are 2, 3, …: 1 was the BootNotification
+		if !done[id] {
+			lost++
+		}
+	}
+	return lost
 }
 
 func TestQueueBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})
-		srv, l := newServer(t, b)
+		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		pauses, _, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
-		if !ok {
+		run, ok := floodHeld(t, b, srv, l, n, floodHolds...)
+		if !ok || !kit.Settle(t) {
 			return
 		}
+		// A meter value acknowledged and then dropped is not held: losing it
+		// is TestFloodLosesNothing's to report. What this test counts is
+		// what the server holds.
 		peakQueued, peakWaiting := 0, 0
-		for _, p := range pauses {
+		for i, p := range run.pauses {
+			run.pauses[i].answered -= lostUpTo(b, p.answered)
+			p = run.pauses[i]
 			peakQueued, peakWaiting = max(peakQueued, p.queued), max(peakWaiting, p.answered-p.started)
 		}
 		t.Logf("%s flooded %d meter values: at most %d acknowledged and not yet processed; Queued(%s) at most %d (Config.QueueLimit %d)",
 			flooder, n, peakWaiting, flooder, peakQueued, queueLimit)
-		for _, p := range pauses {
+		for _, p := range run.pauses {
 			if p.queued > queueLimit {
 				t.Errorf("%s flooded %d meter values while its processing was held at call %d: Queued(%s) = %d, want at most %d "+
 					"(Config.QueueLimit). A queue without a bound holds whatever a station sends, until the server runs out of memory",
@@ -120,8 +183,10 @@ func TestQueueBounded(t *testing.T) {
 			}
 			if waiting := p.answered - p.started; waiting > queueLimit+slack {
 				t.Errorf("%s flooded %d meter values while its processing was held at call %d: %d were acknowledged and not yet "+
-					"processed, want at most %d (Config.QueueLimit, plus the one its reader holds and the one its processor holds), "+
-					"though Queued(%s) said %d. Every acknowledged call the server holds is memory the station decides on",
+					"processed (nor dropped), want at most %d (Config.QueueLimit, plus the one its reader holds and the one its "+
+					"processor holds), though Queued(%s) said %d. Every acknowledged call the server holds is memory the station "+
+					"decides on: calls waiting for room (a goroutine each, say), or taken out of the queue all at once and not yet "+
+					"begun, are held beyond the bound",
 					flooder, n, p.heldAt, waiting, queueLimit+slack, flooder, p.queued)
 				return
 			}
@@ -132,28 +197,51 @@ func TestQueueBounded(t *testing.T) {
 func TestFloodPushedBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})
-		srv, l := newServer(t, b)
+		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		pauses, f, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
+		run, ok := floodHeld(t, b, srv, l, n, floodHolds...)
 		if !ok {
 			return
 		}
-		for _, p := range pauses {
+		for i, p := range run.pauses {
+			if !p.reached {
+				from := "it began"
+				if i > 0 {
+					from = fmt.Sprintf("its processing was let go at call %d", run.pauses[i-1].heldAt)
+				}
+				t.Errorf("once %s, %s's flood did not reach call %d at that instant of fake time, want it there at once "+
+					"(the backend processes at once here): it had %d written, %d acknowledged, %d processed, and Queued(%s) = %d "+
+					"of %d, so its reader was waiting for something other than room in the queue. A station pushed back must be read again the "+
+					"instant its queue has room: wait on the send itself (a select on the queue and the server's context), "+
+					"not by sleeping and trying again",
+					from, flooder, p.heldAt, p.sent, p.answered, p.started, flooder, p.queued, queueLimit)
+				return
+			}
 			if ahead := p.sent - p.started; ahead > queueLimit+slack {
-				t.Errorf("while %s's processing was held at call %d, the server read %d more of its meter values than it had begun "+
+				held := ""
+				if p.held > 0 {
+					held = fmt.Sprintf(", and had been for %v of fake time", p.held)
+				}
+				t.Errorf("while %s's processing was held at call %d%s, the server read %d more of its meter values than it had begun "+
 					"to process (%d written, %d processed), want at most %d: when a station's queue is full, stop reading "+
-					"its connection. Its writes then stall and TCP slows the station down; reading on means "+
-					"queueing without a bound, dropping, or waiting somewhere that holds up other stations",
-					flooder, p.heldAt, ahead, p.sent, p.started, queueLimit+slack)
+					"its connection for as long as it stays full. Its writes then stall and TCP slows the station down; reading on "+
+					"means queueing without a bound, dropping (at once, or after a wait that gives up), or waiting somewhere that "+
+					"holds up other stations",
+					flooder, p.heldAt, held, ahead, p.sent, p.started, queueLimit+slack)
 				return
 			}
 		}
-		if err := f.err(); err != nil {
+		if err := run.err(); err != nil {
 			t.Errorf("%s's flood, once nothing held it: %v", flooder, err)
 		}
-		if got := int(f.answered.Load()); got != n {
+		if got := int(run.answered.Load()); got != n {
 			t.Errorf("%d of %s's %d meter values were acknowledged once nothing held its processing, want all: "+
 				"a station pushed back must be read again as soon as its queue has room", got, flooder, n)
+		}
+		if late := run.done.Sub(run.let); late != 0 {
+			t.Errorf("%s's last meter value was acknowledged %v of fake time after its processing was let go at call %d, "+
+				"want at that instant (the backend processes at once here): a station pushed back must be read again the "+
+				"instant its queue has room, not a poll's period later", flooder, late, run.pauses[len(run.pauses)-1].heldAt)
 		}
 	})
 }
@@ -161,9 +249,9 @@ func TestFloodPushedBack(t *testing.T) {
 func TestFloodLosesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})
-		srv, l := newServer(t, b)
+		srv, l := newServer(t, b, plentySlots)
 		const n = 100
-		_, f, ok := floodHeld(t, b, srv, l, n, 2, 40, 80)
+		f, ok := floodHeld(t, b, srv, l, n, floodHolds...)
 		if !ok {
 			return
 		}
@@ -178,7 +266,7 @@ func TestFloodLosesNothing(t *testing.T) {
 			lost, twice := diff(want, got)
 			t.Errorf("%s's %d meter values were processed as %s, want each once and in order (calls 2 to %d): "+
 				"%d lost, %d processed twice, %d out of order. A call the server acknowledged is a promise: "+
-				"it must be processed, once, after the ones before it",
+				"it must be processed, once, after the ones before it, however long its queue stays full (an hour here)",
 				flooder, n, list(got, 12), n+1, lost, twice, kit.OutOfOrder(got))
 		}
 	})
@@ -189,7 +277,7 @@ func TestNormalStationsServed(t *testing.T) {
 		b := backend.New(backend.Options{})
 		gate := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindProcess && w.Station == flooder })
 		t.Cleanup(gate.Open)
-		_, l := newServer(t, b)
+		_, l := newServer(t, b, plentySlots)
 
 		// CS0001's processing is held, so its queue fills and stays full.
 		f := startFlood(t, kit.Boot(t, l, 1), 100)
@@ -271,7 +359,7 @@ func TestBackgroundCapped(t *testing.T) {
 		b := backend.New(backend.Options{})
 		gate := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindProcess })
 		t.Cleanup(gate.Open)
-		_, l := newServer(t, b)
+		_, l := newServer(t, b, processLimit)
 
 		const n = 3 * processLimit
 		for i := range n {
@@ -301,21 +389,83 @@ func TestBackgroundCapped(t *testing.T) {
 		}
 
 		gate.Open()
+		let := time.Now()
 		if !kit.Settle(t) {
 			return
 		}
-		var waiting []string
-		for i := range n {
-			if id := station.StationID(i + 1); len(kit.Processed(b, id)) != 1 {
-				waiting = append(waiting, id)
-			}
+		if waiting := unprocessed(b, n); len(waiting) > 0 {
+			slotsLate(t, b, n, let, waiting)
+			return
 		}
-		if len(waiting) > 0 {
-			t.Errorf("once the backend let the first %d go, %d stations' meter values were still not processed (%s), "+
-				"want all at once: a slot is for one call, not for a processor's whole life, or the stations beyond "+
-				"the first %d wait for an idle timeout", processLimit, len(waiting), strings.Join(waiting, ", "), processLimit)
+
+		// The 12 processors now sit idle, their idle timeout still far off.
+		// Idle processors hold no slot: a new station's call finds one free.
+		late := kit.Boot(t, l, n+1)
+		if _, ok := kit.Await(t, send(t, late, 1)); !ok {
+			if !t.Failed() {
+				t.Errorf("%s's meter value was not acknowledged within a minute", late.ID())
+			}
+			return
+		}
+		if !kit.Settle(t) {
+			return
+		}
+		if got := len(kit.Processed(b, late.ID())); got != 1 {
+			t.Errorf("once %d stations' meter values were processed and their processors sat idle, %s's meter value was "+
+				"not processed at once, want it at once: no call was in the backend, so every slot was free. A processor "+
+				"must hold a slot only while its call is in the backend: taken right before the call, given back right "+
+				"after, never while it waits for its next call", n, late.ID())
 		}
 	})
+}
+
+// slotsLate fails the test for the stations' meter values that were not
+// processed at the instant let, when the backend let the first
+// Config.ProcessLimit go: it says whether they came later or not at all.
+func slotsLate(t *testing.T, b *backend.Backend, n int, let time.Time, waiting []string) {
+	t.Helper()
+	// Not all at once: see whether they come a little later (a wait for
+	// a slot that sleeps and looks again), or not before the idle timeout.
+	time.Sleep(backpressure.DefaultIdleTimeout / 2)
+	if !kit.Settle(t) {
+		return
+	}
+	if still := unprocessed(b, n); len(still) > 0 {
+		t.Errorf("once the backend let the first %d go, %d stations' meter values were still not processed (%s), "+
+			"want all at once: the slots the first %d took were not given back when their call was done. A slot is "+
+			"for one call, not for a processor's whole life; give it back right after the backend returns (a defer "+
+			"inside the processor's loop runs only when the processor's function returns, so its slots stay taken)",
+			processLimit, len(waiting), strings.Join(waiting, ", "), processLimit)
+		return
+	}
+	last := let
+	for i := range n {
+		for _, r := range b.StationRecords(station.StationID(i+1), backend.KindProcess) {
+			last = maxTime(last, r.Start)
+		}
+	}
+	t.Errorf("once the backend let the first %d go, %d stations' meter values began to be processed only up to %v of "+
+		"fake time later (%s), want at that instant: a processor waiting for a slot must take it the instant one "+
+		"is given back. Wait on the semaphore itself (a send on a buffered channel, in a select with the server's "+
+		"context), not by sleeping and looking again", processLimit, len(waiting), last.Sub(let), strings.Join(waiting, ", "))
+}
+
+// unprocessed lists the stations 1 to n whose one meter value has not been processed.
+func unprocessed(b *backend.Backend, n int) []string {
+	var waiting []string
+	for i := range n {
+		if id := station.StationID(i + 1); len(kit.Processed(b, id)) != 1 {
+			waiting = append(waiting, id)
+		}
+	}
+	return waiting
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // heapBound is the most the heap may grow while a station floods with
@@ -332,7 +482,7 @@ func TestHeapBounded(t *testing.T) {
 		b := backend.New(backend.Options{})
 		gate := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindProcess && w.Station == flooder })
 		t.Cleanup(gate.Open)
-		_, l := newServer(t, b)
+		_, l := newServer(t, b, processLimit)
 
 		// One station, whose processing is held: kit.Settle's quick look is
 		// enough here (see settle).
@@ -362,16 +512,21 @@ func TestHeapBounded(t *testing.T) {
 func TestCloseLeavesNothingBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})
-		// Each station's first meter value is in the backend when Close is
-		// called, and stays there until the test lets it go; CS0001's queue
-		// is full and its reader waits for room.
+		// The first meter values of CS0002 to CS0005 take the four slots and
+		// are in the backend when Close is called, and stay there until the
+		// test lets them go. Then CS0001 floods: its processor has its first
+		// meter value and waits for a slot, its queue is full, and its reader
+		// waits for room. Nothing but Close will ever end that wait.
 		firm := b.HoldFirm(func(w backend.Work) bool { return w.Kind == backend.KindProcess && w.CallID == "2" })
 		t.Cleanup(firm.Open)
-		srv, l := newServer(t, b)
-		startFlood(t, kit.Boot(t, l, 1), 50)
-		for i := range 3 {
+		srv, l := newServer(t, b, processLimit)
+		for i := range processLimit {
 			send(t, kit.Boot(t, l, i+2), 3)
 		}
+		if !kit.Settle(t, firm) {
+			return
+		}
+		startFlood(t, kit.Boot(t, l, 1), 50)
 		if !kit.Settle(t, firm) {
 			return
 		}

@@ -52,27 +52,29 @@ func (bg *background) start(ctx context.Context, cfg Config) {
 // this station's reader waits; the lock is not held meanwhile. It returns
 // false if the server closed first.
 func (bg *background) enqueue(station string, call *ocpp.Call) bool {
-	bg.mu.Lock()
-	p, ok := bg.processors[station]
-	if !ok {
-		p = &processor{queue: make(chan *ocpp.Call, bg.limit)}
-		bg.processors[station] = p
-		bg.done.Go(func() { bg.process(station, p) })
-	}
-	p.senders++
-	bg.mu.Unlock()
-	defer func() {
+	for {
 		bg.mu.Lock()
-		p.senders--
+		p, ok := bg.processors[station]
+		if !ok {
+			p = &processor{queue: make(chan *ocpp.Call, bg.limit)}
+			bg.processors[station] = p
+			bg.done.Go(func() { bg.process(station, p) })
+		}
+		select {
+		case p.queue <- call: // there is room: this never waits, so the lock may be held
+			bg.mu.Unlock()
+			return true
+		default:
+		}
 		bg.mu.Unlock()
-	}()
-	select {
-	case p.queue <- call:
-	default:
-		// The station's queue is full: drop the call rather than make
-		// anybody wait. Memory stays bounded whatever the station sends.
+		// The queue is full: look again in a moment, holding nothing, so
+		// that only this station's reader waits.
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-bg.ctx.Done():
+			return false
+		}
 	}
-	return true
 }
 
 // process is a station's processor: it processes the station's calls one at

@@ -66,9 +66,15 @@ func (bg *background) enqueue(station string, call *ocpp.Call) bool {
 		p.senders--
 		bg.mu.Unlock()
 	}()
+	// Wait for room, but not forever: a reader stuck behind a processor
+	// that never catches up would hold its station's connection for good.
+	wait := time.NewTimer(5 * time.Second)
+	defer wait.Stop()
 	select {
 	case p.queue <- call:
 		return true
+	case <-wait.C:
+		return true // the queue stayed full: give up on this call and read on
 	case <-bg.ctx.Done():
 		return false
 	}
@@ -78,21 +84,15 @@ func (bg *background) enqueue(station string, call *ocpp.Call) bool {
 // a time, oldest first, until it has been idle for the idle timeout or the
 // server closes.
 func (bg *background) process(station string, p *processor) {
-	// A processor takes a slot for as long as it lives: at most
-	// Config.ProcessLimit processors work at once.
-	select {
-	case bg.slots <- struct{}{}:
-	case <-bg.ctx.Done():
-		return
-	}
-	defer func() { <-bg.slots }()
 	ctx := backend.WithWorker(bg.ctx, "processor-"+station)
 	idle := time.NewTimer(bg.ttl)
 	defer idle.Stop()
 	for {
 		select {
 		case call := <-p.queue:
-			bg.backend.Process(ctx, station, call)
+			if !bg.processOne(ctx, station, call) {
+				return
+			}
 			// Idle time counts from the end of the last processing, not from
 			// the last enqueue: a processor working through a backlog is busy.
 			idle.Reset(bg.ttl)
