@@ -199,6 +199,16 @@ type producer struct {
 // own. The context is the test's: it ends as the test does.
 func (p *producer) add(t *testing.T, b *batching.Batcher[item], slot int, its []item) {
 	p.wg.Go(func() {
+		defer func() {
+			// A panic here would end the whole test binary: report it as
+			// this test's failure instead.
+			if v := recover(); v != nil {
+				p.refused.Add(1)
+				t.Errorf("Add panicked: %v.\nAdd must never panic, even while Complete runs: a send on a channel "+
+					"that Complete closed panics. Let Add select on a channel Complete closes (and return ErrClosed), "+
+					"and close only the channels nobody sends on any more.", v)
+			}
+		}()
 		for _, it := range its {
 			if err := b.Add(t.Context(), slot, it); err != nil {
 				if errors.Is(err, batching.ErrClosed) {
