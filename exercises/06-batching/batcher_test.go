@@ -146,6 +146,14 @@ func (r *recorder) record() []pushed {
 	return slices.Clone(r.pushes)
 }
 
+// counts returns, per slot, the pushes in flight now and the most that
+// were in flight at once so far.
+func (r *recorder) counts() (inFlight, peak []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.inFlight), slices.Clone(r.peak)
+}
+
 // now returns the fake time since the recorder was made.
 func (r *recorder) now() time.Duration { return time.Since(r.t0) }
 
@@ -184,14 +192,28 @@ type producer struct {
 	wg       sync.WaitGroup
 	accepted atomic.Int64 // Adds that returned nil
 	refused  atomic.Int64 // Adds that returned an error
+	closed   atomic.Int64 // of those, the ones that returned ErrClosed
 }
 
 // add adds the items to slot, one after the other, from a goroutine of its
 // own. The context is the test's: it ends as the test does.
 func (p *producer) add(t *testing.T, b *batching.Batcher[item], slot int, its []item) {
 	p.wg.Go(func() {
+		defer func() {
+			// A panic here would end the whole test binary: report it as
+			// this test's failure instead.
+			if v := recover(); v != nil {
+				p.refused.Add(1)
+				t.Errorf("Add panicked: %v.\nAdd must never panic, even while Complete runs: a send on a channel "+
+					"that Complete closed panics. Let Add select on a channel Complete closes (and return ErrClosed), "+
+					"and close only the channels nobody sends on any more.", v)
+			}
+		}()
 		for _, it := range its {
 			if err := b.Add(t.Context(), slot, it); err != nil {
+				if errors.Is(err, batching.ErrClosed) {
+					p.closed.Add(1)
+				}
 				p.refused.Add(1)
 				return
 			}
@@ -269,14 +291,41 @@ func TestPushAtInterval(t *testing.T) {
 			}
 		}
 		time.Sleep(5 * time.Second)
-		checkPushes(t, r.record(), []pushed{
+		want := []pushed{
 			{Slot: 0, At: 1000 * time.Millisecond, Items: items(0, 0, 3)},
 			{Slot: 1, At: 1500 * time.Millisecond, Items: items(1, 0, 1)},
 			{Slot: 0, At: 2200 * time.Millisecond, Items: items(0, 3, 2)},
 			{Slot: 1, At: 2700 * time.Millisecond, Items: items(1, 1, 1)},
-		}, "A slot's batch is pushed exactly an Interval (1s) after its first item came, with what it holds "+
+		}
+		checkPushes(t, r.record(), want, "A slot's batch is pushed exactly an Interval (1s) after its first item came, with what it holds "+
 			"then: so no meter value waits longer than the Interval, and none is written in a batch of its own "+
 			"when others could join it.")
+		if t.Failed() {
+			return
+		}
+
+		// Slot 0 fills a batch in 90ms: it is pushed for its size. Then
+		// nothing comes for 2.9s, longer than the Interval, and then one
+		// item: its batch is due an Interval after it, as any first item's.
+		for i := range 10 {
+			time.Sleep(8*time.Second + time.Duration(i)*10*time.Millisecond - r.now())
+			if err := b.Add(t.Context(), 0, item{0, 5 + i}); err != nil {
+				t.Fatalf("Add of slot 0's item %d: %v", 5+i, err)
+			}
+		}
+		time.Sleep(11*time.Second - r.now())
+		if err := b.Add(t.Context(), 0, item{0, 15}); err != nil {
+			t.Fatalf("Add of slot 0's item 15: %v", err)
+		}
+		time.Sleep(5 * time.Second)
+		want = append(want,
+			pushed{Slot: 0, At: 8090 * time.Millisecond, Items: items(0, 5, 10)},
+			pushed{Slot: 0, At: 12 * time.Second, Items: items(0, 15, 1)},
+		)
+		checkPushes(t, r.record(), want, "After slot 0's batch was pushed at 8.09s for its size, nothing came until 11s, and the item that came "+
+			"then is the first of a new batch, pushed an Interval (1s) later. The Interval of a batch pushed for its "+
+			"size is over: its timer must not fire later on a batch that is empty (an empty write) or that it never "+
+			"started (an item pushed at once).")
 	})
 }
 
@@ -287,22 +336,28 @@ func TestPushesInFlightPerSlot(t *testing.T) {
 		r.hold()
 		b := newBatcher(t, batching.BatchConfig{Size: size, Interval: time.Second, Concurrency: concurrency, Slots: slots}, r)
 
-		// Three producers a slot, 20 items each, while every push is held.
+		// Three producers a slot, 20 items each, while every push is held:
+		// first slot 0's alone, then slot 1's too.
 		var p producer
 		for slot := range slots {
 			for k := range 3 {
 				p.add(t, b, slot, items(slot, 100*k, 20))
 			}
-		}
-		synctest.Wait()
-		r.mu.Lock()
-		inFlight := slices.Clone(r.inFlight)
-		r.mu.Unlock()
-		for slot, n := range inFlight {
-			if n != concurrency {
-				t.Errorf("slot %d had %d pushes in flight while its producers had 60 items for it, want %d (Concurrency): "+
-					"more overwhelms the database the Batcher is there to spare; fewer leaves it idle while batches wait",
-					slot, n, concurrency)
+			synctest.Wait()
+			inFlight, _ := r.counts()
+			for other, n := range inFlight {
+				switch {
+				case other > slot && n != 0:
+					t.Errorf("slot %d had %d pushes in flight before any item was added to it, want 0", other, n)
+				case other == slot && n != concurrency && slot > 0:
+					t.Errorf("slot %d had %d pushes in flight while its producers had 60 items for it and slot 0's "+
+						"pushes were all held, want %d (Concurrency): each slot has Concurrency pushes of its own, so a "+
+						"slot whose writes are slow delays its own stations, not every slot's", slot, n, concurrency)
+				case other == slot && n != concurrency:
+					t.Errorf("slot %d had %d pushes in flight while its producers had 60 items for it, want %d "+
+						"(Concurrency): more overwhelms the database the Batcher is there to spare; fewer leaves it "+
+						"idle while batches wait", slot, n, concurrency)
+				}
 			}
 		}
 
@@ -311,8 +366,9 @@ func TestPushesInFlightPerSlot(t *testing.T) {
 		if _, err := b.Complete(t.Context(), true); err != nil {
 			t.Errorf("Complete: %v", err)
 		}
-		for slot, peak := range r.peak {
-			if peak > concurrency && inFlight[slot] <= concurrency {
+		_, peaks := r.counts()
+		for slot, peak := range peaks {
+			if peak > concurrency && !t.Failed() {
 				t.Errorf("slot %d had %d pushes in flight at once, want at most %d (Concurrency)", slot, peak, concurrency)
 			}
 		}
@@ -356,7 +412,16 @@ func TestFullSlotHoldsProducersBack(t *testing.T) {
 				"want context.DeadlineExceeded after 1s", err, time.Since(start))
 		}
 
+		// Room comes when the pushes end: the producer waiting gets in at
+		// that instant, and its last 5 items with it (a batch of 5 pushed,
+		// one of 5 filling).
 		r.open()
+		synctest.Wait()
+		if got := p.accepted.Load(); got != 20 {
+			t.Errorf("%d of 20 Adds had returned at the instant the held pushes ended, want 20: a producer held back "+
+				"is let in the moment a push ends, not when it next looks (a station's reader waiting there is a "+
+				"station not read)", got)
+		}
 		p.wg.Wait()
 		if _, err := b.Complete(t.Context(), true); err != nil {
 			t.Errorf("Complete: %v", err)
@@ -397,31 +462,45 @@ func TestCompleteDrains(t *testing.T) {
 		r := newRecorder(3)
 		b := newBatcher(t, batching.BatchConfig{Size: 10, Interval: time.Minute, Concurrency: 1, Slots: 3}, r)
 		r.hold()
-		// Slot 0: a push of 10 held in flight and 4 more waiting; slot 1: 3
-		// waiting; slot 2: nothing.
+		// Slot 0: a push of 10 held in flight, a full batch of 10 waiting
+		// for it, and its producer waiting to add a 21st item; slot 1: 3
+		// items waiting; slot 2: nothing.
 		var p producer
-		p.add(t, b, 0, items(0, 0, 14))
+		p.add(t, b, 0, items(0, 0, 22))
 		p.add(t, b, 1, items(1, 0, 3))
 		synctest.Wait()
-		if got := p.accepted.Load(); got != 17 {
-			t.Fatalf("%d of 17 Adds returned while a push was held, want 17: there was room for them all", got)
+		if got, refused := p.accepted.Load(), p.refused.Load(); got != 23 || refused != 0 {
+			t.Fatalf("%d Adds returned nil and %d an error while a push was held, want 23 and 0, then slot 0's "+
+				"producer waiting: slot 0 had room for 20 items (a push of 10 in flight, a batch of 10 filling), "+
+				"slot 1 for its 3", got, refused)
 		}
 
 		time.Sleep(time.Second)
-		completed := make(chan error, 1)
+		type result struct {
+			err error
+			at  time.Duration
+		}
+		completed := make(chan result, 1)
 		go func() {
 			dropped, err := b.Complete(context.Background(), true)
 			if len(dropped) > 0 {
 				err = errors.Join(err, fmt.Errorf("dropped %v", dropped))
 			}
-			completed <- err
+			completed <- result{err, r.now()}
 		}()
 		synctest.Wait()
 		select {
-		case err := <-completed:
+		case res := <-completed:
 			t.Fatalf("Complete(drain) returned (%v) while a push was still in flight, want it to wait: whoever calls "+
-				"Complete then closes the database under that push's feet, or exits and loses it", err)
+				"Complete then closes the database under that push's feet, or exits and loses it", res.err)
 		default:
+		}
+		// The producer that waited for room in slot 0 is told at once that
+		// its item will never be taken.
+		if got, closed := p.accepted.Load(), p.closed.Load(); got != 23 || closed != 1 {
+			t.Errorf("once Complete was called, %d Adds had returned nil and %d ErrClosed, want 23 and 1: the Add "+
+				"waiting for room in a full slot must return ErrClosed at once, since the slot takes nothing more; "+
+				"waiting on would hold its producer (a station's reader) until its own context ends", got, closed)
 		}
 		// Slot 1 had nothing in flight: its 3 items are pushed now, without
 		// waiting for the Interval.
@@ -434,15 +513,21 @@ func TestCompleteDrains(t *testing.T) {
 		}
 
 		r.open()
-		if err, ok := kit.Await(t, completed); !ok {
+		if res, ok := kit.Await(t, completed); !ok {
 			t.Fatal("Complete(drain) did not return once the pushes could end")
-		} else if err != nil {
-			t.Errorf("Complete(drain) returned %v, want nil: nothing needed dropping", err)
+		} else {
+			if res.err != nil {
+				t.Errorf("Complete(drain) returned %v, want nil: nothing needed dropping", res.err)
+			}
+			if res.at != time.Second {
+				t.Errorf("Complete(drain) returned at %v, want at %v: the instant its last push ended. Wait for the "+
+					"pushes themselves (a WaitGroup), not by looking every so often whether they are done", res.at, time.Second)
+			}
 		}
 		checkPushes(t, r.record(), []pushed{
 			{Slot: 0, At: 0, Items: items(0, 0, 10)},
 			{Slot: 1, At: time.Second, Items: items(1, 0, 3)},
-			{Slot: 0, At: time.Second, Items: items(0, 10, 4)},
+			{Slot: 0, At: time.Second, Items: items(0, 10, 10)},
 		}, "Complete(drain) pushes everything that was added, in order, Concurrency (1) at a time.")
 		if _, err := b.Complete(t.Context(), true); !errors.Is(err, batching.ErrClosed) {
 			t.Errorf("a second Complete returned %v, want ErrClosed", err)
@@ -463,14 +548,16 @@ func TestCompleteDropsAndReports(t *testing.T) {
 			t.Fatalf("%d of 15 Adds returned while a push was held, want 15: there was room for them all", got)
 		}
 
+		time.Sleep(time.Second)
 		type result struct {
 			dropped []item
 			err     error
+			at      time.Duration
 		}
 		completed := make(chan result, 1)
 		go func() {
 			dropped, err := b.Complete(context.Background(), false)
-			completed <- result{dropped, err}
+			completed <- result{dropped, err, r.now()}
 		}()
 		synctest.Wait()
 		select {
@@ -486,6 +573,10 @@ func TestCompleteDropsAndReports(t *testing.T) {
 		}
 		if res.err != nil {
 			t.Errorf("Complete returned %v, want nil", res.err)
+		}
+		if res.at != time.Second {
+			t.Errorf("Complete returned at %v, want at %v: the instant the push in flight ended. Wait for the "+
+				"pushes themselves (a WaitGroup), not by looking every so often whether they are done", res.at, time.Second)
 		}
 		if want := append(items(0, 10, 2), items(1, 0, 3)...); !slices.Equal(res.dropped, want) {
 			t.Errorf("Complete without drain reported %v dropped, want %v: exactly the items not yet handed to a "+
@@ -589,7 +680,8 @@ func TestNothingLostOrderKept(t *testing.T) {
 				break
 			}
 		}
-		for slot, peak := range r.peak {
+		_, peaks := r.counts()
+		for slot, peak := range peaks {
 			if peak > cfg.Concurrency {
 				t.Errorf("slot %d had %d pushes in flight at once, want at most %d (Concurrency)", slot, peak, cfg.Concurrency)
 			}
@@ -655,9 +747,9 @@ func checkEachOnce(t *testing.T, got []pushed, slots, producers, each, stride in
 
 func TestAddAllocatesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const slots = 4
+		const slots, size = 4, 64
 		var pushes, pushedItems atomic.Int64
-		b := batching.NewBatcher(batching.BatchConfig{Size: 64, Interval: time.Hour, Concurrency: 2, Slots: slots},
+		b := batching.NewBatcher(batching.BatchConfig{Size: size, Interval: time.Hour, Concurrency: 2, Slots: slots},
 			func(_ context.Context, _ int, batch []item) {
 				pushes.Add(1)
 				pushedItems.Add(int64(len(batch)))
@@ -674,13 +766,33 @@ func TestAddAllocatesNothing(t *testing.T) {
 		for range 1000 { // the steady path: past the first batches
 			add()
 		}
-		allocs := testing.AllocsPerRun(10000, add)
-		t.Logf("%.2f allocations per item; %d pushes for %d items (%d per 1000)",
-			allocs, pushes.Load(), n, pushes.Load()*1000/int64(n))
+		synctest.Wait()
+		// A round adds a batch's worth of items to every slot, so it fills a
+		// batch in each: it is done when the 4 pushes it started are.
+		// Allocations are counted per round, not per item: one per push
+		// would be 1/64 of one per item, and testing.AllocsPerRun rounds
+		// its mean down to a whole number.
+		round := func() {
+			for range slots * size {
+				add()
+			}
+			synctest.Wait()
+		}
+		const runs = 50
+		before := pushes.Load()
+		allocs := testing.AllocsPerRun(runs, round)
+		perRound := float64(pushes.Load()-before) / (runs + 1) // AllocsPerRun runs round once more, to warm up
+		t.Logf("%.2f allocations per round of %d items; %.2f pushes a round, %d pushes for %d items in all",
+			allocs, slots*size, perRound, pushes.Load(), n)
+		if perRound < slots {
+			t.Fatalf("%d items, a batch's worth for each of %d slots of Size %d, started %.2f pushes, want %d: a "+
+				"batch is pushed the moment it is full", slots*size, slots, size, perRound, slots)
+		}
 		if allocs > 0 {
-			t.Errorf("Add allocates %.2f times per item on the steady path, want 0: the batches' memory is "+
-				"allocated once, with the Batcher, and reused (a timer, a slice or a closure per item is garbage "+
-				"the collector pays for at every meter value)", allocs)
+			t.Errorf("adding %d items (a batch's worth for each of %d slots), and pushing the batches they fill, "+
+				"allocates %.0f times (%.2f an item, %.2f a push), want 0: the batches' memory is allocated once, with "+
+				"the Batcher, and goes round (a slice, a timer or a closure per item or per batch is garbage the "+
+				"collector pays for at every meter value)", slots*size, slots, allocs, allocs/(slots*size), allocs/perRound)
 		}
 	})
 }

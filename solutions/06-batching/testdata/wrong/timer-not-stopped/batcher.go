@@ -150,9 +150,11 @@ func (b *Batcher[T]) Add(ctx context.Context, slot int, item T) error {
 // after its first item) and a push may start.
 func (b *Batcher[T]) fill(s *slot[T]) {
 	defer close(s.batches) // the pushers end once the last batch is pushed
-	// Each item arms a timer: when it fires, that item has waited an
-	// Interval, and the batch it is in is due.
-	expired := make(chan struct{}, 1)
+	// One timer for the slot, started by a batch's first item: not one per
+	// item, nor a ticker that beats regardless of when the items came.
+	timer := time.NewTimer(b.cfg.Interval)
+	timer.Stop()
+	defer timer.Stop()
 	var (
 		batch   = <-s.free
 		due     bool // batch is full, or has waited Interval
@@ -187,18 +189,16 @@ func (b *Batcher[T]) fill(s *slot[T]) {
 		}
 		select {
 		case item := <-in:
+			if len(batch) == 0 {
+				timer.Reset(b.cfg.Interval)
+			}
 			batch = append(batch, item)
-			time.AfterFunc(b.cfg.Interval, func() {
-				select {
-				case expired <- struct{}{}:
-				default:
-				}
-			})
-		case <-expired:
-			due = len(batch) > 0
+		case <-timer.C:
+			due = true
 		case next := <-free:
 			// A push may start: hand the batch over, and never touch it
-			// again until it comes back on free.
+			// again until it comes back on free. (The timer needs no
+			// Stop: the next item Resets it.)
 			s.batches <- batch
 			batch, due = next[:0], false
 		case <-closing:
