@@ -245,92 +245,133 @@ func (ld *load) notGoingAway() []string {
 	return wrong
 }
 
-func TestShutdownDrainsAcknowledged(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
-		srv := shutdown.New(loadConfig(b))
-		l := kit.Serve(t, srv)
-		ld := startLoad(t, l)
+// Which stage of the drain ends last: each must be waited for.
+const (
+	slowCall    = 10 * time.Second // a DataTransfer's time in the backend: a worker's call ends last
+	writesAfter = 15 * time.Second // or the batch writes wait this long after Shutdown began: they end last
+)
 
-		start := time.Now()
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown without a deadline returned %v, want nil: with all the time it needs, it drains everything", err)
+func TestShutdownDrainsAcknowledged(t *testing.T) {
+	t.Run("a worker's call ends last", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testDrain(t, true) }) })
+	t.Run("the batch writes end last", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testDrain(t, false) }) })
+}
+
+// testDrain loads the server and shuts it down without a deadline. One
+// more station makes a call just before Shutdown: with callLast it is slow,
+// and a worker is still on it when every other stage has drained; else the
+// batch writes are held until after every other stage has drained.
+func testDrain(t *testing.T, callLast bool) {
+	lat := backend.WorkshopLatencies()
+	if callLast {
+		lat.Action[ocpp.ActionDataTransfer] = slowCall
+	}
+	b := backend.New(backend.Options{Latencies: lat})
+	cfg := loadConfig(b)
+	cfg.Batch.Interval = time.Hour // a batch not full is pushed by Complete: one is filling when Shutdown begins
+	srv := shutdown.New(cfg)
+	l := kit.Serve(t, srv)
+	slow := kit.Boot(t, l, loadStations+loadIdle+1)
+	ld := startLoad(t, l)
+	slowAnswer, err := slow.Send(t.Context(), ocpp.ActionDataTransfer, ocpp.DataTransferRequest{VendorId: "kata"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Wait() // the server has read it
+	writes := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindBatch && !callLast })
+
+	start := time.Now()
+	shut := make(chan error, 1)
+	var returned time.Time
+	go func() {
+		err := srv.Shutdown(context.Background())
+		returned = time.Now()
+		shut <- err
+	}()
+	if !callLast {
+		time.Sleep(writesAfter)
+		writes.Open()
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown without a deadline returned %v, want nil: with all the time it needs, it drains everything", err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil || time.Since(returned) != 0 {
+		t.Errorf("a second Shutdown, once the first had returned nil, returned %v after %v, want nil at once: Shutdown is idempotent", err, time.Since(returned))
+	}
+	ld.settle()
+	<-slow.Done()
+	if got := <-slowAnswer; got.Result == nil {
+		t.Errorf("the DataTransfer a worker had to answer when Shutdown began got no answer (%v): "+
+			"a call the server read is the server's to answer: wait for the workers before closing the connections", got.Err)
+	}
+	o := ld.outcome(b)
+	for _, action := range kinds {
+		lost, twice, unacked := o.check(action)
+		t.Logf("%s: %d acknowledged, %d lost, %d processed twice, %d processed unacknowledged",
+			action, len(o.acked[action]), len(lost), len(twice), len(unacked))
+		if len(lost) > 0 {
+			t.Errorf("%d of %d %s messages were acknowledged and never processed (e.g. %s): "+
+				"the station was told they were safe, so it will never send them again. "+
+				"Shutdown must let every acknowledged message reach the backend before it stops the processors and the batches.",
+				len(lost), len(o.acked[action]), action, some(lost))
 		}
-		returned := time.Now()
-		if err := srv.Shutdown(context.Background()); err != nil || time.Since(returned) != 0 {
-			t.Errorf("a second Shutdown, once the first had returned nil, returned %v after %v, want nil at once: Shutdown is idempotent", err, time.Since(returned))
+		if len(twice) > 0 {
+			t.Errorf("%d %s messages were processed more than once (e.g. %s), want exactly once",
+				len(twice), action, some(twice))
 		}
-		ld.settle()
-		o := ld.outcome(b)
-		for _, action := range kinds {
-			lost, twice, unacked := o.check(action)
-			t.Logf("%s: %d acknowledged, %d lost, %d processed twice, %d processed unacknowledged",
-				action, len(o.acked[action]), len(lost), len(twice), len(unacked))
-			if len(lost) > 0 {
-				t.Errorf("%d of %d %s messages were acknowledged and never processed (e.g. %s): "+
-					"the station was told they were safe, so it will never send them again. "+
-					"Shutdown must let every acknowledged message reach the backend before it stops the processors and the batches.",
-					len(lost), len(o.acked[action]), action, some(lost))
-			}
-			if len(twice) > 0 {
-				t.Errorf("%d %s messages were processed more than once (e.g. %s), want exactly once",
-					len(twice), action, some(twice))
-			}
-			if len(unacked) > 0 {
-				t.Errorf("%d %s messages were processed but never acknowledged (e.g. %s): the station will send them again, and they will count twice",
-					len(unacked), action, some(unacked))
-			}
+		if len(unacked) > 0 {
+			t.Errorf("%d %s messages were processed but never acknowledged (e.g. %s): the station will send them again, and they will count twice",
+				len(unacked), action, some(unacked))
 		}
-		var unanswered []string
-		for _, c := range ld.calls {
-			if c.got.Result == nil {
-				unanswered = append(unanswered, fmt.Sprintf("%s (%v)", c.station, c.got.Err))
-			}
+	}
+	var unanswered []string
+	for _, c := range ld.calls {
+		if c.got.Result == nil {
+			unanswered = append(unanswered, fmt.Sprintf("%s (%v)", c.station, c.got.Err))
 		}
-		if len(unanswered) > 0 {
-			t.Errorf("%d of %d Authorize calls the server had read before Shutdown got no answer, e.g. %s: "+
-				"a call the server read is the server's to answer: keep the connections open until the workers are done",
-				len(unanswered), len(ld.calls), some(unanswered))
+	}
+	if len(unanswered) > 0 {
+		t.Errorf("%d of %d Authorize calls the server had read before Shutdown got no answer, e.g. %s: "+
+			"a call the server read is the server's to answer: keep the connections open until the workers are done",
+			len(unanswered), len(ld.calls), some(unanswered))
+	}
+	if wrong := ld.notGoingAway(); len(wrong) > 0 {
+		t.Errorf("%d of %d idle stations were not closed with 1001 (going away), e.g. %s: "+
+			"a station told the server is going away reconnects elsewhere or later; one whose connection just drops assumes a fault",
+			len(wrong), len(ld.idle), some(wrong))
+	}
+	// Shutdown cuts nothing short, and returns the instant the last
+	// work ends: not before (the backend still works for a server that
+	// said it was done), not after (nothing is left to wait for).
+	var cut []string
+	for _, r := range slices.Concat(b.Records(), b.Batches()) {
+		switch {
+		case r.Err != nil:
+			cut = append(cut, fmt.Sprintf("%s of %s (%v)", r.Action, r.Station, r.Err))
+		case r.Kind == backend.KindCall && r.End.Sub(r.Replied) < backend.WorkshopLatencies().After:
+			// Handle's bookkeeping after the answer: cut short, it
+			// still counts as a success.
+			cut = append(cut, fmt.Sprintf("%s of %s (the worker's call, cut %v after its answer)", r.Action, r.Station, r.End.Sub(r.Replied)))
 		}
-		if wrong := ld.notGoingAway(); len(wrong) > 0 {
-			t.Errorf("%d of %d idle stations were not closed with 1001 (going away), e.g. %s: "+
-				"a station told the server is going away reconnects elsewhere or later; one whose connection just drops assumes a fault",
-				len(wrong), len(ld.idle), some(wrong))
+	}
+	if len(cut) > 0 {
+		t.Errorf("%d pieces of the backend's work were cut short, e.g. %s: a Shutdown with all the time it needs "+
+			"cuts nothing short: wait for every stage to end, the workers too, before the server's context is cancelled "+
+			"(or the deadline passes)",
+			len(cut), some(cut))
+	}
+	if last := lastWork(b); !returned.Equal(last) {
+		if returned.Before(last) {
+			t.Errorf("Shutdown returned %v after it began, while the backend still worked for the server until %v: "+
+				"wait for every stage, the workers' calls and the Batcher's writes in flight too, before returning: "+
+				"the caller closes what the server uses (a database) once Shutdown returns",
+				returned.Sub(start), last.Sub(start))
+		} else {
+			t.Errorf("Shutdown returned %v after it began, want the instant the last work ended, %v: it waited %v for nothing. "+
+				"A processor that is not told that nothing more will come ends only on its IdleTimeout (%v): "+
+				"once no reader can enqueue, tell the processors to finish what they hold and end",
+				returned.Sub(start), last.Sub(start), returned.Sub(last), shutdown.DefaultIdleTimeout)
 		}
-		// Shutdown cuts nothing short, and returns the instant the last
-		// work ends: not before (the backend still works for a server that
-		// said it was done), not after (nothing is left to wait for).
-		var cut []string
-		for _, r := range slices.Concat(b.Records(), b.Batches()) {
-			switch {
-			case r.Err != nil:
-				cut = append(cut, fmt.Sprintf("%s of %s (%v)", r.Action, r.Station, r.Err))
-			case r.Kind == backend.KindCall && r.End.Sub(r.Replied) < backend.WorkshopLatencies().After:
-				// Handle's bookkeeping after the answer: cut short, it
-				// still counts as a success.
-				cut = append(cut, fmt.Sprintf("%s of %s (the worker's call, cut %v after its answer)", r.Action, r.Station, r.End.Sub(r.Replied)))
-			}
-		}
-		if len(cut) > 0 {
-			t.Errorf("%d pieces of the backend's work were cut short, e.g. %s: a Shutdown with all the time it needs "+
-				"cuts nothing short: wait for every stage to end, the workers too, before the server's context is cancelled "+
-				"(or the deadline passes)",
-				len(cut), some(cut))
-		}
-		if last := lastWork(b); !returned.Equal(last) {
-			if returned.Before(last) {
-				t.Errorf("Shutdown returned %v after it began, while the backend still worked for the server until %v: "+
-					"wait for every stage, the workers' calls and the batches' writes too, before returning: "+
-					"the caller closes what the server uses (a database) once Shutdown returns",
-					returned.Sub(start), last.Sub(start))
-			} else {
-				t.Errorf("Shutdown returned %v after it began, want the instant the last work ended, %v: it waited %v for nothing. "+
-					"A processor that is not told that nothing more will come ends only on its IdleTimeout (%v): "+
-					"once no reader can enqueue, tell the processors to finish what they hold and end",
-					returned.Sub(start), last.Sub(start), returned.Sub(last), shutdown.DefaultIdleTimeout)
-			}
-		}
-	})
+	}
 }
 
 func TestShutdownDeadlineReportsDropped(t *testing.T) {
