@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -160,6 +161,18 @@ func (ld *load) outcome(b *backend.Backend) outcome {
 	return o
 }
 
+// lastWork returns when the last work the server gave the backend ended:
+// a call, a processing or a batch write.
+func lastWork(b *backend.Backend) time.Time {
+	var last time.Time
+	for _, r := range slices.Concat(b.Records(), b.Batches()) {
+		if r.End.After(last) {
+			last = r.End
+		}
+	}
+	return last
+}
+
 // kinds are the actions answered at once and processed later.
 var kinds = []string{ocpp.ActionStatusNotification, ocpp.ActionMeterValues}
 
@@ -196,6 +209,28 @@ func some(keys []string) string {
 	return strings.Join(keys, ", ")
 }
 
+// checkReport checks that what a *ShutdownError reports dropped adds up:
+// for each kind, processed + dropped = acknowledged.
+func (o outcome) checkReport(t *testing.T, dropped shutdown.Dropped) {
+	t.Helper()
+	reported := map[string]int{ocpp.ActionStatusNotification: dropped.Processing, ocpp.ActionMeterValues: dropped.MeterValues}
+	for _, action := range kinds {
+		lost, twice, unacked := o.check(action)
+		t.Logf("%s: %d acknowledged, %d processed, %d reported dropped", action,
+			len(o.acked[action]), len(o.acked[action])-len(lost), reported[action])
+		if len(twice) > 0 || len(unacked) > 0 {
+			t.Errorf("%s: %d processed more than once, %d processed but never acknowledged (e.g. %s), want none",
+				action, len(twice), len(unacked), some(slices.Concat(twice, unacked)))
+		}
+		if reported[action] != len(lost) {
+			t.Errorf("%s: %d acknowledged, %d processed, so %d dropped; Shutdown reported %d: "+
+				"the report must add up, or the operator cannot tell stations what to send again "+
+				"(count what a reader held, what sat in a queue or a batch, and what a cancelled write or processing lost)",
+				action, len(o.acked[action]), len(o.acked[action])-len(lost), len(lost), reported[action])
+		}
+	}
+}
+
 // notGoingAway returns the idle stations that were not closed with 1001
 // (going away). (A station still writing when its connection closes reports
 // its failed write instead: only the idle ones show the close frame.)
@@ -210,54 +245,133 @@ func (ld *load) notGoingAway() []string {
 	return wrong
 }
 
-func TestShutdownDrainsAcknowledged(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		b := backend.New(backend.Options{Latencies: backend.WorkshopLatencies()})
-		srv := shutdown.New(loadConfig(b))
-		l := kit.Serve(t, srv)
-		ld := startLoad(t, l)
+// Which stage of the drain ends last: each must be waited for.
+const (
+	slowCall    = 10 * time.Second // a DataTransfer's time in the backend: a worker's call ends last
+	writesAfter = 15 * time.Second // or the batch writes wait this long after Shutdown began: they end last
+)
 
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown without a deadline returned %v, want nil: with all the time it needs, it drains everything", err)
+func TestShutdownDrainsAcknowledged(t *testing.T) {
+	t.Run("a worker's call ends last", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testDrain(t, true) }) })
+	t.Run("the batch writes end last", func(t *testing.T) { synctest.Test(t, func(t *testing.T) { testDrain(t, false) }) })
+}
+
+// testDrain loads the server and shuts it down without a deadline. One
+// more station makes a call just before Shutdown: with callLast it is slow,
+// and a worker is still on it when every other stage has drained; else the
+// batch writes are held until after every other stage has drained.
+func testDrain(t *testing.T, callLast bool) {
+	lat := backend.WorkshopLatencies()
+	if callLast {
+		lat.Action[ocpp.ActionDataTransfer] = slowCall
+	}
+	b := backend.New(backend.Options{Latencies: lat})
+	cfg := loadConfig(b)
+	cfg.Batch.Interval = time.Hour // a batch not full is pushed by Complete: one is filling when Shutdown begins
+	srv := shutdown.New(cfg)
+	l := kit.Serve(t, srv)
+	slow := kit.Boot(t, l, loadStations+loadIdle+1)
+	ld := startLoad(t, l)
+	slowAnswer, err := slow.Send(t.Context(), ocpp.ActionDataTransfer, ocpp.DataTransferRequest{VendorId: "kata"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Wait() // the server has read it
+	writes := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindBatch && !callLast })
+
+	start := time.Now()
+	shut := make(chan error, 1)
+	var returned time.Time
+	go func() {
+		err := srv.Shutdown(context.Background())
+		returned = time.Now()
+		shut <- err
+	}()
+	if !callLast {
+		time.Sleep(writesAfter)
+		writes.Open()
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown without a deadline returned %v, want nil: with all the time it needs, it drains everything", err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil || time.Since(returned) != 0 {
+		t.Errorf("a second Shutdown, once the first had returned nil, returned %v after %v, want nil at once: Shutdown is idempotent", err, time.Since(returned))
+	}
+	ld.settle()
+	<-slow.Done()
+	o := ld.outcome(b)
+	for _, action := range kinds {
+		lost, twice, unacked := o.check(action)
+		t.Logf("%s: %d acknowledged, %d lost, %d processed twice, %d processed unacknowledged",
+			action, len(o.acked[action]), len(lost), len(twice), len(unacked))
+		if len(lost) > 0 {
+			t.Errorf("%d of %d %s messages were acknowledged and never processed (e.g. %s): "+
+				"the station was told they were safe, so it will never send them again. "+
+				"Shutdown must let every acknowledged message reach the backend before it stops the processors and the batches.",
+				len(lost), len(o.acked[action]), action, some(lost))
 		}
-		ld.settle()
-		o := ld.outcome(b)
-		for _, action := range kinds {
-			lost, twice, unacked := o.check(action)
-			t.Logf("%s: %d acknowledged, %d lost, %d processed twice, %d processed unacknowledged",
-				action, len(o.acked[action]), len(lost), len(twice), len(unacked))
-			if len(lost) > 0 {
-				t.Errorf("%d of %d %s messages were acknowledged and never processed (e.g. %s): "+
-					"the station was told they were safe, so it will never send them again. "+
-					"Shutdown must let every acknowledged message reach the backend before it stops the processors and the batches.",
-					len(lost), len(o.acked[action]), action, some(lost))
-			}
-			if len(twice) > 0 {
-				t.Errorf("%d %s messages were processed more than once (e.g. %s), want exactly once",
-					len(twice), action, some(twice))
-			}
-			if len(unacked) > 0 {
-				t.Errorf("%d %s messages were processed but never acknowledged (e.g. %s): the station will send them again, and they will count twice",
-					len(unacked), action, some(unacked))
-			}
+		if len(twice) > 0 {
+			t.Errorf("%d %s messages were processed more than once (e.g. %s), want exactly once",
+				len(twice), action, some(twice))
 		}
-		var unanswered []string
-		for _, c := range ld.calls {
-			if c.got.Result == nil {
-				unanswered = append(unanswered, fmt.Sprintf("%s (%v)", c.station, c.got.Err))
-			}
+		if len(unacked) > 0 {
+			t.Errorf("%d %s messages were processed but never acknowledged (e.g. %s): the station will send them again, and they will count twice",
+				len(unacked), action, some(unacked))
 		}
-		if len(unanswered) > 0 {
-			t.Errorf("%d of %d Authorize calls the server had read before Shutdown got no answer, e.g. %s: "+
-				"a call the server read is the server's to answer: keep the connections open until the workers are done",
-				len(unanswered), len(ld.calls), some(unanswered))
+	}
+	var unanswered []string
+	for _, c := range ld.calls {
+		if c.got.Result == nil {
+			unanswered = append(unanswered, fmt.Sprintf("%s (%v)", c.station, c.got.Err))
 		}
-		if wrong := ld.notGoingAway(); len(wrong) > 0 {
-			t.Errorf("%d of %d idle stations were not closed with 1001 (going away), e.g. %s: "+
-				"a station told the server is going away reconnects elsewhere or later; one whose connection just drops assumes a fault",
-				len(wrong), len(ld.idle), some(wrong))
+	}
+	if len(unanswered) > 0 {
+		t.Errorf("%d of %d Authorize calls the server had read before Shutdown got no answer, e.g. %s: "+
+			"a call the server read is the server's to answer: keep the connections open until the workers are done",
+			len(unanswered), len(ld.calls), some(unanswered))
+	}
+	if got := <-slowAnswer; got.Result == nil {
+		t.Errorf("the DataTransfer a worker had to answer when Shutdown began got no answer (%v): "+
+			"a call the server read is the server's to answer: wait for the workers before closing the connections", got.Err)
+	}
+	if wrong := ld.notGoingAway(); len(wrong) > 0 {
+		t.Errorf("%d of %d idle stations were not closed with 1001 (going away), e.g. %s: "+
+			"a station told the server is going away reconnects elsewhere or later; one whose connection just drops assumes a fault",
+			len(wrong), len(ld.idle), some(wrong))
+	}
+	// Shutdown cuts nothing short, and returns the instant the last
+	// work ends: not before (the backend still works for a server that
+	// said it was done), not after (nothing is left to wait for).
+	var cut []string
+	for _, r := range slices.Concat(b.Records(), b.Batches()) {
+		switch {
+		case r.Err != nil:
+			cut = append(cut, fmt.Sprintf("%s of %s (%v)", r.Action, r.Station, r.Err))
+		case r.Kind == backend.KindCall && r.End.Sub(r.Replied) < backend.WorkshopLatencies().After:
+			// Handle's bookkeeping after the answer: cut short, it
+			// still counts as a success.
+			cut = append(cut, fmt.Sprintf("%s of %s (the worker's call, cut %v after its answer)", r.Action, r.Station, r.End.Sub(r.Replied)))
 		}
-	})
+	}
+	if len(cut) > 0 {
+		t.Errorf("%d pieces of the backend's work were cut short, e.g. %s: a Shutdown with all the time it needs "+
+			"cuts nothing short: wait for every stage to end, the workers too, before the server's context is cancelled "+
+			"(or the deadline passes)",
+			len(cut), some(cut))
+	}
+	if last := lastWork(b); !returned.Equal(last) {
+		if returned.Before(last) {
+			t.Errorf("Shutdown returned %v after it began, while the backend still worked for the server until %v: "+
+				"wait for every stage, the workers' calls and the Batcher's writes in flight too, before returning: "+
+				"the caller closes what the server uses (a database) once Shutdown returns",
+				returned.Sub(start), last.Sub(start))
+		} else {
+			t.Errorf("Shutdown returned %v after it began, want the instant the last work ended, %v: it waited %v for nothing. "+
+				"A processor that is not told that nothing more will come ends only on its IdleTimeout (%v): "+
+				"once no reader can enqueue, tell the processors to finish what they hold and end",
+				returned.Sub(start), last.Sub(start), returned.Sub(last), shutdown.DefaultIdleTimeout)
+		}
+	}
 }
 
 func TestShutdownDeadlineReportsDropped(t *testing.T) {
@@ -276,9 +390,21 @@ func TestShutdownDeadlineReportsDropped(t *testing.T) {
 		ld.settle()
 		o := ld.outcome(b)
 
-		if took > deadline+time.Second {
+		switch {
+		case took > deadline:
 			t.Errorf("Shutdown returned %v after its deadline of %v (fake time), want at once: "+
-				"when the context ends, give up what is left and return", took-deadline, deadline)
+				"when the context ends, give up what is left and return. Every wait of the drain must end with "+
+				"Shutdown's context (the server's context, cancelled when it ends): the Batcher's Complete and its writes too",
+				took-deadline, deadline)
+		case took < deadline:
+			t.Errorf("Shutdown with a deadline of %v returned after %v, want exactly at its deadline: "+
+				"the test queued more work than that, so Shutdown gave up while it still had time", deadline, took)
+		}
+		again := srv.Shutdown(context.Background())
+		var se2 *shutdown.ShutdownError
+		if !errors.As(again, &se2) || time.Since(start) != took {
+			t.Errorf("a second Shutdown, once the first had returned, returned %v after %v, want a *ShutdownError at once: "+
+				"Shutdown is idempotent, and what was dropped is dropped", again, time.Since(start)-took)
 		}
 		var se *shutdown.ShutdownError
 		switch {
@@ -293,22 +419,10 @@ func TestShutdownDeadlineReportsDropped(t *testing.T) {
 		if se == nil {
 			return
 		}
-		reported := map[string]int{ocpp.ActionStatusNotification: se.Dropped.Processing, ocpp.ActionMeterValues: se.Dropped.MeterValues}
-		for _, action := range kinds {
-			lost, twice, unacked := o.check(action)
-			t.Logf("%s: %d acknowledged, %d processed, %d reported dropped", action,
-				len(o.acked[action]), len(o.acked[action])-len(lost), reported[action])
-			if len(twice) > 0 || len(unacked) > 0 {
-				t.Errorf("%s: %d processed more than once, %d processed but never acknowledged (e.g. %s), want none",
-					action, len(twice), len(unacked), some(slices.Concat(twice, unacked)))
-			}
-			if reported[action] != len(lost) {
-				t.Errorf("%s: %d acknowledged, %d processed, so %d dropped; Shutdown reported %d: "+
-					"the report must add up, or the operator cannot tell stations what to send again "+
-					"(count what a reader held, what sat in a queue or a batch, and what a cancelled write or processing lost)",
-					action, len(o.acked[action]), len(o.acked[action])-len(lost), len(lost), reported[action])
-			}
+		if se2 != nil && se2.Dropped != se.Dropped {
+			t.Errorf("a second Shutdown reported %+v dropped, the first %+v, want the same: what was dropped does not change", se2.Dropped, se.Dropped)
 		}
+		o.checkReport(t, se.Dropped)
 		if se.Dropped.Total() == 0 {
 			t.Errorf("Shutdown reported nothing dropped, want some: the test queued far more work than a %v deadline allows", deadline)
 		}
@@ -393,27 +507,159 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 		l := kit.Serve(t, srv)
 		ld := startLoad(t, l)
 
-		// Two Shutdowns and a Close at once, then each once more: every
-		// call returns, none panics, and the server stops once.
+		// Two Shutdowns at once (a signal handler and a deferred call), and
+		// a Close while they drain (the operator who will not wait).
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		type returned struct {
+			err error
+			at  time.Time
+		}
+		start := time.Now()
 		var wg sync.WaitGroup
-		errs := make([]error, 3)
-		wg.Go(func() { errs[0] = srv.Shutdown(context.Background()) })
-		wg.Go(func() { errs[1] = srv.Shutdown(context.Background()) })
+		shut := make([]returned, 2)
+		for i := range shut {
+			wg.Go(func() {
+				err := srv.Shutdown(ctx)
+				shut[i] = returned{err, time.Now()}
+			})
+		}
+		if !settleWithoutLocks(t, cancel) {
+			wg.Wait()
+			kit.CheckClose(t, srv.Close())
+			ld.settle()
+			return
+		}
 		time.Sleep(100 * time.Millisecond)
-		wg.Go(func() { errs[2] = srv.Close() })
+		closing := time.Now()
+		closeErr := srv.Close()
+		closed := time.Now()
 		wg.Wait()
-		kit.CheckClose(t, errs[2])
-		for i, err := range errs[:2] {
-			if err != nil && !errors.As(err, new(*shutdown.ShutdownError)) {
-				t.Errorf("Shutdown %d returned %v, want nil or a *ShutdownError (Close cut it short)", i+1, err)
+		kit.CheckClose(t, closeErr)
+		if closed.After(closing) {
+			t.Errorf("Close returned %v after it was called, while Shutdown drained; want at once: "+
+				"Close cuts a Shutdown short (it cancels everything the server waits on), it does not wait for the drain",
+				closed.Sub(closing))
+		}
+		latest := shut[0].at // when the later of the two Shutdowns returned
+		if shut[1].at.After(latest) {
+			latest = shut[1].at
+		}
+		var first *shutdown.ShutdownError
+		for i, r := range shut {
+			var se *shutdown.ShutdownError
+			switch {
+			case !errors.As(r.err, &se) || !errors.Is(r.err, shutdown.ErrServerClosed):
+				t.Errorf("Shutdown %d returned %v, want a *ShutdownError that wraps ErrServerClosed: "+
+					"Close cut it short while acknowledged messages were still queued, and its caller must learn what was dropped", i+1, r.err)
+			case first == nil:
+				first = se
+			case se.Dropped != first.Dropped:
+				t.Errorf("the two Shutdowns reported %+v and %+v dropped, want the same: there was one shutdown", first.Dropped, se.Dropped)
+			}
+			switch {
+			case r.at.Before(closing) && !latest.Before(closing):
+				t.Errorf("Shutdown %d returned %v after it began, while the other was still draining (Close came %v after): "+
+					"a second Shutdown must wait until the first is done, or its caller exits with the work still going",
+					i+1, r.at.Sub(start), closing.Sub(start))
+			case r.at.After(closed):
+				t.Errorf("Shutdown %d returned %v after Close had returned, want with it: Close cut the drain short", i+1, r.at.Sub(closed))
 			}
 		}
-		if err := srv.Shutdown(context.Background()); err != nil && !errors.As(err, new(*shutdown.ShutdownError)) {
-			t.Errorf("Shutdown after Close returned %v, want what the first one returned", err)
+		// Once stopped, the server says the same, at once.
+		later := time.Now()
+		err := srv.Shutdown(context.Background())
+		var se *shutdown.ShutdownError
+		switch {
+		case time.Since(later) != 0:
+			t.Errorf("a Shutdown after Close took %v, want at once: the server has stopped", time.Since(later))
+		case !errors.As(err, &se) || !errors.Is(err, shutdown.ErrServerClosed):
+			t.Errorf("a Shutdown after Close returned %v, want what the first ones returned: a *ShutdownError that wraps ErrServerClosed", err)
+		case first != nil && se.Dropped != first.Dropped:
+			t.Errorf("a Shutdown after Close reported %+v dropped, the first ones %+v, want the same", se.Dropped, first.Dropped)
 		}
 		kit.CheckClose(t, srv.Close())
 		ld.settle()
+		if first != nil {
+			ld.outcome(b).checkReport(t, first.Dropped)
+		}
 	})
+}
+
+// settleWithoutLocks waits until every other goroutine of the bubble is
+// durably blocked, as synctest.Wait does, and reports true. If some wait
+// for a sync.Mutex instead, fake time could never pass: it fails the test,
+// saying why, calls rescue (which must let the holder of the lock end) and
+// reports false.
+func settleWithoutLocks(t *testing.T, rescue func()) bool {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for stuck, pause := 0, 1; ; pause = min(2*pause, 64) {
+		for range pause {
+			runtime.Gosched()
+		}
+		n := runtime.Stack(buf, true)
+		if n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		locked, running := bubbleWaits(buf[:n])
+		switch {
+		case running:
+			stuck = 0
+		case len(locked) == 0:
+			synctest.Wait()
+			return true
+		default:
+			if stuck++; stuck < 4 { // a dump can catch a goroutine an instant before it is woken
+				continue
+			}
+			once := false
+			for _, g := range locked {
+				once = once || strings.Contains(g, "sync.(*Once)")
+			}
+			if once {
+				t.Errorf("a second Shutdown (or Close) waits for the first inside sync.Once.Do, on the Once's mutex. " +
+					"In real time that would be right; but this suite runs on fake time (testing/synctest), and synctest " +
+					"does not count a goroutine waiting for a mutex as durably blocked: while it waits, the fake clock cannot move, " +
+					"so the first Shutdown, which waits for the backend's fake time, never ends. " +
+					"Let the later callers wait on a channel the first one closes when it is done " +
+					"(a flag set under the server's mutex says who is first): a goroutine waiting on a channel lets fake time pass.")
+			} else {
+				t.Errorf("%d goroutines of the bubble wait for a sync.Mutex whose holder is parked, e.g.:\n%s\n"+
+					"synctest does not count a goroutine waiting for a mutex as durably blocked, so fake time cannot pass: "+
+					"hold a lock only to look at or change shared state, never across a wait; "+
+					"to make later callers wait for the first, use a channel the first one closes", len(locked), locked[0])
+			}
+			rescue()
+			return false
+		}
+	}
+}
+
+// bubbleWaits reads a dump of every goroutine (runtime.Stack's, the caller
+// first) and returns the stacks of the caller's bubble's goroutines that wait
+// for a mutex, and whether any of the others is not durably blocked.
+func bubbleWaits(dump []byte) (locked []string, running bool) {
+	bubble := ""
+	for i, g := range strings.Split(string(dump), "\n\n") {
+		// The header: "goroutine 7 [state, 2 minutes, synctest bubble 1]:".
+		head, _, _ := strings.Cut(g, "\n")
+		_, state, _ := strings.Cut(head, "[")
+		state, _, _ = strings.Cut(state, "]")
+		_, in, _ := strings.Cut(state, ", synctest bubble ")
+		switch {
+		case i == 0:
+			bubble = in
+		case in != bubble:
+		case strings.Contains(state, "(durable)"):
+		case strings.HasPrefix(state, "sync.Mutex.Lock"), strings.HasPrefix(state, "sync.RWMutex."):
+			locked = append(locked, g)
+		default:
+			running = true
+		}
+	}
+	return locked, running
 }
 
 func TestCloseWaitsForProcessing(t *testing.T) {

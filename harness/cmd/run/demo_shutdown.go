@@ -144,7 +144,7 @@ func runShutdown(ctx context.Context, v string, newServer func(Config) Server, w
 }
 
 func showShutdown(w io.Writer, st style, r *runResult) {
-	runHeader(w, st, r, "")
+	runHeader(w, st, r, fmt.Sprintf("%d stations · Shutdown's deadline %v", r.Stations, shutdownDeadline))
 	s := r.Shutdown
 	how := "Close"
 	if s.Graceful {

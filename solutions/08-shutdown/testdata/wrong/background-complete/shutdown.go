@@ -96,8 +96,6 @@ func (s *Server) stopOnce() {
 // stop is the shutdown. The order is the lesson: each stage ends only once
 // nothing can hand it more work.
 func (s *Server) stop() {
-	// Close the connections first: nothing more comes in.
-	s.ws.Close()
 	// 2. No new station; no Read returns a message from now on. The
 	// connections stay open: the answers still have to go out.
 	s.ws.StopReading()
@@ -107,7 +105,7 @@ func (s *Server) stop() {
 	// 4. Nobody sends on the queue or to the processors any more: drain.
 	close(s.queue)
 	s.background.finish()
-	dropped, err := s.meter.Complete(s.ctx, true)
+	dropped, err := s.meter.Complete(context.Background(), true)
 	s.drops.meterValues.Add(int64(len(dropped)))
 	s.workers.Wait()
 	s.background.stop()

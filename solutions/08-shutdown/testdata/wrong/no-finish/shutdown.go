@@ -63,7 +63,8 @@ func (c *dropCounter) counts() Dropped {
 func (s *Server) Shutdown(ctx context.Context) error {
 	// The deadline cancels the server's context: everything the server
 	// does waits on it, so nothing hangs once it has ended.
-	// Drain everything, however long it takes: nothing is lost.
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
 	s.stopOnce()
 	if s.dropped.Total() == 0 && s.aborted == nil {
 		return nil
@@ -102,8 +103,7 @@ func (s *Server) stop() {
 	// room in a full queue: the processors are still running).
 	s.readers.Wait()
 	// 4. Nobody sends on the queue or to the processors any more: drain.
-	close(s.queue)
-	s.background.finish()
+	close(s.queue) // the processors retire once idle
 	dropped, err := s.meter.Complete(s.ctx, true)
 	s.drops.meterValues.Add(int64(len(dropped)))
 	s.workers.Wait()
