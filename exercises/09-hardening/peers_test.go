@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	hardening "github.com/ocppkata/kata/exercises/09-hardening"
+	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
@@ -406,6 +408,35 @@ func TestBasicAuth(t *testing.T) {
 			})
 		})
 	}
+	t.Run("AuthKeys set and empty: nobody gets in", func(t *testing.T) {
+		// A keys file with no keys in it gives an empty map, not nil: the
+		// operator turned authentication on and let nobody in yet. No
+		// neighbour here: there is no key to connect it with.
+		synctest.Test(t, func(t *testing.T) {
+			srv := hardening.New(timed(hardening.Config{Backend: backend.New(backend.Options{}), Workers: 2, AuthKeys: map[string]string{}}))
+			e := &edge{srv: srv, l: kit.Serve(t, srv), keys: map[string]string{}}
+			for _, authorization := range []string{"", basicAuth("CS0001", ""), basicAuth("CS0001", "anything")} {
+				var header http.Header
+				if authorization != "" {
+					header = http.Header{"Authorization": {authorization}}
+				}
+				_, resp, err := e.dial(t, "CS0001", header, wsconn.Subprotocol)
+				if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+					got := "101, the WebSocket was opened"
+					if err != nil {
+						got = fmt.Sprint(err)
+						if resp != nil {
+							got = fmt.Sprintf("%d (%v)", resp.StatusCode, err)
+						}
+					}
+					t.Fatalf("with AuthKeys set to an empty map, CS0001 connecting with Authorization %q: HTTP %s, "+
+						"want 401 Unauthorized: AuthKeys not nil means authentication is on, and no station has a key yet. "+
+						"Letting everyone in when there are no keys (len(AuthKeys) == 0) fails open: an operator whose keys "+
+						"file is empty, or not yet filled, has a server anyone can connect to as anyone", authorization, got)
+				}
+			}
+		})
+	})
 	t.Run("no AuthKeys, no authentication", func(t *testing.T) {
 		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
 			c, resp, err := e.dial(t, "CS0001", nil, wsconn.Subprotocol)
