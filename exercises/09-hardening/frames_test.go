@@ -215,11 +215,16 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer string // %s is the id of the server's call
+		// toNothing: the server has no call waiting; the id is one it never sent.
+		toNothing bool
 	}{
-		{"a CALLRESULT whose payload is a string", `[3,"%s","Accepted"]`},
-		{"a CALLRESULT of four elements", `[3,"%s",{"status":"Accepted"},{}]`},
-		{"a CALLERROR of three elements", `[4,"%s","GenericError"]`},
-		{"a CALLRESULT cut short", `[3,"%s",{"status":"Acc`},
+		{"a CALLRESULT whose payload is a string", `[3,"%s","Accepted"]`, false},
+		{"a CALLRESULT of four elements", `[3,"%s",{"status":"Accepted"},{}]`, false},
+		{"a CALLERROR of three elements", `[4,"%s","GenericError"]`, false},
+		{"a CALLRESULT cut short", `[3,"%s",{"status":"Acc`, false},
+		// An answer that no call waits for is dropped, and never answered either.
+		{"a CALLRESULT cut short, to no call", `[3,"%s",{"status":"Acc`, true},
+		{"a CALLERROR of three elements, to no call", `[4,"%s","GenericError"]`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,28 +232,35 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 				r := e.raw(t, "CS0001")
 				r.boot(t)
 
-				// The server resets the station, which answers with garbage.
-				start := time.Now()
-				out := e.call(r.id)
-				got := r.await()
-				call, ok := got.message().(*ocpp.Call)
-				if !ok {
-					t.Fatalf("%s waited for the server's Reset, and the server sent %s", r.id, got)
-				}
-				answer := strings.Replace(tt.answer, "%s", call.ID, 1)
-				r.send(t, answer)
-				err, ok := kit.Await(t, out)
-				took := time.Since(start)
-				var ce *ocpp.CallError
-				switch {
-				case !ok:
-					t.Fatalf("after %s answered the server's Reset with %s, the Call never returned", r.id, answer)
-				case !errors.As(err, &ce) || ce.Code != ocpp.FormationViolation:
-					t.Errorf("the station answered the server's Reset with %s (%s); Call returned after %v with: %v\n"+
-						"want it to fail at once with a *ocpp.CallError, code FormationViolation: the answer came, "+
-						"and it is broken. Waiting for the call's timeout tells the caller nothing, and too late. "+
-						"A malformed CALLRESULT or CALLERROR whose id can be read fails the call with that id.",
-						answer, tt.name, took, err)
+				var answer string
+				if tt.toNothing {
+					// The station sends a broken answer to a call the server never made.
+					answer = strings.Replace(tt.answer, "%s", "never-sent", 1)
+					r.send(t, answer)
+				} else {
+					// The server resets the station, which answers with garbage.
+					start := time.Now()
+					out := e.call(r.id)
+					got := r.await()
+					call, ok := got.message().(*ocpp.Call)
+					if !ok {
+						t.Fatalf("%s waited for the server's Reset, and the server sent %s", r.id, got)
+					}
+					answer = strings.Replace(tt.answer, "%s", call.ID, 1)
+					r.send(t, answer)
+					err, ok := kit.Await(t, out)
+					took := time.Since(start)
+					var ce *ocpp.CallError
+					switch {
+					case !ok:
+						t.Fatalf("after %s answered the server's Reset with %s, the Call never returned", r.id, answer)
+					case !errors.As(err, &ce) || ce.Code != ocpp.FormationViolation:
+						t.Errorf("the station answered the server's Reset with %s (%s); Call returned after %v with: %v\n"+
+							"want it to fail at once with a *ocpp.CallError, code FormationViolation: the answer came, "+
+							"and it is broken. Waiting for the call's timeout tells the caller nothing, and too late. "+
+							"A malformed CALLRESULT or CALLERROR whose id can be read fails the call with that id.",
+							answer, tt.name, took, err)
+					}
 				}
 
 				// Nothing answers the answer: read whatever the server sends
@@ -263,8 +275,15 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 					if strings.HasPrefix(answer, "[4") {
 						kind = "CALLERROR"
 					}
-					t.Fatalf("the server answered %s's %s with %s: an answer is never answered, not even a broken one. "+
-						"Hand it to the call it answers, and send nothing", r.id, kind, reply{data: data})
+					waits := "the server's Reset"
+					if tt.toNothing {
+						waits = "no call of the server's (an id it never sent)"
+					}
+					t.Fatalf("%s sent a broken %s %s, an answer to %s, and the server sent back %s.\n"+
+						"Want nothing sent back: an answer is never answered, not even a broken one, and not even "+
+						"when no call waits for it. A CALLERROR to a CALLERROR invites one more in return, and so on for ever. "+
+						"Hand a broken answer to the call it answers (calls.answer drops one that nobody waits for), and send nothing",
+						r.id, kind, answer, waits, reply{data: data})
 				default:
 				}
 
@@ -274,8 +293,8 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 					t.Errorf("after a malformed answer, %s sent a Heartbeat and the server sent %s; want its CALLRESULT: "+
 						"the station is still connected, and still to be served", r.id, reply{data: got})
 				}
-				out = e.call(r.id)
-				got = reply{data: loop.next(t, "the server's next Reset")}
+				out := e.call(r.id)
+				got := reply{data: loop.next(t, "the server's next Reset")}
 				if call, ok := got.message().(*ocpp.Call); !ok {
 					t.Errorf("after a malformed answer, %s waited for the server's next Reset, and the server sent %s", r.id, got)
 				} else {

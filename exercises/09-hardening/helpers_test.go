@@ -1,12 +1,14 @@
 package hardening_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -586,6 +588,48 @@ func closeName(code int) string {
 // basicAuth is the Authorization header of HTTP Basic authentication.
 func basicAuth(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
+
+// credentialsUser returns the user name in the HTTP Basic credentials of an
+// Authorization header (up to the colon the test's own ids have none of
+// before it), or "" if there is none.
+func credentialsUser(authorization string) string {
+	_, encoded, _ := strings.Cut(authorization, " ")
+	decoded, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return ""
+	}
+	user, _, _ := strings.Cut(string(decoded), ":")
+	return user
+}
+
+// refusalDiff says how the answer to a refused handshake, got, differs from
+// another, want (status, challenge, content type and body), or "" if it
+// does not. gorilla keeps the first KiB of a refused handshake's body.
+func refusalDiff(got, want *http.Response) string {
+	if got == nil || want == nil {
+		return "one of them had no HTTP answer"
+	}
+	body := func(r *http.Response) string {
+		if r.Body == nil {
+			return ""
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		return string(b)
+	}
+	switch {
+	case got.StatusCode != want.StatusCode:
+		return fmt.Sprintf("HTTP %d, and %d", got.StatusCode, want.StatusCode)
+	case got.Header.Get("WWW-Authenticate") != want.Header.Get("WWW-Authenticate"):
+		return fmt.Sprintf("WWW-Authenticate %q, and %q", got.Header.Get("WWW-Authenticate"), want.Header.Get("WWW-Authenticate"))
+	case got.Header.Get("Content-Type") != want.Header.Get("Content-Type"):
+		return fmt.Sprintf("Content-Type %q, and %q", got.Header.Get("Content-Type"), want.Header.Get("Content-Type"))
+	}
+	if g, w := body(got), body(want); g != w {
+		return fmt.Sprintf("body %q, and %q", clip(g), clip(w))
+	}
+	return ""
 }
 
 // clip shortens a frame for a message, and quotes one that is not UTF-8.

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	hardening "github.com/ocppkata/kata/exercises/09-hardening"
+	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
@@ -114,6 +117,17 @@ func TestDeadPeerClosed(t *testing.T) {
 			c := e.raw(t, "CS0001")
 			start := time.Now()
 			loop := c.listen(t) // it reads, but never answers a ping
+			// Pinged every PingInterval: twice by now, at 10s and at 20s.
+			time.Sleep(deadAfter - pingInterval/2)
+			if n, want := c.pings.Load(), int32(deadAfter/pingInterval)-1; n != want {
+				why := "a quiet but live station shows it is alive only by its pongs, and it can answer only the pings " +
+					"it gets: pinged less often, it is taken for dead while it waits for the next ping"
+				if n > want {
+					why = "Config.PingInterval says how often, and every ping costs every idle station a write"
+				}
+				t.Errorf("a station connected for %v had been pinged %d times, want %d: one ping every PingInterval (%v); %s",
+					time.Since(start), n, want, pingInterval, why)
+			}
 			if _, ok := kit.Await(t, loop.done); !ok {
 				t.Fatalf("a station that sent nothing and answered no ping for %v was still connected, "+
 					"want it closed after DeadAfter (%v): a station whose network went away without a close "+
@@ -125,9 +139,12 @@ func TestDeadPeerClosed(t *testing.T) {
 				t.Errorf("a station that sent nothing and answered no ping was closed after %v, want it kept until "+
 					"DeadAfter (%v) of silence: a station is taken for dead only after DeadAfter, which is generous "+
 					"on purpose (some chargers answer no ping, and heartbeat only every few minutes)", at, deadAfter)
-			case at > deadAfter+pingInterval:
-				t.Errorf("a station that sent nothing and answered no ping was closed after %v, want it closed after "+
-					"DeadAfter (%v) of silence, and no later than a PingInterval (%v) after that", at, deadAfter, pingInterval)
+			case at > deadAfter:
+				t.Errorf("a station that sent nothing and answered no ping was closed after %v, want it closed at DeadAfter "+
+					"(%v) of silence exactly: DeadAfter is how long a station may be silent, not a moment after which "+
+					"a check may notice it some time. A read deadline DeadAfter ahead, pushed back by every frame and "+
+					"every pong, ends the read at that very moment; a check made only when the next ping is due comes "+
+					"up to a PingInterval late", at, deadAfter)
 			}
 		})
 	})
@@ -301,10 +318,15 @@ func TestBasicAuth(t *testing.T) {
 	}{
 		{"the right key", "CS0001", basicAuth("CS0001", keys["CS0001"]), http.StatusSwitchingProtocols},
 		{"an identity with a colon, and its key", "CS:01", basicAuth("CS:01", keys["CS:01"]), http.StatusSwitchingProtocols},
+		// RFC 7235 §2.1: the scheme is case-insensitive; chargers spell it as they like.
+		{"the scheme in lower case", "CS0001", "basic" + strings.TrimPrefix(basicAuth("CS0001", keys["CS0001"]), "Basic"), http.StatusSwitchingProtocols},
+		{"the scheme in capitals", "CS0001", "BASIC" + strings.TrimPrefix(basicAuth("CS0001", keys["CS0001"]), "Basic"), http.StatusSwitchingProtocols},
 		{"a wrong key", "CS0001", basicAuth("CS0001", "guessed"), http.StatusUnauthorized},
 		{"no Authorization header", "CS0001", "", http.StatusUnauthorized},
 		{"another station's key", "CS0001", basicAuth("CS0001", keys["CS0002"]), http.StatusUnauthorized},
 		{"another station's credentials", "CS0001", basicAuth("CS0002", keys["CS0002"]), http.StatusUnauthorized},
+		// The user name is the identity in the URL, byte for byte: RFC 7617's user-id is case-sensitive.
+		{"the identity in another case, with the station's key", "CS0001", basicAuth("cs0001", keys["CS0001"]), http.StatusUnauthorized},
 		{"the key with more after it", "CS0001", basicAuth("CS0001", keys["CS0001"]+"x"), http.StatusUnauthorized},
 		{"the key cut short", "CS0001", basicAuth("CS0001", keys["CS0001"][:5]), http.StatusUnauthorized},
 		{"malformed base64", "CS0001", "Basic Q1MwMDAxOmtleS1vZi1jczAwMDE*", http.StatusUnauthorized},
@@ -332,16 +354,28 @@ func TestBasicAuth(t *testing.T) {
 				}
 				if tt.want == http.StatusSwitchingProtocols {
 					if err != nil {
-						t.Fatalf("%s connecting with Authorization %q: HTTP %d (%v), want 101 Switching Protocols: "+
-							"its credentials are its id, a ':' and its key, and they are right", tt.id, tt.authorization, got, err)
+						why := "its credentials are its id, a ':' and its key, and they are right"
+						if !strings.HasPrefix(tt.authorization, "Basic ") {
+							why = "the scheme is Basic, spelt " + strconv.Quote(strings.Fields(tt.authorization)[0]) +
+								": RFC 7235 §2.1 makes an auth scheme case-insensitive, and a charger that spells it so " +
+								"would be refused for ever. Compare the scheme with strings.EqualFold, not as the prefix \"Basic \""
+						}
+						t.Fatalf("%s connecting with Authorization %q: HTTP %d (%v), want 101 Switching Protocols: %s",
+							tt.id, tt.authorization, got, err, why)
 					}
 					c.boot(t)
 					return
 				}
 				if err == nil {
+					why := "with AuthKeys set, only a station with its own id and its own key may connect, " +
+						"or anyone who knows an id can take that station's place"
+					if user := credentialsUser(tt.authorization); user != tt.id && strings.EqualFold(user, tt.id) {
+						why = fmt.Sprintf("the user name was %q and the station in the URL %q: the user name must be "+
+							"the identity byte for byte (RFC 7617's user-id is case-sensitive, and so are the keys of AuthKeys); "+
+							"a credential that matches in another case is another station's", user, tt.id)
+					}
 					t.Fatalf("%s connecting with Authorization %q: HTTP 101, the WebSocket was opened, want 401 Unauthorized "+
-						"before the upgrade: with AuthKeys set, only a station with its own id and its own key may connect, "+
-						"or anyone who knows an id can take that station's place", tt.id, tt.authorization)
+						"before the upgrade: %s", tt.id, tt.authorization, why)
 				}
 				if got != http.StatusUnauthorized {
 					t.Fatalf("%s connecting with Authorization %q: HTTP %d (%v), want 401 Unauthorized", tt.id, tt.authorization, got, err)
@@ -357,6 +391,14 @@ func TestBasicAuth(t *testing.T) {
 							"without a key can knock any station off.")
 					return
 				}
+				// An unknown station is refused as a known one with a wrong key
+				// is, to the byte: any difference tells which stations exist.
+				_, wrong, _ := e.dial(t, "CS0001", http.Header{"Authorization": {basicAuth("CS0001", "guessed")}}, wsconn.Subprotocol)
+				if diff := refusalDiff(resp, wrong); diff != "" {
+					t.Errorf("%s, a station without a key, was refused otherwise than CS0001 with a wrong key: %s.\n"+
+						"Every refusal must look the same: one that differs for ids that have no key tells anyone "+
+						"who tries which stations exist, and so which ids are worth attacking", tt.id, diff)
+				}
 				ctx, cancel := context.WithCancel(t.Context())
 				cancel()
 				if err := e.srv.Call(ctx, tt.id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, nil); !errors.Is(err, hardening.ErrNotConnected) {
@@ -366,6 +408,35 @@ func TestBasicAuth(t *testing.T) {
 			})
 		})
 	}
+	t.Run("AuthKeys set and empty: nobody gets in", func(t *testing.T) {
+		// A keys file with no keys in it gives an empty map, not nil: the
+		// operator turned authentication on and let nobody in yet. No
+		// neighbour here: there is no key to connect it with.
+		synctest.Test(t, func(t *testing.T) {
+			srv := hardening.New(timed(hardening.Config{Backend: backend.New(backend.Options{}), Workers: 2, AuthKeys: map[string]string{}}))
+			e := &edge{srv: srv, l: kit.Serve(t, srv), keys: map[string]string{}}
+			for _, authorization := range []string{"", basicAuth("CS0001", ""), basicAuth("CS0001", "anything")} {
+				var header http.Header
+				if authorization != "" {
+					header = http.Header{"Authorization": {authorization}}
+				}
+				_, resp, err := e.dial(t, "CS0001", header, wsconn.Subprotocol)
+				if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+					got := "101, the WebSocket was opened"
+					if err != nil {
+						got = fmt.Sprint(err)
+						if resp != nil {
+							got = fmt.Sprintf("%d (%v)", resp.StatusCode, err)
+						}
+					}
+					t.Fatalf("with AuthKeys set to an empty map, CS0001 connecting with Authorization %q: HTTP %s, "+
+						"want 401 Unauthorized: AuthKeys not nil means authentication is on, and no station has a key yet. "+
+						"Letting everyone in when there are no keys (len(AuthKeys) == 0) fails open: an operator whose keys "+
+						"file is empty, or not yet filled, has a server anyone can connect to as anyone", authorization, got)
+				}
+			}
+		})
+	})
 	t.Run("no AuthKeys, no authentication", func(t *testing.T) {
 		runEdge(t, timed(hardening.Config{}), func(t *testing.T, e *edge) {
 			c, resp, err := e.dial(t, "CS0001", nil, wsconn.Subprotocol)
