@@ -1,6 +1,7 @@
 package hardening
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -45,7 +46,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request) bool {
 // the credentials are matched as the identity plus ':' followed by the key,
 // not split at the first ':' as Request.BasicAuth does. The key is compared
 // in constant time, even for an unknown station, so that timing tells an
-// attacker neither the key nor which stations exist.
+// attacker neither the key, nor its length, nor which stations exist.
 func (s *Server) authenticated(station, header string) bool {
 	scheme, encoded, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Basic") { // RFC 7235: any case
@@ -57,7 +58,11 @@ func (s *Server) authenticated(station, header string) bool {
 	}
 	key, known := s.cfg.AuthKeys[station]
 	given, ok := strings.CutPrefix(string(decoded), station+":")
-	match := subtle.ConstantTimeCompare([]byte(given), []byte(key)) == 1
+	// Compared as hashes, of one length whatever the keys': comparing the
+	// keys themselves would end at once when their lengths differ, and so
+	// tell the key's length.
+	givenSum, keySum := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(key))
+	match := subtle.ConstantTimeCompare(givenSum[:], keySum[:]) == 1
 	return known && ok && match
 }
 
