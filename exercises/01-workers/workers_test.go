@@ -282,6 +282,48 @@ func TestWorkersAreNamed(t *testing.T) {
 	})
 }
 
+func TestWorkersOutliveFailedCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const pool = 4
+		b := backend.New(backend.Options{})
+		gate := b.Hold(nil)
+		srv := workers.New(workers.Config{Backend: b, Workers: pool})
+		l := kit.Serve(t, srv)
+
+		// Four stations each send a Heartbeat and hang up while it is held in
+		// the backend: when the backend lets go, its answer cannot be sent,
+		// and the call fails. That is an ordinary day for a server, not a
+		// reason to stop.
+		for i := range pool {
+			st := kit.Dial(t, l, i+1)
+			if _, err := st.Send(t.Context(), ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}); err != nil {
+				t.Fatalf("%s's heartbeat: %v", st.ID(), err)
+			}
+			synctest.Wait()
+			st.Close()
+		}
+		synctest.Wait()
+		gate.Open()
+		synctest.Wait()
+		failed := b.Stats().Done
+
+		// The server must still answer the next station.
+		answers := heartbeats(t, l, pool+1, 1)
+		select {
+		case a := <-answers[0]:
+			if a.Err != nil {
+				t.Errorf("%s's Heartbeat after %d stations hung up mid-call: %v", station.StationID(pool+1), pool, a.Err)
+			}
+		case <-time.After(answerWithin):
+			t.Errorf("%d stations hung up while their calls were in the backend (%d calls ended, their answers not "+
+				"sent); then a new station's Heartbeat was not answered within %v, want at once: a worker whose "+
+				"call fails must log it and take the next one. Only the closed queue ends a worker; otherwise "+
+				"every station that hangs up mid-call takes a worker with it, until none is left.",
+				pool, failed, answerWithin)
+		}
+	})
+}
+
 func TestCloseWaitsForWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := backend.New(backend.Options{})

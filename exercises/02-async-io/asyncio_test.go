@@ -3,16 +3,22 @@ package asyncio_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	asyncio "github.com/ocppkata/kata/exercises/02-async-io"
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/kit"
+	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/wsconn"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -129,6 +135,95 @@ func TestBlockingCallsAreBounded(t *testing.T) {
 				"thread until the call returns, so the number of goroutines that can make such calls must be "+
 				"bounded: by the %d workers.", peak, workers))
 	})
+}
+
+// TestReadersWaitForWorkers runs on the in-memory network and fake time: one
+// station floods Heartbeats while the backend holds every call, so both
+// workers are busy for good and everything else the server reads has to
+// wait somewhere. The flood is bigger than any queue a server needs, so the
+// queue fills up whatever its size, and then the reader must wait for a
+// worker, not call the backend itself.
+func TestReadersWaitForWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const workers, flood = 2, 1 << 17
+		b := backend.New(backend.Options{})
+		b.Hold(func(w backend.Work) bool { return w.Action == ocpp.ActionHeartbeat })
+		srv := asyncio.New(asyncio.Config{Backend: b, Workers: workers})
+		l := kit.Serve(t, srv)
+
+		// The station writes until the server stops reading it, or until a
+		// call beyond the workers' is in the backend.
+		conn := dialRaw(t, l, station.StationID(1))
+		var sent atomic.Int64
+		go func() {
+			const burst = 64 // frames a write
+			for sent.Load() < flood && b.Stats().InFlight <= workers {
+				if _, err := conn.Write(heartbeats(int(sent.Load()), burst)); err != nil {
+					return
+				}
+				sent.Add(burst)
+			}
+		}()
+		synctest.Wait()
+
+		inFlight, n := b.Stats().InFlight, sent.Load()
+		t.Logf("about %d Heartbeats written before the server stopped reading; %d calls in the backend", n, inFlight)
+		if inFlight > workers {
+			t.Fatalf("with both workers held in the backend and %d Heartbeats written, %d calls were in the backend, "+
+				"want %d, one per worker (Config.Workers %d).\n"+
+				"Once the queue is full, a reader that calls the backend itself holds a thread in a blocking call, "+
+				"one per connection: a buffer in front of that fallback only makes it wait for a bigger load. "+
+				"When every worker is busy and the queue is full, the reader must wait for a worker.",
+				n, inFlight, workers, workers)
+		}
+		if n >= flood {
+			t.Fatalf("with both workers held in the backend, the server read all %d Heartbeats and was still reading: "+
+				"its queue is too big for this test to find where it ends, so the test cannot see what a reader "+
+				"does once it is full. A queue that big is also memory any station can fill at will. Give the "+
+				"queue no buffer, or a small one: when no worker is free, the reader waits for one.",
+				flood)
+		}
+		if inFlight < workers {
+			t.Fatalf("with %d Heartbeats written, %d calls reached the backend, want %d, one per worker "+
+				"(Config.Workers %d): idle workers with calls waiting keep stations waiting for nothing.",
+				n, inFlight, workers, workers)
+		}
+	})
+}
+
+// dialRaw opens a WebSocket connection to the server behind l as station id,
+// and returns the bare net.Conn under it, for a flood written frame by frame
+// by the test itself: cheaper than the simulator's calls, which keep account
+// of every answer to come. What the server sends is read and dropped.
+func dialRaw(t *testing.T, l *memnet.Listener, id string) net.Conn {
+	t.Helper()
+	d := websocket.Dialer{NetDialContext: l.DialContext, Subprotocols: []string{wsconn.Subprotocol}}
+	ws, _, err := d.DialContext(t.Context(), kit.URL+"/"+id, nil)
+	if err != nil {
+		t.Fatalf("connecting %s: %v", id, err)
+	}
+	t.Cleanup(func() { ws.Close() }) // also frees a write the server no longer reads
+	go func() {
+		for {
+			if _, _, err := ws.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	return ws.UnderlyingConn()
+}
+
+// heartbeats returns n Heartbeat CALLs numbered from first, as the masked
+// WebSocket text frames a client sends (the mask is zero, so the payload is
+// left as it is).
+func heartbeats(first, n int) []byte {
+	var frames []byte
+	for i := range n {
+		payload := fmt.Appendf(nil, `[2,"%d","Heartbeat",{}]`, first+i+1)
+		frames = append(frames, 0x81, 0x80|byte(len(payload)), 0, 0, 0, 0)
+		frames = append(frames, payload...)
+	}
+	return frames
 }
 
 // TestCloseWaitsForWorkers runs on the in-memory network and fake time:

@@ -1,0 +1,120 @@
+// Package workers is step 01 of the kata: a central system whose connections
+// produce calls onto one queue, and whose workers consume them.
+package workers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/wsconn"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Backend answers every call. Required.
+	Backend *backend.Backend
+	// Workers is how many goroutines consume the queue of calls.
+	// Zero means runtime.GOMAXPROCS(0).
+	Workers int
+	// Logger receives a line per call; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is an OCPP 1.6-J central system. Each station's connection has a
+// goroutine that reads its calls and puts them on one queue (the producers);
+// workers take calls off the queue, let the backend answer them and send the
+// answers back (the consumers).
+type Server struct {
+	cfg    Config
+	ws     wsconn.Server
+	queue  chan request
+	ctx    context.Context // ends when the server closes
+	cancel context.CancelFunc
+
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// request is one call waiting in the queue, with the connection to answer on.
+type request struct {
+	conn *wsconn.Conn
+	call *ocpp.Call
+}
+
+// New returns a Server whose workers are already waiting for calls.
+func New(cfg Config) *Server {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, queue: make(chan request)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ws.Handle = s.read
+	s.ws.Logger = cfg.Logger
+	s.startWorkers()
+	return s
+}
+
+// startWorkers starts the consumers of the queue: Config.Workers goroutines
+// receiving from the same channel, so each call goes to whichever is free.
+func (s *Server) startWorkers() {
+	for i := range s.cfg.Workers {
+		name := fmt.Sprintf("worker-%d", i+1)
+		s.workers.Go(func() { s.work(name) })
+	}
+}
+
+// read is the producer: it runs in each station's connection goroutine and
+// puts every call the station sends on the queue.
+func (s *Server) read(conn *wsconn.Conn) {
+	for {
+		msg, err := conn.Read()
+		if err != nil {
+			return
+		}
+		call, ok := msg.(*ocpp.Call)
+		if !ok {
+			continue // an answer to a call we never sent
+		}
+		select {
+		case s.queue <- request{conn: conn, call: call}:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// work is a consumer: it answers calls from the queue until the queue is closed.
+func (s *Server) work(name string) {
+	ctx := backend.WithWorker(s.ctx, name)
+	for req := range s.queue {
+		station := req.conn.Station()
+		s.cfg.Logger.Info(req.call.Action, "station", station, "worker", name)
+		if err := s.cfg.Backend.Handle(ctx, station, req.call, req.conn.Send); err != nil {
+			s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", name, "err", err)
+			return // the worker's context has ended: the server is closing
+		}
+	}
+}
+
+// Serve accepts stations on l until Close is called.
+func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
+
+// Close stops accepting stations, closes their connections, abandons the
+// calls in progress, and returns once every goroutine the server started has
+// ended. Close is idempotent.
+func (s *Server) Close() error {
+	s.cancel()
+	err := s.ws.Close() // every reader has returned: nobody sends on the queue any more
+	s.closeOnce.Do(func() { close(s.queue) })
+	s.workers.Wait()
+	return err
+}
