@@ -19,10 +19,12 @@
 // the port. At most MaxHandshakes connections may wait for their first
 // answer (the first byte a server behind writes) at once; when that many
 // wait, the Mux accepts no more until one is answered or closed, or until
-// the oldest has waited HandshakeGrace, which it then closes to make room. A
-// station's handshake takes milliseconds, so a client that holds
-// connections open without finishing its request (slowloris) loses them,
-// and stations still get in. MaxConns caps the connections open in all: one
+// the oldest that has not finished sending its request's headers has waited
+// HandshakeGrace, which it then closes to make room. A station sends its
+// handshake at once, so a client that holds connections open without
+// finishing its request (slowloris) loses them, and stations still get in;
+// one that has sent its request waits for the server, however long a burst
+// of stations makes that, and is never closed for it. MaxConns caps the connections open in all: one
 // past it is closed at once. An address whose handshakes the station side
 // refused with 401 AuthFailures times within AuthWindow has its new
 // connections answered 429 until the window has passed. Each kind of
@@ -138,6 +140,7 @@ type entry struct {
 	c       net.Conn // as accepted
 	since   time.Time
 	waiting *list.Element // in Mux.waiting while not answered, else nil
+	sent    bool          // its request's headers are complete: it waits for the server
 	gone    bool          // closed and counted out
 }
 
@@ -266,8 +269,21 @@ func (m *Mux) awaitRoom() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for m.waiting.Len() >= m.maxWaiting {
-		oldest := m.waiting.Front().Value.(*entry)
-		if wait := m.grace - time.Since(oldest.since); wait > 0 {
+		// Only a connection that has not finished its request can be
+		// holding its place; one that has is waiting for the server, which
+		// is slow under a burst, not a client holding out.
+		var oldest *entry
+		for el := m.waiting.Front(); el != nil; el = el.Next() {
+			if e := el.Value.(*entry); !e.sent {
+				oldest = e
+				break
+			}
+		}
+		wait := m.grace // for the next to come, if none holds out now
+		if oldest != nil {
+			wait = m.grace - time.Since(oldest.since)
+		}
+		if wait > 0 {
 			m.mu.Unlock()
 			t := time.NewTimer(wait)
 			select {
@@ -290,6 +306,16 @@ func (m *Mux) awaitRoom() bool {
 	}
 	return !m.closed
 }
+
+// headersSent records that e's request headers are complete.
+func (m *Mux) headersSent(e *entry) {
+	m.mu.Lock()
+	e.sent = true
+	m.mu.Unlock()
+}
+
+// endOfHeaders is the blank line that ends a request's headers.
+var endOfHeaders = []byte("\r\n\r\n")
 
 // logRefusals logs the refusals of each kind counted since its last line,
 // at most every refusalLogEvery. m.mu is held.
@@ -536,6 +562,7 @@ func (m *Mux) route(e *entry) {
 
 	to := m.http
 	wc := &conn{Conn: c, m: m, e: e, replay: head}
+	wc.sawRequest(head)
 	if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
 		to = m.stations
 		wc.watch = true
@@ -656,6 +683,8 @@ type conn struct {
 	m        *Mux
 	e        *entry
 	answered atomic.Bool // the server behind has written to it
+	sent     bool        // its first request's headers are complete
+	last     []byte      // the last bytes read, up to 3, while !sent
 
 	rmu    sync.Mutex
 	replay []byte // read by the Mux, not yet by the server
@@ -696,10 +725,29 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.rmu.Unlock()
 	}
 	n, err := c.Conn.Read(p)
+	if !c.sent && n > 0 {
+		c.sawRequest(p[:n])
+	}
 	if c.watch && n > 0 && !c.settled.Load() {
 		c.sawRead(p[:n])
 	}
 	return n, err
+}
+
+// sawRequest looks for the end of the first request's headers in the next
+// bytes read from the client. Reads come from one goroutine at a time.
+func (c *conn) sawRequest(b []byte) {
+	const keep = len("\r\n\r") // enough of the last read to find the blank line across two
+	across := append(c.last, b[:min(len(b), keep)]...)
+	if bytes.Contains(across, endOfHeaders) || bytes.Contains(b, endOfHeaders) {
+		c.sent, c.last = true, nil
+		c.m.headersSent(c.e)
+		return
+	}
+	c.last = across[max(len(across)-keep, 0):]
+	if len(b) > keep {
+		c.last = append(c.last[:0], b[len(b)-keep:]...)
+	}
 }
 
 func (c *conn) Write(p []byte) (int, error) {

@@ -639,6 +639,7 @@ func TestHeldConnectionsMakeRoom(t *testing.T) {
 		require.NoError(t, err, "a station while four connections hold every handshake place")
 		require.Equal(t, time.Second, time.Since(start), "how long the station waited: the grace, for the oldest held connection to be closed")
 		roundTrip(t, ws, "m-1")
+		synctest.Wait() // the closed one's goroutine counts it out
 		open, waiting = s.mux.Open()
 		require.Equal(t, [2]int{4, 3}, [2]int{open, waiting}, "open and waiting connections, with three held and the station in")
 		require.True(t, closedByServer(held[0]), "the oldest held connection is closed to make room")
@@ -650,11 +651,18 @@ func TestHeldConnectionsMakeRoom(t *testing.T) {
 }
 
 func TestBurstOfStationsWaitsAndGetsIn(t *testing.T) {
-	// More stations than handshake places connect at once: their
-	// handshakes take no time, so each waits its turn and none is closed.
+	// More stations than handshake places connect at once, to a server
+	// that takes three times the grace to answer each: they have sent
+	// their requests, so each waits its turn and none is closed.
 	synctest.Test(t, func(t *testing.T) {
 		var logs strings.Builder
-		s := start(t, portmux.Options{MaxHandshakes: 2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, stationServer(), says("http"))
+		slow := stationServer()
+		accept := slow.Accept
+		slow.Accept = func(w http.ResponseWriter, r *http.Request) bool {
+			time.Sleep(3 * time.Second)
+			return accept(w, r)
+		}
+		s := start(t, portmux.Options{MaxHandshakes: 2, HandshakeGrace: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, slow, says("http"))
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Go(func() {
