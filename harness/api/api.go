@@ -60,7 +60,9 @@
 //
 // The handler is safe for concurrent use. It serves only the paths above;
 // mount it on "/api/" of the server's mux. It is no business of the OCPP
-// endpoint's: the token guards the API alone.
+// endpoint's. The token guards the API even where nothing else does; make
+// serve also puts harness/guard in front of the whole operator side, which
+// asks the same token of every route.
 package api
 
 import (
