@@ -418,9 +418,9 @@ func TestManyTimeoutsAtOnce(t *testing.T) {
 	kit.Isolated(t, func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv, l, _ := setup(t, backend.Latencies{})
-			// 300 stations answer a Reset 10s after it came: at the very instant
+			// 200 stations answer a Reset 10s after it came: at the very instant
 			// the caller's deadline ends. Either may win; nothing may freeze.
-			const stations = 300
+			const stations = 200
 			sts := make([]*station.Station, stations)
 			for i := range sts {
 				sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
