@@ -139,7 +139,7 @@ type said struct {
 
 func (s said) String() string {
 	if !s.ok {
-		return "had not returned a minute after everything else had"
+		return "was still waiting a minute after everything else had stopped"
 	}
 	return fmt.Sprintf("returned at %v with %v", s.at, s.err)
 }
