@@ -77,9 +77,8 @@ func (c *calls) pending() int {
 
 // Call sends a request to a station and waits for its answer, whose
 // payload it decodes into resp (a pointer to the action's response type,
-// or nil). A CALLERROR comes back as a *ocpp.CallError; the end of ctx, or
-// of Config.CallTimeout after the call was sent if that comes first, as
-// the context's error.
+// or nil). A CALLERROR comes back as a *ocpp.CallError; the end of ctx or
+// of Config.CallTimeout as the context's error.
 //
 // This first version sends at once and waits for the answer, and that is
 // all: step 07 is to make it keep the contract in the README.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -32,13 +33,19 @@ import (
 // stations' own calls at once, unless latencies are given.
 func setup(t *testing.T, lat backend.Latencies) (*servercalls.Server, *memnet.Listener, *logRecorder) {
 	t.Helper()
+	return setupWith(t, servercalls.Config{Backend: backend.New(backend.Options{Latencies: lat})})
+}
+
+// setupWith starts a server with cfg (its Workers and Logger set here).
+func setupWith(t *testing.T, cfg servercalls.Config) (*servercalls.Server, *memnet.Listener, *logRecorder) {
+	t.Helper()
 	// Runs after the server's Close (cleanups run last first): whatever a
 	// call left waiting on a timer is reported by then, and ends now, so
 	// that the bubble can end and the suite goes on.
 	t.Cleanup(func() { time.Sleep(time.Hour) })
 	logs := &logRecorder{}
-	b := backend.New(backend.Options{Latencies: lat})
-	srv := servercalls.New(servercalls.Config{Backend: b, Workers: 4, Logger: slog.New(logs)})
+	cfg.Workers, cfg.Logger = 4, slog.New(logs)
+	srv := servercalls.New(cfg)
 	return srv, kit.Serve(t, srv), logs
 }
 
@@ -87,14 +94,19 @@ type outcome struct {
 // call runs srv.Call in a goroutine with a timeout (none if 0) and returns
 // where its outcome will be delivered.
 func call(srv *servercalls.Server, start time.Time, id, action string, req, resp any, timeout time.Duration) <-chan outcome {
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	return callWith(ctx, cancel, srv, start, id, action, req, resp)
+}
+
+// callWith runs srv.Call with ctx in a goroutine, calls cancel when it
+// returned, and returns where its outcome will be delivered.
+func callWith(ctx context.Context, cancel context.CancelFunc, srv *servercalls.Server, start time.Time, id, action string, req, resp any) <-chan outcome {
 	out := make(chan outcome, 1)
 	go func() {
-		ctx := context.Background()
-		if timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
+		defer cancel()
 		err := srv.Call(ctx, id, action, req, resp)
 		out <- outcome{err: err, at: time.Since(start)}
 	}()
@@ -109,6 +121,27 @@ func settle(t *testing.T) {
 	if !kit.Settle(t) {
 		t.FailNow()
 	}
+}
+
+// returned waits for a Call's outcome, as await does, and says what came:
+// "returned at 5s with …", or that it had not returned.
+func returned(t *testing.T, ch <-chan outcome) said {
+	t.Helper()
+	o, ok := kit.Await(t, ch)
+	return said{o, ok}
+}
+
+// said is a Call's outcome, or none, as a failure message tells it.
+type said struct {
+	outcome
+	ok bool
+}
+
+func (s said) String() string {
+	if !s.ok {
+		return "was still waiting a minute after everything else had stopped"
+	}
+	return fmt.Sprintf("returned at %v with %v", s.at, s.err)
 }
 
 // await returns a Call's outcome, failing the test if it never came.
@@ -175,6 +208,25 @@ func TestCallsTakeTurns(t *testing.T) {
 		if srv.PendingCalls() != 0 {
 			t.Errorf("PendingCalls() = %d after every call returned, want 0", srv.PendingCalls())
 		}
+
+		// An operator's request that is not JSON: Call fails at once and
+		// sends nothing, and the station's next call goes at once.
+		start = time.Now()
+		bad := call(srv, start, st.ID(), ocpp.ActionDataTransfer, json.RawMessage(`{"vendorId": kata`), nil, time.Minute)
+		if o := await(t, "the DataTransfer whose request is not JSON", bad); o.err == nil || o.at != 0 {
+			t.Errorf("a DataTransfer whose request is not JSON returned at %v with error %v, want an error at once", o.at, o.err)
+		}
+		var resp ocpp.DataTransferResponse
+		next := call(srv, start, st.ID(), ocpp.ActionDataTransfer, ocpp.DataTransferRequest{VendorId: "kata", Data: "next"}, &resp, 30*time.Second)
+		if o := await(t, "the DataTransfer after it", next); o.err != nil || o.at != time.Second || resp.Data != "next" {
+			t.Errorf("the DataTransfer after the one whose request was not JSON returned at %v with error %v (data %q), "+
+				"want its own answer at 1s: sent at once, answered a second later. The call that failed took the "+
+				"station's turn: it must give it back however it returns (a defer does), or the station's calls wait forever",
+				o.at, o.err, resp.Data)
+		}
+		if n := len(st.ServerCalls()); n != callers+1 {
+			t.Errorf("the station received %d calls, want %d: the %d calls, then the one after the request that is not JSON, which is never sent", n, callers+1, callers)
+		}
 	})
 }
 
@@ -219,31 +271,40 @@ func TestDeadlineEndsWait(t *testing.T) {
 
 		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 30*time.Second)
 		settle(t) // a is in flight
-		// b waits behind a, and gives up first; c waits as long as it takes.
+		// b waits behind a, and gives up first; c waits longer than a.
 		b := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, 10*time.Second)
 		settle(t)
+		// b2 waits behind b, and its caller cancels it at 5s.
+		ctx, cancel := context.WithCancel(context.Background())
+		b2 := callWith(ctx, cancel, srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil)
+		time.AfterFunc(5*time.Second, cancel)
+		settle(t)
 		var conf ocpp.GetConfigurationResponse
-		c := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, time.Hour)
+		c := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, 45*time.Second)
 
 		for _, w := range []struct {
 			name string
 			ch   <-chan outcome
 			at   time.Duration
+			err  error
 		}{
-			{"the Reset nobody answers (deadline 30s)", a, 30 * time.Second},
-			{"the GetConfiguration queued behind it (deadline 10s)", b, 10 * time.Second},
+			{"the Reset nobody answers (deadline 30s)", a, 30 * time.Second, context.DeadlineExceeded},
+			{"the GetConfiguration queued behind it (deadline 10s)", b, 10 * time.Second, context.DeadlineExceeded},
+			{"the GetConfiguration queued behind both, canceled at 5s", b2, 5 * time.Second, context.Canceled},
 		} {
 			o := await(t, w.name, w.ch)
-			if !errors.Is(o.err, context.DeadlineExceeded) || o.at != w.at {
-				t.Errorf("%s returned at %v with error %v, want it to return at %v with context.DeadlineExceeded: "+
-					"a deadline ends the wait exactly then, in the queue as on the wire", w.name, o.at, o.err, w.at)
+			if !errors.Is(o.err, w.err) || o.at != w.at {
+				t.Errorf("%s returned at %v with error %v, want it to return at %v with %v: "+
+					"the end of the caller's context ends the wait exactly then, in the queue as on the wire, "+
+					"and Call returns the context's own error (ctx.Err()), so the caller knows why", w.name, o.at, o.err, w.at, w.err)
 			}
 		}
-		o := await(t, "the GetConfiguration with no early deadline", c)
+		o := await(t, "the GetConfiguration with a later deadline (45s)", c)
 		if o.err != nil || o.at != 31*time.Second || len(conf.ConfigurationKey) == 0 {
 			t.Errorf("the GetConfiguration queued behind the unanswered Reset returned at %v (error %v, %d keys), "+
 				"want its answer at 31s: sent when the Reset timed out (30s), answered a second later. "+
-				"One unanswered call must stall the station's later calls only until its deadline",
+				"One unanswered call must stall the station's later calls only until its deadline, "+
+				"and a call that gave up in the queue must not keep its place in it",
 				o.at, o.err, len(conf.ConfigurationKey))
 		}
 		var actions []string
@@ -255,6 +316,51 @@ func TestDeadlineEndsWait(t *testing.T) {
 		}
 		if n := srv.PendingCalls(); n != 0 {
 			t.Errorf("PendingCalls() = %d after every call returned, want 0", n)
+		}
+	})
+}
+
+func TestCallTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const callTimeout = 20 * time.Second
+		srv, l, _ := setupWith(t, servercalls.Config{Backend: backend.New(backend.Options{}), CallTimeout: callTimeout})
+		// The station never answers a Reset. Three Resets, one after the
+		// other: two whose context has no deadline, one with a far one.
+		st := connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionReset: {Drop: true}}), true)
+		start := time.Now()
+		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 0)
+		settle(t)
+		b := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 0)
+		settle(t)
+		c := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Hour)
+
+		for _, w := range []struct {
+			name     string
+			ch       <-chan outcome
+			sent, at time.Duration
+		}{
+			{"the first Reset (no deadline)", a, 0, 20 * time.Second},
+			{"the second Reset (no deadline), queued behind it", b, 20 * time.Second, 40 * time.Second},
+			{"the third Reset (deadline in an hour), queued behind both", c, 40 * time.Second, 60 * time.Second},
+		} {
+			o, ok := kit.Await(t, w.ch)
+			if !ok {
+				t.Fatalf("%s had not returned a minute after CallTimeout (%v) should have ended it: "+
+					"Config.CallTimeout bounds the wait for a station's answer, whatever the caller's context, "+
+					"or one silent station holds its calls forever", w.name, callTimeout)
+			}
+			if !errors.Is(o.err, context.DeadlineExceeded) || o.at != w.at {
+				t.Errorf("%s returned at %v with error %v, want context.DeadlineExceeded at %v: sent when the one "+
+					"before it gave up (%v), it waits CallTimeout (%v) for its answer from then, however long "+
+					"its turn took to come and however late its own deadline", w.name, o.at, o.err, w.at, w.sent, callTimeout)
+			}
+		}
+		var sent []time.Duration
+		for _, sc := range st.ServerCalls() {
+			sent = append(sent, sc.Received.Sub(start))
+		}
+		if want := []time.Duration{0, 20 * time.Second, 40 * time.Second}; !slices.Equal(sent, want) {
+			t.Errorf("the station received the Resets at %v, want %v: each when the one before it gave up", sent, want)
 		}
 	})
 }
@@ -312,9 +418,9 @@ func TestManyTimeoutsAtOnce(t *testing.T) {
 	kit.Isolated(t, func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv, l, _ := setup(t, backend.Latencies{})
-			// 1000 stations answer a Reset 10s after it came: at the very instant
+			// 200 stations answer a Reset 10s after it came: at the very instant
 			// the caller's deadline ends. Either may win; nothing may freeze.
-			const stations = 1000
+			const stations = 200
 			sts := make([]*station.Station, stations)
 			for i := range sts {
 				sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
@@ -453,61 +559,302 @@ func TestLateAnswerDropped(t *testing.T) {
 	kit.Isolated(t, func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv, l, logs := setup(t, backend.Latencies{})
-			st := connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 20 * time.Second}}), true)
+			st := dialHand(t, l, "CS0001")
 			start := time.Now()
-			o := await(t, "the Reset", call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 10*time.Second))
+			// A Reset with a 10s deadline, and a GetConfiguration queued
+			// behind it. The station answers the Reset at 20s, twice, while
+			// the GetConfiguration (sent at 10s) waits; it answers that one at 25s.
+			a := call(srv, start, st.id, ocpp.ActionReset, reset, nil, 10*time.Second)
+			resetCall := st.mustRead(ocpp.TypeCall)
+			var conf ocpp.GetConfigurationResponse
+			b := call(srv, start, st.id, ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, time.Minute)
+			o := await(t, "the Reset", a)
 			if !errors.Is(o.err, context.DeadlineExceeded) || o.at != 10*time.Second {
-				t.Fatalf("the Reset answered after 20s, with a 10s deadline, returned at %v with %v, want context.DeadlineExceeded at 10s", o.at, o.err)
+				t.Errorf("the Reset with a 10s deadline, answered only at 20s, returned at %v with %v, want context.DeadlineExceeded at 10s", o.at, o.err)
 			}
-			time.Sleep(15 * time.Second) // the late answer came at 20s
-			settle(t)
-			lateID := st.ServerCalls()[0].ID
-			if !logs.mentions(lateID) {
-				t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
-					"it is the only trace of a station that answers too slowly", lateID)
+			confCall := st.mustRead(ocpp.TypeCall)
+
+			time.Sleep(start.Add(20 * time.Second).Sub(time.Now()))
+			late := `[3,"` + resetCall.id + `",{"status":"Accepted"}]`
+			err := st.write(late)
+			if err == nil {
+				err = st.write(late) // stations resend
 			}
-			o = await(t, "a GetConfiguration after the late answer",
-				call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
-			if o.err != nil || o.at != 25*time.Second {
-				t.Errorf("a call after the late answer returned at %v with %v, want its answer at once (25s): "+
-					"the late answer must be dropped without holding up the connection's reader. "+
+			if err == nil {
+				err = st.heartbeat()
+			}
+			if err != nil || time.Since(start) != 20*time.Second {
+				t.Errorf("after the station answered the Reset twice at 20s, 10s after its call gave up, its own Heartbeat "+
+					"was answered at %v (%v), want at once (20s): the late answers must be dropped without holding up the "+
+					"connection's reader, which is the only one reading this station. "+
 					"(If the reader is stuck, the server cannot close: this test runs in a process of its own, "+
-					"which then ends with synctest's deadlock panic.)", o.at, o.err)
+					"which then ends with synctest's deadlock panic.)", time.Since(start), err)
+			}
+			settle(t)
+			if !logs.mentions(resetCall.id) {
+				t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
+					"it is the only trace of a station that answers too slowly", resetCall.id)
+			}
+
+			time.Sleep(start.Add(25 * time.Second).Sub(time.Now()))
+			if err := st.write(`[3,"` + confCall.id + `",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`); err != nil {
+				t.Errorf("the station could not answer the GetConfiguration: %v", err)
+			}
+			o = await(t, "the GetConfiguration", b)
+			if o.err != nil || o.at != 25*time.Second || len(conf.ConfigurationKey) != 1 {
+				why := "the station answered it then"
+				if o.at == 20*time.Second {
+					why = fmt.Sprintf("it returned when the Reset's late answer (id %s) came, at 20s; its own id was %s. "+
+						"An answer belongs to the call whose id it carries, and a call's id is never one that a call "+
+						"before it on the connection had", resetCall.id, confCall.id)
+				}
+				t.Errorf("the GetConfiguration, sent while the Reset's late answer was on its way, returned at %v "+
+					"(error %v, %d keys), want its own answer at 25s (1 key): %s", o.at, o.err, len(conf.ConfigurationKey), why)
+			}
+			if resetCall.id == confCall.id {
+				t.Errorf("the Reset and the GetConfiguration after it were both sent with message id %s, want two ids: "+
+					"OCPP asks for an id unique on the connection, and a late answer tells its call only by it", confCall.id)
 			}
 		})
 	})
 }
 
-func TestCallsWaitForBoot(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv, l, _ := setup(t, backend.WorkshopLatencies())
-		st := connect(t, l, 1, nil, false)
-		settle(t) // the server has the connection
-		start := time.Now()
-		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Minute)
-		time.Sleep(10 * time.Second)
-		settle(t)
-		if n := len(st.ServerCalls()); n != 0 {
-			t.Errorf("the station received %d calls before its BootNotification, want 0: "+
-				"stations in the field ignore calls until their BootNotification was accepted", n)
-		}
-		req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Test"}
-		if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
-			t.Fatalf("BootNotification: %v", err)
-		}
-		accepted := time.Since(start)
-		o := await(t, "the Reset", a)
-		if o.err != nil {
-			t.Errorf("the Reset returned %v after the BootNotification was accepted, want its answer", o.err)
-		}
-		if sc := st.ServerCalls(); len(sc) == 0 || sc[0].Received.Sub(start) < accepted {
-			got := "never"
-			if len(sc) > 0 {
-				got = fmt.Sprintf("at %v", sc[0].Received.Sub(start))
+// TestAnswerBeforeSendReturns: the station reads the server's CALL and
+// answers it, twice, before the server's Send has returned (the test holds
+// it there, as a busy machine may). The answer is the caller's all the same,
+// and the reader goes on reading meanwhile.
+func TestAnswerBeforeSendReturns(t *testing.T) {
+	// In a process of its own: a server whose reader is stuck can never
+	// close, and its bubble would end the whole test binary.
+	kit.Isolated(t, func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			release := make(chan struct{})
+			srv, l := serveHolding(t, release)
+			st := dialHand(t, l, "CS0001")
+			start := time.Now()
+			var resp ocpp.ResetResponse
+			out := call(srv, start, st.id, ocpp.ActionReset, reset, &resp, time.Minute)
+			f := st.mustRead(ocpp.TypeCall) // the server's Send wrote it, and is held now
+			answer := `[3,"` + f.id + `",{"status":"Accepted"}]`
+			err := st.write(answer)
+			if err == nil {
+				err = st.write(answer) // stations resend
 			}
-			t.Errorf("the Reset reached the station %s, want it after the station read that its BootNotification "+
-				"was accepted (%v): the answer is what tells the station it may take calls", got, accepted)
+			if err == nil {
+				err = st.heartbeat()
+			}
+			if err != nil || time.Since(start) != 0 {
+				t.Errorf("the station answered the server's Reset twice and then sent a Heartbeat; the Heartbeat was answered "+
+					"at %v (%v), want at once (0s). The server's Call was still in Send then, not yet waiting for its answer: "+
+					"the connection's reader must hand over the answer without waiting for the caller (a channel with room "+
+					"for it), and hand over only one (the waiter taken out of the map as it is handed its answer), "+
+					"or the station is not read any more", time.Since(start), err)
+			}
+			released := time.Now()
+			close(release)
+			o := await(t, "the Reset", out)
+			if o.err != nil || resp.Status != ocpp.ResetAccepted || time.Since(released) != 0 {
+				t.Errorf("the Reset returned %v after its Send was let go, with error %v (status %q), want its answer "+
+					"(Accepted) at once: the answer came while Send was still returning, and a call must be ready for its "+
+					"answer before it sends its request, its waiter in the map", time.Since(released), o.err, resp.Status)
+			}
+			if n := srv.PendingCalls(); n != 0 {
+				t.Errorf("PendingCalls() = %d after the call returned, want 0", n)
+			}
+		})
+	})
+}
+
+// serveHolding starts a server whose every Send of a CALL to a station, once
+// the station has read it, waits until release is closed before it returns.
+func serveHolding(t *testing.T, release <-chan struct{}) (*servercalls.Server, *memnet.Listener) {
+	t.Helper()
+	t.Cleanup(func() { time.Sleep(time.Hour) }) // as in setup
+	srv := servercalls.New(servercalls.Config{Backend: backend.New(backend.Options{}), Workers: 4})
+	l := memnet.Listen()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(holdingListener{l, release}) }()
+	t.Cleanup(func() {
+		kit.CheckClose(t, srv.Close())
+		if err := <-served; err != nil && !errors.Is(err, memnet.ErrClosed) {
+			t.Errorf("Serve returned %v after Close, want nil", err)
 		}
+		kit.NoneLeftBehind(t, srv)
+	})
+	return srv, l
+}
+
+// holdingListener's connections hold each CALL the server sends.
+type holdingListener struct {
+	*memnet.Listener
+	release <-chan struct{}
+}
+
+func (l holdingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return holdingConn{c, l.release}, nil
+}
+
+// holdingConn is a wsconn.Tap: wsconn's Send tells it of each message it
+// wrote, on the sending goroutine, before Send returns.
+type holdingConn struct {
+	net.Conn
+	release <-chan struct{}
+}
+
+func (holdingConn) FrameRead(string, []byte) {}
+func (c holdingConn) MessageSent(_ string, m ocpp.Message) {
+	if m.Type() == ocpp.TypeCall {
+		<-c.release
+	}
+}
+
+// handStation is a station written by hand, frame by frame, to send what no
+// simulated station would: answers twice, or at a moment of the test's
+// choosing. Each read and write gives up after 10s, before the calls of the
+// tests that use it end.
+type handStation struct {
+	t  *testing.T
+	id string
+	ws *websocket.Conn
+}
+
+// frame is an OCPP-J frame as a hand station reads it.
+type frame struct {
+	typ ocpp.MessageType
+	id  string
+	raw []byte
+}
+
+// dialHand connects a hand station and boots it.
+func dialHand(t *testing.T, l *memnet.Listener, id string) *handStation {
+	t.Helper()
+	d := websocket.Dialer{NetDialContext: l.DialContext, Subprotocols: []string{"ocpp1.6"}}
+	ws, _, err := d.DialContext(t.Context(), kit.URL+"/"+id, nil)
+	if err != nil {
+		t.Fatalf("connecting %s: %v", id, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	st := &handStation{t: t, id: id, ws: ws}
+	if err := st.write(`[2,"boot","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Hand"}]`); err != nil {
+		t.Fatalf("BootNotification from %s: %v", id, err)
+	}
+	if f := st.mustRead(ocpp.TypeCallResult); f.id != "boot" {
+		t.Fatalf("%s's BootNotification was answered with %s, want the answer to it (id boot)", id, f.raw)
+	}
+	return st
+}
+
+func (st *handStation) write(f string) error {
+	st.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return st.ws.WriteMessage(websocket.TextMessage, []byte(f))
+}
+
+func (st *handStation) read() (frame, error) {
+	st.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, data, err := st.ws.ReadMessage()
+	if err != nil {
+		return frame{}, err
+	}
+	var f []json.RawMessage
+	var typ ocpp.MessageType
+	var id string
+	if json.Unmarshal(data, &f) != nil || len(f) < 3 || json.Unmarshal(f[0], &typ) != nil || json.Unmarshal(f[1], &id) != nil {
+		return frame{}, fmt.Errorf("%q is not an OCPP-J frame", data)
+	}
+	return frame{typ: typ, id: id, raw: data}, nil
+}
+
+// mustRead reads a frame of type typ, or ends the test.
+func (st *handStation) mustRead(typ ocpp.MessageType) frame {
+	st.t.Helper()
+	f, err := st.read()
+	if err != nil {
+		st.t.Fatalf("%s reading from the server: %v", st.id, err)
+	}
+	if f.typ != typ {
+		st.t.Fatalf("%s read %s from the server, want a frame of type %d", st.id, f.raw, typ)
+	}
+	return f
+}
+
+// heartbeat sends a Heartbeat and reads its answer.
+func (st *handStation) heartbeat() error {
+	if err := st.write(`[2,"hb","Heartbeat",{}]`); err != nil {
+		return err
+	}
+	f, err := st.read()
+	if err == nil && (f.typ != ocpp.TypeCallResult || f.id != "hb") {
+		err = fmt.Errorf("read %s, want the Heartbeat's answer", f.raw)
+	}
+	return err
+}
+
+func TestCallsWaitForBoot(t *testing.T) {
+	// In a process of its own: a call that waits for a boot that never
+	// comes, whatever happens, would keep the bubble from ever ending.
+	kit.Isolated(t, func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv, l, _ := setup(t, backend.WorkshopLatencies())
+			// Three stations connect and do not boot yet: the first boots at
+			// 10s, the second never, and the third hangs up at 5s.
+			st := connect(t, l, 1, nil, false)
+			never := connect(t, l, 2, nil, false)
+			hangs := connect(t, l, 3, nil, false)
+			settle(t) // the server has the connections
+			start := time.Now()
+			a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Hour)
+			b := call(srv, start, never.ID(), ocpp.ActionReset, reset, nil, 10*time.Second)
+			c := call(srv, start, hangs.ID(), ocpp.ActionReset, reset, nil, time.Minute)
+			time.Sleep(5 * time.Second)
+			hangs.Close()
+			time.Sleep(5 * time.Second)
+			settle(t)
+			if n := len(st.ServerCalls()) + len(never.ServerCalls()) + len(hangs.ServerCalls()); n != 0 {
+				t.Errorf("the stations received %d calls before their BootNotification, want 0: "+
+					"stations in the field ignore calls until their BootNotification was accepted", n)
+			}
+			if got := returned(t, b); !errors.Is(got.err, context.DeadlineExceeded) || got.at != 10*time.Second {
+				t.Errorf("the Reset to the station that never boots %s, want context.DeadlineExceeded at 10s, "+
+					"its deadline: the wait for the boot ends with the caller's context, with the context's error", got)
+			}
+			if got := returned(t, c); !errors.Is(got.err, servercalls.ErrDisconnected) || got.at != 5*time.Second {
+				t.Errorf("the Reset to the station that hung up at 5s, before it booted, %s, want "+
+					"servercalls.ErrDisconnected at 5s: a connection that ended will never boot, and the wait "+
+					"for the boot ends with it", got)
+			}
+
+			req := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Test"}
+			if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
+				t.Fatalf("BootNotification: %v", err)
+			}
+			accepted := time.Since(start)
+			o := await(t, "the Reset", a)
+			if o.err != nil {
+				t.Errorf("the Reset returned %v after the BootNotification was accepted, want its answer", o.err)
+			}
+			if sc := st.ServerCalls(); len(sc) == 0 || sc[0].Received.Sub(start) < accepted {
+				got := "never"
+				if len(sc) > 0 {
+					got = fmt.Sprintf("at %v", sc[0].Received.Sub(start))
+				}
+				t.Errorf("the Reset reached the station %s, want it after the station read that its BootNotification "+
+					"was accepted (%v): the answer is what tells the station it may take calls", got, accepted)
+			}
+
+			// Some stations send their BootNotification again on the same
+			// connection: it is accepted again, and calls go on.
+			if err := st.Call(t.Context(), ocpp.ActionBootNotification, req, nil); err != nil {
+				t.Fatalf("a second BootNotification on the same connection: %v", err)
+			}
+			if o := await(t, "a Reset after a second BootNotification", call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Minute)); o.err != nil {
+				t.Errorf("a Reset after the station's second BootNotification returned %v, want its answer: "+
+					"a station that is accepted twice is booted, once", o.err)
+			}
+		})
 	})
 }
 

@@ -118,9 +118,8 @@ func (c *calls) pending() int {
 // was accepted (stations ignore calls before that), until the station's
 // earlier calls are answered (OCPP allows one in flight), and for the
 // answer. A CALLERROR comes back as a *ocpp.CallError; a disconnect as
-// ErrDisconnected; the end of ctx, or of Config.CallTimeout after the call
-// was sent if that comes first, as the context's error. When Call returns, nothing of it is left
-// in the server.
+// ErrDisconnected; the end of ctx or of Config.CallTimeout as the context's
+// error. When Call returns, nothing of it is left in the server.
 func (s *Server) Call(ctx context.Context, station, action string, req, resp any) error {
 	s.mu.Lock()
 	stopping := s.stopping

@@ -40,9 +40,11 @@ type Config struct {
 	// Batch configures the Batcher that writes meter values; each station
 	// has its slot, by a hash of its id. Zero fields take their defaults.
 	Batch BatchConfig
-	// CallTimeout bounds how long Call waits for a station's answer once
-	// the call is sent, when its context has no earlier deadline. Zero
-	// means DefaultCallTimeout.
+	// CallTimeout bounds how long Call waits for a station's answer,
+	// counted from the moment the call is sent (the wait for the station's
+	// boot and turn does not count): Call gives up then, or at its
+	// context's deadline if that comes first, with context.DeadlineExceeded.
+	// Zero means DefaultCallTimeout.
 	CallTimeout time.Duration
 
 	// The edge (edge.go).

@@ -182,7 +182,19 @@ func showCalls(w io.Writer, st style, r *runResult) {
 	for i, s := range callsStations {
 		id := station.StationID(i + 1)
 		calls := slices.DeleteFunc(slices.Clone(r.Calls), func(c demoCall) bool { return c.Station != id })
-		slices.SortFunc(calls, func(a, b demoCall) int { return int(a.Returned - b.Returned) })
+		// In the order they reached the station, those never sent last.
+		slices.SortFunc(calls, func(a, b demoCall) int {
+			if (a.Reached == 0) != (b.Reached == 0) {
+				if a.Reached == 0 {
+					return 1
+				}
+				return -1
+			}
+			if a.Reached != b.Reached {
+				return int(a.Reached - b.Reached)
+			}
+			return int(a.Returned - b.Returned)
+		})
 		for k, c := range calls {
 			label := ""
 			if k == 0 {
@@ -215,6 +227,12 @@ func showCalls(w io.Writer, st style, r *runResult) {
 
 // inFlightSummary says how many calls each station had unanswered at once, at most.
 func inFlightSummary(r *runResult) string {
+	return fmt.Sprintf("at most %s in flight to one station", plural(mostInFlight(r), "call"))
+}
+
+// mostInFlight returns how many calls a station had unanswered at once, at
+// most, over the stations.
+func mostInFlight(r *runResult) int {
 	most := 0
 	for i := range callsStations {
 		id := station.StationID(i + 1)
@@ -249,7 +267,7 @@ func inFlightSummary(r *runResult) string {
 			most = max(most, n)
 		}
 	}
-	return fmt.Sprintf("at most %s in flight to one station", plural(most, "call"))
+	return most
 }
 
 func compareCalls(w io.Writer, st style, runs []*runResult) {
@@ -266,4 +284,79 @@ func compareCalls(w io.Writer, st style, runs []*runResult) {
 			r.Variant, inFlightSummary(r), hungUp.Seconds()))
 	}
 	fmt.Fprintln(w, st.bold(strings.Join(parts, "  →  ")))
+	if why := whyAnsweredDiffer(runs); why != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, why)
+	}
+}
+
+// whyAnsweredDiffer explains, from what the runs measured, why one run
+// answered fewer calls than another: taking turns, a slow station's later
+// calls wait for the ones before them, and their deadline may come first. A
+// run that answered more by sending a station several calls at once broke
+// OCPP's rule of one call in flight. Empty if the runs answered as many.
+func whyAnsweredDiffer(runs []*runResult) string {
+	if len(runs) < 2 {
+		return ""
+	}
+	count := func(r *runResult, id string) int {
+		n := 0
+		for _, c := range r.Calls {
+			if c.Station == id && c.Outcome == "answered" {
+				n++
+			}
+		}
+		return n
+	}
+	var totals, why []string
+	for _, r := range runs {
+		totals = append(totals, fmt.Sprintf("%s %d/%d", r.Variant, r.Answered, r.Planned))
+	}
+	for i, s := range callsStations {
+		id := station.StationID(i + 1)
+		fewer, more := runs[0], runs[0]
+		for _, r := range runs[1:] {
+			if count(r, id) < count(fewer, id) {
+				fewer = r
+			}
+			if count(r, id) > count(more, id) {
+				more = r
+			}
+		}
+		if count(fewer, id) == count(more, id) {
+			continue
+		}
+		var lost []string
+		for _, c := range fewer.Calls {
+			if c.Station != id || c.Outcome == "answered" {
+				continue
+			}
+			if c.Reached > 0 {
+				lost = append(lost, fmt.Sprintf("one waited %.2fs for its turn behind the calls before it, and its %s deadline came before the answer",
+					c.Reached.Seconds(), callsDeadline))
+			} else {
+				lost = append(lost, fmt.Sprintf("one waited for its turn until its %s deadline, never sent", callsDeadline))
+			}
+		}
+		text := fmt.Sprintf("At the %s station, %s answered %d of its %d calls and %s %d: in %s, %s.",
+			s.name, fewer.Variant, count(fewer, id), callsEach, more.Variant, count(more, id), fewer.Variant, strings.Join(lost, "; "))
+		if n := mostInFlight(more); n > 1 && mostInFlight(fewer) == 1 {
+			text += fmt.Sprintf(" %s answered more only by sending a station up to %d calls at once, which OCPP forbids: "+
+				"a real station may ignore a second call in flight, or answer it out of order.", capitalized(more.Variant), n)
+		}
+		why = append(why, text)
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Calls answered: %s. %s One call in flight is OCPP's rule; its price is that a slow "+
+		"station's calls queue, and a deadline counts the wait in the queue too.", strings.Join(totals, ", "), strings.Join(why, " "))
+}
+
+// capitalized returns s with its first letter in upper case.
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

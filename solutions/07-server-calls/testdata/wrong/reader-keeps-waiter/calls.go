@@ -78,19 +78,22 @@ func (c *calls) booted(l *link) {
 	l.bootOnce.Do(func() { close(l.booted) })
 }
 
-// answer hands an answer that came on l to the call waiting for it. An answer that nobody waits for (late, after
+// answer hands an answer that came on l to the call waiting for it. The
+// waiter's channel has room for it and gets only this one, so the reader
+// never waits for a caller. An answer that nobody waits for (late, after
 // its call gave up, or with an id the server never sent) is dropped.
 func (c *calls) answer(l *link, m ocpp.Message) {
 	id := m.MessageID()
+	// The caller removes its entry when it returns (its defer); the
+	// channel has room for the answer.
 	l.mu.Lock()
 	ch, ok := l.pending[id]
-	delete(l.pending, id)
 	l.mu.Unlock()
 	if !ok {
 		c.log.Warn("answer dropped: no call waits for it (late, or never sent)", "station", l.conn.Station(), "id", id)
 		return
 	}
-	ch <- m // the caller is in its select, waiting for this
+	ch <- m
 }
 
 // pending returns how many calls wait for an answer on every connection.
@@ -112,9 +115,8 @@ func (c *calls) pending() int {
 // was accepted (stations ignore calls before that), until the station's
 // earlier calls are answered (OCPP allows one in flight), and for the
 // answer. A CALLERROR comes back as a *ocpp.CallError; a disconnect as
-// ErrDisconnected; the end of ctx, or of Config.CallTimeout after the call
-// was sent if that comes first, as the context's error. When Call returns, nothing of it is left
-// in the server.
+// ErrDisconnected; the end of ctx or of Config.CallTimeout as the context's
+// error. When Call returns, nothing of it is left in the server.
 func (s *Server) Call(ctx context.Context, station, action string, req, resp any) error {
 	s.calls.mu.Lock()
 	l := s.calls.links[station]
@@ -142,7 +144,7 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	}
 	defer func() { <-l.turn }()
 
-	ch := make(chan ocpp.Message)
+	ch := make(chan ocpp.Message, 1)
 	l.mu.Lock()
 	l.nextID++
 	id := strconv.Itoa(l.nextID)

@@ -114,9 +114,8 @@ func (c *calls) pending() int {
 // was accepted (stations ignore calls before that), until the station's
 // earlier calls are answered (OCPP allows one in flight), and for the
 // answer. A CALLERROR comes back as a *ocpp.CallError; a disconnect as
-// ErrDisconnected; the end of ctx, or of Config.CallTimeout after the call
-// was sent if that comes first, as the context's error. When Call returns, nothing of it is left
-// in the server.
+// ErrDisconnected; the end of ctx or of Config.CallTimeout as the context's
+// error. When Call returns, nothing of it is left in the server.
 func (s *Server) Call(ctx context.Context, station, action string, req, resp any) error {
 	s.calls.mu.Lock()
 	l := s.calls.links[station]
@@ -135,10 +134,10 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	case <-ctx.Done():
 		return fail("waiting for its BootNotification", ctx.Err())
 	}
-	// A disconnect fails the call in flight; the queued ones get their
-	// turn after it, and their send fails then.
 	select {
 	case l.turn <- struct{}{}:
+	case <-l.gone:
+		return fail("waiting for its turn", ErrDisconnected)
 	case <-ctx.Done():
 		return fail("waiting for its turn", ctx.Err())
 	}
@@ -163,8 +162,6 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	if err := l.conn.Send(call); err != nil {
 		return fmt.Errorf("%s to %s: %w", action, station, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
-	defer cancel()
 	select {
 	case answer := <-ch:
 		return decode(station, action, answer, resp)

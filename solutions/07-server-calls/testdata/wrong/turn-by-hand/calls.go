@@ -35,11 +35,9 @@ type link struct {
 	bootOnce sync.Once
 	gone     chan struct{} // closed when the connection's reader has ended
 
-	// OCPP allows one call in flight per connection, so one waiter is
-	// enough: the call in flight's.
-	mu     sync.Mutex
-	nextID int
-	waiter chan ocpp.Message // buffered 1; nil when no call waits
+	mu      sync.Mutex
+	nextID  int
+	pending map[string]chan ocpp.Message // by message id; buffered 1
 }
 
 func (c *calls) init(log *slog.Logger) {
@@ -51,10 +49,11 @@ func (c *calls) init(log *slog.Logger) {
 // go to the newest connection of a station.
 func (c *calls) connect(conn *wsconn.Conn) *link {
 	l := &link{
-		conn:   conn,
-		turn:   make(chan struct{}, 1),
-		booted: make(chan struct{}),
-		gone:   make(chan struct{}),
+		conn:    conn,
+		turn:    make(chan struct{}, 1),
+		booted:  make(chan struct{}),
+		gone:    make(chan struct{}),
+		pending: make(map[string]chan ocpp.Message),
 	}
 	c.mu.Lock()
 	c.links[conn.Station()] = l
@@ -86,10 +85,10 @@ func (c *calls) booted(l *link) {
 func (c *calls) answer(l *link, m ocpp.Message) {
 	id := m.MessageID()
 	l.mu.Lock()
-	ch := l.waiter
-	l.waiter = nil
+	ch, ok := l.pending[id]
+	delete(l.pending, id)
 	l.mu.Unlock()
-	if ch == nil {
+	if !ok {
 		c.log.Warn("answer dropped: no call waits for it (late, or never sent)", "station", l.conn.Station(), "id", id)
 		return
 	}
@@ -103,9 +102,7 @@ func (c *calls) pending() int {
 	n := 0
 	for _, l := range c.links {
 		l.mu.Lock()
-		if l.waiter != nil {
-			n++
-		}
+		n += len(l.pending)
 		l.mu.Unlock()
 	}
 	return n
@@ -117,9 +114,8 @@ func (c *calls) pending() int {
 // was accepted (stations ignore calls before that), until the station's
 // earlier calls are answered (OCPP allows one in flight), and for the
 // answer. A CALLERROR comes back as a *ocpp.CallError; a disconnect as
-// ErrDisconnected; the end of ctx, or of Config.CallTimeout after the call
-// was sent if that comes first, as the context's error. When Call returns, nothing of it is left
-// in the server.
+// ErrDisconnected; the end of ctx or of Config.CallTimeout as the context's
+// error. When Call returns, nothing of it is left in the server.
 func (s *Server) Call(ctx context.Context, station, action string, req, resp any) error {
 	s.calls.mu.Lock()
 	l := s.calls.links[station]
@@ -138,17 +134,24 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	case <-ctx.Done():
 		return fail("waiting for its BootNotification", ctx.Err())
 	}
+	select {
+	case l.turn <- struct{}{}:
+	case <-l.gone:
+		return fail("waiting for its turn", ErrDisconnected)
+	case <-ctx.Done():
+		return fail("waiting for its turn", ctx.Err())
+	}
+	release := func() { <-l.turn } // given back as soon as the call is done with the station
+
 	ch := make(chan ocpp.Message, 1)
 	l.mu.Lock()
 	l.nextID++
 	id := strconv.Itoa(l.nextID)
-	l.waiter = ch
+	l.pending[id] = ch
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
-		if l.waiter == ch {
-			l.waiter = nil
-		}
+		delete(l.pending, id)
 		l.mu.Unlock()
 	}()
 
@@ -157,16 +160,20 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 		return fmt.Errorf("%s to %s: %w", action, station, err)
 	}
 	if err := l.conn.Send(call); err != nil {
+		release()
 		return fmt.Errorf("%s to %s: %w", action, station, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	select {
 	case answer := <-ch:
+		release()
 		return decode(station, action, answer, resp)
 	case <-l.gone:
+		release()
 		return fail("id "+id, ErrDisconnected)
 	case <-ctx.Done():
+		release()
 		return fail("id "+id+": no answer", ctx.Err())
 	}
 }
