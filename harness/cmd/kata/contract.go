@@ -391,12 +391,56 @@ func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr erro
 	default:
 		said = append(said, st.red(fmt.Sprintf("%d of %s caught", caught, plural(wrongs, "wrong turn"))))
 	}
+	if problem := reviewProblem(s, gitKnown); problem != "" {
+		t.breach(false, s.name+": "+problem, "give step.json a \"review\" list, one line per mistake no test can see, "+
+			"and the README a section \"## What no test can see\" with a bullet of each line, word for word")
+		said = append(said, st.red("review list"))
+	}
 	line := strings.Join(said, " · ")
 	if onDisk && gitKnown {
 		line += st.dim(" (not committed: starter as on disk)")
 	}
 	fmt.Printf("%-*s  %s\n", width, s.name, line)
 	return t
+}
+
+// reviewHeading is the README section that carries a step's review list.
+const reviewHeading = "## What no test can see"
+
+// reviewProblem says what is wrong with a step's review list, or "": the
+// step must have one (the contract's seventh clause), and its README must
+// carry every line of it, word for word, under reviewHeading, so that what
+// a green check shows and what the lesson says are one list. The README is
+// read as committed where git knows it, so a learner's notes in it never
+// break make test.
+func reviewProblem(s step, gitKnown bool) string {
+	if len(s.meta.Review) == 0 {
+		return "step.json has no review list (\"review\")"
+	}
+	var readme []byte
+	var err error
+	if gitKnown {
+		readme, err = s.shippedFile("README.md")
+	} else {
+		readme, err = os.ReadFile(filepath.Join(s.repo.root, s.dir(), "README.md"))
+	}
+	if err != nil {
+		return "cannot read its README: " + err.Error()
+	}
+	_, section, found := strings.Cut(string(readme), "\n"+reviewHeading+"\n")
+	if !found {
+		return "its README has no section \"" + reviewHeading + "\""
+	}
+	if next := strings.Index(section, "\n## "); next >= 0 {
+		section = section[:next]
+	}
+	words := strings.Join(strings.Fields(section), " ")
+	for _, line := range s.meta.Review {
+		if !strings.Contains(words, "- "+strings.Join(strings.Fields(line), " ")) {
+			return fmt.Sprintf("its README's %q does not carry the review line %q", reviewHeading, line)
+		}
+	}
+	return ""
 }
 
 // judgeWrong holds a wrong turn's run to the contract: it compiles and

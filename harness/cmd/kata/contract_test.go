@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,5 +103,41 @@ func TestReportVetNamesThePlatform(t *testing.T) {
 		if !strings.Contains(what, want) {
 			t.Errorf("breach says %q; want it to say %q", what, want)
 		}
+	}
+}
+
+// TestReviewProblem checks the contract's hold on a step's review list: it
+// must exist, and the README must carry each line, word for word.
+func TestReviewProblem(t *testing.T) {
+	review := []string{"a lock taken twice: no fake clock sees it; look for two Locks on one path", "a key compared with ==: its timing is the fault"}
+	readme := "# Step\n\n## Wrong turns\n\n- not this one\n\n" + reviewHeading + "\n\n" +
+		"- a lock taken twice: no fake clock sees it; look for\n  two Locks on one path\n- a key compared with ==: its timing is the fault\n\n## The figure\n"
+	tests := []struct {
+		name   string
+		review []string
+		readme string
+		want   string // in the problem; "" for none
+	}{
+		{"carried word for word, wrapped", review, readme, ""},
+		{"no review list", nil, readme, "no review list"},
+		{"no section", review, "# Step\n\n- a lock taken twice\n", "no section"},
+		{"a line missing", append(slices.Clone(review), "a third mistake"), readme, `"a third mistake"`},
+		{"a line only in another section", []string{"not this one"}, readme, `"not this one"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			s := step{name: "01-x", repo: repo{root: root}, meta: stepMeta{Review: tt.review}}
+			if err := os.MkdirAll(filepath.Join(root, s.dir()), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, s.dir(), "README.md"), []byte(tt.readme), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := reviewProblem(s, false)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("reviewProblem = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
