@@ -15,6 +15,16 @@
 // HTTP Basic auth. A case that waits longer than -timeout for an answer
 // takes the server to be silent, which is a result too.
 //
+// Then, all at once, the limit cases check the limits the server states on
+// handshakes (harness/wsconn): 20 connections that never finish their
+// headers must be closed within the header timeout while a station still
+// gets in, 1 MiB of headers must be refused with 431 before it is read,
+// a connection idle after a refused handshake must be closed within the
+// idle timeout, and identities with a NUL or 49 characters must be
+// refused with 400. They take about 10 s; -limits=false leaves them out.
+// The check causes two 401s in all (the auth cases'), well below the
+// refusals make serve counts against an address before it answers 429.
+//
 // The exit status is 0 when every case is as OCPP-J expects, 1 when one is
 // not, and 2 when the flags are wrong or the server cannot be reached.
 package main
@@ -25,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"os/signal"
@@ -38,7 +49,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stdout)))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, isTerminal(os.Stdout), nil))
 }
 
 // Exit statuses.
@@ -49,8 +60,9 @@ const (
 )
 
 // run runs the command line args, writing the cases to stdout, in colour
-// if color is set.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, color bool) int {
+// if color is set. dial opens the check's connections; nil means the
+// network's.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, color bool, dial func(ctx context.Context, network, addr string) (net.Conn, error)) int {
 	c, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -58,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, color boo
 	if err != nil {
 		return exitUsage
 	}
+	c.Dial = dial
 	if err := c.Reach(ctx); err != nil {
 		fmt.Fprintf(stderr, "edgecheck: %v\n", err)
 		return exitUsage
@@ -94,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*edge.Checker, error) {
 	fs.StringVar(&key, "key", "", "the HTTP Basic password of -station: the cases connect as it, and the auth cases run")
 	fs.StringVar(&station, "station", "CS0001", "the station that -key belongs to")
 	fs.StringVar(&keysFile, "auth-keys", "", "a file of identity:password lines, the server's: the cases connect as those stations, and the auth cases run")
+	fs.BoolVar(&c.Limits, "limits", true, "also check the server's limits on handshakes: headers never finished, 1 MiB of headers, idle after a refusal, bad identities (about 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err // the flag package has printed the error and the usage
 	}
@@ -142,7 +156,7 @@ const sentWidth = 46
 
 func newPrinter(w io.Writer, color bool) *printer {
 	p := &printer{w: w, color: color}
-	for _, cc := range edge.Cases() {
+	for _, cc := range append(edge.Cases(), edge.LimitCases()...) {
 		p.nameW = max(p.nameW, utf8.RuneCountInString(cc.Name))
 		p.sentW = max(p.sentW, utf8.RuneCountInString(edge.Clip(edge.Printable(cc.Sent), sentWidth)))
 	}

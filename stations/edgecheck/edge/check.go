@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 )
 
 // A Checker attacks the edge of a running central system, one case at a
 // time, each on a fresh connection, and says per case whether the server
-// answered as OCPP-J 1.6 and RFC 6455 call for.
+// answered as OCPP-J 1.6 and RFC 6455 call for. With Limits set, the limit
+// cases follow, all at once.
 type Checker struct {
 	// URL is the server's OCPP endpoint, such as ws://127.0.0.1:8080/ocpp;
 	// each connection appends /{stationId}.
@@ -28,6 +30,13 @@ type Checker struct {
 	// cases run. Without keys the cases make up station ids, and the auth
 	// cases are left out.
 	Keys []Key
+	// Limits, if set, adds the limit cases (LimitCases) after the others:
+	// whether the server holds to its stated limits on handshakes
+	// (harness/wsconn) with connections that never finish their headers,
+	// 1 MiB of headers, a connection idle after a refused handshake, and
+	// identities it must refuse. They wait for the server's timeouts, and
+	// add about wsconn.IdleTimeout to the run.
+	Limits bool
 	// Dial opens the network connections; nil means a net.Dialer's.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -65,10 +74,16 @@ type Case struct {
 }
 
 // Cases returns the cases a Checker runs, in their order: those with Auth
-// only when it has Keys.
-func Cases() []Case {
+// only when it has Keys. With Limits set, it runs LimitCases after them.
+func Cases() []Case { return describe(cases()) }
+
+// LimitCases returns the cases a Checker runs after Cases when its Limits
+// is set, in the order of their results.
+func LimitCases() []Case { return describe(limitCases()) }
+
+func describe(ccs []checkCase) []Case {
 	var out []Case
-	for _, cc := range cases() {
+	for _, cc := range ccs {
 		out = append(out, Case{Name: cc.name, Sent: cc.sent, Want: cc.want, Auth: cc.auth})
 	}
 	return out
@@ -138,26 +153,54 @@ func (c *Checker) Reach(ctx context.Context) error {
 }
 
 // Run runs every case in order, calling each with its result as soon as
-// it is known, and returns them all. When ctx ends it stops, leaving out
-// the case it cut short.
+// it is known, and returns them all; then, with Limits set, the limit
+// cases, all at once, giving their results in their order. When ctx ends
+// it stops, leaving out the cases it cut short.
 func (c *Checker) Run(ctx context.Context, each func(Result)) []Result {
 	var results []Result
-	for i, cc := range cases() {
-		if cc.auth && len(c.Keys) == 0 {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		got, ok := cc.run(ctx, c.session(i, cc.slug))
-		if ctx.Err() != nil {
-			break // cut short: what it found is not the server's doing
-		}
-		r := Result{Case: cc.name, Sent: cc.sent, Got: got, Want: cc.want, OK: ok}
+	emit := func(r Result) {
 		results = append(results, r)
 		if each != nil {
 			each(r)
 		}
+	}
+	all := cases()
+	for i, cc := range all {
+		if cc.auth && len(c.Keys) == 0 {
+			continue
+		}
+		if ctx.Err() != nil {
+			return results
+		}
+		got, ok := cc.run(ctx, c.session(i, cc.slug))
+		if ctx.Err() != nil {
+			return results // cut short: what it found is not the server's doing
+		}
+		emit(Result{Case: cc.name, Sent: cc.sent, Got: got, Want: cc.want, OK: ok})
+	}
+	if !c.Limits || ctx.Err() != nil {
+		return results
+	}
+	// The limit cases connect as the station of the others, but only one,
+	// "headers never finished", upgrades a connection: they cannot take
+	// over each other's.
+	limits := limitCases()
+	found := make([]chan Result, len(limits))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for j, cc := range limits {
+		found[j] = make(chan Result, 1)
+		wg.Go(func() {
+			got, ok := cc.run(ctx, c.session(len(all)+j, cc.slug))
+			found[j] <- Result{Case: cc.name, Sent: cc.sent, Got: got, Want: cc.want, OK: ok}
+		})
+	}
+	for _, f := range found {
+		r := <-f
+		if ctx.Err() != nil {
+			return results
+		}
+		emit(r)
 	}
 	return results
 }

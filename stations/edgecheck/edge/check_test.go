@@ -27,7 +27,7 @@ var testKeys = []Key{{Station: "CS0001", Password: "0123456789abcdef0123"}}
 func checkServer(t *testing.T, srv kit.Server, keys []Key) map[string]bool {
 	t.Helper()
 	l := kit.Serve(t, srv)
-	c := &Checker{URL: kit.URL, Keys: keys, Dial: l.DialContext}
+	c := &Checker{URL: kit.URL, Keys: keys, Limits: true, Dial: l.DialContext}
 	if err := c.Reach(t.Context()); err != nil {
 		t.Fatalf("Reach: %v", err)
 	}
@@ -39,10 +39,11 @@ func checkServer(t *testing.T, srv kit.Server, keys []Key) map[string]bool {
 	return verdicts
 }
 
-// caseNames lists the cases that run with or without keys.
+// caseNames lists the cases that run with or without keys, the limit
+// cases included.
 func caseNames(keys bool) []string {
 	var names []string
-	for _, cc := range cases() {
+	for _, cc := range append(cases(), limitCases()...) {
 		if !cc.auth || keys {
 			names = append(names, cc.name)
 		}
@@ -89,6 +90,12 @@ func TestStep08FailsTheEdgeCases(t *testing.T) {
 		"21-character vendor":    true,
 		`status "Flying"`:        true,
 		"auth: right key":        true, // everyone gets in
+		// wsconn's limits, which every step's server has.
+		"NUL in the identity":    true,
+		"49-character identity":  true,
+		"headers never finished": true,
+		"1 MiB of headers":       true,
+		"idle after a refusal":   true,
 	}
 	synctest.Test(t, func(t *testing.T) {
 		srv := shutdown.New(shutdown.Config{Backend: backend.New(backend.Options{})})
@@ -106,19 +113,29 @@ func TestStep08FailsTheEdgeCases(t *testing.T) {
 }
 
 func TestCasesDescribeWhatRuns(t *testing.T) {
-	all := Cases()
+	all := append(Cases(), LimitCases()...)
 	var auth []string
+	seen := make(map[string]bool)
 	for i, c := range all {
 		if c.Name == "" || c.Want == "" {
 			t.Errorf("case %d: %+v lacks a name or what it wants", i, c)
 		}
+		if seen[c.Name] {
+			t.Errorf("two cases named %q", c.Name)
+		}
+		seen[c.Name] = true
 		if c.Auth {
 			auth = append(auth, c.Name)
 		}
 	}
 	if len(all) != len(caseNames(true)) || len(all)-len(auth) != len(caseNames(false)) {
-		t.Errorf("Cases: %d, of which %d auth; the Checker runs %d with keys, %d without",
+		t.Errorf("Cases and LimitCases: %d, of which %d auth; the Checker runs %d with keys, %d without",
 			len(all), len(auth), len(caseNames(true)), len(caseNames(false)))
+	}
+	for _, c := range LimitCases() {
+		if c.Auth {
+			t.Errorf("limit case %q is an auth case: it would not run without keys", c.Name)
+		}
 	}
 }
 

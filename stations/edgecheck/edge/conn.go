@@ -65,8 +65,7 @@ func (d *dialer) open(ctx context.Context, id string, protocols []string, key *s
 	wd := websocket.Dialer{NetDialContext: d.dial, Subprotocols: protocols, HandshakeTimeout: d.timeout}
 	header := http.Header{}
 	if key != nil {
-		creds := base64.StdEncoding.EncodeToString([]byte(id + ":" + *key))
-		header.Set("Authorization", "Basic "+creds)
+		header.Set("Authorization", basicAuth(id, *key))
 	}
 	ws, resp, err := wd.DialContext(ctx, stationURL(d.url, id), header)
 	if resp != nil && resp.Body != nil {
@@ -89,6 +88,13 @@ func (d *dialer) open(ctx context.Context, id string, protocols []string, key *s
 	}
 	go c.read()
 	return c, nil
+}
+
+// basicAuth returns the Authorization header of HTTP Basic credentials:
+// the station's id as the user name, its key as the password (OCPP 1.6
+// security profile 1).
+func basicAuth(id, key string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+key))
 }
 
 // stationURL appends the station's id to the endpoint, escaped.

@@ -8,7 +8,11 @@
 // binary frame, invalid UTF-8, malformed and schema-breaking frames (each
 // followed by a Heartbeat that must still be answered), a second
 // connection as a connected station and, with Checker.Keys, HTTP Basic
-// auth. A case never waits longer than Checker.Timeout for one answer: a
+// auth. With Checker.Limits, the limit cases follow, all at once: they
+// check the limits the server states on handshakes (harness/wsconn) with
+// connections that never finish their headers, 1 MiB of headers, a
+// connection idle after a refused handshake, and identities it must
+// refuse; they wait for the server's timeouts. A case never waits longer than Checker.Timeout for one answer: a
 // server that says nothing by then is taken to be silent, which is a
 // result too. The check only reads the server's answers; it changes
 // nothing the server keeps but the connections it opens and closes, so it
