@@ -211,18 +211,22 @@ func TestSlowReaderBounded(t *testing.T) {
 	// every station's calls.
 	cfg := timed(hardening.Config{Workers: 1})
 
-	t.Run("a worker writing to a station that stopped reading moves on", func(t *testing.T) {
+	t.Run("a station that stopped reading holds no worker", func(t *testing.T) {
+		b := backend.New(backend.Options{}) // answers at once
+		cfg := cfg
+		cfg.Backend = b
 		runEdge(t, cfg, func(t *testing.T, e *edge) {
 			slow := e.raw(t, "CS0001")
-			// It sends a Heartbeat and never reads the answer: the
-			// worker that writes it waits for the station to take it.
-			slow.send(t, `[2,"hb","Heartbeat",{}]`)
+			// It sends a Heartbeat and never reads the answer: the answer
+			// waits for the station to take it, for up to WriteTimeout.
+			slow.send(t, `[2,"hb0","Heartbeat",{}]`)
 			if !kit.Settle(t) {
 				t.FailNow()
 			}
-			// The wait ends well before the neighbour's first ping: over the
-			// in-memory network, a station whose connection the server does
-			// not read (its reader waits for a worker) cannot write its pong.
+			// The backend answers at once, so the neighbour's Heartbeat
+			// must be answered at once: no worker may be left waiting on a
+			// station's socket. (Over the in-memory network, a write waits
+			// until the other side reads.)
 			start := time.Now()
 			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{})
 			if err != nil {
@@ -230,21 +234,48 @@ func TestSlowReaderBounded(t *testing.T) {
 			}
 			select {
 			case a := <-ans:
-				if at := time.Since(start); a.Err != nil || at > writeTimeout {
-					t.Errorf("the neighbour's Heartbeat was answered after %v (error %v), want within WriteTimeout (%v): "+
-						"the only worker was writing to a station that stopped reading, and that write must give up "+
-						"after WriteTimeout", at, a.Err, writeTimeout)
+				if at := time.Since(start); a.Err != nil || at > 0 {
+					t.Errorf("the neighbour's Heartbeat was answered after %v (error %v), want at once: the only worker waited "+
+						"while CS0001, which stopped reading, did not take its answer. With a hundred stations like it, no "+
+						"station is served: a worker must hand the answer on, not wait for a station to take it", at, a.Err)
 				}
 			case <-time.After(writeTimeout + time.Second):
-				t.Fatalf("the neighbour's Heartbeat was not answered %v after it was sent, want it answered within WriteTimeout (%v): "+
+				t.Fatalf("the neighbour's Heartbeat was not answered %v after it was sent, want it answered at once: "+
 					"the only worker is still writing an answer to CS0001, which stopped reading, and no other call "+
-					"gets a worker. A write to a station must give up after WriteTimeout (conn.SetWriteTimeout)",
-					writeTimeout+time.Second, writeTimeout)
+					"gets a worker. A worker must hand the answer on, not wait for a station to take it; and a write to a "+
+					"station must give up after WriteTimeout (conn.SetWriteTimeout)", writeTimeout+time.Second)
+			}
+			// More calls from it wait their turn: OCPP-J lets a station
+			// send its next call only once the last is answered, and its
+			// answer is not out.
+			sent := make(chan struct{})
+			go func() {
+				defer close(sent)
+				for i := 1; i <= 5; i++ {
+					if slow.write(websocket.TextMessage, fmt.Sprintf(`[2,"hb%d","Heartbeat",{}]`, i)) != nil {
+						return // the server closed it
+					}
+				}
+			}()
+			if !kit.Settle(t) {
+				t.FailNow()
+			}
+			if n := len(b.StationRecords("CS0001", backend.KindCall)); n != 1 {
+				t.Errorf("%d of CS0001's Heartbeats reached the backend while the answer to its first waited for it to read, "+
+					"want 1: a station has one call at a time with the workers (OCPP-J lets it send the next only once "+
+					"the last is answered), so one that floods without reading holds a worker and a write at the most, "+
+					"not one per call it sends", n)
+			}
+			// The write gives up after WriteTimeout, and the connection with it.
+			time.Sleep(writeTimeout)
+			if !kit.Settle(t) {
+				t.FailNow()
 			}
 			if closed, what := slow.closed(); !closed {
 				t.Errorf("CS0001, which stopped reading, was still connected after the server's write to it gave up (%s), "+
 					"want its connection closed: once a write to it has failed, the connection can carry nothing more", what)
 			}
+			<-sent
 		})
 	})
 

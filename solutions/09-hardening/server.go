@@ -101,6 +101,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	workers    sync.WaitGroup
+	answers    sync.WaitGroup // the workers' answers being written
 	background background
 	meter      *Batcher[backend.Item] // meter values, to be written in batches
 	slotNames  []string               // the backend's name for each slot's writes
@@ -122,10 +123,12 @@ type Server struct {
 	closeErr error
 }
 
-// request is one call waiting in the queue, with the connection to answer on.
+// request is one call waiting in the queue, with the connection to answer on
+// and the station's turn, to give back once the call is answered.
 type request struct {
 	link *link
 	call *ocpp.Call
+	turn chan struct{}
 }
 
 // New returns a Server whose workers are already waiting for calls.
@@ -238,6 +241,11 @@ func (s *Server) addReader() bool {
 // ends first.
 func (s *Server) readAll(l *link) (stopped bool) {
 	conn := l.conn
+	// A station has one call with the workers at a time: OCPP-J lets it
+	// send the next only once this one is answered. One that sends without
+	// waiting, or never reads its answers, holds one worker at the most, and
+	// only while the backend works on its call.
+	turn := make(chan struct{}, 1)
 	for {
 		msg, err := s.readMessage(l)
 		if err != nil {
@@ -279,7 +287,12 @@ func (s *Server) readAll(l *link) (stopped bool) {
 			continue
 		}
 		select {
-		case s.queue <- request{link: l, call: call}:
+		case turn <- struct{}{}: // its last call is answered
+		case <-s.ctx.Done():
+			return false
+		}
+		select {
+		case s.queue <- request{link: l, call: call, turn: turn}:
 		case <-s.ctx.Done():
 			return false
 		}
@@ -325,22 +338,32 @@ func (s *Server) handle(worker string, req request) {
 	station := req.link.conn.Station()
 	s.cfg.Logger.Info(req.call.Action, "station", station, "worker", worker)
 	ctx := backend.WithWorker(s.ctx, worker)
-	send := req.link.conn.Send
-	if req.call.Action == ocpp.ActionBootNotification {
-		// The station listens to the server's calls once it has read that
-		// it was accepted: let them go only after this answer is sent.
-		send = func(m ocpp.Message) error {
+	replied := false
+	// No worker waits for a station to take its answer: a goroutine of the
+	// answer's own writes it, and gives the station its turn back once it
+	// is out (or the write gave up, after WriteTimeout). A station that
+	// stops reading holds that goroutine, and nothing anyone else needs.
+	send := func(m ocpp.Message) error {
+		replied = true
+		s.answers.Go(func() {
+			defer func() { <-req.turn }()
 			if err := req.link.conn.Send(m); err != nil {
-				return err
+				s.cfg.Logger.Warn("answer not sent", "station", station, "action", req.call.Action, "err", err)
+				return
 			}
-			if bootAccepted(m) {
+			// The station listens to the server's calls once it has read
+			// that it was accepted: let them go only after this answer.
+			if req.call.Action == ocpp.ActionBootNotification && bootAccepted(m) {
 				s.calls.booted(req.link)
 			}
-			return nil
-		}
+		})
+		return nil
 	}
 	if err := s.cfg.Backend.Handle(ctx, station, req.call, send); err != nil {
 		s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", worker, "err", err)
+	}
+	if !replied {
+		<-req.turn
 	}
 }
 

@@ -108,6 +108,7 @@ func (s *Server) stop() {
 	dropped, err := s.meter.Complete(s.ctx, true)
 	s.drops.meterValues.Add(int64(len(dropped)))
 	s.workers.Wait()
+	s.answers.Wait()
 	s.background.stop()
 	s.drops.processing.Add(int64(s.background.left()))
 	// 5. Tell every station we are going away, and wait for the handlers.
