@@ -243,14 +243,15 @@ func (m *Mux) Serve() error {
 			c.Close()
 			continue
 		}
+		m.open++ // under MaxConns, whatever becomes of it
 		if wait := m.guessing(c.RemoteAddr()); wait > 0 {
 			m.refused.guessing++
 			m.logRefusals()
+			m.wg.Add(1)
 			m.mu.Unlock()
-			go tooManyFailures(c, wait) // a write may take a moment: not in the accept loop
+			go m.tooManyFailures(c, wait) // a write may take a moment: not in the accept loop
 			continue
 		}
-		m.open++
 		e := &entry{c: c, since: time.Now()}
 		e.waiting = m.waiting.PushBack(e)
 		m.routing[c] = struct{}{}
@@ -365,8 +366,14 @@ func (m *Mux) guessing(addr net.Addr) time.Duration {
 }
 
 // tooManyFailures answers c 429, saying when to try again, and closes it.
-func tooManyFailures(c net.Conn, wait time.Duration) {
-	defer c.Close()
+func (m *Mux) tooManyFailures(c net.Conn, wait time.Duration) {
+	defer m.wg.Done()
+	defer func() {
+		c.Close()
+		m.mu.Lock()
+		m.open--
+		m.mu.Unlock()
+	}()
 	secs := int(math.Ceil(wait.Seconds()))
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
