@@ -69,6 +69,8 @@ help:
 	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
 	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
 	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
+	@echo '                                               deaf: station 1 sends MESSAGES calls of a 16,000-character unknown action and never reads,'
+	@echo '                                                     reconnecting when the server closes it, until the others'"'"' sessions are done'
 	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
 	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'

@@ -45,8 +45,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&mode, "mode", string(station.LockStep), "lockstep: the 14-call charging session on every station\n"+
 		"pipelined: MeterValues sent without waiting for answers\n"+
 		"flood: station 1 floods, the others run sessions\n"+
+		"deaf: station 1 writes calls of a 16,000-character unknown action and never reads, the others run sessions\n"+
 		"idle: connect, boot, stay connected and answer the server's calls")
-	fs.IntVar(&c.messages, "messages", station.DefaultMessages, "MeterValues per station in pipelined mode, or from the flooding station")
+	fs.IntVar(&c.messages, "messages", station.DefaultMessages, "MeterValues per station in pipelined mode, or from the flooding station; calls from the deaf station")
 	fs.DurationVar(&c.hold, "hold", 0, "how long idle stations stay connected (0: until Ctrl-C or -timeout)")
 	fs.IntVar(&c.first, "first", 1, "number of the first station: 1 is CS0001")
 	fs.DurationVar(&c.answerDelay, "answer-delay", 0, "how long stations wait before answering the server's calls")

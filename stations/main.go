@@ -115,8 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, report.Summary())
 	code := exitOK
-	// An idle fleet, or a flood whose flooder alone was still sending, is
-	// meant to be ended by the time limit.
+	// An idle fleet, or a flood (or deaf run) whose flooding (or deaf)
+	// station alone was still sending, is meant to be ended by the time
+	// limit.
 	if timedOut && cfg.mode != station.Idle && !report.OnlyFlooderCut() {
 		fmt.Fprintf(stderr, "stations: the run reached its time limit of %v (-timeout, TIMEOUT= in make) before the stations were done\n", cfg.timeout)
 		code = exitFailed

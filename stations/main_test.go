@@ -37,7 +37,7 @@ func TestRun(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, exitOK, "usage: go run ./stations [flags]"},
 		{"unknown flag", []string{"-bogus"}, exitUsage, "flag provided but not defined: -bogus"},
-		{"bad mode", []string{"-mode", "fast"}, exitUsage, `stations: -mode: unknown mode "fast" (want lockstep, pipelined, flood or idle)`},
+		{"bad mode", []string{"-mode", "fast"}, exitUsage, `stations: -mode: unknown mode "fast" (want lockstep, pipelined, flood, deaf or idle)`},
 		{"no stations", []string{"-n", "0"}, exitUsage, "stations: -n 0: want at least 1 station"},
 		{"bad URL", []string{"-url", "http://x"}, exitUsage, `stations: -url "http://x": want a WebSocket URL`},
 		{"contradiction", []string{"-no-answer", "-answer-delay", "1s"}, exitUsage, "-no-answer and -answer-delay contradict each other"},
@@ -235,6 +235,70 @@ func TestRunCutShort(t *testing.T) {
 	}
 }
 
+// A deaf run: the deaf station writes its calls beside the others' sessions
+// and the summary tells them apart. Ended by Ctrl-C it is a normal end; by
+// the time limit, with the others not done, a failure; alone, it ends once
+// its calls are written.
+func TestRunDeaf(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tests := []struct {
+		name string
+		args []string
+		// until, if set, is when the run is interrupted, by what the
+		// server holds (the others' second calls and the deaf station's
+		// frames) and the answers it got (the others', to its own call).
+		until      func(held, answers int) bool
+		wantExit   int
+		wantStdout []string
+		wantStderr string
+	}{
+		{
+			name: "interrupted", args: []string{"-n", "3", "-messages", "40"},
+			until:    func(held, answers int) bool { return held >= 2+40 && answers >= 2 },
+			wantExit: exitOK,
+			wantStdout: []string{
+				"3 stations (3 connected), mode deaf\n4 calls: 2 answered, 0 failed, 2 cut off waiting when the run ended\n",
+				"deaf station CS0001: 40 frames sent (unknown actions of 16000 characters, nothing read) over 1 connection, 0 closed by the server\n" +
+					"the other 2 stations: 0 of 2 sessions done, 4 calls: 2 answered, 0 failed, 2 cut off, latency p50 ",
+				"3 stations not done when the run ended\n",
+			},
+			wantStderr: "stations: interrupted (Ctrl-C): closing the stations",
+		},
+		{
+			name: "timed out", args: []string{"-n", "3", "-messages", "40", "-timeout", "2s"}, wantExit: exitFailed,
+			wantStdout: []string{"4 calls: 2 answered, 0 failed, 2 cut off waiting when the run ended\n", "deaf station CS0001: "},
+			wantStderr: "stations: the run reached its time limit of 2s (-timeout, TIMEOUT= in make) before the stations were done\n",
+		},
+		{
+			name: "alone", args: []string{"-n", "1", "-messages", "30"}, wantExit: exitOK,
+			wantStdout: []string{"1 stations (1 connected), mode deaf\n0 calls: 0 answered, 0 failed\n",
+				"deaf station CS0001: 30 frames sent (unknown actions of 16000 characters, nothing read) over 1 connection, 0 closed by the server\n"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := newCentralSystem(t, nil)
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			if tt.until != nil {
+				go func() {
+					if cs.await(ctx, tt.until) {
+						cancel(signalled{os.Interrupt})
+					}
+				}()
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-url", cs.url, "-mode", "deaf"}, tt.args...)
+			require.Equal(t, tt.wantExit, run(ctx, args, &stdout, &stderr), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			for _, want := range tt.wantStdout {
+				require.Contains(t, stdout.String(), want)
+			}
+			require.Contains(t, stderr.String(), tt.wantStderr)
+			require.NotContains(t, stdout.String(), "failed:", "nothing failed")
+		})
+	}
+}
+
 // The progress lines say what changed, not what stayed the same, and no
 // more often than every few seconds; idle stations say once that they wait.
 func TestProgressPrinter(t *testing.T) {
@@ -285,6 +349,16 @@ func TestProgressPrinter(t *testing.T) {
 			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
 			reports: []station.Progress{at(booted, 1)},
 			want:    "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n",
+		},
+		{
+			name: "deaf",
+			cfg:  config{mode: station.Deaf},
+			reports: []station.Progress{
+				at(station.Progress{Stations: 3, Planned: 28, Connected: 3, Calls: 2, DeafFrames: 250}, 0.5),
+				at(station.Progress{Stations: 3, Planned: 28, Connected: 3, Calls: 14, Answered: 12, DeafFrames: 262, DeafClosed: 1}, 3.5),
+			},
+			want: "stations 3/3 connected, 0/28 calls answered, 0 failed; deaf station: 250 frames sent, 0 connections closed by the server, 0.5s\n" +
+				"stations 3/3 connected, 12/28 calls answered, 0 failed; deaf station: 262 frames sent, 1 connection closed by the server, 3.5s\n",
 		},
 		{
 			name:    "nobody connects",

@@ -62,8 +62,16 @@ func (p *progressPrinter) print(now station.Progress) {
 		return // changed, but too soon: a later report will show it
 	}
 	p.last, p.lastAt, p.printed = now, at, true
-	fmt.Fprintf(p.w, "stations %d/%d connected, %d/%d calls answered, %d failed, %.1fs\n",
-		now.Connected, now.Stations, now.Answered, now.Planned, now.Failed, at.Seconds())
+	deaf := ""
+	if p.cfg.mode == station.Deaf {
+		closed := "connections"
+		if now.DeafClosed == 1 {
+			closed = "connection"
+		}
+		deaf = fmt.Sprintf("; deaf station: %d frames sent, %d %s closed by the server", now.DeafFrames, now.DeafClosed, closed)
+	}
+	fmt.Fprintf(p.w, "stations %d/%d connected, %d/%d calls answered, %d failed%s, %.1fs\n",
+		now.Connected, now.Stations, now.Answered, now.Planned, now.Failed, deaf, at.Seconds())
 }
 
 // idleSettled reports whether an idle fleet has nobody left dialing and

@@ -48,21 +48,9 @@ func Dial(ctx context.Context, id string, opts Options) (*Station, error) {
 }
 
 func dial(ctx context.Context, id string, opts Options, t *tally) (*Station, error) {
-	if id == "" {
-		return nil, errors.New("station: empty station id")
-	}
-	target, err := endpoint(opts.URL, id)
+	ws, err := connect(ctx, id, opts)
 	if err != nil {
-		return nil, fmt.Errorf("station %s: %w", id, err)
-	}
-	var header http.Header
-	if opts.Password != "" {
-		header = http.Header{}
-		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+opts.Password)))
-	}
-	ws, err := handshake(ctx, target, opts.Dial, header)
-	if err != nil {
-		return nil, fmt.Errorf("station %s: connect %s: %w", id, target, err)
+		return nil, err
 	}
 	s := &Station{
 		id:       id,
@@ -80,6 +68,28 @@ func dial(ctx context.Context, id string, opts Options, t *tally) (*Station, err
 	}
 	go s.readLoop()
 	return s, nil
+}
+
+// connect opens station id's WebSocket, as Dial does, without starting
+// anything that reads it.
+func connect(ctx context.Context, id string, opts Options) (*websocket.Conn, error) {
+	if id == "" {
+		return nil, errors.New("station: empty station id")
+	}
+	target, err := endpoint(opts.URL, id)
+	if err != nil {
+		return nil, fmt.Errorf("station %s: %w", id, err)
+	}
+	var header http.Header
+	if opts.Password != "" {
+		header = http.Header{}
+		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+opts.Password)))
+	}
+	ws, err := handshake(ctx, target, opts.Dial, header)
+	if err != nil {
+		return nil, fmt.Errorf("station %s: connect %s: %w", id, target, err)
+	}
+	return ws, nil
 }
 
 // endpoint is the station's URL: the central system's endpoint, a slash, and

@@ -1,7 +1,8 @@
 // Package station simulates OCPP 1.6-J charging stations: one station that a
 // test drives call by call, and a fleet that loads a central system the way
 // the kata's steps need it (lock-step sessions, pipelined and flooding
-// senders, idle stations that answer the server's own calls).
+// senders, a deaf station that never reads, idle stations that answer the
+// server's own calls).
 //
 // A station works over real TCP and over an in-memory network such as
 // harness/memnet, and it uses nothing but channels, timers and short

@@ -54,15 +54,24 @@ type fakeConfig struct {
 	// answer, if set, replaces the Core answers: a payload, a
 	// *ocpp.CallError, or nil for no answer at all.
 	answer func(c *ocpp.Call) any
+	// turns makes the central system read a station's next frame only once
+	// its answer to the last call is written (or its write gave up), as the
+	// final server does: a station that stops reading holds one answer.
+	turns bool
+	// writeTimeout, if set, bounds each write to a station: a write that
+	// gives up closes the connection, as the final server's WriteTimeout
+	// does.
+	writeTimeout time.Duration
 }
 
 // fakeConn is one station's connection to the fake central system.
 type fakeConn struct {
-	id      string
-	ws      *websocket.Conn
-	writer  chan struct{} // one writer at a time, and a durable wait in synctest
-	answers chan ocpp.Message
-	ended   chan struct{} // closed when the read loop and every answer have ended
+	id           string
+	ws           *websocket.Conn
+	writeTimeout time.Duration
+	writer       chan struct{} // one writer at a time, and a durable wait in synctest
+	answers      chan ocpp.Message
+	ended        chan struct{} // closed when the read loop and every answer have ended
 
 	mu     sync.Mutex
 	calls  []*ocpp.Call // the station's calls in arrival order
@@ -129,7 +138,7 @@ func (fc *fakeCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.Close()
 		return
 	}
-	c := &fakeConn{id: id, ws: ws, writer: make(chan struct{}, 1),
+	c := &fakeConn{id: id, ws: ws, writeTimeout: fc.cfg.writeTimeout, writer: make(chan struct{}, 1),
 		answers: make(chan ocpp.Message, 64), ended: make(chan struct{}), nextTx: 1000}
 	fc.mu.Lock()
 	fc.conns[id] = c
@@ -156,7 +165,15 @@ func (fc *fakeCS) readLoop(c *fakeConn) {
 		answering.Wait()
 		close(c.ended)
 	}()
+	// With turns, a frame is read only once the turn is free: each answer
+	// holds it until it is written, anything else gives it back at once.
+	turn := make(chan struct{}, 1)
+	take, giveBack := func() {}, func() {}
+	if fc.cfg.turns {
+		take, giveBack = func() { turn <- struct{}{} }, func() { <-turn }
+	}
 	for {
+		take()
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			return
@@ -164,11 +181,13 @@ func (fc *fakeCS) readLoop(c *fakeConn) {
 		msg, err := ocpp.Decode(data)
 		if err != nil {
 			fc.t.Errorf("fake central system: station %s sent a malformed frame: %v", c.id, err)
+			giveBack()
 			continue
 		}
 		call, ok := msg.(*ocpp.Call)
 		if !ok {
 			c.answers <- msg
+			giveBack()
 			continue
 		}
 		c.mu.Lock()
@@ -180,14 +199,18 @@ func (fc *fakeCS) readLoop(c *fakeConn) {
 		}
 		payload := fc.answerFor(c, call)
 		if payload == nil {
+			giveBack()
 			continue
 		}
 		answering.Go(func() {
+			defer giveBack()
 			timer := time.NewTimer(fc.cfg.latency)
 			defer timer.Stop()
 			select {
 			case <-timer.C:
-				c.send(answerFrame(call.ID, payload))
+				if c.send(answerFrame(call.ID, payload)) != nil && c.writeTimeout > 0 {
+					c.ws.Close() // the write gave up: the connection is done
+				}
 			case <-closed:
 			}
 		})
@@ -274,6 +297,9 @@ func (c *fakeConn) sendRaw(b []byte) error {
 		return net.ErrClosed
 	}
 	defer func() { <-c.writer }()
+	if c.writeTimeout > 0 {
+		c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	}
 	return c.ws.WriteMessage(websocket.TextMessage, b)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,13 @@ const (
 	// as in Pipelined, while the others run lock-step sessions: the
 	// backpressure scenario, where one station must not starve the rest.
 	Flood Mode = "flood"
+	// Deaf: the first station writes Messages calls of an action no server
+	// knows, DeafActionLength characters long, as fast as it can, and never
+	// reads its connection, connecting again whenever the server closes it,
+	// until the others are done; the others run lock-step sessions: what one
+	// station that stops reading its answers costs the rest. Its frames are
+	// no calls of the report: its DeafReport counts them.
+	Deaf Mode = "deaf"
 	// Idle: every station connects, sends a BootNotification, then stays
 	// connected, answering the server's calls, until Hold passes or the
 	// context ends.
@@ -34,10 +42,10 @@ const (
 // ParseMode reads a mode's name, as a command-line flag gives it.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case LockStep, Pipelined, Flood, Idle:
+	case LockStep, Pipelined, Flood, Deaf, Idle:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown mode %q (want %s, %s, %s or %s)", s, LockStep, Pipelined, Flood, Idle)
+	return "", fmt.Errorf("unknown mode %q (want %s, %s, %s, %s or %s)", s, LockStep, Pipelined, Flood, Deaf, Idle)
 }
 
 // Defaults of FleetOptions.
@@ -61,8 +69,9 @@ type FleetOptions struct {
 	FirstID  int
 	Mode     Mode // LockStep if empty
 	// Messages is how many MeterValues each pipelined station, or the
-	// flooding station, sends after its BootNotification (DefaultMessages
-	// if zero). Other modes ignore it.
+	// flooding station, sends after its BootNotification, or how many calls
+	// the deaf station writes (DefaultMessages if zero). Other modes ignore
+	// it.
 	Messages int
 	// Hold is how long idle stations stay connected; zero means until the
 	// context ends. Other modes ignore it.
@@ -82,7 +91,10 @@ type Progress struct {
 	Calls     int // calls sent so far
 	Answered  int // calls answered with a CALLRESULT
 	Failed    int // calls answered with a CALLERROR, or not at all
-	Elapsed   time.Duration
+	// In Deaf mode: the deaf station's calls written (none of the calls
+	// above), and its connections the server closed.
+	DeafFrames, DeafClosed int
+	Elapsed                time.Duration
 }
 
 // StationID is the id of the n-th station of a fleet: CS0001 for 1.
@@ -102,10 +114,30 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 	start := time.Now()
 	stopProgress := o.watch(t, start)
 
+	// In Deaf mode the deaf station stops when the last of the others is
+	// done, or with the run.
+	deafStop, stopDeaf := context.WithCancelCause(ctx)
+	defer stopDeaf(nil)
+	var others atomic.Int64
+	others.Store(int64(o.Stations - 1))
+
 	reports := make([]StationReport, o.Stations)
 	var wg sync.WaitGroup
 	for i := range o.Stations {
-		wg.Go(func() { reports[i] = o.runStation(ctx, i, t) })
+		switch {
+		case o.Mode == Deaf && i == 0:
+			wg.Go(func() {
+				defer t.done.Add(1)
+				reports[i] = deaf(deafStop, StationID(o.FirstID), o.stationOptions(StationID(o.FirstID)), o.Messages, o.Stations == 1, t)
+			})
+		default:
+			wg.Go(func() {
+				reports[i] = o.runStation(ctx, i, t)
+				if others.Add(-1) == 0 {
+					stopDeaf(errOthersDone)
+				}
+			})
+		}
 	}
 	wg.Wait()
 	wall := time.Since(start)
@@ -154,6 +186,8 @@ func (o FleetOptions) planned() int {
 		return o.Stations * (1 + o.Messages)
 	case Flood:
 		return 1 + o.Messages + (o.Stations-1)*SessionCalls
+	case Deaf:
+		return (o.Stations - 1) * SessionCalls
 	case Idle:
 		return o.Stations
 	default:
@@ -165,11 +199,7 @@ func (o FleetOptions) planned() int {
 func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationReport {
 	defer t.done.Add(1)
 	id := StationID(o.FirstID + i)
-	opts := o.Options
-	if o.Passwords != nil {
-		opts.Password = o.Passwords[id]
-	}
-	s, err := dial(ctx, id, opts, t)
+	s, err := dial(ctx, id, o.stationOptions(id), t)
 	if err != nil {
 		return StationReport{ID: id, Err: err}
 	}
@@ -183,7 +213,7 @@ func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationRe
 
 	var calls []CallRecord
 	switch {
-	case o.Mode == LockStep, o.Mode == Flood && i > 0:
+	case o.Mode == LockStep, (o.Mode == Flood || o.Mode == Deaf) && i > 0:
 		calls, err = s.Session(ctx)
 	case o.Mode == Pipelined, o.Mode == Flood:
 		calls, err = s.pipeline(ctx, o.Messages)
@@ -193,4 +223,14 @@ func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationRe
 		err = errors.New("unreachable: mode " + string(o.Mode))
 	}
 	return StationReport{ID: id, Connected: true, Calls: calls, Err: err}
+}
+
+// stationOptions are the options of station id: the fleet's, with its own
+// password if the fleet gives each station one.
+func (o FleetOptions) stationOptions(id string) Options {
+	opts := o.Options
+	if o.Passwords != nil {
+		opts.Password = o.Passwords[id]
+	}
+	return opts
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -292,6 +293,153 @@ func TestFleetFloodStuck(t *testing.T) {
 	})
 }
 
+// A deaf station writes its calls and never reads: a server that closes it
+// when a write to it gives up (as the final one does) makes it connect
+// again, and it stops when the others are done, whose calls are answered
+// as if it were not there.
+func TestFleetDeaf(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const latency = time.Second
+	stall := func(id string) bool { return id == "CS0001" }
+	tests := []struct {
+		name     string
+		cfg      fakeConfig
+		stations int
+		timeout  time.Duration // of the run; none if zero
+		want     station.DeafReport
+		// perConn is the deaf station's frames the server read on each of
+		// its connections.
+		perConn  []int
+		wantWall time.Duration
+		wantCut  bool
+	}{
+		{
+			// The server reads a frame, answers after a second, and reads
+			// the next once the answer is out: the answer waits 5 s for the
+			// station to read, then the server closes it. It connects again
+			// at 6 s and 12 s; the others are done at 14 s.
+			name:     "the server closes it",
+			cfg:      fakeConfig{latency: latency, turns: true, writeTimeout: 5 * time.Second},
+			stations: 3,
+			want:     station.DeafReport{Frames: 3, Connections: 3, ServerClosed: 2},
+			perConn:  []int{1, 1, 1},
+			wantWall: station.SessionCalls * latency,
+		},
+		{
+			name:     "a server that stops reading it",
+			cfg:      fakeConfig{latency: latency, stall: stall},
+			stations: 3,
+			want:     station.DeafReport{Frames: 1, Connections: 1},
+			perConn:  []int{1},
+			wantWall: station.SessionCalls * latency,
+		},
+		{
+			name:     "alone, it writes them all and goes",
+			cfg:      fakeConfig{latency: latency},
+			stations: 1,
+			want:     station.DeafReport{Frames: 50, Connections: 1},
+			perConn:  []int{50},
+		},
+		{
+			name:     "alone and stuck, the time limit cuts it short",
+			cfg:      fakeConfig{latency: latency, stall: stall},
+			stations: 1,
+			timeout:  time.Minute,
+			want:     station.DeafReport{Frames: 1, Connections: 1},
+			perConn:  []int{1},
+			wantWall: time.Minute,
+			wantCut:  true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inBubble(t, tt.cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
+				ctx := t.Context()
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				var last station.Progress
+				r, err := station.RunFleet(ctx, station.FleetOptions{Options: opts, Stations: tt.stations, Mode: station.Deaf,
+					Messages: 50, Progress: func(p station.Progress) { last = p }})
+				require.NoError(t, err)
+				require.Equal(t, tt.wantWall, r.Wall)
+				require.Equal(t, tt.stations, r.Connected)
+
+				deaf := r.Stations[0]
+				require.Equal(t, "CS0001", deaf.ID)
+				require.Empty(t, deaf.Calls, "its frames are no calls: it reads no answer")
+				require.Equal(t, &tt.want, deaf.Deaf)
+				require.Equal(t, tt.wantCut, deaf.Cut, "err: %v", deaf.Err)
+				if tt.wantCut {
+					require.ErrorIs(t, deaf.Err, context.DeadlineExceeded)
+					require.True(t, r.OnlyFlooderCut())
+				} else {
+					require.NoError(t, deaf.Err)
+				}
+
+				// What the server read of it, connection by connection: the
+				// calls in order, each frame written whole once, a frame cut
+				// short by a close written again on the next connection.
+				synctest.Wait() // the server has recorded the last frame read
+				var perConn []int
+				next := 1
+				for len(fc.arrived) > 0 {
+					c := <-fc.arrived
+					if c.id != "CS0001" {
+						continue
+					}
+					calls := c.Calls()
+					perConn = append(perConn, len(calls))
+					for _, call := range calls {
+						require.Equal(t, fmt.Sprintf("d%d", next), call.ID)
+						require.Equal(t, strings.Repeat("X", station.DeafActionLength), call.Action)
+						next++
+					}
+				}
+				require.Equal(t, tt.perConn, perConn)
+
+				// The others ran their sessions, each call answered after
+				// the server's latency, as if the deaf station were not there.
+				others := tt.stations - 1
+				require.Equal(t, others*station.SessionCalls, r.Calls)
+				require.Equal(t, r.Calls, r.Answered)
+				require.Zero(t, r.Failed)
+				for _, st := range r.Stations[1:] {
+					require.NoError(t, st.Err)
+					require.Nil(t, st.Deaf)
+					require.Len(t, st.Calls, station.SessionCalls)
+				}
+				if others > 0 {
+					require.Equal(t, latency, r.P50)
+					require.Equal(t, latency, r.Max)
+				}
+				require.Equal(t, station.Progress{Stations: tt.stations, Connected: tt.stations, Done: tt.stations,
+					Planned: others * station.SessionCalls, Calls: r.Calls, Answered: r.Answered,
+					DeafFrames: tt.want.Frames, DeafClosed: tt.want.ServerClosed, Elapsed: r.Wall}, last)
+			})
+		})
+	}
+}
+
+// The summary of a deaf run tells the deaf station from the others.
+func TestFleetDeafSummary(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cfg := fakeConfig{latency: time.Second, turns: true, writeTimeout: 5 * time.Second}
+	inBubble(t, cfg, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		r, err := station.RunFleet(t.Context(), station.FleetOptions{Options: opts, Stations: 3, Mode: station.Deaf, Messages: 2000})
+		require.NoError(t, err)
+		require.Equal(t, `3 stations (3 connected), mode deaf
+28 calls: 28 answered, 0 failed
+latency: p50 1s, p99 1s, max 1s
+wall time: 14s
+deaf station CS0001: 3 frames sent (unknown actions of 16000 characters, nothing read) over 3 connections, 2 closed by the server
+the other 2 stations: 2 of 2 sessions done, 28 calls: 28 answered, 0 failed, latency p50 1s, p99 1s, max 1s
+`, r.Summary())
+	})
+}
+
 func TestFleetNobodyConnects(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	inBubble(t, fakeConfig{}, func(t *testing.T, fc *fakeCS, opts station.Options) {
@@ -337,13 +485,13 @@ func TestFleetBadOptions(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for _, m := range []station.Mode{station.LockStep, station.Pipelined, station.Flood, station.Idle} {
+	for _, m := range []station.Mode{station.LockStep, station.Pipelined, station.Flood, station.Deaf, station.Idle} {
 		got, err := station.ParseMode(string(m))
 		require.NoError(t, err)
 		require.Equal(t, m, got)
 	}
 	_, err := station.ParseMode("fast")
-	require.EqualError(t, err, `unknown mode "fast" (want lockstep, pipelined, flood or idle)`)
+	require.EqualError(t, err, `unknown mode "fast" (want lockstep, pipelined, flood, deaf or idle)`)
 }
 
 func TestSummary(t *testing.T) {

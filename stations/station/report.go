@@ -36,6 +36,9 @@ type StationReport struct {
 	// Cut reports that the station was still connecting or waiting for an
 	// answer when the run's context ended; Err says where it was.
 	Cut bool
+	// Deaf is what the deaf station of a Deaf fleet did, once it had
+	// connected; nil for every other station.
+	Deaf *DeafReport
 }
 
 // newReport sums up the stations' reports. ended is whether the run's
@@ -141,6 +144,9 @@ func (r *Report) Summary() string {
 	if r.Mode == Flood && len(r.Stations) > 0 {
 		b.WriteString(r.floodSummary())
 	}
+	if r.Mode == Deaf && len(r.Stations) > 0 {
+		b.WriteString(r.deafSummary())
+	}
 	if cut := r.cutStations(); cut > 0 {
 		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))
 	}
@@ -187,28 +193,85 @@ func (r *Report) floodSummary() string {
 	if len(others) == 0 {
 		return b.String()
 	}
-	done := 0
-	lat = lat[:0]
-	for _, st := range others {
+	o := sessions(others, r.Ended)
+	fmt.Fprintf(&b, "the other %s: %d of %d sessions done, latency p50 %v, p99 %v, max %v\n", stations(len(others)),
+		o.done, len(others), round(o.p50), round(o.p99), round(o.max))
+	return b.String()
+}
+
+// deafSummary tells the deaf station apart from the others: what it wrote
+// without reading, how often the server closed it, and how the others fared
+// beside it.
+func (r *Report) deafSummary() string {
+	var b strings.Builder
+	st := r.Stations[0]
+	if d := st.Deaf; d != nil {
+		fmt.Fprintf(&b, "deaf station %s: %d frames sent (unknown actions of %d characters, nothing read) over %s, %d closed by the server\n",
+			st.ID, d.Frames, DeafActionLength, connections(d.Connections), d.ServerClosed)
+	} else {
+		fmt.Fprintf(&b, "deaf station %s: never connected\n", st.ID)
+	}
+	others := r.Stations[1:]
+	if len(others) == 0 {
+		return b.String()
+	}
+	o := sessions(others, r.Ended)
+	fmt.Fprintf(&b, "the other %s: %d of %d sessions done, %d calls: %d answered, %d failed", stations(len(others)),
+		o.done, len(others), o.calls, o.answered, o.failed)
+	if o.cut > 0 {
+		fmt.Fprintf(&b, ", %d cut off", o.cut)
+	}
+	fmt.Fprintf(&b, ", latency p50 %v, p99 %v, max %v\n", round(o.p50), round(o.p99), round(o.max))
+	return b.String()
+}
+
+// connections returns "1 connection" or "n connections".
+func connections(n int) string {
+	if n == 1 {
+		return "1 connection"
+	}
+	return fmt.Sprintf("%d connections", n)
+}
+
+// sessionTally is how the stations beside a flooding or deaf one fared.
+type sessionTally struct {
+	done                         int // whole sessions
+	calls, answered, failed, cut int
+	p50, p99, max                time.Duration // of the answered calls
+}
+
+// sessions sums up the sessions of stations. Like newReport, it counts a
+// call as cut off rather than failed when the run ended under it.
+func sessions(stations []StationReport, ended bool) sessionTally {
+	var o sessionTally
+	var lat []time.Duration
+	for _, st := range stations {
 		if st.Err == nil && !st.Cut && len(st.Calls) == SessionCalls {
-			done++
+			o.done++
 		}
 		for _, c := range st.Calls {
-			if c.Err == nil {
+			o.calls++
+			switch {
+			case c.Err == nil:
+				o.answered++
 				lat = append(lat, c.Latency())
+			case ended && cutOff(c.Err):
+				o.cut++
+			default:
+				o.failed++
 			}
 		}
 	}
 	slices.Sort(lat)
-	fmt.Fprintf(&b, "the other %s: %d of %d sessions done, latency p50 %v, p99 %v, max %v\n", stations(len(others)),
-		done, len(others), round(Percentile(lat, 50)), round(Percentile(lat, 99)), round(Percentile(lat, 100)))
-	return b.String()
+	o.p50, o.p99, o.max = Percentile(lat, 50), Percentile(lat, 99), Percentile(lat, 100)
+	return o
 }
 
-// OnlyFlooderCut reports whether, in a flood, the flooding station is the
-// only one the run's end cut short: the others were served.
+// OnlyFlooderCut reports whether, in a flood or a deaf run, the flooding or
+// deaf station is the only one the run's end cut short: the others were
+// served.
 func (r *Report) OnlyFlooderCut() bool {
-	if r.Mode != Flood || len(r.Stations) == 0 {
+	if (r.Mode != Flood && r.Mode != Deaf) || len(r.Stations) == 0 {
 		return false
 	}
 	for _, st := range r.Stations[1:] {

@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,67 @@ func TestFloodSummary(t *testing.T) {
 		t.Error("OnlyFlooderCut is true outside a flood")
 	}
 }
+func TestDeafSummary(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	answered := func(n int, d time.Duration) []CallRecord {
+		calls := make([]CallRecord, n)
+		for i := range calls {
+			calls[i] = CallRecord{Sent: t0, Received: t0.Add(d)}
+		}
+		return calls
+	}
+	deaf := StationReport{ID: "CS0001", Connected: true, Deaf: &DeafReport{Frames: 812, Connections: 3, ServerClosed: 2}}
+	deafCut := deaf
+	deafCut.Err = context.DeadlineExceeded
+	unconnected := StationReport{ID: "CS0001", Err: errors.New("connection refused")}
+	served := StationReport{ID: "CS0002", Connected: true, Calls: answered(SessionCalls, 2*time.Millisecond)}
+	stuck := StationReport{ID: "CS0003", Connected: true,
+		Calls: append(answered(1, 4*time.Millisecond), CallRecord{Sent: t0, Err: context.Canceled}), Err: context.Canceled}
+
+	tests := []struct {
+		name     string
+		stations []StationReport
+		ended    bool
+		want     []string
+		onlyDeaf bool // OnlyFlooderCut: none of the others was cut short or failed
+	}{
+		{"others served", []StationReport{deaf, served}, false, []string{
+			"14 calls: 14 answered, 0 failed\nlatency: p50 2ms, p99 2ms, max 2ms\n",
+			"deaf station CS0001: 812 frames sent (unknown actions of 16000 characters, nothing read) over 3 connections, 2 closed by the server\n",
+			"the other 1 station: 1 of 1 sessions done, 14 calls: 14 answered, 0 failed, latency p50 2ms, p99 2ms, max 2ms\n",
+		}, true},
+		{"another cut", []StationReport{deaf, served, stuck}, true, []string{
+			"the other 2 stations: 1 of 2 sessions done, 16 calls: 15 answered, 0 failed, 1 cut off, latency p50 2ms, p99 4ms, max 4ms\n",
+		}, false},
+		{"only the deaf one cut", []StationReport{deafCut, served}, true, []string{
+			"the other 1 station: 1 of 1 sessions done, 14 calls",
+		}, true},
+		{"never connected", []StationReport{unconnected, served}, false, []string{
+			"deaf station CS0001: never connected\n", "1 station failed:\n  CS0001: connection refused\n",
+		}, true},
+		{"alone", []StationReport{deaf}, false, []string{
+			"0 calls: 0 answered, 0 failed\n", "over 3 connections, 2 closed by the server\n",
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newReport(Deaf, tt.stations, time.Second, tt.ended)
+			sum := r.Summary()
+			for _, w := range tt.want {
+				if !strings.Contains(sum, w) {
+					t.Errorf("summary lacks %q:\n%s", w, sum)
+				}
+			}
+			if strings.Contains(sum, "flooding") {
+				t.Errorf("a deaf run's summary speaks of flooding:\n%s", sum)
+			}
+			if got := r.OnlyFlooderCut(); got != tt.onlyDeaf {
+				t.Errorf("OnlyFlooderCut = %v, want %v", got, tt.onlyDeaf)
+			}
+		})
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	ms := func(ns ...int) []time.Duration {
 		var out []time.Duration

@@ -10,6 +10,7 @@ import (
 type tally struct {
 	connected, done         atomic.Int64
 	calls, answered, failed atomic.Int64
+	deafFrames, deafClosed  atomic.Int64
 }
 
 // settled counts a call that got its answer, or will never get one.
@@ -23,14 +24,16 @@ func (t *tally) settled(err error) {
 
 func (t *tally) progress(o FleetOptions, start time.Time) Progress {
 	return Progress{
-		Stations:  o.Stations,
-		Connected: int(t.connected.Load()),
-		Done:      int(t.done.Load()),
-		Planned:   o.planned(),
-		Calls:     int(t.calls.Load()),
-		Answered:  int(t.answered.Load()),
-		Failed:    int(t.failed.Load()),
-		Elapsed:   time.Since(start),
+		Stations:   o.Stations,
+		Connected:  int(t.connected.Load()),
+		Done:       int(t.done.Load()),
+		Planned:    o.planned(),
+		Calls:      int(t.calls.Load()),
+		Answered:   int(t.answered.Load()),
+		Failed:     int(t.failed.Load()),
+		DeafFrames: int(t.deafFrames.Load()),
+		DeafClosed: int(t.deafClosed.Load()),
+		Elapsed:    time.Since(start),
 	}
 }
 

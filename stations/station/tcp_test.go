@@ -71,3 +71,31 @@ func TestRealTCPRefused(t *testing.T) {
 		require.ErrorContains(t, st.Err, "station "+st.ID+": connect ws://"+addr+"/ocpp/"+st.ID+": ")
 	}
 }
+
+// Over real TCP a deaf station writes its calls, never reads the answers
+// that pile up for it, and closes when the others are done.
+func TestRealTCPDeaf(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// The latency keeps the others' sessions (0.7 s) long enough for the
+	// deaf station to write all its calls.
+	fc := newFakeCS(t, ln, fakeConfig{latency: 50 * time.Millisecond})
+	defer fc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	r, err := station.RunFleet(ctx, station.FleetOptions{
+		Options:  station.Options{URL: "ws://" + ln.Addr().String() + "/ocpp"},
+		Stations: 4,
+		Mode:     station.Deaf,
+		Messages: 20,
+	})
+	require.NoError(t, err)
+	require.Empty(t, r.Failures(), r.Summary())
+	require.Equal(t, 4, r.Connected)
+	require.Equal(t, 3*station.SessionCalls, r.Calls)
+	require.Equal(t, r.Calls, r.Answered)
+	require.Equal(t, &station.DeafReport{Frames: 20, Connections: 1}, r.Stations[0].Deaf)
+	require.Contains(t, r.Summary(), "deaf station CS0001: 20 frames sent")
+}
