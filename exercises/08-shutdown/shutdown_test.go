@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -524,7 +523,7 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 				shut[i] = returned{err, time.Now()}
 			})
 		}
-		if !settleWithoutLocks(t, cancel) {
+		if !kit.SettleThen(t, cancel) {
 			wg.Wait()
 			kit.CheckClose(t, srv.Close())
 			ld.settle()
@@ -584,82 +583,6 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 			ld.outcome(b).checkReport(t, first.Dropped)
 		}
 	})
-}
-
-// settleWithoutLocks waits until every other goroutine of the bubble is
-// durably blocked, as synctest.Wait does, and reports true. If some wait
-// for a sync.Mutex instead, fake time could never pass: it fails the test,
-// saying why, calls rescue (which must let the holder of the lock end) and
-// reports false.
-func settleWithoutLocks(t *testing.T, rescue func()) bool {
-	t.Helper()
-	buf := make([]byte, 1<<20)
-	for stuck, pause := 0, 1; ; pause = min(2*pause, 64) {
-		for range pause {
-			runtime.Gosched()
-		}
-		n := runtime.Stack(buf, true)
-		if n == len(buf) {
-			buf = make([]byte, 2*len(buf))
-			continue
-		}
-		locked, running := bubbleWaits(buf[:n])
-		switch {
-		case running:
-			stuck = 0
-		case len(locked) == 0:
-			synctest.Wait()
-			return true
-		default:
-			if stuck++; stuck < 4 { // a dump can catch a goroutine an instant before it is woken
-				continue
-			}
-			once := false
-			for _, g := range locked {
-				once = once || strings.Contains(g, "sync.(*Once)")
-			}
-			if once {
-				t.Errorf("a second Shutdown (or Close) waits for the first inside sync.Once.Do, on the Once's mutex. " +
-					"In real time that would be right; but this suite runs on fake time (testing/synctest), and synctest " +
-					"does not count a goroutine waiting for a mutex as durably blocked: while it waits, the fake clock cannot move, " +
-					"so the first Shutdown, which waits for the backend's fake time, never ends. " +
-					"Let the later callers wait on a channel the first one closes when it is done " +
-					"(a flag set under the server's mutex says who is first): a goroutine waiting on a channel lets fake time pass.")
-			} else {
-				t.Errorf("%d goroutines of the bubble wait for a sync.Mutex whose holder is parked, e.g.:\n%s\n"+
-					"synctest does not count a goroutine waiting for a mutex as durably blocked, so fake time cannot pass: "+
-					"hold a lock only to look at or change shared state, never across a wait; "+
-					"to make later callers wait for the first, use a channel the first one closes", len(locked), locked[0])
-			}
-			rescue()
-			return false
-		}
-	}
-}
-
-// bubbleWaits reads a dump of every goroutine (runtime.Stack's, the caller
-// first) and returns the stacks of the caller's bubble's goroutines that wait
-// for a mutex, and whether any of the others is not durably blocked.
-func bubbleWaits(dump []byte) (locked []string, running bool) {
-	bubble := ""
-	for i, g := range strings.Split(string(dump), "\n\n") {
-		// The header: "goroutine 7 [state, 2 minutes, synctest bubble 1]:".
-		head, _, _ := strings.Cut(g, "\n")
-		_, state, _ := strings.Cut(head, "[")
-		state, _, _ = strings.Cut(state, "]")
-		_, in, _ := strings.Cut(state, ", synctest bubble ")
-		switch {
-		case i == 0:
-			bubble = in
-		case in != bubble:
-		case strings.Contains(state, "(durable)"):
-		case strings.HasPrefix(state, "sync.Mutex.Lock"), strings.HasPrefix(state, "sync.RWMutex."):
-			locked = append(locked, g)
-		default:
-			running = true
-		}
-	}
-	return locked, running
 }
 
 func TestCloseWaitsForProcessing(t *testing.T) {
