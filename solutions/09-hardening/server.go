@@ -87,8 +87,10 @@ const (
 
 // Server is an OCPP 1.6-J central system. Each station's connection has a
 // goroutine that reads its calls and puts them on one queue (the producers);
-// workers take calls off the queue, let the backend answer them and send the
-// answers back (the consumers). Meter values and status notifications skip
+// workers take calls off the queue and let the backend answer them (the
+// consumers); each answer is written by a goroutine of its own, so that no
+// worker waits on a station's socket, and a station has one call with the
+// workers at a time. Meter values and status notifications skip
 // the queue: they are answered at once and processed in the background,
 // meter values in batches, written by a Batcher. The server also calls
 // stations itself (Call), and each connection's reader routes the answers
