@@ -64,6 +64,7 @@ func New(next http.Handler, opts Options) http.Handler {
 		log:      opts.Logger,
 		cross:    http.NewCrossOriginProtection(),
 		failures: make(map[string]*failures),
+		refused:  make(map[string]*refusals),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -208,9 +209,6 @@ func (g *guard) refuse(w http.ResponseWriter, r *http.Request, status int, kind,
 	key := addr + " " + kind
 	now := time.Now()
 	g.mu.Lock()
-	if g.refused == nil {
-		g.refused = make(map[string]*refusals)
-	}
 	rf := g.refused[key]
 	if rf == nil {
 		for k, old := range g.refused { // forget quiet ones, so the map stays small

@@ -122,7 +122,7 @@ type Mux struct {
 	stations   *listener
 	http       *listener
 	done       chan struct{} // closed by Close
-	answered   chan struct{} // a waiting connection was answered or closed
+	room       chan struct{} // a waiting connection was answered or closed: awaitRoom may look again
 
 	mu        sync.Mutex
 	closed    bool
@@ -177,7 +177,7 @@ func New(l net.Listener, opts Options) *Mux {
 		fails:      make(map[netip.Addr]*authFailures),
 		log:        cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		done:       make(chan struct{}),
-		answered:   make(chan struct{}, 1),
+		room:       make(chan struct{}, 1),
 		routing:    make(map[net.Conn]struct{}),
 		connected:  make(map[string]int),
 	}
@@ -288,7 +288,7 @@ func (m *Mux) awaitRoom() bool {
 			m.mu.Unlock()
 			t := time.NewTimer(wait)
 			select {
-			case <-m.answered:
+			case <-m.room:
 			case <-t.C:
 			case <-m.done:
 			}
@@ -455,7 +455,7 @@ func (m *Mux) forget(e *entry) {
 // signalRoom wakes awaitRoom, if it waits. m.mu is held.
 func (m *Mux) signalRoom() {
 	select {
-	case m.answered <- struct{}{}:
+	case m.room <- struct{}{}:
 	default:
 	}
 }
