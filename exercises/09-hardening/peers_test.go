@@ -2,6 +2,7 @@ package hardening_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -276,6 +277,39 @@ func TestSlowReaderBounded(t *testing.T) {
 					"want its connection closed: once a write to it has failed, the connection can carry nothing more", what)
 			}
 			<-sent
+		})
+	})
+
+	t.Run("a station that stopped reading holds no batch of meter values", func(t *testing.T) {
+		cfg := cfg
+		cfg.Batch = hardening.BatchConfig{Interval: batchInterval, Slots: 1, Concurrency: 1}
+		runEdge(t, cfg, func(t *testing.T, e *edge) {
+			slow := e.raw(t, "CS0001")
+			payload, err := json.Marshal(kit.MeterValue(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// It sends a meter value and never reads the answer; the
+			// neighbour's goes into the same batch, after it.
+			slow.send(t, `[2,"mv1","MeterValues",`+string(payload)+`]`)
+			start := time.Now()
+			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(2))
+			if err != nil {
+				t.Fatalf("the neighbour's MeterValues: %v", err)
+			}
+			select {
+			case a := <-ans:
+				if at := time.Since(start); a.Result == nil || at > batchInterval {
+					t.Errorf("the neighbour's MeterValues, in a batch with one from CS0001 (which stopped reading), was "+
+						"answered %s after %v, want its CALLRESULT once the batch was written, %v after it came: the "+
+						"push waited for CS0001 to take its answer first. A push must hand its answers on, as a "+
+						"worker does", describe(a), at, batchInterval)
+				}
+			case <-time.After(batchInterval + writeTimeout + time.Second):
+				t.Fatalf("the neighbour's MeterValues, in a batch with one from CS0001 (which stopped reading), was "+
+					"not answered %v after it came, want it answered once the batch was written, %v after it came",
+					batchInterval+writeTimeout+time.Second, batchInterval)
+			}
 		})
 	})
 

@@ -90,9 +90,10 @@ const (
 // workers take calls off the queue and let the backend answer them (the
 // consumers); each answer is written by a goroutine of its own, so that no
 // worker waits on a station's socket, and a station has one call with the
-// workers at a time. Meter values and status notifications skip
-// the queue: they are answered at once and processed in the background,
-// meter values in batches, written by a Batcher. The server also calls
+// workers at a time. Meter values and status notifications skip the queue:
+// status notifications are answered at once and processed in the
+// background; meter values are written in batches by a Batcher, and each
+// is answered once the batch holding it is written. The server also calls
 // stations itself (Call), and each connection's reader routes the answers
 // back to the callers.
 type Server struct {
@@ -103,11 +104,11 @@ type Server struct {
 	cancel context.CancelFunc
 
 	workers    sync.WaitGroup
-	answers    sync.WaitGroup // the workers' answers being written
+	answers    sync.WaitGroup // the answers of workers and pushes being written
 	background background
-	meter      *Batcher[backend.Item] // meter values, to be written in batches
-	slotNames  []string               // the backend's name for each slot's writes
-	calls      calls                  // the server's own calls to stations
+	meter      *Batcher[meterValue] // meter values, to be written in batches
+	slotNames  []string             // the backend's name for each slot's writes
+	calls      calls                // the server's own calls to stations
 
 	// The shutdown. A reader counts itself in readers under mu, and only
 	// while stopping is false: once stopOnce has set it, readers.Wait sees
@@ -259,24 +260,26 @@ func (s *Server) readAll(l *link) (stopped bool) {
 			continue
 		}
 		if processedLater(call.Action) {
-			// The station needs only an acknowledgement: send it now and
-			// leave the analysis to the background.
 			answer := s.cfg.Backend.Answer(conn.Station(), call)
+			if _, ok := answer.(*ocpp.CallResult); ok && call.Action == ocpp.ActionMeterValues {
+				// Meter values are what the station bills by, and it
+				// deletes what was acknowledged: the answer waits for the
+				// write of the batch holding it (writeMeterValues sends
+				// it). A station's meter values all go to its slot, so they
+				// are batched in the order they came. While the slot is
+				// full, Add waits, and this reader with it: TCP pushes back.
+				mv := meterValue{Item: backend.Item{Station: conn.Station(), Call: call}, conn: conn, answer: answer}
+				if s.meter.Add(s.ctx, slotOf(conn.Station(), len(s.slotNames)), mv) != nil {
+					return false // not acknowledged: the station sends it again
+				}
+				continue
+			}
+			// A status needs only an acknowledgement: send it now and
+			// leave the analysis to the background.
 			if err := conn.Send(answer); err != nil {
 				return false
 			}
 			if _, ok := answer.(*ocpp.CallResult); !ok {
-				continue
-			}
-			if call.Action == ocpp.ActionMeterValues {
-				// A station's meter values all go to its slot, so they are
-				// batched in the order they came. While the slot is full,
-				// Add waits, and this reader with it: TCP pushes back.
-				item := backend.Item{Station: conn.Station(), Call: call}
-				if s.meter.Add(s.ctx, slotOf(conn.Station(), len(s.slotNames)), item) != nil {
-					s.drops.meterValues.Add(1) // acknowledged, and lost
-					return false
-				}
 				continue
 			}
 			// While the station's queue is full this waits, and the
@@ -318,12 +321,40 @@ func slotOf(station string, slots int) int {
 	return int(h % uint32(slots))
 }
 
-// writeMeterValues is the Batcher's push: one backend write per batch.
-func (s *Server) writeMeterValues(ctx context.Context, slot int, batch []backend.Item) {
+// meterValue is a meter value waiting for its batch to be written, with
+// the answer it gets once it is.
+type meterValue struct {
+	backend.Item
+	conn   *wsconn.Conn
+	answer ocpp.Message
+}
+
+// writeMeterValues is the Batcher's push: one backend write per batch, and
+// only then the answers of everything in it (a group commit). A batch that
+// was not written is answered with a CALLERROR: the stations send its
+// meter values again, and nothing they were told is stored is lost, not
+// even by a crash. Like the workers, a push hands each answer to a
+// goroutine of its own: a station that does not read holds no batch.
+func (s *Server) writeMeterValues(ctx context.Context, slot int, batch []meterValue) {
 	ctx = backend.WithWorker(ctx, s.slotNames[slot])
-	if err := s.cfg.Backend.WriteBatch(ctx, batch); err != nil {
-		s.drops.meterValues.Add(int64(len(batch)))
+	items := make([]backend.Item, len(batch))
+	for i := range batch {
+		items[i] = batch[i].Item
+	}
+	err := s.cfg.Backend.WriteBatch(ctx, items)
+	if err != nil {
 		s.cfg.Logger.Warn("meter values not written", "slot", slot, "values", len(batch), "err", err)
+	}
+	for _, mv := range batch {
+		answer := mv.answer
+		if err != nil {
+			answer = ocpp.NewCallError(mv.Call.ID, ocpp.InternalError, "not written, send it again: "+err.Error())
+		}
+		s.answers.Go(func() {
+			if err := mv.conn.Send(answer); err != nil {
+				s.cfg.Logger.Warn("answer not sent", "station", mv.Station, "action", mv.Call.Action, "err", err)
+			}
+		})
 	}
 }
 
@@ -381,7 +412,8 @@ func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 
 // Close stops accepting stations, closes their connections (which fails
 // the server's calls still waiting for an answer), abandons the calls in
-// progress and the background work not yet done (meter values included),
+// progress, the background work not yet done and the meter values not yet
+// written (which were not acknowledged either),
 // and returns once every goroutine the server started has ended. Close is
 // idempotent, and may be called during a Shutdown: it cuts the drain short.
 func (s *Server) Close() error {

@@ -9,16 +9,15 @@ import (
 
 // Dropped counts, by kind, the messages that the server acknowledged and
 // then never processed: the station was told "done", and it was not.
+// Meter values are not among them: they are acknowledged once written.
 type Dropped struct {
 	// Processing is status notifications (and any message answered at
 	// once but for meter values) whose background processing never ran.
 	Processing int
-	// MeterValues is meter values never written.
-	MeterValues int
 }
 
 // Total is how many acknowledged messages were dropped.
-func (d Dropped) Total() int { return d.Processing + d.MeterValues }
+func (d Dropped) Total() int { return d.Processing }
 
 // ShutdownError is what Shutdown returns when it could not finish what the
 // server had acknowledged: its context ended first, or Close cut it short.
@@ -29,8 +28,7 @@ type ShutdownError struct {
 }
 
 func (e *ShutdownError) Error() string {
-	return fmt.Sprintf("shutdown: %v: dropped %d acknowledged messages (%d to process, %d meter values)",
-		e.Err, e.Dropped.Total(), e.Dropped.Processing, e.Dropped.MeterValues)
+	return fmt.Sprintf("shutdown: %v: dropped %d acknowledged messages to process", e.Err, e.Dropped.Total())
 }
 
 func (e *ShutdownError) Unwrap() error { return e.Err }
@@ -41,11 +39,11 @@ var ErrServerClosed = errors.New("shutdown: the server was closed")
 // dropCounter counts what the server's goroutines drop as they give up;
 // atomics, because many of them give up at once.
 type dropCounter struct {
-	processing, meterValues atomic.Int64
+	processing atomic.Int64
 }
 
 func (c *dropCounter) counts() Dropped {
-	return Dropped{Processing: int(c.processing.Load()), MeterValues: int(c.meterValues.Load())}
+	return Dropped{Processing: int(c.processing.Load())}
 }
 
 // Shutdown stops the server gracefully: it stops accepting stations, stops
@@ -105,8 +103,9 @@ func (s *Server) stop() {
 	// 4. Nobody sends on the queue or to the processors any more: drain.
 	close(s.queue)
 	s.background.finish()
-	dropped, err := s.meter.Complete(s.ctx, true)
-	s.drops.meterValues.Add(int64(len(dropped)))
+	// What Complete drops was never acknowledged: its stations send it
+	// again, and it is not counted as lost.
+	_, err := s.meter.Complete(s.ctx, true)
 	s.workers.Wait()
 	s.answers.Wait()
 	s.background.stop()
