@@ -45,9 +45,9 @@ func fill(t *testing.T) *store.Memory {
 	must(m.Boot(ctx, "CS0001", ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Fast", FirmwareVersion: "1.2"}, t0))
 	must(m.Boot(ctx, "CS0002", ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Slow"}, t0))
 	for _, c := range []int{0, 1} {
-		must(m.Status(ctx, "CS0001", ocpp.StatusNotificationRequest{
+		must(m.Statuses(ctx, []store.StatusUpdate{{Station: "CS0001", Request: ocpp.StatusNotificationRequest{
 			ConnectorId: c, Status: ocpp.ChargePointStatus("Available"), ErrorCode: ocpp.ChargePointErrorCode("NoError"),
-		}, t0.Add(time.Minute)))
+		}, At: t0.Add(time.Minute)}}))
 	}
 	start := func(station string, meter int) int {
 		id, err := m.StartTransaction(ctx, station, ocpp.StartTransactionRequest{

@@ -162,6 +162,7 @@ type Backend struct {
 	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
 	// transactions gives transaction ids when there is no Options.Store.
 	transactions store.Memory
+	statuses     statusWriter // Options.Store's status notifications, in groups
 }
 
 type stationState struct {

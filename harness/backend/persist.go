@@ -15,13 +15,7 @@ import (
 // so that the caller's items may change meanwhile.
 type writes struct {
 	readings []store.Reading
-	statuses []statusWrite
-}
-
-type statusWrite struct {
-	station string
-	req     ocpp.StatusNotificationRequest
-	at      time.Time
+	statuses []store.StatusUpdate
 }
 
 // processedLater reports whether an action's data is stored by the
@@ -49,7 +43,7 @@ func (b *Backend) toStore(items []Item) writes {
 		case ocpp.ActionStatusNotification:
 			var req ocpp.StatusNotificationRequest
 			if it.Call.UnmarshalPayload(&req) == nil {
-				w.statuses = append(w.statuses, statusWrite{it.Station, req, now})
+				w.statuses = append(w.statuses, store.StatusUpdate{Station: it.Station, Request: req, At: now})
 			}
 		}
 	}
@@ -67,10 +61,8 @@ func (b *Backend) persist(ctx context.Context, w writes) error {
 			errs = append(errs, b.storeError("meter values", err))
 		}
 	}
-	for _, s := range w.statuses {
-		if err := b.opts.Store.Status(ctx, s.station, s.req, s.at); err != nil {
-			errs = append(errs, b.storeError("status", err))
-		}
+	if err := b.statuses.write(ctx, b.opts.Store, w.statuses); err != nil {
+		errs = append(errs, b.storeError("status", err))
 	}
 	b.flushSeen(ctx, false)
 	return errors.Join(errs...)

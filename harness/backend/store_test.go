@@ -30,10 +30,8 @@ func (*failing) StartTransaction(context.Context, string, ocpp.StartTransactionR
 func (*failing) StopTransaction(context.Context, string, ocpp.StopTransactionRequest) (bool, error) {
 	return false, errDiskFull
 }
-func (*failing) Status(context.Context, string, ocpp.StatusNotificationRequest, time.Time) error {
-	return errDiskFull
-}
-func (*failing) MeterValues(context.Context, []store.Reading) error { return errDiskFull }
+func (*failing) Statuses(context.Context, []store.StatusUpdate) error { return errDiskFull }
+func (*failing) MeterValues(context.Context, []store.Reading) error   { return errDiskFull }
 
 // observed records what an Observer is told.
 type observed struct {

@@ -110,21 +110,24 @@ func (m *Memory) StopTransaction(ctx context.Context, station string, req ocpp.S
 	return true, nil
 }
 
-// Status implements Store.
-func (m *Memory) Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error {
+// Statuses implements Store.
+func (m *Memory) Statuses(ctx context.Context, updates []StatusUpdate) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := m.station(station)
-	c := Connector{ID: req.ConnectorId, Status: string(req.Status), ErrorCode: string(req.ErrorCode), Info: req.Info, Updated: at.UTC()}
-	if req.Timestamp != nil {
-		c.Updated = req.Timestamp.UTC()
-	}
-	i := slices.IndexFunc(st.Connectors, func(x Connector) bool { return x.ID == c.ID })
-	if i < 0 {
-		st.Connectors = append(st.Connectors, c)
-		slices.SortFunc(st.Connectors, func(a, b Connector) int { return cmp.Compare(a.ID, b.ID) })
-	} else {
-		st.Connectors[i] = c
+	for _, u := range updates {
+		st := m.station(u.Station)
+		req := u.Request
+		c := Connector{ID: req.ConnectorId, Status: string(req.Status), ErrorCode: string(req.ErrorCode), Info: req.Info, Updated: u.At.UTC()}
+		if req.Timestamp != nil {
+			c.Updated = req.Timestamp.UTC()
+		}
+		i := slices.IndexFunc(st.Connectors, func(x Connector) bool { return x.ID == c.ID })
+		if i < 0 {
+			st.Connectors = append(st.Connectors, c)
+			slices.SortFunc(st.Connectors, func(a, b Connector) int { return cmp.Compare(a.ID, b.ID) })
+		} else {
+			st.Connectors[i] = c
+		}
 	}
 	return nil
 }

@@ -40,9 +40,11 @@ type Store interface {
 	// whether the transaction was known; an unknown one is not an error:
 	// the station must get its answer all the same.
 	StopTransaction(ctx context.Context, station string, req ocpp.StopTransactionRequest) (known bool, err error)
-	// Status records a connector's status and error code (connector 0 is
-	// the station as a whole).
-	Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error
+	// Statuses records connectors' statuses and error codes (connector 0
+	// is the station as a whole) in one write: all of them, or, with an
+	// error, none. Of two updates of the same connector, the later in
+	// updates wins.
+	Statuses(ctx context.Context, updates []StatusUpdate) error
 	// MeterValues records many MeterValues requests in one write: all of
 	// them, or, with an error, none.
 	MeterValues(ctx context.Context, readings []Reading) error
@@ -63,6 +65,15 @@ type Store interface {
 
 	// Close releases the store. Nothing may be called after it.
 	Close() error
+}
+
+// A StatusUpdate is one StatusNotification request, with the station that
+// sent it and when it came: the connector's status is of the time the
+// request gives, or else of At.
+type StatusUpdate struct {
+	Station string
+	Request ocpp.StatusNotificationRequest
+	At      time.Time
 }
 
 // A Reading is one MeterValues request, with the station that sent it.

@@ -351,23 +351,44 @@ func (s *Store) StopTransaction(ctx context.Context, station string, req ocpp.St
 	return known, nil
 }
 
-// Status implements store.Store. The connector's status is of the time
-// the request gives, or else of at.
-func (s *Store) Status(ctx context.Context, station string, req ocpp.StatusNotificationRequest, at time.Time) error {
-	// The status is of the time the station gives, if it gives one.
-	updated := at
-	if req.Timestamp != nil {
-		updated = req.Timestamp.Time
+// Statuses implements store.Store: all updates in one transaction, so
+// that a hundred statuses cost one commit (one fsync), not a hundred.
+func (s *Store) Statuses(ctx context.Context, updates []store.StatusUpdate) error {
+	if len(updates) == 0 {
+		return nil
 	}
-	return s.write(ctx, fmt.Sprintf("status of %s connector %d", station, req.ConnectorId), func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+	what := fmt.Sprintf("%d statuses", len(updates))
+	if len(updates) == 1 {
+		what = fmt.Sprintf("status of %s connector %d", updates[0].Station, updates[0].Request.ConnectorId)
+	}
+	return s.write(ctx, what, func(tx *sql.Tx) error {
+		up, err := tx.PrepareContext(ctx, upsertStation)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `
+		defer up.Close()
+		set, err := tx.PrepareContext(ctx, `
 INSERT INTO connectors (station, id, status, error_code, info, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-ON CONFLICT (station, id) DO UPDATE SET status = ?3, error_code = ?4, info = ?5, updated = ?6`,
-			station, req.ConnectorId, string(req.Status), string(req.ErrorCode), req.Info, nanos(updated))
-		return err
+ON CONFLICT (station, id) DO UPDATE SET status = ?3, error_code = ?4, info = ?5, updated = ?6`)
+		if err != nil {
+			return err
+		}
+		defer set.Close()
+		for _, u := range updates {
+			// The status is of the time the station gives, if it gives one.
+			req, updated := u.Request, u.At
+			if req.Timestamp != nil {
+				updated = req.Timestamp.Time
+			}
+			if _, err := up.ExecContext(ctx, u.Station); err != nil {
+				return err
+			}
+			if _, err := set.ExecContext(ctx, u.Station, req.ConnectorId, string(req.Status), string(req.ErrorCode),
+				req.Info, nanos(updated)); err != nil {
+				return fmt.Errorf("%s connector %d: %w", u.Station, req.ConnectorId, err)
+			}
+		}
+		return nil
 	})
 }
 

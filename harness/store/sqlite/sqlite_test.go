@@ -77,7 +77,8 @@ func fill(t *testing.T, s store.Store) []int {
 		if err := s.Boot(ctx, id, ocpp.BootNotificationRequest{ChargePointVendor: "Acme", ChargePointModel: "M", FirmwareVersion: "1.0"}, t0); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Status(ctx, id, ocpp.StatusNotificationRequest{ConnectorId: 1, Status: ocpp.StatusCharging, ErrorCode: ocpp.ChargePointNoError}, t0.Add(time.Second)); err != nil {
+		if err := s.Statuses(ctx, []store.StatusUpdate{{Station: id, Request: ocpp.StatusNotificationRequest{
+			ConnectorId: 1, Status: ocpp.StatusCharging, ErrorCode: ocpp.ChargePointNoError}, At: t0.Add(time.Second)}}); err != nil {
 			t.Fatal(err)
 		}
 		for c := 1; c <= 2; c++ {
@@ -300,8 +301,9 @@ var writes = []struct {
 		txs, err := s.Transactions(t.Context(), "CS0")
 		return err == nil && txs[0].Stop != nil
 	}},
-	{"Status", func(ctx context.Context, s store.Store) error {
-		return s.Status(ctx, "CS0", ocpp.StatusNotificationRequest{ConnectorId: 1, Status: ocpp.StatusFaulted, ErrorCode: ocpp.ChargePointGroundFailure}, t0.Add(time.Hour))
+	{"Statuses", func(ctx context.Context, s store.Store) error {
+		return s.Statuses(ctx, []store.StatusUpdate{{Station: "CS0", Request: ocpp.StatusNotificationRequest{
+			ConnectorId: 1, Status: ocpp.StatusFaulted, ErrorCode: ocpp.ChargePointGroundFailure}, At: t0.Add(time.Hour)}})
 	}, func(t *testing.T, s store.Store) bool {
 		st, err := s.Station(t.Context(), "CS0")
 		return err == nil && st.Connectors[0].Status == string(ocpp.StatusFaulted)

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StopUnknownTransaction", testStopUnknown},
 		{"StopSentTwice", testStopTwice},
 		{"StatusPerConnector", testStatus},
+		{"StatusesInOneWrite", testStatuses},
 		{"MeterValues", testMeterValues},
 		{"OpenTransactions", testOpenTransactions},
 		{"NotFound", testNotFound},
@@ -331,7 +332,8 @@ func testStatus(t *testing.T, s store.Store) {
 	status := func(connector int, st ocpp.ChargePointStatus, code ocpp.ChargePointErrorCode, info string, seconds int) {
 		t.Helper()
 		req := ocpp.StatusNotificationRequest{ConnectorId: connector, Status: st, ErrorCode: code, Info: info}
-		must(t, s.Status(ctx, "CS1", req, at(seconds)), fmt.Sprintf("Status connector %d %s", connector, st))
+		must(t, s.Statuses(ctx, []store.StatusUpdate{{Station: "CS1", Request: req, At: at(seconds)}}),
+			fmt.Sprintf("Statuses connector %d %s", connector, st))
 	}
 	status(2, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 1)
 	status(0, ocpp.StatusAvailable, ocpp.ChargePointNoError, "", 2)
@@ -340,9 +342,9 @@ func testStatus(t *testing.T, s store.Store) {
 	status(2, ocpp.StatusFaulted, ocpp.ChargePointGroundFailure, "RCD tripped", 5)
 	// With a timestamp of its own, the status is of that time, not of
 	// when it arrived.
-	must(t, s.Status(ctx, "CS1", ocpp.StatusNotificationRequest{
+	must(t, s.Statuses(ctx, []store.StatusUpdate{{Station: "CS1", Request: ocpp.StatusNotificationRequest{
 		ConnectorId: 3, Status: ocpp.StatusUnavailable, ErrorCode: ocpp.ChargePointNoError, Timestamp: &ocpp.DateTime{Time: at(6)},
-	}, at(9)), "Status connector 3 with a timestamp")
+	}, At: at(9)}}), "Statuses connector 3 with a timestamp")
 
 	want := []store.Connector{
 		{ID: 0, Status: "Available", ErrorCode: "NoError", Updated: at(2)},
@@ -365,6 +367,41 @@ func testStatus(t *testing.T, s store.Store) {
 	must(t, err, "Stations")
 	if len(all) != 1 || len(all[0].Connectors) != len(want) {
 		t.Errorf("Stations() = %+v; want CS1 with the same %d connectors as Station(CS1)", all, len(want))
+	}
+}
+
+// testStatuses writes many statuses at once: of two stations, of the same
+// connector twice (the later wins), and one unchanged by an empty write.
+func testStatuses(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	req := func(connector int, st ocpp.ChargePointStatus) ocpp.StatusNotificationRequest {
+		return ocpp.StatusNotificationRequest{ConnectorId: connector, Status: st, ErrorCode: ocpp.ChargePointNoError}
+	}
+	must(t, s.Statuses(ctx, []store.StatusUpdate{
+		{Station: "CS1", Request: req(1, ocpp.StatusPreparing), At: at(1)},
+		{Station: "CS2", Request: req(1, ocpp.StatusAvailable), At: at(1)},
+		{Station: "CS1", Request: req(1, ocpp.StatusCharging), At: at(2)},
+		{Station: "CS1", Request: req(2, ocpp.StatusAvailable), At: at(2)},
+	}), "Statuses of two stations")
+	must(t, s.Statuses(ctx, nil), "Statuses of nothing")
+	for _, w := range []struct {
+		station string
+		want    []store.Connector
+	}{
+		{"CS1", []store.Connector{{ID: 1, Status: "Charging", ErrorCode: "NoError", Updated: at(2)}, {ID: 2, Status: "Available", ErrorCode: "NoError", Updated: at(2)}}},
+		{"CS2", []store.Connector{{ID: 1, Status: "Available", ErrorCode: "NoError", Updated: at(1)}}},
+	} {
+		st, err := s.Station(ctx, w.station)
+		must(t, err, "Station "+w.station)
+		if len(st.Connectors) != len(w.want) {
+			t.Fatalf("Station(%s).Connectors = %+v, want %+v", w.station, st.Connectors, w.want)
+		}
+		for i, c := range w.want {
+			g := st.Connectors[i]
+			if g.ID != c.ID || g.Status != c.Status || g.ErrorCode != c.ErrorCode || !sameTime(g.Updated, c.Updated) {
+				t.Errorf("%s connector %d = %+v, want %+v (of one connector's updates in one write, the later wins)", w.station, c.ID, g, c)
+			}
+		}
 	}
 }
 
@@ -529,7 +566,8 @@ func testConcurrent(t *testing.T, s store.Store) {
 					return
 				}
 				ids[i] = append(ids[i], tx)
-				report(s.Status(ctx, id, ocpp.StatusNotificationRequest{ConnectorId: 1 + n%2, Status: ocpp.StatusCharging, ErrorCode: ocpp.ChargePointNoError}, at(n*10)), "Status")
+				report(s.Statuses(ctx, []store.StatusUpdate{{Station: id, Request: ocpp.StatusNotificationRequest{
+					ConnectorId: 1 + n%2, Status: ocpp.StatusCharging, ErrorCode: ocpp.ChargePointNoError}, At: at(n * 10)}}), "Statuses")
 				report(s.MeterValues(ctx, []store.Reading{{Station: id, Request: ocpp.MeterValuesRequest{
 					ConnectorId: 1 + n%2, TransactionId: &tx, MeterValue: []ocpp.MeterValue{energy(n*10+1, "1"), energy(n*10+2, "2")},
 				}}}), "MeterValues")
