@@ -27,7 +27,7 @@ import (
 )
 
 // The bench's phases, in the order it runs them.
-var benchPhases = []string{"throughput", "session", "idle", "before"}
+var benchPhases = []string{"throughput", "session", "idle", "before", "crash"}
 
 // benchFlagPhase ties a flag of make bench to the phase it changes, so that a
 // row's command line repeats only what matters to it.
@@ -36,6 +36,7 @@ var benchFlagPhase = map[string]string{
 	"session-stations": "session",
 	"idle-stations":    "idle",
 	"before-stations":  "before", "before-calls": "before", "before-scale": "before",
+	"crash-stations": "crash",
 }
 
 // benchOptions are make bench's flags.
@@ -45,6 +46,7 @@ type benchOptions struct {
 	sessionStations, idleStations int
 	beforeStations, beforeCalls   int
 	beforeScale                   float64
+	crashStations                 int
 	workers                       int
 	set                           map[string]string // flags given, by name: for the rows' command lines
 }
@@ -54,7 +56,7 @@ type benchOptions struct {
 // WebSocket responder (the ceiling) and against step 01's starter.
 func runBench(args []string) error {
 	fs := newFlags("bench", "[-phase throughput,session,idle,before] [-stations N] [-calls M] [-pairs P] [-session-stations N] [-idle-stations N] [-before-stations N] [-before-calls M] [-before-scale F]")
-	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, or all")
+	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, crash, or all")
 	var o benchOptions
 	fs.IntVar(&o.stations, "stations", 200, "throughput: stations")
 	fs.IntVar(&o.calls, "calls", 500, "throughput: lock-step Heartbeat calls per station")
@@ -64,6 +66,7 @@ func runBench(args []string) error {
 	fs.IntVar(&o.beforeStations, "before-stations", 20, "before: stations")
 	fs.IntVar(&o.beforeCalls, "before-calls", 20, "before: lock-step Heartbeat calls per station")
 	fs.Float64Var(&o.beforeScale, "before-scale", 0.01, "before: the backend's latencies for the second pair of runs (0.01: a Heartbeat waits 10ms), beside a first pair at 0")
+	fs.IntVar(&o.crashStations, "crash-stations", 200, "crash: stations running their sessions when the final server is killed")
 	fs.IntVar(&o.workers, "workers", defaultServeWorkers, "the final server's Config.Workers")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,7 +84,7 @@ func runBench(args []string) error {
 		name string
 		v    int
 	}{{"stations", o.stations}, {"calls", o.calls}, {"pairs", o.pairs}, {"session-stations", o.sessionStations},
-		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"workers", o.workers}} {
+		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"crash-stations", o.crashStations}, {"workers", o.workers}} {
 		if n.v < 1 {
 			return fmt.Errorf("-%s %d: want 1 or more", n.name, n.v)
 		}
@@ -186,6 +189,8 @@ func (b *bench) run(ctx context.Context) (err error) {
 			b.idle(ctx)
 		case "before":
 			b.before(ctx)
+		case "crash":
+			b.crash(ctx)
 		}
 		b.stopChildren()
 	}
@@ -332,11 +337,16 @@ func freeAddr() (string, error) {
 // startServer starts a linked server, bin, on a free port with a fresh
 // SQLite file and waits until it answers /metrics.
 func (b *bench) startServer(ctx context.Context, name, bin, variant string, workers int, scale float64) (*benchChild, error) {
+	db := filepath.Join(b.tmp, fmt.Sprintf("%s-%d.db", name, time.Now().UnixNano()))
+	return b.startServerOn(ctx, name, bin, variant, workers, scale, db)
+}
+
+// startServerOn is startServer on the SQLite file db.
+func (b *bench) startServerOn(ctx context.Context, name, bin, variant string, workers int, scale float64, db string) (*benchChild, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	db := filepath.Join(b.tmp, fmt.Sprintf("%s-%d.db", name, time.Now().UnixNano()))
 	args := []string{"serve", "-variant", variant, "-addr", addr, "-workers", fmt.Sprint(workers),
 		"-scale", fmt.Sprint(scale), "-db", db, "-log", "json"}
 	c, err := b.startChild(name, addr, bin, args...)
@@ -657,8 +667,8 @@ func expectedStore(r *station.Report) storeCount {
 }
 
 // waitForStore reads the store through the operator API until it holds
-// what was expected, or 30 seconds pass: meter values are written in
-// batches, after their answer.
+// what was expected, or 30 seconds pass: status notifications are written
+// in the background, after their answer.
 func waitForStore(ctx context.Context, base string, want storeCount) (storeCount, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
