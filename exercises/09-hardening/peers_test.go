@@ -100,6 +100,47 @@ func TestSecondConnectionTakesOver(t *testing.T) {
 			takeOver(t, e, newer, "second")
 		})
 	})
+
+	t.Run("the older connection's call waiting for a worker goes nowhere", func(t *testing.T) {
+		b := backend.New(backend.Options{})
+		runEdge(t, timed(hardening.Config{Workers: 1, Backend: b}), func(t *testing.T, e *edge) {
+			// The only worker is busy with the neighbour's Heartbeat.
+			busy := b.Hold(func(w backend.Work) bool { return w.Station == e.neighbour.ID() })
+			hb, err := e.neighbour.Send(t.Context(), ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{})
+			if err != nil {
+				t.Fatalf("the neighbour's Heartbeat: %v", err)
+			}
+			if !kit.Settle(t, busy) {
+				t.FailNow()
+			}
+			// The station boots, and its call waits for the worker; then
+			// it connects again, as a charger does in a reconnect storm.
+			older := e.raw(t, id)
+			older.send(t, `[2,"boot-older","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Raw"}]`)
+			newer := e.raw(t, id)
+			if !kit.Settle(t, busy) {
+				t.FailNow()
+			}
+			busy.Open()
+			<-hb
+			newer.boot(t)
+			if !kit.Settle(t) {
+				t.FailNow()
+			}
+			var calls []string
+			for _, r := range b.StationRecords(id, backend.KindCall) {
+				calls = append(calls, r.CallID)
+			}
+			if len(calls) != 1 || calls[0] != "boot" {
+				t.Errorf("the backend worked on %s's calls %q, want only the newer connection's boot: the older "+
+					"connection was closed while its BootNotification waited for a worker, and a worker answered "+
+					"it all the same, to a socket nobody reads. In a reconnect storm, dead connections' calls "+
+					"then take the workers from the live ones, and their readers stay behind, each with its "+
+					"frame: a reader waiting for its turn or a worker must give up when its connection is "+
+					"closed (conn.Done())", id, calls)
+			}
+		})
+	})
 }
 
 func TestDeadPeerClosed(t *testing.T) {
@@ -292,6 +333,9 @@ func TestSlowReaderBounded(t *testing.T) {
 			// It sends a meter value and never reads the answer; the
 			// neighbour's goes into the same batch, after it.
 			slow.send(t, `[2,"mv1","MeterValues",`+string(payload)+`]`)
+			if !kit.Settle(t) {
+				t.FailNow()
+			}
 			start := time.Now()
 			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(2))
 			if err != nil {

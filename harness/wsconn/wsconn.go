@@ -50,6 +50,9 @@ type Conn struct {
 	// stopped, no SetReadDeadline may move the deadline it set.
 	dmu     sync.Mutex
 	stopped atomic.Bool
+
+	done      chan struct{} // closed by close
+	closeOnce sync.Once
 }
 
 // A Tap watches the OCPP traffic of one connection, for a view of the
@@ -173,7 +176,7 @@ func (c *Conn) Send(m ocpp.Message) error {
 	c.ws.SetWriteDeadline(c.deadline())
 	err = c.ws.WriteMessage(websocket.TextMessage, data)
 	if err != nil {
-		c.ws.Close()
+		c.close()
 	}
 	c.wmu.Unlock()
 	if err != nil {
@@ -190,7 +193,7 @@ func (c *Conn) Send(m ocpp.Message) error {
 // connection. It may be called from any goroutine.
 func (c *Conn) Ping() error {
 	if err := c.ws.WriteControl(websocket.PingMessage, nil, c.deadline()); err != nil {
-		c.ws.Close()
+		c.close()
 		return fmt.Errorf("ping %s: %w", c.station, err)
 	}
 	return nil
@@ -205,13 +208,27 @@ func (c *Conn) CloseWith(code int, reason string) error {
 	if d := c.deadline(); !d.IsZero() && d.Before(deadline) {
 		deadline = d
 	}
+	c.closing() // the connection carries nothing more: say so before the wait
 	msg := websocket.FormatCloseMessage(code, reason)
 	err := c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
-	return errors.Join(err, c.ws.Close())
+	return errors.Join(err, c.close())
 }
 
 // Close closes the connection. A goroutine blocked in Read returns an error.
-func (c *Conn) Close() error { return c.ws.Close() }
+func (c *Conn) Close() error { return c.close() }
+
+// Done returns a channel that is closed once the server closes the
+// connection (Close, CloseWith from its start, a Send or Ping that failed,
+// the end of Handle). A station that hangs up is seen only by a Read: until
+// then its connection looks open.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+func (c *Conn) closing() { c.closeOnce.Do(func() { close(c.done) }) }
+
+func (c *Conn) close() error {
+	c.closing()
+	return c.ws.Close()
+}
 
 // CloseGoingAway tells the station that the server is going away (a close
 // frame with status 1001, as a server that shuts down sends) and closes
@@ -489,7 +506,7 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		s.Logger.Warn("handshake failed", "station", station, "err", err)
 		return
 	}
-	c := &Conn{ws: ws, station: station, log: s.Logger}
+	c := &Conn{ws: ws, station: station, log: s.Logger, done: make(chan struct{})}
 	c.tap, _ = ws.NetConn().(Tap)
 	s.mu.Lock()
 	if s.closed {

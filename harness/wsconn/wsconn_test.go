@@ -570,3 +570,46 @@ func TestHandlePanicReportedByClose(t *testing.T) {
 		assert.NoError(t, <-served)
 	})
 }
+
+func TestDone(t *testing.T) {
+	// Done is closed however the server closes the connection, and only
+	// then.
+	for _, tc := range []struct {
+		name  string
+		close func(c *wsconn.Conn)
+	}{
+		{"Close", func(c *wsconn.Conn) { c.Close() }},
+		{"CloseWith", func(c *wsconn.Conn) { c.CloseWith(websocket.ClosePolicyViolation, "replaced") }},
+		{"a Send that failed", func(c *wsconn.Conn) {
+			c.SetWriteTimeout(time.Second) // the client below never reads
+			for c.Send(&ocpp.Call{ID: "1", Action: ocpp.ActionReset, Payload: []byte(`{"type":"Soft"}`)}) == nil {
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				conns := make(chan *wsconn.Conn, 1)
+				release := make(chan struct{})
+				l := serve(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+					conns <- c
+					<-release
+				}})
+				mustDial(t, l, "/ocpp/CS1")
+				c := <-conns
+				synctest.Wait()
+				select {
+				case <-c.Done():
+					t.Fatal("Done was closed before the connection was")
+				default:
+				}
+				tc.close(c)
+				select {
+				case <-c.Done():
+				default:
+					t.Errorf("Done was still open after %s", tc.name)
+				}
+				close(release)
+			})
+		})
+	}
+}

@@ -291,13 +291,23 @@ func (s *Server) readAll(l *link) (stopped bool) {
 			}
 			continue
 		}
+		// While it waits for its turn or a worker, the connection may be
+		// closed (a newer one of the station took over, its answer's write
+		// failed): then the call goes nowhere. A station that reconnects
+		// in a loop leaves no reader behind it, and no worker spends a
+		// backend's time on a call whose answer nobody can read. (The
+		// queue has no buffer: a call not taken by a worker is still here.)
 		select {
 		case turn <- struct{}{}: // its last call is answered
+		case <-conn.Done():
+			return false
 		case <-s.ctx.Done():
 			return false
 		}
 		select {
 		case s.queue <- request{link: l, call: call, turn: turn}:
+		case <-conn.Done():
+			return false
 		case <-s.ctx.Done():
 			return false
 		}
