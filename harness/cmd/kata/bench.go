@@ -27,7 +27,7 @@ import (
 )
 
 // The bench's phases, in the order it runs them.
-var benchPhases = []string{"throughput", "session", "idle", "before", "crash"}
+var benchPhases = []string{"throughput", "session", "idle", "before", "crash", "storm"}
 
 // benchFlagPhase ties a flag of make bench to the phase it changes, so that a
 // row's command line repeats only what matters to it.
@@ -36,7 +36,7 @@ var benchFlagPhase = map[string]string{
 	"session-stations": "session",
 	"idle-stations":    "idle",
 	"before-stations":  "before", "before-calls": "before", "before-scale": "before",
-	"crash-stations": "crash",
+	"crash-stations": "crash", "storm-stations": "storm",
 }
 
 // benchOptions are make bench's flags.
@@ -46,7 +46,7 @@ type benchOptions struct {
 	sessionStations, idleStations int
 	beforeStations, beforeCalls   int
 	beforeScale                   float64
-	crashStations                 int
+	crashStations, stormStations  int
 	workers                       int
 	set                           map[string]string // flags given, by name: for the rows' command lines
 }
@@ -56,7 +56,7 @@ type benchOptions struct {
 // WebSocket responder (the ceiling) and against step 01's starter.
 func runBench(args []string) error {
 	fs := newFlags("bench", "[-phase throughput,session,idle,before] [-stations N] [-calls M] [-pairs P] [-session-stations N] [-idle-stations N] [-before-stations N] [-before-calls M] [-before-scale F]")
-	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, crash, or all")
+	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, crash, storm, or all")
 	var o benchOptions
 	fs.IntVar(&o.stations, "stations", 200, "throughput: stations")
 	fs.IntVar(&o.calls, "calls", 500, "throughput: lock-step Heartbeat calls per station")
@@ -67,6 +67,7 @@ func runBench(args []string) error {
 	fs.IntVar(&o.beforeCalls, "before-calls", 20, "before: lock-step Heartbeat calls per station")
 	fs.Float64Var(&o.beforeScale, "before-scale", 0.01, "before: the backend's latencies for the second pair of runs (0.01: a Heartbeat waits 10ms), beside a first pair at 0")
 	fs.IntVar(&o.crashStations, "crash-stations", 200, "crash: stations running their sessions when the final server is killed")
+	fs.IntVar(&o.stormStations, "storm-stations", 2000, "storm: stations that reconnect in a loop")
 	fs.IntVar(&o.workers, "workers", defaultServeWorkers, "the final server's Config.Workers")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,7 +85,7 @@ func runBench(args []string) error {
 		name string
 		v    int
 	}{{"stations", o.stations}, {"calls", o.calls}, {"pairs", o.pairs}, {"session-stations", o.sessionStations},
-		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"crash-stations", o.crashStations}, {"workers", o.workers}} {
+		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"crash-stations", o.crashStations}, {"storm-stations", o.stormStations}, {"workers", o.workers}} {
 		if n.v < 1 {
 			return fmt.Errorf("-%s %d: want 1 or more", n.name, n.v)
 		}
@@ -191,6 +192,8 @@ func (b *bench) run(ctx context.Context) (err error) {
 			b.before(ctx)
 		case "crash":
 			b.crash(ctx)
+		case "storm":
+			b.storm(ctx)
 		}
 		b.stopChildren()
 	}
@@ -341,14 +344,16 @@ func (b *bench) startServer(ctx context.Context, name, bin, variant string, work
 	return b.startServerOn(ctx, name, bin, variant, workers, scale, db)
 }
 
-// startServerOn is startServer on the SQLite file db.
-func (b *bench) startServerOn(ctx context.Context, name, bin, variant string, workers int, scale float64, db string) (*benchChild, error) {
+// startServerOn is startServer on the SQLite file db, with serve's flags
+// extra besides.
+func (b *bench) startServerOn(ctx context.Context, name, bin, variant string, workers int, scale float64, db string, extra ...string) (*benchChild, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"serve", "-variant", variant, "-addr", addr, "-workers", fmt.Sprint(workers),
 		"-scale", fmt.Sprint(scale), "-db", db, "-log", "json"}
+	args = append(args, extra...)
 	c, err := b.startChild(name, addr, bin, args...)
 	if err != nil {
 		return nil, err
@@ -739,6 +744,7 @@ type serverFigures struct {
 	threads    int
 	rss        int64
 	goroutines int
+	heap       int64 // the Go heap's spans in use (go_memstats_heap_inuse_bytes)
 }
 
 // measure reads the server's figures: threads and RSS from /proc on Linux,
@@ -764,6 +770,9 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 		return f, err
 	}
 	f.goroutines = int(g)
+	if h, err := parseMetric(text, "go_memstats_heap_inuse_bytes"); err == nil {
+		f.heap = int64(h)
+	}
 	if st, err := readProcStatus(c.cmd.Process.Pid); err == nil {
 		f.threads, f.rss = st.threads, st.rss
 		return f, nil
