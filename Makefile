@@ -80,7 +80,7 @@ help:
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
 	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
-	@echo '                                          PHASE: throughput, session, idle or before (default: all, about 2 minutes)'
+	@echo '                                          PHASE: throughput, session, idle, before, crash or storm (default: all, about 3 minutes)'
 	@echo
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
 

@@ -142,6 +142,10 @@ type entry struct {
 	waiting *list.Element // in Mux.waiting while not answered, else nil
 	sent    bool          // its request's headers are complete: it waits for the server
 	gone    bool          // closed and counted out
+	// reading is set while a read of its request waits on the client: only
+	// then is the client the one holding out. Under a burst the server may
+	// not have read bytes the client sent long ago.
+	reading atomic.Bool
 }
 
 // refusals counts the connections refused since the last log line of each
@@ -270,12 +274,13 @@ func (m *Mux) awaitRoom() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for m.waiting.Len() >= m.maxWaiting {
-		// Only a connection that has not finished its request can be
-		// holding its place; one that has is waiting for the server, which
-		// is slow under a burst, not a client holding out.
+		// Only a connection whose request the server is waiting for can be
+		// holding its place; one that has sent it, or whose bytes the
+		// server has not got round to reading, waits for the server, which
+		// is slow under a burst: not a client holding out.
 		var oldest *entry
 		for el := m.waiting.Front(); el != nil; el = el.Next() {
-			if e := el.Value.(*entry); !e.sent {
+			if e := el.Value.(*entry); !e.sent && e.reading.Load() {
 				oldest = e
 				break
 			}
@@ -557,7 +562,7 @@ func (m *Mux) route(e *entry) {
 		}
 	}()
 
-	head, line, err := m.readLine(c)
+	head, line, err := m.readLine(e)
 	if err != nil {
 		if errors.Is(err, errLineTooLong) {
 			c.SetWriteDeadline(time.Now().Add(m.timeout))
@@ -582,7 +587,8 @@ var errLineTooLong = errors.New("request line too long")
 
 // readLine reads from c until its first line is complete, and returns
 // every byte read (to be replayed) and the line without its line ending.
-func (m *Mux) readLine(c net.Conn) (head, line []byte, err error) {
+func (m *Mux) readLine(e *entry) (head, line []byte, err error) {
+	c := e.c
 	if err := c.SetReadDeadline(time.Now().Add(m.timeout)); err != nil {
 		return nil, nil, err
 	}
@@ -591,7 +597,9 @@ func (m *Mux) readLine(c net.Conn) (head, line []byte, err error) {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(2*cap(buf), m.maxLine)-len(buf))
 		}
+		e.reading.Store(true)
 		n, err := c.Read(buf[len(buf):cap(buf)])
+		e.reading.Store(false)
 		if i := bytes.IndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
 			buf = buf[:len(buf)+n]
 			end := len(buf) - n + i
@@ -731,8 +739,17 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.taken.Store(true)
 		c.rmu.Unlock()
 	}
+	if c.sent {
+		n, err := c.Conn.Read(p)
+		if c.watch && n > 0 && !c.settled.Load() {
+			c.sawRead(p[:n])
+		}
+		return n, err
+	}
+	c.e.reading.Store(true)
 	n, err := c.Conn.Read(p)
-	if !c.sent && n > 0 {
+	c.e.reading.Store(false)
+	if n > 0 {
 		c.sawRequest(p[:n])
 	}
 	if c.watch && n > 0 && !c.settled.Load() {
