@@ -342,7 +342,10 @@ func (c checker) checkWrong(name string) error {
 		return fmt.Errorf("make a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	code, err := s.wrongCode(w)
+	// The patched files stay in .kata/ after the run: the reports' file
+	// and line numbers point into them.
+	dir := filepath.Join(s.repo.root, ".kata", "wrong", s.name, w.name)
+	code, err := s.wrongCode(w, dir)
 	if err != nil {
 		return err
 	}
@@ -350,10 +353,11 @@ func (c checker) checkWrong(name string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.w, "%s\n%s %s\n%s %s\n%s\n\n", st.bold(s.label()),
+	fmt.Fprintf(c.w, "%s\n%s %s\n%s %s\n\n", st.bold(s.label()),
 		st.yellow("wrong turn "+w.name+":"), w.Note,
-		st.dim("it should be caught by"), w.CaughtBy,
-		st.dim("running the suite against the reference solution with "+filepath.ToSlash(w.dir)+" laid over it…"))
+		st.dim("it should be caught by"), w.CaughtBy)
+	fmt.Fprintf(c.w, "%s\n%s\n", st.dim("what it changes in the solution ("+filepath.ToSlash(w.path)+"):"), colorPatch(st, w))
+	fmt.Fprintf(c.w, "%s\n\n", st.dim("running the suite against the solution with this change…"))
 	tr := c.runSuite(overlay)
 	if tr.err != nil {
 		return tr.err
@@ -362,14 +366,32 @@ func (c checker) checkWrong(name string) error {
 	fmt.Fprintln(c.w)
 	if slices.Contains(failing, w.CaughtBy) {
 		fmt.Fprintf(c.w, "%s %s failed on it, as the note says.\n", st.green("Caught:"), w.CaughtBy)
-		if names, err := goFiles(s.repo, w.dir); err == nil && len(names) > 0 {
-			fmt.Fprintf(c.w, "What the wrong turn changes: diff -u %s %s\n",
-				filepath.ToSlash(filepath.Join(s.solutionDir(), names[0])), filepath.ToSlash(filepath.Join(w.dir, names[0])))
-		}
 		return nil
 	}
 	fmt.Fprintf(c.w, "%s %s did not fail on it: the suite misses this wrong turn, a bug in the kata.\n", st.red("Not caught:"), w.CaughtBy)
 	return errFailed
+}
+
+// colorPatch returns the diff of a wrong turn, without its header, its
+// removed lines in red and its added ones in green.
+func colorPatch(st style, w wrongTurn) string {
+	var b strings.Builder
+	for _, fp := range w.files {
+		fmt.Fprintf(&b, "%s\n", st.bold(fp.name))
+		for _, h := range fp.hunks {
+			fmt.Fprintf(&b, "%s\n", st.dim(h.header()))
+			for _, line := range h.lines {
+				switch line[0] {
+				case '-':
+					line = st.red(line)
+				case '+':
+					line = st.green(line)
+				}
+				fmt.Fprintf(&b, "%s\n", line)
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // report prints the verdict of each top-level test of one step's run, what

@@ -209,6 +209,14 @@ type variant struct {
 	err      error // the suite could not be built or run at all
 }
 
+// race reports whether the variant is built with the race detector. Starters
+// and solutions are, as the contract asks. Wrong turns are not, unless only
+// the race detector catches them: each need only fail its test, the race
+// detector doubles what a binary costs to build and run, and wrong turns
+// are most of the binaries. (make check WRONG=NAME, which a learner runs,
+// keeps it for all.)
+func (v *variant) race() bool { return v.kind != "wrong" || v.wrong.Race }
+
 // checkSteps proves the contract of every step: its starter fails its
 // lesson tests, its solution passes the suite, and the suite fails each of
 // its wrong turns on the test that the wrong turn names. Each version of
@@ -244,7 +252,7 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown boo
 				continue
 			}
 			v := &variant{step: i, kind: "wrong", wrong: turns[i][k]}
-			v.code, v.err = s.wrongCode(turns[i][k])
+			v.code, v.err = s.wrongCode(turns[i][k], filepath.Join(tmp, "wrong", s.name, turns[i][k].name))
 			round = append(round, v)
 		}
 		if len(round) == 0 {
@@ -281,9 +289,18 @@ func checkSteps(r repo, st style, steps []step, starters []codeSet, gitKnown boo
 		defer close(queue)
 		defer afterBuilds()
 		for k, round := range rounds {
-			buildRound(r, steps, round, tmp, fmt.Sprint("round", k))
-			for _, v := range round {
-				queue <- v
+			// A round's variants with and without the race detector are
+			// two builds (see buildRound).
+			raced := slices.DeleteFunc(slices.Clone(round), func(v *variant) bool { return !v.race() })
+			plain := slices.DeleteFunc(slices.Clone(round), (*variant).race)
+			for _, part := range []struct {
+				vs    []*variant
+				label string
+			}{{raced, fmt.Sprint("round", k)}, {plain, fmt.Sprint("round", k, "-norace")}} {
+				buildRound(r, steps, part.vs, tmp, part.label)
+				for _, v := range part.vs {
+					queue <- v
+				}
 			}
 		}
 	}()
@@ -376,11 +393,11 @@ func judgeStep(st style, s step, vs []*variant, turns []wrongTurn, turnsErr erro
 	}
 	switch {
 	case turnsErr != nil:
-		t.breach(false, s.name+": "+turnsErr.Error(), "fix the wrong turn's wrong.json: {\"note\": \"what is wrong\", \"caught_by\": \"TestThatFailsOnIt\"}")
+		t.breach(false, s.name+": "+turnsErr.Error(), "fix the wrong turn's patch: '# what is wrong' lines, '# caught by: TestThatFailsOnIt', then diff -u of the solution's file and the mistaken one")
 		said = append(said, st.red("wrong turns unreadable"))
 	case wrongs < minWrongTurns:
 		t.breach(false, fmt.Sprintf("%s ships %s; the contract asks for %d to 5", s.name, plural(wrongs, "wrong turn"), minWrongTurns),
-			fmt.Sprintf("add wrong turns: %s/NAME/ with the mistaken .go file and a wrong.json (note, caught_by)", s.wrongDir()))
+			fmt.Sprintf("add wrong turns: %s/NAME.patch, '# what is wrong' lines, '# caught by: TestThatFailsOnIt', then diff -u of the solution's file and the mistaken one", s.wrongDir()))
 		if caught == wrongs {
 			said = append(said, st.red(fmt.Sprintf("%s (want %d)", plural(wrongs, "wrong turn"), minWrongTurns)))
 		} else {
@@ -458,20 +475,21 @@ func judgeWrong(t *tally, s step, v *variant, suite map[string]bool) bool {
 	who := fmt.Sprintf("%s wrong turn %s (%s)", s.name, w.name, w.Note)
 	watch := fmt.Sprintf("make check STEP=%d WRONG=%s shows it", s.num, w.name)
 	if v.err != nil {
-		t.breach(false, fmt.Sprintf("%s: could not run the suite: %v", who, v.err), "fix the go command's complaint above")
+		t.breach(false, fmt.Sprintf("%s: could not run the suite: %v", who, v.err),
+			"remake the patch against the solution as it is now (diff -u), or fix what the go command says")
 		return false
 	}
 	tr := v.run
 	if tr.buildFailed() || len(tr.pkgs) == 0 {
 		t.breach(false, who+" does not compile:\n"+strings.Join(compilerLines(tr), "\n"),
-			"a wrong turn must compile: fix "+w.dir)
+			"a wrong turn must compile: fix "+filepath.ToSlash(w.path))
 		return false
 	}
 	p := tr.only()
 	test := p.byName[w.CaughtBy]
 	if (suite != nil && !suite[w.CaughtBy]) || (test == nil && !p.crashed()) {
 		t.breach(false, fmt.Sprintf("%s: caught_by names %s, which is not a test of the suite", who, w.CaughtBy),
-			"set caught_by in "+filepath.Join(w.dir, "wrong.json")+" to the top-level test that fails on it")
+			"set '# caught by:' in "+filepath.ToSlash(w.path)+" to the top-level test that fails on it")
 		return false
 	}
 	if p.crashed() {
@@ -486,8 +504,8 @@ func judgeWrong(t *tally, s step, v *variant, suite map[string]bool) bool {
 	t.failed++
 	t.breaches = append(t.breaches, breach{
 		what: fmt.Sprintf("%s passes %s: the suite does not catch it", who, w.CaughtBy),
-		todo: fmt.Sprintf("make %s fail on this mistake, or correct caught_by in %s; %s",
-			w.CaughtBy, filepath.Join(w.dir, "wrong.json"), watch),
+		todo: fmt.Sprintf("make %s fail on this mistake, or correct '# caught by:' in %s; %s",
+			w.CaughtBy, filepath.ToSlash(w.path), watch),
 	})
 	return false
 }
@@ -496,6 +514,9 @@ func judgeWrong(t *tally, s step, v *variant, suite map[string]bool) bool {
 // variants, one per step, each put in place of its exercise's code by one
 // overlay. A variant whose code does not build gets the go command's
 // account of it instead of a binary.
+//
+// The variants of a round are built with the race detector, or all
+// without it (see variant.race).
 func buildRound(r repo, steps []step, round []*variant, tmp, label string) {
 	replace := make(map[string]string)
 	var pkgs []string
@@ -526,7 +547,10 @@ func buildRound(r repo, steps []step, round []*variant, tmp, label string) {
 		}
 		return
 	}
-	args := []string{"test", "-c", "-race", "-json", "-o", dir + string(filepath.Separator)}
+	args := []string{"test", "-c", "-json", "-o", dir + string(filepath.Separator)}
+	if built[0].race() {
+		args = append(args, "-race")
+	}
 	if len(replace) > 0 {
 		overlay, err := writeReplace(replace, filepath.Join(tmp, "overlay-"+label+".json"))
 		if err != nil {

@@ -13,7 +13,7 @@ func TestJudgeWrong(t *testing.T) {
 	const pkg = "p"
 	run := func(evs ...testEvent) *testRun { return parseTestJSON(events(t, evs...)) }
 	s := step{num: 1, name: "01-x"}
-	w := wrongTurn{name: "one", dir: "solutions/01-x/testdata/wrong/one", Note: "one worker", CaughtBy: "TestPeak"}
+	w := wrongTurn{name: "one", path: "solutions/01-x/testdata/wrong/one.patch", Note: "one worker", CaughtBy: "TestPeak"}
 	suite := map[string]bool{"TestPeak": true, "TestOther": true}
 	tests := []struct {
 		name       string

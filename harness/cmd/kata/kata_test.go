@@ -679,14 +679,14 @@ func TestParseLevel(t *testing.T) {
 func TestRanFrom(t *testing.T) {
 	root := t.TempDir()
 	s := step{name: "01-x", repo: repo{root: root}}
-	code := codeSet{"server.go": filepath.Join(root, "solutions", "01-x", "testdata", "wrong", "bad", "server.go")}
+	code := codeSet{"server.go": filepath.Join(root, ".kata", "wrong", "01-x", "bad", "server.go")}
 	var out strings.Builder
 	w := ranFrom(&out, s, code)
 	fmt.Fprintf(w, "in (*Server).work at exercises/01-x/server.go:100\n")
 	fmt.Fprintf(w, "\t%s:7 +0x1d\n", filepath.Join(root, "exercises", "01-x", "server.go"))
 	fmt.Fprintf(w, "exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n")
-	want := "in (*Server).work at solutions/01-x/testdata/wrong/bad/server.go:100\n" +
-		"\tsolutions/01-x/testdata/wrong/bad/server.go:7 +0x1d\n" +
+	want := "in (*Server).work at .kata/wrong/01-x/bad/server.go:100\n" +
+		"\t.kata/wrong/01-x/bad/server.go:7 +0x1d\n" +
 		"exercises/01-x/server_test.go:12 and exercises/01-x/README.md stay\n"
 	if out.String() != want {
 		t.Errorf("ranFrom wrote\n%s\nwant\n%s", out.String(), want)

@@ -269,17 +269,20 @@ func (s step) solutionCode() (codeSet, error) {
 
 // A wrongTurn is a plausible wrong solution of a step, shipped so that the
 // kata can prove its suite rejects it and a learner can watch it fail. It
-// lives in solutions/NN-name/testdata/wrong/NAME/ (testdata, so go build
-// never compiles it): its .go files stand in for the solution's files of
-// the same name, or are added beside them, and its wrong.json says what is
-// wrong and which test catches it.
+// is a patch against the step's solution (see patch.go), in
+// solutions/NN-name/testdata/wrong/NAME.patch: testdata, so that go build
+// never looks at it.
 type wrongTurn struct {
-	name string // the directory's name: "shards"
-	dir  string // relative to the root
-	// Note says in one line what is wrong with it.
-	Note string `json:"note"`
+	name string // the patch's name without .patch: "shards"
+	path string // the patch, relative to the root
+	// Note says what is wrong with it.
+	Note string
 	// CaughtBy is the top-level test of the step's suite that fails on it.
-	CaughtBy string `json:"caught_by"`
+	CaughtBy string
+	// Race is set when it is the race detector that makes CaughtBy fail.
+	Race  bool
+	text  string // the patch as written
+	files []filePatch
 }
 
 // wrongDir is where a step's wrong turns live, relative to the root.
@@ -296,19 +299,18 @@ func (s step) wrongTurns() ([]wrongTurn, error) {
 	}
 	var turns []wrongTurn
 	for _, e := range entries {
-		if !e.IsDir() {
+		name, ok := strings.CutSuffix(e.Name(), ".patch")
+		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		w := wrongTurn{name: e.Name(), dir: filepath.Join(s.wrongDir(), e.Name())}
-		data, err := os.ReadFile(filepath.Join(s.repo.root, w.dir, "wrong.json"))
+		w := wrongTurn{name: name, path: filepath.Join(s.wrongDir(), e.Name())}
+		data, err := os.ReadFile(filepath.Join(s.repo.root, w.path))
 		if err == nil {
-			err = json.Unmarshal(data, &w)
-		}
-		if err == nil && (w.Note == "" || w.CaughtBy == "") {
-			err = errors.New(`want "note" and "caught_by"`)
+			w.text = string(data)
+			w.Note, w.CaughtBy, w.Race, w.files, err = parsePatch(w.text)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s/wrong.json: %w", w.dir, err)
+			return nil, fmt.Errorf("%s: %w", filepath.ToSlash(w.path), err)
 		}
 		turns = append(turns, w)
 	}
@@ -316,21 +318,38 @@ func (s step) wrongTurns() ([]wrongTurn, error) {
 }
 
 // wrongCode returns the code of one of the step's wrong turns: the
-// solution, with the wrong turn's files in place of (or beside) its own.
-func (s step) wrongCode(w wrongTurn) (codeSet, error) {
+// solution with the patch applied. The files it changes are written into
+// dir, which it makes; the others are the solution's own.
+func (s step) wrongCode(w wrongTurn, dir string) (codeSet, error) {
 	code, err := s.solutionCode()
 	if err != nil {
 		return nil, err
 	}
-	names, err := goFiles(s.repo, w.dir)
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wrong turn %s: %w", w.name, err)
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("wrong turn %s of step %s holds no .go file", w.name, s.name)
-	}
-	for _, name := range names {
-		code[name] = filepath.Join(s.repo.root, w.dir, name)
+	for _, fp := range w.files {
+		var old []string
+		if !fp.isNew {
+			path, ok := code[fp.name]
+			if !ok {
+				return nil, fmt.Errorf("wrong turn %s (%s) changes %s, which the solution does not have", w.name, filepath.ToSlash(w.path), fp.name)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("wrong turn %s: %w", w.name, err)
+			}
+			old = splitLines(string(data))
+		}
+		lines, err := fp.apply(old)
+		if err != nil {
+			return nil, fmt.Errorf("wrong turn %s (%s) no longer applies to the solution: %w", w.name, filepath.ToSlash(w.path), err)
+		}
+		path := filepath.Join(dir, fp.name)
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("wrong turn %s: %w", w.name, err)
+		}
+		code[fp.name] = path
 	}
 	return code, nil
 }
