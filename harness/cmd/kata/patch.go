@@ -25,9 +25,7 @@ import (
 // that a change to the solution that touches what a wrong turn changes
 // shows at once: the patch no longer applies, and make test says which.
 // Lines added or removed elsewhere in the file only move a hunk.
-// patch -p0, run in the solution's directory, applies it too. A wrong turn
-// that only the race detector catches says so: "# caught by: TestX with
-// -race".
+// patch -p0, run in the solution's directory, applies it too.
 
 // A filePatch is the part of a patch that changes one file.
 type filePatch struct {
@@ -36,16 +34,12 @@ type filePatch struct {
 	hunks []hunk
 }
 
-// caughtByPrefix starts the header line that names the test, and
-// withRace ends it for a wrong turn that only the race detector catches.
-const (
-	caughtByPrefix = "caught by:"
-	withRace       = " with -race"
-)
+// caughtByPrefix starts the header line that names the test.
+const caughtByPrefix = "caught by:"
 
 // parsePatch reads a wrong turn's patch: its note, the test that catches
 // it, and what it changes, file by file.
-func parsePatch(text string) (note, caughtBy string, race bool, files []filePatch, err error) {
+func parsePatch(text string) (note, caughtBy string, files []filePatch, err error) {
 	lines := splitLines(text)
 	i := 0
 	var noteLines []string
@@ -55,30 +49,30 @@ func parsePatch(text string) (note, caughtBy string, race bool, files []filePatc
 			if strings.TrimSpace(lines[i]) == "" {
 				continue
 			}
-			return "", "", false, nil, fmt.Errorf("line %d: want '#' lines (what is wrong; %q and the test), then the diff", i+1, "# "+caughtByPrefix)
+			return "", "", nil, fmt.Errorf("line %d: want '#' lines (what is wrong; %q and the test), then the diff", i+1, "# "+caughtByPrefix)
 		}
 		line = strings.TrimSpace(line)
 		if test, ok := strings.CutPrefix(line, caughtByPrefix); ok {
-			caughtBy, race = strings.CutSuffix(strings.TrimSpace(test), withRace)
+			caughtBy = strings.TrimSpace(test)
 			continue
 		}
 		noteLines = append(noteLines, line)
 	}
 	note = strings.Join(noteLines, " ")
 	if note == "" || caughtBy == "" {
-		return "", "", false, nil, fmt.Errorf("want a header of '#' lines: what is wrong, then %q and the test that fails on it", "# "+caughtByPrefix)
+		return "", "", nil, fmt.Errorf("want a header of '#' lines: what is wrong, then %q and the test that fails on it", "# "+caughtByPrefix)
 	}
 	for i < len(lines) {
 		var fp filePatch
 		if fp, i, err = parseFilePatch(lines, i); err != nil {
-			return "", "", false, nil, err
+			return "", "", nil, err
 		}
 		files = append(files, fp)
 	}
 	if len(files) == 0 {
-		return "", "", false, nil, errors.New("no diff after the header")
+		return "", "", nil, errors.New("no diff after the header")
 	}
-	return note, caughtBy, race, files, nil
+	return note, caughtBy, files, nil
 }
 
 // parseFilePatch reads one file's part of a patch from lines[i], which is

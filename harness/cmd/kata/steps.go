@@ -279,10 +279,8 @@ type wrongTurn struct {
 	Note string
 	// CaughtBy is the top-level test of the step's suite that fails on it.
 	CaughtBy string
-	// Race is set when it is the race detector that makes CaughtBy fail.
-	Race  bool
-	text  string // the patch as written
-	files []filePatch
+	text     string // the patch as written
+	files    []filePatch
 }
 
 // wrongDir is where a step's wrong turns live, relative to the root.
@@ -307,7 +305,7 @@ func (s step) wrongTurns() ([]wrongTurn, error) {
 		data, err := os.ReadFile(filepath.Join(s.repo.root, w.path))
 		if err == nil {
 			w.text = string(data)
-			w.Note, w.CaughtBy, w.Race, w.files, err = parsePatch(w.text)
+			w.Note, w.CaughtBy, w.files, err = parsePatch(w.text)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.ToSlash(w.path), err)
