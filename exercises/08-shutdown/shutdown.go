@@ -24,7 +24,7 @@ func (d Dropped) Total() int { return d.Processing + d.MeterValues }
 // It says exactly what was dropped.
 type ShutdownError struct {
 	Dropped Dropped
-	Err     error // the context's error, or ErrServerClosed
+	Err     error // the context's error, or ErrAborted
 }
 
 func (e *ShutdownError) Error() string {
@@ -34,8 +34,8 @@ func (e *ShutdownError) Error() string {
 
 func (e *ShutdownError) Unwrap() error { return e.Err }
 
-// ErrServerClosed is the error of a Shutdown that Close cut short.
-var ErrServerClosed = errors.New("shutdown: the server was closed")
+// ErrAborted is the error of a Shutdown that Close cut short.
+var ErrAborted = errors.New("shutdown: the server was closed")
 
 // Shutdown stops the server gracefully: it stops accepting stations, stops
 // reading from them, lets every message it acknowledged reach the backend

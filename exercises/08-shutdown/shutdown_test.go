@@ -548,8 +548,8 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 		for i, r := range shut {
 			var se *shutdown.ShutdownError
 			switch {
-			case !errors.As(r.err, &se) || !errors.Is(r.err, shutdown.ErrServerClosed):
-				t.Errorf("Shutdown %d returned %v, want a *ShutdownError that wraps ErrServerClosed: "+
+			case !errors.As(r.err, &se) || !errors.Is(r.err, shutdown.ErrAborted):
+				t.Errorf("Shutdown %d returned %v, want a *ShutdownError that wraps ErrAborted: "+
 					"Close cut it short while acknowledged messages were still queued, and its caller must learn what was dropped", i+1, r.err)
 			case first == nil:
 				first = se
@@ -572,8 +572,8 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 		switch {
 		case time.Since(later) != 0:
 			t.Errorf("a Shutdown after Close took %v, want at once: the server has stopped", time.Since(later))
-		case !errors.As(err, &se) || !errors.Is(err, shutdown.ErrServerClosed):
-			t.Errorf("a Shutdown after Close returned %v, want what the first ones returned: a *ShutdownError that wraps ErrServerClosed", err)
+		case !errors.As(err, &se) || !errors.Is(err, shutdown.ErrAborted):
+			t.Errorf("a Shutdown after Close returned %v, want what the first ones returned: a *ShutdownError that wraps ErrAborted", err)
 		case first != nil && se.Dropped != first.Dropped:
 			t.Errorf("a Shutdown after Close reported %+v dropped, the first ones %+v, want the same", se.Dropped, first.Dropped)
 		}

@@ -35,6 +35,22 @@ import (
 // Subprotocol is the WebSocket subprotocol of OCPP 1.6-J.
 const Subprotocol = "ocpp1.6"
 
+// The close codes a central system sends a station (RFC 6455 §7.4.1), for
+// CloseWith; gorilla/websocket's values, so that the code that closes
+// needs no other import.
+const (
+	CloseGoingAway               = websocket.CloseGoingAway               // 1001: the server stops
+	CloseProtocolError           = websocket.CloseProtocolError           // 1002: not OCPP-J
+	CloseUnsupportedData         = websocket.CloseUnsupportedData         // 1003: a binary frame
+	CloseInvalidFramePayloadData = websocket.CloseInvalidFramePayloadData // 1007: text that is not UTF-8
+	ClosePolicyViolation         = websocket.ClosePolicyViolation         // 1008: replaced by a newer connection
+	CloseMessageTooBig           = websocket.CloseMessageTooBig           // 1009: a frame over the read limit
+)
+
+// ErrReadLimit is what a read returns for a frame larger than
+// SetReadLimit allows; the connection has been closed with 1009.
+var ErrReadLimit = websocket.ErrReadLimit
+
 // Conn is one station's WebSocket connection. Read must be called from one
 // goroutine at a time; Send and Close are safe from any number.
 type Conn struct {
@@ -200,7 +216,7 @@ func (c *Conn) Ping() error {
 }
 
 // CloseWith sends the station a close frame with a status code (the
-// Close* constants of github.com/gorilla/websocket, RFC 6455 §7.4) and a reason, then closes the
+// Close* constants of this package, RFC 6455 §7.4) and a reason, then closes the
 // connection. It waits at most the write timeout, and never more than a
 // second, for the station to take the close frame.
 func (c *Conn) CloseWith(code int, reason string) error {

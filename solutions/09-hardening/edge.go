@@ -11,8 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
 )
@@ -72,7 +70,7 @@ func (s *Server) serve(conn *wsconn.Conn) {
 	// handshake completed without it, and then a close. Before anything
 	// is read: what it sends is in a protocol we do not speak.
 	if conn.Subprotocol() != wsconn.Subprotocol {
-		s.refuse(conn, websocket.CloseProtocolError, "the ocpp1.6 subprotocol is required")
+		s.refuse(conn, wsconn.CloseProtocolError, "the ocpp1.6 subprotocol is required")
 		return
 	}
 	// Before the first read, or the first frame could be any size.
@@ -99,9 +97,9 @@ func (s *Server) readMessage(l *link) (ocpp.Message, error) {
 		s.alive(conn) // any frame is a sign of life
 		switch {
 		case binary:
-			return nil, s.refuse(conn, websocket.CloseUnsupportedData, "OCPP-J frames are text, not binary")
+			return nil, s.refuse(conn, wsconn.CloseUnsupportedData, "OCPP-J frames are text, not binary")
 		case !utf8.Valid(data):
-			return nil, s.refuse(conn, websocket.CloseInvalidFramePayloadData, "the frame is not valid UTF-8")
+			return nil, s.refuse(conn, wsconn.CloseInvalidFramePayloadData, "the frame is not valid UTF-8")
 		}
 		msg, err := ocpp.Decode(data)
 		if err == nil {
@@ -117,7 +115,7 @@ func (s *Server) readMessage(l *link) (ocpp.Message, error) {
 func (s *Server) malformed(l *link, err error) error {
 	var fe *ocpp.FrameError
 	if !errors.As(err, &fe) {
-		return s.refuse(l.conn, websocket.CloseProtocolError, err.Error())
+		return s.refuse(l.conn, wsconn.CloseProtocolError, err.Error())
 	}
 	s.cfg.Logger.Warn("malformed frame", "station", l.conn.Station(), "err", err)
 	answerable := fe.Type != ocpp.TypeCallResult && fe.Type != ocpp.TypeCallError
@@ -134,7 +132,7 @@ func (s *Server) malformed(l *link, err error) error {
 		s.calls.answer(l, ocpp.NewCallError(fe.ID, fe.Code, "malformed answer: "+fe.Reason))
 		return nil
 	}
-	return s.refuse(l.conn, websocket.CloseProtocolError, fe.Reason+": no message id to answer to")
+	return s.refuse(l.conn, wsconn.CloseProtocolError, fe.Reason+": no message id to answer to")
 }
 
 // errRefused ends a reader whose station sent what the server refuses.
@@ -152,8 +150,8 @@ func (s *Server) refuse(conn *wsconn.Conn, code int, reason string) error {
 func (s *Server) ended(conn *wsconn.Conn, err error) {
 	var timeout interface{ Timeout() bool }
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		s.cfg.Logger.Warn("station refused: frame over MaxFrameSize", "station", conn.Station(), "close", websocket.CloseMessageTooBig)
+	case errors.Is(err, wsconn.ErrReadLimit):
+		s.cfg.Logger.Warn("station refused: frame over MaxFrameSize", "station", conn.Station(), "close", wsconn.CloseMessageTooBig)
 	case errors.As(err, &timeout) && timeout.Timeout():
 		s.cfg.Logger.Warn("station taken for dead: nothing heard for DeadAfter", "station", conn.Station(), "deadAfter", s.cfg.DeadAfter)
 	}
@@ -169,7 +167,7 @@ func (s *Server) ended(conn *wsconn.Conn, err error) {
 // cannot remove the newer one.
 func (s *Server) secondConnection(older, newer *link) {
 	s.cfg.Logger.Warn("station connected again: the older connection is closed", "station", newer.conn.Station())
-	older.conn.CloseWith(websocket.ClosePolicyViolation, "replaced by a newer connection of the same station")
+	older.conn.CloseWith(wsconn.ClosePolicyViolation, "replaced by a newer connection of the same station")
 }
 
 // alive pushes back the moment conn's station is taken for dead.

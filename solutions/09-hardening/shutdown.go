@@ -24,7 +24,7 @@ func (d Dropped) Total() int { return d.Processing }
 // It says exactly what was dropped.
 type ShutdownError struct {
 	Dropped Dropped
-	Err     error // the context's error, or ErrServerClosed
+	Err     error // the context's error, or ErrAborted
 }
 
 func (e *ShutdownError) Error() string {
@@ -33,8 +33,8 @@ func (e *ShutdownError) Error() string {
 
 func (e *ShutdownError) Unwrap() error { return e.Err }
 
-// ErrServerClosed is the error of a Shutdown that Close cut short.
-var ErrServerClosed = errors.New("shutdown: the server was closed")
+// ErrAborted is the error of a Shutdown that Close cut short.
+var ErrAborted = errors.New("shutdown: the server was closed")
 
 // dropCounter counts what the server's goroutines drop as they give up;
 // atomics, because many of them give up at once.
@@ -117,7 +117,7 @@ func (s *Server) stop() {
 	s.dropped = s.drops.counts()
 	switch {
 	case err != nil || s.ctx.Err() != nil:
-		s.aborted = ErrServerClosed
+		s.aborted = ErrAborted
 	}
 	s.closeErr = closeErr
 	s.cancel()
