@@ -126,7 +126,7 @@ func TestStationOrderKept(t *testing.T) {
 		for i := range n {
 			id := station.StationID(i + 1)
 			order := meterValues(b, id)
-			if peak := b.StationPeak(id, backend.KindProcess); kit.OutOfOrder(order) > 0 || peak > 1 {
+			if peak := b.StationPeak(id, backend.KindProcess); station.OutOfOrder(order) > 0 || peak > 1 {
 				late = append(late, fmt.Sprintf("%s's in the order %v, up to %d at once", id, order, peak))
 			}
 		}
@@ -251,7 +251,7 @@ func send(t *testing.T, st *station.Station, k, n int) <-chan error {
 	go func() {
 		var answers []<-chan station.Answer
 		for i := range n {
-			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(k+i))
+			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(k+i))
 			if err != nil {
 				done <- err
 				return

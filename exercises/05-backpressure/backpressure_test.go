@@ -267,7 +267,7 @@ func TestFloodLosesNothing(t *testing.T) {
 			t.Errorf("%s's %d meter values were processed as %s, want each once and in order (calls 2 to %d): "+
 				"%d lost, %d processed twice, %d out of order. A call the server acknowledged is a promise: "+
 				"it must be processed, once, after the ones before it, however long its queue stays full (an hour here)",
-				flooder, n, list(got, 12), n+1, lost, twice, kit.OutOfOrder(got))
+				flooder, n, list(got, 12), n+1, lost, twice, station.OutOfOrder(got))
 		}
 	})
 }
@@ -565,7 +565,7 @@ func (f *flood) start(t *testing.T, st *station.Station) {
 	go func() {
 		defer close(f.answers)
 		for i := range f.n {
-			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(i))
+			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(i))
 			if err != nil {
 				f.fail(err)
 				return

@@ -146,7 +146,7 @@ func TestCloseWaitsForWrites(t *testing.T) {
 		st := kit.Boot(t, l, 1)
 		go func() {
 			for i := range serverBatch.Size + 10 {
-				if _, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(i)); err != nil {
+				if _, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(i)); err != nil {
 					return // the server closed the connection
 				}
 			}

@@ -98,7 +98,7 @@ func startLoad(t *testing.T, l *memnet.Listener) *load {
 					m, ok = send(ocpp.ActionStatusNotification, ocpp.StatusNotificationRequest{
 						ConnectorId: 1, ErrorCode: ocpp.ChargePointNoError, Status: ocpp.StatusAvailable})
 				} else {
-					m, ok = send(ocpp.ActionMeterValues, kit.MeterValue(i))
+					m, ok = send(ocpp.ActionMeterValues, station.MeterValue(i))
 				}
 				if !ok {
 					return

@@ -34,7 +34,7 @@ func TestMeterValuesAcknowledgedWhenWritten(t *testing.T) {
 			// Made in the bubble, so that the writes it holds wait durably.
 			writing := b.Hold(func(w backend.Work) bool { return w.Kind == backend.KindBatch })
 			st := e.boot(t, "CS0001")
-			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(1))
+			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(1))
 			if err != nil {
 				t.Fatalf("CS0001's MeterValues: %v", err)
 			}
@@ -77,7 +77,7 @@ func TestMeterValuesAcknowledgedWhenWritten(t *testing.T) {
 		cfg := timed(hardening.Config{Backend: b, Batch: hardening.BatchConfig{Interval: batchInterval}})
 		runEdge(t, cfg, func(t *testing.T, e *edge) {
 			st := e.boot(t, "CS0001")
-			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(1))
+			ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(1))
 			if err != nil {
 				t.Fatalf("CS0001's MeterValues: %v", err)
 			}
@@ -124,7 +124,7 @@ func TestMeterValuesAcknowledgedWhenWritten(t *testing.T) {
 				var w []sent
 				for i, st := range stations {
 					for j := range 2 {
-						ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(10*i+j))
+						ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(10*i+j))
 						if err != nil {
 							t.Fatalf("%s's MeterValues: %v", st.ID(), err)
 						}

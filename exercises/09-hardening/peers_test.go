@@ -326,7 +326,7 @@ func TestSlowReaderBounded(t *testing.T) {
 		cfg.Batch = hardening.BatchConfig{Interval: batchInterval, Slots: 1, Concurrency: 1}
 		runEdge(t, cfg, func(t *testing.T, e *edge) {
 			slow := e.raw(t, "CS0001")
-			payload, err := json.Marshal(kit.MeterValue(1))
+			payload, err := json.Marshal(station.MeterValue(1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -337,7 +337,7 @@ func TestSlowReaderBounded(t *testing.T) {
 				t.FailNow()
 			}
 			start := time.Now()
-			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionMeterValues, kit.MeterValue(2))
+			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(2))
 			if err != nil {
 				t.Fatalf("the neighbour's MeterValues: %v", err)
 			}

@@ -43,7 +43,7 @@ func SendMeterValues(t testing.TB, st *station.Station, n int) []<-chan station.
 	t.Helper()
 	answers := make([]<-chan station.Answer, 0, n)
 	for i := range n {
-		req := MeterValue(i)
+		req := station.MeterValue(i)
 		ans, err := st.Send(t.Context(), ocpp.ActionMeterValues, req)
 		if err != nil {
 			t.Errorf("%s's meter value %d: %v", st.ID(), i+1, err)
@@ -52,18 +52,6 @@ func SendMeterValues(t testing.TB, st *station.Station, n int) []<-chan station.
 		answers = append(answers, ans)
 	}
 	return answers
-}
-
-// MeterValue returns the i-th reading of a station charging in transaction
-// 1: its energy register grows by 1 kWh a reading.
-func MeterValue(i int) ocpp.MeterValuesRequest {
-	tx := 1
-	return ocpp.MeterValuesRequest{ConnectorId: 1, TransactionId: &tx, MeterValue: []ocpp.MeterValue{{
-		Timestamp: ocpp.DateTime{Time: time.Now()},
-		SampledValue: []ocpp.SampledValue{{
-			Value: strconv.Itoa(1000 * i), Measurand: ocpp.MeasurandEnergyActiveImportRegister, Unit: ocpp.UnitWh,
-		}},
-	}}}
 }
 
 // AwaitAnswers waits for every answer, failing the test for an error or
@@ -108,16 +96,4 @@ func Processed(b *backend.Backend, id string) []int {
 		order = append(order, n)
 	}
 	return order
-}
-
-// OutOfOrder counts the ids that come after a larger one.
-func OutOfOrder(ids []int) int {
-	n, highest := 0, 0
-	for _, id := range ids {
-		if id < highest {
-			n++
-		}
-		highest = max(highest, id)
-	}
-	return n
 }

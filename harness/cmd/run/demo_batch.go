@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
-	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/stations/station"
 )
 
 // Step 6's demo: many stations send meter values at a steady pace, and the
@@ -92,7 +92,7 @@ func runBatch(ctx context.Context, v string, newServer func(Config) Server, work
 			// Stations start a little apart, as they would in the field.
 			time.Sleep(time.Duration(k) * batchEvery / batchStations)
 			for i := range batchReadings {
-				err := st.Call(ctx, ocpp.ActionMeterValues, kit.MeterValue(i), nil)
+				err := st.Call(ctx, ocpp.ActionMeterValues, station.MeterValue(i), nil)
 				mu.Lock()
 				if err != nil {
 					r.Failed++

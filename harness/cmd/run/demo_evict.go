@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
-	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -117,7 +116,7 @@ func comeAndGo(ctx context.Context, id string, opts station.Options) (int, error
 	defer st.Close()
 	n := 0
 	for i := range evictReadings {
-		req := kit.MeterValue(i)
+		req := station.MeterValue(i)
 		if err := st.Call(ctx, ocpp.ActionMeterValues, req, nil); err != nil {
 			return n, fmt.Errorf("meter value from %s: %w", id, err)
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
-	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -96,7 +95,7 @@ func runFlood(ctx context.Context, v string, newServer func(Config) Server, work
 	wg.Go(func() {
 		// Send without waiting for answers; the station counts them.
 		for i := 0; floodCtx.Err() == nil; i++ {
-			if _, err := fl.Send(floodCtx, ocpp.ActionMeterValues, kit.MeterValue(i)); err != nil {
+			if _, err := fl.Send(floodCtx, ocpp.ActionMeterValues, station.MeterValue(i)); err != nil {
 				return
 			}
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
-	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -75,7 +74,7 @@ func runOrder(ctx context.Context, v string, newServer func(Config) Server, work
 	}
 	for i := range orderBurst {
 		for _, st := range stations {
-			req := kit.MeterValue(i)
+			req := station.MeterValue(i)
 			ans, err := st.Send(ctx, ocpp.ActionMeterValues, req)
 			if err != nil {
 				return nil, fmt.Errorf("meter value from %s: %w", st.ID(), err)
@@ -125,7 +124,7 @@ func runOrder(ctx context.Context, v string, newServer func(Config) Server, work
 func late(r *runResult) int {
 	n := 0
 	for _, order := range r.Orders {
-		n += kit.OutOfOrder(order)
+		n += station.OutOfOrder(order)
 	}
 	return n
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ocppkata/kata/harness/backend"
-	"github.com/ocppkata/kata/harness/kit"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -78,7 +77,7 @@ func runShutdown(ctx context.Context, v string, newServer func(Config) Server, w
 	for _, st := range stations {
 		senders.Go(func() {
 			for i := range shutdownEach {
-				var req any = kit.MeterValue(i)
+				var req any = station.MeterValue(i)
 				action := ocpp.ActionMeterValues
 				if i%2 == 0 {
 					action, req = ocpp.ActionStatusNotification, ocpp.StatusNotificationRequest{

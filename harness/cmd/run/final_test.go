@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -63,6 +64,22 @@ func TestMaxConns(t *testing.T) {
 	} {
 		if got := maxConns(tt.limit); got != tt.want {
 			t.Errorf("maxConns(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestLinksNoTestKit keeps the test kit, and with it testing and goleak,
+// out of the binary make serve runs.
+func TestLinksNoTestKit(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch {
+		case pkg == "testing", strings.HasPrefix(pkg, "testing/"), strings.HasPrefix(pkg, "go.uber.org/goleak"),
+			strings.HasSuffix(pkg, "/harness/kit"), strings.HasPrefix(pkg, "github.com/stretchr/testify"):
+			t.Errorf("make serve's binary links %s: what it needs of a test helper belongs in a package of its own", pkg)
 		}
 	}
 }
