@@ -3,6 +3,7 @@ package hardening_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -168,13 +169,13 @@ func TestMeterValuesAcknowledgedWhenWritten(t *testing.T) {
 			for _, s := range all[len(first):] {
 				a := <-s.answer // the connection is closed: every call has its answer, or its error
 				if a.Result != nil && !slices.Contains(b.Written(s.station), a.ID) {
-					lost = append(lost, s.station+"'s "+a.ID)
+					lost = append(lost, fmt.Sprintf("%s's MeterValues %q", s.station, a.ID))
 				}
 			}
 			if len(lost) > 0 {
 				t.Errorf("%d of the %d meter values sent after the first batch were acknowledged and never written "+
-					"(%s): the server crashed with them in a batch, and their stations have deleted them. Answer a "+
-					"meter value only once the write of its batch has succeeded",
+					"(%s): the server crashed with them in memory, waiting for their batch or in its write, and "+
+					"their stations have deleted them",
 					len(lost), len(all)-len(first), strings.Join(lost, ", "))
 			}
 		})
