@@ -697,25 +697,45 @@ func waitForStore(ctx context.Context, base string, want storeCount) (storeCount
 
 // countStore counts the transactions and meter values the API lists.
 func countStore(ctx context.Context, base string) (storeCount, error) {
-	var txs []struct {
-		ID        int  `json:"id"`
-		MeterStop *int `json:"meterStop"`
-	}
-	if err := getJSON(ctx, base+"/api/transactions", &txs); err != nil {
-		return storeCount{}, err
-	}
+	txs, err := storedTransactions(ctx, base)
 	c := storeCount{transactions: len(txs)}
 	for _, tx := range txs {
-		if tx.MeterStop != nil {
+		if tx.stopped {
 			c.stopped++
 		}
+		c.samples += tx.samples
+	}
+	return c, err
+}
+
+// storedTransaction is what the API shows of a transaction: its station,
+// whether it stopped, and how many sampled values it holds.
+type storedTransaction struct {
+	station string
+	stopped bool
+	samples int
+}
+
+// storedTransactions lists the transactions the API shows, with the count
+// of their sampled values.
+func storedTransactions(ctx context.Context, base string) ([]storedTransaction, error) {
+	var txs []struct {
+		ID        int    `json:"id"`
+		Station   string `json:"station"`
+		MeterStop *int   `json:"meterStop"`
+	}
+	if err := getJSON(ctx, base+"/api/transactions", &txs); err != nil {
+		return nil, err
+	}
+	out := make([]storedTransaction, 0, len(txs))
+	for _, tx := range txs {
 		var samples []json.RawMessage
 		if err := getJSON(ctx, fmt.Sprintf("%s/api/transactions/%d/meter-values", base, tx.ID), &samples); err != nil {
-			return c, err
+			return out, err
 		}
-		c.samples += len(samples)
+		out = append(out, storedTransaction{station: tx.Station, stopped: tx.MeterStop != nil, samples: len(samples)})
 	}
-	return c, nil
+	return out, nil
 }
 
 // getJSON GETs url and decodes its JSON body into v.

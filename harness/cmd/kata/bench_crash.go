@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -107,9 +106,13 @@ func (b *bench) crashOnce(ctx context.Context, db string, n int, at time.Duratio
 	}
 	defer again.stop()
 	base := "http://" + again.addr
-	stored, err := samplesByStation(ctx, base)
+	txs, err := storedTransactions(ctx, base)
 	if err != nil {
 		return r, err
+	}
+	stored := make(map[string]int) // sampled values, by station
+	for _, tx := range txs {
+		stored[tx.station] += tx.samples
 	}
 	var stations []struct {
 		ID         string `json:"id"`
@@ -172,24 +175,4 @@ func laterStatus(got string, k int) bool {
 		}
 	}
 	return false
-}
-
-// samplesByStation counts the sampled values the store holds, by station.
-func samplesByStation(ctx context.Context, base string) (map[string]int, error) {
-	var txs []struct {
-		ID      int    `json:"id"`
-		Station string `json:"station"`
-	}
-	if err := getJSON(ctx, base+"/api/transactions", &txs); err != nil {
-		return nil, err
-	}
-	out := make(map[string]int)
-	for _, tx := range txs {
-		var samples []json.RawMessage
-		if err := getJSON(ctx, fmt.Sprintf("%s/api/transactions/%d/meter-values", base, tx.ID), &samples); err != nil {
-			return nil, err
-		}
-		out[tx.Station] += len(samples)
-	}
-	return out, nil
 }
