@@ -22,7 +22,7 @@ func runCheck(args []string) error {
 	solution := fs.Bool("solution", false, "check the reference solution instead of your code")
 	wrong := fs.String("wrong", "", "check one of the step's wrong turns instead of your code (a demonstration)")
 	verbose := fs.Bool("v", false, "show what passing tests measured too (their t.Log lines)")
-	s, err := parseStepOrComing(fs, num, args)
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}
@@ -124,8 +124,6 @@ func (c checker) checkMine() (bool, error) {
 		if i := slices.IndexFunc(steps, func(x step) bool { return x.num == s.num }); i >= 0 && i+1 < len(steps) {
 			next := steps[i+1]
 			fmt.Fprintf(c.w, "Next: %s (make check STEP=%d)\n", filepath.ToSlash(next.dir())+"/README.md", next.num)
-		} else if line := comingLine(steps); line != "" {
-			fmt.Fprintln(c.w, line)
 		} else {
 			fmt.Fprintf(c.w, "That was the last step: your server is a whole central system. Serve it (make serve STEP=%d), "+
 				"and in other terminals run stations against it (make stations N=100) and attack its edge (make edge).\n", s.num)

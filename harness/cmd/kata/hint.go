@@ -17,7 +17,7 @@ func runHint(args []string) error {
 	fs := newFlags("hint", "-step N [-level L]")
 	num := fs.String("step", "", "the step: 1 or 01")
 	levelArg := fs.String("level", "", "show this hint instead of the next one: nudge, direction or near-solution (or 1, 2, 3)")
-	s, err := parseStepOrComing(fs, num, args)
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}

@@ -545,31 +545,6 @@ func TestBuildComplaint(t *testing.T) {
 	}
 }
 
-func TestComingMessage(t *testing.T) {
-	steps := []step{{num: 1, name: "01-workers"}, {num: 2, name: "02-async-io"}, {num: 3, name: "03-ordering"}, {num: 4, name: "04-idle-eviction"}}
-	tests := []struct {
-		n    int
-		want string
-	}{
-		{5, "step 05 (backpressure) is coming: bounded queues, and a station that floods. It is not in the kata yet; steps 01 to 04 are."},
-		{9, "step 09 (hardening) is coming"},
-		{4, ""},  // it exists
-		{12, ""}, // not a step at all
-	}
-	for _, tt := range tests {
-		got := comingMessage(steps, tt.n)
-		if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) {
-			t.Errorf("comingMessage(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-	if got := comingMessage(append(steps, step{num: 5, name: "05-backpressure"}), 5); got != "" {
-		t.Errorf("comingMessage for a step that exists = %q, want none", got)
-	}
-	if got, want := comingLine(steps), "Still to come: 05-backpressure, 06-batching, 07-server-calls, 08-shutdown, 09-hardening."; !strings.HasSuffix(got, want) {
-		t.Errorf("comingLine = %q, want it to end %q", got, want)
-	}
-}
-
 // TestDumpedIn checks that a test that failed with a child process's stack
 // dump (kit.Isolated, its child timed out) is explained as a hang.
 func TestDumpedIn(t *testing.T) {

@@ -75,11 +75,7 @@ func run(args []string, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(args[1:])
-		var coming comingError
 		switch {
-		case errors.As(err, &coming):
-			fmt.Fprintln(stderr, coming.Error()) // news, not a failure of the command
-			return 1
 		case err == nil:
 			return 0
 		case errors.Is(err, flag.ErrHelp):

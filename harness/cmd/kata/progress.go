@@ -88,10 +88,6 @@ func runProgress(args []string) error {
 	for _, s := range steps {
 		titleWidth = max(titleWidth, utf8.RuneCountInString(s.meta.Title))
 	}
-	coming := stillComing(steps)
-	for _, c := range coming {
-		titleWidth = max(titleWidth, utf8.RuneCountInString(c.title))
-	}
 	fmt.Printf("\n%s  %s  %s\n", st.bold("step"), st.bold(fmt.Sprintf("%-*s", titleWidth, "title")), st.bold("your code"))
 	passing := 0
 	next := 0
@@ -108,11 +104,6 @@ func runProgress(args []string) error {
 		}
 		pad := titleWidth - utf8.RuneCountInString(s.meta.Title)
 		fmt.Printf("%02d    %s%*s  %s%s\n", s.num, s.meta.Title, pad, "", status, hints)
-	}
-	for _, c := range coming {
-		pad := titleWidth - utf8.RuneCountInString(c.title)
-		title := strings.ToUpper(c.title[:1]) + c.title[1:]
-		fmt.Printf("%s%*s  %s\n", st.dim(fmt.Sprintf("%02d    %s", c.num, title)), pad, "", st.dim("coming"))
 	}
 	fmt.Printf("\n%d of %s done.", passing, plural(len(steps), "step"))
 	if next != 0 {

@@ -71,8 +71,7 @@ type stepMeta struct {
 	LessonTests []string `json:"lesson_tests"`
 	// Hints maps a top-level test to its hints, tiered: a nudge, a
 	// direction, a near-solution. Every lesson test has hints; another test
-	// may. In step.json it is an object of test name to tiers; a plain list
-	// of tiers (the first format) is taken as every lesson test's.
+	// may. In step.json it is an object of test name to tiers.
 	Hints map[string][]string `json:"-"`
 	// Review lists the mistakes the step's tests cannot prove absent, one
 	// line each: what the mistake is, why no test sees it, what to look for.
@@ -85,7 +84,7 @@ type stepMeta struct {
 	TestTimeout time.Duration `json:"-"`
 }
 
-// UnmarshalJSON reads step.json, in either format of its hints.
+// UnmarshalJSON reads step.json.
 func (m *stepMeta) UnmarshalJSON(data []byte) error {
 	type plain stepMeta
 	var raw struct {
@@ -105,14 +104,6 @@ func (m *stepMeta) UnmarshalJSON(data []byte) error {
 		m.TestTimeout = d
 	}
 	if len(raw.Hints) == 0 || string(raw.Hints) == "null" {
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(raw.Hints, &list); err == nil {
-		m.Hints = make(map[string][]string)
-		for _, name := range m.LessonTests {
-			m.Hints[name] = list
-		}
 		return nil
 	}
 	if err := json.Unmarshal(raw.Hints, &m.Hints); err != nil {
@@ -198,8 +189,7 @@ func stepNumber(dirName string) (int, bool) {
 	return n, err == nil
 }
 
-// findStep returns the step that arg ("1" or "01") names. A step the kata
-// announces but does not hold yet is a comingError.
+// findStep returns the step that arg ("1" or "01") names.
 func findStep(r repo, arg string) (step, error) {
 	steps, err := loadSteps(r)
 	if err != nil {
@@ -216,9 +206,6 @@ func findStep(r repo, arg string) (step, error) {
 		if s.num == n {
 			return s, s.metaErr
 		}
-	}
-	if msg := comingMessage(steps, n); msg != "" {
-		return step{}, comingError(msg)
 	}
 	names := make([]string, len(steps))
 	for i, s := range steps {

@@ -20,7 +20,7 @@ func runWatch(args []string) error {
 	fs := newFlags("watch", "-step N")
 	num := fs.String("step", "", "the step to watch: 1 or 01")
 	poll := fs.Duration("poll", 300*time.Millisecond, "how often to look for saved files")
-	s, err := parseStepOrComing(fs, num, args)
+	s, err := parseStep(fs, num, args)
 	if err != nil {
 		return err
 	}
