@@ -7,9 +7,14 @@
 //
 //	go run ./harness/cmd/kata <command> [flags]
 //
-// The commands are check, watch, test, progress, hint, diff, reset, serve,
-// demo and fuzz; run a command with -h for its flags. The Makefile is the
-// usual way in.
+// The learner's commands are check, watch, hint, diff, reset, progress,
+// serve and demo; the maintainer's are test, fuzz and bench. Run a command
+// with -h for its flags. The Makefile is the usual way in.
+//
+// This package is only the command table: each command lives in a package
+// of internal/ (learn, link, contract, bench), over the packages that read
+// the repository (step, udiff), run a suite (gotest, proc) and shape the
+// output (harness/internal/term).
 //
 // kata never imports an exercise or a solution: it runs them through the go
 // command, so a learner's code that does not compile cannot break it.
@@ -21,29 +26,62 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
+
+	"github.com/ocppkata/kata/harness/cmd/kata/internal/base"
+	"github.com/ocppkata/kata/harness/cmd/kata/internal/bench"
+	"github.com/ocppkata/kata/harness/cmd/kata/internal/contract"
+	"github.com/ocppkata/kata/harness/cmd/kata/internal/learn"
+	"github.com/ocppkata/kata/harness/cmd/kata/internal/link"
 )
-
-// usage is printed for kata without a command, or with an unknown one.
-const usage = `kata runs the kata's commands; the Makefile is the usual way in:
-
-  make demo     [STEP=1] [WORKERS=10]      watch a step's starter and solution side by side
-  make check    STEP=N [SOLUTION=1]        run step N's suite against your code (or the solution)
-  make check    STEP=N WRONG=NAME          watch the suite catch one of step N's wrong turns
-  make watch    STEP=N                     check step N again each time you save one of its files
-  make hint     STEP=N [LEVEL=L]           the next hint for step N
-  make diff     STEP=N                     your code against the reference solution
-  make progress                            where you stand on every step
-  make serve    [STEP=N] [SOLUTION=1]      run a step's server on ws://127.0.0.1:8080/ocpp
-  make reset    STEP=N [FORCE=1]           put step N's starter back as the kata ships it
-  make test                                prove the kata itself is sound (CI runs this)
-  make fuzz     [FUZZTIME=30s]             fuzz the OCPP decoder
-  make bench    [PHASE=name] [BENCH=flags] benchmark the final server against a bare WebSocket responder
-`
 
 // A command is one of kata's subcommands.
 type command struct {
-	name string
-	run  func(args []string) error
+	name    string
+	summary string // one line for kata's usage; "" keeps it out of the usage
+	run     func(args []string) error
+}
+
+// learnerCommands are the learner's: they read the learner's code and
+// never change it, except reset, which asks first.
+var learnerCommands = []command{
+	{"check", "run a step's suite against your code, the solution (-solution) or a wrong turn (-wrong)", learn.RunCheck},
+	{"watch", "check a step again each time one of its files is saved", learn.RunWatch},
+	{"hint", "the next hint for the test that fails", learn.RunHint},
+	{"diff", "your code against the reference solution", learn.RunDiff},
+	{"reset", "put a step's starter back as the kata ships it", learn.RunReset},
+	{"progress", "where your code stands on every step", learn.RunProgress},
+	{"serve", "run a step's server (default: the final server)", link.RunServe},
+	{"demo", "watch a step's starter, then its solution, at work", link.RunDemo},
+}
+
+// maintainerCommands are the maintainer's, apart from the learner's as
+// rustlings keeps its dev command apart.
+var maintainerCommands = []command{
+	{"test", "prove the kata sound: starters, solutions, wrong turns, vet (CI runs it)", contract.RunContract},
+	{"fuzz", "fuzz the OCPP decoder", contract.RunFuzz},
+	{"bench", "benchmark the final server against a bare WebSocket responder", bench.RunBench},
+	{"bench-ceiling", "", bench.RunBenchCeiling}, // make bench's child process, not for people
+}
+
+// usage says what kata's commands are. The Makefile is the usual way in,
+// and make alone lists its targets with their parameters.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: kata <command> [flags]; run a command with -h for its flags.\nThe Makefile is the usual way in: make alone lists its targets.\n")
+	for _, group := range []struct {
+		title    string
+		commands []command
+	}{{"The learner's commands", learnerCommands}, {"The maintainer's commands", maintainerCommands}} {
+		fmt.Fprintf(&b, "\n%s:\n", group.title)
+		for _, c := range group.commands {
+			if c.summary != "" {
+				fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+			}
+		}
+	}
+	return b.String()
 }
 
 func main() {
@@ -52,22 +90,9 @@ func main() {
 
 // run runs the command that args name and returns the exit status.
 func run(args []string, stderr io.Writer) int {
-	commands := []command{
-		{"check", runCheck},
-		{"watch", runWatch},
-		{"test", runContract},
-		{"progress", runProgress},
-		{"hint", runHint},
-		{"diff", runDiff},
-		{"serve", runServe},
-		{"demo", runDemo},
-		{"reset", runReset},
-		{"fuzz", runFuzz},
-		{"bench", runBench},
-		{"bench-ceiling", runBenchCeiling}, // make bench's child process, not for people
-	}
+	commands := slices.Concat(learnerCommands, maintainerCommands)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
 	for _, c := range commands {
@@ -80,54 +105,13 @@ func run(args []string, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 2
-		case errors.Is(err, errFailed):
+		case errors.Is(err, base.ErrFailed):
 			return 1 // the command has said why
 		default:
 			fmt.Fprintf(stderr, "kata %s: %v\n", c.name, err)
 			return 1
 		}
 	}
-	fmt.Fprintf(stderr, "kata: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "kata: unknown command %q\n\n%s", args[0], usage())
 	return 2
-}
-
-// errFailed reports a failure that the command has already explained to the
-// learner: main only sets the exit status.
-var errFailed = errors.New("failed")
-
-// newFlags returns a flag set for a subcommand that reports errors instead
-// of exiting, and prints its usage on -h.
-// parseStep parses a subcommand's flags and finds the step that its -step
-// flag (num) names.
-func parseStep(fs *flag.FlagSet, num *string, args []string) (step, error) {
-	if err := fs.Parse(args); err != nil {
-		return step{}, err
-	}
-	r, err := findRepo()
-	if err != nil {
-		return step{}, err
-	}
-	return findStep(r, *num)
-}
-
-// parseSteps parses a subcommand's flags and loads every step.
-func parseSteps(fs *flag.FlagSet, args []string) (repo, []step, error) {
-	if err := fs.Parse(args); err != nil {
-		return repo{}, nil, err
-	}
-	r, err := findRepo()
-	if err != nil {
-		return repo{}, nil, err
-	}
-	steps, err := loadSteps(r)
-	return r, steps, err
-}
-
-func newFlags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet("kata "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: kata %s %s\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
 }

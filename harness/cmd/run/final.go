@@ -21,8 +21,10 @@ import (
 
 	"github.com/ocppkata/kata/harness/api"
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
 	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/idtags"
+	"github.com/ocppkata/kata/harness/internal/term"
 	"github.com/ocppkata/kata/harness/live"
 	"github.com/ocppkata/kata/harness/metrics"
 	"github.com/ocppkata/kata/harness/ocpp"
@@ -61,7 +63,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 		}
 		return def
 	}
-	fs := newFlags("serve")
+	fs := steplink.NewFlags("serve")
 	fs.StringVar(&f.variant, "variant", "solution", "which server: starter (your code) or solution")
 	fs.StringVar(&f.addr, "addr", env("OCPP_ADDR", "127.0.0.1:8080"), "the address to listen on (OCPP_ADDR)")
 	fs.IntVar(&f.workers, "workers", 0, "Config.Workers; 0 leaves the step's default")
@@ -80,7 +82,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
-	if err := checkArgs(fs); err != nil {
+	if err := steplink.CheckArgs(fs); err != nil {
 		return f, err
 	}
 	if err := checkServeFlags(f.workers, f.scale); err != nil {
@@ -109,7 +111,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 // JSON for a machine that collects the logs, unless format says.
 func newLogger(w *os.File, format string) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if format == "json" || (format == "" && !isTerminal(w)) {
+	if format == "json" || (format == "" && !term.IsTerminal(w)) {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
@@ -193,7 +195,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	newServer, fields, err := variant(f.variant)
+	newServer, fields, err := linked.Variant(f.variant)
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func serve(args []string) error {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
 	}
 	mux := portmux.New(l, portmux.Options{MaxConns: maxConns(openFileLimit()), Logger: logger})
-	srv := newServer(Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
+	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
 	view := live.New(live.Options{Step: fmt.Sprintf("%02d", linked.Step), Title: linked.Title, Variant: f.variant,
@@ -273,7 +275,7 @@ func serve(args []string) error {
 	select {
 	case <-ctx.Done():
 		stop() // a second Ctrl-C ends the program at once
-		if g, ok := srv.(graceful); ok {
+		if g, ok := srv.(steplink.Graceful); ok {
 			err = shutDown(g, b)
 		} else {
 			fmt.Fprintln(os.Stderr, "\nstopping: closing every connection and waiting for the workers (Ctrl-C again to force)…")
@@ -318,7 +320,7 @@ func notConnected(v string) func(error) bool {
 
 // printBanner says what runs where.
 func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, where string) {
-	st := styleFor(os.Stderr)
+	st := term.StyleFor(os.Stderr)
 	whose := "the reference solution (solutions/" + linked.Name + ")"
 	if f.variant == "starter" {
 		whose = "your code (exercises/" + linked.Name + ")"
@@ -331,7 +333,7 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 	} else if f.workers > runtime.GOMAXPROCS(0) {
 		more = "\nmore workers than CPU cores, because the backend's calls wait rather than compute: see step 01"
 	}
-	fmt.Fprintf(w, "%s\n", st.bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
+	fmt.Fprintf(w, "%s\n", st.Bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
 	fmt.Fprintf(w, "stations: ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", addr, conc, f.scale, where)
 	api := fmt.Sprintf("operator API: http://%s/api/stations", addr)
 	live := fmt.Sprintf("live view, for the projector: http://%s/", addr)
@@ -340,13 +342,13 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 		live += "?token=<API_TOKEN>, once: the page keeps it in a cookie"
 	}
 	fmt.Fprintf(w, "%s · metrics: http://%s/metrics\n", api, addr)
-	fmt.Fprintf(w, "%s\n", st.bold(live))
+	fmt.Fprintf(w, "%s\n", st.Bold(live))
 	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", addr)
 	if auth.keys != nil {
 		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter"))
 		stations += " AUTH_KEYS=" + auth.file
 	}
-	fmt.Fprintf(w, "%s\n\n", st.dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
+	fmt.Fprintf(w, "%s\n\n", st.Dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
 }
 
 // fileReserve is how many of the process's open files maxConns keeps for

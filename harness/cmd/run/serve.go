@@ -12,6 +12,8 @@ import (
 
 	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
+	"github.com/ocppkata/kata/harness/internal/term"
 )
 
 // authConfig is the HTTP Basic authentication that serve turns on.
@@ -51,17 +53,11 @@ func (a authConfig) banner(learner bool) string {
 		gets = "should get"
 	}
 	s := fmt.Sprintf("auth on: HTTP Basic (OCPP security profile 1) · %s with a key in %s; any other station %s 401",
-		plural(len(a.keys), "station"), a.file, gets)
+		term.Plural(len(a.keys), "station"), a.file, gets)
 	if a.warning != "" {
 		s += "\nwarning: " + a.warning
 	}
 	return s
-}
-
-// graceful is a server that can stop without dropping what it
-// acknowledged (step 08 on).
-type graceful interface {
-	Shutdown(ctx context.Context) error
 }
 
 // shutdownGrace is how long a graceful stop may take before it gives up.
@@ -70,7 +66,7 @@ const shutdownGrace = 30 * time.Second
 // shutDown stops srv through its Shutdown, which drains what it
 // acknowledged; a second signal cuts it short through Close. It reports what
 // the backend finished after the signal.
-func shutDown(srv graceful, b *backend.Backend) error {
+func shutDown(srv steplink.Graceful, b *backend.Backend) error {
 	signaled, before := time.Now(), b.Totals()
 	fmt.Fprintf(os.Stderr, "\nshutting down: no new station, nothing more read; draining what was acknowledged (up to %v; Ctrl-C again to force)…\n", shutdownGrace)
 	again := make(chan os.Signal, 1)
@@ -109,8 +105,8 @@ func drainedSummary(before, now backend.Totals, took time.Duration) string {
 			calls, processed, written, calls+processed+written)
 	}
 	return fmt.Sprintf("drained in %v: %s answered, %s processed in the background, %s written in %s\n",
-		took.Round(time.Millisecond), plural(calls, "call"), plural(processed, "message"),
-		plural(written, "meter value"), plural(batches, "write"))
+		took.Round(time.Millisecond), term.Plural(calls, "call"), term.Plural(processed, "message"),
+		term.Plural(written, "meter value"), term.Plural(batches, "write"))
 }
 
 // maxScale bounds -scale: at 1000, one charging session already keeps the
@@ -139,16 +135,16 @@ func servedSummary(stats backend.Stats, tot backend.Totals, workers int) string 
 	}
 	// Counted as the "in all" line of a graceful stop counts them, each
 	// message once: a batch of meter values is its meter values.
-	done := "stopped: " + plural(tot.Calls, "call") + " answered by the workers"
+	done := "stopped: " + term.Plural(tot.Calls, "call") + " answered by the workers"
 	if tot.Processed > 0 {
-		done += ", " + plural(tot.Processed, "message") + " processed in the background"
+		done += ", " + term.Plural(tot.Processed, "message") + " processed in the background"
 	}
 	if tot.Batches > 0 {
 		batches := "1 batch"
 		if tot.Batches != 1 {
 			batches = fmt.Sprintf("%d batches", tot.Batches)
 		}
-		done += ", " + plural(tot.Written, "meter value") + " written in " + batches
+		done += ", " + term.Plural(tot.Written, "meter value") + " written in " + batches
 	}
 	if tot.Failed > 0 {
 		done += fmt.Sprintf(", %d cut short", tot.Failed)

@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// A benchRow is one line of make bench's table: what was measured, what it
+// gave, and the command line that measures it again.
+type benchRow struct {
+	phase  string // throughput, session, idle, before
+	what   string // "final server, 200 stations × 100 Heartbeats, pair 1"
+	result string // "31,204 calls/s · p50 5.1ms · p99 14ms", or why it failed
+	repro  string // "make bench PHASE=throughput"
+	failed bool
+}
+
+// formatTable lays the rows out in aligned columns under a header. The
+// command that reproduces a row comes last, so that a long one does not push
+// the figures out of sight.
+func formatTable(title string, rows []benchRow) string {
+	header := benchRow{phase: "phase", what: "what", result: "result", repro: "reproduce with"}
+	all := append([]benchRow{header}, rows...)
+	var wPhase, wWhat, wResult int
+	for _, r := range all {
+		wPhase = max(wPhase, utf8.RuneCountInString(r.phase))
+		wWhat = max(wWhat, utf8.RuneCountInString(r.what))
+		wResult = max(wResult, utf8.RuneCountInString(r.result))
+	}
+	var b strings.Builder
+	if title != "" {
+		b.WriteString(title + "\n\n")
+	}
+	for _, r := range all {
+		line := pad(r.phase, wPhase) + "  " + pad(r.what, wWhat) + "  " + pad(r.result, wResult) + "  " + r.repro
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	return b.String()
+}
+
+// pad fills s with spaces to width runes.
+func pad(s string, width int) string {
+	if n := utf8.RuneCountInString(s); n < width {
+		return s + strings.Repeat(" ", width-n)
+	}
+	return s
+}
+
+// median is the middle of xs (the mean of the two middle ones for an even
+// count), 0 for none. xs is left as it was.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// procStatus is what make bench reads from /proc/PID/status.
+type procStatus struct {
+	threads int
+	rss     int64 // bytes
+}
+
+// parseProcStatus reads the Threads and VmRSS lines of a Linux
+// /proc/PID/status file.
+func parseProcStatus(text string) (procStatus, error) {
+	var st procStatus
+	var haveThreads, haveRSS bool
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		key, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(value)
+		switch key {
+		case "Threads":
+			if len(fields) != 1 {
+				return st, fmt.Errorf("/proc status: bad Threads line %q", sc.Text())
+			}
+			n, err := strconv.Atoi(fields[0])
+			if err != nil {
+				return st, fmt.Errorf("/proc status: bad Threads line %q: %w", sc.Text(), err)
+			}
+			st.threads, haveThreads = n, true
+		case "VmRSS":
+			if len(fields) != 2 || fields[1] != "kB" {
+				return st, fmt.Errorf("/proc status: bad VmRSS line %q", sc.Text())
+			}
+			n, err := strconv.ParseInt(fields[0], 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("/proc status: bad VmRSS line %q: %w", sc.Text(), err)
+			}
+			st.rss, haveRSS = n*1024, true
+		}
+	}
+	if !haveThreads || !haveRSS {
+		return st, fmt.Errorf("/proc status: no Threads or no VmRSS line")
+	}
+	return st, nil
+}
+
+// parseMetric returns the value of the unlabelled metric name in a
+// Prometheus text exposition, such as go_goroutines.
+func parseMetric(text, name string) (float64, error) {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || !strings.HasPrefix(rest, " ") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric %s: bad value in %q: %w", name, line, err)
+		}
+		return v, nil
+	}
+	return 0, fmt.Errorf("metric %s: not in /metrics", name)
+}
+
+// latency writes d readably: microseconds under 1 ms, milliseconds under
+// 1 s, then seconds.
+func latency(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
+	default:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+}
+
+// parsePsRSS reads the output of ps -o rss= -p PID: the resident memory in
+// KiB.
+func parsePsRSS(out string) (int64, error) {
+	kib, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ps -o rss=: %q is not a size in KiB", strings.TrimSpace(out))
+	}
+	return kib * 1024, nil
+}
+
+// psThreads counts the threads in the output of ps -M -p PID: a line each,
+// under a header.
+func psThreads(out string) int {
+	n := 0
+	for line := range strings.Lines(out) {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return max(n-1, 0)
+}
