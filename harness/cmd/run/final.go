@@ -24,6 +24,7 @@ import (
 	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
 	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/idtags"
+	"github.com/ocppkata/kata/harness/internal/settings"
 	"github.com/ocppkata/kata/harness/internal/term"
 	"github.com/ocppkata/kata/harness/live"
 	"github.com/ocppkata/kata/harness/metrics"
@@ -51,9 +52,6 @@ type serveFlags struct {
 	pprof        bool
 }
 
-// defaultDB is where make serve keeps its database unless told otherwise.
-const defaultDB = ".kata/serve.db"
-
 // parseServeFlags reads serve's flags, with their environment fallbacks.
 func parseServeFlags(args []string, getenv func(string) string) (serveFlags, error) {
 	var f serveFlags
@@ -65,25 +63,45 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	}
 	fs := steplink.NewFlags("serve")
 	fs.StringVar(&f.variant, "variant", "solution", "which server: starter (your code) or solution")
-	fs.StringVar(&f.addr, "addr", env("OCPP_ADDR", "127.0.0.1:8080"), "the address to listen on (OCPP_ADDR)")
-	fs.IntVar(&f.workers, "workers", 0, "Config.Workers; 0 leaves the step's default")
-	fs.Float64Var(&f.scale, "scale", 1, "multiplies the backend's latencies (the workshop's)")
-	fs.StringVar(&f.authKeys, "auth-keys", env("OCPP_AUTH_KEYS", ""), "a file of identity:password lines: turns on HTTP Basic authentication (OCPP_AUTH_KEYS)")
-	fs.StringVar(&f.db, "db", env("OCPP_DB", defaultDB), `the SQLite database file; "memory" keeps nothing across restarts (OCPP_DB)`)
-	fs.StringVar(&f.idTags, "id-tags", env("OCPP_ID_TAGS", ""), "a file of idTags to authorize, one a line: tag [status] [expiry]; none: every tag is accepted (OCPP_ID_TAGS)")
-	heartbeat, _ := strconv.Atoi(env("OCPP_HEARTBEAT", "0"))
-	fs.IntVar(&f.heartbeat, "heartbeat", heartbeat, "the heartbeat interval BootNotification answers give, in seconds; 0: 300 (OCPP_HEARTBEAT)")
-	maxFrame, _ := strconv.ParseInt(env("OCPP_MAX_FRAME", "0"), 10, 64)
-	fs.Int64Var(&f.maxFrame, "max-frame", maxFrame, "the largest frame a station may send, in bytes; 0: the step's default (OCPP_MAX_FRAME; step 09)")
-	fs.StringVar(&f.apiToken, "api-token", env("OCPP_API_TOKEN", ""), "if set, the operator side (API, live view, metrics, profiles) wants this token: better given in OCPP_API_TOKEN, which other users cannot read in ps")
-	fs.StringVar(&f.log, "log", env("LOG", ""), "the log format: text or json; default text on a terminal, json otherwise (LOG)")
-	fs.BoolVar(&f.pprof, "pprof", getenv("OCPP_PPROF") != "", "serve Go's profiles at /debug/pprof/ on the same port (OCPP_PPROF)")
-	fs.StringVar(&f.registration, "registration", env("OCPP_REGISTRATION", "Accepted"), "what BootNotification answers: Accepted, Pending or Rejected (OCPP_REGISTRATION)")
+	// The settings come from one table, shared with kata serve; each flag
+	// falls back on its environment variable.
+	values := make(map[string]*string)
+	var pprof *bool
+	for _, s := range settings.All() {
+		usage := s.Usage
+		if s.Env != "" {
+			usage += " (" + s.Env + ")"
+		}
+		switch s.Kind {
+		case settings.Secret:
+			usage += ": better given in " + s.Env + ", which other users cannot read in ps"
+			values[s.Make] = fs.String(s.Flag, env(s.Env, s.Default), usage)
+		case settings.Switch:
+			pprof = fs.Bool(s.Flag, settings.On(getenv(s.Env)), usage)
+		default:
+			values[s.Make] = fs.String(s.Flag, env(s.Env, s.Default), usage)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
 	if err := steplink.CheckArgs(fs); err != nil {
 		return f, err
+	}
+	f.addr, f.authKeys, f.db, f.idTags = *values["ADDR"], *values["AUTH_KEYS"], *values["DB"], *values["ID_TAGS"]
+	f.apiToken, f.log, f.registration, f.pprof = *values["API_TOKEN"], *values["LOG"], *values["REGISTRATION"], *pprof
+	var err error
+	if f.workers, err = strconv.Atoi(*values["WORKERS"]); err != nil {
+		return f, fmt.Errorf("-workers %q: want a number of workers", *values["WORKERS"])
+	}
+	if f.scale, err = strconv.ParseFloat(*values["SCALE"], 64); err != nil {
+		return f, fmt.Errorf("-scale %q: want a factor on the backend's latencies, 0 or more", *values["SCALE"])
+	}
+	if f.heartbeat, err = strconv.Atoi(*values["HEARTBEAT"]); err != nil {
+		return f, fmt.Errorf("-heartbeat %q: want seconds, 1 or more (0: the default, 300)", *values["HEARTBEAT"])
+	}
+	if f.maxFrame, err = strconv.ParseInt(*values["MAX_FRAME"], 10, 64); err != nil {
+		return f, fmt.Errorf("-max-frame %q: want bytes, 1 or more (0: the step's default)", *values["MAX_FRAME"])
 	}
 	if err := checkServeFlags(f.workers, f.scale); err != nil {
 		return f, err

@@ -24,7 +24,7 @@ func TestServeFlagsFallBackOnTheEnvironment(t *testing.T) {
 		t.Errorf("a flag wins over the environment: %+v", f)
 	}
 	f, err = parseServeFlags(nil, func(string) string { return "" })
-	if err != nil || f.db != defaultDB || f.addr != "127.0.0.1:8080" {
+	if err != nil || f.db != ".kata/serve.db" || f.addr != "127.0.0.1:8080" {
 		t.Errorf("defaults: %+v, %v", f, err)
 	}
 }

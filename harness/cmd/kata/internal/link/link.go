@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -24,35 +25,56 @@ import (
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/base"
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/proc"
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/step"
+	"github.com/ocppkata/kata/harness/internal/settings"
 	"github.com/ocppkata/kata/harness/internal/term"
 )
 
 // RunServe runs a step's server in the foreground: by default the last
-// step's solution, the final server.
+// step's solution, the final server. Its settings are harness/internal/settings'
+// table, each given as -set NAME=value, as make serve passes them.
 func RunServe(args []string) error {
-	fs := base.NewFlags("serve", "[-step N] [-solution] [-addr A] [-workers W] [-scale F] [-auth-keys FILE] [-db FILE] [-id-tags FILE] [-heartbeat S] [-max-frame B] [-log text|json] [-registration R]")
+	fs := base.NewFlags("serve", "[-step N] [-solution] [-set NAME=value]...")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
-	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
-	workers := fs.Int("workers", DefaultServeWorkers, "Config.Workers; 0 leaves the step's default")
-	scale := fs.Float64("scale", 1, "multiplies the backend's latencies")
-	keysFile := fs.String("auth-keys", "", "a file of identity:password lines: turns on HTTP Basic authentication (step 09 on)")
-	db := fs.String("db", "", `the SQLite database (default .kata/serve.db; "memory" keeps nothing)`)
-	tags := fs.String("id-tags", "", "a file of idTags to authorize: tag [status] [expiry] a line")
-	heartbeat := fs.String("heartbeat", "", "the heartbeat interval given to stations, in seconds")
-	maxFrame := fs.String("max-frame", "", "the largest frame a station may send, in bytes (step 09 on)")
-	logFormat := fs.String("log", "", "the log format: text or json")
-	registration := fs.String("registration", "", "what BootNotification answers: Accepted, Pending or Rejected")
-	profiles := fs.Bool("pprof", false, "serve Go's profiles at /debug/pprof/")
+	set := make(map[string]string)
+	fs.Func("set", "a setting of make serve, NAME=value; the settings are listed below", func(v string) error {
+		name, value, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("%q: want NAME=value, such as DB=memory", v)
+		}
+		if _, err := settings.ByMake(name); err != nil {
+			return err
+		}
+		set[name] = value
+		return nil
+	})
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprintln(fs.Output(), "\nThe settings (make serve NAME=value), and the environment variable the server falls back on:")
+		for _, s := range settings.All() {
+			fmt.Fprintf(fs.Output(), "  %-12s %-17s %s\n", s.Make, s.Env, s.Usage)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *workers < 0 {
-		return fmt.Errorf("WORKERS=%d: want a number of workers, 1 or more (0 leaves the step's default)", *workers)
+	workers, scale := DefaultServeWorkers, 1.0
+	if v, ok := set["WORKERS"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("WORKERS=%s: want a number of workers, 1 or more (0 leaves the step's default)", v)
+		}
+		workers = n
 	}
-	if !(*scale >= 0) || math.IsInf(*scale, 0) {
-		return fmt.Errorf("SCALE=%v: want 0 or more, a factor on the backend's latencies: 1 is the workshop's, 0.1 ten times faster, 0 none", *scale)
+	if v, ok := set["SCALE"]; ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+			return fmt.Errorf("SCALE=%s: want 0 or more, a factor on the backend's latencies: 1 is the workshop's, 0.1 ten times faster, 0 none", v)
+		}
+		scale = f
 	}
+	set["WORKERS"], set["SCALE"] = fmt.Sprint(workers), fmt.Sprint(scale)
 	r, err := step.FindRepo()
 	if err != nil {
 		return err
@@ -67,52 +89,48 @@ func RunServe(args []string) error {
 	} else if s, err = step.Find(r, *num); err != nil {
 		return err
 	}
+	if set["AUTH_KEYS"] != "" {
+		if err := checkAuth(s); err != nil {
+			return err
+		}
+	}
 	variant := "starter"
 	if *solution {
 		variant = "solution"
 	}
-	args = []string{"serve", "-variant", variant, "-addr", *addr, "-workers", fmt.Sprint(*workers), "-scale", fmt.Sprint(*scale)}
-	if *keysFile != "" {
-		if err := checkAuth(s); err != nil {
-			return err
-		}
-		// The server runs from the repository's root: a path relative to
-		// where make was run must still name the same file.
-		abs, err := filepath.Abs(*keysFile)
-		if err != nil {
-			return fmt.Errorf("AUTH_KEYS=%s: %w", *keysFile, err)
-		}
-		args = append(args, "-auth-keys", abs)
-	}
-	// Files are named from where make ran; the server runs from the
-	// repository's root.
-	for _, file := range []struct{ flag, value string }{{"-db", *db}, {"-id-tags", *tags}} {
-		if file.value == "" {
+	args = []string{"serve", "-variant", variant}
+	for _, st := range settings.All() {
+		v, ok := set[st.Make]
+		if !ok || v == "" {
 			continue
 		}
-		v := file.value
-		if v != "memory" || file.flag != "-db" {
-			abs, err := filepath.Abs(v)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", file.flag, v, err)
+		switch st.Kind {
+		case settings.Secret:
+			// Never on a command line, where every user of the machine
+			// can read it (ps): in the server's environment.
+			os.Setenv(st.Env, v)
+			continue
+		case settings.Switch:
+			if settings.On(v) {
+				args = append(args, "-"+st.Flag)
 			}
-			v = abs
+			continue
+		case settings.File:
+			// Files are named from where make ran; the server runs from
+			// the repository's root.
+			if st.Make != "DB" || v != "memory" {
+				abs, err := filepath.Abs(v)
+				if err != nil {
+					return fmt.Errorf("%s=%s: %w", st.Make, v, err)
+				}
+				v = abs
+			}
 		}
-		args = append(args, file.flag, v)
+		args = append(args, "-"+st.Flag, v)
 	}
-	if *profiles {
-		args = append(args, "-pprof")
-	}
-	for _, opt := range []struct{ flag, value string }{{"-heartbeat", *heartbeat}, {"-max-frame", *maxFrame}, {"-log", *logFormat}, {"-registration", *registration}} {
-		if opt.value != "" {
-			args = append(args, opt.flag, opt.value)
-		}
-	}
-	// The operator's token goes to the server in its environment, never on
-	// a command line, where every user of the machine can read it (ps).
 	// make passes API_TOKEN=T in the environment, as it does every
 	// variable set on its command line.
-	if t := os.Getenv("API_TOKEN"); t != "" {
+	if t := os.Getenv("API_TOKEN"); t != "" && set["API_TOKEN"] == "" {
 		os.Setenv("OCPP_API_TOKEN", t)
 	}
 	return runLinked(s, !*solution, *solution, args...)
