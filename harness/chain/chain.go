@@ -28,9 +28,10 @@
 // [Compare] checks the contract: the two directories' non-test .go files,
 // declaration by declaration, must be the same but for what the lesson
 // declares. A declaration's text is its doc comment, the comments that
-// float above it, and the declaration itself, trailing comment included.
-// The package clause (each step's package has its own name and doc) and
-// the imports (they follow from the code) are not compared. A lesson
+// float above it, and the declaration itself, trailing comment included
+// (the last one's takes the comments that end the file too). The package
+// clause (each step's package has its own name and doc), the imports (they
+// follow from the code) and the test files are not compared. A lesson
 // entry that declares nothing (names no declaration, or one that does not
 // differ) is reported too, so that stale entries do not pile up.
 //

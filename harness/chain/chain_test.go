@@ -138,6 +138,12 @@ func TestCompare(t *testing.T) {
 			want: []want{{Changed, "s.go:Server", "s.go:11: type Server differs"}},
 		},
 		{
+			name: "a comment that ends the file",
+			prev: map[string]string{"s.go": solution + "\n// That is all.\n"},
+			next: map[string]string{"s.go": starter + "\n// That is all there is.\n"},
+			want: []want{{Changed, "s.go:Client.Hello", "starter has `// That is all there is.`"}},
+		},
+		{
 			name:   "declared declaration",
 			prev:   map[string]string{"s.go": solution},
 			next:   map[string]string{"s.go": replaceOnce(t, starter, `"hello "`, `"hi "`)},

@@ -29,7 +29,8 @@ type source struct {
 // A decl is one top-level declaration of a file, imports excepted. Its text
 // runs from the end of the declaration before it (the package clause or an
 // import for the first) to the end of its own last line: comments that
-// float between two declarations belong to the one after them.
+// float between two declarations belong to the one after them, and those
+// after the last declaration to the last.
 type decl struct {
 	// key names it in its file: "read" (a function), "Server.read" (a
 	// method, by its receiver's base type), "Config" (a type, var or
@@ -118,6 +119,12 @@ func parseSource(path, name string, src []byte) (*source, error) {
 			line:  tf.Line(tf.Pos(prevEnd + lead)),
 		})
 		prevEnd = end
+	}
+	if n := len(s.decls); n > 0 && prevEnd < len(src) {
+		// What follows the last declaration (a comment) is its.
+		last := s.decls[n-1]
+		last.end = len(src)
+		last.text = string(bytes.TrimSpace(src[last.start:last.end]))
 	}
 	return s, nil
 }
