@@ -357,7 +357,7 @@ func survey(prevDir, nextDir string, l Lesson) (surveyed, error) {
 		}
 		why := "is the same in both, but for its package clause and imports"
 		if prev[f] == nil && next[f] == nil {
-			why = fmt.Sprintf("is a file of neither %s nor %s", filepath.ToSlash(prevDir), filepath.ToSlash(nextDir))
+			why = "is a file of neither the starter nor the solution"
 		}
 		s.stale = append(s.stale, Difference{Kind: Stale, Entry: f, Starter: staleDir, Why: why})
 	}
@@ -371,7 +371,7 @@ func survey(prevDir, nextDir string, l Lesson) (surveyed, error) {
 		case wholeFiles[file]:
 			why = fmt.Sprintf("is inside %q, which the lesson declares whole", file)
 		case !declares(prev[file], next[file], name):
-			why = fmt.Sprintf("names no declaration of %s or %s", Place{Dir: prevDir, File: file}, Place{Dir: nextDir, File: file})
+			why = fmt.Sprintf("names no declaration of %s, in the starter or the solution", file)
 		}
 		s.stale = append(s.stale, Difference{Kind: Stale, Entry: e, Starter: staleDir, Why: why})
 	}

@@ -224,8 +224,8 @@ func TestCompare(t *testing.T) {
 			},
 			want: []want{
 				{Stale, "w.go", "is the same in both, but for its package clause and imports"},
-				{Stale, "gone.go", "is a file of neither"},
-				{Stale, "s.go:Nothing", "names no declaration of"},
+				{Stale, "gone.go", "is a file of neither the starter nor the solution"},
+				{Stale, "s.go:Nothing", "names no declaration of s.go, in the starter or the solution"},
 				{Stale, "s.go:Config", "is the same in both"},
 				{Stale, "w.go:W", `is inside "w.go", which the lesson declares whole`},
 			},
