@@ -72,20 +72,20 @@ func (l Lesson) check() error {
 	seen := make(map[string]bool)
 	for _, f := range l.Files {
 		if !isGoFile(f) {
-			return fmt.Errorf("lesson file %q: %w", f, errEntry)
+			return fmt.Errorf("file %q: %w", f, errEntry)
 		}
 		if seen[f] {
-			return fmt.Errorf("lesson file %q is listed twice", f)
+			return fmt.Errorf("file %q is listed twice", f)
 		}
 		seen[f] = true
 	}
 	for _, d := range l.Decls {
 		file, name, ok := strings.Cut(d, ":")
 		if !ok || !isGoFile(file) || !isDeclName(name) {
-			return fmt.Errorf("lesson decl %q: %w", d, errEntry)
+			return fmt.Errorf("decl %q: %w", d, errEntry)
 		}
 		if seen[d] {
-			return fmt.Errorf("lesson decl %q is listed twice", d)
+			return fmt.Errorf("decl %q is listed twice", d)
 		}
 		seen[d] = true
 	}
@@ -306,7 +306,7 @@ type surveyed struct {
 // and tells the declared ones from the others.
 func survey(prevDir, nextDir string, l Lesson) (surveyed, error) {
 	if err := l.check(); err != nil {
-		return surveyed{}, fmt.Errorf("%s: %w", filepath.ToSlash(filepath.Join(nextDir, "step.json")), err)
+		return surveyed{}, fmt.Errorf("step.json's lesson: %w", err)
 	}
 	prev, err := loadDir(prevDir)
 	if err != nil {

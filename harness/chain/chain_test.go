@@ -247,7 +247,7 @@ func TestCompare(t *testing.T) {
 			prev:    map[string]string{"s.go": solution},
 			next:    map[string]string{"s.go": starter},
 			lesson:  Lesson{Decls: []string{"s.go"}},
-			wantErr: `lesson decl "s.go": want`,
+			wantErr: `step.json's lesson: decl "s.go": want`,
 		},
 		{
 			name:    "entry listed twice",
