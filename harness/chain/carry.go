@@ -160,11 +160,13 @@ func (r Report) String() string {
 // cannot settle it reports as ImportsToCheck. Declared differences and
 // step.json are left alone; the stale entries of the lesson are reported.
 //
-// Carry writes nothing if it fails. Run twice, the second run changes
-// nothing: the starter then differs from the previous solution by the
-// lesson only. Run for N→N+1, then N+1→N+2, …, it carries a fix through
-// the steps; a conflict in a solution stops the fix there, until the
-// maintainer has carried it by hand.
+// Carry works out every file before it writes one: where it cannot carry
+// (a file that does not parse, before or after), it writes nothing. Run
+// twice, the second run changes nothing: the starter then differs from the
+// previous solution by the lesson only. Run for N→N+1, then N+1→N+2, …, it
+// carries a fix through the steps; a conflict in a solution stops the fix
+// there until the maintainer has carried it by hand, and only the run that
+// meets a conflict reports it.
 func Carry(prevSolutionDir, nextStarterDir, nextSolutionDir string, l Lesson) (Report, error) {
 	s, err := survey(prevSolutionDir, nextStarterDir, l)
 	if err != nil {
