@@ -50,7 +50,7 @@ func (c BatchConfig) withDefaults() BatchConfig {
 
 // ErrClosed is what Add returns once Complete has been called, and what a
 // second Complete returns.
-var ErrClosed = errors.New("shutdown: the batcher is complete")
+var ErrClosed = errors.New("batching: the batcher is complete")
 
 // PushFunc writes one batch of a slot. It must not keep batch, nor read it,
 // after it returns: the Batcher reuses it for the slot's next batch. It

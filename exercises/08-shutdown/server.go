@@ -252,8 +252,9 @@ func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 
 // Close stops accepting stations, closes their connections (which fails
 // the server's calls still waiting for an answer), abandons the calls in
-// progress and the background work not yet done (meter values included), and returns once every goroutine the server started has
-// ended. Close is idempotent.
+// progress and the background work not yet done (meter values included),
+// and returns once every goroutine the server started has ended. Close is
+// idempotent.
 func (s *Server) Close() error {
 	s.cancel()
 	err := s.ws.Close() // every reader has returned: nobody sends on the queue any more

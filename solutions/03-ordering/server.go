@@ -141,8 +141,8 @@ func (s *Server) handle(worker string, req request) {
 func (s *Server) Serve(l net.Listener) error { return s.ws.Serve(l) }
 
 // Close stops accepting stations, closes their connections, abandons the
-// calls in progress and the background work not yet done, and returns once every goroutine the server started has
-// ended. Close is idempotent.
+// calls in progress and the background work not yet done, and returns once
+// every goroutine the server started has ended. Close is idempotent.
 func (s *Server) Close() error {
 	s.cancel()
 	err := s.ws.Close() // every reader has returned: nobody sends on the queue any more
