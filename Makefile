@@ -43,7 +43,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz
+.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz carry
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -77,6 +77,7 @@ help:
 	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
+	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
 	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
@@ -130,6 +131,11 @@ reset:
 fuzz:
 	$(build-kata)
 	@$(KATA) fuzz -fuzztime $(FUZZTIME)
+
+carry:
+	$(call need-step,carry)
+	$(build-kata)
+	@$(KATA) carry -step $(STEP)
 
 # make serve's settings, each passed on as -set NAME=value when it is set.
 # What each does, its flag and its environment variable are declared once,

@@ -78,6 +78,7 @@ func RunContract(args []string) error {
 	if err != nil {
 		return err
 	}
+	all := steps
 	if *only != "" {
 		s, err := step.Find(r, *only)
 		if err != nil {
@@ -120,7 +121,7 @@ func RunContract(args []string) error {
 		afterBuilds = func() { started <- startVet(r, steps, starters, overlay) }
 		vet = func() vetResults { return (<-started)() }
 	}
-	t, phases := checkSteps(r, st, steps, starters, shippedErr == nil, tmp, *parallel, width, afterBuilds)
+	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterBuilds)
 	total.add(t)
 	if *only == "" {
 		st.Status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt…")
@@ -230,7 +231,7 @@ type variant struct {
 // order, its name padded to width, and returns how long the steps and
 // their wrong turns took. It calls afterBuilds once every binary is built
 // (or could not be), while the last ones may still run.
-func checkSteps(r step.Repo, st term.Style, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterBuilds func()) (tally, []phase) {
+func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterBuilds func()) (tally, []phase) {
 	start := time.Now()
 	var total tally
 	turns := make([][]step.WrongTurn, len(steps))
@@ -333,7 +334,10 @@ func checkSteps(r step.Repo, st term.Style, steps []step.Step, starters []step.C
 			total.add(t)
 			continue
 		}
-		total.add(judgeStep(st, s, byStep[i], turns[i], turnsErr[i], width, gitKnown))
+		var ct tally
+		chainSaid := judgeChain(&ct, st, kata, s, starters[i])
+		total.add(ct)
+		total.add(judgeStep(st, s, byStep[i], turns[i], turnsErr[i], width, gitKnown, chainSaid))
 	}
 	runners.Wait()
 	if stepsEnd.IsZero() {
@@ -349,7 +353,7 @@ func checkSteps(r step.Repo, st term.Style, steps []step.Step, starters []step.C
 // judgeStep holds a step's variants to the contract and prints the step's
 // line; gitKnown says whether starters are known as committed, so that a
 // step checked on disk is worth a word.
-func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn, turnsErr error, width int, gitKnown bool) tally {
+func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn, turnsErr error, width int, gitKnown bool, chainSaid string) tally {
 	var t tally
 	var said []string
 	var suite map[string]bool // the suite's top-level tests, as the solution ran them
@@ -406,6 +410,9 @@ func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn
 		t.breach(false, s.Name+": "+problem, "give step.json a \"review\" list, one line per mistake no test can see, "+
 			"and the README a section \"## What no test can see\" with a bullet of each line, word for word")
 		said = append(said, st.Red("review list"))
+	}
+	if chainSaid != "" {
+		said = append(said, chainSaid)
 	}
 	line := strings.Join(said, " · ")
 	if onDisk && gitKnown {

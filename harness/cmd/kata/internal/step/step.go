@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocppkata/kata/harness/chain"
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/udiff"
 )
 
@@ -75,6 +76,9 @@ type Meta struct {
 	Title string `json:"title"`
 	// LessonTests are the top-level tests the starter must fail.
 	LessonTests []string `json:"lesson_tests"`
+	// Lesson is what the starter adds to the previous step's solution
+	// (harness/chain); step 01 has none.
+	Lesson chain.Lesson `json:"lesson"`
 	// Hints maps a top-level test to its hints, tiered: a nudge, a
 	// direction, a near-solution. Every lesson test has hints; another test
 	// may. In step.json it is an object of test name to tiers.
