@@ -60,7 +60,7 @@ help:
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '                [AUTH_KEYS=FILE]          stations must log in: FILE has a line identity:password for each (step 09 on)'
-	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json] [PPROF=1]'
+	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json] [LOG_LEVEL=debug] [PPROF=1]'
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
 	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
@@ -142,7 +142,7 @@ carry:
 # in harness/internal/settings; a test of make test keeps this list to it.
 # API_TOKEN is not here: make hands it over in the environment, never on a
 # command line that ps shows.
-serve-settings := ADDR WORKERS SCALE AUTH_KEYS DB ID_TAGS HEARTBEAT MAX_FRAME REGISTRATION LOG PPROF
+serve-settings := ADDR WORKERS SCALE AUTH_KEYS DB ID_TAGS HEARTBEAT MAX_FRAME REGISTRATION LOG LOG_LEVEL PPROF
 # quote puts a value in single quotes for the shell, whatever it holds.
 quote = '$(subst ','\'',$(1))'
 

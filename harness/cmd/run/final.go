@@ -48,6 +48,7 @@ type serveFlags struct {
 	maxFrame     int64
 	apiToken     string
 	log          string
+	logLevel     slog.Level
 	registration string
 	pprof        bool
 }
@@ -100,6 +101,9 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	if f.heartbeat, err = strconv.Atoi(*values["HEARTBEAT"]); err != nil {
 		return f, fmt.Errorf("-heartbeat %q: want seconds, 1 or more (0: the default, 300)", *values["HEARTBEAT"])
 	}
+	if err := f.logLevel.UnmarshalText([]byte(*values["LOG_LEVEL"])); err != nil {
+		return f, fmt.Errorf("-log-level %q: want debug, info, warn or error", *values["LOG_LEVEL"])
+	}
 	if f.maxFrame, err = strconv.ParseInt(*values["MAX_FRAME"], 10, 64); err != nil {
 		return f, fmt.Errorf("-max-frame %q: want bytes, 1 or more (0: the step's default)", *values["MAX_FRAME"])
 	}
@@ -127,8 +131,8 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 
 // newLogger returns the server's logger: text for a person at a terminal,
 // JSON for a machine that collects the logs, unless format says.
-func newLogger(w *os.File, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+func newLogger(w *os.File, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" || (format == "" && !term.IsTerminal(w)) {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -227,7 +231,7 @@ func serve(args []string) error {
 			return fmt.Errorf("ID_TAGS: %w", err)
 		}
 	}
-	logger := newLogger(os.Stderr, f.log)
+	logger := newLogger(os.Stderr, f.log, f.logLevel)
 
 	st, where, err := openStore(f.db)
 	if err != nil {

@@ -39,6 +39,8 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"-log", "yaml"}, `-log "yaml"`},
 		{[]string{"-workers", "-2"}, "-workers -2"},
 		{[]string{"-registration", "maybe"}, `-registration "maybe"`},
+		{[]string{"-log-level", "loud"}, `-log-level "loud"`},
+		{[]string{"-heartbeat", "soon"}, `-heartbeat "soon"`},
 	}
 	for _, tt := range tests {
 		_, err := parseServeFlags(tt.args, func(string) string { return "" })

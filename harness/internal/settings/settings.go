@@ -53,6 +53,7 @@ func All() []Setting {
 		{Make: "API_TOKEN", Flag: "api-token", Env: "OCPP_API_TOKEN", Kind: Secret, Usage: "the operator side (API, live view, metrics, profiles) wants this token"},
 		{Make: "REGISTRATION", Flag: "registration", Env: "OCPP_REGISTRATION", Default: "Accepted", Usage: "what BootNotification answers: Accepted, Pending or Rejected"},
 		{Make: "LOG", Flag: "log", Env: "LOG", Usage: "the log format: text or json; default text on a terminal, json otherwise"},
+		{Make: "LOG_LEVEL", Flag: "log-level", Env: "LOG_LEVEL", Default: "info", Usage: "the least a log line must weigh to be written: debug (every call), info, warn or error"},
 		{Make: "PPROF", Flag: "pprof", Env: "OCPP_PPROF", Kind: Switch, Usage: "serve Go's profiles at /debug/pprof/ on the same port"},
 	}
 }
