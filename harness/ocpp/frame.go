@@ -269,8 +269,19 @@ var ErrUnknownMessageType = errors.New("unknown message type")
 // Decode parses one OCPP-J frame. Anything that is not a valid frame is a
 // *FrameError; use errors.As to read its id and code. Trailing data after
 // the array, invalid UTF-8, and elements of the wrong JSON type are all
-// FormationViolations.
+// FormationViolations. The Message keeps no reference to data.
 func Decode(data []byte) (Message, error) {
+	// Most frames are read in one pass by hand; decodeSlow, with
+	// encoding/json, takes the rest and says what is wrong with a frame.
+	if msg, ok := decodeFast(data); ok {
+		return msg, nil
+	}
+	return decodeSlow(data)
+}
+
+// decodeSlow is Decode with encoding/json: it handles every frame, and
+// words the errors.
+func decodeSlow(data []byte) (Message, error) {
 	var parts []json.RawMessage
 	if err := json.Unmarshal(data, &parts); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -516,22 +527,26 @@ func unmarshalPayload(typ MessageType, id string, raw json.RawMessage, v any) er
 	if !isObject(raw) {
 		return fail(FormationViolation, nil, "payload is not a JSON object")
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		var (
-			invalid  *json.InvalidUnmarshalError
-			typeErr  *json.UnmarshalTypeError
-			fieldErr *FieldError
-		)
-		switch {
-		case errors.As(err, &invalid):
-			// The receiver's bug, not the sender's.
-			return fail(InternalError, err, err.Error())
-		case errors.As(err, &typeErr):
-			return fail(TypeConstraintViolation, err, typeReason(typeErr))
-		case errors.As(err, &fieldErr):
-			return fail(fieldErr.Code, err, fieldErr.Error())
-		default:
-			return fail(FormationViolation, err, err.Error())
+	// Most payloads are read in one pass by hand; encoding/json takes the
+	// rest, and says what is wrong with a payload.
+	if !unmarshalFast(raw, v) {
+		if err := json.Unmarshal(raw, v); err != nil {
+			var (
+				invalid  *json.InvalidUnmarshalError
+				typeErr  *json.UnmarshalTypeError
+				fieldErr *FieldError
+			)
+			switch {
+			case errors.As(err, &invalid):
+				// The receiver's bug, not the sender's.
+				return fail(InternalError, err, err.Error())
+			case errors.As(err, &typeErr):
+				return fail(TypeConstraintViolation, err, typeReason(typeErr))
+			case errors.As(err, &fieldErr):
+				return fail(fieldErr.Code, err, fieldErr.Error())
+			default:
+				return fail(FormationViolation, err, err.Error())
+			}
 		}
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {
