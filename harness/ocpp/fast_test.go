@@ -56,6 +56,41 @@ func TestDecodeFastTaken(t *testing.T) {
 	}
 }
 
+func TestEncodeFastTaken(t *testing.T) {
+	now := DateTime{benchTime}
+	info := IdTagInfo{Status: AuthorizationAccepted, ExpiryDate: &now, ParentIdTag: "P"}
+	for _, v := range []any{
+		HeartbeatResponse{CurrentTime: now},
+		BootNotificationResponse{Status: RegistrationAccepted, CurrentTime: now, Interval: 300},
+		AuthorizeResponse{IdTagInfo: info},
+		StartTransactionResponse{IdTagInfo: info, TransactionId: 1},
+		StopTransactionResponse{IdTagInfo: &info},
+		StopTransactionResponse{},
+		DataTransferResponse{Status: DataTransferUnknownVendorId},
+		MeterValuesResponse{},
+		StatusNotificationResponse{},
+		&HeartbeatResponse{CurrentTime: now},
+	} {
+		_, ok := encodeResponse(v)
+		require.True(t, ok, "encodeResponse left %T to encoding/json", v)
+	}
+	for _, frame := range stationFrames {
+		msg, err := Decode([]byte(frame))
+		require.NoError(t, err)
+		var payload json.RawMessage
+		switch m := msg.(type) {
+		case *Call:
+			payload = m.Payload
+		case *CallResult:
+			payload = m.Payload
+		case *CallError:
+			payload = m.Details
+		}
+		_, ok := appendPayload(nil, payload)
+		require.True(t, ok, "appendPayload left %s to encoding/json", payload)
+	}
+}
+
 // Decode keeps no reference to the frame it read: a reader may reuse it.
 func TestDecodeCopies(t *testing.T) {
 	frame := []byte(`[2,"1","DataTransfer",{"vendorId":"V"}]`)

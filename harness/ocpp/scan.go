@@ -342,6 +342,28 @@ func (s *scanner) int() (int, bool) {
 	return n, true
 }
 
+// appendCompactValue appends the JSON text v, which must be one valid
+// value with nothing after it but whitespace, to dst with the whitespace
+// outside strings left out, as json.Compact does. It reports false, and
+// appends nothing, if v is not such a value or nests deeper than
+// maxFastDepth.
+func appendCompactValue(dst, v []byte) ([]byte, bool) {
+	s := scanner{data: v}
+	s.skipSpace()
+	start := s.i
+	if !s.value(0) {
+		return dst, false
+	}
+	end := s.i
+	if !s.atEnd() {
+		return dst, false
+	}
+	if !s.spaced {
+		return append(dst, v...), true
+	}
+	return appendStripped(dst, v[start:end]), true
+}
+
 // appendStripped appends the valid JSON value v without the whitespace
 // outside its strings.
 func appendStripped(dst, v []byte) []byte {
@@ -365,4 +387,60 @@ func appendStripped(dst, v []byte) []byte {
 		}
 	}
 	return append(dst, v[start:]...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string exactly as encoding/json writes
+// it with HTML escaping off: '"' and '\\' escaped, control characters as
+// \b, \f, \n, \r, \t or \u00XX, U+2028 and U+2029 as \u2028 and \u2029,
+// each byte of invalid UTF-8 as \ufffd, and everything else as it is
+// (<, > and & included: stations are not browsers).
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
