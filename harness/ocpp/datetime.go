@@ -34,11 +34,11 @@ var readLayouts = []string{
 // MarshalJSON writes the time as RFC 3339 UTC with milliseconds, the form
 // every station parses.
 func (d DateTime) MarshalJSON() ([]byte, error) {
-	t := d.UTC()
-	if y := t.Year(); y < 0 || y > 9999 {
-		return nil, fmt.Errorf("ocpp: dateTime year %d outside [0,9999]", y)
+	b, ok := d.appendJSON(nil)
+	if !ok {
+		return nil, fmt.Errorf("ocpp: dateTime year %d outside [0,9999]", d.UTC().Year())
 	}
-	return json.Marshal(t.Format(wireLayout))
+	return b, nil
 }
 
 // UnmarshalJSON reads an ISO 8601 date-time. null leaves d unchanged, as

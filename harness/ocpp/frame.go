@@ -160,22 +160,18 @@ func (r *CallResult) UnmarshalPayload(v any) error {
 }
 
 // MarshalJSON encodes the call as an OCPP-J array.
-func (c *Call) MarshalJSON() ([]byte, error) {
-	return marshalFrame(TypeCall, c.ID, c.Action, payloadOrEmpty(c.Payload))
-}
+func (c *Call) MarshalJSON() ([]byte, error) { return c.appendJSON(nil) }
 
 // MarshalJSON encodes the result as an OCPP-J array.
-func (r *CallResult) MarshalJSON() ([]byte, error) {
-	return marshalFrame(TypeCallResult, r.ID, payloadOrEmpty(r.Payload))
-}
+func (r *CallResult) MarshalJSON() ([]byte, error) { return r.appendJSON(nil) }
 
 // MarshalJSON encodes the error as an OCPP-J array.
-func (e *CallError) MarshalJSON() ([]byte, error) {
-	return marshalFrame(TypeCallError, e.ID, e.Code, e.Description, payloadOrEmpty(e.Details))
-}
+func (e *CallError) MarshalJSON() ([]byte, error) { return e.appendJSON(nil) }
 
 // marshalFrame writes the array without HTML escaping: stations are not
-// browsers, and "<" should stay "<" on the wire.
+// browsers, and "<" should stay "<" on the wire. The appendJSON methods
+// write the same bytes by hand, and leave to it only the payloads they
+// cannot check.
 func marshalFrame(elems ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -188,35 +184,47 @@ func marshalFrame(elems ...any) ([]byte, error) {
 
 // Encode returns the wire form of m. It checks only that the result is
 // JSON: ids, actions and payload shapes are written as given.
-func Encode(m Message) ([]byte, error) {
-	// Call MarshalJSON directly: json.Marshal would escape HTML again.
-	var marshal func() ([]byte, error)
+func Encode(m Message) ([]byte, error) { return AppendEncode(nil, m) }
+
+// AppendEncode appends the wire form of m to dst and returns the extended
+// slice, for a caller that reuses its buffer; otherwise it is Encode. On
+// error it returns dst as it was.
+func AppendEncode(dst []byte, m Message) ([]byte, error) {
+	var (
+		out []byte
+		err error
+	)
 	switch m := m.(type) {
 	case *Call:
-		if m != nil {
-			marshal = m.MarshalJSON
+		if m == nil {
+			return dst, errNilMessage
 		}
+		out, err = m.appendJSON(dst)
 	case *CallResult:
-		if m != nil {
-			marshal = m.MarshalJSON
+		if m == nil {
+			return dst, errNilMessage
 		}
+		out, err = m.appendJSON(dst)
 	case *CallError:
-		if m != nil {
-			marshal = m.MarshalJSON
+		if m == nil {
+			return dst, errNilMessage
 		}
+		out, err = m.appendJSON(dst)
 	case nil:
+		return dst, errNilMessage
 	default:
-		marshal = func() ([]byte, error) { return json.Marshal(m) }
+		var b []byte
+		b, err = json.Marshal(m)
+		out = append(dst, b...)
 	}
-	if marshal == nil {
-		return nil, errors.New("ocpp: encode frame: nil message")
-	}
-	b, err := marshal()
 	if err != nil {
-		return nil, fmt.Errorf("ocpp: encode frame: %w", err)
+		return dst, fmt.Errorf("ocpp: encode frame: %w", err)
 	}
-	return b, nil
+	return out, nil
 }
+
+// errNilMessage is the error for encoding no message at all.
+var errNilMessage = errors.New("ocpp: encode frame: nil message")
 
 // FrameError is a frame or payload that is not valid OCPP-J.
 type FrameError struct {
@@ -269,8 +277,19 @@ var ErrUnknownMessageType = errors.New("unknown message type")
 // Decode parses one OCPP-J frame. Anything that is not a valid frame is a
 // *FrameError; use errors.As to read its id and code. Trailing data after
 // the array, invalid UTF-8, and elements of the wrong JSON type are all
-// FormationViolations.
+// FormationViolations. The Message keeps no reference to data.
 func Decode(data []byte) (Message, error) {
+	// Most frames are read in one pass by hand; decodeSlow, with
+	// encoding/json, takes the rest and says what is wrong with a frame.
+	if msg, ok := decodeFast(data); ok {
+		return msg, nil
+	}
+	return decodeSlow(data)
+}
+
+// decodeSlow is Decode with encoding/json: it handles every frame, and
+// words the errors.
+func decodeSlow(data []byte) (Message, error) {
 	var parts []json.RawMessage
 	if err := json.Unmarshal(data, &parts); err != nil {
 		var typeErr *json.UnmarshalTypeError
@@ -475,6 +494,9 @@ func payloadOrEmpty(p json.RawMessage) json.RawMessage {
 // encodePayload turns v into a payload object. nil, and nil pointers, mean
 // an empty payload.
 func encodePayload(v any) (json.RawMessage, error) {
+	if raw, ok := encodeResponse(v); ok {
+		return raw, nil
+	}
 	var raw []byte
 	switch v := v.(type) {
 	case nil:
@@ -516,22 +538,26 @@ func unmarshalPayload(typ MessageType, id string, raw json.RawMessage, v any) er
 	if !isObject(raw) {
 		return fail(FormationViolation, nil, "payload is not a JSON object")
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		var (
-			invalid  *json.InvalidUnmarshalError
-			typeErr  *json.UnmarshalTypeError
-			fieldErr *FieldError
-		)
-		switch {
-		case errors.As(err, &invalid):
-			// The receiver's bug, not the sender's.
-			return fail(InternalError, err, err.Error())
-		case errors.As(err, &typeErr):
-			return fail(TypeConstraintViolation, err, typeReason(typeErr))
-		case errors.As(err, &fieldErr):
-			return fail(fieldErr.Code, err, fieldErr.Error())
-		default:
-			return fail(FormationViolation, err, err.Error())
+	// Most payloads are read in one pass by hand; encoding/json takes the
+	// rest, and says what is wrong with a payload.
+	if !unmarshalFast(raw, v) {
+		if err := json.Unmarshal(raw, v); err != nil {
+			var (
+				invalid  *json.InvalidUnmarshalError
+				typeErr  *json.UnmarshalTypeError
+				fieldErr *FieldError
+			)
+			switch {
+			case errors.As(err, &invalid):
+				// The receiver's bug, not the sender's.
+				return fail(InternalError, err, err.Error())
+			case errors.As(err, &typeErr):
+				return fail(TypeConstraintViolation, err, typeReason(typeErr))
+			case errors.As(err, &fieldErr):
+				return fail(fieldErr.Code, err, fieldErr.Error())
+			default:
+				return fail(FormationViolation, err, err.Error())
+			}
 		}
 	}
 	if val, ok := v.(interface{ Validate() error }); ok {

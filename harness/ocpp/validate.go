@@ -134,35 +134,48 @@ func validMessageTrigger(s string) bool {
 		TriggerStatusNotification)
 }
 
-func (t IdTagInfo) validate(path string) error {
+// The validate methods of the types that nest report fields by their
+// names inside the value; within puts the path to the value in front.
+// So a valid payload is checked without building a single path.
+
+// within prefixes the field of err, a *FieldError or nil, with the path
+// to the value that reported it.
+func within(path string, err error) error {
+	if fe, ok := err.(*FieldError); ok {
+		fe.Field = path + "." + fe.Field
+	}
+	return err
+}
+
+func (t IdTagInfo) validate() error {
 	return firstError(
-		checkEnum(path+".status", string(t.Status), true, t.Status.Valid(), "AuthorizationStatus"),
-		checkString(path+".parentIdTag", t.ParentIdTag, MaxCiString20, false),
+		checkEnum("status", string(t.Status), true, t.Status.Valid(), "AuthorizationStatus"),
+		checkString("parentIdTag", t.ParentIdTag, MaxCiString20, false),
 	)
 }
 
-func (v SampledValue) validate(path string) error {
+func (v SampledValue) validate() error {
 	return firstError(
-		checkString(path+".value", v.Value, math.MaxInt, true),
-		checkEnum(path+".context", v.Context, false, validContext(v.Context), "ReadingContext"),
-		checkEnum(path+".format", v.Format, false, validFormat(v.Format), "ValueFormat"),
-		checkEnum(path+".measurand", v.Measurand, false, validMeasurand(v.Measurand), "Measurand"),
-		checkEnum(path+".phase", v.Phase, false, validPhase(v.Phase), "Phase"),
-		checkEnum(path+".location", v.Location, false, validLocation(v.Location), "Location"),
-		checkEnum(path+".unit", v.Unit, false, validUnit(v.Unit), "UnitOfMeasure"),
+		checkString("value", v.Value, math.MaxInt, true),
+		checkEnum("context", v.Context, false, validContext(v.Context), "ReadingContext"),
+		checkEnum("format", v.Format, false, validFormat(v.Format), "ValueFormat"),
+		checkEnum("measurand", v.Measurand, false, validMeasurand(v.Measurand), "Measurand"),
+		checkEnum("phase", v.Phase, false, validPhase(v.Phase), "Phase"),
+		checkEnum("location", v.Location, false, validLocation(v.Location), "Location"),
+		checkEnum("unit", v.Unit, false, validUnit(v.Unit), "UnitOfMeasure"),
 	)
 }
 
-func (m MeterValue) validate(path string) error {
-	if err := checkTime(path+".timestamp", m.Timestamp); err != nil {
+func (m MeterValue) validate() error {
+	if err := checkTime("timestamp", m.Timestamp); err != nil {
 		return err
 	}
 	if len(m.SampledValue) == 0 {
-		return missing(path + ".sampledValue")
+		return missing("sampledValue")
 	}
 	for i, v := range m.SampledValue {
-		if err := v.validate(fmt.Sprintf("%s.sampledValue[%d]", path, i)); err != nil {
-			return err
+		if err := v.validate(); err != nil {
+			return within(fmt.Sprintf("sampledValue[%d]", i), err)
 		}
 	}
 	return nil
@@ -173,8 +186,8 @@ func validateMeterValues(field string, mvs []MeterValue, required bool) error {
 		return missing(field)
 	}
 	for i, mv := range mvs {
-		if err := mv.validate(fmt.Sprintf("%s[%d]", field, i)); err != nil {
-			return err
+		if err := mv.validate(); err != nil {
+			return within(fmt.Sprintf("%s[%d]", field, i), err)
 		}
 	}
 	return nil
@@ -188,7 +201,9 @@ func (r AuthorizeRequest) Validate() error {
 }
 
 // Validate checks r against the OCPP 1.6 schema.
-func (r AuthorizeResponse) Validate() error { return r.IdTagInfo.validate("idTagInfo") }
+func (r AuthorizeResponse) Validate() error {
+	return within("idTagInfo", r.IdTagInfo.validate())
+}
 
 // Validate checks r against the OCPP 1.6 schema.
 func (r BootNotificationRequest) Validate() error {
@@ -257,7 +272,9 @@ func (r StartTransactionRequest) Validate() error {
 }
 
 // Validate checks r against the OCPP 1.6 schema.
-func (r StartTransactionResponse) Validate() error { return r.IdTagInfo.validate("idTagInfo") }
+func (r StartTransactionResponse) Validate() error {
+	return within("idTagInfo", r.IdTagInfo.validate())
+}
 
 // Validate checks r against the OCPP 1.6 schema.
 func (r StatusNotificationRequest) Validate() error {
@@ -290,7 +307,7 @@ func (r StopTransactionResponse) Validate() error {
 	if r.IdTagInfo == nil {
 		return nil
 	}
-	return r.IdTagInfo.validate("idTagInfo")
+	return within("idTagInfo", r.IdTagInfo.validate())
 }
 
 // Central system → station.
