@@ -78,7 +78,7 @@ help:
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test                               prove the kata itself is sound (what CI runs)'
 	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
-	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP decoder'
+	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP codec: each of harness/ocpp'"'"'s fuzz targets, FUZZTIME each'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
 	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
 	@echo '                                          PHASE: throughput, session, idle, before, crash or storm (default: all, about 3 minutes)'

@@ -61,7 +61,7 @@ var learnerCommands = []command{
 var maintainerCommands = []command{
 	{"test", "prove the kata sound: starters, solutions, wrong turns, vet (CI runs it)", contract.RunContract},
 	{"carry", "carry a fix in a step's solution into the steps after it", contract.RunCarry},
-	{"fuzz", "fuzz the OCPP decoder", contract.RunFuzz},
+	{"fuzz", "fuzz the OCPP codec: each fuzz target of harness/ocpp in turn", contract.RunFuzz},
 	{"bench", "benchmark the final server against a bare WebSocket responder", bench.RunBench},
 	{"bench-ceiling", "", bench.RunBenchCeiling}, // make bench's child process, not for people
 }
