@@ -76,7 +76,7 @@ help:
 	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'
 	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
-	@echo '  make test                               prove the kata itself is sound (what CI runs)'
+	@echo '  make test     [STEP=N]                  prove the kata itself is sound (what CI runs); STEP=N: one step'"'"'s contract only'
 	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP codec: each of harness/ocpp'"'"'s fuzz targets, FUZZTIME each'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
@@ -107,7 +107,7 @@ watch:
 
 test:
 	$(build-kata)
-	@$(KATA) test
+	@$(KATA) test $(if $(STEP),-step $(STEP))
 
 progress:
 	$(build-kata)

@@ -94,6 +94,7 @@ func RunCarry(args []string) error {
 		}
 		return dir
 	}
+	changed := false
 	for ; i+1 < len(steps); i++ {
 		prev, next := steps[i], steps[i+1]
 		if next.MetaErr != nil {
@@ -106,6 +107,7 @@ func RunCarry(args []string) error {
 			return fmt.Errorf("carry %s into step %s: %w", filepath.ToSlash(prev.SolutionDir()), next.Name, err)
 		}
 		solutionChanged := false
+		changed = changed || len(rep.Changes) > 0
 		for _, c := range rep.Changes {
 			c.Place.Dir = rel(c.Place.Dir)
 			line := "  " + c.String()
@@ -141,6 +143,10 @@ func RunCarry(args []string) error {
 			return base.ErrFailed
 		}
 	}
-	fmt.Println("review it with git diff, then commit and run make test")
+	if !changed {
+		fmt.Println("nothing changed: every step after it already has the fix")
+		return nil
+	}
+	fmt.Println("review it with git diff, then commit and run make test (make test STEP=N proves one step's contract first)")
 	return nil
 }

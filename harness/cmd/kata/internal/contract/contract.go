@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -411,6 +412,12 @@ func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn
 			"and the README a section \"## What no test can see\" with a bullet of each line, word for word")
 		said = append(said, st.Red("review list"))
 	}
+	if turnsErr == nil {
+		if problem := wrongTableProblem(s, turns); problem != "" {
+			t.breach(false, s.Name+": "+problem, "keep the README's table of wrong turns to testdata/wrong: a row | `name` | `TestX` | … for each patch, and no other")
+			said = append(said, st.Red("wrong-turn table"))
+		}
+	}
 	if chainSaid != "" {
 		said = append(said, chainSaid)
 	}
@@ -420,6 +427,37 @@ func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn
 	}
 	fmt.Printf("%-*s  %s\n", width, s.Name, line)
 	return t
+}
+
+// wrongRow is a row of a README's table of wrong turns: | `name` | `TestX` | why |
+var wrongRow = regexp.MustCompile("(?m)^\\| `([a-z0-9-]+)` \\| `(Test\\w+)` \\|")
+
+// wrongTableProblem says what the README's table of wrong turns gets wrong
+// of the patches in testdata/wrong: a patch without a row, a row without a
+// patch, or a row that names another test than the patch's header.
+func wrongTableProblem(s step.Step, turns []step.WrongTurn) string {
+	readme, err := os.ReadFile(filepath.Join(s.Repo.Root, s.Dir(), "README.md"))
+	if err != nil {
+		return "cannot read its README: " + err.Error()
+	}
+	rows := make(map[string]string)
+	for _, m := range wrongRow.FindAllStringSubmatch(string(readme), -1) {
+		rows[m[1]] = m[2]
+	}
+	for _, w := range turns {
+		test, ok := rows[w.Name]
+		switch {
+		case !ok:
+			return fmt.Sprintf("its README's table of wrong turns has no row for %s", w.Name)
+		case test != w.CaughtBy:
+			return fmt.Sprintf("its README says %s is caught by %s, and the patch's header says %s", w.Name, test, w.CaughtBy)
+		}
+		delete(rows, w.Name)
+	}
+	for name := range rows {
+		return fmt.Sprintf("its README's table of wrong turns has a row for %s, and testdata/wrong has no %s.patch", name, name)
+	}
+	return ""
 }
 
 // reviewHeading is the README section that carries a step's review list.

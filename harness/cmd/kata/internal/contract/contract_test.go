@@ -177,3 +177,32 @@ func events(t *testing.T, evs ...gotest.TestEvent) []byte {
 	}
 	return []byte(b.String())
 }
+
+func TestWrongTableProblem(t *testing.T) {
+	root := t.TempDir()
+	s := step.Step{Num: 1, Name: "01-x", Repo: step.Repo{Root: root}}
+	if err := os.MkdirAll(filepath.Join(root, s.Dir()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	turns := []step.WrongTurn{{Name: "one-lock", CaughtBy: "TestA"}, {Name: "no-wait", CaughtBy: "TestB"}}
+	tests := []struct {
+		name, table, want string
+	}{
+		{"in step", "| `one-lock` | `TestA` | why |\n| `no-wait` | `TestB` | why |\n", ""},
+		{"a patch without a row", "| `one-lock` | `TestA` | why |\n", "no row for no-wait"},
+		{"another test", "| `one-lock` | `TestA` | why |\n| `no-wait` | `TestC` | why |\n", "caught by TestC, and the patch's header says TestB"},
+		{"a row without a patch", "| `one-lock` | `TestA` | why |\n| `no-wait` | `TestB` | why |\n| `gone` | `TestA` | why |\n", "testdata/wrong has no gone.patch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			readme := "# Step\n\n| wrong turn | caught by | why it is wrong |\n| --- | --- | --- |\n" + tt.table
+			if err := os.WriteFile(filepath.Join(root, s.Dir(), "README.md"), []byte(readme), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := wrongTableProblem(s, turns)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("wrongTableProblem = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
