@@ -103,7 +103,8 @@ func (bg *background) process(station string, p *processor) {
 
 // processOne processes one call once a slot is free. A slot is held for one
 // call, not for a processor's life, so the slots go round every station
-// with work. It returns false if the server closed first.
+// with work. It returns false, with the call not processed, if the server
+// closed before a slot was free.
 func (bg *background) processOne(ctx context.Context, station string, call *ocpp.Call) bool {
 	select {
 	case bg.slots <- struct{}{}:
