@@ -156,7 +156,7 @@ func (s *Server) work(name string) {
 // thread while it works (a database driver written in C does).
 func (s *Server) handle(worker string, req request) {
 	station := req.conn.Station()
-	s.cfg.Logger.Info(req.call.Action, "station", station, "worker", worker)
+	s.cfg.Logger.Debug(req.call.Action, "station", station, "worker", worker)
 	ctx := backend.WithWorker(s.ctx, worker)
 	if err := s.cfg.Backend.Handle(ctx, station, req.call, req.conn.Send); err != nil {
 		s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", worker, "err", err)

@@ -323,7 +323,7 @@ func (s *Server) work(name string) {
 // thread while it works (a database driver written in C does).
 func (s *Server) handle(worker string, req request) {
 	station := req.link.conn.Station()
-	s.cfg.Logger.Info(req.call.Action, "station", station, "worker", worker)
+	s.cfg.Logger.Debug(req.call.Action, "station", station, "worker", worker)
 	ctx := backend.WithWorker(s.ctx, worker)
 	send := req.link.conn.Send
 	if req.call.Action == ocpp.ActionBootNotification {

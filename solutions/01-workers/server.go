@@ -97,7 +97,7 @@ func (s *Server) work(name string) {
 	ctx := backend.WithWorker(s.ctx, name)
 	for req := range s.queue {
 		station := req.conn.Station()
-		s.cfg.Logger.Info(req.call.Action, "station", station, "worker", name)
+		s.cfg.Logger.Debug(req.call.Action, "station", station, "worker", name)
 		if err := s.cfg.Backend.Handle(ctx, station, req.call, req.conn.Send); err != nil {
 			s.cfg.Logger.Warn("call failed", "station", station, "action", req.call.Action, "worker", name, "err", err)
 		}
