@@ -68,7 +68,7 @@ func RunBench(args []string) error {
 	var o benchOptions
 	fs.IntVar(&o.stations, "stations", 200, "throughput: stations")
 	fs.IntVar(&o.calls, "calls", 500, "throughput: lock-step Heartbeat calls per station")
-	fs.IntVar(&o.pairs, "pairs", 3, "throughput: runs of the final server and the ceiling, alternating")
+	fs.IntVar(&o.pairs, "pairs", 15, "throughput: runs of the final server and the ceiling, alternating; the verdict is their median")
 	fs.IntVar(&o.sessionStations, "session-stations", 1000, "session: stations that each run the 14-call charging session")
 	fs.IntVar(&o.idleStations, "idle-stations", 10000, "idle: stations that connect and stay idle")
 	fs.IntVar(&o.beforeStations, "before-stations", 20, "before: stations")
@@ -516,7 +516,10 @@ func (b *bench) heartbeatRow(ctx context.Context, phase, what string, c *benchCh
 }
 
 // throughput alternates the final server and the ceiling under the same
-// lock-step Heartbeat load, and reports the server's share of the ceiling.
+// lock-step Heartbeat load, pair after pair, and reports the server's share
+// of the ceiling: its median and interquartile range over the pairs, since
+// one pair on a shared machine says little. Beside it, each side's CPU per
+// call, a steadier figure than calls/s when other work shares the cores.
 func (b *bench) throughput(ctx context.Context) {
 	const phase = "throughput"
 	o := b.opts
@@ -534,37 +537,61 @@ func (b *bench) throughput(ctx context.Context) {
 	load := fmt.Sprintf("%d stations × %d Heartbeats", o.stations, o.calls)
 	rssBefore, rssErr := measure(ctx, srv)
 	var served int
-	var shares, serverRates []float64
+	var shares, serverRates, serverCPU, ceilingCPU []float64
+	cpuErr := error(nil)
+	run := func(c *benchChild, what, prefix string) (loadResult, float64, bool) {
+		b.say(phase, what)
+		before, errBefore := readCPU(c.cmd.Process.Pid)
+		res := heartbeats(ctx, stationsURL(c), prefix, o.stations, o.calls, &b.answered)
+		after, errAfter := readCPU(c.cmd.Process.Pid)
+		if res.err == nil {
+			res.err = c.alive()
+		}
+		if res.err != nil {
+			if ctx.Err() == nil {
+				b.failRow(phase, what, res.err)
+			}
+			return res, 0, false
+		}
+		if err := errors.Join(errBefore, errAfter); err != nil {
+			cpuErr = err
+			return res, 0, true
+		}
+		return res, float64(after-before) / float64(time.Microsecond) / float64(max(res.answered, 1)), true
+	}
 	for pair := 1; pair <= o.pairs && ctx.Err() == nil; pair++ {
-		rs, ok := b.heartbeatRow(ctx, phase, fmt.Sprintf("final server, %s, pair %d", load, pair), srv, fmt.Sprintf("TP%dS", pair), o.stations, o.calls)
+		rs, cs, ok := run(srv, fmt.Sprintf("final server, %s, pair %d of %d", load, pair, o.pairs), fmt.Sprintf("TP%dS", pair))
 		if !ok {
 			return
 		}
-		rc, ok := b.heartbeatRow(ctx, phase, fmt.Sprintf("ceiling, %s, pair %d", load, pair), ceil, fmt.Sprintf("TP%dC", pair), o.stations, o.calls)
+		rc, cc, ok := run(ceil, fmt.Sprintf("ceiling, %s, pair %d of %d", load, pair, o.pairs), fmt.Sprintf("TP%dC", pair))
 		if !ok {
 			return
 		}
 		served += rs.answered
 		serverRates = append(serverRates, rs.callsPerSecond())
 		shares = append(shares, rs.callsPerSecond()/rc.callsPerSecond())
+		serverCPU, ceilingCPU = append(serverCPU, cs), append(ceilingCPU, cc)
 	}
-	if len(shares) == o.pairs {
-		each := make([]string, len(shares))
-		for i, s := range shares {
-			each[i] = fmt.Sprintf("%.0f%%", 100*s)
-		}
-		b.add(benchRow{phase: phase, what: "final server's share of the ceiling", repro: b.repro(phase),
-			result: fmt.Sprintf("median %.0f%% (pairs: %s) · median %s calls/s", 100*median(shares), strings.Join(each, ", "), term.Thousands(int64(median(serverRates))))})
-		// Whether the server grows with the calls it answers.
-		rssAfter, err := measure(ctx, srv)
-		if err = errors.Join(rssErr, err); err != nil {
-			b.failRow(phase, "final server's memory under load", err)
-			return
-		}
-		b.add(benchRow{phase: phase, what: "final server's memory under load", repro: b.repro(phase),
-			result: fmt.Sprintf("RSS %.0f MiB before, %.0f MiB after %s calls (%+.0f MiB) · from %s",
-				mib(rssBefore.rss), mib(rssAfter.rss), term.Thousands(int64(served)), mib(rssAfter.rss-rssBefore.rss), procSource)})
+	if len(shares) != o.pairs {
+		return
 	}
+	q1, q3 := quartiles(shares)
+	result := fmt.Sprintf("median %.0f%% (IQR %.0f–%.0f%%, %d pairs) · median %s calls/s",
+		100*median(shares), 100*q1, 100*q3, len(shares), term.Thousands(int64(median(serverRates))))
+	if cpuErr == nil {
+		result += fmt.Sprintf(" · CPU per call: server %.1f µs, ceiling %.1f µs (medians)", median(serverCPU), median(ceilingCPU))
+	}
+	b.add(benchRow{phase: phase, what: "final server's share of the ceiling, " + load, repro: b.repro(phase), result: result})
+	// Whether the server grows with the calls it answers.
+	rssAfter, err := measure(ctx, srv)
+	if err = errors.Join(rssErr, err); err != nil {
+		b.failRow(phase, "final server's memory under load", err)
+		return
+	}
+	b.add(benchRow{phase: phase, what: "final server's memory under load", repro: b.repro(phase),
+		result: fmt.Sprintf("RSS %.0f MiB before, %.0f MiB after %s calls (%+.0f MiB) · from %s",
+			mib(rssBefore.rss), mib(rssAfter.rss), term.Thousands(int64(served)), mib(rssAfter.rss-rssBefore.rss), procSource)})
 }
 
 // session has every station run the 14-call charging session on the final

@@ -273,3 +273,51 @@ func TestSlowestAction(t *testing.T) {
 		t.Errorf("slowestAction of no calls = %q, want none answered", got)
 	}
 }
+
+func TestParseProcStat(t *testing.T) {
+	// A name with a space and a parenthesis, as a process may name itself.
+	line := "4242 (run (x) y) S 1 4242 4242 0 -1 4194560 3200 0 0 0 250 70 0 0 20 0 9 0 1234 1000000 2000 18446744073709551615"
+	got, err := parseProcStat(line)
+	if err != nil || got != 3200*time.Millisecond {
+		t.Errorf("parseProcStat = %v, %v; want 3.2s (250 + 70 ticks)", got, err)
+	}
+	if _, err := parseProcStat("4242 (run) S 1 2"); err == nil {
+		t.Error("parseProcStat of a short line: no error")
+	}
+}
+
+func TestParsePsTime(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"0:01.50\n", 1500 * time.Millisecond},
+		{"  2:03.25", 2*time.Minute + 3250*time.Millisecond},
+		{"1:00:02.00", time.Hour + 2*time.Second},
+	}
+	for _, tt := range tests {
+		if got, err := parsePsTime(tt.in); err != nil || got != tt.want {
+			t.Errorf("parsePsTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := parsePsTime("soon"); err == nil {
+		t.Error(`parsePsTime("soon"): no error`)
+	}
+}
+
+func TestQuartiles(t *testing.T) {
+	tests := []struct {
+		xs     []float64
+		q1, q3 float64
+	}{
+		{[]float64{1}, 1, 1},
+		{[]float64{4, 1, 3, 2}, 1.5, 3.5},
+		{[]float64{5, 1, 4, 2, 3}, 1.5, 4.5},
+		{[]float64{7, 1, 6, 2, 5, 3, 4}, 2, 6},
+	}
+	for _, tt := range tests {
+		if q1, q3 := quartiles(tt.xs); q1 != tt.q1 || q3 != tt.q3 {
+			t.Errorf("quartiles(%v) = %v, %v; want %v, %v", tt.xs, q1, q3, tt.q1, tt.q3)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strconv"
+	"time"
 )
 
 // readProcStatus asks ps for a process's resident memory and OS threads:
@@ -24,6 +25,17 @@ func readProcStatus(pid int) (procStatus, error) {
 		return procStatus{}, fmt.Errorf("ps -M -p %s: %w", p, err)
 	}
 	return procStatus{threads: psThreads(string(out)), rss: rss}, nil
+}
+
+// readCPU asks ps for the CPU time a process has used, user and system:
+// "MM:SS.ss".
+func readCPU(pid int) (time.Duration, error) {
+	p := strconv.Itoa(pid)
+	out, err := exec.Command("ps", "-o", "time=", "-p", p).Output()
+	if err != nil {
+		return 0, fmt.Errorf("ps -o time= -p %s: %w", p, err)
+	}
+	return parsePsTime(string(out))
 }
 
 // procSource names where readProcStatus gets its figures.

@@ -66,6 +66,69 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// parseProcStat reads utime and stime from a Linux /proc/PID/stat line.
+// The command's name, in parentheses, may hold spaces: the fields are
+// counted from after its closing parenthesis.
+func parseProcStat(text string) (time.Duration, error) {
+	i := strings.LastIndexByte(text, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc stat: no command name in %q", text)
+	}
+	fields := strings.Fields(text[i+1:])
+	// After the name come state (field 3) and on: utime is field 14, stime 15.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc stat: %d fields after the name, want 13 or more", len(fields))
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc stat: bad CPU time %q", f)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100), nil
+}
+
+// parsePsTime reads ps's time column: "1:02.50", or "1:01:02.50" past an
+// hour.
+func parsePsTime(text string) (time.Duration, error) {
+	var d time.Duration
+	parts := strings.Split(strings.TrimSpace(text), ":")
+	for i, p := range parts {
+		unit := time.Minute
+		if len(parts) == 3 && i == 0 {
+			unit = time.Hour
+		}
+		if i == len(parts)-1 {
+			secs, err := strconv.ParseFloat(p, 64)
+			if err != nil {
+				return 0, fmt.Errorf("ps time %q: %w", text, err)
+			}
+			d += time.Duration(secs * float64(time.Second))
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0, fmt.Errorf("ps time %q: %w", text, err)
+		}
+		d += time.Duration(n) * unit
+	}
+	return d, nil
+}
+
+// quartiles returns the first and third quartiles of xs, the ends of its
+// interquartile range, as the medians of its lower and upper halves.
+func quartiles(xs []float64) (q1, q3 float64) {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n < 2 {
+		return median(s), median(s)
+	}
+	return median(s[:n/2]), median(s[(n+1)/2:])
+}
+
 // procStatus is what make bench reads from /proc/PID/status.
 type procStatus struct {
 	threads int
