@@ -1,9 +1,8 @@
 package kit
 
 import (
-	"bytes"
 	"fmt"
-	"regexp"
+	"path"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 )
 
 // Waiting inside a synctest bubble without hanging on a lock.
@@ -117,14 +117,14 @@ func yield(n int) {
 
 // lockWait fails the test with where the server's goroutines wait for a
 // mutex, and why that is wrong.
-func lockWait(t *testing.T, waiting [][]byte) {
+func lockWait(t *testing.T, waiting []stackdump.Goroutine) {
 	t.Helper()
 	who := fmt.Sprintf("%d goroutines of the server wait", len(waiting))
 	if len(waiting) == 1 {
 		who = "a goroutine of the server waits"
 	}
 	for _, g := range waiting {
-		if bytes.Contains(g, []byte("sync.(*Once).")) {
+		if g.Calls("sync.(*Once).doSlow") {
 			t.Errorf("%s inside sync.Once.Do, at %s, for another caller of the same Once to finish. In real time "+
 				"that would be right; but this suite runs on fake time (testing/synctest), which does not count a "+
 				"goroutine waiting for a mutex (the Once's) as durably blocked: while it waits, the fake clock cannot "+
@@ -169,58 +169,28 @@ func (l *looker) stuckAgain() bool {
 }
 
 // look returns the state of the caller's bubble and, when it is stuck, the
-// stacks of the goroutines waiting for a mutex.
-func (l *looker) look() (bubbleState, [][]byte) {
-	state, waiting := l.dump()
+// goroutines waiting for a mutex.
+func (l *looker) look() (bubbleState, []stackdump.Goroutine) {
+	l.buf = stackdump.Take(l.buf)
+	state, waiting := classify(stackdump.Parse(string(l.buf)))
 	if state != bubbleStuck {
 		l.stuck = 0
 	}
 	return state, waiting
 }
 
-// dump classifies one dump of the goroutines.
-func (l *looker) dump() (bubbleState, [][]byte) {
-	if l.buf == nil {
-		l.buf = make([]byte, 1<<20)
+// classify returns the state of the caller's bubble, given every goroutine
+// of the process, the caller first (as runtime.Stack lists them).
+func classify(all []stackdump.Goroutine) (bubbleState, []stackdump.Goroutine) {
+	if all[0].Bubble == 0 {
+		panic("kit.Settle and kit.Await must be called inside a synctest bubble")
 	}
-	for {
-		n := runtime.Stack(l.buf, true)
-		if n < len(l.buf) {
-			return classify(l.buf[:n])
-		}
-		l.buf = make([]byte, 2*len(l.buf))
-	}
-}
-
-// classify reads a dump of every goroutine (runtime.Stack's, which lists
-// the caller first) and returns the state of the caller's bubble.
-func classify(dump []byte) (bubbleState, [][]byte) {
-	var waiting [][]byte
-	bubble, running := "", 0
-	for i := 0; len(dump) > 0; i++ {
-		g := dump
-		if end := bytes.Index(dump, []byte("\n\n")); end >= 0 {
-			g, dump = dump[:end], dump[end+2:]
-		} else {
-			dump = nil
-		}
-		// The header: "goroutine 7 [state, 2 minutes, synctest bubble 1]:".
-		head := string(g[:max(bytes.IndexByte(g, '\n'), 0)])
-		state, _, _ := strings.Cut(head[strings.IndexByte(head, '[')+1:], "]")
-		_, in, _ := strings.Cut(state, ", synctest bubble ")
-		if i == 0 {
-			if in == "" {
-				panic("kit.Settle and kit.Await must be called inside a synctest bubble")
-			}
-			bubble = in
-			continue
-		}
-		if in != bubble {
-			continue
-		}
+	var waiting []stackdump.Goroutine
+	running := 0
+	for _, g := range all[1:] {
 		switch {
-		case strings.Contains(state, "(durable)"):
-		case strings.HasPrefix(state, "sync.Mutex.Lock"), strings.HasPrefix(state, "sync.RWMutex."):
+		case g.Bubble != all[0].Bubble, g.Durable:
+		case g.WaitsForLock():
 			waiting = append(waiting, g)
 		default:
 			running++
@@ -238,19 +208,17 @@ func classify(dump []byte) (bubbleState, [][]byte) {
 	}
 }
 
-// exercise finds the frames of a step's code (the code under test) in a
-// stack dump: the step's package is under exercises/, whichever files the
-// test runs it with.
-var exercise = regexp.MustCompile(`(?m)^\S*/exercises/[^/.]+\.(\S+)\(.*\)\n\t(\S+)`)
-
-// where returns the innermost frame of the code under test in a
-// goroutine's stack, as "function (file:line)".
-func where(stack []byte) string {
-	m := exercise.FindSubmatch(stack)
-	if m == nil {
-		return "\n" + string(stack) + "\n"
+// where returns the innermost frame of the code under test (a step's
+// package, under exercises/, whichever files the test runs it with) in a
+// goroutine's stack, as "function (file:line)", or the whole stack if
+// there is none.
+func where(g stackdump.Goroutine) string {
+	for _, f := range g.Frames {
+		pkg := f.Package()
+		i := strings.LastIndex(pkg, "/exercises/")
+		if i >= 0 && !strings.Contains(pkg[i+len("/exercises/"):], "/") {
+			return fmt.Sprintf("%s (%s:%d)", f.Name(), path.Base(f.File), f.Line)
+		}
 	}
-	file := string(m[2])
-	file = file[strings.LastIndex(file, "/")+1:]
-	return fmt.Sprintf("%s (%s)", m[1], file)
+	return "\n" + g.Text + "\n"
 }

@@ -1,8 +1,9 @@
 package kit
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 )
 
 func TestClassify(t *testing.T) {
@@ -24,13 +25,13 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, waiting := classify([]byte(strings.TrimSuffix(tt.dump, "\n\n")))
+			got, waiting := classify(stackdump.Parse(tt.dump))
 			if got != tt.want || len(waiting) != tt.waiting {
 				t.Errorf("classify = %v with %d waiting, want %v with %d", got, len(waiting), tt.want, tt.waiting)
 			}
 		})
 	}
-	_, waiting := classify([]byte(me + g("2", "sync.Mutex.Lock, synctest bubble 7")))
+	_, waiting := classify(stackdump.Parse(me + g("2", "sync.Mutex.Lock, synctest bubble 7")))
 	if got, want := where(waiting[0]), "(*background).enqueue (background.go:42)"; got != want {
 		t.Errorf("where = %q, want %q", got, want)
 	}
