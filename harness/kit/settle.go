@@ -22,8 +22,13 @@ import (
 // wants the mutex stops the bubble for good: synctest.Wait never returns,
 // no timer ever fires, and the test would hang until go test kills it.
 //
-// Settle and Await look at the goroutines instead of waiting blindly, and
-// fail the test at once, saying where the server waits for the lock.
+// Settle and Await look at the goroutines instead of waiting blindly. The
+// rule for both: a helper fails the test only for what the caller cannot
+// see, goroutines stuck on a lock, and then it stops the test (t.Fatal)
+// after freeing the lock's holder, so that the test can end. What it returns
+// is for the caller to judge, and nothing about it has been reported yet:
+// the caller never has to ask t.Failed, and never reports the same thing
+// twice.
 
 // The bubble's state, as seen in a dump of its goroutines.
 type bubbleState int
@@ -35,24 +40,25 @@ const (
 )
 
 // Settle lets the server do everything it can before fake time moves, as
-// synctest.Wait does, and reports whether it could. When goroutines wait
-// for a mutex instead, it fails the test, opens the gates (so that the
-// holder can go on and the test can end) and returns false.
-func Settle(t *testing.T, gates ...*backend.Gate) bool {
+// synctest.Wait does, and returns once it has. When goroutines wait for a
+// mutex instead, Settle gives up: it opens the gates (so that the lock's
+// holder can go on and the test can end) and stops the test with t.Fatal,
+// saying where the server waits for the lock and why that is wrong. Call it
+// from the test's goroutine, inside its synctest bubble.
+func Settle(t testing.TB, gates ...*backend.Gate) {
 	t.Helper()
-	return settle(t, func() { openAll(gates) })
+	settle(t, func() { openAll(gates) })
 }
 
-// SettleThen is Settle for a test whose server no gate can free: when
-// goroutines wait for a mutex, it fails the test, calls free (which ends
-// what the lock's holder waits for: it cancels a context, closes a
-// connection) so that the test can end, and returns false.
-func SettleThen(t *testing.T, free func()) bool {
+// SettleThen is Settle for a test whose server no gate can free: when it
+// gives up, it calls free (which ends what the lock's holder waits for: it
+// cancels a context, closes a connection) before it stops the test.
+func SettleThen(t testing.TB, free func()) {
 	t.Helper()
-	return settle(t, free)
+	settle(t, free)
 }
 
-func settle(t *testing.T, free func()) bool {
+func settle(t testing.TB, free func()) {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -60,22 +66,25 @@ func settle(t *testing.T, free func()) bool {
 		switch state, waiting := l.look(); state {
 		case bubbleSettled:
 			synctest.Wait()
-			return true
+			return
 		case bubbleStuck:
 			if l.stuckAgain() {
-				lockWait(t, waiting)
+				msg := stuckOnLock("The test waited for the server to finish what it could", waiting)
 				free()
-				return false
+				t.Fatal(msg)
 			}
 		}
 	}
 }
 
-// Await waits for a value from ch, for up to a minute of fake time once
-// the server has done everything it can. It returns false if none came, or
-// if goroutines wait for a mutex (then it fails the test and opens the gates,
-// as Settle does).
-func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
+// Await waits for a value from ch, for up to a minute of fake time once the
+// server has done everything it can, and returns it and true. If none comes,
+// it returns the zero value and false, and fails nothing: what the missing
+// value means is the caller's to say, and the caller must say it. When
+// goroutines wait for a mutex meanwhile, Await gives up as Settle does: it
+// opens the gates and stops the test with t.Fatal. Call it from the test's
+// goroutine, inside its synctest bubble.
+func Await[T any](t testing.TB, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -99,10 +108,9 @@ func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 			}
 		case bubbleStuck:
 			if l.stuckAgain() {
-				lockWait(t, waiting)
+				msg := stuckOnLock("The test waited for the server", waiting)
 				openAll(gates)
-				var zero T
-				return zero, false
+				t.Fatal(msg)
 			}
 		}
 	}
@@ -115,31 +123,30 @@ func yield(n int) {
 	}
 }
 
-// lockWait fails the test with where the server's goroutines wait for a
-// mutex, and why that is wrong.
-func lockWait(t *testing.T, waiting []stackdump.Goroutine) {
-	t.Helper()
+// stuckOnLock says what the test waited for (waited, a sentence's
+// beginning), where the server's goroutines wait for a mutex instead, and
+// why that is wrong.
+func stuckOnLock(waited string, waiting []stackdump.Goroutine) string {
 	who := fmt.Sprintf("%d goroutines of the server wait", len(waiting))
 	if len(waiting) == 1 {
 		who = "a goroutine of the server waits"
 	}
 	for _, g := range waiting {
 		if g.Calls("sync.(*Once).doSlow") {
-			t.Errorf("%s inside sync.Once.Do, at %s, for another caller of the same Once to finish. In real time "+
-				"that would be right; but this suite runs on fake time (testing/synctest), which does not count a "+
+			return fmt.Sprintf("%s, but %s inside sync.Once.Do, at %s, for another caller of the same Once to finish. "+
+				"In real time that would be right; but this suite runs on fake time (testing/synctest), which does not count a "+
 				"goroutine waiting for a mutex (the Once's) as durably blocked: while it waits, the fake clock cannot "+
 				"move, so the first caller, which waits for fake time, never ends. Let the later callers wait on a "+
 				"channel the first one closes when it is done (a flag set under a mutex says who is first): a goroutine "+
-				"waiting on a channel lets fake time pass.", who, where(g))
-			return
+				"waiting on a channel lets fake time pass.", waited, who, where(g))
 		}
 	}
-	t.Errorf("%s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. "+
+	return fmt.Sprintf("%s, but %s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. "+
 		"A lock held while a goroutine waits (for the backend, for room in a queue) makes everything that "+
 		"needs the lock wait for the slowest of them: one slow station ties up goroutine after goroutine. "+
 		"Hold a lock only to look at or change shared state, never across a wait. (In this test's synctest "+
 		"bubble a goroutine waiting for a mutex also stops the fake clock, so the test stops here rather than hang.)",
-		who, where(waiting[0]))
+		waited, who, where(waiting[0]))
 }
 
 // openAll opens the gates, so that a parked holder of a lock can go on.
