@@ -167,8 +167,6 @@ func TestQueueBounded(t *testing.T) {
 			p = run.pauses[i]
 			peakQueued, peakWaiting = max(peakQueued, p.queued), max(peakWaiting, p.answered-p.started)
 		}
-		t.Logf("%s flooded %d meter values: at most %d acknowledged and not yet processed; Queued(%s) at most %d (Config.QueueLimit %d)",
-			flooder, n, peakWaiting, flooder, peakQueued, queueLimit)
 		for _, p := range run.pauses {
 			if p.queued > queueLimit {
 				t.Errorf("%s flooded %d meter values while its processing was held at call %d: Queued(%s) = %d, want at most %d "+
@@ -186,6 +184,8 @@ func TestQueueBounded(t *testing.T) {
 				return
 			}
 		}
+		t.Logf("%s flooded %d meter values: at most %d acknowledged and not yet processed; Queued(%s) at most %d (Config.QueueLimit %d)",
+			flooder, n, peakWaiting, flooder, peakQueued, queueLimit)
 	})
 }
 
@@ -358,7 +358,6 @@ func TestBackgroundCapped(t *testing.T) {
 		}
 		kit.Settle(t, gate)
 		held := gate.Waiting()
-		t.Logf("%d stations each had a meter value to process: %d were processed at once (Config.ProcessLimit %d)", n, held, processLimit)
 		switch {
 		case held > processLimit:
 			t.Errorf("%d stations each had a meter value to process: %d were in the backend at once, want at most %d "+
@@ -469,12 +468,13 @@ func TestHeapBounded(t *testing.T) {
 		kit.Settle(t, gate)
 		after := liveHeap()
 		grew := int64(after) - int64(before)
-		t.Logf("the heap grew by %s while %s flooded %d meter values and none was processed (%d written)",
-			kib(grew), flooder, heapFlood, f.sent.Load())
 		if grew > heapBound {
 			t.Errorf("the heap grew by %s while %s flooded %d meter values, want at most %s: the server kept "+
 				"every call the station sent (%d written). Memory must be bounded by the queue, not by how much a "+
 				"station sends", kib(grew), flooder, heapFlood, kib(heapBound), f.sent.Load())
+		} else {
+			t.Logf("the heap grew by %s while %s flooded %d meter values and none was processed (%d written)",
+				kib(grew), flooder, heapFlood, f.sent.Load())
 		}
 		// The flood ends when the test closes the station.
 	})

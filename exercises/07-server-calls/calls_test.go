@@ -389,7 +389,6 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 		}
 		kit.Settle(t)
 		goroutines, pending := kit.Goroutines()-before, srv.PendingCalls()
-		t.Logf("after %d timed-out calls: %d goroutines and %d pending calls left", len(outs), goroutines, pending)
 		if pending != 0 {
 			t.Errorf("PendingCalls() = %d after %d calls gave up, want 0: a call that returns must take its entry "+
 				"with it, or the map grows with every timeout, and a late answer still finds a waiter", pending, len(outs))
