@@ -117,7 +117,6 @@ func TestBlockingCallsAreBounded(t *testing.T) {
 		after := settle(t, look, nil)
 		peak := b.Stats().Peak
 
-		t.Logf("calls in the backend: %d at most, %d while the rest waited", peak, held.inFlight)
 		if peak > workers {
 			t.Errorf("%d calls were in the backend at once, want at most %d, one per worker (Config.Workers %d).\n"+
 				"Only the workers may call the blocking backend: every call beyond theirs came from a connection's "+
@@ -167,7 +166,6 @@ func TestReadersWaitForWorkers(t *testing.T) {
 		synctest.Wait()
 
 		inFlight, n := b.Stats().InFlight, sent.Load()
-		t.Logf("about %d Heartbeats written before the server stopped reading; %d calls in the backend", n, inFlight)
 		if inFlight > workers {
 			t.Fatalf("with both workers held in the backend and %d Heartbeats written, %d calls were in the backend, "+
 				"want %d, one per worker (Config.Workers %d).\n"+
@@ -188,6 +186,7 @@ func TestReadersWaitForWorkers(t *testing.T) {
 				"(Config.Workers %d): idle workers with calls waiting keep stations waiting for nothing.",
 				n, inFlight, workers, workers)
 		}
+		t.Logf("about %d Heartbeats written before the server stopped reading; %d calls in the backend", n, inFlight)
 	})
 }
 
@@ -254,11 +253,12 @@ func TestCloseWaitsForWorkers(t *testing.T) {
 func checkThreads(t *testing.T, before, after int, load, why string) {
 	t.Helper()
 	limit := procs + workers + slack
-	t.Logf("OS threads: %d before, %d with %s (%+d)", before, after, load, after-before)
 	if after-before > limit {
 		t.Errorf("with %s the server started %d more OS threads (%d before, %d after), want at most %d "+
 			"(GOMAXPROCS %d + %d workers + %d slack).\n%s",
 			load, after-before, before, after, limit, procs, workers, slack, why)
+	} else {
+		t.Logf("OS threads: %d before, %d with %s (%+d)", before, after, load, after-before)
 	}
 }
 

@@ -302,9 +302,6 @@ func TestGoroutinesBackToBaseline(t *testing.T) {
 		}
 		time.Sleep(3*process + ttl + time.Second)
 		synctest.Wait()
-		t.Logf("goroutines: %d before, %d an idle timeout after %d stations came and went (%+d); %d processors alive",
-			baseline, kit.Goroutines(), fleet, kit.Goroutines()-baseline, srv.Processors())
-
 		if got := srv.Processors(); got != 0 {
 			t.Errorf("%d stations came and went: %d processors are still alive an idle timeout later, want 0",
 				fleet, got)

@@ -92,8 +92,8 @@ type floodRun struct {
 // floodHeld floods the server from CS0001 with n meter values, holding its
 // processing at each of the call ids in holds in turn (longHoldAt for
 // longHold, if the flood reached it), and reads the pause at each. Then it
-// lets the flood finish and waits for its last answer. It returns false if
-// the test failed meanwhile.
+// lets the flood finish and waits for its last answer. It returns false
+// once it has failed the test.
 func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *memnet.Listener, n int, holds ...int) (*floodRun, bool) {
 	t.Helper()
 	gates := make([]*backend.Gate, len(holds))
@@ -106,17 +106,13 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 	}
 	run := &floodRun{flood: startFlood(t, kit.Boot(t, l, 1), n)}
 	for i, gate := range gates {
-		if !kit.Settle(t, gates...) {
-			return run, false
-		}
+		kit.Settle(t, gates...)
 		p := pause{heldAt: holds[i], reached: gate.Waiting() > 0}
 		if holds[i] == longHoldAt && p.reached {
 			// The flooder's queue is full, and stays full for an hour.
 			time.Sleep(longHold)
 			p.held = longHold
-			if !kit.Settle(t, gates...) {
-				return run, false
-			}
+			kit.Settle(t, gates...)
 		}
 		queued, ok := queuedOf(t, srv, flooder, gates...)
 		if !ok {
@@ -128,10 +124,8 @@ func floodHeld(t *testing.T, b *backend.Backend, srv *backpressure.Server, l *me
 		gate.Open()
 	}
 	if _, ok := kit.Await(t, run.flood.done); !ok {
-		if !t.Failed() {
-			t.Errorf("%s's flood of %d meter values did not end within a minute once nothing held it: "+
-				"%d written, %d acknowledged", flooder, n, run.sent.Load(), run.answered.Load())
-		}
+		t.Errorf("%s's flood of %d meter values did not end within a minute once nothing held it: "+
+			"%d written, %d acknowledged", flooder, n, run.sent.Load(), run.answered.Load())
 		return run, false
 	}
 	run.done = time.Now()
@@ -160,9 +154,10 @@ func TestQueueBounded(t *testing.T) {
 		srv, l := newServer(t, b, plentySlots)
 		const n = 100
 		run, ok := floodHeld(t, b, srv, l, n, floodHolds...)
-		if !ok || !kit.Settle(t) {
+		if !ok {
 			return
 		}
+		kit.Settle(t)
 		// A meter value acknowledged and then dropped is not held: losing it
 		// is TestFloodLosesNothing's to report. What this test counts is
 		// what the server holds.
@@ -172,8 +167,6 @@ func TestQueueBounded(t *testing.T) {
 			p = run.pauses[i]
 			peakQueued, peakWaiting = max(peakQueued, p.queued), max(peakWaiting, p.answered-p.started)
 		}
-		t.Logf("%s flooded %d meter values: at most %d acknowledged and not yet processed; Queued(%s) at most %d (Config.QueueLimit %d)",
-			flooder, n, peakWaiting, flooder, peakQueued, queueLimit)
 		for _, p := range run.pauses {
 			if p.queued > queueLimit {
 				t.Errorf("%s flooded %d meter values while its processing was held at call %d: Queued(%s) = %d, want at most %d "+
@@ -191,6 +184,8 @@ func TestQueueBounded(t *testing.T) {
 				return
 			}
 		}
+		t.Logf("%s flooded %d meter values: at most %d acknowledged and not yet processed; Queued(%s) at most %d (Config.QueueLimit %d)",
+			flooder, n, peakWaiting, flooder, peakQueued, queueLimit)
 	})
 }
 
@@ -258,9 +253,7 @@ func TestFloodLosesNothing(t *testing.T) {
 		if err := f.err(); err != nil {
 			t.Errorf("%s's flood: %v", flooder, err)
 		}
-		if !kit.Settle(t) {
-			return
-		}
+		kit.Settle(t)
 		got, want := kit.Processed(b, flooder), kit.IDs(2, n)
 		if !slices.Equal(got, want) {
 			lost, twice := diff(want, got)
@@ -281,9 +274,7 @@ func TestNormalStationsServed(t *testing.T) {
 
 		// CS0001's processing is held, so its queue fills and stays full.
 		f := startFlood(t, kit.Boot(t, l, 1), 100)
-		if !kit.Settle(t, gate) {
-			return
-		}
+		kit.Settle(t, gate)
 
 		// Meanwhile, the others run charging sessions.
 		const normal = 20
@@ -305,13 +296,11 @@ func TestNormalStationsServed(t *testing.T) {
 		}
 		go func() { wg.Wait(); close(done) }()
 		if _, ok := kit.Await(t, done, gate); !ok {
-			if !t.Failed() {
-				t.Errorf("while %s flooded and its queue was full, %d other stations' charging sessions did not end "+
-					"within a minute, want them over at once (the backend answers at once here): a full queue must hold "+
-					"up its own station's reader and nobody else. Look for what the stations share: a lock held while "+
-					"waiting for room, one goroutine that hands every station's calls on, or a bound for the whole server",
-					flooder, normal)
-			}
+			t.Errorf("while %s flooded and its queue was full, %d other stations' charging sessions did not end "+
+				"within a minute, want them over at once (the backend answers at once here): a full queue must hold "+
+				"up its own station's reader and nobody else. Look for what the stations share: a lock held while "+
+				"waiting for room, one goroutine that hands every station's calls on, or a bound for the whole server",
+				flooder, normal)
 			return
 		}
 		if took := time.Since(start); took > time.Second {
@@ -321,9 +310,7 @@ func TestNormalStationsServed(t *testing.T) {
 		if len(failed) > 0 {
 			t.Errorf("while %s flooded, %d of %d stations' sessions failed, e.g. %s", flooder, len(failed), normal, failed[0])
 		}
-		if !kit.Settle(t, gate) {
-			return
-		}
+		kit.Settle(t, gate)
 		var behind []string
 		for i := range normal {
 			id := station.StationID(i + 2)
@@ -336,7 +323,7 @@ func TestNormalStationsServed(t *testing.T) {
 				"one station's full queue must not hold up the others' processing", flooder, len(behind), behind[0])
 		}
 		gate.Open()
-		if _, ok := kit.Await(t, f.done); !ok && !t.Failed() {
+		if _, ok := kit.Await(t, f.done); !ok {
 			t.Errorf("%s's flood did not end once nothing held it", flooder)
 		}
 	})
@@ -365,17 +352,12 @@ func TestBackgroundCapped(t *testing.T) {
 		for i := range n {
 			st := kit.Boot(t, l, i+1)
 			if _, ok := kit.Await(t, send(t, st, 1), gate); !ok {
-				if !t.Failed() {
-					t.Errorf("%s's meter value was not acknowledged within a minute", st.ID())
-				}
+				t.Errorf("%s's meter value was not acknowledged within a minute", st.ID())
 				return
 			}
 		}
-		if !kit.Settle(t, gate) {
-			return
-		}
+		kit.Settle(t, gate)
 		held := gate.Waiting()
-		t.Logf("%d stations each had a meter value to process: %d were processed at once (Config.ProcessLimit %d)", n, held, processLimit)
 		switch {
 		case held > processLimit:
 			t.Errorf("%d stations each had a meter value to process: %d were in the backend at once, want at most %d "+
@@ -390,9 +372,7 @@ func TestBackgroundCapped(t *testing.T) {
 
 		gate.Open()
 		let := time.Now()
-		if !kit.Settle(t) {
-			return
-		}
+		kit.Settle(t)
 		if waiting := unprocessed(b, n); len(waiting) > 0 {
 			slotsLate(t, b, n, let, waiting)
 			return
@@ -402,14 +382,10 @@ func TestBackgroundCapped(t *testing.T) {
 		// Idle processors hold no slot: a new station's call finds one free.
 		late := kit.Boot(t, l, n+1)
 		if _, ok := kit.Await(t, send(t, late, 1)); !ok {
-			if !t.Failed() {
-				t.Errorf("%s's meter value was not acknowledged within a minute", late.ID())
-			}
+			t.Errorf("%s's meter value was not acknowledged within a minute", late.ID())
 			return
 		}
-		if !kit.Settle(t) {
-			return
-		}
+		kit.Settle(t)
 		if got := len(kit.Processed(b, late.ID())); got != 1 {
 			t.Errorf("once %d stations' meter values were processed and their processors sat idle, %s's meter value was "+
 				"not processed at once, want it at once: no call was in the backend, so every slot was free. A processor "+
@@ -427,9 +403,7 @@ func slotsLate(t *testing.T, b *backend.Backend, n int, let time.Time, waiting [
 	// Not all at once: see whether they come a little later (a wait for
 	// a slot that sleeps and looks again), or not before the idle timeout.
 	time.Sleep(backpressure.DefaultIdleTimeout / 2)
-	if !kit.Settle(t) {
-		return
-	}
+	kit.Settle(t)
 	if still := unprocessed(b, n); len(still) > 0 {
 		t.Errorf("once the backend let the first %d go, %d stations' meter values were still not processed (%s), "+
 			"want all at once: the slots the first %d took were not given back when their call was done. A slot is "+
@@ -488,22 +462,19 @@ func TestHeapBounded(t *testing.T) {
 		// enough here (see settle).
 		st := kit.Boot(t, l, 1)
 		f := newFlood(heapFlood)
-		if !kit.Settle(t, gate) {
-			return
-		}
+		kit.Settle(t, gate)
 		before := liveHeap()
 		f.start(t, st)
-		if !kit.Settle(t, gate) {
-			return
-		}
+		kit.Settle(t, gate)
 		after := liveHeap()
 		grew := int64(after) - int64(before)
-		t.Logf("the heap grew by %s while %s flooded %d meter values and none was processed (%d written)",
-			kib(grew), flooder, heapFlood, f.sent.Load())
 		if grew > heapBound {
 			t.Errorf("the heap grew by %s while %s flooded %d meter values, want at most %s: the server kept "+
 				"every call the station sent (%d written). Memory must be bounded by the queue, not by how much a "+
 				"station sends", kib(grew), flooder, heapFlood, kib(heapBound), f.sent.Load())
+		} else {
+			t.Logf("the heap grew by %s while %s flooded %d meter values and none was processed (%d written)",
+				kib(grew), flooder, heapFlood, f.sent.Load())
 		}
 		// The flood ends when the test closes the station.
 	})
@@ -523,13 +494,9 @@ func TestCloseLeavesNothingBehind(t *testing.T) {
 		for i := range processLimit {
 			send(t, kit.Boot(t, l, i+2), 3)
 		}
-		if !kit.Settle(t, firm) {
-			return
-		}
+		kit.Settle(t, firm)
 		startFlood(t, kit.Boot(t, l, 1), 50)
-		if !kit.Settle(t, firm) {
-			return
-		}
+		kit.Settle(t, firm)
 		kit.CloseWaits(t, srv, b, firm)
 		// kit.Serve's cleanup checks that no goroutine of the server is left.
 	})
@@ -625,7 +592,7 @@ func queuedOf(t *testing.T, srv *backpressure.Server, id string, gates ...*backe
 	ch := make(chan int, 1)
 	go func() { ch <- srv.Queued(id) }()
 	n, ok := kit.Await(t, ch, gates...)
-	if !ok && !t.Failed() {
+	if !ok {
 		t.Errorf("Queued(%s) did not return within a minute", id)
 	}
 	return n, ok

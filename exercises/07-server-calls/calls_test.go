@@ -113,16 +113,6 @@ func callWith(ctx context.Context, cancel context.CancelFunc, srv *servercalls.S
 	return out
 }
 
-// settle lets the server do all it can before fake time moves on
-// (synctest.Wait), and ends the test if its goroutines wait for a lock
-// instead: kit.Settle says where.
-func settle(t *testing.T) {
-	t.Helper()
-	if !kit.Settle(t) {
-		t.FailNow()
-	}
-}
-
 // returned waits for a Call's outcome, as await does, and says what came:
 // "returned at 5s with …", or that it had not returned.
 func returned(t *testing.T, ch <-chan outcome) said {
@@ -270,15 +260,15 @@ func TestDeadlineEndsWait(t *testing.T) {
 		start := time.Now()
 
 		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 30*time.Second)
-		settle(t) // a is in flight
+		kit.Settle(t) // a is in flight
 		// b waits behind a, and gives up first; c waits longer than a.
 		b := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, 10*time.Second)
-		settle(t)
+		kit.Settle(t)
 		// b2 waits behind b, and its caller cancels it at 5s.
 		ctx, cancel := context.WithCancel(context.Background())
 		b2 := callWith(ctx, cancel, srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil)
 		time.AfterFunc(5*time.Second, cancel)
-		settle(t)
+		kit.Settle(t)
 		var conf ocpp.GetConfigurationResponse
 		c := call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, 45*time.Second)
 
@@ -329,9 +319,9 @@ func TestCallTimeout(t *testing.T) {
 		st := connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionReset: {Drop: true}}), true)
 		start := time.Now()
 		a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 0)
-		settle(t)
+		kit.Settle(t)
 		b := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, 0)
-		settle(t)
+		kit.Settle(t)
 		c := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Hour)
 
 		for _, w := range []struct {
@@ -375,7 +365,7 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 		for i := range sts {
 			sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Drop: true}}), true)
 		}
-		settle(t)
+		kit.Settle(t)
 		before := kit.Goroutines()
 		start := time.Now()
 		var outs []<-chan outcome
@@ -397,9 +387,8 @@ func TestTimedOutCallsLeaveNothing(t *testing.T) {
 			t.Errorf("%d of %d calls did not end at their deadline (10s) with context.DeadlineExceeded, e.g. at %v with %v",
 				late, len(outs), example.at, example.err)
 		}
-		settle(t)
+		kit.Settle(t)
 		goroutines, pending := kit.Goroutines()-before, srv.PendingCalls()
-		t.Logf("after %d timed-out calls: %d goroutines and %d pending calls left", len(outs), goroutines, pending)
 		if pending != 0 {
 			t.Errorf("PendingCalls() = %d after %d calls gave up, want 0: a call that returns must take its entry "+
 				"with it, or the map grows with every timeout, and a late answer still finds a waiter", pending, len(outs))
@@ -425,7 +414,7 @@ func TestManyTimeoutsAtOnce(t *testing.T) {
 			for i := range sts {
 				sts[i] = connect(t, l, i+1, answering(map[string]station.Reply{ocpp.ActionReset: {Delay: 10 * time.Second}}), true)
 			}
-			settle(t)
+			kit.Settle(t)
 			start := time.Now()
 			outs := make([]<-chan outcome, stations)
 			for i, st := range sts {
@@ -475,7 +464,7 @@ func TestDisconnectFailsCalls(t *testing.T) {
 		}), true)
 		start := time.Now()
 		outs := []<-chan outcome{call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Minute)}
-		settle(t)
+		kit.Settle(t)
 		for range 2 { // queued behind the Reset
 			outs = append(outs, call(srv, start, st.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute))
 		}
@@ -497,7 +486,7 @@ func TestDisconnectFailsCalls(t *testing.T) {
 		// The calls fail the moment the connection is known gone; the
 		// reader's cleanup may still be running. Once it is done, the
 		// station is not connected.
-		settle(t)
+		kit.Settle(t)
 		err := srv.Call(t.Context(), st.ID(), ocpp.ActionReset, reset, nil)
 		if !errors.Is(err, servercalls.ErrNotConnected) {
 			t.Errorf("a call to the station after it hung up returned %v, want servercalls.ErrNotConnected", err)
@@ -519,9 +508,9 @@ func TestReconnectKeepsCallsApart(t *testing.T) {
 		start := time.Now()
 		var resetResp ocpp.ResetResponse
 		a := call(srv, start, old.ID(), ocpp.ActionReset, reset, &resetResp, time.Minute)
-		settle(t)
+		kit.Settle(t)
 		d := call(srv, start, old.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, nil, time.Minute)
-		settle(t)
+		kit.Settle(t)
 		connect(t, l, 1, answering(map[string]station.Reply{ocpp.ActionGetConfiguration: {Delay: 20 * time.Second}}), true)
 		var conf ocpp.GetConfigurationResponse
 		b := call(srv, start, old.ID(), ocpp.ActionGetConfiguration, ocpp.GetConfigurationRequest{}, &conf, time.Minute)
@@ -590,7 +579,7 @@ func TestLateAnswerDropped(t *testing.T) {
 					"(If the reader is stuck, the server cannot close: this test runs in a process of its own, "+
 					"which then ends with synctest's deadlock panic.)", time.Since(start), err)
 			}
-			settle(t)
+			kit.Settle(t)
 			if !logs.mentions(resetCall.id) {
 				t.Errorf("no log record mentions the late answer (id %s): a dropped answer should be logged, "+
 					"it is the only trace of a station that answers too slowly", resetCall.id)
@@ -804,7 +793,7 @@ func TestCallsWaitForBoot(t *testing.T) {
 			st := connect(t, l, 1, nil, false)
 			never := connect(t, l, 2, nil, false)
 			hangs := connect(t, l, 3, nil, false)
-			settle(t) // the server has the connections
+			kit.Settle(t) // the server has the connections
 			start := time.Now()
 			a := call(srv, start, st.ID(), ocpp.ActionReset, reset, nil, time.Hour)
 			b := call(srv, start, never.ID(), ocpp.ActionReset, reset, nil, 10*time.Second)
@@ -812,7 +801,7 @@ func TestCallsWaitForBoot(t *testing.T) {
 			time.Sleep(5 * time.Second)
 			hangs.Close()
 			time.Sleep(5 * time.Second)
-			settle(t)
+			kit.Settle(t)
 			if n := len(st.ServerCalls()) + len(never.ServerCalls()) + len(hangs.ServerCalls()); n != 0 {
 				t.Errorf("the stations received %d calls before their BootNotification, want 0: "+
 					"stations in the field ignore calls until their BootNotification was accepted", n)
@@ -908,7 +897,7 @@ func TestCloseWaitsForCalls(t *testing.T) {
 		if _, err := st.Send(t.Context(), ocpp.ActionHeartbeat, nil); err != nil {
 			t.Fatal(err)
 		}
-		settle(t)
+		kit.Settle(t)
 		kit.CloseWaits(t, srv, b, gate)
 	})
 }
@@ -997,7 +986,11 @@ func TestUnknownAnswerIgnored(t *testing.T) {
 		}
 		write(`[3,"` + fmt.Sprint(f[1]) + `x",{"status":"Rejected"}]`) // an id that is not the call's
 		write(`[3,"` + fmt.Sprint(f[1]) + `",{"status":"Accepted"}]`)
-		if err, ok := kit.Await(t, done); !ok || err != nil || resp.Status != ocpp.ResetAccepted {
+		switch err, ok := kit.Await(t, done); {
+		case !ok:
+			t.Errorf("the Reset had not returned a minute after its answer came, want it to return at once " +
+				"with status Accepted: the answer whose id is the call's, not the one before it with another id")
+		case err != nil || resp.Status != ocpp.ResetAccepted:
 			t.Errorf("the Reset returned %v with status %q, want status Accepted: the answer whose id is the call's, "+
 				"not the one before it with another id", err, resp.Status)
 		}

@@ -215,17 +215,19 @@ func (o outcome) checkReport(t *testing.T, dropped shutdown.Dropped) {
 	reported := map[string]int{ocpp.ActionStatusNotification: dropped.Processing, ocpp.ActionMeterValues: dropped.MeterValues}
 	for _, action := range kinds {
 		lost, twice, unacked := o.check(action)
-		t.Logf("%s: %d acknowledged, %d processed, %d reported dropped", action,
-			len(o.acked[action]), len(o.acked[action])-len(lost), reported[action])
 		if len(twice) > 0 || len(unacked) > 0 {
 			t.Errorf("%s: %d processed more than once, %d processed but never acknowledged (e.g. %s), want none",
 				action, len(twice), len(unacked), some(slices.Concat(twice, unacked)))
 		}
-		if reported[action] != len(lost) {
+		switch {
+		case reported[action] != len(lost):
 			t.Errorf("%s: %d acknowledged, %d processed, so %d dropped; Shutdown reported %d: "+
 				"the report must add up, or the operator cannot tell stations what to send again "+
 				"(count what a reader held, what sat in a queue or a batch, and what a cancelled write or processing lost)",
 				action, len(o.acked[action]), len(o.acked[action])-len(lost), len(lost), reported[action])
+		case len(twice) == 0 && len(unacked) == 0:
+			t.Logf("%s: %d acknowledged, %d processed, %d reported dropped", action,
+				len(o.acked[action]), len(o.acked[action])-len(lost), reported[action])
 		}
 	}
 }
@@ -301,8 +303,9 @@ func testDrain(t *testing.T, callLast bool) {
 	o := ld.outcome(b)
 	for _, action := range kinds {
 		lost, twice, unacked := o.check(action)
-		t.Logf("%s: %d acknowledged, %d lost, %d processed twice, %d processed unacknowledged",
-			action, len(o.acked[action]), len(lost), len(twice), len(unacked))
+		if len(lost) == 0 && len(twice) == 0 && len(unacked) == 0 {
+			t.Logf("%s: %d acknowledged, each processed once", action, len(o.acked[action]))
+		}
 		if len(lost) > 0 {
 			t.Errorf("%d of %d %s messages were acknowledged and never processed (e.g. %s): "+
 				"the station was told they were safe, so it will never send them again. "+
@@ -523,12 +526,7 @@ func TestShutdownAndCloseTogether(t *testing.T) {
 				shut[i] = returned{err, time.Now()}
 			})
 		}
-		if !kit.SettleThen(t, cancel) {
-			wg.Wait()
-			kit.CheckClose(t, srv.Close())
-			ld.settle()
-			return
-		}
+		kit.SettleThen(t, cancel)
 		time.Sleep(100 * time.Millisecond)
 		closing := time.Now()
 		closeErr := srv.Close()

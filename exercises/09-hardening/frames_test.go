@@ -266,9 +266,7 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 				// Nothing answers the answer: read whatever the server sends
 				// now, as a station does.
 				loop := r.listen(t)
-				if !kit.Settle(t) {
-					t.FailNow()
-				}
+				kit.Settle(t)
 				select {
 				case data := <-loop.frames:
 					kind := "CALLRESULT"
@@ -299,7 +297,11 @@ func TestMalformedAnswerFailsCall(t *testing.T) {
 					t.Errorf("after a malformed answer, %s waited for the server's next Reset, and the server sent %s", r.id, got)
 				} else {
 					r.send(t, `[3,"`+call.ID+`",{"status":"Accepted"}]`)
-					if err, ok := kit.Await(t, out); !ok || err != nil {
+					switch err, ok := kit.Await(t, out); {
+					case !ok:
+						t.Errorf("after a malformed answer, the server's next Reset to %s, well answered, had not returned "+
+							"a minute later; want it to return nil at once", r.id)
+					case err != nil:
 						t.Errorf("after a malformed answer, the server's next Reset to %s, well answered, returned %v; want nil", r.id, err)
 					}
 				}

@@ -85,9 +85,7 @@ func TestSecondConnectionTakesOver(t *testing.T) {
 			older := e.raw(t, id)
 			older.boot(t)
 			newer := connectNewer(t, e)
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			if closed, what := older.closed(); !closed {
 				t.Fatalf("the older connection of %s was still open after a newer one connected (%s), "+
 					"want the server to close it: a socket whose station has gone away without a close "+
@@ -110,23 +108,17 @@ func TestSecondConnectionTakesOver(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the neighbour's Heartbeat: %v", err)
 			}
-			if !kit.Settle(t, busy) {
-				t.FailNow()
-			}
+			kit.Settle(t, busy)
 			// The station boots, and its call waits for the worker; then
 			// it connects again, as a charger does in a reconnect storm.
 			older := e.raw(t, id)
 			older.send(t, `[2,"boot-older","BootNotification",{"chargePointVendor":"Kata","chargePointModel":"Raw"}]`)
 			newer := e.raw(t, id)
-			if !kit.Settle(t, busy) {
-				t.FailNow()
-			}
+			kit.Settle(t, busy)
 			busy.Open()
 			<-hb
 			newer.boot(t)
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			var calls []string
 			for _, r := range b.StationRecords(id, backend.KindCall) {
 				calls = append(calls, r.CallID)
@@ -262,9 +254,7 @@ func TestSlowReaderBounded(t *testing.T) {
 			// It sends a Heartbeat and never reads the answer: the answer
 			// waits for the station to take it, for up to WriteTimeout.
 			slow.send(t, `[2,"hb0","Heartbeat",{}]`)
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			// The backend answers at once, so the neighbour's Heartbeat
 			// must be answered at once: no worker may be left waiting on a
 			// station's socket. (Over the in-memory network, a write waits
@@ -299,9 +289,7 @@ func TestSlowReaderBounded(t *testing.T) {
 					}
 				}
 			}()
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			if n := len(b.StationRecords("CS0001", backend.KindCall)); n != 1 {
 				t.Errorf("%d of CS0001's Heartbeats reached the backend while the answer to its first waited for it to read, "+
 					"want 1: a station has one call at a time with the workers (OCPP-J lets it send the next only once "+
@@ -310,9 +298,7 @@ func TestSlowReaderBounded(t *testing.T) {
 			}
 			// The write gives up after WriteTimeout, and the connection with it.
 			time.Sleep(writeTimeout)
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			if closed, what := slow.closed(); !closed {
 				t.Errorf("CS0001, which stopped reading, was still connected after the server's write to it gave up (%s), "+
 					"want its connection closed: once a write to it has failed, the connection can carry nothing more", what)
@@ -333,9 +319,7 @@ func TestSlowReaderBounded(t *testing.T) {
 			// It sends a meter value and never reads the answer; the
 			// neighbour's goes into the same batch, after it.
 			slow.send(t, `[2,"mv1","MeterValues",`+string(payload)+`]`)
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			start := time.Now()
 			ans, err := e.neighbour.Send(t.Context(), ocpp.ActionMeterValues, station.MeterValue(2))
 			if err != nil {
@@ -361,9 +345,7 @@ func TestSlowReaderBounded(t *testing.T) {
 		runEdge(t, cfg, func(t *testing.T, e *edge) {
 			slow := e.raw(t, "CS0001")
 			slow.boot(t) // it reads the answer to its boot, and nothing more
-			if !kit.Settle(t) {
-				t.FailNow()
-			}
+			kit.Settle(t)
 			start := time.Now()
 			done := e.call(slow.id)
 			if err := heartbeat(t, e.neighbour); err != nil {

@@ -1,47 +1,32 @@
 package kit
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 )
 
-var bubbleOf = regexp.MustCompile(`^goroutine \d+ \[[^\]]*synctest bubble (\d+)`)
-
-// stacks returns the traceback of every goroutine, the caller's first.
-func stacks() [][]byte {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	return bytes.Split(bytes.TrimRight(buf, "\n"), []byte("\n\n"))
-}
-
-// bubbled returns the tracebacks of the other goroutines of the caller's
-// synctest bubble, or of the whole process when the caller is in none, and
-// whether the caller is in a bubble.
-func bubbled() (others [][]byte, inBubble bool) {
-	all := stacks()
+// bubbled returns the other goroutines of the caller's synctest bubble, or
+// of the whole process when the caller is in none, and whether the caller
+// is in a bubble.
+func bubbled() (others []stackdump.Goroutine, inBubble bool) {
+	all := stackdump.Parse(string(stackdump.Take(nil)))
 	// runtime.Stack lists the caller's goroutine first.
-	m := bubbleOf.FindSubmatch(all[0])
-	if m == nil {
+	me := all[0]
+	if me.Bubble == 0 {
 		return all[1:], false
 	}
-	for _, block := range all[1:] {
-		if b := bubbleOf.FindSubmatch(block); b != nil && bytes.Equal(b[1], m[1]) {
-			others = append(others, block)
+	for _, g := range all[1:] {
+		if g.Bubble == me.Bubble {
+			others = append(others, g)
 		}
 	}
 	return others, true
@@ -68,46 +53,39 @@ func Goroutines() int {
 // path, or were started by it. Call it after synctest.Wait, when no goroutine
 // of the bubble is on its way in or out: those it returns are blocked.
 func LeftBehind(pkgPaths ...string) []string {
-	others, _ := bubbled()
 	var left []string
-	for _, block := range others {
+	for _, g := range leftBehind(pkgPaths...) {
+		left = append(left, g.Text)
+	}
+	return left
+}
+
+// leftBehind is LeftBehind, with the goroutines parsed.
+func leftBehind(pkgPaths ...string) []stackdump.Goroutine {
+	others, _ := bubbled()
+	var left []stackdump.Goroutine
+	for _, g := range others {
 		// The bubble's root waits in synctest.Run for the test to end: it
 		// runs the test's code, not the server's.
-		if bytes.Contains(block, []byte("\ninternal/synctest.Run(")) {
+		if g.Calls("internal/synctest.Run") {
 			continue
 		}
-		if inPackages(string(block), pkgPaths) {
-			left = append(left, string(block))
+		if inPackages(g, pkgPaths) {
+			left = append(left, g)
 		}
 	}
 	return left
 }
 
-// inPackages reports whether a goroutine's traceback has a frame, or a
-// "created by" line, in one of the packages.
-func inPackages(block string, pkgPaths []string) bool {
-	for _, line := range strings.Split(block, "\n")[1:] {
-		if line == "" || line[0] == '\t' {
-			continue
-		}
-		fn := strings.TrimPrefix(line, "created by ")
-		for _, p := range pkgPaths {
-			if strings.HasPrefix(fn, funcPrefix(p)) {
-				return true
-			}
+// inPackages reports whether a goroutine has a frame, or was created by a
+// function, in one of the packages.
+func inPackages(g stackdump.Goroutine, pkgPaths []string) bool {
+	for _, f := range g.Frames {
+		if slices.Contains(pkgPaths, f.Package()) {
+			return true
 		}
 	}
-	return false
-}
-
-// funcPrefix is how the functions of a package begin in a traceback: the
-// import path, with the dots of its last element escaped, and a dot.
-func funcPrefix(pkgPath string) string {
-	dir, last := "", pkgPath
-	if i := strings.LastIndex(pkgPath, "/"); i >= 0 {
-		dir, last = pkgPath[:i+1], pkgPath[i+1:]
-	}
-	return dir + strings.ReplaceAll(last, ".", "%2e") + "."
+	return g.CreatedBy.Func != "" && slices.Contains(pkgPaths, g.CreatedBy.Package())
 }
 
 // NoneLeftBehind fails the test, calling the failure a leak, if a goroutine
@@ -128,10 +106,10 @@ func NoneLeftBehind(t testing.TB, srv Server) {
 		t.Fatal("kit.NoneLeftBehind: call it inside the synctest bubble, right after Close")
 	}
 	synctest.Wait()
-	reportLeft(t, pkg, LeftBehind(pkg))
+	reportLeft(t, pkg, leftBehind(pkg))
 }
 
-func reportLeft(t testing.TB, pkg string, left []string) {
+func reportLeft(t testing.TB, pkg string, left []stackdump.Goroutine) {
 	t.Helper()
 	if len(left) == 0 {
 		return
@@ -145,17 +123,17 @@ func reportLeft(t testing.TB, pkg string, left []string) {
 		"and often a connection, forever.", what, listLeft(left, pkg))
 }
 
-// listLeft lists the goroutines of tracebacks compactly, one line per
-// place: what they wait for, the function of pkg (an import path) they wait
-// in with its file:line, and where they were started. A thousand goroutines
-// blocked at the same place read as one line and their number. Paths are
-// relative to the module's root when the test runs inside it.
-func listLeft(blocks []string, pkg string) string {
+// listLeft lists goroutines compactly, one line per place: what they wait
+// for, the function of pkg (an import path) they wait in with its
+// file:line, and where they were started. A thousand goroutines blocked at
+// the same place read as one line and their number. Paths are relative to
+// the module's root when the test runs inside it.
+func listLeft(gs []stackdump.Goroutine, pkg string) string {
 	root := moduleRoot()
 	var order []string
 	count := make(map[string]int)
-	for _, b := range blocks {
-		line := describeGoroutine(b, pkg, root)
+	for _, g := range gs {
+		line := describeGoroutine(g, pkg, root)
 		if count[line] == 0 {
 			order = append(order, line)
 		}
@@ -176,83 +154,33 @@ func listLeft(blocks []string, pkg string) string {
 	return sb.String()
 }
 
-// A frame is one call of a traceback.
-type frame struct{ function, file string } // file: "path:line"
-
-// describeGoroutine says in a line where a goroutine of a traceback waits
-// and where it was started: "waiting (chan receive) in
-// step.(*Server).work at exercises/step/server.go:93, started by
-// step.(*Server).start at exercises/step/server.go:60".
-func describeGoroutine(block, pkg, root string) string {
-	lines := strings.Split(strings.ReplaceAll(block, "\r\n", "\n"), "\n")
-	state := "running"
-	if m := goroutineState.FindStringSubmatch(lines[0]); m != nil {
-		state = strings.TrimSuffix(m[1], " (durable)")
-	}
-	var frames []frame
-	var creator *frame
-	for i := 1; i+1 < len(lines); i++ {
-		fn, loc := lines[i], lines[i+1]
-		if fn == "" || fn[0] == '\t' || !strings.HasPrefix(loc, "\t") {
-			continue
-		}
-		i++
-		f := frame{file: pcOffset.ReplaceAllString(strings.TrimSpace(loc), "")}
-		if by, ok := strings.CutPrefix(fn, "created by "); ok {
-			f.function = creatorID.ReplaceAllString(by, "")
-			creator = &f
-			continue
-		}
-		f.function = frameArgs.ReplaceAllString(fn, "")
-		frames = append(frames, f)
-	}
-	var at *frame
-	for i, f := range frames {
-		if strings.HasPrefix(f.function, funcPrefix(pkg)) {
-			at = &frames[i]
-			break
-		}
-	}
-	if at == nil {
-		for i, f := range frames {
-			if !infrastructure(funcPackage(f.function)) {
-				at = &frames[i]
-				break
-			}
-		}
+// describeGoroutine says in a line where a goroutine waits and where it
+// was started: "waiting (chan receive) in step.(*Server).work at
+// exercises/step/server.go:93, started by step.(*Server).start at
+// exercises/step/server.go:60". Where it waits is its innermost frame in
+// pkg, or else outside the runtime and the testing packages.
+func describeGoroutine(g stackdump.Goroutine, pkg, root string) string {
+	at := slices.IndexFunc(g.Frames, func(f stackdump.Frame) bool { return f.Package() == pkg })
+	if at < 0 {
+		at = slices.IndexFunc(g.Frames, func(f stackdump.Frame) bool { return !infrastructure(f.Package()) })
 	}
 	var sb strings.Builder
-	if state == "running" || state == "runnable" {
-		sb.WriteString(state)
+	if g.State == "running" || g.State == "runnable" {
+		sb.WriteString(g.State)
 	} else {
-		sb.WriteString("waiting (" + state + ")")
+		sb.WriteString("waiting (" + g.State + ")")
 	}
-	if at != nil {
-		fmt.Fprintf(&sb, " in %s at %s", shortFunction(at.function), relativeTo(root, at.file))
+	if at >= 0 {
+		f := g.Frames[at]
+		fmt.Fprintf(&sb, " in %s at %s", f.Short(), relativeTo(root, f.Pos()))
 	}
-	if creator != nil {
-		fmt.Fprintf(&sb, ", started by %s", shortFunction(creator.function))
-		if strings.HasPrefix(creator.function, funcPrefix(pkg)) {
-			fmt.Fprintf(&sb, " at %s", relativeTo(root, creator.file))
+	if by := g.CreatedBy; by.Func != "" {
+		fmt.Fprintf(&sb, ", started by %s", by.Short())
+		if by.Package() == pkg {
+			fmt.Fprintf(&sb, " at %s", relativeTo(root, by.Pos()))
 		}
 	}
 	return sb.String()
-}
-
-var (
-	goroutineState = regexp.MustCompile(`^goroutine \d+ (?:gp=\S+ m=\S+ )?\[([^,\]]*)`)
-	frameArgs      = regexp.MustCompile(`\([^()]*\)$`)
-	pcOffset       = regexp.MustCompile(` \+0x[0-9a-f]+$`)
-	creatorID      = regexp.MustCompile(` in goroutine \d+$`)
-)
-
-// shortFunction drops a function's import path but for its last element:
-// "01-workers.(*Server).work".
-func shortFunction(fn string) string {
-	if i := strings.LastIndex(fn, "/"); i >= 0 {
-		return fn[i+1:]
-	}
-	return fn
 }
 
 // moduleRoot returns the directory of the go.mod above the working

@@ -15,20 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 	"github.com/ocppkata/kata/harness/ocpp"
 )
-
-func TestFuncPrefix(t *testing.T) {
-	tests := map[string]string{
-		"net/http":                 "net/http.",
-		"io":                       "io.",
-		"gopkg.in/yaml.v3":         "gopkg.in/yaml%2ev3.",
-		"example.com/a.b/01-steps": "example.com/a.b/01-steps.",
-	}
-	for pkg, want := range tests {
-		assert.Equal(t, want, funcPrefix(pkg), pkg)
-	}
-}
 
 func TestLeftBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -229,7 +218,8 @@ func TestListLeft(t *testing.T) {
 		"\t/src/step/server.go:60 +0x1a\n" +
 		"created by sync.(*WaitGroup).Go in goroutine 12\n" +
 		"\t/usr/local/go/src/sync/waitgroup.go:238 +0x73"
-	got := listLeft([]string{worker(11, 1), reader, worker(12, 2), worker(13, 3)}, "example.com/step")
+	dump := strings.Join([]string{worker(11, 1), reader, worker(12, 2), worker(13, 3)}, "\n\n")
+	got := listLeft(stackdump.Parse(dump), "example.com/step")
 	want := "  3 goroutines waiting (chan receive) in step.(*Server).work at /src/step/server.go:93, started by step.(*Server).start at /src/step/server.go:41\n" +
 		"  1 goroutine waiting (select) in step.(*conn).read.func1 at /src/step/server.go:60, started by sync.(*WaitGroup).Go"
 	require.Equal(t, want, got)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 )
 
 const (
@@ -183,65 +185,44 @@ func splitHang(out []byte) (log, hang []byte) {
 // goroutines that ran code of their own, outside the runtime and the testing
 // packages.
 func describeHang(hang []byte) string {
-	blocks := strings.Split(strings.ReplaceAll(string(hang), "\r\n", "\n"), "\n\n")
-	first, _, _ := strings.Cut(blocks[0], "\n")
-	after := strings.TrimPrefix(string(first), string(timedOut))
+	report := strings.ReplaceAll(string(hang), "\r\n", "\n")
+	first, _, _ := strings.Cut(report, "\n")
+	after := strings.TrimPrefix(first, string(timedOut))
+	all := stackdump.Parse(report)
 	var kept []string
-	all := 0
-	for _, b := range blocks[1:] {
-		b = strings.Trim(b, "\n")
-		if !strings.HasPrefix(b, "goroutine ") {
-			continue
-		}
-		all++
-		if ownCode(b) {
-			kept = append(kept, b)
+	for _, g := range all {
+		if ownCode(g) {
+			kept = append(kept, g.Text)
 		}
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "The test hung: its process stopped it after %s, short of this test's own deadline, "+
 		"so that it could say where it was.\n", after)
-	fmt.Fprintf(&sb, "%d of its %d goroutines were in code outside the runtime and testing packages:\n", len(kept), all)
-	for _, b := range kept {
+	fmt.Fprintf(&sb, "%d of its %d goroutines were in code outside the runtime and testing packages:\n", len(kept), len(all))
+	for _, text := range kept {
 		sb.WriteString("\n")
-		sb.WriteString(b)
+		sb.WriteString(text)
 		sb.WriteString("\n")
 	}
 	return strings.TrimRight(sb.String(), "\n")
 }
 
-// ownCode reports whether a goroutine of a traceback has a frame in a
-// package other than the runtime's and the testing framework's.
-func ownCode(block string) bool {
-	if strings.Contains(block, "\n"+watcherFunc+"(") || strings.Contains(block, "\ntesting.(*M).Run(") {
+// ownCode reports whether a goroutine has a frame in a package other than
+// the runtime's and the testing framework's.
+func ownCode(g stackdump.Goroutine) bool {
+	if g.Calls(watcherFunc) || g.Calls("testing.(*M).Run") {
 		return false // the kit's watch over the child's parent; the test binary's main
 	}
-	for _, line := range strings.Split(block, "\n")[1:] {
-		if line == "" || line[0] == '\t' || strings.HasPrefix(line, "created by ") || strings.HasPrefix(line, "...") {
-			continue
-		}
-		fn := line
-		if i := strings.LastIndex(fn, "("); i > 0 {
-			fn = fn[:i] // the arguments
-		}
-		if fn != "main.main" && !infrastructure(funcPackage(fn)) {
+	for _, f := range g.Frames {
+		if f.Func != "main.main" && !infrastructure(f.Package()) {
 			return true
 		}
 	}
 	return false
 }
 
-// funcPackage returns the import path of a function named as in a
-// traceback: "net/http.(*conn).serve" is in "net/http".
-func funcPackage(fn string) string {
-	slash := strings.LastIndex(fn, "/")
-	dot := strings.Index(fn[slash+1:], ".")
-	if dot < 0 {
-		return "runtime" // "panic", the runtime's gopanic
-	}
-	return fn[:slash+1+dot]
-}
-
+// infrastructure reports whether a package is the runtime's or the testing
+// framework's.
 func infrastructure(pkg string) bool {
 	for _, p := range []string{"runtime", "testing", "internal"} {
 		if pkg == p || strings.HasPrefix(pkg, p+"/") {

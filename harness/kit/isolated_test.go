@@ -125,21 +125,6 @@ func TestDescribeHang(t *testing.T) {
 	require.Equal(t, "=== RUN   TestX\n--- PASS: TestX\n", string(log))
 }
 
-func TestFuncPackage(t *testing.T) {
-	tests := map[string]string{
-		"main.main":                      "main",
-		"net/http.(*conn).serve":         "net/http",
-		"testing.tRunner.func1":          "testing",
-		"internal/poll.runtime_pollWait": "internal/poll",
-		"panic":                          "runtime",
-		"github.com/ocppkata/kata/exercises/01-workers.(*Server).work": "github.com/ocppkata/kata/exercises/01-workers",
-		"gopkg.in/yaml%2ev3.(*parser).parse":                           "gopkg.in/yaml%2ev3",
-	}
-	for fn, want := range tests {
-		assert.Equal(t, want, funcPackage(fn), fn)
-	}
-}
-
 // hung is where TestIsolatedHelperHangs's child stops, for the parent's
 // report to name.
 func hung(t *testing.T) { <-t.Context().Done() } // a test's context ends after the test: never

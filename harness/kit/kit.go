@@ -96,7 +96,7 @@ func CloseWaits(t testing.TB, srv Server, b *backend.Backend, gate *backend.Gate
 	select {
 	case err := <-closed:
 		still := ""
-		if left := LeftBehind(packageOf(srv)); len(left) > 0 {
+		if left := leftBehind(packageOf(srv)); len(left) > 0 {
 			still = fmt.Sprintf("\n\nThe goroutines of the server still running when Close returned:\n%s", listLeft(left, packageOf(srv)))
 		}
 		if err != nil && strings.Contains(err.Error(), "send on closed channel") {

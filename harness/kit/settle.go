@@ -1,9 +1,8 @@
 package kit
 
 import (
-	"bytes"
 	"fmt"
-	"regexp"
+	"path"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 )
 
 // Waiting inside a synctest bubble without hanging on a lock.
@@ -22,8 +22,13 @@ import (
 // wants the mutex stops the bubble for good: synctest.Wait never returns,
 // no timer ever fires, and the test would hang until go test kills it.
 //
-// Settle and Await look at the goroutines instead of waiting blindly, and
-// fail the test at once, saying where the server waits for the lock.
+// Settle and Await look at the goroutines instead of waiting blindly. The
+// rule for both: a helper fails the test only for what the caller cannot
+// see, goroutines stuck on a lock, and then it stops the test (t.Fatal)
+// after freeing the lock's holder, so that the test can end. What it returns
+// is for the caller to judge, and nothing about it has been reported yet:
+// the caller never has to ask t.Failed, and never reports the same thing
+// twice.
 
 // The bubble's state, as seen in a dump of its goroutines.
 type bubbleState int
@@ -35,24 +40,25 @@ const (
 )
 
 // Settle lets the server do everything it can before fake time moves, as
-// synctest.Wait does, and reports whether it could. When goroutines wait
-// for a mutex instead, it fails the test, opens the gates (so that the
-// holder can go on and the test can end) and returns false.
-func Settle(t *testing.T, gates ...*backend.Gate) bool {
+// synctest.Wait does, and returns once it has. When goroutines wait for a
+// mutex instead, Settle gives up: it opens the gates (so that the lock's
+// holder can go on and the test can end) and stops the test with t.Fatal,
+// saying where the server waits for the lock and why that is wrong. Call it
+// from the test's goroutine, inside its synctest bubble.
+func Settle(t testing.TB, gates ...*backend.Gate) {
 	t.Helper()
-	return settle(t, func() { openAll(gates) })
+	settle(t, func() { openAll(gates) })
 }
 
-// SettleThen is Settle for a test whose server no gate can free: when
-// goroutines wait for a mutex, it fails the test, calls free (which ends
-// what the lock's holder waits for: it cancels a context, closes a
-// connection) so that the test can end, and returns false.
-func SettleThen(t *testing.T, free func()) bool {
+// SettleThen is Settle for a test whose server no gate can free: when it
+// gives up, it calls free (which ends what the lock's holder waits for: it
+// cancels a context, closes a connection) before it stops the test.
+func SettleThen(t testing.TB, free func()) {
 	t.Helper()
-	return settle(t, free)
+	settle(t, free)
 }
 
-func settle(t *testing.T, free func()) bool {
+func settle(t testing.TB, free func()) {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -60,22 +66,25 @@ func settle(t *testing.T, free func()) bool {
 		switch state, waiting := l.look(); state {
 		case bubbleSettled:
 			synctest.Wait()
-			return true
+			return
 		case bubbleStuck:
 			if l.stuckAgain() {
-				lockWait(t, waiting)
+				msg := stuckOnLock("The test waited for the server to finish what it could", waiting)
 				free()
-				return false
+				t.Fatal(msg)
 			}
 		}
 	}
 }
 
-// Await waits for a value from ch, for up to a minute of fake time once
-// the server has done everything it can. It returns false if none came, or
-// if goroutines wait for a mutex (then it fails the test and opens the gates,
-// as Settle does).
-func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
+// Await waits for a value from ch, for up to a minute of fake time once the
+// server has done everything it can, and returns it and true. If none comes,
+// it returns the zero value and false, and fails nothing: what the missing
+// value means is the caller's to say, and the caller must say it. When
+// goroutines wait for a mutex meanwhile, Await gives up as Settle does: it
+// opens the gates and stops the test with t.Fatal. Call it from the test's
+// goroutine, inside its synctest bubble.
+func Await[T any](t testing.TB, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 	t.Helper()
 	var l looker
 	for pause := 1; ; pause = min(2*pause, 64) {
@@ -99,10 +108,9 @@ func Await[T any](t *testing.T, ch <-chan T, gates ...*backend.Gate) (T, bool) {
 			}
 		case bubbleStuck:
 			if l.stuckAgain() {
-				lockWait(t, waiting)
+				msg := stuckOnLock("The test waited for the server", waiting)
 				openAll(gates)
-				var zero T
-				return zero, false
+				t.Fatal(msg)
 			}
 		}
 	}
@@ -115,31 +123,30 @@ func yield(n int) {
 	}
 }
 
-// lockWait fails the test with where the server's goroutines wait for a
-// mutex, and why that is wrong.
-func lockWait(t *testing.T, waiting [][]byte) {
-	t.Helper()
+// stuckOnLock says what the test waited for (waited, a sentence's
+// beginning), where the server's goroutines wait for a mutex instead, and
+// why that is wrong.
+func stuckOnLock(waited string, waiting []stackdump.Goroutine) string {
 	who := fmt.Sprintf("%d goroutines of the server wait", len(waiting))
 	if len(waiting) == 1 {
 		who = "a goroutine of the server waits"
 	}
 	for _, g := range waiting {
-		if bytes.Contains(g, []byte("sync.(*Once).")) {
-			t.Errorf("%s inside sync.Once.Do, at %s, for another caller of the same Once to finish. In real time "+
-				"that would be right; but this suite runs on fake time (testing/synctest), which does not count a "+
+		if g.Calls("sync.(*Once).doSlow") {
+			return fmt.Sprintf("%s, but %s inside sync.Once.Do, at %s, for another caller of the same Once to finish. "+
+				"In real time that would be right; but this suite runs on fake time (testing/synctest), which does not count a "+
 				"goroutine waiting for a mutex (the Once's) as durably blocked: while it waits, the fake clock cannot "+
 				"move, so the first caller, which waits for fake time, never ends. Let the later callers wait on a "+
 				"channel the first one closes when it is done (a flag set under a mutex says who is first): a goroutine "+
-				"waiting on a channel lets fake time pass.", who, where(g))
-			return
+				"waiting on a channel lets fake time pass.", waited, who, where(g))
 		}
 	}
-	t.Errorf("%s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. "+
+	return fmt.Sprintf("%s, but %s for a lock (a sync.Mutex) held by a goroutine that is parked, at %s. "+
 		"A lock held while a goroutine waits (for the backend, for room in a queue) makes everything that "+
 		"needs the lock wait for the slowest of them: one slow station ties up goroutine after goroutine. "+
 		"Hold a lock only to look at or change shared state, never across a wait. (In this test's synctest "+
 		"bubble a goroutine waiting for a mutex also stops the fake clock, so the test stops here rather than hang.)",
-		who, where(waiting[0]))
+		waited, who, where(waiting[0]))
 }
 
 // openAll opens the gates, so that a parked holder of a lock can go on.
@@ -169,58 +176,28 @@ func (l *looker) stuckAgain() bool {
 }
 
 // look returns the state of the caller's bubble and, when it is stuck, the
-// stacks of the goroutines waiting for a mutex.
-func (l *looker) look() (bubbleState, [][]byte) {
-	state, waiting := l.dump()
+// goroutines waiting for a mutex.
+func (l *looker) look() (bubbleState, []stackdump.Goroutine) {
+	l.buf = stackdump.Take(l.buf)
+	state, waiting := classify(stackdump.Parse(string(l.buf)))
 	if state != bubbleStuck {
 		l.stuck = 0
 	}
 	return state, waiting
 }
 
-// dump classifies one dump of the goroutines.
-func (l *looker) dump() (bubbleState, [][]byte) {
-	if l.buf == nil {
-		l.buf = make([]byte, 1<<20)
+// classify returns the state of the caller's bubble, given every goroutine
+// of the process, the caller first (as runtime.Stack lists them).
+func classify(all []stackdump.Goroutine) (bubbleState, []stackdump.Goroutine) {
+	if all[0].Bubble == 0 {
+		panic("kit.Settle and kit.Await must be called inside a synctest bubble")
 	}
-	for {
-		n := runtime.Stack(l.buf, true)
-		if n < len(l.buf) {
-			return classify(l.buf[:n])
-		}
-		l.buf = make([]byte, 2*len(l.buf))
-	}
-}
-
-// classify reads a dump of every goroutine (runtime.Stack's, which lists
-// the caller first) and returns the state of the caller's bubble.
-func classify(dump []byte) (bubbleState, [][]byte) {
-	var waiting [][]byte
-	bubble, running := "", 0
-	for i := 0; len(dump) > 0; i++ {
-		g := dump
-		if end := bytes.Index(dump, []byte("\n\n")); end >= 0 {
-			g, dump = dump[:end], dump[end+2:]
-		} else {
-			dump = nil
-		}
-		// The header: "goroutine 7 [state, 2 minutes, synctest bubble 1]:".
-		head := string(g[:max(bytes.IndexByte(g, '\n'), 0)])
-		state, _, _ := strings.Cut(head[strings.IndexByte(head, '[')+1:], "]")
-		_, in, _ := strings.Cut(state, ", synctest bubble ")
-		if i == 0 {
-			if in == "" {
-				panic("kit.Settle and kit.Await must be called inside a synctest bubble")
-			}
-			bubble = in
-			continue
-		}
-		if in != bubble {
-			continue
-		}
+	var waiting []stackdump.Goroutine
+	running := 0
+	for _, g := range all[1:] {
 		switch {
-		case strings.Contains(state, "(durable)"):
-		case strings.HasPrefix(state, "sync.Mutex.Lock"), strings.HasPrefix(state, "sync.RWMutex."):
+		case g.Bubble != all[0].Bubble, g.Durable:
+		case g.WaitsForLock():
 			waiting = append(waiting, g)
 		default:
 			running++
@@ -238,19 +215,17 @@ func classify(dump []byte) (bubbleState, [][]byte) {
 	}
 }
 
-// exercise finds the frames of a step's code (the code under test) in a
-// stack dump: the step's package is under exercises/, whichever files the
-// test runs it with.
-var exercise = regexp.MustCompile(`(?m)^\S*/exercises/[^/.]+\.(\S+)\(.*\)\n\t(\S+)`)
-
-// where returns the innermost frame of the code under test in a
-// goroutine's stack, as "function (file:line)".
-func where(stack []byte) string {
-	m := exercise.FindSubmatch(stack)
-	if m == nil {
-		return "\n" + string(stack) + "\n"
+// where returns the innermost frame of the code under test (a step's
+// package, under exercises/, whichever files the test runs it with) in a
+// goroutine's stack, as "function (file:line)", or the whole stack if
+// there is none.
+func where(g stackdump.Goroutine) string {
+	for _, f := range g.Frames {
+		pkg := f.Package()
+		i := strings.LastIndex(pkg, "/exercises/")
+		if i >= 0 && !strings.Contains(pkg[i+len("/exercises/"):], "/") {
+			return fmt.Sprintf("%s (%s:%d)", f.Name(), path.Base(f.File), f.Line)
+		}
 	}
-	file := string(m[2])
-	file = file[strings.LastIndex(file, "/")+1:]
-	return fmt.Sprintf("%s (%s)", m[1], file)
+	return "\n" + g.Text + "\n"
 }

@@ -105,16 +105,22 @@ func TestThreadsAgreesWithProc(t *testing.T) {
 				"under load, runtime/metrics counted %d threads while the kernel had %d just after", m, after)
 		}
 		loaded := agree(t, "with the load")
+		if loaded <= n {
+			t.Fatalf("threads: %d at rest, %d with %d goroutines locked to theirs, want more than %d: "+
+				"each locked goroutine has a thread of its own, and this one too", rest, loaded, n, n)
+		}
 		t.Logf("threads: %d at rest, %d with %d goroutines locked to theirs (%d samples under load)", rest, loaded, n, samples)
-		require.Greater(t, loaded, n, "each locked goroutine should have a thread of its own, and this one too")
 
 		close(release)
 		ended.Wait()
 		gone := agree(t, "after the load")
-		t.Logf("threads: %d after the locked goroutines exited", gone)
 		// The runtime may start a thread or two to take over their Ps: what
 		// matters is that most of them went, so the two sources were
 		// compared after threads ended too.
-		require.Less(t, gone, loaded-n/2, "the threads of goroutines that exited locked should be gone")
+		if gone >= loaded-n/2 {
+			t.Fatalf("threads: %d after the %d locked goroutines exited, %d with them, want fewer than %d: "+
+				"the thread of a goroutine that exits locked ends with it", gone, n, loaded, loaded-n/2)
+		}
+		t.Logf("threads: %d after the locked goroutines exited", gone)
 	})
 }
