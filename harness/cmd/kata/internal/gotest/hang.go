@@ -7,92 +7,16 @@ import (
 	"strings"
 
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/step"
+	"github.com/ocppkata/kata/harness/internal/stackdump"
 	"github.com/ocppkata/kata/harness/internal/term"
 )
 
-// A goroutineStack is one goroutine of a stack dump.
-type goroutineStack struct {
-	header  string // "goroutine 22 [sync.Mutex.Lock, synctest bubble 1]"
-	state   string // "sync.Mutex.Lock", "chan receive", "running"
-	durable bool   // synctest counts it as durably blocked
-	bubble  bool   // it belongs to a synctest bubble
-	frames  []stackFrame
-}
-
-// A stackFrame is one call of a goroutine's stack, innermost first.
-type stackFrame struct {
-	function string // "example.com/kata/exercises/01-x.(*Server).work"
-	file     string // as printed: an absolute path
-	line     string
-}
-
-// parseStacks reads the goroutines of a stack dump: a panic's, a test
-// timeout's or a SIGQUIT's. Lines may carry the indentation that testing
-// adds to a failing test's message (kit.Isolated reports its child's
-// output that way).
-func parseStacks(lines []string) []goroutineStack {
-	var out []goroutineStack
-	var g *goroutineStack
-	fn := ""
-	for _, raw := range lines {
-		line := strings.TrimLeft(raw, " ")
-		switch {
-		case strings.HasPrefix(line, "goroutine ") && strings.HasSuffix(line, ":"):
-			out = append(out, parseGoroutineHeader(strings.TrimSuffix(line, ":")))
-			g, fn = &out[len(out)-1], ""
-		case g == nil:
-		case line == "":
-			g = nil
-		case strings.HasPrefix(line, "\t"):
-			if fn == "" {
-				continue
-			}
-			loc := strings.TrimSpace(line)
-			if i := strings.Index(loc, " +0x"); i >= 0 {
-				loc = loc[:i]
-			}
-			file, num := loc, ""
-			if i := strings.LastIndex(loc, ":"); i >= 0 {
-				file, num = loc[:i], loc[i+1:]
-			}
-			g.frames = append(g.frames, stackFrame{function: fn, file: file, line: num})
-			fn = ""
-		case strings.HasPrefix(line, "created by "):
-			fn = "" // where it was started is not where it waits
-			g = nil
-		default:
-			fn = line
-			if i := strings.LastIndex(fn, "("); i > 0 {
-				fn = fn[:i]
-			}
-		}
-	}
-	return out
-}
-
-// parseGoroutineHeader reads "goroutine 22 gp=… m=nil [sync.Mutex.Lock,
-// synctest bubble 1]".
-func parseGoroutineHeader(h string) goroutineStack {
-	g := goroutineStack{header: h, state: "running"}
-	open, close := strings.Index(h, "["), strings.LastIndex(h, "]")
-	if open < 0 || close < open {
-		return g
-	}
-	for i, part := range strings.Split(h[open+1:close], ", ") {
-		switch {
-		case i == 0:
-			g.state, g.durable = strings.CutSuffix(part, " (durable)")
-		case strings.HasPrefix(part, "synctest bubble"):
-			g.bubble = true
-		}
-	}
-	return g
-}
-
-// waitsOnMutex reports whether the goroutine waits to lock a sync.Mutex or
-// sync.RWMutex.
-func (g goroutineStack) waitsOnMutex() bool {
-	return strings.HasPrefix(g.state, "sync.Mutex.") || strings.HasPrefix(g.state, "sync.RWMutex.")
+// parseStacks reads the goroutines of a dump (a panic's, a test timeout's
+// or a SIGQUIT's), given as lines; they may carry the indentation that
+// testing adds to a failing test's message (kit.Isolated reports its
+// child's output that way).
+func parseStacks(lines []string) []stackdump.Goroutine {
+	return stackdump.Parse(strings.Join(lines, "\n"))
 }
 
 // A waitPlace is where some goroutines of a dump wait in the kata's code.
@@ -109,31 +33,31 @@ type waitPlace struct {
 // first, then the places where goroutines get stuck (locks, channels,
 // WaitGroups) before those where they wait as they should (select, I/O).
 // Goroutines of the Go runtime and the testing package are left out.
-func waitPlaces(r step.Repo, s step.Step, gs []goroutineStack) []waitPlace {
+func waitPlaces(r step.Repo, s step.Step, gs []stackdump.Goroutine) []waitPlace {
 	dir := s.Dir() + string(filepath.Separator)
 	var order []waitPlace
 	index := make(map[[2]string]int)
 	for _, g := range gs {
-		var best *stackFrame
+		var best *stackdump.Frame
 		own := false
-		for i, f := range g.frames {
-			rel, ok := InRepo(r, f.file)
+		for i, f := range g.Frames {
+			rel, ok := InRepo(r, f.File)
 			if !ok {
 				continue
 			}
 			if strings.HasPrefix(rel, dir) && !strings.HasSuffix(rel, "_test.go") {
-				best, own = &g.frames[i], true
+				best, own = &g.Frames[i], true
 				break
 			}
 			if best == nil {
-				best = &g.frames[i]
+				best = &g.Frames[i]
 			}
 		}
 		if best == nil {
 			continue
 		}
-		rel, _ := InRepo(r, best.file)
-		key := [2]string{g.state, fmt.Sprintf("%s at %s:%s", shortFunc(best.function), filepath.ToSlash(rel), best.line)}
+		rel, _ := InRepo(r, best.File)
+		key := [2]string{g.State, fmt.Sprintf("%s at %s:%d", best.Short(), filepath.ToSlash(rel), best.Line)}
 		if i, ok := index[key]; ok {
 			order[i].n++
 			continue
@@ -177,10 +101,10 @@ func InRepo(r step.Repo, file string) (string, bool) {
 // mutexInBubble returns the goroutines of a synctest bubble that wait for a
 // mutex: synctest does not count them as durably blocked, so while they
 // wait the bubble's fake clock cannot advance.
-func mutexInBubble(gs []goroutineStack) []goroutineStack {
-	var out []goroutineStack
+func mutexInBubble(gs []stackdump.Goroutine) []stackdump.Goroutine {
+	var out []stackdump.Goroutine
 	for _, g := range gs {
-		if g.bubble && g.waitsOnMutex() {
+		if g.Bubble != 0 && g.WaitsForLock() {
 			out = append(out, g)
 		}
 	}
@@ -224,9 +148,9 @@ func ExplainCrash(r step.Repo, s step.Step, c *Crash) []string {
 	}
 	if c.leak() {
 		// synctest lists the goroutines left behind after the test's own.
-		var left []goroutineStack
+		var left []stackdump.Goroutine
 		for _, g := range gs {
-			if g.bubble && g.state != "running" {
+			if g.Bubble != 0 && g.State != "running" {
 				left = append(left, g)
 			}
 		}

@@ -18,10 +18,10 @@ func TestParseStacksMutexInBubble(t *testing.T) {
 		if len(gs) != 5 {
 			t.Fatalf("indent %q: parsed %d goroutines, want 5", indent, len(gs))
 		}
-		if g := gs[1]; g.state != "sync.Mutex.Lock" || g.durable || !g.bubble || len(g.frames) != 2 {
+		if g := gs[1]; g.State != "sync.Mutex.Lock" || g.Durable || g.Bubble == 0 || len(g.Frames) != 2 {
 			t.Errorf("goroutine 22 = %+v, want a non-durable sync.Mutex.Lock in a bubble with 2 frames", g)
 		}
-		if g := gs[0]; g.state != "sync.WaitGroup.Wait" || !g.durable {
+		if g := gs[0]; g.State != "sync.WaitGroup.Wait" || !g.Durable {
 			t.Errorf("goroutine 21 = %+v, want a durable sync.WaitGroup.Wait", g)
 		}
 		if m := mutexInBubble(gs); len(m) != 2 {

@@ -202,62 +202,6 @@ func displayName(name string) string {
 	return name
 }
 
-// A frame is one function call in a goroutine's stack.
-type frame struct {
-	goroutine string // "goroutine 12 [chan send]"
-	function  string
-	file      string // relative to the repository's root when inside it
-	line      string
-}
-
-// state returns what the frame's goroutine was doing: "running", "chan
-// send", "sync.WaitGroup.Wait", …
-func (f frame) state() string {
-	_, state, ok := strings.Cut(f.goroutine, "[")
-	if !ok {
-		return "running"
-	}
-	state, _, _ = strings.Cut(strings.TrimSuffix(state, "]"), ",")
-	return strings.TrimSuffix(state, " (durable)")
-}
-
-// frames parses a goroutine dump into frames, keeping those whose file is
-// inside the repository.
-func frames(r step.Repo, lines []string) []frame {
-	var out []frame
-	var g, fn string
-	for _, line := range lines {
-		switch {
-		case strings.HasPrefix(line, "goroutine "):
-			g, fn = strings.TrimSuffix(line, ":"), ""
-		case strings.HasPrefix(line, "\t"):
-			if fn == "" {
-				continue
-			}
-			loc := strings.TrimSpace(line)
-			if i := strings.LastIndex(loc, " +0x"); i >= 0 {
-				loc = loc[:i]
-			}
-			i := strings.LastIndex(loc, ":")
-			if i < 0 {
-				continue
-			}
-			file, num := loc[:i], loc[i+1:]
-			rel, err := filepath.Rel(r.Root, file)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				continue
-			}
-			out = append(out, frame{goroutine: g, function: fn, file: rel, line: num})
-		default:
-			fn = strings.TrimSpace(line)
-			if i := strings.LastIndex(fn, "("); i > 0 {
-				fn = fn[:i]
-			}
-		}
-	}
-	return out
-}
-
 // CrashReport explains in a few lines why a package's test binary died.
 func CrashReport(r step.Repo, s step.Step, p *pkgResult) []string {
 	var out []string
@@ -299,17 +243,19 @@ func goroutines(r step.Repo, s step.Step, dump []string) []string {
 	type place struct{ state, where string }
 	count := make(map[place]int)
 	var order []place
-	seen := make(map[string]bool)
-	for _, f := range frames(r, dump) {
-		if seen[f.goroutine] || !strings.HasPrefix(f.file, dir) || strings.HasSuffix(f.file, "_test.go") {
-			continue
+	for _, g := range parseStacks(dump) {
+		for _, f := range g.Frames {
+			rel, ok := InRepo(r, f.File)
+			if !ok || !strings.HasPrefix(rel, dir) || strings.HasSuffix(rel, "_test.go") {
+				continue
+			}
+			pl := place{g.State, fmt.Sprintf("%s at %s:%d", f.Short(), filepath.ToSlash(rel), f.Line)}
+			if count[pl] == 0 {
+				order = append(order, pl)
+			}
+			count[pl]++
+			break
 		}
-		seen[f.goroutine] = true
-		pl := place{f.state(), fmt.Sprintf("%s at %s:%s", shortFunc(f.function), f.file, f.line)}
-		if count[pl] == 0 {
-			order = append(order, pl)
-		}
-		count[pl]++
 	}
 	rank := func(state string) int {
 		switch {
@@ -336,7 +282,8 @@ func goroutines(r step.Repo, s step.Step, dump []string) []string {
 	return out
 }
 
-// shortFunc drops the import path from a function name in a stack trace.
+// shortFunc drops the import path from a function name in a race report
+// (a dump's frames have stackdump's Frame.Short).
 func shortFunc(fn string) string {
 	if i := strings.LastIndex(fn, "/"); i >= 0 {
 		return fn[i+1:]

@@ -1,7 +1,6 @@
 package gotest
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,20 +9,25 @@ import (
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/step"
 )
 
-func TestFrames(t *testing.T) {
-	r := step.Repo{Root: "/src/kata"}
+func TestGoroutines(t *testing.T) {
+	s := step.Step{Name: "01-x", Repo: step.Repo{Root: "/src/kata"}}
 	dump := []string{
 		"goroutine 12 [chan send]:",
 		"example.com/kata/exercises/01-x.(*Server).read(0xc000)",
 		"\t/src/kata/exercises/01-x/server.go:80 +0x1d",
 		"net/http.(*conn).serve(0xc001)",
 		"\t/usr/local/go/src/net/http/server.go:2000 +0x5",
+		"",
+		"goroutine 13 [chan send]:",
+		"example.com/kata/exercises/01-x.(*Server).read(0xc000)",
+		"\t/src/kata/exercises/01-x/server.go:80 +0x1d",
+		"created by example.com/kata/exercises/01-x.(*Server).Serve in goroutine 1",
+		"\t/src/kata/exercises/01-x/server.go:60 +0x5",
 	}
-	got := frames(r, dump)
-	want := []frame{{goroutine: "goroutine 12 [chan send]", function: "example.com/kata/exercises/01-x.(*Server).read",
-		file: filepath.Join("exercises", "01-x", "server.go"), line: "80"}}
+	got := goroutines(s.Repo, s, dump)
+	want := []string{"  waiting (chan send) in 01-x.(*Server).read at exercises/01-x/server.go:80 (2 goroutines)"}
 	if !slices.Equal(got, want) {
-		t.Errorf("frames = %+v, want %+v", got, want)
+		t.Errorf("goroutines = %q, want %q", got, want)
 	}
 }
 
