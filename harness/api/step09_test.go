@@ -95,6 +95,10 @@ func step09(t *testing.T) http.Handler {
 	if err := st.Boot(t.Context(), "CS0042", boot, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// kit.Dial returns once the handshake is done on CS0002's side; the
+	// server may not have taken CS0002 in yet. Wait until it has, or "not
+	// booted" could find no CS0002 at all (a 404 instead of the 504).
+	synctest.Wait()
 	return api.New(api.Options{
 		Store:        st,
 		Call:         srv.Call,
