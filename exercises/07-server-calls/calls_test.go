@@ -563,7 +563,7 @@ func TestLateAnswerDropped(t *testing.T) {
 			}
 			confCall := st.mustRead(ocpp.TypeCall)
 
-			time.Sleep(start.Add(20 * time.Second).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(20 * time.Second)))
 			late := `[3,"` + resetCall.id + `",{"status":"Accepted"}]`
 			err := st.write(late)
 			if err == nil {
@@ -585,7 +585,7 @@ func TestLateAnswerDropped(t *testing.T) {
 					"it is the only trace of a station that answers too slowly", resetCall.id)
 			}
 
-			time.Sleep(start.Add(25 * time.Second).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(25 * time.Second)))
 			if err := st.write(`[3,"` + confCall.id + `",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`); err != nil {
 				t.Errorf("the station could not answer the GetConfiguration: %v", err)
 			}

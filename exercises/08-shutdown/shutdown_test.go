@@ -43,9 +43,9 @@ const (
 
 // A sent message, and what became of it.
 type sent struct {
-	station, id, action string
-	answer              <-chan station.Answer
-	got                 station.Answer // once settled
+	station, action string
+	answer          <-chan station.Answer
+	got             station.Answer // once settled; got.ID is the message id
 }
 
 // load is the traffic of a loaded server: what each station sent.

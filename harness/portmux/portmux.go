@@ -214,8 +214,13 @@ func (m *Mux) Serve() error {
 				return nil
 			default:
 			}
+			// As net/http's Serve does: out of file descriptors (EMFILE,
+			// ENFILE) or a connection aborted before it was accepted
+			// passes. Temporary is deprecated as ill-defined, but nothing
+			// replaces it for an accept loop yet (golang/go#66252).
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Temporary() { // as net/http: EMFILE and the like pass
+			//lint:ignore SA1019 no replacement for an accept loop yet (golang/go#66252); net/http's Serve makes the same test
+			if errors.As(err, &ne) && ne.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):

@@ -581,10 +581,10 @@ func testConcurrent(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			for range 20 {
 				if _, err := s.Stations(ctx); err != nil {
-					errs <- fmt.Errorf("Stations: %w", err)
+					errs <- fmt.Errorf("Stations(): %w", err)
 				}
 				if _, err := s.Transactions(ctx, ""); err != nil {
-					errs <- fmt.Errorf("Transactions: %w", err)
+					errs <- fmt.Errorf("Transactions(\"\"): %w", err)
 				}
 			}
 		})
