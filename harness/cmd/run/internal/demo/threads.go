@@ -144,7 +144,7 @@ func heartbeats(ctx context.Context, stations []*station.Station, progress func(
 	for _, st := range stations {
 		ans, err := st.Send(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{})
 		if err != nil {
-			return fmt.Errorf("Heartbeat from %s: %w", st.ID(), err)
+			return fmt.Errorf("send a Heartbeat from %s: %w", st.ID(), err)
 		}
 		answers = append(answers, ans)
 	}
