@@ -43,7 +43,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz carry
+.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz carry lint
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -78,6 +78,7 @@ help:
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make test     [STEP=N]                  prove the kata itself is sound (what CI runs); STEP=N: one step'"'"'s contract only'
 	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
+	@echo '  make lint                               staticcheck over the module (pinned in go.mod; not in make test: see MAINTAINING.md)'
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP codec: each of harness/ocpp'"'"'s fuzz targets, FUZZTIME each'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
 	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
@@ -131,6 +132,12 @@ reset:
 fuzz:
 	$(build-kata)
 	@$(KATA) fuzz -fuzztime $(FUZZTIME)
+
+# staticcheck, at the version go.mod's tool directive pins. It is not part
+# of make test: on a fresh machine it builds itself and loads the module
+# for about 100 CPU-seconds, and CI's budget has no room for them.
+lint:
+	@$(GO) tool staticcheck ./...
 
 carry:
 	$(call need-step,carry)

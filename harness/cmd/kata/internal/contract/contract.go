@@ -587,7 +587,7 @@ func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label str
 		}
 		return
 	}
-	args := []string{"test", "-c", "-race", "-json", "-o", dir + string(filepath.Separator)}
+	args := []string{"test", "-c", "-race", gotest.LinkFlags, "-json", "-o", dir + string(filepath.Separator)}
 	if len(replace) > 0 {
 		overlay, err := step.WriteReplace(replace, filepath.Join(tmp, "overlay-"+label+".json"))
 		if err != nil {

@@ -233,7 +233,7 @@ func (su suite) RunBuilt(ctx context.Context, bin string, only []string) *TestRu
 // build compiles the suite's test binary; go test -c runs vet too. It
 // returns nil once the binary is built, or the run that says why not.
 func (su suite) build(ctx context.Context, bin string) *TestRun {
-	args := []string{"test", "-c", "-json", "-race", "-o", bin}
+	args := []string{"test", "-c", "-json", "-race", LinkFlags, "-o", bin}
 	if su.Overlay != "" {
 		args = append(args, "-overlay="+su.Overlay)
 	}
