@@ -25,8 +25,6 @@ func FirstErr(errs ...error) error {
 // learner: main only sets the exit status.
 var ErrFailed = errors.New("failed")
 
-// NewFlags returns a flag set for a subcommand that reports errors instead
-// of exiting, and prints its usage on -h.
 // ParseStep parses a subcommand's flags and finds the step that its -step
 // flag (num) names.
 func ParseStep(fs *flag.FlagSet, num *string, args []string) (step.Step, error) {
@@ -53,6 +51,8 @@ func ParseSteps(fs *flag.FlagSet, args []string) (step.Repo, []step.Step, error)
 	return r, steps, err
 }
 
+// NewFlags returns a flag set for a subcommand that reports errors instead
+// of exiting, and prints its usage on -h.
 func NewFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("kata "+name, flag.ContinueOnError)
 	fs.Usage = func() {

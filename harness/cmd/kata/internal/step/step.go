@@ -244,7 +244,7 @@ func GoFiles(r Repo, dir string) ([]string, error) {
 	return names, nil
 }
 
-// A code set is the non-test code of a step's package: each file's name
+// A CodeSet is the non-test code of a step's package: each file's name
 // ("server.go") and the absolute path of its content.
 type CodeSet map[string]string
 
