@@ -7,9 +7,10 @@ import "strings"
 // when v points to a zero value, and reports false for anything else, and
 // for any payload it is not sure encoding/json would read the same way:
 // invalid JSON, null, invalid UTF-8, an escaped key, a key that differs
-// from a field's name only in case, a key given twice, a value of the wrong type, a
-// dateTime ParseDateTime refuses. The caller then hands the payload to
-// encoding/json, which decides, and words the error, as it always did.
+// from a field's name only in case, a key given twice, a value of the
+// wrong type, a dateTime ParseDateTime refuses. The caller then hands the
+// payload to encoding/json, which decides, and words the error, as it
+// always did.
 // When unmarshalFast reports true, json.Unmarshal would have stored the
 // same value in v without an error; it stores nothing otherwise.
 func unmarshalFast(raw []byte, v any) bool {
