@@ -109,48 +109,80 @@ func (s *scanner) nextKey(first bool) (key []byte, done, ok bool) {
 	return key, false, true
 }
 
-// once records in seen that the field with the given bit was read, and
-// reports false if it had been: encoding/json keeps the last of two
-// values, which is left to it.
-func once(seen *uint16, bit uint16) bool {
-	if *seen&bit != 0 {
+// members reads an object into a struct whose JSON fields are fields, in
+// one pass: read is called with each member's field, as fields names it,
+// the scanner at its value, and reads the value. A member that is none of
+// the fields is skipped, as encoding/json skips it. A key that matches a
+// field but for case (encoding/json would take it for that field), a field
+// given twice (encoding/json keeps the last), read's false and anything
+// that is not JSON make members report false: encoding/json then decides.
+// depth is the object's nesting, for the limit on what is skipped.
+func (s *scanner) members(depth int, fields []string, read func(field string) bool) bool {
+	if !s.consume('{') {
 		return false
 	}
-	*seen |= bit
-	return true
-}
-
-// unknown skips the value of a key that is none of the struct's fields,
-// as encoding/json ignores it, unless the key matches one of them but for
-// case, which encoding/json would take for that field.
-func (s *scanner) unknown(key []byte, depth int, fields ...string) bool {
-	for _, f := range fields {
-		if strings.EqualFold(string(key), f) {
+	var seen uint32 // a bit for each field read
+	for first := true; ; first = false {
+		key, done, ok := s.nextKey(first)
+		switch {
+		case !ok:
+			return false
+		case done:
+			return true
+		}
+		i := 0
+		for i < len(fields) && fields[i] != string(key) {
+			i++
+		}
+		if i == len(fields) {
+			for _, f := range fields {
+				if strings.EqualFold(string(key), f) {
+					return false
+				}
+			}
+			if !s.value(depth + 1) {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<i) != 0 || !read(fields[i]) {
 			return false
 		}
+		seen |= 1 << i
 	}
-	return s.value(depth + 1)
+}
+
+// array reads a JSON array at the given depth, each element with read.
+func array[T any](s *scanner, depth int, read func(depth int) (T, bool)) ([]T, bool) {
+	if !s.consume('[') {
+		return nil, false
+	}
+	out := []T{}
+	if s.consume(']') {
+		return out, true
+	}
+	for {
+		v, ok := read(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		s.skipSpace()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return out, true
+		default:
+			return nil, false
+		}
+	}
 }
 
 // emptyStruct reads an object into a struct without fields: every member
 // is skipped.
-func (s *scanner) emptyStruct() bool {
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		_, done, ok := s.nextKey(first)
-		if !ok {
-			return false
-		}
-		if done {
-			return true
-		}
-		if !s.value(1) {
-			return false
-		}
-	}
-}
+func (s *scanner) emptyStruct() bool { return s.members(0, nil, nil) }
 
 // str reads a string field, interning the enumeration values stations
 // send most.
@@ -185,439 +217,177 @@ func (s *scanner) dateTime() (DateTime, bool) {
 }
 
 func (s *scanner) meterValuesRequest(out *MeterValuesRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		switch string(key) {
+	return s.members(0, []string{"connectorId", "transactionId", "meterValue"}, func(field string) (ok bool) {
+		switch field {
 		case "connectorId":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.ConnectorId, ok = s.int()
-			}
+			out.ConnectorId, ok = s.int()
 		case "transactionId":
-			ok = once(&seen, 1<<1)
-			if ok {
-				out.TransactionId, ok = s.intPtr()
-			}
+			out.TransactionId, ok = s.intPtr()
 		case "meterValue":
-			ok = once(&seen, 1<<2)
-			if ok {
-				out.MeterValue, ok = s.meterValues(1)
-			}
-		default:
-			ok = s.unknown(key, 0, "connectorId", "transactionId", "meterValue")
+			out.MeterValue, ok = array(s, 1, s.meterValue)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
-// meterValues reads an array of MeterValue at the given depth.
-func (s *scanner) meterValues(depth int) ([]MeterValue, bool) {
-	if !s.consume('[') {
-		return nil, false
-	}
-	out := []MeterValue{}
-	if s.consume(']') {
-		return out, true
-	}
-	for {
-		mv, ok := s.meterValue(depth + 1)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, mv)
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return out, true
-		default:
-			return nil, false
-		}
-	}
-}
-
-func (s *scanner) meterValue(depth int) (MeterValue, bool) {
-	var out MeterValue
-	var seen uint16
-	if !s.consume('{') {
-		return out, false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return out, false
-		case done:
-			return out, true
-		}
-		switch string(key) {
+func (s *scanner) meterValue(depth int) (out MeterValue, ok bool) {
+	ok = s.members(depth, []string{"timestamp", "sampledValue"}, func(field string) (ok bool) {
+		switch field {
 		case "timestamp":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.Timestamp, ok = s.dateTime()
-			}
+			out.Timestamp, ok = s.dateTime()
 		case "sampledValue":
-			ok = once(&seen, 1<<1)
-			if ok {
-				out.SampledValue, ok = s.sampledValues(depth + 1)
-			}
-		default:
-			ok = s.unknown(key, depth, "timestamp", "sampledValue")
+			out.SampledValue, ok = array(s, depth+1, s.sampledValue)
 		}
-		if !ok {
-			return out, false
-		}
-	}
+		return ok
+	})
+	return out, ok
 }
 
-func (s *scanner) sampledValues(depth int) ([]SampledValue, bool) {
-	if !s.consume('[') {
-		return nil, false
-	}
-	out := []SampledValue{}
-	if s.consume(']') {
-		return out, true
-	}
-	for {
-		v, ok := s.sampledValue(depth + 1)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, v)
-		s.skipSpace()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return out, true
-		default:
-			return nil, false
-		}
-	}
-}
-
-func (s *scanner) sampledValue(depth int) (SampledValue, bool) {
-	var out SampledValue
-	var seen uint16
-	if !s.consume('{') {
-		return out, false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return out, false
-		case done:
-			return out, true
-		}
-		var field *string
-		switch string(key) {
+func (s *scanner) sampledValue(depth int) (out SampledValue, ok bool) {
+	fields := []string{"value", "context", "format", "measurand", "phase", "location", "unit"}
+	ok = s.members(depth, fields, func(field string) (ok bool) {
+		var p *string
+		switch field {
 		case "value":
-			field, ok = &out.Value, once(&seen, 1<<0)
+			p = &out.Value
 		case "context":
-			field, ok = &out.Context, once(&seen, 1<<1)
+			p = &out.Context
 		case "format":
-			field, ok = &out.Format, once(&seen, 1<<2)
+			p = &out.Format
 		case "measurand":
-			field, ok = &out.Measurand, once(&seen, 1<<3)
+			p = &out.Measurand
 		case "phase":
-			field, ok = &out.Phase, once(&seen, 1<<4)
+			p = &out.Phase
 		case "location":
-			field, ok = &out.Location, once(&seen, 1<<5)
+			p = &out.Location
 		case "unit":
-			field, ok = &out.Unit, once(&seen, 1<<6)
-		default:
-			ok = s.unknown(key, depth, "value", "context", "format", "measurand", "phase", "location", "unit")
+			p = &out.Unit
 		}
-		if ok && field != nil {
-			*field, ok = s.str()
-		}
-		if !ok {
-			return out, false
-		}
-	}
+		*p, ok = s.str()
+		return ok
+	})
+	return out, ok
 }
 
 func (s *scanner) statusNotificationRequest(out *StatusNotificationRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		var field *string
-		switch string(key) {
+	fields := []string{"connectorId", "errorCode", "info", "status", "timestamp", "vendorId", "vendorErrorCode"}
+	return s.members(0, fields, func(field string) (ok bool) {
+		var v string
+		switch field {
 		case "connectorId":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.ConnectorId, ok = s.int()
-			}
+			out.ConnectorId, ok = s.int()
 		case "errorCode":
-			ok = once(&seen, 1<<1)
-			if ok {
-				var v string
-				v, ok = s.str()
-				out.ErrorCode = ChargePointErrorCode(v)
-			}
+			v, ok = s.str()
+			out.ErrorCode = ChargePointErrorCode(v)
 		case "info":
-			field, ok = &out.Info, once(&seen, 1<<2)
+			out.Info, ok = s.str()
 		case "status":
-			ok = once(&seen, 1<<3)
-			if ok {
-				var v string
-				v, ok = s.str()
-				out.Status = ChargePointStatus(v)
-			}
+			v, ok = s.str()
+			out.Status = ChargePointStatus(v)
 		case "timestamp":
-			ok = once(&seen, 1<<4)
-			if ok {
-				var t DateTime
-				t, ok = s.dateTime()
-				out.Timestamp = &t
-			}
+			var t DateTime
+			t, ok = s.dateTime()
+			out.Timestamp = &t
 		case "vendorId":
-			field, ok = &out.VendorId, once(&seen, 1<<5)
+			out.VendorId, ok = s.str()
 		case "vendorErrorCode":
-			field, ok = &out.VendorErrorCode, once(&seen, 1<<6)
-		default:
-			ok = s.unknown(key, 0, "connectorId", "errorCode", "info", "status", "timestamp", "vendorId", "vendorErrorCode")
+			out.VendorErrorCode, ok = s.str()
 		}
-		if ok && field != nil {
-			*field, ok = s.str()
-		}
-		if !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
 func (s *scanner) startTransactionRequest(out *StartTransactionRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		switch string(key) {
+	fields := []string{"connectorId", "idTag", "meterStart", "reservationId", "timestamp"}
+	return s.members(0, fields, func(field string) (ok bool) {
+		switch field {
 		case "connectorId":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.ConnectorId, ok = s.int()
-			}
+			out.ConnectorId, ok = s.int()
 		case "idTag":
-			ok = once(&seen, 1<<1)
-			if ok {
-				out.IdTag, ok = s.str()
-			}
+			out.IdTag, ok = s.str()
 		case "meterStart":
-			ok = once(&seen, 1<<2)
-			if ok {
-				out.MeterStart, ok = s.int()
-			}
+			out.MeterStart, ok = s.int()
 		case "reservationId":
-			ok = once(&seen, 1<<3)
-			if ok {
-				out.ReservationId, ok = s.intPtr()
-			}
+			out.ReservationId, ok = s.intPtr()
 		case "timestamp":
-			ok = once(&seen, 1<<4)
-			if ok {
-				out.Timestamp, ok = s.dateTime()
-			}
-		default:
-			ok = s.unknown(key, 0, "connectorId", "idTag", "meterStart", "reservationId", "timestamp")
+			out.Timestamp, ok = s.dateTime()
 		}
-		if !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
 func (s *scanner) stopTransactionRequest(out *StopTransactionRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		switch string(key) {
+	fields := []string{"transactionId", "meterStop", "timestamp", "idTag", "reason", "transactionData"}
+	return s.members(0, fields, func(field string) (ok bool) {
+		switch field {
 		case "transactionId":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.TransactionId, ok = s.int()
-			}
+			out.TransactionId, ok = s.int()
 		case "meterStop":
-			ok = once(&seen, 1<<1)
-			if ok {
-				out.MeterStop, ok = s.int()
-			}
+			out.MeterStop, ok = s.int()
 		case "timestamp":
-			ok = once(&seen, 1<<2)
-			if ok {
-				out.Timestamp, ok = s.dateTime()
-			}
+			out.Timestamp, ok = s.dateTime()
 		case "idTag":
-			ok = once(&seen, 1<<3)
-			if ok {
-				out.IdTag, ok = s.str()
-			}
+			out.IdTag, ok = s.str()
 		case "reason":
-			ok = once(&seen, 1<<4)
-			if ok {
-				out.Reason, ok = s.str()
-			}
+			out.Reason, ok = s.str()
 		case "transactionData":
-			ok = once(&seen, 1<<5)
-			if ok {
-				out.TransactionData, ok = s.meterValues(1)
-			}
-		default:
-			ok = s.unknown(key, 0, "transactionId", "meterStop", "timestamp", "idTag", "reason", "transactionData")
+			out.TransactionData, ok = array(s, 1, s.meterValue)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return ok
+	})
 }
 
 func (s *scanner) bootNotificationRequest(out *BootNotificationRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		var field *string
-		switch string(key) {
+	fields := []string{"chargePointVendor", "chargePointModel", "chargePointSerialNumber",
+		"chargeBoxSerialNumber", "firmwareVersion", "iccid", "imsi", "meterType", "meterSerialNumber"}
+	return s.members(0, fields, func(field string) (ok bool) {
+		var p *string
+		switch field {
 		case "chargePointVendor":
-			field, ok = &out.ChargePointVendor, once(&seen, 1<<0)
+			p = &out.ChargePointVendor
 		case "chargePointModel":
-			field, ok = &out.ChargePointModel, once(&seen, 1<<1)
+			p = &out.ChargePointModel
 		case "chargePointSerialNumber":
-			field, ok = &out.ChargePointSerialNumber, once(&seen, 1<<2)
+			p = &out.ChargePointSerialNumber
 		case "chargeBoxSerialNumber":
-			field, ok = &out.ChargeBoxSerialNumber, once(&seen, 1<<3)
+			p = &out.ChargeBoxSerialNumber
 		case "firmwareVersion":
-			field, ok = &out.FirmwareVersion, once(&seen, 1<<4)
+			p = &out.FirmwareVersion
 		case "iccid":
-			field, ok = &out.Iccid, once(&seen, 1<<5)
+			p = &out.Iccid
 		case "imsi":
-			field, ok = &out.Imsi, once(&seen, 1<<6)
+			p = &out.Imsi
 		case "meterType":
-			field, ok = &out.MeterType, once(&seen, 1<<7)
+			p = &out.MeterType
 		case "meterSerialNumber":
-			field, ok = &out.MeterSerialNumber, once(&seen, 1<<8)
-		default:
-			ok = s.unknown(key, 0, "chargePointVendor", "chargePointModel", "chargePointSerialNumber",
-				"chargeBoxSerialNumber", "firmwareVersion", "iccid", "imsi", "meterType", "meterSerialNumber")
+			p = &out.MeterSerialNumber
 		}
-		if ok && field != nil {
-			*field, ok = s.str()
-		}
-		if !ok {
-			return false
-		}
-	}
+		*p, ok = s.str()
+		return ok
+	})
 }
 
 func (s *scanner) authorizeRequest(out *AuthorizeRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		switch string(key) {
-		case "idTag":
-			ok = once(&seen, 1<<0)
-			if ok {
-				out.IdTag, ok = s.str()
-			}
-		default:
-			ok = s.unknown(key, 0, "idTag")
-		}
-		if !ok {
-			return false
-		}
-	}
+	return s.members(0, []string{"idTag"}, func(string) (ok bool) {
+		out.IdTag, ok = s.str()
+		return ok
+	})
 }
 
 func (s *scanner) dataTransferRequest(out *DataTransferRequest) bool {
-	var seen uint16
-	if !s.consume('{') {
-		return false
-	}
-	for first := true; ; first = false {
-		key, done, ok := s.nextKey(first)
-		switch {
-		case !ok:
-			return false
-		case done:
-			return true
-		}
-		var field *string
-		switch string(key) {
+	return s.members(0, []string{"vendorId", "messageId", "data"}, func(field string) (ok bool) {
+		var p *string
+		switch field {
 		case "vendorId":
-			field, ok = &out.VendorId, once(&seen, 1<<0)
+			p = &out.VendorId
 		case "messageId":
-			field, ok = &out.MessageId, once(&seen, 1<<1)
+			p = &out.MessageId
 		case "data":
-			field, ok = &out.Data, once(&seen, 1<<2)
-		default:
-			ok = s.unknown(key, 0, "vendorId", "messageId", "data")
+			p = &out.Data
 		}
-		if ok && field != nil {
-			*field, ok = s.str()
-		}
-		if !ok {
-			return false
-		}
-	}
+		*p, ok = s.str()
+		return ok
+	})
 }
 
 // internValue returns the constant for the enumeration values that
