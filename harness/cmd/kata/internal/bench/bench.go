@@ -538,7 +538,7 @@ func (b *bench) throughput(ctx context.Context) {
 	rssBefore, rssErr := measure(ctx, srv)
 	var served int
 	var shares, serverRates, serverCPU, ceilingCPU []float64
-	cpuErr := error(nil)
+	var cpuErr error
 	run := func(c *benchChild, what, prefix string) (loadResult, float64, bool) {
 		b.say(phase, what)
 		before, errBefore := readCPU(c.cmd.Process.Pid)

@@ -42,8 +42,12 @@ func RunServe(args []string) error {
 		if !ok {
 			return fmt.Errorf("%q: want NAME=value, such as DB=memory", v)
 		}
-		if _, err := settings.ByMake(name); err != nil {
+		st, err := settings.ByMake(name)
+		if err != nil {
 			return err
+		}
+		if st.Kind == settings.Secret {
+			return fmt.Errorf("%s goes in the environment (make passes it there), never on a command line that ps shows", name)
 		}
 		set[name] = value
 		return nil
@@ -105,11 +109,6 @@ func RunServe(args []string) error {
 			continue
 		}
 		switch st.Kind {
-		case settings.Secret:
-			// Never on a command line, where every user of the machine
-			// can read it (ps): in the server's environment.
-			os.Setenv(st.Env, v)
-			continue
 		case settings.Switch:
 			if settings.On(v) {
 				args = append(args, "-"+st.Flag)
@@ -130,7 +129,7 @@ func RunServe(args []string) error {
 	}
 	// make passes API_TOKEN=T in the environment, as it does every
 	// variable set on its command line.
-	if t := os.Getenv("API_TOKEN"); t != "" && set["API_TOKEN"] == "" {
+	if t := os.Getenv("API_TOKEN"); t != "" {
 		os.Setenv("OCPP_API_TOKEN", t)
 	}
 	return runLinked(s, !*solution, *solution, args...)
