@@ -176,14 +176,17 @@ func (l *looker) stuckAgain() bool {
 }
 
 // look returns the state of the caller's bubble and, when it is stuck, the
-// goroutines waiting for a mutex.
+// goroutines waiting for a mutex, with their frames. The headers say the
+// state; the frames are read only for a stuck bubble, which is rare.
 func (l *looker) look() (bubbleState, []stackdump.Goroutine) {
 	l.buf = stackdump.Take(l.buf)
-	state, waiting := classify(stackdump.Parse(string(l.buf)))
+	dump := string(l.buf)
+	state, _ := classify(stackdump.Headers(dump))
 	if state != bubbleStuck {
 		l.stuck = 0
+		return state, nil
 	}
-	return state, waiting
+	return classify(stackdump.Parse(dump))
 }
 
 // classify returns the state of the caller's bubble, given every goroutine

@@ -187,6 +187,40 @@ func Parse(dump string) []Goroutine {
 	return out
 }
 
+// Headers is Parse without the frames: each goroutine's header only (its
+// Frames, CreatedBy, Parent and Text left empty), for a caller that looks
+// at states again and again (kit.Settle) and needs the frames only once
+// something is wrong.
+func Headers(dump string) []Goroutine {
+	out := make([]Goroutine, 0, strings.Count(dump, "goroutine "))
+	for off := 0; off < len(dump); {
+		i := strings.Index(dump[off:], "goroutine ")
+		if i < 0 {
+			break
+		}
+		start := off + i
+		end := len(dump)
+		if j := strings.IndexByte(dump[start:], '\n'); j >= 0 {
+			end = start + j
+		}
+		off = end
+		// Only a line's first word: what precedes it on the line is
+		// indentation, or the header is not one.
+		if strings.TrimLeft(lineBefore(dump, start), " ") != "" {
+			continue
+		}
+		if g, ok := ParseHeader(strings.TrimRight(dump[start:end], "\r")); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// lineBefore returns what comes before offset i on its line.
+func lineBefore(s string, i int) string {
+	return s[strings.LastIndexByte(s[:i], '\n')+1 : i]
+}
+
 // ParseHeader reads a goroutine's header line, "goroutine 22 gp=… m=nil
 // [sync.Mutex.Lock, 2 minutes, synctest bubble 1]:" (without indentation;
 // the final colon may be left out), and reports whether it is one.

@@ -444,3 +444,48 @@ func BenchmarkParse(b *testing.B) {
 		Parse(string(big))
 	}
 }
+
+// TestHeaders holds Headers to Parse: the same goroutines, the same header
+// fields, on every dump of testdata, indented as testing indents it too.
+func TestHeaders(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no dumps in testdata: %v", err)
+	}
+	for _, name := range names {
+		d, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dump := range []string{string(d), "    " + strings.ReplaceAll(string(d), "\n", "\n    ")} {
+			var want []Goroutine
+			for _, g := range Parse(dump) {
+				g.Frames, g.Elided, g.CreatedBy, g.Parent, g.Text = nil, false, Frame{}, 0, ""
+				want = append(want, g)
+			}
+			if got := Headers(dump); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: Headers gives %d goroutines, Parse %d:\n%+v\nwant\n%+v", name, len(got), len(want), got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkHeaders(b *testing.B) {
+	d, err := os.ReadFile(filepath.Join("testdata", "stack.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs := strings.Split(strings.TrimSpace(string(d)), "\n\n")
+	var sb strings.Builder
+	sb.WriteString(gs[0])
+	for range 350 {
+		for _, g := range gs[1:] {
+			sb.WriteString("\n\n" + g)
+		}
+	}
+	big := sb.String()
+	b.SetBytes(int64(len(big)))
+	for b.Loop() {
+		Headers(big)
+	}
+}
