@@ -879,3 +879,13 @@ func (c *conn) CloseWrite() error {
 	}
 	return errors.ErrUnsupported
 }
+
+// PassThrough returns the connection beneath once the Mux's replay of what
+// it read to route the connection has been read, or nil until then: from
+// then on c reads nothing ahead of its caller (wsconn.PassThrough).
+func (c *conn) PassThrough() net.Conn {
+	if !c.taken.Load() {
+		return nil
+	}
+	return c.Conn
+}

@@ -12,6 +12,7 @@
 package wsconn
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -54,13 +56,18 @@ var ErrReadLimit = websocket.ErrReadLimit
 // Conn is one station's WebSocket connection. Read must be called from one
 // goroutine at a time; Send and Close are safe from any number.
 type Conn struct {
-	ws      *websocket.Conn
-	station string
-	log     *slog.Logger
-	tap     Tap // nil unless the net.Conn is one
+	ws  *websocket.Conn
+	br  *bufio.Reader // ws reads through it; nil if the handshake kept net/http's
+	raw syscall.RawConn
+	// readable peeks at raw for waitReadable; nil if raw is.
+	readable func(fd uintptr) bool
+	station  string
+	log      *slog.Logger
+	tap      Tap // nil unless the net.Conn is one
 
-	wmu          sync.Mutex // gorilla/websocket allows one writer at a time
-	writeTimeout atomic.Int64
+	wmu           sync.Mutex // gorilla/websocket allows one writer at a time
+	encodeBuffers *sync.Pool // the Server's, or nil
+	writeTimeout  atomic.Int64
 
 	// dmu orders the read deadline's changes: once stopReading has set
 	// stopped, no SetReadDeadline may move the deadline it set.
@@ -116,6 +123,12 @@ func (c *Conn) Read() (ocpp.Message, error) {
 // frames are handled inside it: a ping is answered, a pong runs OnPong's
 // function.
 func (c *Conn) ReadFrame() (data []byte, binary bool, err error) {
+	c.waitReadable() // an idle station waits here, not deep in the reader
+	return c.readFrame()
+}
+
+// readFrame is ReadFrame once the socket has something to read.
+func (c *Conn) readFrame() (data []byte, binary bool, err error) {
 	if c.stopped.Load() {
 		return nil, false, ErrStopped
 	}
@@ -184,8 +197,10 @@ func (c *Conn) deadline() time.Time {
 // can carry nothing more, and is closed: a goroutine blocked in Read
 // returns an error.
 func (c *Conn) Send(m ocpp.Message) error {
-	data, err := ocpp.Encode(m)
+	buf := c.encodeBuffer()
+	data, err := ocpp.AppendEncode((*buf)[:0], m)
 	if err != nil {
+		c.freeEncodeBuffer(buf)
 		return err
 	}
 	c.wmu.Lock()
@@ -195,6 +210,8 @@ func (c *Conn) Send(m ocpp.Message) error {
 		c.close()
 	}
 	c.wmu.Unlock()
+	*buf = data
+	c.freeEncodeBuffer(buf)
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", c.station, err)
 	}
@@ -203,6 +220,29 @@ func (c *Conn) Send(m ocpp.Message) error {
 	}
 	return nil
 }
+
+// encodeBuffer returns a buffer to encode a message into, lent by the
+// Server's pool: a message is encoded, written and forgotten, and a
+// connection that sends nothing holds no buffer.
+func (c *Conn) encodeBuffer() *[]byte {
+	if c.encodeBuffers != nil {
+		if b, ok := c.encodeBuffers.Get().(*[]byte); ok {
+			return b
+		}
+	}
+	return new([]byte)
+}
+
+// freeEncodeBuffer gives buf back to the pool, unless a large message made
+// it too large to keep.
+func (c *Conn) freeEncodeBuffer(buf *[]byte) {
+	if c.encodeBuffers != nil && cap(*buf) <= maxPooledEncodeBuffer {
+		c.encodeBuffers.Put(buf)
+	}
+}
+
+// maxPooledEncodeBuffer is the largest encoding buffer kept for reuse.
+const maxPooledEncodeBuffer = 16 << 10
 
 // Ping sends a ping frame; the station's pong runs OnPong's function. Like
 // Send it waits at most the write timeout, and a failed ping closes the
@@ -285,6 +325,12 @@ const (
 	IdleTimeout = 10 * time.Second
 )
 
+// readBufferSize is the size of each connection's read buffer: it holds
+// for the life of the connection, idle or not. A station's frames are a
+// few dozen to a few hundred bytes; a larger one is read through it in
+// pieces, or past it, straight into the frame.
+const readBufferSize = 512
+
 // Server accepts station connections at /ocpp/{stationId} and runs Handle
 // for each in its own goroutine.
 type Server struct {
@@ -301,6 +347,9 @@ type Server struct {
 	initOnce sync.Once
 	http     *http.Server
 	upgrader websocket.Upgrader
+	// writeBuffers lends the connections their write buffers, one frame
+	// at a time, and encodeBuffers the buffers Send encodes a message into.
+	writeBuffers, encodeBuffers sync.Pool
 
 	mu      sync.Mutex
 	closed  bool // no new station is accepted
@@ -317,6 +366,10 @@ func (s *Server) init() {
 		s.conns = make(map[*Conn]struct{})
 		s.upgrader = websocket.Upgrader{
 			Subprotocols: []string{Subprotocol},
+			// Writes borrow a buffer from the pool for the length of one
+			// frame, so that an idle station holds none.
+			// (The read buffer is the one hijack gives it: see ownReader.)
+			WriteBufferPool: &s.writeBuffers,
 			// Stations are not browsers: there is no origin to check.
 			CheckOrigin: func(*http.Request) bool { return true },
 		}
@@ -511,46 +564,90 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	}
 	s.handles.Add(1)
 	s.mu.Unlock()
-	defer s.handles.Done()
 
 	if s.Accept != nil && !s.Accept(w, r) {
 		s.Logger.Warn("station refused before the upgrade", "station", station)
+		s.handles.Done()
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	own := &ownReader{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(own, r, nil)
 	if err != nil {
 		s.Logger.Warn("handshake failed", "station", station, "err", err)
+		s.handles.Done()
 		return
 	}
-	c := &Conn{ws: ws, station: station, log: s.Logger, done: make(chan struct{})}
+	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}), encodeBuffers: &s.encodeBuffers}
 	c.tap, _ = ws.NetConn().(Tap)
+	if f := readableFunc(); f != nil && c.br != nil {
+		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
+			c.readable = f
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		c.Close()
+		s.handles.Done()
 		return
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-
+	// The station gets a goroutine of its own and this handler returns, so
+	// that net/http's request, its buffers and this goroutine's deep stack
+	// are freed: an idle station then costs its connection, a small read
+	// buffer and a goroutine parked in a shallow read.
 	s.Logger.Info("station connected", "station", station)
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-		s.Logger.Info("station disconnected", "station", station)
-	}()
-	defer func() {
-		if v := recover(); v != nil {
-			p := handlerPanic{station: station, value: fmt.Sprint(v), site: panicSite(debug.Stack())}
-			s.Logger.Error("handler panicked", "station", station, "panic", p.value, "at", p.site)
-			s.mu.Lock()
-			s.panics = append(s.panics, p)
-			s.mu.Unlock()
-		}
-	}()
+	go s.run(c)
+}
+
+// run serves one station's connection until Handle returns.
+//
+// Its frame is under every station's parked read: it is kept small (one
+// deferred call, no closure) so that an idle station's stack fits in 4 KiB
+// (see waitReadable).
+func (s *Server) run(c *Conn) {
+	defer s.finish(c)
 	s.Handle(c)
+}
+
+// finish ends a station's connection once Handle has returned, or
+// panicked: it records the panic for Close, forgets the connection and
+// closes it.
+func (s *Server) finish(c *Conn) {
+	if v := recover(); v != nil {
+		p := handlerPanic{station: c.station, value: fmt.Sprint(v), site: panicSite(debug.Stack())}
+		s.Logger.Error("handler panicked", "station", c.station, "panic", p.value, "at", p.site)
+		s.mu.Lock()
+		s.panics = append(s.panics, p)
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.Close()
+	s.Logger.Info("station disconnected", "station", c.station)
+	s.handles.Done()
+}
+
+// ownReader gives the WebSocket connection a read buffer of its own,
+// readBufferSize long, in place of net/http's 4 KiB one, which gorilla
+// would otherwise keep for the life of the connection. The Conn keeps it
+// too, to see whether it holds a frame (waitReadable).
+type ownReader struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (o *ownReader) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(o.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		// The station sent data before its handshake's answer: gorilla
+		// refuses it, seeing the bytes that net/http's reader holds.
+		return conn, brw, err
+	}
+	o.br = bufio.NewReaderSize(conn, readBufferSize)
+	return conn, bufio.NewReadWriter(o.br, brw.Writer), nil
 }
 
 // truncate cuts s to at most n bytes, for a log line.

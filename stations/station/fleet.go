@@ -122,6 +122,7 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 	others.Store(int64(o.Stations - 1))
 
 	reports := make([]StationReport, o.Stations)
+	dialing := make(chan struct{}, maxDialing)
 	var wg sync.WaitGroup
 	for i := range o.Stations {
 		switch {
@@ -132,7 +133,7 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 			})
 		default:
 			wg.Go(func() {
-				reports[i] = o.runStation(ctx, i, t)
+				reports[i] = o.runStation(ctx, i, dialing, t)
 				if others.Add(-1) == 0 {
 					stopDeaf(errOthersDone)
 				}
@@ -195,11 +196,28 @@ func (o FleetOptions) planned() int {
 	}
 }
 
-// runStation connects the fleet's i-th station and runs the mode's load on it.
-func (o FleetOptions) runStation(ctx context.Context, i int, t *tally) StationReport {
+// maxDialing is how many handshakes a fleet has under way at once. Ten
+// thousand chargers each send their handshake request as soon as they have
+// connected; ten thousand goroutines of one process on two cores do not:
+// a goroutine that has connected may wait a second or more for its turn
+// to write the request, and a server that closes connections which send no
+// request (as the final server does once a thousand wait, against
+// slowloris clients) would be right to close it. Past this many, a station
+// waits for its turn to connect.
+const maxDialing = 256
+
+// runStation connects the fleet's i-th station, taking a place in dialing
+// for its handshake, and runs the mode's load on it.
+func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct{}, t *tally) StationReport {
 	defer t.done.Add(1)
 	id := StationID(o.FirstID + i)
+	select {
+	case dialing <- struct{}{}:
+	case <-ctx.Done():
+		return StationReport{ID: id, Err: ctx.Err()}
+	}
 	s, err := dial(ctx, id, o.stationOptions(id), t)
+	<-dialing
 	if err != nil {
 		return StationReport{ID: id, Err: err}
 	}

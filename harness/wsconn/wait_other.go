@@ -1,0 +1,6 @@
+//go:build !unix
+
+package wsconn
+
+// readableFunc returns nil: on this platform a Conn waits in its read.
+func readableFunc() func(fd uintptr) bool { return nil }
