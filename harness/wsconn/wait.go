@@ -52,5 +52,6 @@ func (c *Conn) waitReadable() {
 	if c.raw == nil || c.br.Buffered() > 0 {
 		return
 	}
+	c.woke = false
 	c.raw.Read(c.readable) // an error is the next read's to report
 }

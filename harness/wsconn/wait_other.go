@@ -3,4 +3,4 @@
 package wsconn
 
 // readableFunc returns nil: on this platform a Conn waits in its read.
-func readableFunc() func(fd uintptr) bool { return nil }
+func readableFunc(*bool) func(fd uintptr) bool { return nil }

@@ -5,18 +5,26 @@ package wsconn
 import "syscall"
 
 // readableFunc returns the function RawConn.Read calls to ask whether the
-// socket has anything to read: it peeks, and reports false (wait for the
-// poller) only while there is nothing. A station that hung up reads as
-// readable: the read that follows sees the end.
-func readableFunc() func(fd uintptr) bool {
+// socket has anything to read. Its first call in a wait peeks, and reports
+// false (wait for the poller) only while there is nothing; a call after
+// the poller woke the wait reports true without asking again, so that a
+// frame that comes to an idle station costs the system calls it did
+// before the wait was moved (one read that finds nothing, one that reads
+// it). A station that hung up reads as readable: the read that follows
+// sees the end. *woke must be false when a wait begins.
+func readableFunc(woke *bool) func(fd uintptr) bool {
 	var b [1]byte
 	return func(fd uintptr) bool {
+		if *woke {
+			return true
+		}
 		for {
 			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
 			switch err {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
+				*woke = true // the next call comes after the poller's wake
 				return false
 			}
 			return true // a byte, the end, or an error: the read says which

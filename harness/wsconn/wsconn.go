@@ -59,8 +59,10 @@ type Conn struct {
 	ws  *websocket.Conn
 	br  *bufio.Reader // ws reads through it; nil if the handshake kept net/http's
 	raw syscall.RawConn
-	// readable peeks at raw for waitReadable; nil if raw is.
+	// readable peeks at raw for waitReadable, and woke is its state: nil
+	// if raw is.
 	readable func(fd uintptr) bool
+	woke     bool
 	station  string
 	log      *slog.Logger
 	tap      Tap // nil unless the net.Conn is one
@@ -579,7 +581,7 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}), encodeBuffers: &s.encodeBuffers}
 	c.tap, _ = ws.NetConn().(Tap)
-	if f := readableFunc(); f != nil && c.br != nil {
+	if f := readableFunc(&c.woke); f != nil && c.br != nil {
 		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
 			c.readable = f
 		}
