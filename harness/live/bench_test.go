@@ -48,17 +48,10 @@ func benchHub(b *testing.B, watched bool) *Hub {
 		req := httptest.NewRequest("GET", "/live/events", nil).WithContext(ctx)
 		h.Handler().ServeHTTP(&discardWriter{header: http.Header{}}, req)
 	}()
-	for !h.watched() {
+	for h.watching.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	return h
-}
-
-// watched reports whether a page watches h.
-func (h *Hub) watched() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.pages > 0
 }
 
 // heartbeatFrames are n different lock-step Heartbeat calls, as a
