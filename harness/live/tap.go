@@ -75,14 +75,14 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 	if !ok || typ != ocpp.TypeCall {
 		return // a frame the server cannot answer as a call: it waits for nothing
 	}
-	status := string(action) == ocpp.ActionStatusNotification
-	if watch == 0 && !status {
+	isStatus := string(action) == ocpp.ActionStatusNotification
+	if watch == 0 && !isStatus {
 		return
 	}
 	if !validID(id) || !utf8.Valid(data) {
 		return // the server refuses it without an answer
 	}
-	if status {
+	if isStatus {
 		if status, connector := statusOf(data); status != "" {
 			c.h.stationSeen(station, status, connector)
 		}
@@ -101,8 +101,7 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 		// The first call of this watch: what was counted before belongs
 		// to another, or to none.
 		c.watch, c.station = watch, station
-		clear(c.calls)
-		c.unknown, c.tally = 0, nil
+		c.calls, c.unknown, c.tally = nil, 0, nil
 	}
 	if c.calls == nil {
 		c.calls = make(map[string]time.Time)
