@@ -30,7 +30,8 @@ func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
 }
 
 func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) ocpp.Message {
-	b.sawStation(station)
+	now := time.Now()
+	b.sawStation(station, now)
 	if b.opts.Registration != ocpp.RegistrationAccepted && call.Action != ocpp.ActionBootNotification {
 		if status := b.Registration(station); status != ocpp.RegistrationAccepted {
 			if status == "" {
@@ -51,7 +52,7 @@ func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) o
 		}
 		return ocpp.NewCallError(call.ID, ocpp.FormationViolation, err.Error())
 	}
-	resp, err := b.respond(ctx, station, req)
+	resp, err := b.respond(ctx, station, req, now)
 	if err != nil {
 		return notStored(call, err)
 	}
@@ -63,9 +64,9 @@ func (b *Backend) answer(ctx context.Context, station string, call *ocpp.Call) o
 }
 
 // respond is the business logic: the answer to a valid request, once what
-// it reports is stored.
-func (b *Backend) respond(ctx context.Context, station string, req any) (any, error) {
-	now := time.Now().UTC()
+// it reports is stored; now is when it was asked.
+func (b *Backend) respond(ctx context.Context, station string, req any, now time.Time) (any, error) {
+	now = now.UTC()
 	st := b.opts.Store
 	switch r := req.(type) {
 	case *ocpp.BootNotificationRequest:

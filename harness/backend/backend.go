@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocppkata/kata/harness/idtags"
@@ -38,7 +39,9 @@ type Options struct {
 	// NoRecords makes the backend keep no Record of each piece of work,
 	// only the counts of Totals, so that a server that runs for days does
 	// not grow with every call. Records, Batches and Written are then
-	// empty.
+	// empty, and StationPeak is 0: the backend keeps nothing per station
+	// but what it answers with, and spends per call only what the answer,
+	// Stats, Totals and its Observer and Tracer need (make serve).
 	NoRecords bool
 	// Observer, if set, is told of every call answered, batch written and
 	// store error (make serve's metrics).
@@ -102,6 +105,8 @@ const (
 	KindProcess
 	// KindBatch is a batch of background work written in one WriteBatch.
 	KindBatch
+
+	numKinds // the kinds above are below it
 )
 
 func (k Kind) String() string {
@@ -145,20 +150,24 @@ type Backend struct {
 	opts  Options
 	sleep func(context.Context, time.Duration) error
 
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change of state
+	mu sync.Mutex
+	// changed is closed on the next change of state, and made again only
+	// when an Await waits for one: nil while nobody waits, so that a call
+	// costs no channel.
+	changed   chan struct{}
 	records   []*Record
 	seq       int
 	inFlight  int
 	peak      int
 	heldCount int
 	stations  map[string]*stationState
-	gates     []*Gate
+	gates     atomic.Pointer[[]*Gate] // replaced whole by hold: a call reads it without the lock
 	totals    Totals
-	kindNow   map[Kind]int // in flight now, by kind
+	kindNow   [numKinds]int // in flight now, by kind
+	free      sync.Pool     // *Record to reuse, with NoRecords
 
-	seen      map[string]time.Time // signs of life not yet handed to the store
-	lastFlush time.Time
+	seen      map[string]time.Time               // signs of life not yet handed to the store
+	lastFlush atomic.Int64                       // when seen was last handed over, in Unix nanoseconds: written under mu
 	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
 	// transactions gives transaction ids when there is no Options.Store.
 	transactions store.Memory
@@ -166,7 +175,7 @@ type Backend struct {
 }
 
 type stationState struct {
-	inFlight, peak map[Kind]int
+	inFlight, peak [numKinds]int // by kind
 }
 
 // New returns a Backend. It panics with ErrBlockingUnsupported if
@@ -181,8 +190,8 @@ func New(opts Options) *Backend {
 	if opts.Registration == "" {
 		opts.Registration = ocpp.RegistrationAccepted
 	}
-	b := &Backend{opts: opts, changed: make(chan struct{}), stations: make(map[string]*stationState),
-		kindNow: make(map[Kind]int), seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus)}
+	b := &Backend{opts: opts, stations: make(map[string]*stationState),
+		seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus)}
 	b.sleep = sleepOnTimer
 	if opts.Blocking {
 		b.sleep = sleepInSyscall
@@ -221,9 +230,12 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 				answer = notStored(call, err)
 			}
 		}
-		b.observe(call.Action, answer, time.Since(rec.Start))
-		b.flushSeen(ctx, false) // an idle station's Heartbeats are its only news
-		b.mark(func() { rec.Replied = time.Now() })
+		answered := time.Now()
+		b.observe(call.Action, answer, answered.Sub(rec.Start))
+		b.flushSeen(ctx, false, answered) // an idle station's Heartbeats are its only news
+		if !b.opts.NoRecords {            // only a record tells when it was answered
+			b.mark(func() { rec.Replied = time.Now() })
+		}
 		err = reply(answer)
 		if b.opts.Tracer != nil {
 			b.opts.Tracer.WorkReplied(rec.Seq)
@@ -235,6 +247,7 @@ func (b *Backend) Handle(ctx context.Context, station string, call *ocpp.Call, r
 		b.sleep(ctx, b.opts.Latencies.After)
 	}
 	b.end(rec, err)
+	b.done(rec)
 	return err
 }
 
@@ -249,29 +262,48 @@ func (b *Backend) Process(ctx context.Context, station string, call *ocpp.Call) 
 		err = b.persist(ctx, w)
 	}
 	b.end(rec, err)
+	b.done(rec)
 	return err
 }
 
 // wait holds the work at any gate that matches it, then spends d.
 func (b *Backend) wait(ctx context.Context, rec *Record, d time.Duration) error {
-	b.mu.Lock()
-	var gates []*Gate
-	for _, g := range b.gates {
-		if g.match(rec.Work) {
-			gates = append(gates, g)
-		}
-	}
-	b.mu.Unlock()
-	for _, g := range gates {
-		if err := g.wait(ctx); err != nil {
-			return err
+	if gates := b.gates.Load(); gates != nil {
+		for _, g := range *gates {
+			if !g.match(rec.Work) {
+				continue
+			}
+			if err := g.wait(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return b.sleep(ctx, d)
 }
 
 func (b *Backend) begin(ctx context.Context, kind Kind, station string, call *ocpp.Call) *Record {
-	return b.start(&Record{Work: Work{Kind: kind, Station: station, CallID: call.ID, Action: call.Action, Worker: WorkerFrom(ctx)}})
+	rec := b.newRecord()
+	rec.Work = Work{Kind: kind, Station: station, CallID: call.ID, Action: call.Action, Worker: WorkerFrom(ctx)}
+	return b.start(rec)
+}
+
+// newRecord returns an empty record: one that a call before this one
+// left, if records are not kept (see done).
+func (b *Backend) newRecord() *Record {
+	if rec, ok := b.free.Get().(*Record); ok {
+		return rec
+	}
+	return &Record{}
+}
+
+// done is the end of rec's use by Handle or Process: with NoRecords
+// nothing else holds it (the tracer and the gates were given copies), so
+// the next call may have it.
+func (b *Backend) done(rec *Record) {
+	if b.opts.NoRecords {
+		*rec = Record{}
+		b.free.Put(rec)
+	}
 }
 
 // start records the beginning of rec's work.
@@ -292,7 +324,7 @@ func (b *Backend) start(rec *Record) *Record {
 	case KindProcess:
 		b.totals.PeakProcessing = max(b.totals.PeakProcessing, b.kindNow[rec.Kind])
 	}
-	if rec.Kind != KindBatch { // a batch is many stations' work
+	if rec.Kind != KindBatch && !b.opts.NoRecords { // a batch is many stations' work
 		st := b.station(rec.Station)
 		st.inFlight[rec.Kind]++
 		st.peak[rec.Kind] = max(st.peak[rec.Kind], st.inFlight[rec.Kind])
@@ -324,7 +356,7 @@ func (b *Backend) end(rec *Record, err error) {
 		b.totals.Batches++
 		b.totals.Written += rec.size
 	}
-	if rec.Kind != KindBatch {
+	if rec.Kind != KindBatch && !b.opts.NoRecords {
 		b.station(rec.Station).inFlight[rec.Kind]--
 	}
 	b.notifyLocked()
@@ -344,15 +376,18 @@ func (b *Backend) mark(f func()) {
 func (b *Backend) station(id string) *stationState {
 	st, ok := b.stations[id]
 	if !ok {
-		st = &stationState{inFlight: make(map[Kind]int), peak: make(map[Kind]int)}
+		st = &stationState{}
 		b.stations[id] = st
 	}
 	return st
 }
 
+// notifyLocked wakes whoever awaits a change of state.
 func (b *Backend) notifyLocked() {
-	close(b.changed)
-	b.changed = make(chan struct{})
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 }
 
 // Stats is a snapshot of the in-flight gauge.
@@ -415,7 +450,7 @@ func (b *Backend) Stats() Stats {
 func (b *Backend) StationPeak(station string, kind Kind) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if st, ok := b.stations[station]; ok {
+	if st, ok := b.stations[station]; ok && kind >= 0 && kind < numKinds {
 		return st.peak[kind]
 	}
 	return 0
@@ -446,6 +481,9 @@ func (b *Backend) Await(ctx context.Context, cond func(Stats) bool) error {
 	for {
 		b.mu.Lock()
 		ok := cond(b.statsLocked())
+		if b.changed == nil {
+			b.changed = make(chan struct{})
+		}
 		changed := b.changed
 		b.mu.Unlock()
 		if ok {
@@ -470,7 +508,12 @@ func (b *Backend) hold(match func(Work) bool, firm bool) *Gate {
 	g := newGate(b, match)
 	g.firm = firm
 	b.mu.Lock()
-	b.gates = append(b.gates, g)
+	var gates []*Gate
+	if old := b.gates.Load(); old != nil {
+		gates = slices.Clip(*old)
+	}
+	gates = append(gates, g) // a new array: wait may be reading the old one
+	b.gates.Store(&gates)
 	b.mu.Unlock()
 	return g
 }

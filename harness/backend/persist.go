@@ -64,7 +64,7 @@ func (b *Backend) persist(ctx context.Context, w writes) error {
 	if err := b.statuses.write(ctx, b.opts.Store, w.statuses); err != nil {
 		errs = append(errs, b.storeError("status", err))
 	}
-	b.flushSeen(ctx, false)
+	b.flushSeen(ctx, false, time.Now())
 	return errors.Join(errs...)
 }
 
@@ -89,31 +89,35 @@ func notStored(call *ocpp.Call, err error) *ocpp.CallError {
 // seenEvery is how often signs of life are handed to the store at most.
 const seenEvery = time.Second
 
-// sawStation notes a sign of life from the station.
-func (b *Backend) sawStation(station string) {
+// sawStation notes a sign of life from the station at now.
+func (b *Backend) sawStation(station string, now time.Time) {
 	if b.opts.Store == nil {
 		return
 	}
 	b.mu.Lock()
-	b.seen[station] = time.Now()
+	b.seen[station] = now
 	b.mu.Unlock()
 }
 
 // flushSeen hands the signs of life noted since the last flush to the
-// store: all of them if force, else only if seenEvery has passed.
-func (b *Backend) flushSeen(ctx context.Context, force bool) error {
+// store: all of them if force, else only if seenEvery has passed by now.
+func (b *Backend) flushSeen(ctx context.Context, force bool, now time.Time) error {
 	if b.opts.Store == nil {
 		return nil
 	}
+	// Most calls come within seenEvery of the last flush: they need not
+	// take the lock to learn it.
+	if !force && now.UnixNano()-b.lastFlush.Load() < int64(seenEvery) {
+		return nil
+	}
 	b.mu.Lock()
-	now := time.Now()
-	if len(b.seen) == 0 || (!force && now.Sub(b.lastFlush) < seenEvery) {
+	if len(b.seen) == 0 || (!force && now.UnixNano()-b.lastFlush.Load() < int64(seenEvery)) {
 		b.mu.Unlock()
 		return nil
 	}
 	seen := b.seen
 	b.seen = make(map[string]time.Time)
-	b.lastFlush = now
+	b.lastFlush.Store(now.UnixNano())
 	b.mu.Unlock()
 	if err := b.opts.Store.Seen(ctx, seen); err != nil {
 		return b.storeError("last seen", err)
@@ -123,7 +127,7 @@ func (b *Backend) flushSeen(ctx context.Context, force bool) error {
 
 // Flush hands the store what the backend still holds for it (the last
 // signs of life). A server calls it when it stops.
-func (b *Backend) Flush(ctx context.Context) error { return b.flushSeen(ctx, true) }
+func (b *Backend) Flush(ctx context.Context) error { return b.flushSeen(ctx, true, time.Now()) }
 
 // observe reports an answered call to the observer.
 func (b *Backend) observe(action string, answer ocpp.Message, took time.Duration) {

@@ -179,6 +179,7 @@ func TestNoRecordsKeepsCounts(t *testing.T) {
 	items := []backend.Item{{"CS1", rawCall("m", ocpp.ActionMeterValues, meterPayload)}, {"CS2", rawCall("m", ocpp.ActionMeterValues, meterPayload)}}
 	require.NoError(t, b.WriteBatch(ctx, items))
 	require.Empty(t, b.Records(), "NoRecords keeps no record")
+	require.Zero(t, b.StationPeak("CS1", backend.KindCall), "NoRecords keeps nothing per station")
 	require.Equal(t, backend.Totals{Calls: 3, Processed: 1, Batches: 1, Written: 2, Done: 5, PeakCalls: 1, PeakProcessing: 1}, b.Totals())
 	require.Equal(t, 5, b.Stats().Done)
 }

@@ -41,11 +41,16 @@ func (h *Hub) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no") // a proxy in between must not hold frames back
 	h.mu.Lock()
 	hi := h.helloLocked()
+	if h.pages == 0 {
+		h.beginWatchLocked()
+	}
 	h.pages++
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
-		h.pages--
+		if h.pages--; h.pages == 0 {
+			h.endWatchLocked()
+		}
 		h.mu.Unlock()
 	}()
 	send := func(event string, data []byte) bool {

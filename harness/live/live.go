@@ -12,6 +12,11 @@
 // station sent, every answer the server gave). It also reads gauges: the
 // stations connected, and the step's queues where it has them.
 //
+// It gathers only while a page watches: a server nobody looks at pays a
+// load of one atomic word per call for it (and, on each frame read, a look
+// at its start, for a status a page must show when it comes). A page that
+// comes sees the calls counted from then on.
+//
 // Every FrameInterval the Hub folds what it gathered into one frame and
 // sends it to every open page as a Server-Sent Event. The frame is where
 // the view thins out: however many calls a second the server answers, a
@@ -33,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -92,7 +98,19 @@ type Hub struct {
 
 	framing sync.Mutex // one makeFrame at a time
 
+	// watching is the number of the current watch, the time from a first
+	// page opening to the last closing, or 0 while no page is open. The
+	// hooks on every call (the taps', the Tracer's) read it first, and do
+	// nothing more while it is 0: a server nobody watches pays no more
+	// for the view per call than this load (and the taps' look at each
+	// frame for a status). A watch counts from its start: the calls in
+	// flight when it began are not among those it shows waiting, queued
+	// or answered, nor their work among the bars (see beginWatchLocked).
+	watching atomic.Uint64
+
 	mu       sync.Mutex
+	watches  uint64                // watches begun
+	conns    map[*tapConn]struct{} // the taps counting in the current watch
 	stations map[string]*station
 	order    []*station   // by n
 	numbers  map[int]bool // the station numbers taken
@@ -159,7 +177,7 @@ func New(opts Options) *Hub {
 	h := &Hub{
 		opts: opts, id: hex.EncodeToString(id[:]), start: time.Now(),
 		stations: make(map[string]*station), numbers: make(map[int]bool), open: make(map[int]openWork), lanes: make(map[string]*lane),
-		tick: make(chan struct{}), done: make(chan struct{}),
+		conns: make(map[*tapConn]struct{}), tick: make(chan struct{}), done: make(chan struct{}),
 	}
 	h.queues, _ = opts.Server.(interface{ Queued(string) int })
 	h.processors, _ = opts.Server.(interface{ Processors() int })
@@ -191,8 +209,12 @@ func (h *Hub) run() {
 	}
 }
 
-// WorkStarted implements backend.Tracer.
+// WorkStarted implements backend.Tracer. While no page watches, it
+// does nothing.
 func (h *Hub) WorkStarted(seq int, w backend.Work, at time.Time) {
+	if h.watching.Load() == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
@@ -208,6 +230,9 @@ func (h *Hub) WorkStarted(seq int, w backend.Work, at time.Time) {
 // WorkReplied implements backend.Tracer: the call is answered, and no
 // longer counts among those a worker holds.
 func (h *Hub) WorkReplied(seq int) {
+	if h.watching.Load() == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if o, ok := h.open[seq]; ok && o.kind == backend.KindCall && !o.replied {
@@ -219,11 +244,14 @@ func (h *Hub) WorkReplied(seq int) {
 
 // WorkEnded implements backend.Tracer.
 func (h *Hub) WorkEnded(seq int, w backend.Work, start, end time.Time, err error) {
+	if h.watching.Load() == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	o, ok := h.open[seq]
 	if !ok {
-		return
+		return // work that started before the watch
 	}
 	delete(h.open, seq)
 	if o.kind == backend.KindCall && !o.replied {
@@ -295,41 +323,102 @@ func (h *Hub) numberLocked(id string) int {
 // ownNumbers is the largest number a station may have from its id.
 const ownNumbers = 1 << 20
 
-// callRead counts a call a station sent; status is what a
-// StatusNotification reported for the connector, if it was one.
-func (h *Hub) callRead(id, status string, connector int) {
+// stationSeen notes a station that a connection told of, and the status
+// it reported for a connector, if status is not "".
+func (h *Hub) stationSeen(id, status string, connector int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.stationLocked(id)
-	st.waiting++
 	if h.opts.Connected == nil && !st.connected {
-		st.connected = true
+		st.connected, st.dirty = true, true
 	}
 	if status != "" && st.status[connector] != status {
-		st.status[connector] = status
+		st.status[connector], st.dirty = status, true
 	}
-	st.dirty = true
 }
 
-// answered counts an answer sent to a station, and how long after its call
-// was read (negative: not measured).
-func (h *Hub) answered(id string, latency time.Duration, at time.Time) {
+// tapCounting notes a tap that counts the calls of station in watch, so
+// that each frame looks at it.
+func (h *Hub) tapCounting(c *tapConn, watch uint64, station string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.stationLocked(id)
-	st.waiting = max(st.waiting-1, 0)
-	st.dirty = true
-	h.rates.add(int64(at.Sub(h.start)/time.Second), latency)
+	if h.watching.Load() != watch {
+		return // the watch is over
+	}
+	h.conns[c] = struct{}{}
+	st := h.stationLocked(station)
+	if h.opts.Connected == nil && !st.connected {
+		st.connected, st.dirty = true, true
+	}
 }
 
-// abandoned forgets calls whose connection closed before they were
-// answered.
-func (h *Hub) abandoned(id string, calls int) {
+// tapClosed forgets a tap whose connection closed, and counts the answers
+// it sent since the last frame looked.
+func (h *Hub) tapClosed(c *tapConn, watch uint64, answers *tally) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.stationLocked(id)
-	st.waiting = max(st.waiting-calls, 0)
-	st.dirty = true
+	if _, ok := h.conns[c]; !ok || h.watching.Load() != watch {
+		return
+	}
+	delete(h.conns, c)
+	if answers != nil {
+		h.rates.addTally(h.secondLocked(time.Now()), answers)
+	}
+}
+
+// secondLocked is the second of the hub's life in which the answers
+// counted up to at were sent: the frames come at whole fractions of a
+// second from the start, so a frame's answers, counted at its end, belong
+// to the second it ends, or to the one before if it ends one.
+func (h *Hub) secondLocked(at time.Time) int64 {
+	return int64(max(at.Sub(h.start)-1, 0) / time.Second)
+}
+
+// beginWatchLocked begins a watch: the first page has come. What was
+// counted in an earlier watch is forgotten, the calls waiting and answered
+// and the work in flight, so that the view counts from now on.
+func (h *Hub) beginWatchLocked() {
+	h.watches++
+	clear(h.conns)
+	clear(h.open)
+	clear(h.lanes)
+	h.callsNow = 0
+	h.rates = rates{}
+	for _, st := range h.order {
+		if st.waiting != 0 {
+			st.waiting, st.dirty = 0, true
+		}
+	}
+	h.watching.Store(h.watches)
+}
+
+// endWatchLocked ends the watch: the last page has gone.
+func (h *Hub) endWatchLocked() {
+	h.watching.Store(0)
+	clear(h.conns)
+}
+
+// lookLocked adds up what the taps counted since the last frame: each
+// station's calls waiting, the answers sent.
+func (h *Hub) lookLocked(now time.Time) {
+	watch := h.watching.Load()
+	sec := h.secondLocked(now)
+	waiting := make(map[string]int)
+	for c := range h.conns {
+		station, n, answers := c.look(watch)
+		if station == "" {
+			continue
+		}
+		waiting[station] += n
+		if answers.calls > 0 {
+			h.rates.addTally(sec, &answers)
+		}
+	}
+	for _, st := range h.order {
+		if n := waiting[st.id]; st.waiting != n {
+			st.waiting, st.dirty = n, true
+		}
+	}
 }
 
 // The frame, as the page reads it (see the package's page/ for the reader).
@@ -441,9 +530,9 @@ func (h *Hub) readGauges() gauges {
 // makeFrame folds what was gathered since the last frame into a frame,
 // and wakes the pages.
 //
-// While no page watches, it reads no gauges and makes no frame: it only
-// drops the bars gathered, so that a server nobody looks at pays for the
-// view no more than the counting of calls. A page that comes makes a frame
+// While no page watches, it reads no gauges and makes no frame: with the
+// hooks doing nothing per call (see Hub.watching), a server nobody looks
+// at pays for the view next to nothing. A page that comes makes a frame
 // at once (see serveEvents).
 func (h *Hub) makeFrame() {
 	h.framing.Lock()
@@ -463,6 +552,7 @@ func (h *Hub) makeFrame() {
 	h.mu.Lock()
 	t := now.Sub(h.start)
 	f := frame{T: t.Milliseconds(), Stations: []stationOut{}}
+	h.lookLocked(now)
 
 	if g.connected != nil {
 		on := make(map[string]bool, len(g.connected))

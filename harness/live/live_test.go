@@ -172,7 +172,7 @@ func stationNamed(f frame, id string) (stationOut, bool) {
 func TestHelloSaysWhatRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{Step: "05", Title: "Backpressure", Variant: "starter", Server: queues{}})
-		h.callRead("CS1", "", 0)
+		h.stationSeen("CS1", "", 0)
 		_, hi, f := start(t, h)
 		if hi.Server == "" || hi.Step != "05" || hi.Title != "Backpressure" || hi.Variant != "starter" || !hi.Queues || hi.Processors {
 			t.Errorf("hello: %+v", hi)
@@ -326,6 +326,7 @@ func TestThinsOutUnderLoad(t *testing.T) {
 func TestCallsCountedEvenWhenThinned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{})
+		p, _, _ := start(t, h) // a watch counts from its start
 		c := tapOn(h)
 		for i := range 50000 {
 			c.FrameRead("CS1", fmt.Appendf(nil, `[2,"%d","Heartbeat",{}]`, i))
@@ -335,7 +336,10 @@ func TestCallsCountedEvenWhenThinned(t *testing.T) {
 			c.MessageSent("CS1", &ocpp.CallResult{ID: fmt.Sprint(i)})
 		}
 		time.Sleep(600 * time.Millisecond) // the first second is over
-		_, _, f := start(t, h)
+		f := p.frame()
+		for f.T < 1000 { // the frames made while the page did not read
+			f = p.frame()
+		}
 		if len(f.Stats.Rate) != 1 || f.Stats.Rate[0] != 50000 {
 			t.Errorf("calls answered per second: %v, want [50000]: every call counts, however few are drawn", f.Stats.Rate)
 		}
@@ -349,7 +353,7 @@ func TestCallsCountedEvenWhenThinned(t *testing.T) {
 func tapOn(h *Hub) *tapConn {
 	server, client := net.Pipe()
 	client.Close()
-	return &tapConn{Conn: server, h: h, calls: make(map[string]time.Time)}
+	return &tapConn{Conn: server, h: h}
 }
 
 func TestTapCountsWaitingAndLatency(t *testing.T) {
@@ -487,8 +491,8 @@ func TestPeek(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.frame, func(t *testing.T) {
-			typ, id, rawAction, ok := peek([]byte(tt.frame))
-			action := string(rawAction)
+			typ, rawID, rawAction, ok := peek([]byte(tt.frame))
+			id, action := string(rawID), string(rawAction)
 			if typ != tt.typ || id != tt.id || action != tt.action || ok != tt.ok {
 				t.Errorf("peek = %v %q %q %v, want %v %q %q %v", typ, id, action, ok, tt.typ, tt.id, tt.action, tt.ok)
 			}
@@ -556,7 +560,7 @@ func TestStationNumbersFollowTheirIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{})
 		for _, id := range []string{"CS0007", "CS0002", "north", "B7", "CS0001"} {
-			h.callRead(id, "", 0)
+			h.stationSeen(id, "", 0)
 		}
 		_, _, f := start(t, h)
 		want := map[string]int{"CS0007": 7, "CS0002": 2, "north": ownNumbers + 1, "B7": ownNumbers + 2, "CS0001": 1}
@@ -587,6 +591,7 @@ func TestPageThatNeverReadsIsDropped(t *testing.T) {
 func TestCallsNobodyCanAnswerDoNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{})
+		p, _, _ := start(t, h) // a watch counts from its start
 		c := tapOn(h)
 		for _, frame := range []string{
 			`[2,"","Heartbeat",{}]`,
@@ -597,7 +602,7 @@ func TestCallsNobodyCanAnswerDoNotWait(t *testing.T) {
 			c.FrameRead("CS1", []byte(frame))
 		}
 		time.Sleep(200 * time.Millisecond)
-		_, _, f := start(t, h)
+		f := p.frame()
 		if f.Stats.Waiting != 0 {
 			t.Errorf("%d calls waiting after four the server cannot answer (no id, too long an id, invalid UTF-8): want 0, or they wait forever", f.Stats.Waiting)
 		}
@@ -607,6 +612,7 @@ func TestCallsNobodyCanAnswerDoNotWait(t *testing.T) {
 func TestQueueLeavesOutCallsBeingWorkedOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{})
+		p, _, _ := start(t, h) // a watch counts from its start
 		c := tapOn(h)
 		for _, id := range []string{"a", "b", "c"} {
 			c.FrameRead("CS1", []byte(`[2,"`+id+`","Heartbeat",{}]`))
@@ -614,7 +620,7 @@ func TestQueueLeavesOutCallsBeingWorkedOn(t *testing.T) {
 		w := backend.Work{Kind: backend.KindCall, Station: "CS1", CallID: "a", Worker: "worker-1"}
 		h.WorkStarted(1, w, time.Now())
 		time.Sleep(200 * time.Millisecond)
-		p, _, f := start(t, h)
+		f := p.frame()
 		if f.Stats.Waiting != 3 || f.Stats.Queue != 2 {
 			t.Errorf("3 calls read, 1 with a worker: waiting %d, queue %d; want 3 and 2", f.Stats.Waiting, f.Stats.Queue)
 		}
@@ -696,4 +702,75 @@ func TestQueuesOfStationsGoneStillShow(t *testing.T) {
 			t.Errorf("CS1's backlog processed: %+v, queued in all %d; want 0 and 1", st, *f.Stats.Queued)
 		}
 	})
+}
+
+func TestWatchCountsFromItsStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		c := tapOn(h)
+		w := backend.Work{Kind: backend.KindCall, Station: "CS1", CallID: "a", Worker: "worker-1"}
+		// Nobody watches: a status is kept, a call costs nothing.
+		c.FrameRead("CS1", []byte(`[2,"s","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Charging"}]`))
+		c.FrameRead("CS1", []byte(`[2,"a","Heartbeat",{}]`))
+		h.WorkStarted(1, w, time.Now())
+		c.mu.Lock()
+		kept := len(c.calls) + c.unknown
+		c.mu.Unlock()
+		h.mu.Lock()
+		open := len(h.open)
+		h.mu.Unlock()
+		if kept != 0 || open != 0 {
+			t.Errorf("nobody watching, the view keeps %d calls and %d pieces of work; want none: a call must cost it nothing", kept, open)
+		}
+
+		ctx, cancel := context.WithCancel(context.Background())
+		first := watchPage(t, h, ctx)
+		p, _, f := start(t, h) // a second page
+		st, _ := stationNamed(f, "CS1")
+		if st.Status != "Charging" || st.Waiting != 0 || f.Stats.Queue != 0 || len(f.Lanes) != 0 {
+			t.Errorf("a page comes: CS1 %+v, queue %d, %d lanes; want Charging (reported before), no call waiting, none queued, no lane: a watch counts from its start",
+				st, f.Stats.Queue, len(f.Lanes))
+		}
+		c.MessageSent("CS1", &ocpp.CallResult{ID: "a"}) // read before the watch
+		h.WorkReplied(1)
+		h.WorkEnded(1, w, time.Now(), time.Now(), nil)
+		c.FrameRead("CS1", []byte(`[2,"b","Heartbeat",{}]`))
+		cancel() // the first page leaves: the second still watches
+		<-first
+		time.Sleep(200 * time.Millisecond)
+		f = p.frame()
+		if st, _ := stationNamed(f, "CS1"); st.Waiting != 1 || len(f.Stats.Rate) != 0 || f.Stats.P50 != nil || f.Stats.Queue != 1 {
+			t.Errorf("after a call read before the watch was answered and one read in it was not: CS1 waits for %d, rate %v, p50 %v, queue %d; want 1, none, none, 1",
+				st.Waiting, f.Stats.Rate, f.Stats.P50, f.Stats.Queue)
+		}
+		c.MessageSent("CS1", &ocpp.CallResult{ID: "b"})
+		time.Sleep(time.Second)
+		f = p.frame()
+		for f.T < 1200 {
+			f = p.frame()
+		}
+		if st, _ := stationNamed(f, "CS1"); st.Waiting != 0 || len(f.Stats.Rate) != 1 || f.Stats.Rate[0] != 1 {
+			t.Errorf("b answered: CS1 waits for %d, rate %v; want 0 and [1]", st.Waiting, f.Stats.Rate)
+		}
+	})
+}
+
+// watchPage opens an event stream on h that reads nothing more than its
+// hello until ctx ends; the channel is closed when its handler returns.
+func watchPage(t *testing.T, h *Hub, ctx context.Context) <-chan struct{} {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req := httptest.NewRequest("GET", "/live/events", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() {
+		h.Handler().ServeHTTP(&pipeWriter{header: http.Header{}, w: pw}, req)
+		pw.Close()
+		close(done)
+	}()
+	go io.Copy(io.Discard, pr)
+	t.Cleanup(func() {
+		pr.Close()
+		<-done
+	})
+	return done
 }

@@ -54,13 +54,12 @@ func (r *rates) slot(sec int64) *second {
 	return s
 }
 
-// add counts a call answered in second sec; a negative latency is one
-// that was not measured.
-func (r *rates) add(sec int64, latency time.Duration) {
+// addTally counts in second sec the answers a tap counted.
+func (r *rates) addTally(sec int64, t *tally) {
 	s := r.slot(sec)
-	s.calls++
-	if latency >= 0 {
-		s.latency[bucket(latency)]++
+	s.calls += t.calls
+	for b, n := range t.latency {
+		s.latency[b] += n
 	}
 }
 

@@ -31,27 +31,64 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tapConn{Conn: c, h: l.h, calls: make(map[string]time.Time)}, nil
+	return &tapConn{Conn: c, h: l.h}, nil
 }
 
 // tapConn is one station connection as the hub watches it: the calls its
-// station sent that have not been answered yet, by message id.
+// station sent that have not been answered yet, by message id, and the
+// answers it was sent since the hub last looked (at each frame).
+//
+// It counts on its own, under its own lock, so that the connections do not
+// queue on one lock for every call; the hub adds their counts up when it
+// makes a frame. It counts only while a page watches (see Hub.watching):
+// what it counted belongs to one watch, and is dropped when the next
+// begins, so that a page sees the calls read since it came, and the calls
+// read before wait for nothing in its view.
 type tapConn struct {
 	net.Conn
 	h *Hub
 
 	mu      sync.Mutex
+	watch   uint64 // the watch the counts below belong to; 0: none yet
 	station string
 	calls   map[string]time.Time // call id → when it was read
 	unknown int                  // calls waiting beyond maxPendingPerConn
+	tally   *tally               // the answers sent since the hub last looked
 	closed  bool
 }
 
+// tally is what the answers sent on a connection since the hub last looked
+// tell: how many, and how long each call waited for its answer.
+type tally struct {
+	calls   int
+	latency [numBuckets]uint32
+}
+
 // FrameRead implements wsconn.Tap.
+//
+// While no page watches, it keeps only what a page that comes must show
+// at once, the status a StatusNotification reports; a call costs it a
+// look at the start of the frame.
 func (c *tapConn) FrameRead(station string, data []byte) {
+	watch := c.h.watching.Load()
 	typ, id, action, ok := peek(data)
-	if !ok || typ != ocpp.TypeCall || !validID(id) || !utf8.Valid(data) {
+	if !ok || typ != ocpp.TypeCall {
 		return // a frame the server cannot answer as a call: it waits for nothing
+	}
+	isStatus := string(action) == ocpp.ActionStatusNotification
+	if watch == 0 && !isStatus {
+		return
+	}
+	if !validID(id) || !utf8.Valid(data) {
+		return // the server refuses it without an answer
+	}
+	if isStatus {
+		if status, connector := statusOf(data); status != "" {
+			c.h.stationSeen(station, status, connector)
+		}
+	}
+	if watch == 0 {
+		return
 	}
 	now := time.Now()
 	c.mu.Lock()
@@ -59,22 +96,34 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 		c.mu.Unlock()
 		return
 	}
-	c.station = station
-	if _, dup := c.calls[id]; !dup && len(c.calls) < maxPendingPerConn {
-		c.calls[id] = now
+	fresh := c.watch != watch
+	if fresh {
+		// The first call of this watch: what was counted before belongs
+		// to another, or to none.
+		c.watch, c.station = watch, station
+		c.calls, c.unknown, c.tally = nil, 0, nil
+	}
+	if c.calls == nil {
+		c.calls = make(map[string]time.Time)
+	}
+	if _, dup := c.calls[string(id)]; !dup && len(c.calls) < maxPendingPerConn {
+		c.calls[string(id)] = now
 	} else {
 		c.unknown++
 	}
 	c.mu.Unlock()
-	status, connector := "", 0
-	if string(action) == ocpp.ActionStatusNotification {
-		status, connector = statusOf(data)
+	if fresh {
+		c.h.tapCounting(c, watch, station)
 	}
-	c.h.callRead(station, status, connector)
 }
 
-// MessageSent implements wsconn.Tap.
+// MessageSent implements wsconn.Tap. While no page watches, it does
+// nothing.
 func (c *tapConn) MessageSent(station string, m ocpp.Message) {
+	watch := c.h.watching.Load()
+	if watch == 0 {
+		return
+	}
 	var id string
 	switch m := m.(type) {
 	case *ocpp.CallResult:
@@ -86,9 +135,9 @@ func (c *tapConn) MessageSent(station string, m ocpp.Message) {
 	}
 	now := time.Now()
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
+	defer c.mu.Unlock()
+	if c.closed || c.watch != watch {
+		return // the answer to a call read before this watch: it was not counted
 	}
 	read, ok := c.calls[id]
 	switch {
@@ -97,39 +146,51 @@ func (c *tapConn) MessageSent(station string, m ocpp.Message) {
 	case c.unknown > 0:
 		c.unknown--
 	default:
-		c.mu.Unlock()
 		return // an answer to a frame the tap did not count (a malformed call)
 	}
-	c.mu.Unlock()
-	latency := time.Duration(-1)
-	if ok {
-		latency = now.Sub(read)
+	if c.tally == nil {
+		c.tally = new(tally)
 	}
-	c.h.answered(station, latency, now)
+	c.tally.calls++
+	if ok {
+		c.tally.latency[bucket(now.Sub(read))]++
+	}
 }
 
-// Close closes the connection: its unanswered calls stop waiting.
+// Close closes the connection: its unanswered calls stop waiting, and
+// the hub counts its last answers.
 func (c *tapConn) Close() error {
 	c.mu.Lock()
-	gone := 0
-	if !c.closed {
-		c.closed = true
-		gone = len(c.calls) + c.unknown
-		c.calls, c.unknown = nil, 0
-	}
-	station := c.station
+	watch, answers := c.watch, c.tally
+	c.closed = true
+	c.calls, c.unknown, c.tally = nil, 0, nil
 	c.mu.Unlock()
-	if gone > 0 {
-		c.h.abandoned(station, gone)
+	if watch != 0 {
+		c.h.tapClosed(c, watch, answers)
 	}
 	return c.Conn.Close()
+}
+
+// look returns, for the hub making a frame in watch, the calls the
+// connection's station waits for and the answers sent since the last
+// look, which it forgets.
+func (c *tapConn) look(watch uint64) (station string, waiting int, answers tally) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.watch != watch {
+		return "", 0, tally{}
+	}
+	if c.tally != nil {
+		answers, *c.tally = *c.tally, tally{}
+	}
+	return c.station, len(c.calls) + c.unknown, answers
 }
 
 // validID reports whether a call's id is one the server can answer to:
 // one that ocpp.Decode refuses gets no answer, so it must not count as
 // waiting for one.
-func validID(id string) bool {
-	return id != "" && utf8.ValidString(id) && utf8.RuneCountInString(id) <= ocpp.MaxIDLength
+func validID(id []byte) bool {
+	return len(id) > 0 && utf8.Valid(id) && utf8.RuneCount(id) <= ocpp.MaxIDLength
 }
 
 // statusOf returns what a StatusNotification reports, or "" if its
@@ -154,8 +215,9 @@ func statusOf(data []byte) (string, int) {
 // without decoding the rest: the tap sees every frame, and decoding each
 // whole a second time would cost the server more than the view is worth.
 // It reports false for what it cannot read this way, an escaped string
-// among them; such a frame goes uncounted.
-func peek(data []byte) (typ ocpp.MessageType, id string, action []byte, ok bool) {
+// among them; such a frame goes uncounted. Id and action are data's own
+// bytes: a frame read costs no copy of them.
+func peek(data []byte) (typ ocpp.MessageType, id, action []byte, ok bool) {
 	i := 0
 	skip := func() {
 		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
@@ -188,30 +250,28 @@ func peek(data []byte) (typ ocpp.MessageType, id string, action []byte, ok bool)
 		return data[start : i-1], true
 	}
 	if !expect('[') {
-		return 0, "", nil, false
+		return 0, nil, nil, false
 	}
 	skip()
 	if i >= len(data) || data[i] < '0' || data[i] > '9' {
-		return 0, "", nil, false
+		return 0, nil, nil, false
 	}
 	typ = ocpp.MessageType(data[i] - '0')
 	i++
 	if !expect(',') {
-		return 0, "", nil, false
+		return 0, nil, nil, false
 	}
-	rawID, ok := str()
-	if !ok {
-		return 0, "", nil, false
+	if id, ok = str(); !ok {
+		return 0, nil, nil, false
 	}
-	id = string(rawID)
 	if typ != ocpp.TypeCall {
 		return typ, id, nil, true
 	}
 	if !expect(',') {
-		return 0, "", nil, false
+		return 0, nil, nil, false
 	}
 	if action, ok = str(); !ok {
-		return 0, "", nil, false
+		return 0, nil, nil, false
 	}
 	return typ, id, action, true
 }

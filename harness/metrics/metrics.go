@@ -27,6 +27,8 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +73,55 @@ type Metrics struct {
 	durations   *prometheus.HistogramVec
 	batches     prometheus.Histogram
 	storeErrors *prometheus.CounterVec
+
+	// actions holds each action's series once a call of it was answered
+	// (a string → *actionSeries), the Core actions only, so that a
+	// station's made-up actions do not grow it; other holds the series of
+	// those. A call then costs a lookup by action and the series' own
+	// atomic adds, not a hash of its labels under calls' and durations'
+	// locks.
+	actions sync.Map
+	other   *actionSeries
+}
+
+// results are the results Call knows, in the order of
+// actionSeries.calls.
+var results = [...]string{ResultOK, ResultCallError, ResultError}
+
+// actionSeries is one action's series, found by their labels once. Each
+// is made when the first call counts in it: a series is there once
+// something was counted in it.
+type actionSeries struct {
+	action   string
+	duration lazy[prometheus.Observer]
+	calls    [len(results)]lazy[prometheus.Counter] // one for each of results
+}
+
+// lazy is a series made the first time it is asked for.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+// get returns the series, made with newSeries if it was not yet. Two calls
+// that race here both make it: newSeries must return the same series each time,
+// as a vector's WithLabelValues does.
+func (l *lazy[T]) get(newSeries func() T) T {
+	if p := l.p.Load(); p != nil {
+		return *p
+	}
+	v := newSeries()
+	l.p.Store(&v)
+	return v
+}
+
+// seriesOf returns the series a call of action counts in.
+func (m *Metrics) seriesOf(action string) *actionSeries {
+	if s, ok := m.actions.Load(action); ok {
+		return s.(*actionSeries)
+	}
+	if _, known := ocpp.ResponseFor(action); !known {
+		return m.other
+	}
+	s, _ := m.actions.LoadOrStore(action, &actionSeries{action: action})
+	return s.(*actionSeries)
 }
 
 // New returns a Metrics with the series that opts allows.
@@ -98,6 +149,7 @@ func New(opts Options) *Metrics {
 			Help: "Store operations that failed, by operation.",
 		}, []string{"op"}),
 	}
+	m.other = &actionSeries{action: OtherAction}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -139,11 +191,17 @@ func (m *Metrics) gauge(name, help string, f func() int) {
 // long answering it took. An action OCPP 1.6 does not name is recorded as
 // OtherAction.
 func (m *Metrics) Call(action, result string, took time.Duration) {
-	if _, known := ocpp.ResponseFor(action); !known {
-		action = OtherAction
+	s := m.seriesOf(action)
+	i := 0
+	for i < len(results) && results[i] != result {
+		i++
 	}
-	m.calls.WithLabelValues(action, result).Inc()
-	m.durations.WithLabelValues(action).Observe(took.Seconds())
+	if i < len(results) {
+		s.calls[i].get(func() prometheus.Counter { return m.calls.WithLabelValues(s.action, result) }).Inc()
+	} else {
+		m.calls.WithLabelValues(s.action, result).Inc() // a result Call does not list
+	}
+	s.duration.get(func() prometheus.Observer { return m.durations.WithLabelValues(s.action) }).Observe(took.Seconds())
 }
 
 // Batch records a batch of size items written to the store.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,6 +168,34 @@ func TestUnknownActionsShareOneSeries(t *testing.T) {
 	f := scrape(t, m.Handler())
 	require.Equal(t, 1000.0, value(t, f, "ocpp_calls_total", "action="+metrics.OtherAction, "result=callerror"))
 	require.Equal(t, 1.0, value(t, f, "ocpp_calls_total", "action=TriggerMessage", "result=ok"))
+	require.Len(t, f["ocpp_calls_total"].GetMetric(), 2)
+	require.Len(t, f["ocpp_call_duration_seconds"].GetMetric(), 2)
+}
+
+func TestSeriesOnlyOnceCounted(t *testing.T) {
+	// Call finds each series once and keeps it: that must not make a
+	// series before a call counts in it, nor lose a count to a race.
+	m := metrics.New(metrics.Options{})
+	f := scrape(t, m.Handler())
+	require.Empty(t, f["ocpp_calls_total"].GetMetric(), "calls counted before any call")
+	require.Empty(t, f["ocpp_call_duration_seconds"].GetMetric(), "durations before any call")
+
+	const goroutines, each = 8, 500
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				m.Call("Heartbeat", metrics.ResultOK, time.Millisecond)
+				m.Call("Made up", metrics.ResultCallError, time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	f = scrape(t, m.Handler())
+	require.Equal(t, float64(goroutines*each), value(t, f, "ocpp_calls_total", "action=Heartbeat", "result=ok"))
+	require.Equal(t, float64(goroutines*each), value(t, f, "ocpp_calls_total", "action="+metrics.OtherAction, "result=callerror"))
+	count, _ := histogram(t, f, "ocpp_call_duration_seconds", "action=Heartbeat")
+	require.Equal(t, uint64(goroutines*each), count)
 	require.Len(t, f["ocpp_calls_total"].GetMetric(), 2)
 	require.Len(t, f["ocpp_call_duration_seconds"].GetMetric(), 2)
 }
