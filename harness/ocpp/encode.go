@@ -37,7 +37,15 @@ func (r *CallResult) appendJSON(dst []byte) ([]byte, error) {
 	if out, ok := appendPayload(dst, r.Payload); ok {
 		return append(out, ']'), nil
 	}
-	return appendSlow(dst[:n], TypeCallResult, r.ID, payloadOrEmpty(r.Payload))
+	return r.appendSlow(dst[:n])
+}
+
+// appendSlow is what appendJSON leaves to encoding/json, in a frame of its
+// own (see encodeError).
+//
+//go:noinline
+func (r *CallResult) appendSlow(dst []byte) ([]byte, error) {
+	return appendSlow(dst, TypeCallResult, r.ID, payloadOrEmpty(r.Payload))
 }
 
 func (e *CallError) appendJSON(dst []byte) ([]byte, error) {

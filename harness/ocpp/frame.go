@@ -218,10 +218,19 @@ func AppendEncode(dst []byte, m Message) ([]byte, error) {
 		out = append(dst, b...)
 	}
 	if err != nil {
-		return dst, fmt.Errorf("ocpp: encode frame: %w", err)
+		return dst, encodeError(err)
 	}
 	return out, nil
 }
+
+// encodeError wraps an error of AppendEncode. It is a function of its own,
+// never inlined, so that the arguments of its call to fmt take no room in
+// the frame of AppendEncode: Send encodes on a goroutine of step 09's that
+// starts with a small stack, and the stack it needs to encode is the stack
+// it might have to grow to, again and again.
+//
+//go:noinline
+func encodeError(err error) error { return fmt.Errorf("ocpp: encode frame: %w", err) }
 
 // errNilMessage is the error for encoding no message at all.
 var errNilMessage = errors.New("ocpp: encode frame: nil message")

@@ -67,73 +67,95 @@ func (s *scanner) atEnd() bool {
 
 // value moves past one JSON value, whitespace before it included, and
 // reports whether it was valid JSON. It does not check UTF-8, as
-// encoding/json's scanner does not.
+// encoding/json's scanner does not. depth is how deep the value is nested
+// already.
+//
+// It walks nested objects and arrays in a loop, not by recursion, keeping
+// which of its open containers are objects in the bits of one word: its
+// frame is all the stack it takes, however deep the value. Send encodes
+// each answer through it, on a goroutine that starts with a small stack.
 func (s *scanner) value(depth int) bool {
-	s.skipSpace()
-	switch c := s.peek(); c {
-	case '{':
-		if depth >= maxFastDepth {
-			return false
-		}
-		s.i++
-		if s.consume('}') {
-			return true
-		}
-		for {
-			s.skipSpace()
+	var objects uint64 // bit k is set if the k-th open container is an object
+	open := 0
+	for {
+		// A value starts here.
+		s.skipSpace()
+		switch c := s.peek(); c {
+		case '{', '[':
+			if depth+open >= maxFastDepth {
+				return false
+			}
+			s.i++
+			if s.consume(c + 2) { // '}' is '{'+2, ']' is '['+2
+				break // an empty one: a whole value
+			}
+			if c == '{' {
+				objects |= 1 << open
+			} else {
+				objects &^= 1 << open
+			}
+			open++
+			if c == '{' && !s.key() {
+				return false
+			}
+			continue
+		case '"':
 			if _, _, ok := s.stringContent(); !ok {
 				return false
 			}
-			if !s.consume(':') || !s.value(depth+1) {
+		case 't':
+			if !s.literal("true") {
 				return false
 			}
-			s.skipSpace()
-			switch s.peek() {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return true
-			default:
+		case 'f':
+			if !s.literal("false") {
+				return false
+			}
+		case 'n':
+			if !s.literal("null") {
+				return false
+			}
+		default:
+			if _, ok := s.number(); !ok {
 				return false
 			}
 		}
-	case '[':
-		if depth >= maxFastDepth {
-			return false
-		}
-		s.i++
-		if s.consume(']') {
-			return true
-		}
+		// A value ended: close the containers it ends, up to the next
+		// element of one still open.
 		for {
-			if !s.value(depth + 1) {
-				return false
+			if open == 0 {
+				return true
 			}
+			inObject := objects&(1<<(open-1)) != 0
 			s.skipSpace()
 			switch s.peek() {
 			case ',':
 				s.i++
-			case ']':
+				if inObject && !s.key() {
+					return false
+				}
+			case '}', ']':
+				if (s.peek() == '}') != inObject {
+					return false
+				}
 				s.i++
-				return true
+				open--
+				continue
 			default:
 				return false
 			}
+			break
 		}
-	case '"':
-		_, _, ok := s.stringContent()
-		return ok
-	case 't':
-		return s.literal("true")
-	case 'f':
-		return s.literal("false")
-	case 'n':
-		return s.literal("null")
-	default:
-		_, ok := s.number()
-		return ok
 	}
+}
+
+// key moves past an object member's key and its colon.
+func (s *scanner) key() bool {
+	s.skipSpace()
+	if _, _, ok := s.stringContent(); !ok {
+		return false
+	}
+	return s.consume(':')
 }
 
 func (s *scanner) literal(word string) bool {

@@ -55,3 +55,26 @@ func (c *Conn) waitReadable() {
 	c.woke = false
 	c.raw.Read(c.readable) // an error is the next read's to report
 }
+
+// A rawWriter writes to the socket beneath a Conn what the socket takes at
+// once, without waiting (see writeFrame).
+type rawWriter struct {
+	p   []byte // to write
+	n   int    // written
+	err error
+	f   func(fd uintptr) bool // for RawConn.Write: writes w.p[w.n:] until the socket is full
+}
+
+// writeNow writes as much of p as the socket takes at once, and returns
+// how much it wrote.
+func (c *Conn) writeNow(p []byte) (int, error) {
+	w := c.rawWriter
+	w.p, w.n, w.err = p, 0, nil
+	err := c.raw.Write(w.f)
+	n := w.n
+	if err == nil {
+		err = w.err
+	}
+	w.p, w.err = nil, nil
+	return n, err
+}

@@ -4,3 +4,7 @@ package wsconn
 
 // readableFunc returns nil: on this platform a Conn waits in its read.
 func readableFunc(*bool) func(fd uintptr) bool { return nil }
+
+// newRawWriter returns nil: on this platform a Conn writes through its
+// net.Conn.
+func newRawWriter() *rawWriter { return nil }

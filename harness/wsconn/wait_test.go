@@ -4,6 +4,7 @@ package wsconn_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/wsconn"
 )
 
@@ -207,4 +209,61 @@ func TestOwnReadBufferRefusesEarlyData(t *testing.T) {
 		return
 	}
 	assert.True(t, errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "reset"), "%v", err)
+}
+
+func TestWritingPastWhatTheSocketTakes(t *testing.T) {
+	big := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 200_000) }
+	t.Run("a station that reads late gets every frame whole", func(t *testing.T) {
+		sent := make(chan error, 1)
+		url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+			c.SetWriteTimeout(10 * time.Second)
+			for i := range 30 {
+				payload := json.RawMessage(`"` + big(i) + `"`)
+				if err := c.Send(&ocpp.CallResult{ID: "m", Payload: payload}); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+			c.Read() // until the station goes
+		}})
+		ws := dialTCP(t, url+"/ocpp/CS1")
+		time.Sleep(200 * time.Millisecond) // the socket's buffers fill: the server waits
+		for i := range 30 {
+			_, data, err := ws.ReadMessage()
+			require.NoError(t, err)
+			require.Equal(t, `[3,"m","`+big(i)+`"]`, string(data), "frame %d", i)
+		}
+		require.NoError(t, <-sent)
+	})
+	t.Run("a station that never reads is given up after the write timeout", func(t *testing.T) {
+		conns := make(chan *wsconn.Conn, 1)
+		sent := make(chan error, 1)
+		url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+			conns <- c
+			c.SetWriteTimeout(100 * time.Millisecond)
+			payload := json.RawMessage(`"` + big(0) + `"`)
+			for {
+				if err := c.Send(&ocpp.CallResult{ID: "m", Payload: payload}); err != nil {
+					sent <- err
+					return
+				}
+			}
+		}})
+		dialTCP(t, url+"/ocpp/CS1")
+		c := <-conns
+		select {
+		case err := <-sent:
+			var ne net.Error
+			require.ErrorAs(t, err, &ne)
+			assert.True(t, ne.Timeout(), "%v: want a timeout", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Send to a station that never reads still waiting 10 s after its 100 ms write timeout")
+		}
+		select {
+		case <-c.Done():
+		default:
+			t.Error("the connection is still open after a write that timed out")
+		}
+	})
 }

@@ -31,3 +31,26 @@ func readableFunc(woke *bool) func(fd uintptr) bool {
 		}
 	}
 }
+
+// newRawWriter returns a rawWriter whose function writes until the socket
+// is full, and reports true: it never waits for the poller.
+func newRawWriter() *rawWriter {
+	w := &rawWriter{}
+	w.f = func(fd uintptr) bool {
+		for w.n < len(w.p) {
+			n, err := syscall.Write(int(fd), w.p[w.n:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return true // full: the rest waits, with a deadline
+			case err != nil:
+				w.err = err
+				return true
+			}
+			w.n += n
+		}
+		return true
+	}
+	return w
+}

@@ -13,6 +13,7 @@ package wsconn
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,7 +68,8 @@ type Conn struct {
 	log      *slog.Logger
 	tap      Tap // nil unless the net.Conn is one
 
-	wmu           sync.Mutex // gorilla/websocket allows one writer at a time
+	wmu           sync.Mutex // one writer of messages at a time: their frames must not mix
+	rawWriter     *rawWriter // under wmu; nil if raw is
 	encodeBuffers *sync.Pool // the Server's, or nil
 	writeTimeout  atomic.Int64
 
@@ -200,27 +202,102 @@ func (c *Conn) deadline() time.Time {
 // returns an error.
 func (c *Conn) Send(m ocpp.Message) error {
 	buf := c.encodeBuffer()
-	data, err := ocpp.AppendEncode((*buf)[:0], m)
+	data, err := ocpp.AppendEncode(append((*buf)[:0], frameHeaderRoom[:]...), m)
 	if err != nil {
 		c.freeEncodeBuffer(buf)
 		return err
 	}
+	frame := textFrame(data)
 	c.wmu.Lock()
-	c.ws.SetWriteDeadline(c.deadline())
-	err = c.ws.WriteMessage(websocket.TextMessage, data)
-	if err != nil {
-		c.close()
-	}
+	err = c.writeFrame(frame)
 	c.wmu.Unlock()
 	*buf = data
 	c.freeEncodeBuffer(buf)
 	if err != nil {
-		return fmt.Errorf("send to %s: %w", c.station, err)
+		return c.sendError(err)
 	}
 	if c.tap != nil {
 		c.tap.MessageSent(c.station, m)
 	}
 	return nil
+}
+
+// sendError wraps an error of Send, in a frame of its own, never inlined,
+// so that Send's frame stays small (see writeFrame).
+//
+//go:noinline
+func (c *Conn) sendError(err error) error { return fmt.Errorf("send to %s: %w", c.station, err) }
+
+// writeFrame writes a whole frame to the connection and closes the
+// connection if the write fails. c.wmu is held.
+//
+// Send writes its frames itself rather than through gorilla's writer: a
+// message is encoded, framed and written from one buffer. Straight to the
+// socket first, for what it takes at once, which is the whole frame unless
+// the station does not read: no write deadline to set (a runtime timer to
+// move, under a lock) for a write that cannot wait, and a call path
+// shallow enough for step 09's answer goroutines, which start with a small
+// stack, not to grow it. What the socket does not take is written through
+// the net.Conn, within the write timeout. Gorilla's own writes (a pong, a
+// close, Ping) are each one write too, and the socket takes one write at a
+// time, so frames never mix on the wire.
+func (c *Conn) writeFrame(frame []byte) error {
+	if c.rawWriter != nil {
+		n, err := c.writeNow(frame)
+		if err != nil {
+			c.close()
+			return err
+		}
+		if frame = frame[n:]; len(frame) == 0 {
+			return nil
+		}
+	}
+	nc := c.ws.NetConn()
+	nc.SetWriteDeadline(c.deadline())
+	if _, err := nc.Write(frame); err != nil {
+		c.close()
+		return err
+	}
+	return nil
+}
+
+// pong answers a station's ping, as gorilla's own handler would, but in
+// turn with Send's messages and with their write deadline.
+func (c *Conn) pong(data string) error {
+	c.wmu.Lock()
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), c.deadline())
+	c.wmu.Unlock()
+	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			return err
+		}
+	}
+	return nil
+}
+
+// frameHeaderRoom is the room Send leaves before a message for its frame
+// header: the longest a server's frame has (RFC 6455 §5.2: two bytes, and
+// eight of length; a server does not mask).
+var frameHeaderRoom [10]byte
+
+// textFrame writes the header of a final text frame before the payload in
+// data[len(frameHeaderRoom):] and returns the frame.
+func textFrame(data []byte) []byte {
+	const finText = 0x81
+	n := len(data) - len(frameHeaderRoom)
+	switch {
+	case n < 126:
+		data[8], data[9] = finText, byte(n)
+		return data[8:]
+	case n < 1<<16:
+		data[6], data[7] = finText, 126
+		binary.BigEndian.PutUint16(data[8:], uint16(n))
+		return data[6:]
+	default:
+		data[0], data[1] = finText, 127
+		binary.BigEndian.PutUint64(data[2:], uint64(n))
+		return data
+	}
 }
 
 // encodeBuffer returns a buffer to encode a message into, lent by the
@@ -581,9 +658,11 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}), encodeBuffers: &s.encodeBuffers}
 	c.tap, _ = ws.NetConn().(Tap)
+	ws.SetPingHandler(c.pong)
 	if f := readableFunc(&c.woke); f != nil && c.br != nil {
 		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
 			c.readable = f
+			c.rawWriter = newRawWriter()
 		}
 	}
 	s.mu.Lock()

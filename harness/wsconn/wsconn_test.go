@@ -613,3 +613,32 @@ func TestDone(t *testing.T) {
 		})
 	}
 }
+
+// TestSendFrameLengths sends answers of every length around the frame
+// header's boundaries (RFC 6455 §5.2: 125, 126 and 65,535 bytes), and reads
+// them back as gorilla's client does.
+func TestSendFrameLengths(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pads := make(chan int)
+		l := serve(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+			for pad := range pads {
+				payload := json.RawMessage(`"` + strings.Repeat("x", pad) + `"`)
+				if err := c.Send(&ocpp.CallResult{ID: "m", Payload: payload}); err != nil {
+					return
+				}
+			}
+		}})
+		ws := mustDial(t, l, "/ocpp/CS1")
+		const envelope = len(`[3,"m",""]`)
+		for _, n := range []int{0, 1, 124, 125, 126, 127, 65534, 65535, 65536, 65537, 200_000} {
+			pad := max(n-envelope, 0)
+			pads <- pad
+			_, data, err := ws.ReadMessage()
+			require.NoError(t, err, "a frame of %d bytes", n)
+			want := `[3,"m","` + strings.Repeat("x", pad) + `"]`
+			require.Equal(t, len(want), len(data), "a frame of %d bytes", n)
+			require.Equal(t, want, string(data))
+		}
+		close(pads)
+	})
+}
