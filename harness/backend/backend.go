@@ -9,6 +9,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -204,11 +205,32 @@ type workerKey struct{}
 // WithWorker returns a context naming the worker that does the work, so the
 // backend's records (and the demo's timeline) can show who did what.
 func WithWorker(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, workerKey{}, name)
+	return &workerContext{Context: ctx, name: name}
 }
+
+// workerContext is the context WithWorker returns. A step makes one for
+// every call: as a type of its own it is one allocation, where
+// context.WithValue with a string is two, and WorkerFrom reads it without
+// a third.
+type workerContext struct {
+	context.Context
+	name string
+}
+
+func (c *workerContext) Value(key any) any {
+	if key == (workerKey{}) {
+		return c.name
+	}
+	return c.Context.Value(key)
+}
+
+func (c *workerContext) String() string { return fmt.Sprintf("%v.WithWorker(%q)", c.Context, c.name) }
 
 // WorkerFrom returns the worker named in ctx, or "".
 func WorkerFrom(ctx context.Context) string {
+	if c, ok := ctx.(*workerContext); ok {
+		return c.name
+	}
 	name, _ := ctx.Value(workerKey{}).(string)
 	return name
 }

@@ -558,3 +558,24 @@ func TestGate(t *testing.T) {
 		})
 	})
 }
+
+func TestWithWorker(t *testing.T) {
+	type otherKey struct{}
+	parent := context.WithValue(context.Background(), otherKey{}, "kept")
+	ctx := backend.WithWorker(parent, "worker-3")
+	if got := backend.WorkerFrom(ctx); got != "worker-3" {
+		t.Errorf("WorkerFrom = %q, want worker-3", got)
+	}
+	if got := ctx.Value(otherKey{}); got != "kept" {
+		t.Errorf("a value of the parent: %v, want kept", got)
+	}
+	// A context made from it still names the worker.
+	child, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if got := backend.WorkerFrom(child); got != "worker-3" {
+		t.Errorf("WorkerFrom of a child = %q, want worker-3", got)
+	}
+	if got := backend.WorkerFrom(parent); got != "" {
+		t.Errorf("WorkerFrom of a context without a worker = %q, want none", got)
+	}
+}

@@ -3,6 +3,7 @@ package wsconn
 import (
 	"net"
 	"syscall"
+	"time"
 )
 
 // A PassThrough net.Conn wraps another and reads nothing ahead of its
@@ -56,25 +57,31 @@ func (c *Conn) waitReadable() {
 	c.raw.Read(c.readable) // an error is the next read's to report
 }
 
-// A rawWriter writes to the socket beneath a Conn what the socket takes at
-// once, without waiting (see writeFrame).
+// A rawWriter writes a frame to the socket beneath a Conn (see
+// writeFrame).
 type rawWriter struct {
-	p   []byte // to write
-	n   int    // written
-	err error
-	f   func(fd uintptr) bool // for RawConn.Write: writes w.p[w.n:] until the socket is full
+	p        []byte // to write
+	n        int    // written
+	err      error
+	deadline func() time.Time // the Conn's, for a write that has to wait
+	nc       net.Conn         // to set the deadline on
+	armed    bool             // a deadline was set for this write
+	f        func(fd uintptr) bool
 }
 
-// writeNow writes as much of p as the socket takes at once, and returns
-// how much it wrote.
-func (c *Conn) writeNow(p []byte) (int, error) {
+// writeRaw writes frame to the socket in one RawConn.Write: what the
+// socket takes at once, and if that is not all, the rest as the station
+// reads, within the write timeout. It leaves no deadline behind.
+func (c *Conn) writeRaw(frame []byte) error {
 	w := c.rawWriter
-	w.p, w.n, w.err = p, 0, nil
+	w.p, w.n, w.err, w.armed = frame, 0, nil, false
 	err := c.raw.Write(w.f)
-	n := w.n
 	if err == nil {
 		err = w.err
 	}
+	if w.armed && err == nil {
+		w.nc.SetWriteDeadline(time.Time{})
+	}
 	w.p, w.err = nil, nil
-	return n, err
+	return err
 }

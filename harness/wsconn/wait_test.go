@@ -267,3 +267,24 @@ func TestWritingPastWhatTheSocketTakes(t *testing.T) {
 		}
 	})
 }
+
+// TestNoDeadlineLeftBehind checks that a ping's write deadline does not
+// outlive it: a frame sent after it has passed goes out.
+func TestNoDeadlineLeftBehind(t *testing.T) {
+	sent := make(chan error, 1)
+	url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		c.SetWriteTimeout(50 * time.Millisecond)
+		if err := c.Ping(); err != nil {
+			sent <- err
+			return
+		}
+		time.Sleep(200 * time.Millisecond) // the ping's deadline passes
+		sent <- c.Send(&ocpp.CallResult{ID: "m", Payload: json.RawMessage(`{}`)})
+		c.Read()
+	}})
+	ws := dialTCP(t, url+"/ocpp/CS1")
+	_, data, err := ws.ReadMessage() // the ping is answered inside
+	require.NoError(t, err)
+	assert.Equal(t, `[3,"m",{}]`, string(data))
+	require.NoError(t, <-sent, "a Send after a Ping whose write deadline had passed")
+}

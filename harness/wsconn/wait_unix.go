@@ -2,7 +2,11 @@
 
 package wsconn
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+	"time"
+)
 
 // readableFunc returns the function RawConn.Read calls to ask whether the
 // socket has anything to read. Its first call in a wait peeks, and reports
@@ -32,10 +36,11 @@ func readableFunc(woke *bool) func(fd uintptr) bool {
 	}
 }
 
-// newRawWriter returns a rawWriter whose function writes until the socket
-// is full, and reports true: it never waits for the poller.
-func newRawWriter() *rawWriter {
-	w := &rawWriter{}
+// newRawWriter returns a rawWriter whose function writes until the frame
+// is out, and when the socket is full sets the write deadline (once) and
+// reports false, to wait for the poller with the socket's write lock held.
+func newRawWriter(nc net.Conn, deadline func() time.Time) *rawWriter {
+	w := &rawWriter{nc: nc, deadline: deadline}
 	w.f = func(fd uintptr) bool {
 		for w.n < len(w.p) {
 			n, err := syscall.Write(int(fd), w.p[w.n:])
@@ -43,7 +48,11 @@ func newRawWriter() *rawWriter {
 			case err == syscall.EINTR:
 				continue
 			case err == syscall.EAGAIN:
-				return true // full: the rest waits, with a deadline
+				if !w.armed {
+					w.armed = true
+					w.nc.SetWriteDeadline(w.deadline())
+				}
+				return false
 			case err != nil:
 				w.err = err
 				return true

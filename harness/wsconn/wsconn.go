@@ -16,9 +16,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -68,8 +70,12 @@ type Conn struct {
 	log      *slog.Logger
 	tap      Tap // nil unless the net.Conn is one
 
-	wmu           sync.Mutex // one writer of messages at a time: their frames must not mix
-	rawWriter     *rawWriter // under wmu; nil if raw is
+	// wlock holds the turn to write: one frame at a time, so that frames do
+	// not mix. A channel, not a mutex: a goroutine waiting for it is
+	// durably blocked, as testing/synctest needs to move its fake clock
+	// while the write before waits for its deadline.
+	wlock         chan struct{}
+	rawWriter     *rawWriter // with the turn to write; nil if raw is
 	encodeBuffers *sync.Pool // the Server's, or nil
 	writeTimeout  atomic.Int64
 
@@ -136,7 +142,7 @@ func (c *Conn) readFrame() (data []byte, binary bool, err error) {
 	if c.stopped.Load() {
 		return nil, false, ErrStopped
 	}
-	kind, data, err := c.ws.ReadMessage()
+	kind, data, err := c.readMessage()
 	if c.stopped.Load() {
 		return nil, false, ErrStopped // even if a frame came: it was read after the stop
 	}
@@ -147,6 +153,42 @@ func (c *Conn) readFrame() (data []byte, binary bool, err error) {
 		c.tap.FrameRead(c.station, data)
 	}
 	return data, kind == websocket.BinaryMessage, nil
+}
+
+// readMessage reads the next data message, as gorilla's ReadMessage does,
+// into a buffer of exactly its size. ReadMessage reads through io.ReadAll,
+// whose first buffer is 512 bytes: for a Heartbeat of 30, that is most of
+// what a call allocates, and what sets the pace of the garbage collector.
+// The message is read into a scratch buffer lent by the Server's pool and
+// copied out: the caller keeps the copy (a decoded message may point into
+// it).
+func (c *Conn) readMessage() (kind int, data []byte, err error) {
+	kind, r, err := c.ws.NextReader()
+	if err != nil {
+		return kind, nil, err
+	}
+	buf := c.scratch()
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // room for more
+		}
+		var n int
+		n, err = r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		data, err = append([]byte(nil), b...), nil
+		if data == nil {
+			data = []byte{}
+		}
+	}
+	*buf = b
+	c.freeScratch(buf)
+	return kind, data, err
 }
 
 // Subprotocol returns the subprotocol the handshake agreed on: "ocpp1.6",
@@ -208,9 +250,9 @@ func (c *Conn) Send(m ocpp.Message) error {
 		return err
 	}
 	frame := textFrame(data)
-	c.wmu.Lock()
-	err = c.writeFrame(frame)
-	c.wmu.Unlock()
+	c.wlock <- struct{}{} // our turn to write
+	err = c.writeFrame(frame, data[len(frameHeaderRoom):])
+	<-c.wlock
 	*buf = data
 	c.freeEncodeBuffer(buf)
 	if err != nil {
@@ -228,50 +270,87 @@ func (c *Conn) Send(m ocpp.Message) error {
 //go:noinline
 func (c *Conn) sendError(err error) error { return fmt.Errorf("send to %s: %w", c.station, err) }
 
-// writeFrame writes a whole frame to the connection and closes the
-// connection if the write fails. c.wmu is held.
+// writeFrame writes a whole text frame to the connection, and closes the
+// connection if the write fails. It holds the turn to write (c.wlock).
 //
-// Send writes its frames itself rather than through gorilla's writer: a
-// message is encoded, framed and written from one buffer. Straight to the
-// socket first, for what it takes at once, which is the whole frame unless
-// the station does not read: no write deadline to set (a runtime timer to
-// move, under a lock) for a write that cannot wait, and a call path
-// shallow enough for step 09's answer goroutines, which start with a small
-// stack, not to grow it. What the socket does not take is written through
-// the net.Conn, within the write timeout. Gorilla's own writes (a pong, a
-// close, Ping) are each one write too, and the socket takes one write at a
-// time, so frames never mix on the wire.
-func (c *Conn) writeFrame(frame []byte) error {
+// Over a socket, Send writes its frames itself rather than through
+// gorilla's writer: a message is encoded, framed and written from one
+// buffer, in one RawConn.Write that holds the socket's write lock until
+// the whole frame is out, so that no other write can come between its
+// bytes. It writes what the socket takes at once, which is all of it
+// unless the station does not read: only then does it set a write deadline
+// and wait. No deadline to move (a runtime timer, under a lock) for a
+// write that cannot wait, and a call path shallow enough for step 09's
+// answer goroutines, which start with a small stack, not to grow it.
+// Elsewhere (the in-memory network) gorilla writes the payload.
+func (c *Conn) writeFrame(frame, payload []byte) error {
+	var err error
 	if c.rawWriter != nil {
-		n, err := c.writeNow(frame)
-		if err != nil {
-			c.close()
-			return err
-		}
-		if frame = frame[n:]; len(frame) == 0 {
-			return nil
-		}
+		err = c.writeRaw(frame)
+	} else {
+		c.ws.SetWriteDeadline(c.deadline())
+		err = c.ws.WriteMessage(websocket.TextMessage, payload)
 	}
-	nc := c.ws.NetConn()
-	nc.SetWriteDeadline(c.deadline())
-	if _, err := nc.Write(frame); err != nil {
+	if err != nil {
 		c.close()
-		return err
 	}
-	return nil
+	return err
+}
+
+// writeControl writes a control frame with gorilla's writer, in turn with
+// Send's frames, waiting for its turn until deadline at most. It leaves no
+// write deadline behind on the socket: writeRaw counts on finding none.
+func (c *Conn) writeControl(kind int, data []byte, deadline time.Time) error {
+	if !c.turnBy(deadline) {
+		return fmt.Errorf("%w: another write held the connection", os.ErrDeadlineExceeded)
+	}
+	defer func() { <-c.wlock }()
+	err := c.ws.WriteControl(kind, data, deadline)
+	if err == nil && c.rawWriter != nil && !deadline.IsZero() {
+		c.ws.NetConn().SetWriteDeadline(time.Time{})
+	}
+	return err
+}
+
+// turnBy takes the turn to write, waiting until deadline at most (zero:
+// for as long as it takes), and reports whether it did.
+func (c *Conn) turnBy(deadline time.Time) bool {
+	select {
+	case c.wlock <- struct{}{}:
+		return true
+	default:
+	}
+	if deadline.IsZero() {
+		c.wlock <- struct{}{}
+		return true
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case c.wlock <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // pong answers a station's ping, as gorilla's own handler would, but in
 // turn with Send's messages and with their write deadline.
 func (c *Conn) pong(data string) error {
-	c.wmu.Lock()
-	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), c.deadline())
-	c.wmu.Unlock()
+	err := c.writeControl(websocket.PongMessage, []byte(data), c.deadline())
 	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 			return err
 		}
 	}
+	return nil
+}
+
+// closeReply answers a station's close frame, as gorilla's own handler
+// would, but in turn with Send's messages.
+func (c *Conn) closeReply(code int, text string) error {
+	msg := websocket.FormatCloseMessage(code, "")
+	c.writeControl(websocket.CloseMessage, msg, time.Now().Add(closeFrameTimeout))
 	return nil
 }
 
@@ -320,14 +399,21 @@ func (c *Conn) freeEncodeBuffer(buf *[]byte) {
 	}
 }
 
-// maxPooledEncodeBuffer is the largest encoding buffer kept for reuse.
+// scratch and freeScratch lend a buffer of the Server's pool to read a
+// message into.
+func (c *Conn) scratch() *[]byte { return c.encodeBuffer() }
+
+func (c *Conn) freeScratch(buf *[]byte) { c.freeEncodeBuffer(buf) }
+
+// maxPooledEncodeBuffer is the largest encoding or scratch buffer kept for
+// reuse.
 const maxPooledEncodeBuffer = 16 << 10
 
 // Ping sends a ping frame; the station's pong runs OnPong's function. Like
 // Send it waits at most the write timeout, and a failed ping closes the
 // connection. It may be called from any goroutine.
 func (c *Conn) Ping() error {
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, c.deadline()); err != nil {
+	if err := c.writeControl(websocket.PingMessage, nil, c.deadline()); err != nil {
 		c.close()
 		return fmt.Errorf("ping %s: %w", c.station, err)
 	}
@@ -345,7 +431,7 @@ func (c *Conn) CloseWith(code int, reason string) error {
 	}
 	c.closing() // the connection carries nothing more: say so before the wait
 	msg := websocket.FormatCloseMessage(code, reason)
-	err := c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
+	err := c.writeControl(websocket.CloseMessage, msg, deadline)
 	return errors.Join(err, c.close())
 }
 
@@ -656,13 +742,15 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		s.handles.Done()
 		return
 	}
-	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}), encodeBuffers: &s.encodeBuffers}
+	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}),
+		wlock: make(chan struct{}, 1), encodeBuffers: &s.encodeBuffers}
 	c.tap, _ = ws.NetConn().(Tap)
 	ws.SetPingHandler(c.pong)
+	ws.SetCloseHandler(c.closeReply)
 	if f := readableFunc(&c.woke); f != nil && c.br != nil {
 		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
 			c.readable = f
-			c.rawWriter = newRawWriter()
+			c.rawWriter = newRawWriter(ws.NetConn(), c.deadline)
 		}
 	}
 	s.mu.Lock()
