@@ -492,9 +492,11 @@ const (
 
 // readBufferSize is the size of each connection's read buffer: it holds
 // for the life of the connection, idle or not. A station's frames are a
-// few dozen to a few hundred bytes; a larger one is read through it in
-// pieces, or past it, straight into the frame.
-const readBufferSize = 512
+// few dozen to a few hundred bytes, and a frame's header at most 14: a
+// larger frame is read through it in pieces, or past it, straight into the
+// message. (gorilla takes a buffer it is given only if it is larger than
+// 256 bytes.)
+const readBufferSize = 320
 
 // Server accepts station connections at /ocpp/{stationId} and runs Handle
 // for each in its own goroutine.
