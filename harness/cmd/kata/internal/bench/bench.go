@@ -800,6 +800,8 @@ type serverFigures struct {
 	rss        int64
 	goroutines int
 	heap       int64 // the Go heap's spans in use (go_memstats_heap_inuse_bytes)
+	live       int64 // the Go heap's objects, garbage included until it is collected (go_memstats_heap_alloc_bytes)
+	stacks     int64 // goroutine stacks (go_memstats_stack_inuse_bytes)
 }
 
 // measure reads the server's figures: threads and RSS from /proc on Linux,
@@ -827,6 +829,12 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	f.goroutines = int(g)
 	if h, err := parseMetric(text, "go_memstats_heap_inuse_bytes"); err == nil {
 		f.heap = int64(h)
+	}
+	if h, err := parseMetric(text, "go_memstats_heap_alloc_bytes"); err == nil {
+		f.live = int64(h)
+	}
+	if st, err := parseMetric(text, "go_memstats_stack_inuse_bytes"); err == nil {
+		f.stacks = int64(st)
 	}
 	if st, err := readProcStatus(c.cmd.Process.Pid); err == nil {
 		f.threads, f.rss = st.threads, st.rss
@@ -942,8 +950,9 @@ func (b *bench) idle(ctx context.Context) {
 	}
 	perStation := func(f serverFigures) float64 { return float64(f.rss-before.rss) / float64(n) / 1024 }
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
-		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB) · %.2f goroutines per station (%s → %s) · from %s",
+		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap and %.1f of stack · %.2f goroutines per station (%s → %s) · from %s",
 			max(after.threads, settled.threads), perStation(settled), perStation(after), mib(before.rss), mib(after.rss), mib(settled.rss),
+			float64(settled.live-before.live)/float64(n)/1024, float64(settled.stacks-before.stacks)/float64(n)/1024,
 			float64(after.goroutines-before.goroutines)/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
 }
 
