@@ -4,6 +4,17 @@
 // connection that many goroutines may send on, and a Server that tracks its
 // connections so that Close leaves nothing behind.
 //
+// A station is a goroutine and a few kilobytes while it is idle (make bench
+// PHASE=idle measures the final server: 8.4 KiB of Go heap and stack per
+// station, its state included, 4 of them the stack), because a Conn keeps
+// nothing it does not need between frames: the handshake's goroutine
+// returns and takes net/http's request and buffers with it, the read buffer
+// is 320 bytes of the connection's own, the buffers a frame is encoded,
+// written or read into are lent by the Server's pools for the length of
+// that frame, and the goroutine waits for its socket outside the WebSocket
+// reader, where its stack fits in 4 KiB (see waitReadable). Send writes a
+// frame straight to the socket (see writeFrame).
+//
 // By default it trusts its stations, as steps 01–08 do. The edge's policy
 // (who may connect, which frames are acceptable, how long to wait for a
 // station) is step 09's lesson; wsconn offers only the means: Server.Accept
