@@ -750,3 +750,53 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// passThroughProbe stands in for the stations' server: it takes one
+// connection and says whether it passes through (wsconn.PassThrough)
+// before anything is read from it, and once its request has been read.
+type passThroughProbe struct {
+	got  chan [2]bool
+	done chan struct{}
+}
+
+func (p *passThroughProbe) Serve(l net.Listener) error {
+	c, err := l.Accept()
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	pt, ok := c.(wsconn.PassThrough)
+	if !ok {
+		p.got <- [2]bool{}
+		return nil
+	}
+	before := pt.PassThrough() != nil
+	br := bufio.NewReaderSize(c, 16) // reads no further than the request
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil || line == "\r\n" {
+			break
+		}
+	}
+	p.got <- [2]bool{before, pt.PassThrough() != nil}
+	<-p.done
+	return nil
+}
+
+func (p *passThroughProbe) Close() error {
+	close(p.done)
+	return nil
+}
+
+func TestPassThroughOnceReplayed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &passThroughProbe{got: make(chan [2]bool, 1), done: make(chan struct{})}
+		s := start(t, portmux.Options{}, p, says("http"))
+		c, _ := dialRaw(t, s.l)
+		_, err := io.WriteString(c, handshake("/ocpp/CS1", "")+"\r\n")
+		require.NoError(t, err)
+		got := <-p.got
+		assert.False(t, got[0], "a connection passes through while the Mux holds bytes it read to route it")
+		assert.True(t, got[1], "a connection does not pass through once what the Mux read has been read")
+	})
+}
