@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Report is what a fleet did: every station's calls, and the totals.
@@ -16,9 +18,10 @@ type Report struct {
 	Connected int // stations that connected
 	// Calls counts the calls attempted; Answered those answered with a
 	// CALLRESULT; Cut those still waiting when the run's context ended (an
-	// interrupt, a time limit), which are nobody's failure; Failed the
-	// others.
-	Calls, Answered, Failed, Cut int
+	// interrupt, a time limit), which are nobody's failure; Left those
+	// still waiting when the server went away (see StationReport.Left),
+	// nobody's failure either; Failed the others.
+	Calls, Answered, Failed, Cut, Left int
 	// Ended reports that the run's context ended before every station was
 	// done: an interrupt or a time limit cut the run short.
 	Ended bool
@@ -36,6 +39,10 @@ type StationReport struct {
 	// Cut reports that the station was still connecting or waiting for an
 	// answer when the run's context ended; Err says where it was.
 	Cut bool
+	// Left reports that the server closed the station's connection with
+	// 1001, going away: a server that stops says goodbye so (a graceful
+	// shutdown), and a station reconnects later. Err says so.
+	Left bool
 	// Deaf is what the deaf station of a Deaf fleet did, once it had
 	// connected; nil for every other station.
 	Deaf *DeafReport
@@ -54,6 +61,9 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bo
 		if ended && cutOff(st.Err) {
 			stations[i].Cut = true
 		}
+		if serverWentAway(st.Err) {
+			stations[i].Left = true
+		}
 		for _, c := range st.Calls {
 			r.Calls++
 			switch {
@@ -61,6 +71,8 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bo
 				r.Answered++
 			case ended && cutOff(c.Err):
 				r.Cut++
+			case serverWentAway(c.Err):
+				r.Left++
 			default:
 				r.Failed++
 			}
@@ -84,6 +96,13 @@ func cutOff(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrClosed)
 }
 
+// serverWentAway reports whether err is the server closing the connection
+// with 1001, going away.
+func serverWentAway(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
+}
+
 // Percentile is the nearest-rank p-th percentile (0 to 100) of sorted
 // durations, 0 for none: the one the reports give, for anyone who measures
 // calls the same way (make bench).
@@ -96,11 +115,11 @@ func Percentile(sorted []time.Duration, p int) time.Duration {
 }
 
 // Failures returns the stations that failed, in id order: those with an
-// error that was not the run being cut short.
+// error that was not the run being cut short, nor the server going away.
 func (r *Report) Failures() []StationReport {
 	var failed []StationReport
 	for _, st := range r.Stations {
-		if st.Err != nil && !st.Cut {
+		if st.Err != nil && !st.Cut && !st.Left {
 			failed = append(failed, st)
 		}
 	}
@@ -112,6 +131,17 @@ func (r *Report) cutStations() int {
 	n := 0
 	for _, st := range r.Stations {
 		if st.Cut {
+			n++
+		}
+	}
+	return n
+}
+
+// leftStations counts the stations the server closed with 1001.
+func (r *Report) leftStations() int {
+	n := 0
+	for _, st := range r.Stations {
+		if st.Left {
 			n++
 		}
 	}
@@ -138,6 +168,9 @@ func (r *Report) Summary() string {
 	if r.Cut > 0 {
 		fmt.Fprintf(&b, ", %d cut off waiting when the run ended", r.Cut)
 	}
+	if r.Left > 0 {
+		fmt.Fprintf(&b, ", %d unanswered when the server went away", r.Left)
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "latency: p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
 	fmt.Fprintf(&b, "wall time: %v\n", round(r.Wall))
@@ -149,6 +182,9 @@ func (r *Report) Summary() string {
 	}
 	if cut := r.cutStations(); cut > 0 {
 		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))
+	}
+	if left := r.leftStations(); left > 0 {
+		fmt.Fprintf(&b, "%s closed by the server with 1001, going away: it was stopped, and said goodbye\n", stations(left))
 	}
 	failed := r.Failures()
 	if len(failed) == 0 {

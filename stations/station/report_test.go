@@ -3,9 +3,12 @@ package station
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestFloodSummary(t *testing.T) {
@@ -142,5 +145,32 @@ func TestPercentile(t *testing.T) {
 				t.Errorf("percentile(p%d) = %v, want %v", tc.p, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestServerGoingAwayIsNoFailure(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	goingAway := fmt.Errorf("station CS0001: server closed the connection: %w",
+		&websocket.CloseError{Code: websocket.CloseGoingAway, Text: "server shutting down"})
+	policy := fmt.Errorf("station CS0002: server closed the connection: %w",
+		&websocket.CloseError{Code: websocket.ClosePolicyViolation, Text: "replaced"})
+	r := newReport(Idle, []StationReport{
+		{ID: "CS0001", Connected: true, Err: goingAway,
+			Calls: []CallRecord{{Sent: t0, Received: t0.Add(time.Millisecond)}, {Sent: t0, Err: goingAway}}},
+		{ID: "CS0002", Connected: true, Err: policy},
+	}, time.Second, false)
+
+	failed := r.Failures()
+	if len(failed) != 1 || failed[0].ID != "CS0002" {
+		t.Errorf("failures: %v, want only CS0002 (a close 1001 is the server saying goodbye)", failed)
+	}
+	if r.Failed != 0 || r.Left != 1 {
+		t.Errorf("calls: %d failed, %d left, want 0 and 1", r.Failed, r.Left)
+	}
+	summary := r.Summary()
+	for _, want := range []string{"1 unanswered when the server went away", "1 station closed by the server with 1001", "1 station failed", "CS0002"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, summary)
+		}
 	}
 }
