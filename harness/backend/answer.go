@@ -119,6 +119,39 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 		return ocpp.MeterValuesResponse{}, nil
 	case *ocpp.StatusNotificationRequest:
 		return ocpp.StatusNotificationResponse{}, nil
+	case *ocpp.FirmwareStatusNotificationRequest:
+		b.mu.Lock()
+		f := b.firmware[station]
+		f.Firmware, f.FirmwareAt = r.Status, now
+		b.firmware[station] = f
+		b.mu.Unlock()
+		return ocpp.FirmwareStatusNotificationResponse{}, nil
+	case *ocpp.DiagnosticsStatusNotificationRequest:
+		b.mu.Lock()
+		f := b.firmware[station]
+		f.Diagnostics, f.DiagnosticsAt = r.Status, now
+		b.firmware[station] = f
+		b.mu.Unlock()
+		return ocpp.DiagnosticsStatusNotificationResponse{}, nil
 	}
 	return struct{}{}, nil
+}
+
+// FirmwareState is what a station last said of its firmware update and of
+// its diagnostics upload (the Firmware Management profile's
+// notifications), and when: a status it never sent is "".
+type FirmwareState struct {
+	Firmware      ocpp.FirmwareStatus
+	FirmwareAt    time.Time
+	Diagnostics   ocpp.DiagnosticsStatus
+	DiagnosticsAt time.Time
+}
+
+// FirmwareState returns what station last said of its firmware and its
+// diagnostics, and false if it said nothing of either.
+func (b *Backend) FirmwareState(station string) (FirmwareState, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f, ok := b.firmware[station]
+	return f, ok
 }

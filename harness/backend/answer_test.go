@@ -96,6 +96,24 @@ func TestAnswerResults(t *testing.T) {
 		result(t, b.Answer("CS1", newCall(t, "d1", ocpp.ActionDataTransfer, ocpp.DataTransferRequest{VendorId: "kata"})), "d1", &resp)
 		require.Equal(t, ocpp.DataTransferUnknownVendorId, resp.Status)
 	})
+	// Chargers send these unasked, after a firmware update or a
+	// diagnostics upload: a central system that answers NotImplemented
+	// fails them.
+	t.Run("FirmwareStatusNotification and DiagnosticsStatusNotification", func(t *testing.T) {
+		_, ok := b.FirmwareState("CS7")
+		require.False(t, ok, "before the station said anything")
+		var fw ocpp.FirmwareStatusNotificationResponse
+		result(t, b.Answer("CS7", newCall(t, "f1", ocpp.ActionFirmwareStatusNotification,
+			ocpp.FirmwareStatusNotificationRequest{Status: ocpp.FirmwareInstalling})), "f1", &fw)
+		var diag ocpp.DiagnosticsStatusNotificationResponse
+		result(t, b.Answer("CS7", newCall(t, "g1", ocpp.ActionDiagnosticsStatusNotification,
+			ocpp.DiagnosticsStatusNotificationRequest{Status: ocpp.DiagnosticsUploaded})), "g1", &diag)
+		state, ok := b.FirmwareState("CS7")
+		require.True(t, ok)
+		require.Equal(t, ocpp.FirmwareInstalling, state.Firmware)
+		require.Equal(t, ocpp.DiagnosticsUploaded, state.Diagnostics)
+		require.False(t, state.FirmwareAt.IsZero() || state.DiagnosticsAt.IsZero(), "when each was said: %+v", state)
+	})
 }
 
 func TestAnswerTransactionIDs(t *testing.T) {
@@ -145,6 +163,10 @@ func TestAnswerErrors(t *testing.T) {
 		{"vendor of the wrong type", ocpp.ActionBootNotification, `{"chargePointVendor":7,"chargePointModel":"M"}`, ocpp.TypeConstraintViolation},
 		{"idTag too long", ocpp.ActionAuthorize, `{"idTag":"123456789012345678901"}`, ocpp.PropertyConstraintViolation},
 		{"status outside its enumeration", ocpp.ActionStatusNotification, `{"connectorId":1,"errorCode":"NoError","status":"Asleep"}`, ocpp.PropertyConstraintViolation},
+		{"firmware status outside its enumeration", ocpp.ActionFirmwareStatusNotification, `{"status":"Flashing"}`, ocpp.PropertyConstraintViolation},
+		{"firmware status missing", ocpp.ActionFirmwareStatusNotification, `{}`, ocpp.OccurenceConstraintViolation},
+		{"diagnostics status outside its enumeration", ocpp.ActionDiagnosticsStatusNotification, `{"status":"Sent"}`, ocpp.PropertyConstraintViolation},
+		{"diagnostics status of the wrong type", ocpp.ActionDiagnosticsStatusNotification, `{"status":1}`, ocpp.TypeConstraintViolation},
 		{"payload is not an object", ocpp.ActionHeartbeat, `[]`, ocpp.FormationViolation},
 		{"payload is not JSON", ocpp.ActionHeartbeat, `{`, ocpp.FormationViolation},
 	}

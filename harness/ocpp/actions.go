@@ -1,7 +1,8 @@
 package ocpp
 
 // RequestFor returns a pointer to a new zero request for an action that a
-// station sends to the central system, ready for Call.UnmarshalPayload. It
+// station sends to the central system (Core's, and the Firmware Management
+// profile's notifications), ready for Call.UnmarshalPayload. It
 // reports false for any other action, which a central system answers with
 // NotImplemented.
 func RequestFor(action string) (any, bool) {
@@ -22,6 +23,10 @@ func RequestFor(action string) (any, bool) {
 		return &StatusNotificationRequest{}, true
 	case ActionStopTransaction:
 		return &StopTransactionRequest{}, true
+	case ActionDiagnosticsStatusNotification:
+		return &DiagnosticsStatusNotificationRequest{}, true
+	case ActionFirmwareStatusNotification:
+		return &FirmwareStatusNotificationRequest{}, true
 	}
 	return nil, false
 }
@@ -78,6 +83,10 @@ func ResponseFor(action string) (any, bool) {
 		return &StatusNotificationResponse{}, true
 	case ActionStopTransaction:
 		return &StopTransactionResponse{}, true
+	case ActionDiagnosticsStatusNotification:
+		return &DiagnosticsStatusNotificationResponse{}, true
+	case ActionFirmwareStatusNotification:
+		return &FirmwareStatusNotificationResponse{}, true
 	case ActionChangeAvailability:
 		return &ChangeAvailabilityResponse{}, true
 	case ActionChangeConfiguration:
