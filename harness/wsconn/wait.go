@@ -49,12 +49,64 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 // keeps 8 KiB, as the runtime halves a stack only while less than a
 // quarter of it is in use. Parked here, 4 KiB do: for 10,000 idle
 // stations, 40 MiB less.
+//
+// A ping or a pong that comes between two messages is handled here too,
+// when the buffer holds all of it: inside gorilla's reader, a goroutine
+// that has read one waits for the next message there, deep again.
 func (c *Conn) waitReadable() {
-	if c.raw == nil || c.br.Buffered() > 0 {
-		return
+	for c.raw != nil {
+		if c.br.Buffered() == 0 {
+			c.woke = false
+			if c.raw.Read(c.readable) != nil {
+				return // an error is the next read's to report
+			}
+			// Read what came (the read gorilla would make): a ping is
+			// handled here only once it is in the buffer.
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !c.control() {
+			return
+		}
 	}
-	c.woke = false
-	c.raw.Read(c.readable) // an error is the next read's to report
+}
+
+// control handles the ping or pong at the head of the read buffer, as
+// gorilla would (its ping and pong handlers, which are Conn.pong and
+// OnPong's), and reports whether there was one, whole, to handle. Anything
+// else (a message, a close, a frame not all read yet, a frame that breaks
+// the rules) is left to gorilla.
+func (c *Conn) control() bool {
+	const (
+		fin, rsv     = 0x80, 0x70
+		opPing       = 0x9
+		opPong       = 0xA
+		masked       = 0x80
+		maxPayload   = 125 // RFC 6455 §5.5
+		headerAndKey = 2 + 4
+	)
+	n := c.br.Buffered()
+	if n < headerAndKey {
+		return false
+	}
+	h, _ := c.br.Peek(2)
+	op, size := h[0]&0x0f, int(h[1]&0x7f)
+	if h[0]&fin == 0 || h[0]&rsv != 0 || op != opPing && op != opPong || h[1]&masked == 0 || size > maxPayload || n < headerAndKey+size {
+		return false
+	}
+	frame, _ := c.br.Peek(headerAndKey + size)
+	key, payload := frame[2:6], make([]byte, size)
+	for i := range payload {
+		payload[i] = frame[headerAndKey+i] ^ key[i%4]
+	}
+	c.br.Discard(headerAndKey + size)
+	handle := c.ws.PongHandler()
+	if op == opPing {
+		handle = c.ws.PingHandler()
+	}
+	handle(string(payload)) // an error of its write is the next read's or write's to meet
+	return true
 }
 
 // A rawWriter writes a frame to the socket beneath a Conn (see

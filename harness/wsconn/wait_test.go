@@ -288,3 +288,87 @@ func TestNoDeadlineLeftBehind(t *testing.T) {
 	assert.Equal(t, `[3,"m",{}]`, string(data))
 	require.NoError(t, <-sent, "a Send after a Ping whose write deadline had passed")
 }
+
+// TestNoDataAfterClose checks that once a close frame has gone out (here
+// the answer to the station's), Send refuses, as RFC 6455 §5.5.1 says.
+func TestNoDataAfterClose(t *testing.T) {
+	sent := make(chan error, 1)
+	url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		if _, _, err := c.ReadFrame(); err == nil {
+			sent <- errors.New("ReadFrame returned a frame, want the station's close")
+			return
+		}
+		sent <- c.Send(&ocpp.CallResult{ID: "m", Payload: json.RawMessage(`{}`)})
+	}})
+	ws := dialTCP(t, url+"/ocpp/CS1")
+	require.NoError(t, ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")))
+	require.ErrorIs(t, <-sent, websocket.ErrCloseSent, "a Send after the server answered the station's close")
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce, "the station reads the server's close, and nothing before it")
+}
+
+// TestPingsLeaveAnIdleStationWaitingOutsideTheReader checks that a ping
+// from the station, and a pong to the server's, are handled where an idle
+// station waits, which stays outside gorilla's reader.
+func TestPingsLeaveAnIdleStationWaitingOutsideTheReader(t *testing.T) {
+	ponged := make(chan struct{}, 1)
+	conns := make(chan *wsconn.Conn, 1)
+	url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		c.OnPong(func() { ponged <- struct{}{} })
+		conns <- c
+		echo(c)
+	}})
+	ws := dialTCP(t, url+"/ocpp/CS1")
+	got := make(chan string, 1)
+	ws.SetPongHandler(func(data string) error { got <- data; return nil })
+	go func() {
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil { // answers the server's pings
+				return
+			}
+		}
+	}()
+	c := <-conns
+
+	require.NoError(t, ws.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second)))
+	select {
+	case data := <-got:
+		assert.Equal(t, "are you there", data, "the pong carries the ping's data")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the station's ping was not answered within 10 s")
+	}
+	require.NoError(t, c.Ping())
+	select {
+	case <-ponged:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the station's pong did not run OnPong's function within 10 s")
+	}
+	stack := parkedIn(t)
+	assert.True(t, strings.Contains(stack, "wsconn.(*Conn).waitReadable") && !strings.Contains(stack, "gorilla/websocket"),
+		"after a ping and a pong, an idle station's goroutine should wait in Conn.waitReadable again:\n%s", stack)
+}
+
+// TestNoDeadlineLeftByAWaitedSend checks that a Send that had to wait for
+// the station (and so set a write deadline) leaves none behind: a Send
+// after that deadline has passed goes out. (From a review by a helper.)
+func TestNoDeadlineLeftByAWaitedSend(t *testing.T) {
+	sent := make(chan error, 2)
+	next := make(chan struct{})
+	url := serveTCP(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		c.SetWriteTimeout(300 * time.Millisecond)
+		big := json.RawMessage(`"` + strings.Repeat("x", 4<<20) + `"`)
+		sent <- c.Send(&ocpp.CallResult{ID: "big", Payload: big}) // more than the socket takes: it waits
+		<-next
+		sent <- c.Send(&ocpp.CallResult{ID: "m", Payload: json.RawMessage(`{}`)})
+		c.Read()
+	}})
+	ws := dialTCP(t, url+"/ocpp/CS1")
+	time.Sleep(100 * time.Millisecond) // the server's write fills the socket and waits
+	_, _, err := ws.ReadMessage()
+	require.NoError(t, err)
+	require.NoError(t, <-sent)
+	time.Sleep(400 * time.Millisecond) // past the wait's deadline
+	close(next)
+	require.NoError(t, <-sent, "a Send after one that waited, once its deadline had passed")
+}

@@ -90,6 +90,10 @@ type Conn struct {
 	encodeBuffers *sync.Pool // the Server's, or nil
 	writeTimeout  atomic.Int64
 
+	// closeSent is set once a close frame went out: Send then fails with
+	// websocket.ErrCloseSent, as gorilla's writer does.
+	closeSent atomic.Bool
+
 	// dmu orders the read deadline's changes: once stopReading has set
 	// stopped, no SetReadDeadline may move the deadline it set.
 	dmu     sync.Mutex
@@ -158,6 +162,12 @@ func (c *Conn) readFrame() (data []byte, binary bool, err error) {
 		return nil, false, ErrStopped // even if a frame came: it was read after the stop
 	}
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "websocket: ") {
+			// A close came, or gorilla answered a frame over the read
+			// limit or a protocol error with one of its own (gorilla
+			// v1.5.3's errors say "websocket: …"): no data may follow.
+			c.closeSent.Store(true)
+		}
 		return nil, false, err
 	}
 	if c.tap != nil && kind == websocket.TextMessage {
@@ -295,6 +305,9 @@ func (c *Conn) sendError(err error) error { return fmt.Errorf("send to %s: %w", 
 // answer goroutines, which start with a small stack, not to grow it.
 // Elsewhere (the in-memory network) gorilla writes the payload.
 func (c *Conn) writeFrame(frame, payload []byte) error {
+	if c.closeSent.Load() {
+		return websocket.ErrCloseSent // RFC 6455 §5.5.1: no data after a close
+	}
 	var err error
 	if c.rawWriter != nil {
 		err = c.writeRaw(frame)
@@ -316,6 +329,9 @@ func (c *Conn) writeControl(kind int, data []byte, deadline time.Time) error {
 		return fmt.Errorf("%w: another write held the connection", os.ErrDeadlineExceeded)
 	}
 	defer func() { <-c.wlock }()
+	if kind == websocket.CloseMessage {
+		c.closeSent.Store(true)
+	}
 	err := c.ws.WriteControl(kind, data, deadline)
 	if err == nil && c.rawWriter != nil && !deadline.IsZero() {
 		c.ws.NetConn().SetWriteDeadline(time.Time{})
@@ -346,15 +362,20 @@ func (c *Conn) turnBy(deadline time.Time) bool {
 }
 
 // pong answers a station's ping, as gorilla's own handler would, but in
-// turn with Send's messages and with their write deadline.
+// turn with Send's messages: within the write timeout, or a second if there
+// is none (gorilla's own bound). A pong that cannot go out in time is
+// dropped, as gorilla drops it: the station pings again.
 func (c *Conn) pong(data string) error {
-	err := c.writeControl(websocket.PongMessage, []byte(data), c.deadline())
-	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
-		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-			return err
-		}
+	deadline := c.deadline()
+	if deadline.IsZero() {
+		deadline = time.Now().Add(closeFrameTimeout)
 	}
-	return nil
+	err := c.writeControl(websocket.PongMessage, []byte(data), deadline)
+	var ne net.Error
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return err
 }
 
 // closeReply answers a station's close frame, as gorilla's own handler
