@@ -10,7 +10,9 @@ import (
 // caller. PassThrough returns the connection beneath, or nil while the
 // wrapper still holds bytes read from it that its own Read has not yet
 // returned. Through such wrappers a Conn reaches the socket, to wait on it
-// for a frame without going through the reading path (see waitReadable).
+// for a frame without going through the reading path (see waitReadable),
+// and to write its messages to it (see writeFrame): a wrapper must have
+// nothing left to do with either once it passes through.
 type PassThrough interface {
 	PassThrough() net.Conn
 }
