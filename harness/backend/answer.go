@@ -120,18 +120,10 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 	case *ocpp.StatusNotificationRequest:
 		return ocpp.StatusNotificationResponse{}, nil
 	case *ocpp.FirmwareStatusNotificationRequest:
-		b.mu.Lock()
-		f := b.firmware[station]
-		f.Firmware, f.FirmwareAt = r.Status, now
-		b.firmware[station] = f
-		b.mu.Unlock()
+		b.noteFirmware(station, func(f *FirmwareState) { f.Firmware, f.FirmwareAt = r.Status, now })
 		return ocpp.FirmwareStatusNotificationResponse{}, nil
 	case *ocpp.DiagnosticsStatusNotificationRequest:
-		b.mu.Lock()
-		f := b.firmware[station]
-		f.Diagnostics, f.DiagnosticsAt = r.Status, now
-		b.firmware[station] = f
-		b.mu.Unlock()
+		b.noteFirmware(station, func(f *FirmwareState) { f.Diagnostics, f.DiagnosticsAt = r.Status, now })
 		return ocpp.DiagnosticsStatusNotificationResponse{}, nil
 	}
 	return struct{}{}, nil
@@ -145,6 +137,16 @@ type FirmwareState struct {
 	FirmwareAt    time.Time
 	Diagnostics   ocpp.DiagnosticsStatus
 	DiagnosticsAt time.Time
+}
+
+// noteFirmware changes what the backend keeps of station's firmware and
+// diagnostics.
+func (b *Backend) noteFirmware(station string, change func(*FirmwareState)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.firmware[station]
+	change(&f)
+	b.firmware[station] = f
 }
 
 // FirmwareState returns what station last said of its firmware and its

@@ -27,6 +27,7 @@ package metrics
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,7 @@ type Metrics struct {
 	storeErrors *prometheus.CounterVec
 
 	// actions holds each action's series once a call of it was answered
-	// (a string → *actionSeries), the Core actions only, so that a
+	// (a string → *actionSeries), the actions OCPP 1.6 names only, so that a
 	// station's made-up actions do not grow it; other holds the series of
 	// those. A call then costs a lookup by action and the series' own
 	// atomic adds, not a hash of its labels under calls' and durations'
@@ -192,11 +193,7 @@ func (m *Metrics) gauge(name, help string, f func() int) {
 // OtherAction.
 func (m *Metrics) Call(action, result string, took time.Duration) {
 	s := m.seriesOf(action)
-	i := 0
-	for i < len(results) && results[i] != result {
-		i++
-	}
-	if i < len(results) {
+	if i := slices.Index(results[:], result); i >= 0 {
 		s.calls[i].get(func() prometheus.Counter { return m.calls.WithLabelValues(s.action, result) }).Inc()
 	} else {
 		m.calls.WithLabelValues(s.action, result).Inc() // a result Call does not list

@@ -114,13 +114,11 @@ func (c *Conn) control() bool {
 // A rawWriter writes a frame to the socket beneath a Conn (see
 // writeFrame).
 type rawWriter struct {
-	p        []byte // to write
-	n        int    // written
-	err      error
-	deadline func() time.Time // the Conn's, for a write that has to wait
-	nc       net.Conn         // to set the deadline on
-	armed    bool             // a deadline was set for this write
-	f        func(fd uintptr) bool
+	p     []byte // to write
+	n     int    // written
+	err   error
+	armed bool // a deadline was set for this write
+	f     func(fd uintptr) bool
 }
 
 // writeRaw writes frame to the socket in one RawConn.Write: what the
@@ -134,7 +132,7 @@ func (c *Conn) writeRaw(frame []byte) error {
 		err = w.err
 	}
 	if w.armed && err == nil {
-		w.nc.SetWriteDeadline(time.Time{})
+		c.ws.NetConn().SetWriteDeadline(time.Time{})
 	}
 	w.p, w.err = nil, nil
 	return err

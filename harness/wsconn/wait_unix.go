@@ -2,11 +2,7 @@
 
 package wsconn
 
-import (
-	"net"
-	"syscall"
-	"time"
-)
+import "syscall"
 
 // readableFunc returns the function RawConn.Read calls to ask whether the
 // socket has anything to read. Its first call in a wait peeks, and reports
@@ -39,8 +35,8 @@ func readableFunc(woke *bool) func(fd uintptr) bool {
 // newRawWriter returns a rawWriter whose function writes until the frame
 // is out, and when the socket is full sets the write deadline (once) and
 // reports false, to wait for the poller with the socket's write lock held.
-func newRawWriter(nc net.Conn, deadline func() time.Time) *rawWriter {
-	w := &rawWriter{nc: nc, deadline: deadline}
+func newRawWriter(c *Conn) *rawWriter {
+	w := &rawWriter{}
 	w.f = func(fd uintptr) bool {
 		for w.n < len(w.p) {
 			n, err := syscall.Write(int(fd), w.p[w.n:])
@@ -50,7 +46,7 @@ func newRawWriter(nc net.Conn, deadline func() time.Time) *rawWriter {
 			case err == syscall.EAGAIN:
 				if !w.armed {
 					w.armed = true
-					w.nc.SetWriteDeadline(w.deadline())
+					c.ws.NetConn().SetWriteDeadline(c.deadline())
 				}
 				return false
 			case err != nil:

@@ -85,10 +85,10 @@ type Conn struct {
 	// not mix. A channel, not a mutex: a goroutine waiting for it is
 	// durably blocked, as testing/synctest needs to move its fake clock
 	// while the write before waits for its deadline.
-	wlock         chan struct{}
-	rawWriter     *rawWriter // with the turn to write; nil if raw is
-	encodeBuffers *sync.Pool // the Server's, or nil
-	writeTimeout  atomic.Int64
+	wlock        chan struct{}
+	rawWriter    *rawWriter // with the turn to write; nil if raw is
+	buffers      *sync.Pool // the Server's, lent a frame at a time
+	writeTimeout atomic.Int64
 
 	// closeSent is set once a close frame went out: Send then fails with
 	// websocket.ErrCloseSent, as gorilla's writer does.
@@ -180,7 +180,7 @@ func (c *Conn) readFrame() (data []byte, binary bool, err error) {
 // into a buffer of exactly its size. ReadMessage reads through io.ReadAll,
 // whose first buffer is 512 bytes: for a Heartbeat of 30, that is most of
 // what a call allocates, and what sets the pace of the garbage collector.
-// The message is read into a scratch buffer lent by the Server's pool and
+// The message is read into a buffer lent by the Server's pool and
 // copied out: the caller keeps the copy (a decoded message may point into
 // it).
 func (c *Conn) readMessage() (kind int, data []byte, err error) {
@@ -188,7 +188,7 @@ func (c *Conn) readMessage() (kind int, data []byte, err error) {
 	if err != nil {
 		return kind, nil, err
 	}
-	buf := c.scratch()
+	buf := c.borrow()
 	b := (*buf)[:0]
 	for {
 		if len(b) == cap(b) {
@@ -208,7 +208,7 @@ func (c *Conn) readMessage() (kind int, data []byte, err error) {
 		}
 	}
 	*buf = b
-	c.freeScratch(buf)
+	c.giveBack(buf)
 	return kind, data, err
 }
 
@@ -264,10 +264,10 @@ func (c *Conn) deadline() time.Time {
 // can carry nothing more, and is closed: a goroutine blocked in Read
 // returns an error.
 func (c *Conn) Send(m ocpp.Message) error {
-	buf := c.encodeBuffer()
+	buf := c.borrow()
 	data, err := ocpp.AppendEncode(append((*buf)[:0], frameHeaderRoom[:]...), m)
 	if err != nil {
-		c.freeEncodeBuffer(buf)
+		c.giveBack(buf)
 		return err
 	}
 	frame := textFrame(data)
@@ -275,7 +275,7 @@ func (c *Conn) Send(m ocpp.Message) error {
 	err = c.writeFrame(frame, data[len(frameHeaderRoom):])
 	<-c.wlock
 	*buf = data
-	c.freeEncodeBuffer(buf)
+	c.giveBack(buf)
 	if err != nil {
 		return c.sendError(err)
 	}
@@ -411,35 +411,26 @@ func textFrame(data []byte) []byte {
 	}
 }
 
-// encodeBuffer returns a buffer to encode a message into, lent by the
-// Server's pool: a message is encoded, written and forgotten, and a
-// connection that sends nothing holds no buffer.
-func (c *Conn) encodeBuffer() *[]byte {
-	if c.encodeBuffers != nil {
-		if b, ok := c.encodeBuffers.Get().(*[]byte); ok {
-			return b
-		}
+// borrow returns a buffer lent by the Server's pool, to encode a message
+// into or read one into: a frame is encoded or read, and the buffer goes
+// back, so that a connection between frames holds none.
+func (c *Conn) borrow() *[]byte {
+	if b, ok := c.buffers.Get().(*[]byte); ok {
+		return b
 	}
 	return new([]byte)
 }
 
-// freeEncodeBuffer gives buf back to the pool, unless a large message made
-// it too large to keep.
-func (c *Conn) freeEncodeBuffer(buf *[]byte) {
-	if c.encodeBuffers != nil && cap(*buf) <= maxPooledEncodeBuffer {
-		c.encodeBuffers.Put(buf)
+// giveBack returns buf to the pool, unless a large message made it too
+// large to keep.
+func (c *Conn) giveBack(buf *[]byte) {
+	if cap(*buf) <= maxPooledBuffer {
+		c.buffers.Put(buf)
 	}
 }
 
-// scratch and freeScratch lend a buffer of the Server's pool to read a
-// message into.
-func (c *Conn) scratch() *[]byte { return c.encodeBuffer() }
-
-func (c *Conn) freeScratch(buf *[]byte) { c.freeEncodeBuffer(buf) }
-
-// maxPooledEncodeBuffer is the largest encoding or scratch buffer kept for
-// reuse.
-const maxPooledEncodeBuffer = 16 << 10
+// maxPooledBuffer is the largest buffer the pool keeps.
+const maxPooledBuffer = 16 << 10
 
 // Ping sends a ping frame; the station's pong runs OnPong's function. Like
 // Send it waits at most the write timeout, and a failed ping closes the
@@ -547,8 +538,8 @@ type Server struct {
 	http     *http.Server
 	upgrader websocket.Upgrader
 	// writeBuffers lends the connections their write buffers, one frame
-	// at a time, and encodeBuffers the buffers Send encodes a message into.
-	writeBuffers, encodeBuffers sync.Pool
+	// at a time, and buffers those a message is encoded or read into.
+	writeBuffers, buffers sync.Pool
 
 	mu      sync.Mutex
 	closed  bool // no new station is accepted
@@ -777,14 +768,14 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}),
-		wlock: make(chan struct{}, 1), encodeBuffers: &s.encodeBuffers}
+		wlock: make(chan struct{}, 1), buffers: &s.buffers}
 	c.tap, _ = ws.NetConn().(Tap)
 	ws.SetPingHandler(c.pong)
 	ws.SetCloseHandler(c.closeReply)
 	if f := readableFunc(&c.woke); f != nil && c.br != nil {
 		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
 			c.readable = f
-			c.rawWriter = newRawWriter(ws.NetConn(), c.deadline)
+			c.rawWriter = newRawWriter(c)
 		}
 	}
 	s.mu.Lock()

@@ -126,22 +126,11 @@ func (r *Report) Failures() []StationReport {
 	return failed
 }
 
-// cutStations counts the stations the end of the run cut short.
-func (r *Report) cutStations() int {
+// countStations counts the stations for which is reports true.
+func (r *Report) countStations(is func(StationReport) bool) int {
 	n := 0
 	for _, st := range r.Stations {
-		if st.Cut {
-			n++
-		}
-	}
-	return n
-}
-
-// leftStations counts the stations the server closed with 1001.
-func (r *Report) leftStations() int {
-	n := 0
-	for _, st := range r.Stations {
-		if st.Left {
+		if is(st) {
 			n++
 		}
 	}
@@ -180,10 +169,10 @@ func (r *Report) Summary() string {
 	if r.Mode == Deaf && len(r.Stations) > 0 {
 		b.WriteString(r.deafSummary())
 	}
-	if cut := r.cutStations(); cut > 0 {
+	if cut := r.countStations(func(st StationReport) bool { return st.Cut }); cut > 0 {
 		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))
 	}
-	if left := r.leftStations(); left > 0 {
+	if left := r.countStations(func(st StationReport) bool { return st.Left }); left > 0 {
 		fmt.Fprintf(&b, "%s closed by the server with 1001, going away: it was stopped, and said goodbye\n", stations(left))
 	}
 	failed := r.Failures()

@@ -426,6 +426,17 @@ func lockAndUnlock(mu *sync.Mutex) {
 // BenchmarkParse parses a dump of some 2,100 goroutines: a server with a
 // thousand stations, as kit.Settle looks at it again and again.
 func BenchmarkParse(b *testing.B) {
+	big := bigDump(b)
+	b.SetBytes(int64(len(big)))
+	for b.Loop() {
+		Parse(big)
+	}
+}
+
+// bigDump is testdata's stack.txt with its goroutines repeated 350 times:
+// some 2,100 goroutines.
+func bigDump(b *testing.B) string {
+	b.Helper()
 	d, err := os.ReadFile(filepath.Join("testdata", "stack.txt"))
 	if err != nil {
 		b.Fatal(err)
@@ -438,11 +449,7 @@ func BenchmarkParse(b *testing.B) {
 			sb.WriteString("\n\n" + g)
 		}
 	}
-	big := []byte(sb.String())
-	b.SetBytes(int64(len(big)))
-	for b.Loop() {
-		Parse(string(big))
-	}
+	return sb.String()
 }
 
 // TestHeaders holds Headers to Parse: the same goroutines, the same header
@@ -471,19 +478,7 @@ func TestHeaders(t *testing.T) {
 }
 
 func BenchmarkHeaders(b *testing.B) {
-	d, err := os.ReadFile(filepath.Join("testdata", "stack.txt"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	gs := strings.Split(strings.TrimSpace(string(d)), "\n\n")
-	var sb strings.Builder
-	sb.WriteString(gs[0])
-	for range 350 {
-		for _, g := range gs[1:] {
-			sb.WriteString("\n\n" + g)
-		}
-	}
-	big := sb.String()
+	big := bigDump(b)
 	b.SetBytes(int64(len(big)))
 	for b.Loop() {
 		Headers(big)
