@@ -755,8 +755,9 @@ func TestWatchCountsFromItsStart(t *testing.T) {
 	})
 }
 
-// watchPage opens an event stream on h that reads nothing more than its
-// hello until ctx ends; the channel is closed when its handler returns.
+// watchPage opens an event stream on h, in a synctest bubble, that drops
+// what it reads until ctx ends; the channel is closed when its handler
+// returns.
 func watchPage(t *testing.T, h *Hub, ctx context.Context) <-chan struct{} {
 	t.Helper()
 	pr, pw := io.Pipe()
@@ -772,5 +773,9 @@ func watchPage(t *testing.T, h *Hub, ctx context.Context) <-chan struct{} {
 		pr.Close()
 		<-done
 	})
+	// The page is open, and its first frame made, before the caller goes
+	// on: a frame it made later, at the same instant as the caller's next
+	// steps, could show some of them or none.
+	synctest.Wait()
 	return done
 }

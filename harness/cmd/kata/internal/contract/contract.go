@@ -108,35 +108,43 @@ func RunContract(args []string) error {
 		width = max(width, len(s.Name))
 	}
 	var total tally
-	// Vet, the type-check for other platforms and gofmt start once the
-	// last test binary is built, beside the last ones running: the go
-	// command's share of the two cores is free by then.
+	// The harness's tests start once the solutions are built, beside the
+	// steps' runs and the wrong turns' builds: the steps' tests wait as
+	// well as compute, and the harness's compiling fills their waits. Vet,
+	// the type-check for other platforms and gofmt start once the last
+	// test binary is built, when the go command's share is free again.
 	overlay := ""
 	var vet func() vetResults
-	afterBuilds := func() {}
+	var harness func() *gotest.TestRun
+	afterBuilds, afterSolutions := func() {}, func() {}
 	if *only == "" {
 		if overlay, err = startersOverlay(steps, starters, tmp); err != nil {
 			return err
 		}
 		started := make(chan func() vetResults, 1)
+		tested := make(chan *gotest.TestRun, 1)
+		afterSolutions = func() { go func() { tested <- testHarness(r) }() }
 		afterBuilds = func() { started <- startVet(r, steps, starters, overlay) }
 		vet = func() vetResults { return (<-started)() }
+		harness = func() *gotest.TestRun { return <-tested }
 	}
-	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterBuilds)
+	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterSolutions, afterBuilds)
 	total.add(t)
 	if *only == "" {
-		st.Status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt…")
+		st.Status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt, the harness's tests…")
 		waitStart := time.Now()
 		res := vet()
+		tr := harness()
+		res.harnessUnbuilt = tr.Err == nil && tr.BuildFailed()
 		t, vetPhases := reportVet(st, res, width)
 		total.add(t)
+		total.add(reportHarness(r, st, tr, width))
 		phases = append(phases, vetPhases...)
-		// Vet overlaps the steps' last runs: the phase line says what
-		// it added beyond them too, so the phases' sum is the whole.
-		phases = append(phases, phase{"vet's wait after the steps", time.Since(waitStart)})
-		harnessStart := time.Now()
-		total.add(checkHarness(r, st, width))
-		phases = append(phases, phase{"harness", time.Since(harnessStart)})
+		phases = append(phases, phase{"harness (from the solutions' build)", tr.Elapsed})
+		// The rest overlaps the steps' last runs: the phase line says
+		// what it added beyond them too, so that steps, wrong turns and
+		// this wait sum to the whole.
+		phases = append(phases, phase{"wait after the steps", time.Since(waitStart)})
 	}
 
 	fmt.Println()
@@ -230,9 +238,10 @@ type variant struct {
 // turn, its second, …), which shares their dependencies, and parallel
 // binaries run while the next ones build. It prints a line per step in
 // order, its name padded to width, and returns how long the steps and
-// their wrong turns took. It calls afterBuilds once every binary is built
-// (or could not be), while the last ones may still run.
-func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterBuilds func()) (tally, []phase) {
+// their wrong turns took. It calls afterSolutions once the starters and the
+// solutions are built, and afterBuilds once every binary is built (or could
+// not be), while the last ones may still run.
+func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterSolutions, afterBuilds func()) (tally, []phase) {
 	start := time.Now()
 	var total tally
 	turns := make([][]step.WrongTurn, len(steps))
@@ -290,11 +299,21 @@ func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []
 	var stepsEnd, wrongEnd time.Time
 
 	queue := make(chan *variant, all)
+	test2json := "" // go tool test2json, unless one is built (see gotest.BuildTest2JSON)
 	go func() {
 		defer close(queue)
 		defer afterBuilds()
 		for k, round := range rounds {
 			buildRound(r, steps, round, tmp, fmt.Sprint("round", k))
+			switch k {
+			case 0:
+				// The starters' round built the race variants it needs.
+				if bin, err := gotest.BuildTest2JSON(tmp); err == nil {
+					test2json = bin
+				}
+			case 1: // rounds has the starters' and the solutions', if empty
+				afterSolutions()
+			}
 			for _, v := range round {
 				queue <- v
 			}
@@ -305,7 +324,7 @@ func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []
 	for range max(parallel, 1) {
 		runners.Go(func() {
 			for v := range queue {
-				runVariant(steps[v.step], v)
+				runVariant(steps[v.step], v, test2json)
 				mu.Lock()
 				if v.kind == "wrong" {
 					wrongEnd = time.Now()
@@ -556,12 +575,20 @@ func judgeWrong(t *tally, s step.Step, v *variant, suite map[string]bool) bool {
 // detector, wrong turns too: without it, a fresh machine compiles the
 // standard library and every dependency a second time, which costs more
 // than the race detector saves on the wrong turns (fresh CI, measured:
-// 5m46s with it, 6m09s without).
+// 5m46s with it, 6m09s without). Wrong turns are built without vet, which
+// would take a fifth of a second of each, and is the starters' and the
+// solutions' to pass (they are vetted in their own rounds, and by go vet): a
+// wrong turn is judged by the test it names, even one that make check would
+// stop at vet, which catches it too.
 func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label string) {
 	replace := make(map[string]string)
 	var pkgs []string
 	var built []*variant
+	vet := true
 	for _, v := range round {
+		if v.kind == "wrong" {
+			vet = false
+		}
 		if v.err != nil {
 			continue
 		}
@@ -588,6 +615,9 @@ func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label str
 		return
 	}
 	args := []string{"test", "-c", "-race", gotest.LinkFlags, "-json", "-o", dir + string(filepath.Separator)}
+	if !vet {
+		args = append(args, "-vet=off")
+	}
 	if len(replace) > 0 {
 		overlay, err := step.WriteReplace(replace, filepath.Join(tmp, "overlay-"+label+".json"))
 		if err != nil {
@@ -666,7 +696,7 @@ func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label str
 // crash the tests it kept from running in fresh processes. It records what
 // they reported: the whole suite for a starter or a solution, the test that
 // should catch it for a wrong turn.
-func runVariant(s step.Step, v *variant) {
+func runVariant(s step.Step, v *variant, test2json string) {
 	if v.err != nil {
 		return
 	}
@@ -679,7 +709,9 @@ func runVariant(s step.Step, v *variant) {
 	if v.kind == "wrong" {
 		only = []string{v.wrong.CaughtBy}
 	}
-	v.run = gotest.NewSuite(s).RunBuilt(context.Background(), v.bin, only)
+	su := gotest.NewSuite(s)
+	su.Test2JSON = test2json
+	v.run = su.RunBuilt(context.Background(), v.bin, only)
 	if len(v.buildOut) > 0 {
 		v.run.Build = append(gotest.ParseTestJSON(v.buildOut).Build, v.run.Build...)
 	}
@@ -860,12 +892,15 @@ func crossPackages(r step.Repo) []string {
 // vetResults is what go vet, the type-check for other platforms and gofmt
 // found (see startVet).
 type vetResults struct {
-	vet, fmtErr error
-	vetOut      string
-	vetTook     time.Duration
-	cross       []checkResult // by crossPlatforms
-	unformatted []string
-	fmtTook     time.Duration
+	// harnessUnbuilt says that the harness's tests did not build or vet,
+	// which reportHarness reports.
+	harnessUnbuilt bool
+	vet, fmtErr    error
+	vetOut         string
+	vetTook        time.Duration
+	cross          []checkResult // by crossPlatforms
+	unformatted    []string
+	fmtTook        time.Duration
 }
 
 // A checkResult is what one check printed, whether it failed, and how long
@@ -885,13 +920,14 @@ func startVet(r step.Repo, steps []step.Step, starters []step.CodeSet, overlay s
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// Vet needs its dependencies compiled: -race reuses what the
-		// suites compiled.
+		// suites compiled. The harness and the simulator are vetted by
+		// their go test (see testHarness).
 		start := time.Now()
 		args := []string{"vet", "-race"}
 		if overlay != "" {
 			args = append(args, "-overlay="+overlay)
 		}
-		cmd := exec.Command("go", append(args, "./...")...)
+		cmd := exec.Command("go", append(args, "./exercises/...", "./solutions/...")...)
 		cmd.Dir = r.Root
 		out, err := cmd.CombinedOutput()
 		res.vetOut, res.vet, res.vetTook = strings.TrimSpace(string(out)), err, time.Since(start)
@@ -937,10 +973,13 @@ func reportVet(st term.Style, res vetResults, width int) (tally, []phase) {
 	st.Clear(os.Stdout)
 
 	var said []string
-	if res.vet != nil {
-		t.breach(false, "go vet ./... complains:\n"+term.Indent(res.vetOut, "  "), "fix what go vet reports")
+	switch {
+	case res.vet != nil:
+		t.breach(false, "go vet ./exercises/... ./solutions/... complains:\n"+term.Indent(res.vetOut, "  "), "fix what go vet reports")
 		said = append(said, st.Red("go vet complains"))
-	} else {
+	case res.harnessUnbuilt:
+		said = append(said, st.Red("go vet or the compiler complains of the harness (below)"))
+	default:
 		said = append(said, "go vet is clean")
 	}
 	switch {
@@ -1037,15 +1076,20 @@ func unformattedFiles(r step.Repo, steps []step.Step, starters []step.CodeSet) (
 	return unformatted, nil
 }
 
-// checkHarness runs the unit tests of harness/ and stations/ with -race;
-// go vet has been over them already.
-func checkHarness(r step.Repo, st term.Style, width int) tally {
+// testHarness runs the unit tests of harness/ and stations/ with -race,
+// and every one of go vet's checks on them (-vet=all): in one go command,
+// vet fills the time that the tests spend waiting. Four packages build or
+// run at once, not two: the tests wait on sockets, processes and a browser
+// more than they compute.
+func testHarness(r step.Repo) *gotest.TestRun {
+	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 3 * time.Minute, Flags: []string{"-vet=all", "-p=4"}}
+	return g.Run(context.Background(), r)
+}
+
+// reportHarness holds the harness's tests (see testHarness) to the
+// contract and prints their line.
+func reportHarness(r step.Repo, st term.Style, tr *gotest.TestRun, width int) tally {
 	var t tally
-	st.Status(os.Stdout, "harness, stations: testing with -race…")
-	// go test would vet them again with a few of vet's checks: go vet
-	// -race ./... has run every check on them already (see startVet).
-	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 3 * time.Minute, Flags: []string{"-vet=off"}}
-	tr := g.Run(context.Background(), r)
 	st.Clear(os.Stdout)
 	if tr.Err != nil {
 		t.breach(false, "harness and stations tests could not run: "+tr.Err.Error(), "fix the go command's complaint")
@@ -1053,8 +1097,9 @@ func checkHarness(r step.Repo, st term.Style, width int) tally {
 		return t
 	}
 	if tr.BuildFailed() {
-		t.breach(false, "harness or stations do not compile:\n"+strings.Join(gotest.CompilerLines(tr), "\n"), "fix the compiler's complaint")
-		fmt.Printf("%-*s  %s\n", width, "harness, stations", st.Red("does not compile"))
+		t.breach(false, "harness or stations do not compile, or go vet complains of them:\n"+strings.Join(gotest.CompilerLines(tr), "\n"),
+			"fix what the compiler or go vet says (go vet -race ./harness/... ./stations/...)")
+		fmt.Printf("%-*s  %s\n", width, "harness, stations", st.Red("does not compile or vet"))
 		return t
 	}
 	pkgs := 0

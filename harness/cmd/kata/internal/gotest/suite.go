@@ -65,6 +65,27 @@ type suite struct {
 	afterHang time.Duration
 	// after names the test whose hang shortened limit, or "".
 	after string
+	// Test2JSON is the test2json program that turns the binary's output
+	// into events (see BuildTest2JSON). If it is "", Run builds one, and
+	// RunBuilt runs go tool test2json.
+	Test2JSON string
+}
+
+// BuildTest2JSON builds test2json into dir, with -race, and returns its
+// path. With the standard library's race variants built, as every suite
+// needs them, that takes a second; go tool test2json, by contrast, builds
+// the library again without -race on a fresh machine (12s of two cores)
+// and starts the go command on every run. make test runs a hundred.
+func BuildTest2JSON(dir string) (string, error) {
+	bin := filepath.Join(dir, "test2json")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	out, err := exec.Command("go", "build", "-race", "-o", bin, "cmd/test2json").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build cmd/test2json: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return bin, nil
 }
 
 // NewSuite returns a suite of step s with the step's per-test limit.
@@ -141,6 +162,11 @@ func (su suite) Run(ctx context.Context) *TestRun {
 	if tr := su.build(ctx, bin); tr != nil {
 		tr.Elapsed = time.Since(start)
 		return tr
+	}
+	if su.Test2JSON == "" {
+		if t2j, err := BuildTest2JSON(tmp); err == nil {
+			su.Test2JSON = t2j
+		}
 	}
 	tr := su.RunBuilt(ctx, bin, nil)
 	tr.Elapsed = time.Since(start)
@@ -343,6 +369,9 @@ func (su suite) round(ctx context.Context, bin string, names []string, all bool)
 		return round{err: fmt.Errorf("run the suite: %w", err)}
 	}
 	conv := exec.Command("go", "tool", "test2json", "-p", su.s.ImportPath())
+	if su.Test2JSON != "" {
+		conv = exec.Command(su.Test2JSON, "-p", su.s.ImportPath())
+	}
 	conv.Stdin = pr
 	convOut, err := conv.StdoutPipe()
 	if err != nil {
