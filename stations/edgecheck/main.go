@@ -6,8 +6,8 @@
 //	go run ./stations/edgecheck -url ws://127.0.0.1:8080/ocpp
 //	make edge URL=ws://127.0.0.1:8080/ocpp
 //
-// Each case runs on a fresh connection, as a station id the check makes up
-// (EDGE-{case}-{random}): handshakes without ocpp1.6, a 2 MiB frame, a
+// Each case runs on a fresh connection, as a station id of its own, the
+// same on every run (EDGE-{case}): handshakes without ocpp1.6, a 2 MiB frame, a
 // binary frame, invalid UTF-8, malformed and schema-breaking frames (each
 // followed by a Heartbeat that must still be answered), and a second
 // connection as a connected station. With -key or -auth-keys, the cases
@@ -165,7 +165,7 @@ func newPrinter(w io.Writer, color bool) *printer {
 
 // header says what is checked, and how.
 func (p *printer) header(c *edge.Checker) {
-	as := "as made-up stations EDGE-{case}-{random}"
+	as := "as stations EDGE-{case}, the same on every run"
 	if len(c.Keys) > 0 {
 		as = fmt.Sprintf("as %d station(s) with their keys", len(c.Keys))
 	}

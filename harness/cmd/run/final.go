@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -209,6 +210,16 @@ type stationCaller interface {
 	Call(ctx context.Context, station, action string, req, resp any) error
 }
 
+// serveGCPercent is make serve's GOGC, unless the environment sets one. A
+// central system's stations are idle nearly all the time, and each idle
+// one holds a goroutine's stack: the collector counts the stacks in the
+// heap it lets grow, so at Go's default, 100, the heap of 10,000 idle
+// stations may grow by as much as their stacks and their heap together
+// before it collects. Half that headroom costs an idle station 1 to 2 KiB
+// less, and the server some CPU per call under load (README: "What it
+// does, measured").
+const serveGCPercent = 50
+
 // serve runs the linked step's server on a real port until a signal stops
 // it: the step's OCPP endpoint, the operator API and the Prometheus
 // metrics on one port, its backend keeping what stations report in a store.
@@ -216,6 +227,9 @@ func serve(args []string) error {
 	f, err := parseServeFlags(args, os.Getenv)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	newServer, fields, err := linked.Variant(f.variant)
 	if err != nil {

@@ -2,8 +2,6 @@ package edge
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -207,7 +205,9 @@ func (c *Checker) Run(ctx context.Context, each func(Result)) []Result {
 
 // session returns the session of the i-th case: with keys, the case
 // connects as the i-th of them (round the list); without, as a station id
-// made up for it, EDGE-{slug}-{random}, which no other run uses.
+// of its own, EDGE-{slug}. The ids are the same on every run, so that a
+// server's store keeps one station per case however often it is checked;
+// two checks of one server at once would take each other's connections.
 func (c *Checker) session(i int, slug string) *session {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -219,19 +219,12 @@ func (c *Checker) session(i int, slug string) *session {
 	}
 	s := &session{dialer: dialer{url: c.URL, timeout: timeout, dial: dial}}
 	if len(c.Keys) == 0 {
-		s.station = "EDGE-" + slug + "-" + randomHex(3)
+		s.station = "EDGE-" + slug
 		return s
 	}
 	k := c.Keys[i%len(c.Keys)]
 	s.station, s.key = k.Station, &k.Password
 	return s
-}
-
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // Passed counts the results that are as OCPP-J expects.
