@@ -1096,14 +1096,15 @@ func reportHarness(r step.Repo, st term.Style, tr *gotest.TestRun, width int) ta
 		fmt.Printf("%-*s  %s\n", width, "harness, stations", st.Red("could not run"))
 		return t
 	}
+	// A package that does not build, or that vet complains of, is a
+	// breach; the others' tests ran, and count.
+	pkgs := 0
+	var failing []string
 	if tr.BuildFailed() {
 		t.breach(false, "harness or stations do not compile, or go vet complains of them:\n"+strings.Join(gotest.CompilerLines(tr), "\n"),
 			"fix what the compiler or go vet says (go vet -race ./harness/... ./stations/...)")
-		fmt.Printf("%-*s  %s\n", width, "harness, stations", st.Red("does not compile or vet"))
-		return t
+		failing = append(failing, "does not compile or vet")
 	}
-	pkgs := 0
-	var failing []string
 	for _, p := range tr.Pkgs {
 		if len(p.Tests) > 0 {
 			pkgs++

@@ -206,3 +206,28 @@ func TestWrongTableProblem(t *testing.T) {
 		})
 	}
 }
+
+// A harness package that vet complains of is a breach, and the tests of
+// the others still count.
+func TestReportHarnessCountsPastABuildFailure(t *testing.T) {
+	events := strings.Join([]string{
+		`{"ImportPath":"m/a [m/a.test]","Action":"build-output","Output":"# [m/a]\n"}`,
+		`{"ImportPath":"m/a [m/a.test]","Action":"build-output","Output":"a/a.go:7:8: assignment copies lock value to m2: sync.Mutex\n"}`,
+		`{"ImportPath":"m/a [m/a.test]","Action":"build-fail"}`,
+		`{"Action":"start","Package":"m/a"}`,
+		`{"Action":"output","Package":"m/a","Output":"FAIL\tm/a [build failed]\n"}`,
+		`{"Action":"fail","Package":"m/a","Elapsed":0,"FailedBuild":"m/a [m/a.test]"}`,
+		`{"Action":"start","Package":"m/b"}`,
+		`{"Action":"run","Package":"m/b","Test":"TestB"}`,
+		`{"Action":"pass","Package":"m/b","Test":"TestB","Elapsed":0}`,
+		`{"Action":"pass","Package":"m/b","Elapsed":0}`,
+	}, "\n") + "\n"
+	tr := gotest.ParseTestJSON([]byte(events))
+	tl := reportHarness(step.Repo{Module: "m"}, term.Style{}, tr, 10)
+	if tl.passed != 1 || tl.failed != 1 || len(tl.breaches) != 1 {
+		t.Fatalf("%d passed, %d failed, breaches %v; want TestB's pass and one failure for the build", tl.passed, tl.failed, tl.breaches)
+	}
+	if what := tl.breaches[0].what; !strings.Contains(what, "assignment copies lock value") {
+		t.Errorf("the breach says %q; want vet's complaint in it", what)
+	}
+}
