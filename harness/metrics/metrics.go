@@ -14,18 +14,23 @@
 //	ocpp_processors                          live processors (step 04 on)
 //	ocpp_queued_calls                        calls queued for the connected stations (step 05 on)
 //	ocpp_pending_calls                       server calls awaiting an answer (step 07 on)
+//	ocpp_server_calls_total{action,result}   the server's calls to stations (step 07 on)
+//	ocpp_server_call_duration_seconds{action} how long the stations took to answer them
 //	ocpp_batch_size                          items per batch written; its _count is the batches
 //	ocpp_store_errors_total{op}              store operations that failed
 //
 // with the Go runtime's (go_*) and the process's (process_*) series.
 //
 // The backend reports to a Metrics through its Call, Batch and StoreError
-// methods. It should hold it as an interface of its own with those methods
+// methods, and whoever makes the server's calls (the operator API) through
+// ServerCall. It should hold it as an interface of its own with those methods
 // rather than import this package, so that the steps' suites, which build
 // the backend, do not build client_golang.
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
@@ -44,6 +49,9 @@ const (
 	ResultOK        = "ok"        // answered with a CALLRESULT
 	ResultCallError = "callerror" // answered with a CALLERROR
 	ResultError     = "error"     // not answered: the answer could not be sent, or the work failed
+	// ResultTimeout is a server's call that the station did not answer
+	// before the call's deadline (ServerCall only).
+	ResultTimeout = "timeout"
 )
 
 // OtherAction is the action label of every call whose action OCPP 1.6 Core
@@ -74,6 +82,10 @@ type Metrics struct {
 	durations   *prometheus.HistogramVec
 	batches     prometheus.Histogram
 	storeErrors *prometheus.CounterVec
+	// The server's calls are the operator's, a few a minute: they are
+	// looked up by their labels each time.
+	serverCalls     *prometheus.CounterVec
+	serverDurations *prometheus.HistogramVec
 
 	// actions holds each action's series once a call of it was answered
 	// (a string → *actionSeries), the actions OCPP 1.6 names only, so that a
@@ -149,12 +161,23 @@ func New(opts Options) *Metrics {
 			Name: "ocpp_store_errors_total",
 			Help: "Store operations that failed, by operation.",
 		}, []string{"op"}),
+		serverCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ocpp_server_calls_total",
+			Help: "The server's calls to stations, by action and result (ok: a CALLRESULT, callerror: a CALLERROR, timeout: no answer in time, error: not sent, or the station went away).",
+		}, []string{"action", "result"}),
+		serverDurations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ocpp_server_call_duration_seconds",
+			Help: "How long a station took to answer a call from the server, from the call sent to its answer read, by action.",
+			// From a millisecond to about 30 s, the operator API's
+			// default timeout: a charger answers over a mobile network.
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}, []string{"action"}),
 	}
 	m.other = &actionSeries{action: OtherAction}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.calls, m.durations, m.batches, m.storeErrors,
+		m.calls, m.durations, m.batches, m.storeErrors, m.serverCalls, m.serverDurations,
 	)
 
 	if st := opts.Stations; st != nil {
@@ -199,6 +222,37 @@ func (m *Metrics) Call(action, result string, took time.Duration) {
 		m.calls.WithLabelValues(s.action, result).Inc() // a result Call does not list
 	}
 	s.duration.get(func() prometheus.Observer { return m.durations.WithLabelValues(s.action) }).Observe(took.Seconds())
+}
+
+// ServerCall records a call the server made to a station: its action,
+// what came of it (err, as the step's Server.Call returned it) and how
+// long it took. Only an answered call, a CALLRESULT or a CALLERROR, is
+// timed.
+func (m *Metrics) ServerCall(action string, err error, took time.Duration) {
+	if _, known := ocpp.ResponseFor(action); !known {
+		action = OtherAction
+	}
+	result := ServerCallResult(err)
+	m.serverCalls.WithLabelValues(action, result).Inc()
+	if result == ResultOK || result == ResultCallError {
+		m.serverDurations.WithLabelValues(action).Observe(took.Seconds())
+	}
+}
+
+// ServerCallResult names what came of a server's call by the error the
+// step's Server.Call returned: nil, a CALLERROR (wrapped), the deadline,
+// or anything else.
+func ServerCallResult(err error) string {
+	var callErr *ocpp.CallError
+	switch {
+	case err == nil:
+		return ResultOK
+	case errors.As(err, &callErr):
+		return ResultCallError
+	case errors.Is(err, context.DeadlineExceeded):
+		return ResultTimeout
+	}
+	return ResultError
 }
 
 // Batch records a batch of size items written to the store.

@@ -1,6 +1,8 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ocppkata/kata/harness/metrics"
+	"github.com/ocppkata/kata/harness/ocpp"
 )
 
 // scrape GETs h as Prometheus does and parses the answer with Prometheus's
@@ -282,4 +285,31 @@ func TestHandlerTwice(t *testing.T) {
 		count, _ := histogram(t, scrape(t, m.Handler()), "ocpp_batch_size")
 		require.Equal(t, uint64(1), count)
 	}
+}
+
+// The server's calls count by what came of them, and only an answered one
+// is timed: a timeout's duration is the deadline's, not the station's.
+func TestServerCalls(t *testing.T) {
+	m := metrics.New(metrics.Options{})
+	callErr := fmt.Errorf("call Reset: %w", &ocpp.CallError{ID: "1", Code: ocpp.NotImplemented})
+	m.ServerCall(ocpp.ActionRemoteStartTransaction, nil, 20*time.Millisecond)
+	m.ServerCall(ocpp.ActionRemoteStartTransaction, nil, 30*time.Millisecond)
+	m.ServerCall(ocpp.ActionReset, callErr, time.Second)
+	m.ServerCall(ocpp.ActionReset, fmt.Errorf("call Reset: %w", context.DeadlineExceeded), 30*time.Second)
+	m.ServerCall(ocpp.ActionReset, errors.New("station CS1 is not connected"), 0)
+	m.ServerCall("MadeUp", nil, time.Millisecond)
+
+	f := scrape(t, m.Handler())
+	require.Equal(t, 2.0, value(t, f, "ocpp_server_calls_total", "action=RemoteStartTransaction", "result=ok"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_server_calls_total", "action=Reset", "result=callerror"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_server_calls_total", "action=Reset", "result=timeout"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_server_calls_total", "action=Reset", "result=error"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_server_calls_total", "action=other", "result=ok"))
+
+	count, sum := histogram(t, f, "ocpp_server_call_duration_seconds", "action=RemoteStartTransaction")
+	require.Equal(t, uint64(2), count)
+	require.InDelta(t, 0.05, sum, 1e-9)
+	count, sum = histogram(t, f, "ocpp_server_call_duration_seconds", "action=Reset")
+	require.Equal(t, uint64(1), count, "the CALLERROR only: a timeout or a call not sent is not the station's time")
+	require.Equal(t, 1.0, sum)
 }

@@ -278,7 +278,12 @@ func serve(args []string) error {
 		Registration: func(station string) string { return string(b.Registration(station)) },
 	}
 	if c, ok := srv.(stationCaller); ok {
-		apiOpts.Call = c.Call
+		apiOpts.Call = func(ctx context.Context, station, action string, req, resp any) error {
+			start := time.Now()
+			err := c.Call(ctx, station, action, req, resp)
+			m.ServerCall(action, err, time.Since(start))
+			return err
+		}
 		apiOpts.NotConnected = notConnected(f.variant)
 	}
 	h := http.NewServeMux()
