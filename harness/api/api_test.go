@@ -56,6 +56,7 @@ func fill(t *testing.T) *store.Memory {
 		must(err)
 		return id
 	}
+	must(m.FirmwareReport(ctx, "CS0001", store.FirmwareReport{Firmware: ocpp.FirmwareInstalled, At: t0.Add(5 * time.Minute)}))
 	tx1 := start("CS0001", 100)
 	start("CS0001", 200)
 	start("CS0002", 300)
@@ -219,6 +220,7 @@ func TestReads(t *testing.T) {
 			{ID: 1, Status: "Available", ErrorCode: "NoError", Updated: utc(time.Minute)},
 		},
 		OpenTransactions: []int{2},
+		Firmware:         &api.Report{Status: "Installed", At: utc(5 * time.Minute)},
 	}
 	cs2 := api.Station{ID: "CS0002", LastSeen: utc(0), Vendor: "Kata", Model: "Slow",
 		Connectors: []api.Connector{}, OpenTransactions: []int{3}}

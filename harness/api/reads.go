@@ -24,6 +24,17 @@ type Station struct {
 	// OpenTransactions are the ids of the station's transactions not yet
 	// stopped.
 	OpenTransactions []int `json:"openTransactions"`
+	// Firmware and Diagnostics are what the station last said of a
+	// firmware update (FirmwareStatusNotification) and of a diagnostics
+	// upload (DiagnosticsStatusNotification); absent if it never did.
+	Firmware    *Report `json:"firmware,omitempty"`
+	Diagnostics *Report `json:"diagnostics,omitempty"`
+}
+
+// Report is a station's last status of one kind, and when it came.
+type Report struct {
+	Status string     `json:"status"`
+	At     *time.Time `json:"at"`
 }
 
 // Connector is a connector's last reported status.
@@ -85,6 +96,12 @@ func (a *api) view(st store.Station) Station {
 		v.Connectors = append(v.Connectors, Connector{
 			ID: c.ID, Status: c.Status, ErrorCode: c.ErrorCode, Info: c.Info, Updated: utc(c.Updated),
 		})
+	}
+	if st.FirmwareStatus != "" {
+		v.Firmware = &Report{Status: string(st.FirmwareStatus), At: utc(st.FirmwareStatusAt)}
+	}
+	if st.DiagnosticsStatus != "" {
+		v.Diagnostics = &Report{Status: string(st.DiagnosticsStatus), At: utc(st.DiagnosticsStatusAt)}
 	}
 	return v
 }

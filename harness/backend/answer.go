@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
 )
 
 // HeartbeatInterval is the interval, in seconds, that the backend gives
@@ -120,9 +121,19 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 	case *ocpp.StatusNotificationRequest:
 		return ocpp.StatusNotificationResponse{}, nil
 	case *ocpp.FirmwareStatusNotificationRequest:
+		if st != nil {
+			if err := st.FirmwareReport(ctx, station, store.FirmwareReport{Firmware: r.Status, At: now}); err != nil {
+				return nil, b.storeError("firmware report", err)
+			}
+		}
 		b.noteFirmware(station, func(f *FirmwareState) { f.Firmware, f.FirmwareAt = r.Status, now })
 		return ocpp.FirmwareStatusNotificationResponse{}, nil
 	case *ocpp.DiagnosticsStatusNotificationRequest:
+		if st != nil {
+			if err := st.FirmwareReport(ctx, station, store.FirmwareReport{Diagnostics: r.Status, At: now}); err != nil {
+				return nil, b.storeError("diagnostics report", err)
+			}
+		}
 		b.noteFirmware(station, func(f *FirmwareState) { f.Diagnostics, f.DiagnosticsAt = r.Status, now })
 		return ocpp.DiagnosticsStatusNotificationResponse{}, nil
 	}

@@ -61,6 +61,20 @@ func (m *Memory) Boot(ctx context.Context, station string, req ocpp.BootNotifica
 	return nil
 }
 
+// FirmwareReport implements Store.
+func (m *Memory) FirmwareReport(ctx context.Context, station string, r FirmwareReport) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.station(station)
+	if r.Firmware != "" {
+		st.FirmwareStatus, st.FirmwareStatusAt = r.Firmware, r.At.UTC()
+	}
+	if r.Diagnostics != "" {
+		st.DiagnosticsStatus, st.DiagnosticsStatusAt = r.Diagnostics, r.At.UTC()
+	}
+	return nil
+}
+
 // Seen implements Store.
 func (m *Memory) Seen(ctx context.Context, seen map[string]time.Time) error {
 	m.mu.Lock()

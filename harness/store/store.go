@@ -48,6 +48,11 @@ type Store interface {
 	// MeterValues records many MeterValues requests in one write: all of
 	// them, or, with an error, none.
 	MeterValues(ctx context.Context, readings []Reading) error
+	// FirmwareReport records what a station said of its firmware update or
+	// of its diagnostics upload (the Firmware Management profile's
+	// notifications): it replaces what the station said of the same
+	// before.
+	FirmwareReport(ctx context.Context, station string, r FirmwareReport) error
 
 	// Stations returns every station ever seen, by id.
 	Stations(ctx context.Context) ([]Station, error)
@@ -65,6 +70,14 @@ type Store interface {
 
 	// Close releases the store. Nothing may be called after it.
 	Close() error
+}
+
+// A FirmwareReport is one FirmwareStatusNotification (Firmware is set) or
+// DiagnosticsStatusNotification (Diagnostics is set), and when it came.
+type FirmwareReport struct {
+	Firmware    ocpp.FirmwareStatus
+	Diagnostics ocpp.DiagnosticsStatus
+	At          time.Time
 }
 
 // A StatusUpdate is one StatusNotification request, with the station that
@@ -95,6 +108,13 @@ type Station struct {
 	Connectors []Connector
 	// OpenTransactions are the ids of its transactions not yet stopped.
 	OpenTransactions []int
+	// FirmwareStatus and DiagnosticsStatus are what the station last said
+	// of a firmware update and of a diagnostics upload, and when: "" and
+	// the zero time if it never did.
+	FirmwareStatus      ocpp.FirmwareStatus
+	FirmwareStatusAt    time.Time
+	DiagnosticsStatus   ocpp.DiagnosticsStatus
+	DiagnosticsStatusAt time.Time
 }
 
 // Connector is a connector's last reported status.

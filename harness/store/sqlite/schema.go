@@ -69,4 +69,11 @@ CREATE TABLE samples (
 
 CREATE INDEX samples_transaction ON samples (transaction_id, taken, seq) WHERE transaction_id IS NOT NULL;
 `,
+	// 2: what each station last said of its firmware and its diagnostics.
+	`
+ALTER TABLE stations ADD COLUMN firmware_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE stations ADD COLUMN firmware_status_at INTEGER;
+ALTER TABLE stations ADD COLUMN diagnostics_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE stations ADD COLUMN diagnostics_status_at INTEGER;
+`,
 }

@@ -261,6 +261,29 @@ ON CONFLICT (id) DO UPDATE SET vendor = ?2, model = ?3, firmware = ?4,
 	})
 }
 
+// FirmwareReport implements store.Store.
+func (s *Store) FirmwareReport(ctx context.Context, station string, r store.FirmwareReport) error {
+	return s.write(ctx, "firmware report of "+station, func(tx *sql.Tx) error {
+		if r.Firmware != "" {
+			if _, err := tx.ExecContext(ctx, `
+INSERT INTO stations (id, firmware_status, firmware_status_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (id) DO UPDATE SET firmware_status = ?2, firmware_status_at = ?3`,
+				station, string(r.Firmware), nanos(r.At)); err != nil {
+				return err
+			}
+		}
+		if r.Diagnostics != "" {
+			if _, err := tx.ExecContext(ctx, `
+INSERT INTO stations (id, diagnostics_status, diagnostics_status_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (id) DO UPDATE SET diagnostics_status = ?2, diagnostics_status_at = ?3`,
+				station, string(r.Diagnostics), nanos(r.At)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Seen implements store.Store. A time older than the one stored does not
 // move it back.
 func (s *Store) Seen(ctx context.Context, seen map[string]time.Time) error {
@@ -468,19 +491,22 @@ func (s *Store) stations(ctx context.Context, id string) ([]store.Station, error
 	err := s.read(ctx, "stations", func(tx *sql.Tx) error {
 		// ?1 = '' selects all.
 		rows, err := tx.QueryContext(ctx, `
-SELECT id, vendor, model, firmware, last_seen FROM stations WHERE ?1 = '' OR id = ?1 ORDER BY id`, id)
+SELECT id, vendor, model, firmware, last_seen, firmware_status, firmware_status_at, diagnostics_status, diagnostics_status_at
+FROM stations WHERE ?1 = '' OR id = ?1 ORDER BY id`, id)
 		if err != nil {
 			return err
 		}
 		index := map[string]int{}
 		for rows.Next() {
 			var st store.Station
-			var seen sql.NullInt64
-			if err := rows.Scan(&st.ID, &st.Vendor, &st.Model, &st.Firmware, &seen); err != nil {
+			var seen, firmwareAt, diagnosticsAt sql.NullInt64
+			if err := rows.Scan(&st.ID, &st.Vendor, &st.Model, &st.Firmware, &seen,
+				&st.FirmwareStatus, &firmwareAt, &st.DiagnosticsStatus, &diagnosticsAt); err != nil {
 				rows.Close()
 				return err
 			}
 			st.LastSeen = fromNanos(seen)
+			st.FirmwareStatusAt, st.DiagnosticsStatusAt = fromNanos(firmwareAt), fromNanos(diagnosticsAt)
 			st.Connectors = []store.Connector{}
 			st.OpenTransactions = []int{}
 			index[st.ID] = len(list)

@@ -203,7 +203,7 @@ func TestOpenRefuses(t *testing.T) {
 		cause error    // errors.Is the error, if not nil
 		says  []string // in the message, besides the file's name
 	}{
-		{"newer schema", newer, nil, []string{"schema version 99", "knows versions up to 1", "newer"}},
+		{"newer schema", newer, nil, []string{"schema version 99", fmt.Sprintf("knows versions up to %d", len(migrations)), "newer"}},
 		{"not a database", notADB, sqlite3.NOTADB, []string{"not an SQLite database"}},
 		{"no such folder", func(t *testing.T) string { return filepath.Join(t.TempDir(), "missing", "kata.db") }, sqlite3.CANTOPEN, []string{"folder exists"}},
 		{"no path", func(t *testing.T) string { return "" }, nil, []string{"no file"}},
@@ -445,5 +445,36 @@ func BenchmarkMeterValues(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "readings/s")
 		})
+	}
+}
+
+// A database of the first schema, with what a station said, opens: the
+// migrations after it apply, and nothing it held is lost.
+func TestOpenMigratesAnOlderSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kata.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(migrations[0]); err != nil {
+		t.Fatalf("schema 1: %v", err)
+	}
+	if _, err := db.Exec(`INSERT INTO stations (id, vendor, model, firmware) VALUES ('CS1', 'Acme', 'Fast', '1.0'); PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%s) of a schema 1 database: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	if err := s.FirmwareReport(t.Context(), "CS1", store.FirmwareReport{Firmware: ocpp.FirmwareInstalled, At: at}); err != nil {
+		t.Fatalf("FirmwareReport after the migration: %v", err)
+	}
+	st, err := s.Station(t.Context(), "CS1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Vendor != "Acme" || st.Firmware != "1.0" || st.FirmwareStatus != ocpp.FirmwareInstalled || !st.FirmwareStatusAt.Equal(at) {
+		t.Errorf("after the migration: %+v; want Acme's firmware 1.0, kept, and Installed at %v", st, at)
 	}
 }

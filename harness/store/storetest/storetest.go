@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusPerConnector", testStatus},
 		{"StatusesInOneWrite", testStatuses},
 		{"MeterValues", testMeterValues},
+		{"FirmwareReports", testFirmwareReports},
 		{"OpenTransactions", testOpenTransactions},
 		{"NotFound", testNotFound},
 		{"Concurrent", testConcurrent},
@@ -629,5 +630,43 @@ func testConcurrent(t *testing.T, s store.Store) {
 	must(t, err, "Transactions")
 	if len(txs) != stations*sessions {
 		t.Errorf("Transactions() lists %d, want %d", len(txs), stations*sessions)
+	}
+}
+
+// A station's firmware and diagnostics reports are kept apart, the last of
+// each kind; one from a station that never booted gives it a row.
+func testFirmwareReports(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.Boot(ctx, "CS1", boot("Acme", "Fast", "1.0"), at(1)), "Boot CS1")
+	reports := []struct {
+		station string
+		r       store.FirmwareReport
+	}{
+		{"CS1", store.FirmwareReport{Firmware: ocpp.FirmwareDownloading, At: at(2)}},
+		{"CS1", store.FirmwareReport{Diagnostics: ocpp.DiagnosticsUploading, At: at(3)}},
+		{"CS1", store.FirmwareReport{Firmware: ocpp.FirmwareInstalled, At: at(4)}},
+		{"CS2", store.FirmwareReport{Diagnostics: ocpp.DiagnosticsUploadFailed, At: at(5)}},
+	}
+	for _, rp := range reports {
+		must(t, s.FirmwareReport(ctx, rp.station, rp.r), "FirmwareReport "+rp.station)
+	}
+	want := []store.Station{
+		{ID: "CS1", FirmwareStatus: ocpp.FirmwareInstalled, FirmwareStatusAt: at(4), DiagnosticsStatus: ocpp.DiagnosticsUploading, DiagnosticsStatusAt: at(3)},
+		{ID: "CS2", DiagnosticsStatus: ocpp.DiagnosticsUploadFailed, DiagnosticsStatusAt: at(5)},
+	}
+	for _, w := range want {
+		got, err := s.Station(ctx, w.ID)
+		must(t, err, "Station "+w.ID)
+		if got.FirmwareStatus != w.FirmwareStatus || !sameTime(got.FirmwareStatusAt, w.FirmwareStatusAt) ||
+			got.DiagnosticsStatus != w.DiagnosticsStatus || !sameTime(got.DiagnosticsStatusAt, w.DiagnosticsStatusAt) {
+			t.Errorf("Station(%s): firmware %q at %v, diagnostics %q at %v; want firmware %q at %v, diagnostics %q at %v",
+				w.ID, got.FirmwareStatus, got.FirmwareStatusAt, got.DiagnosticsStatus, got.DiagnosticsStatusAt,
+				w.FirmwareStatus, w.FirmwareStatusAt, w.DiagnosticsStatus, w.DiagnosticsStatusAt)
+		}
+	}
+	got, err := s.Station(ctx, "CS1")
+	must(t, err, "Station CS1")
+	if got.Firmware != "1.0" {
+		t.Errorf("Station(CS1): firmware version %q after the reports, want 1.0, as its boot said: a report is not a version", got.Firmware)
 	}
 }
