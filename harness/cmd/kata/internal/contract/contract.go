@@ -1078,11 +1078,15 @@ func unformattedFiles(r step.Repo, steps []step.Step, starters []step.CodeSet) (
 
 // testHarness runs the unit tests of harness/ and stations/ with -race,
 // and every one of go vet's checks on them (-vet=all): in one go command,
-// vet fills the time that the tests spend waiting. Four packages build or
-// run at once, not two: the tests wait on sockets, processes and a browser
-// more than they compute.
+// vet fills the time that the tests spend waiting. At least four packages
+// build or run at once, not one a core: the tests wait on sockets,
+// processes and a browser more than they compute. Beside the steps it
+// takes longer than alone (3 minutes and more from a fresh cache on 2
+// cores), so its limits are generous: a test binary is stopped after 5
+// minutes, the go command after 8.
 func testHarness(r step.Repo) *gotest.TestRun {
-	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 3 * time.Minute, Flags: []string{"-vet=all", "-p=4"}}
+	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 5 * time.Minute,
+		Flags: []string{"-vet=all", fmt.Sprintf("-p=%d", max(4, runtime.NumCPU()))}}
 	return g.Run(context.Background(), r)
 }
 
