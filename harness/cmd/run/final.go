@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/ocppkata/kata/harness/api"
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
+	"github.com/ocppkata/kata/harness/gcroom"
 	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/idtags"
 	"github.com/ocppkata/kata/harness/internal/settings"
@@ -210,15 +210,20 @@ type stationCaller interface {
 	Call(ctx context.Context, station, action string, req, resp any) error
 }
 
-// serveGCPercent is make serve's GOGC, unless the environment sets one. A
-// central system's stations are idle nearly all the time, and each idle
-// one holds a goroutine's stack: the collector counts the stacks in the
-// heap it lets grow, so at Go's default, 100, the heap of 10,000 idle
-// stations may grow by as much as their stacks and their heap together
-// before it collects. Half that headroom costs an idle station 1 to 2 KiB
-// less, and the server some CPU per call under load (README: "What it
-// does, measured").
-const serveGCPercent = 50
+// make serve's collector paces itself as GOGC=50 would, but lets the heap
+// grow by at least 8 MiB between two collections (see gcroom), unless the
+// environment sets GOGC. A central system's stations are idle nearly all
+// the time, and each idle one holds a goroutine's stack: the collector
+// counts the stacks in the room it gives the heap, so at Go's default, 100,
+// the heap of 10,000 idle stations may grow by as much as their stacks and
+// their heap together before it collects; half that costs an idle station
+// 1 to 2 KiB less. Under load on a small heap, half would collect twice as
+// often as Go's default, for nothing: the floor gives it about the room
+// the default would (README: "What it does, measured").
+const (
+	serveGCPercent = 50
+	serveGCFloor   = 8 << 20
+)
 
 // serve runs the linked step's server on a real port until a signal stops
 // it: the step's OCPP endpoint, the operator API and the Prometheus
@@ -229,7 +234,7 @@ func serve(args []string) error {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
+		defer gcroom.Keep(serveGCPercent, serveGCFloor)()
 	}
 	newServer, fields, err := linked.Variant(f.variant)
 	if err != nil {
