@@ -121,50 +121,26 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 	case *ocpp.StatusNotificationRequest:
 		return ocpp.StatusNotificationResponse{}, nil
 	case *ocpp.FirmwareStatusNotificationRequest:
-		if st != nil {
-			if err := st.FirmwareReport(ctx, station, store.FirmwareReport{Firmware: r.Status, At: now}); err != nil {
-				return nil, b.storeError("firmware report", err)
-			}
+		if err := b.firmwareReport(ctx, station, store.FirmwareReport{Firmware: r.Status, At: now}); err != nil {
+			return nil, err
 		}
-		b.noteFirmware(station, func(f *FirmwareState) { f.Firmware, f.FirmwareAt = r.Status, now })
 		return ocpp.FirmwareStatusNotificationResponse{}, nil
 	case *ocpp.DiagnosticsStatusNotificationRequest:
-		if st != nil {
-			if err := st.FirmwareReport(ctx, station, store.FirmwareReport{Diagnostics: r.Status, At: now}); err != nil {
-				return nil, b.storeError("diagnostics report", err)
-			}
+		if err := b.firmwareReport(ctx, station, store.FirmwareReport{Diagnostics: r.Status, At: now}); err != nil {
+			return nil, err
 		}
-		b.noteFirmware(station, func(f *FirmwareState) { f.Diagnostics, f.DiagnosticsAt = r.Status, now })
 		return ocpp.DiagnosticsStatusNotificationResponse{}, nil
 	}
 	return struct{}{}, nil
 }
 
-// FirmwareState is what a station last said of its firmware update and of
-// its diagnostics upload (the Firmware Management profile's
-// notifications), and when: a status it never sent is "".
-type FirmwareState struct {
-	Firmware      ocpp.FirmwareStatus
-	FirmwareAt    time.Time
-	Diagnostics   ocpp.DiagnosticsStatus
-	DiagnosticsAt time.Time
-}
-
-// noteFirmware changes what the backend keeps of station's firmware and
-// diagnostics.
-func (b *Backend) noteFirmware(station string, change func(*FirmwareState)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f := b.firmware[station]
-	change(&f)
-	b.firmware[station] = f
-}
-
-// FirmwareState returns what station last said of its firmware and its
-// diagnostics, and false if it said nothing of either.
-func (b *Backend) FirmwareState(station string) (FirmwareState, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f, ok := b.firmware[station]
-	return f, ok
+// firmwareReport stores a Firmware Management notification, if the
+// backend has a store: the API reads it from there.
+func (b *Backend) firmwareReport(ctx context.Context, station string, r store.FirmwareReport) error {
+	if st := b.opts.Store; st != nil {
+		if err := st.FirmwareReport(ctx, station, r); err != nil {
+			return b.storeError("firmware report", err)
+		}
+	}
+	return nil
 }

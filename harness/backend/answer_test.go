@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
 )
 
 // rawCall builds a call with the payload exactly as given, valid or not.
@@ -100,19 +101,19 @@ func TestAnswerResults(t *testing.T) {
 	// diagnostics upload: a central system that answers NotImplemented
 	// fails them.
 	t.Run("FirmwareStatusNotification and DiagnosticsStatusNotification", func(t *testing.T) {
-		_, ok := b.FirmwareState("CS7")
-		require.False(t, ok, "before the station said anything")
+		m := &store.Memory{}
+		b := backend.New(backend.Options{Store: m})
 		var fw ocpp.FirmwareStatusNotificationResponse
 		result(t, b.Answer("CS7", newCall(t, "f1", ocpp.ActionFirmwareStatusNotification,
 			ocpp.FirmwareStatusNotificationRequest{Status: ocpp.FirmwareInstalling})), "f1", &fw)
 		var diag ocpp.DiagnosticsStatusNotificationResponse
 		result(t, b.Answer("CS7", newCall(t, "g1", ocpp.ActionDiagnosticsStatusNotification,
 			ocpp.DiagnosticsStatusNotificationRequest{Status: ocpp.DiagnosticsUploaded})), "g1", &diag)
-		state, ok := b.FirmwareState("CS7")
-		require.True(t, ok)
-		require.Equal(t, ocpp.FirmwareInstalling, state.Firmware)
-		require.Equal(t, ocpp.DiagnosticsUploaded, state.Diagnostics)
-		require.False(t, state.FirmwareAt.IsZero() || state.DiagnosticsAt.IsZero(), "when each was said: %+v", state)
+		st, err := m.Station(t.Context(), "CS7")
+		require.NoError(t, err, "the notifications give the station a row")
+		require.Equal(t, ocpp.FirmwareInstalling, st.FirmwareStatus)
+		require.Equal(t, ocpp.DiagnosticsUploaded, st.DiagnosticsStatus)
+		require.False(t, st.FirmwareStatusAt.IsZero() || st.DiagnosticsStatusAt.IsZero(), "when each was said: %+v", st)
 	})
 }
 

@@ -170,7 +170,6 @@ type Backend struct {
 	seen      map[string]time.Time               // signs of life not yet handed to the store
 	lastFlush atomic.Int64                       // when seen was last handed over, in Unix nanoseconds: written under mu
 	booted    map[string]ocpp.RegistrationStatus // what each station's last BootNotification got
-	firmware  map[string]FirmwareState           // of the stations that sent the Firmware Management notifications
 	// transactions gives transaction ids when there is no Options.Store.
 	transactions store.Memory
 	statuses     statusWriter // Options.Store's status notifications, in groups
@@ -193,8 +192,7 @@ func New(opts Options) *Backend {
 		opts.Registration = ocpp.RegistrationAccepted
 	}
 	b := &Backend{opts: opts, stations: make(map[string]*stationState),
-		seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus),
-		firmware: make(map[string]FirmwareState)}
+		seen: make(map[string]time.Time), booted: make(map[string]ocpp.RegistrationStatus)}
 	b.sleep = sleepOnTimer
 	if opts.Blocking {
 		b.sleep = sleepInSyscall
