@@ -33,8 +33,9 @@ func RequestFor(action string) (any, bool) {
 
 // RequestToStationFor is RequestFor for the other direction: it returns a
 // pointer to a new zero request for an action that the central system sends
-// to a station (the Core actions and TriggerMessage), for a station
-// simulator to decode its calls.
+// to a station (Core's, TriggerMessage, and those of the Firmware
+// Management, Local Auth List Management, Reservation and Smart Charging
+// profiles), for a station simulator to decode its calls.
 func RequestToStationFor(action string) (any, bool) {
 	switch action {
 	case ActionChangeAvailability:
@@ -57,12 +58,31 @@ func RequestToStationFor(action string) (any, bool) {
 		return &UnlockConnectorRequest{}, true
 	case ActionTriggerMessage:
 		return &TriggerMessageRequest{}, true
+	case ActionGetDiagnostics:
+		return &GetDiagnosticsRequest{}, true
+	case ActionUpdateFirmware:
+		return &UpdateFirmwareRequest{}, true
+	case ActionGetLocalListVersion:
+		return &GetLocalListVersionRequest{}, true
+	case ActionSendLocalList:
+		return &SendLocalListRequest{}, true
+	case ActionReserveNow:
+		return &ReserveNowRequest{}, true
+	case ActionCancelReservation:
+		return &CancelReservationRequest{}, true
+	case ActionSetChargingProfile:
+		return &SetChargingProfileRequest{}, true
+	case ActionClearChargingProfile:
+		return &ClearChargingProfileRequest{}, true
+	case ActionGetCompositeSchedule:
+		return &GetCompositeScheduleRequest{}, true
 	}
 	return nil, false
 }
 
 // ResponseFor returns a pointer to a new zero response for the answer to
-// an action in either direction (the Core actions and TriggerMessage),
+// an action in either direction (every action of RequestFor and
+// RequestToStationFor),
 // ready for CallResult.UnmarshalPayload. The caller must remember which
 // action it called: a CALLRESULT does not name it.
 func ResponseFor(action string) (any, bool) {
@@ -105,6 +125,24 @@ func ResponseFor(action string) (any, bool) {
 		return &UnlockConnectorResponse{}, true
 	case ActionTriggerMessage:
 		return &TriggerMessageResponse{}, true
+	case ActionGetDiagnostics:
+		return &GetDiagnosticsResponse{}, true
+	case ActionUpdateFirmware:
+		return &UpdateFirmwareResponse{}, true
+	case ActionGetLocalListVersion:
+		return &GetLocalListVersionResponse{}, true
+	case ActionSendLocalList:
+		return &SendLocalListResponse{}, true
+	case ActionReserveNow:
+		return &ReserveNowResponse{}, true
+	case ActionCancelReservation:
+		return &CancelReservationResponse{}, true
+	case ActionSetChargingProfile:
+		return &SetChargingProfileResponse{}, true
+	case ActionClearChargingProfile:
+		return &ClearChargingProfileResponse{}, true
+	case ActionGetCompositeSchedule:
+		return &GetCompositeScheduleResponse{}, true
 	}
 	return nil, false
 }

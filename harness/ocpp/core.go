@@ -494,10 +494,12 @@ type GetConfigurationResponse struct {
 }
 
 // RemoteStartTransactionRequest asks the station to start charging for an
-// idTag. The optional chargingProfile (Smart Charging) is not modelled.
+// idTag, with a TxProfile of the Smart Charging profile for the
+// transaction if ChargingProfile is set.
 type RemoteStartTransactionRequest struct {
-	ConnectorId *int   `json:"connectorId,omitempty"`
-	IdTag       string `json:"idTag"`
+	ConnectorId     *int             `json:"connectorId,omitempty"`
+	IdTag           string           `json:"idTag"`
+	ChargingProfile *ChargingProfile `json:"chargingProfile,omitempty"`
 }
 
 // Values of RemoteStartTransactionResponse.Status and

@@ -91,3 +91,85 @@ func (r FirmwareStatusNotificationRequest) Validate() error {
 // Validate accepts every FirmwareStatusNotificationResponse: its payload
 // is empty.
 func (FirmwareStatusNotificationResponse) Validate() error { return nil }
+
+// Actions of the Firmware Management profile that the central system sends
+// to a station.
+const (
+	ActionGetDiagnostics = "GetDiagnostics"
+	ActionUpdateFirmware = "UpdateFirmware"
+)
+
+// GetDiagnosticsRequest asks a station to upload its diagnostics to
+// Location. The station reports the upload with
+// DiagnosticsStatusNotifications.
+type GetDiagnosticsRequest struct {
+	// Location is the URI the diagnostics go to, such as
+	// ftp://user:pass@host/path.
+	Location string `json:"location"`
+	// Retries is how often to try before giving up; RetryInterval the
+	// seconds between tries. Both are the station's choice when absent.
+	Retries       *int `json:"retries,omitempty"`
+	RetryInterval *int `json:"retryInterval,omitempty"`
+	// StartTime and StopTime bound the diagnostics asked for.
+	StartTime *DateTime `json:"startTime,omitempty"`
+	StopTime  *DateTime `json:"stopTime,omitempty"`
+}
+
+// GetDiagnosticsResponse answers a GetDiagnosticsRequest with the name of
+// the file the station will upload, or none if it has no diagnostics.
+type GetDiagnosticsResponse struct {
+	FileName string `json:"fileName,omitempty"`
+}
+
+// UpdateFirmwareRequest asks a station to download firmware from Location
+// at RetrieveDate or later, and to install it. The station reports the
+// update with FirmwareStatusNotifications.
+type UpdateFirmwareRequest struct {
+	Location      string   `json:"location"`
+	Retries       *int     `json:"retries,omitempty"`
+	RetrieveDate  DateTime `json:"retrieveDate"`
+	RetryInterval *int     `json:"retryInterval,omitempty"`
+}
+
+// UpdateFirmwareResponse answers an UpdateFirmwareRequest; its payload is
+// empty.
+type UpdateFirmwareResponse struct{}
+
+// validateRetries checks the optional retries and retryInterval of a
+// Firmware Management request: counts and seconds, never negative.
+func validateRetries(retries, interval *int) error {
+	if retries != nil && *retries < 0 {
+		return negative("retries", *retries)
+	}
+	if interval != nil && *interval < 0 {
+		return negative("retryInterval", *interval)
+	}
+	return nil
+}
+
+// Validate checks r against the OCPP 1.6 schema: location is an absolute
+// URI.
+func (r GetDiagnosticsRequest) Validate() error {
+	return firstError(
+		checkURI("location", r.Location),
+		validateRetries(r.Retries, r.RetryInterval),
+	)
+}
+
+// Validate checks r against the OCPP 1.6 schema.
+func (r GetDiagnosticsResponse) Validate() error {
+	return checkString("fileName", r.FileName, MaxCiString255, false)
+}
+
+// Validate checks r against the OCPP 1.6 schema: location is an absolute
+// URI, and retrieveDate is required.
+func (r UpdateFirmwareRequest) Validate() error {
+	return firstError(
+		checkURI("location", r.Location),
+		checkTime("retrieveDate", r.RetrieveDate),
+		validateRetries(r.Retries, r.RetryInterval),
+	)
+}
+
+// Validate accepts every UpdateFirmwareResponse: its payload is empty.
+func (UpdateFirmwareResponse) Validate() error { return nil }

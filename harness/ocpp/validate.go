@@ -3,6 +3,7 @@ package ocpp
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -72,6 +73,49 @@ func checkConnector(field string, id, least int) error {
 	if id < least {
 		return &FieldError{Field: field, Code: PropertyConstraintViolation,
 			Reason: fmt.Sprintf("%d is not a valid connectorId, want ≥ %d", id, least)}
+	}
+	return nil
+}
+
+// checkAtLeast checks an integer field against the least value the
+// specification allows.
+func checkAtLeast(field string, v, least int) error {
+	if v < least {
+		return &FieldError{Field: field, Code: PropertyConstraintViolation,
+			Reason: fmt.Sprintf("%d is out of range, want ≥ %d", v, least)}
+	}
+	return nil
+}
+
+// negative reports a count or a number of seconds below zero.
+func negative(field string, v int) error { return checkAtLeast(field, v, 0) }
+
+// checkURI checks a required anyURI field: an absolute URI, with a
+// scheme, such as ftp://host/path. A station cannot upload to or
+// download from anything less.
+func checkURI(field, v string) error {
+	if v == "" {
+		return missing(field)
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme == "" {
+		return &FieldError{Field: field, Code: PropertyConstraintViolation,
+			Reason: fmt.Sprintf("%s is not an absolute URI, such as ftp://host/path", clip(strconv.Quote(v)))}
+	}
+	return nil
+}
+
+// checkDecimal checks a decimal field of the Smart Charging profile: at
+// least 0, and a multiple of 0.1 as the schema's multipleOf says (within
+// what a float64 can hold).
+func checkDecimal(field string, v float64) error {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
+		return &FieldError{Field: field, Code: PropertyConstraintViolation,
+			Reason: fmt.Sprintf("%v is out of range, want ≥ 0", v)}
+	case math.Abs(v*10-math.Round(v*10)) > 1e-6:
+		return &FieldError{Field: field, Code: PropertyConstraintViolation,
+			Reason: fmt.Sprintf("%v is not a multiple of 0.1", v)}
 	}
 	return nil
 }
@@ -381,14 +425,27 @@ func (r GetConfigurationResponse) Validate() error {
 	return nil
 }
 
-// Validate checks r against the OCPP 1.6 schema.
+// Validate checks r against the OCPP 1.6 schema; a chargingProfile is a
+// TxProfile (§5.11).
 func (r RemoteStartTransactionRequest) Validate() error {
 	if r.ConnectorId != nil {
 		if err := checkConnector("connectorId", *r.ConnectorId, 1); err != nil {
 			return err
 		}
 	}
-	return checkString("idTag", r.IdTag, MaxCiString20, true)
+	if err := checkString("idTag", r.IdTag, MaxCiString20, true); err != nil {
+		return err
+	}
+	if p := r.ChargingProfile; p != nil {
+		if err := within("chargingProfile", p.validate()); err != nil {
+			return err
+		}
+		if p.ChargingProfilePurpose != PurposeTx {
+			return &FieldError{Field: "chargingProfile.chargingProfilePurpose", Code: PropertyConstraintViolation,
+				Reason: fmt.Sprintf("a RemoteStartTransaction carries a TxProfile, not a %s", p.ChargingProfilePurpose)}
+		}
+	}
+	return nil
 }
 
 // Validate checks r against the OCPP 1.6 schema.

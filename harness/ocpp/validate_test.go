@@ -233,6 +233,9 @@ func TestRequestToStationFor(t *testing.T) {
 		ActionChangeAvailability, ActionChangeConfiguration, ActionClearCache, ActionDataTransfer,
 		ActionGetConfiguration, ActionRemoteStartTransaction, ActionRemoteStopTransaction,
 		ActionReset, ActionUnlockConnector, ActionTriggerMessage,
+		ActionGetDiagnostics, ActionUpdateFirmware, ActionGetLocalListVersion, ActionSendLocalList,
+		ActionReserveNow, ActionCancelReservation, ActionSetChargingProfile, ActionClearChargingProfile,
+		ActionGetCompositeSchedule,
 	} {
 		t.Run(action, func(t *testing.T) {
 			v, ok := RequestToStationFor(action)
@@ -279,6 +282,12 @@ func TestResponseJSON(t *testing.T) {
 		{"get configuration", GetConfigurationResponse{ConfigurationKey: []KeyValue{{Key: "K", Readonly: false}}},
 			`{"configurationKey":[{"key":"K","readonly":false}]}`},
 		{"trigger", TriggerMessageResponse{Status: TriggerMessageAccepted}, `{"status":"Accepted"}`},
+		{"get diagnostics nothing", GetDiagnosticsResponse{}, `{}`},
+		{"update firmware", UpdateFirmwareResponse{}, `{}`},
+		{"local list version", GetLocalListVersionResponse{}, `{"listVersion":0}`},
+		{"send local list", SendLocalListResponse{Status: UpdateFailed}, `{"status":"Failed"}`},
+		{"reserve", ReserveNowResponse{Status: ReservationUnavailable}, `{"status":"Unavailable"}`},
+		{"composite rejected", GetCompositeScheduleResponse{Status: CompositeScheduleRejected}, `{"status":"Rejected"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
