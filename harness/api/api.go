@@ -4,6 +4,7 @@
 //
 // New returns an http.Handler that serves, under /api/:
 //
+//	GET  /api                                  these endpoints, and the actions a POST calls, with examples
 //	GET  /api/stations                         every station ever seen
 //	GET  /api/stations/{id}                    one station
 //	GET  /api/transactions[?station=ID]        transactions, of one station or all
@@ -11,11 +12,16 @@
 //	POST /api/stations/{id}/{Action}[?timeout=30s]  a call to a station
 //
 // The GET endpoints also answer HEAD. A POST's body is the OCPP 1.6 request
-// payload of the action (ChangeAvailability, ChangeConfiguration,
+// payload of the action, any call of OCPP 1.6's six feature profiles that
+// a central system makes (Core: ChangeAvailability, ChangeConfiguration,
 // ClearCache, DataTransfer, GetConfiguration, RemoteStartTransaction,
-// RemoteStopTransaction, Reset, TriggerMessage or UnlockConnector; an
-// empty body is {}), and the answer, with status 200, is the station's
-// response payload.
+// RemoteStopTransaction, Reset, UnlockConnector; Remote Trigger:
+// TriggerMessage; Firmware Management: GetDiagnostics, UpdateFirmware;
+// Local Auth List Management: GetLocalListVersion, SendLocalList;
+// Reservation: ReserveNow, CancelReservation; Smart Charging:
+// SetChargingProfile, ClearChargingProfile, GetCompositeSchedule); an
+// empty body is {}. The answer, with status 200, is the station's response
+// payload, checked against the schema as the request was.
 //
 // Every response is JSON (Content-Type application/json), times are RFC
 // 3339 in UTC, and lists are JSON arrays ([] when empty, never null). An
@@ -35,8 +41,10 @@
 //	500  the store failed
 //	501  the server cannot call stations (Options.Call is nil)
 //	502  the station answered with a CALLERROR ("code", "description" and,
-//	     if any, "details" hold it), or the call failed otherwise (the
-//	     station hung up before answering, its answer broke the schema)
+//	     if any, "details" hold it), or with a payload that breaks the
+//	     schema ("code" and "field" say how; the payload is not passed
+//	     on), or the call failed otherwise (the station hung up before
+//	     answering)
 //	504  the station did not answer in time
 //
 // A POST is checked in this order: the token (401), the action (404), that
@@ -54,9 +62,10 @@
 // what the call waited for.
 //
 // Unlike a central system reading a station's messages, the API refuses
-// fields it does not know in a POST's body: an operator's typo
-// ("connectorID") would otherwise be dropped without a word, and the
-// station would act on a request the operator did not write.
+// fields it does not know in a POST's body, at any depth: an operator's
+// typo ("connectorID", a charging schedule's "chargingRateunit") would
+// otherwise be dropped without a word, and the station would act on a
+// request the operator did not write.
 //
 // The handler is safe for concurrent use. It serves only the paths above;
 // mount it on "/api/" of the server's mux. It is no business of the OCPP
@@ -156,15 +165,15 @@ func New(opts Options) http.Handler {
 	// The patterns carry no method: ServeMux would answer a wrong one in
 	// plain text, and every answer here is JSON.
 	a.mux = http.NewServeMux()
+	a.mux.Handle("/api", only(a.index, http.MethodGet, http.MethodHead))
+	a.mux.Handle("/api/{$}", only(a.index, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/stations", only(a.stations, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/stations/{id}", only(a.station, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/stations/{id}/{action}", only(a.call, http.MethodPost))
 	a.mux.Handle("/api/transactions", only(a.transactions, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/transactions/{id}/meter-values", only(a.meterValues, http.MethodGet, http.MethodHead))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s; the API serves "+
-			"/api/stations, /api/stations/{id}, POST /api/stations/{id}/{Action}, "+
-			"/api/transactions and /api/transactions/{id}/meter-values", r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s; GET /api lists those the API serves", r.URL.Path))
 	})
 	return a
 }

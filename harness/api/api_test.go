@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -253,7 +255,9 @@ func TestReads(t *testing.T) {
 		{name: "unknown transaction", target: "/api/transactions/99/meter-values", status: 404, want: "no transaction 99"},
 		{name: "transaction id not an integer", target: "/api/transactions/one/meter-values", status: 400, want: "not an integer"},
 		{name: "HEAD", method: http.MethodHead, target: "/api/stations", status: 200},
-		{name: "unknown path", target: "/api/chargers", status: 404, want: "no such endpoint"},
+		{name: "unknown path", target: "/api/chargers", status: 404, want: "no such endpoint: /api/chargers; GET /api lists"},
+		{name: "index", target: "/api", status: 200, want: `"request": "GET /api/transactions[?station=ID]"`},
+		{name: "POST on the index", method: http.MethodPost, target: "/api", status: 405, allow: "GET, HEAD"},
 		{name: "outside /api", target: "/", status: 404},
 		{name: "POST on a read", method: http.MethodPost, target: "/api/stations", status: 405, allow: "GET, HEAD"},
 		{name: "DELETE a station", method: http.MethodDelete, target: "/api/stations/CS0001", status: 405, allow: "GET, HEAD"},
@@ -304,11 +308,16 @@ var errNotConnected = errors.New("station not connected")
 
 // fakeCall answers by station id:
 //
-//	CS0001  answers {"status":"Accepted"}, or for GetConfiguration one key
+//	CS0001  answers {"status":"Accepted"}, or for GetConfiguration one key,
+//	        for UnlockConnector {"status":"Unlocked"}
 //	CS0002  known to the store but not connected: errNotConnected
 //	CS0003  CALLERROR NotSupported, with details
 //	CS0004  hangs up before answering
 //	CS0005  never answers: the context's error
+//	CS0006  answers {"status":"Done"}, which breaks every schema with a
+//	        status, and is decoded without a check, as a learner's Call
+//	        may do: the API must check it
+//	CS0007  the same, checked as the steps' Call does: a FrameError
 //	other   errNotConnected
 //
 // It records the request and the deadline it was given.
@@ -326,8 +335,11 @@ func (f *fakeCall) Call(ctx context.Context, station, action string, req, resp a
 	switch station {
 	case "CS0001":
 		answer := `{"status":"Accepted"}`
-		if action == ocpp.ActionGetConfiguration {
+		switch action {
+		case ocpp.ActionGetConfiguration:
 			answer = `{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}`
+		case ocpp.ActionUnlockConnector:
+			answer = `{"status":"Unlocked"}`
 		}
 		return json.Unmarshal([]byte(answer), resp)
 	case "CS0003":
@@ -338,6 +350,14 @@ func (f *fakeCall) Call(ctx context.Context, station, action string, req, resp a
 	case "CS0005":
 		<-ctx.Done()
 		return fail(ctx.Err())
+	case "CS0006":
+		return json.Unmarshal([]byte(`{"status":"Done"}`), resp)
+	case "CS0007":
+		answer := &ocpp.CallResult{ID: "1", Payload: json.RawMessage(`{"status":"Done"}`)}
+		if err := answer.UnmarshalPayload(resp); err != nil {
+			return fail(fmt.Errorf("the answer breaks the schema: %w", err))
+		}
+		return nil
 	}
 	return fail(errNotConnected)
 }
@@ -373,7 +393,23 @@ func TestCalls(t *testing.T) {
 		{name: "not in the enumeration", method: "POST", target: "/api/stations/CS0001/Reset", body: `{"type":"Warm"}`,
 			status: 400, field: "type", want: "ResetType"},
 		{name: "unknown field", method: "POST", target: start, body: `{"idTag":"T","connectorID":1}`,
-			status: 400, field: "connectorID", want: "connectorId, idTag"},
+			status: 400, field: "connectorID", want: "connectorId, idTag, chargingProfile"},
+		{name: "unknown field in an object", method: "POST", target: "/api/stations/CS0001/SetChargingProfile",
+			body: `{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",` +
+				`"chargingProfileKind":"Relative","chargingSchedule":{"chargingRateunit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":16}]}}}`,
+			status: 400, field: "csChargingProfiles.chargingSchedule.chargingRateunit",
+			want: `not part of csChargingProfiles.chargingSchedule of a SetChargingProfile request here: it has the fields duration, startSchedule, chargingRateUnit`},
+		{name: "unknown field in a list", method: "POST", target: "/api/stations/CS0001/SendLocalList",
+			body:   `{"listVersion":2,"updateType":"Differential","localAuthorizationList":[{"idTag":"A"},{"idTag":"B","idTagInfo":{"status":"Accepted","expiry":"2030-01-01T00:00:00Z"}}]}`,
+			status: 400, field: "localAuthorizationList[1].idTagInfo.expiry", want: "status, expiryDate, parentIdTag"},
+		{name: "nested field out of range", method: "POST", target: "/api/stations/CS0001/SetChargingProfile",
+			body: `{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",` +
+				`"chargingProfileKind":"Relative","chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":16,"numberPhases":4}]}}}`,
+			status: 400, field: "csChargingProfiles.chargingSchedule.chargingSchedulePeriod[0].numberPhases", want: "want 1 to 3"},
+		{name: "nested object of the wrong type", method: "POST", target: "/api/stations/CS0001/SetChargingProfile",
+			body: `{"connectorId":1,"csChargingProfiles":"TxDefaultProfile"}`, status: 400, field: "csChargingProfiles"},
+		{name: "a dateTime", method: "POST", target: "/api/stations/CS0001/UpdateFirmware",
+			body: `{"location":"https://example.com/fw.bin","retrieveDate":"soon"}`, status: 400, field: "retrieveDate", want: "ISO 8601"},
 		{name: "no object", method: "POST", target: start, body: `["OPERATOR1"]`,
 			status: 400, want: `{\"idTag\":\"OPERATOR1\",\"connectorId\":1}`},
 		{name: "not JSON", method: "POST", target: start, body: `idTag=OPERATOR1`, status: 400},
@@ -386,7 +422,7 @@ func TestCalls(t *testing.T) {
 			body: `{"idTag":"` + strings.Repeat("x", api.MaxBodySize) + `"}`, status: 413},
 
 		{name: "unknown action", method: "POST", target: "/api/stations/CS0001/Launch", status: 404,
-			want: "RemoteStartTransaction, RemoteStopTransaction"},
+			want: "RemoteStartTransaction, RemoteStopTransaction, ReserveNow"},
 		{name: "action in the wrong case", method: "POST", target: "/api/stations/CS0001/reset", status: 404,
 			want: "did you mean Reset?"},
 		{name: "a station's own action", method: "POST", target: "/api/stations/CS0001/BootNotification", status: 404},
@@ -398,6 +434,10 @@ func TestCalls(t *testing.T) {
 			status: 502, want: `"details": {`},
 		{name: "hung up", method: "POST", target: "/api/stations/CS0004/Reset", body: `{"type":"Soft"}`,
 			status: 502, want: "disconnected before answering"},
+		{name: "answer breaks the schema", method: "POST", target: "/api/stations/CS0006/Reset", body: `{"type":"Soft"}`,
+			status: 502, field: "status", want: `answered Reset with a payload that breaks the OCPP 1.6 schema`},
+		{name: "answer breaks the schema, as Call found", method: "POST", target: "/api/stations/CS0007/SendLocalList",
+			body: `{"listVersion":1,"updateType":"Full"}`, status: 502, field: "status", want: `"code": "PropertyConstraintViolation"`},
 		{name: "no answer", method: "POST", target: "/api/stations/CS0005/Reset", body: `{"type":"Soft"}`,
 			status: 504, want: "within 30s"},
 		{name: "no answer, shorter timeout", method: "POST", target: "/api/stations/CS0005/Reset?timeout=2s", body: `{"type":"Soft"}`,
@@ -457,6 +497,50 @@ func TestCallGetsRequestAndDeadline(t *testing.T) {
 	}
 }
 
+// GET /api lists every call a central system makes in OCPP 1.6, each with
+// its profile and an example that the API takes as it is.
+func TestIndex(t *testing.T) {
+	h := calling(t, &fakeCall{})
+	var index api.Index
+	for _, target := range []string{"/api", "/api/"} {
+		w := request{target: target, status: 200}.run(t, h)
+		if err := json.Unmarshal(w.Body.Bytes(), &index); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{
+		ocpp.ActionChangeAvailability: "Core", ocpp.ActionChangeConfiguration: "Core", ocpp.ActionClearCache: "Core",
+		ocpp.ActionDataTransfer: "Core", ocpp.ActionGetConfiguration: "Core", ocpp.ActionRemoteStartTransaction: "Core",
+		ocpp.ActionRemoteStopTransaction: "Core", ocpp.ActionReset: "Core", ocpp.ActionUnlockConnector: "Core",
+		ocpp.ActionTriggerMessage: "Remote Trigger",
+		ocpp.ActionGetDiagnostics: "Firmware Management", ocpp.ActionUpdateFirmware: "Firmware Management",
+		ocpp.ActionGetLocalListVersion: "Local Auth List Management", ocpp.ActionSendLocalList: "Local Auth List Management",
+		ocpp.ActionReserveNow: "Reservation", ocpp.ActionCancelReservation: "Reservation",
+		ocpp.ActionSetChargingProfile: "Smart Charging", ocpp.ActionClearChargingProfile: "Smart Charging",
+		ocpp.ActionGetCompositeSchedule: "Smart Charging",
+	}
+	got := map[string]string{}
+	for i, ac := range index.Actions {
+		got[ac.Action] = ac.Profile
+		if i > 0 && index.Actions[i-1].Action >= ac.Action {
+			t.Errorf("GET /api lists %s after %s: the actions are in alphabetical order", ac.Action, index.Actions[i-1].Action)
+		}
+		t.Run(ac.Action, func(t *testing.T) {
+			f := &fakeCall{}
+			request{method: "POST", target: "/api/stations/CS0001/" + ac.Action, body: string(ac.Example), status: 200}.run(t, calling(t, f))
+			if want, _ := ocpp.RequestToStationFor(ac.Action); reflect.TypeOf(f.req) != reflect.TypeOf(want) {
+				t.Errorf("Call got a %T, want a %T", f.req, want)
+			}
+		})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GET /api lists the actions and profiles\n%v\nwant\n%v", got, want)
+	}
+	if len(index.Endpoints) == 0 {
+		t.Error("GET /api lists no endpoints")
+	}
+}
+
 // Every action the issue names can be called, with its payload.
 func TestEveryAction(t *testing.T) {
 	for action, body := range map[string]string{
@@ -470,6 +554,20 @@ func TestEveryAction(t *testing.T) {
 		ocpp.ActionReset:                  `{"type":"Hard"}`,
 		ocpp.ActionTriggerMessage:         `{"requestedMessage":"Heartbeat"}`,
 		ocpp.ActionUnlockConnector:        `{"connectorId":1}`,
+		ocpp.ActionGetDiagnostics: `{"location":"ftp://example.com/up/","retries":2,"retryInterval":30,` +
+			`"startTime":"2026-12-01T00:00:00Z","stopTime":"2026-12-01T10:00:00+02:00"}`,
+		ocpp.ActionUpdateFirmware:      `{"location":"https://example.com/fw.bin","retrieveDate":"2026-12-01T12:00:00Z","retries":1}`,
+		ocpp.ActionGetLocalListVersion: `{}`,
+		ocpp.ActionSendLocalList: `{"listVersion":4,"updateType":"Differential","localAuthorizationList":` +
+			`[{"idTag":"A","idTagInfo":{"status":"Blocked","expiryDate":"2027-01-01T00:00:00Z","parentIdTag":"P"}},{"idTag":"B"}]}`,
+		ocpp.ActionReserveNow:        `{"connectorId":0,"expiryDate":"2026-12-01T12:00:00Z","idTag":"T","parentIdTag":"P","reservationId":7}`,
+		ocpp.ActionCancelReservation: `{"reservationId":7}`,
+		ocpp.ActionSetChargingProfile: `{"connectorId":0,"csChargingProfiles":{"chargingProfileId":3,"stackLevel":1,` +
+			`"chargingProfilePurpose":"ChargePointMaxProfile","chargingProfileKind":"Recurring","recurrencyKind":"Daily",` +
+			`"validFrom":"2026-12-01T00:00:00Z","chargingSchedule":{"duration":86400,"startSchedule":"2026-12-01T00:00:00Z",` +
+			`"chargingRateUnit":"W","minChargingRate":1400.5,"chargingSchedulePeriod":[{"startPeriod":0,"limit":11000},{"startPeriod":28800,"limit":7400,"numberPhases":1}]}}}`,
+		ocpp.ActionClearChargingProfile: `{"id":3,"connectorId":0,"chargingProfilePurpose":"ChargePointMaxProfile","stackLevel":1}`,
+		ocpp.ActionGetCompositeSchedule: `{"connectorId":0,"duration":86400,"chargingRateUnit":"W"}`,
 	} {
 		t.Run(action, func(t *testing.T) {
 			f := &fakeCall{}
@@ -546,5 +644,37 @@ func TestNotAccepted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) { tt.run(t, h) })
+	}
+}
+
+// The README's table of the API lists what GET /api does: every endpoint,
+// and in the POST's row every action, under its profile.
+func TestREADMEListsTheAPI(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // by request
+	for line := range strings.Lines(string(b)) {
+		if req, rest, ok := strings.Cut(strings.TrimPrefix(line, "| `"), "` | "); ok && strings.HasPrefix(line, "| `") {
+			rows[req] = rest
+		}
+	}
+	w := request{target: "/api", status: 200}.run(t, calling(t, &fakeCall{}))
+	var index api.Index
+	if err := json.Unmarshal(w.Body.Bytes(), &index); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range index.Endpoints {
+		if _, ok := rows[e.Request]; !ok {
+			t.Errorf("the README's table of the API has no row for %s", e.Request)
+		}
+	}
+	post := rows["POST /api/stations/{id}/{Action}[?timeout=30s]"]
+	for _, ac := range index.Actions {
+		i := strings.Index(post, ac.Profile+":")
+		if i < 0 || !strings.Contains(strings.SplitN(post[i:], ";", 2)[0], " "+ac.Action) {
+			t.Errorf("the README's row of POST does not list %s under %s", ac.Action, ac.Profile)
+		}
 	}
 }

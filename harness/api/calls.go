@@ -19,20 +19,63 @@ import (
 	"github.com/ocppkata/kata/harness/store"
 )
 
-// actions are the actions a POST may call, in alphabetical order: the
-// Core profile's calls to a station, and TriggerMessage.
-var actions = []string{
-	ocpp.ActionChangeAvailability, ocpp.ActionChangeConfiguration, ocpp.ActionClearCache,
-	ocpp.ActionDataTransfer, ocpp.ActionGetConfiguration, ocpp.ActionRemoteStartTransaction,
-	ocpp.ActionRemoteStopTransaction, ocpp.ActionReset, ocpp.ActionTriggerMessage,
-	ocpp.ActionUnlockConnector,
+// An action is one a POST may call: its OCPP 1.6 feature profile, and a
+// valid request payload to show the operator.
+type action struct {
+	Name, Profile, Example string
+}
+
+// The feature profiles of OCPP 1.6 that the API calls stations with.
+const (
+	profileCore        = "Core"
+	profileFirmware    = "Firmware Management"
+	profileLocalList   = "Local Auth List Management"
+	profileReservation = "Reservation"
+	profileSmart       = "Smart Charging"
+	profileTrigger     = "Remote Trigger"
+)
+
+// actions are the actions a POST may call, in alphabetical order: every
+// call the central system makes to a station in OCPP 1.6's six profiles.
+var actions = []action{
+	{ocpp.ActionCancelReservation, profileReservation, `{"reservationId":1}`},
+	{ocpp.ActionChangeAvailability, profileCore, `{"connectorId":1,"type":"Inoperative"}`},
+	{ocpp.ActionChangeConfiguration, profileCore, `{"key":"HeartbeatInterval","value":"300"}`},
+	{ocpp.ActionClearCache, profileCore, `{}`},
+	{ocpp.ActionClearChargingProfile, profileSmart, `{"connectorId":1,"chargingProfilePurpose":"TxDefaultProfile"}`},
+	{ocpp.ActionDataTransfer, profileCore, `{"vendorId":"com.example","data":"..."}`},
+	{ocpp.ActionGetCompositeSchedule, profileSmart, `{"connectorId":1,"duration":3600,"chargingRateUnit":"A"}`},
+	{ocpp.ActionGetConfiguration, profileCore, `{"key":["HeartbeatInterval"]}`},
+	{ocpp.ActionGetDiagnostics, profileFirmware, `{"location":"ftp://diagnostics.example.com/uploads/"}`},
+	{ocpp.ActionGetLocalListVersion, profileLocalList, `{}`},
+	{ocpp.ActionRemoteStartTransaction, profileCore, `{"idTag":"OPERATOR1","connectorId":1}`},
+	{ocpp.ActionRemoteStopTransaction, profileCore, `{"transactionId":1}`},
+	{ocpp.ActionReserveNow, profileReservation, `{"connectorId":1,"expiryDate":"2030-01-01T12:00:00Z","idTag":"OPERATOR1","reservationId":1}`},
+	{ocpp.ActionReset, profileCore, `{"type":"Soft"}`},
+	{ocpp.ActionSendLocalList, profileLocalList, `{"listVersion":1,"updateType":"Full","localAuthorizationList":[{"idTag":"OPERATOR1","idTagInfo":{"status":"Accepted"}}]}`},
+	{ocpp.ActionSetChargingProfile, profileSmart, `{"connectorId":1,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,` +
+		`"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Relative",` +
+		`"chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":16}]}}}`},
+	{ocpp.ActionTriggerMessage, profileTrigger, `{"requestedMessage":"StatusNotification","connectorId":1}`},
+	{ocpp.ActionUnlockConnector, profileCore, `{"connectorId":1}`},
+	{ocpp.ActionUpdateFirmware, profileFirmware, `{"location":"https://firmware.example.com/station-2.0.bin","retrieveDate":"2030-01-01T12:00:00Z"}`},
+}
+
+// lookup returns the action a POST names, if the API calls it.
+func lookup(name string) (action, bool) {
+	for _, a := range actions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return action{}, false
 }
 
 // call serves POST /api/stations/{id}/{action}.
 func (a *api) call(w http.ResponseWriter, r *http.Request) {
 	station, action := r.PathValue("id"), r.PathValue("action")
 	req, ok := ocpp.RequestToStationFor(action)
-	if !ok || !slices.Contains(actions, action) {
+	if _, listed := lookup(action); !ok || !listed {
 		writeError(w, http.StatusNotFound, unknownAction(action))
 		return
 	}
@@ -66,6 +109,22 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 	err = a.opts.Call(ctx, station, action, req, resp)
 	took := time.Since(start)
 	status, body := a.outcome(r.Context(), station, action, took, err)
+	if err == nil {
+		// The step's Call checks the answer as it decodes it; a Call
+		// that does not (a learner's, at step 07) must not pass on what
+		// breaks the schema either.
+		if v, ok := resp.(interface{ Validate() error }); ok {
+			if verr := v.Validate(); verr != nil {
+				code := ocpp.PropertyConstraintViolation
+				var fieldErr *ocpp.FieldError
+				if errors.As(verr, &fieldErr) {
+					code = fieldErr.Code
+				}
+				err = fmt.Errorf("%s to %s: the answer breaks the schema: %w", action, station, verr)
+				status, body = http.StatusBadGateway, brokenAnswer(station, action, code, verr.Error(), verr)
+			}
+		}
+	}
 	log := a.log.With("station", station, "action", action, "status", status, "took", took)
 	switch {
 	case status == 0:
@@ -101,12 +160,14 @@ func (a *api) notAccepted(station, action string) string {
 // unknownAction says which actions there are, and the right spelling of
 // one that differs only in case.
 func unknownAction(action string) string {
+	names := make([]string, 0, len(actions))
 	for _, known := range actions {
-		if strings.EqualFold(action, known) {
-			return fmt.Sprintf("no action %q: did you mean %s? Action names are case-sensitive", action, known)
+		if strings.EqualFold(action, known.Name) {
+			return fmt.Sprintf("no action %q: did you mean %s? Action names are case-sensitive", action, known.Name)
 		}
+		names = append(names, known.Name)
 	}
-	return fmt.Sprintf("no action %q: the API calls stations with %s", action, strings.Join(actions, ", "))
+	return fmt.Sprintf("no action %q: the API calls stations with %s (GET /api lists them with examples)", action, strings.Join(names, ", "))
 }
 
 // timeoutOf reads ?timeout=: a Go duration such as 45s or 2m, or a number
@@ -146,21 +207,22 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, action string, req an
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	fields := jsonFields(req)
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil || top == nil {
 		return http.StatusBadRequest, errorBody{Error: fmt.Sprintf(
 			"the body must be a JSON object, %s's request payload, such as %s", action, example(action))}
 	}
-	for _, name := range slices.Sorted(maps.Keys(top)) {
-		if !slices.Contains(fields, name) {
-			have := "no fields"
-			if len(fields) > 0 {
-				have = "the fields " + strings.Join(fields, ", ")
-			}
-			return http.StatusBadRequest, errorBody{Field: name, Error: fmt.Sprintf(
-				"field %q is not part of a %s request here: it has %s (names are case-sensitive)", name, action, have)}
+	if field, in, fields := unknownField(reflect.TypeOf(req).Elem(), body, ""); field != "" {
+		have := "no fields"
+		if len(fields) > 0 {
+			have = "the fields " + strings.Join(fields, ", ")
 		}
+		what := "a " + action + " request"
+		if in != "" {
+			what = fmt.Sprintf("%s of a %s request", in, action)
+		}
+		return http.StatusBadRequest, errorBody{Field: field, Error: fmt.Sprintf(
+			"field %q is not part of %s here: it has %s (names are case-sensitive)", field, what, have)}
 	}
 	call := ocpp.Call{ID: "api", Action: action, Payload: body}
 	if err := call.UnmarshalPayload(req); err != nil {
@@ -185,10 +247,68 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, action string, req an
 	return 0, errorBody{}
 }
 
-// jsonFields returns the JSON names of the fields of *v, a struct.
-func jsonFields(v any) []string {
-	t := reflect.TypeOf(v).Elem()
-	var names []string
+// unknownField finds the first field of raw, a value of type t, that t
+// does not have, at any depth: nested objects (a charging profile, an
+// idTagInfo) and arrays of them are checked as the top level is. It
+// returns the field's path, the path of the object that holds it ("" at
+// the top) and the fields that object may have; "" if there is none.
+// What does not decode as t expects (a string for an object) is left to
+// the decoder, which words that error.
+func unknownField(t reflect.Type, raw json.RawMessage, path string) (field, in string, fields []string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return "", "", nil // a value with its own syntax, such as a dateTime
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		var elems []json.RawMessage
+		if json.Unmarshal(raw, &elems) != nil {
+			return "", "", nil
+		}
+		for i, e := range elems {
+			if field, in, fields := unknownField(t.Elem(), e, fmt.Sprintf("%s[%d]", path, i)); field != "" {
+				return field, in, fields
+			}
+		}
+	case reflect.Struct:
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return "", "", nil
+		}
+		names := jsonFields(t)
+		prefix := path
+		if prefix != "" {
+			prefix += "."
+		}
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
+			i := slices.IndexFunc(names, func(f jsonField) bool { return f.name == name })
+			if i < 0 {
+				have := make([]string, len(names))
+				for j, f := range names {
+					have[j] = f.name
+				}
+				return prefix + name, path, have
+			}
+			if field, in, fields := unknownField(names[i].typ, obj[name], prefix+name); field != "" {
+				return field, in, fields
+			}
+		}
+	}
+	return "", "", nil
+}
+
+// jsonField is a struct field as JSON names it.
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields returns the JSON names and the types of the fields of t, a
+// struct.
+func jsonFields(t reflect.Type) []jsonField {
+	var names []jsonField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -198,33 +318,16 @@ func jsonFields(v any) []string {
 		if name == "" {
 			name = f.Name
 		}
-		names = append(names, name)
+		names = append(names, jsonField{name, f.Type})
 	}
 	return names
 }
 
 // example is a valid payload for action, for the message of a body that is
 // no JSON object.
-func example(action string) string {
-	switch action {
-	case ocpp.ActionRemoteStartTransaction:
-		return `{"idTag":"OPERATOR1","connectorId":1}`
-	case ocpp.ActionRemoteStopTransaction:
-		return `{"transactionId":1}`
-	case ocpp.ActionReset:
-		return `{"type":"Soft"}`
-	case ocpp.ActionChangeAvailability:
-		return `{"connectorId":1,"type":"Inoperative"}`
-	case ocpp.ActionChangeConfiguration:
-		return `{"key":"HeartbeatInterval","value":"300"}`
-	case ocpp.ActionGetConfiguration:
-		return `{"key":["HeartbeatInterval"]}`
-	case ocpp.ActionUnlockConnector:
-		return `{"connectorId":1}`
-	case ocpp.ActionDataTransfer:
-		return `{"vendorId":"com.example","data":"..."}`
-	case ocpp.ActionTriggerMessage:
-		return `{"requestedMessage":"StatusNotification","connectorId":1}`
+func example(name string) string {
+	if a, ok := lookup(name); ok {
+		return a.Example
 	}
 	return "{}"
 }
@@ -233,7 +336,10 @@ func example(action string) string {
 // 200, and status 0 means the operator's request ended (the client hung
 // up), so there is no one to answer.
 func (a *api) outcome(reqCtx context.Context, station, action string, took time.Duration, err error) (int, errorBody) {
-	var callErr *ocpp.CallError
+	var (
+		callErr  *ocpp.CallError
+		frameErr *ocpp.FrameError
+	)
 	switch {
 	case err == nil:
 		return http.StatusOK, errorBody{}
@@ -259,6 +365,8 @@ func (a *api) outcome(reqCtx context.Context, station, action string, took time.
 			out.Details = d
 		}
 		return http.StatusBadGateway, out
+	case errors.As(err, &frameErr) && frameErr.Type == ocpp.TypeCallResult:
+		return http.StatusBadGateway, brokenAnswer(station, action, frameErr.Code, frameErr.Reason, frameErr.Err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, errorBody{Error: fmt.Sprintf(
 			"station %q did not answer %s within %s (%v); ?timeout= waits longer, up to %s",
@@ -267,6 +375,27 @@ func (a *api) outcome(reqCtx context.Context, station, action string, took time.
 		return http.StatusBadGateway, errorBody{Error: fmt.Sprintf(
 			"calling station %q failed: %v; it may or may not have done what it was asked", station, err)}
 	}
+}
+
+// brokenAnswer is the 502 of an answer that breaks the OCPP 1.6 schema:
+// the station answered, but what it said is not passed on.
+func brokenAnswer(station, action string, code ocpp.ErrorCode, reason string, cause error) errorBody {
+	out := errorBody{
+		Error: fmt.Sprintf("station %q answered %s with a payload that breaks the OCPP 1.6 schema (%s): %s; "+
+			"it is not passed on: the station may or may not have done what it was asked", station, action, code, reason),
+		Code: string(code),
+	}
+	var (
+		fieldErr *ocpp.FieldError
+		typeErr  *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(cause, &fieldErr):
+		out.Field = fieldErr.Field
+	case errors.As(cause, &typeErr):
+		out.Field = typeErr.Field
+	}
+	return out
 }
 
 // short writes d as people do: 5m rather than 5m0s.

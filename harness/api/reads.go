@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,6 +105,44 @@ func (a *api) view(st store.Station) Station {
 		v.Diagnostics = &Report{Status: string(st.DiagnosticsStatus), At: utc(st.DiagnosticsStatusAt)}
 	}
 	return v
+}
+
+// Endpoint is one request the API serves, as GET /api lists it.
+type Endpoint struct {
+	Request string `json:"request"`
+	Answer  string `json:"answer"`
+}
+
+// Action is one action a POST calls, as GET /api lists it.
+type Action struct {
+	Action  string          `json:"action"`
+	Profile string          `json:"profile"`
+	Example json.RawMessage `json:"example"`
+}
+
+// Index is GET /api's answer.
+type Index struct {
+	Endpoints []Endpoint `json:"endpoints"`
+	Actions   []Action   `json:"actions"`
+}
+
+// endpoints are what GET /api lists.
+var endpoints = []Endpoint{
+	{"GET /api", "this list, and the actions a POST calls, each with its profile and an example body"},
+	{"GET /api/stations", "every station ever seen"},
+	{"GET /api/stations/{id}", "one station"},
+	{"GET /api/transactions[?station=ID]", "transactions, of one station or all"},
+	{"GET /api/transactions/{id}/meter-values", "the samples of one transaction"},
+	{"POST /api/stations/{id}/{Action}[?timeout=30s]", "a call to a station: the body is the action's request, the answer the station's"},
+}
+
+// index serves GET /api.
+func (a *api) index(w http.ResponseWriter, r *http.Request) {
+	out := Index{Endpoints: endpoints, Actions: make([]Action, 0, len(actions))}
+	for _, ac := range actions {
+		out.Actions = append(out.Actions, Action{Action: ac.Name, Profile: ac.Profile, Example: json.RawMessage(ac.Example)})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // stations serves GET /api/stations.

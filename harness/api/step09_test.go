@@ -23,7 +23,8 @@ import (
 //	CS0001  connected and booted: answers as a station does
 //	CS0002  connected, never booted: step 09's Call waits for the boot,
 //	        so the API answers 504 when its timeout ends, not 409
-//	CS0003  connected and booted, answers Reset with a CALLERROR
+//	CS0003  connected and booted, answers Reset with a CALLERROR and
+//	        SendLocalList with a status outside the schema
 //	CS0042  known to the store, not connected: 409
 //	CS0099  neither connected nor known: 404
 func TestStep09(t *testing.T) {
@@ -37,6 +38,8 @@ func TestStep09(t *testing.T) {
 			want: `"configurationKey"`},
 		{name: "CALLERROR", method: "POST", target: "/api/stations/CS0003/Reset", body: `{"type":"Soft"}`,
 			status: 502, want: `"code": "InternalError"`},
+		{name: "an answer that breaks the schema", method: "POST", target: "/api/stations/CS0003/SendLocalList",
+			body: `{"listVersion":1,"updateType":"Full"}`, status: 502, field: "status", want: `\"Done\" is not a valid UpdateStatus`},
 		{name: "not connected", method: "POST", target: "/api/stations/CS0042/Reset", body: `{"type":"Soft"}`,
 			status: 409},
 		{name: "unknown station", method: "POST", target: "/api/stations/CS0099/Reset", body: `{"type":"Soft"}`,
@@ -74,8 +77,11 @@ func step09(t *testing.T) http.Handler {
 	t.Cleanup(func() { idle.Close() })
 	opts := kit.Stations(l)
 	opts.Answer = func(call *ocpp.Call) station.Reply {
-		if call.Action == ocpp.ActionReset {
+		switch call.Action {
+		case ocpp.ActionReset:
 			return station.Reply{Payload: ocpp.NewCallError(call.ID, ocpp.InternalError, "relay stuck")}
+		case ocpp.ActionSendLocalList:
+			return station.Reply{Payload: map[string]string{"status": "Done"}}
 		}
 		return station.DefaultAnswer(call)
 	}
