@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -20,6 +21,22 @@ type Memory struct {
 	txs      []Transaction // by id: txs[id-1]
 	starts   map[startKey]int
 	samples  map[int][]Sample // by transaction id
+
+	localLists   map[string]*LocalList          // by station; Entries unsorted
+	reservations map[string]map[int]Reservation // by station, then id
+	profiles     map[string][]storedProfile     // by station
+}
+
+// storedProfile is a charging profile as Memory keeps it: its JSON, so
+// that what the caller holds shares nothing with it and times keep what
+// they keep in any store, and what finds it.
+type storedProfile struct {
+	connector  int
+	id         int
+	stackLevel int
+	purpose    ocpp.ChargingProfilePurpose
+	profile    []byte
+	set        time.Time
 }
 
 // startKey is what makes a StartTransaction the same one again.
@@ -252,6 +269,158 @@ func (m *Memory) TransactionMeterValues(ctx context.Context, id int) ([]Sample, 
 		out = []Sample{}
 	}
 	return out, nil
+}
+
+// cloneInfo is info sharing nothing with the caller's, its time in UTC.
+func cloneInfo(info ocpp.IdTagInfo) ocpp.IdTagInfo {
+	if info.ExpiryDate != nil {
+		info.ExpiryDate = &ocpp.DateTime{Time: info.ExpiryDate.UTC()}
+	}
+	return info
+}
+
+// SendLocalList implements Store.
+func (m *Memory) SendLocalList(ctx context.Context, station string, req ocpp.SendLocalListRequest, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.station(station)
+	if m.localLists == nil {
+		m.localLists = make(map[string]*LocalList)
+	}
+	list := m.localLists[station]
+	if list == nil || req.UpdateType == ocpp.UpdateFull {
+		list = &LocalList{}
+		m.localLists[station] = list
+	}
+	for _, e := range req.LocalAuthorizationList {
+		i := slices.IndexFunc(list.Entries, func(x LocalListEntry) bool { return x.IdTag == e.IdTag })
+		switch {
+		case e.IdTagInfo == nil && i >= 0:
+			list.Entries = slices.Delete(list.Entries, i, i+1)
+		case e.IdTagInfo == nil:
+		case i >= 0:
+			list.Entries[i].Info = cloneInfo(*e.IdTagInfo)
+		default:
+			list.Entries = append(list.Entries, LocalListEntry{IdTag: e.IdTag, Info: cloneInfo(*e.IdTagInfo)})
+		}
+	}
+	list.Version, list.Updated = req.ListVersion, at.UTC()
+	return nil
+}
+
+// LocalList implements Store.
+func (m *Memory) LocalList(ctx context.Context, station string) (LocalList, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := LocalList{Entries: []LocalListEntry{}}
+	if list := m.localLists[station]; list != nil {
+		out.Version, out.Updated = list.Version, list.Updated
+		for _, e := range list.Entries {
+			out.Entries = append(out.Entries, LocalListEntry{IdTag: e.IdTag, Info: cloneInfo(e.Info)})
+		}
+		slices.SortFunc(out.Entries, func(a, b LocalListEntry) int { return cmp.Compare(a.IdTag, b.IdTag) })
+	}
+	return out, nil
+}
+
+// Reserve implements Store.
+func (m *Memory) Reserve(ctx context.Context, station string, req ocpp.ReserveNowRequest, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.station(station)
+	if m.reservations == nil {
+		m.reservations = make(map[string]map[int]Reservation)
+	}
+	if m.reservations[station] == nil {
+		m.reservations[station] = make(map[int]Reservation)
+	}
+	m.reservations[station][req.ReservationId] = Reservation{
+		ID: req.ReservationId, ConnectorID: req.ConnectorId, IdTag: req.IdTag, ParentIdTag: req.ParentIdTag,
+		Expiry: req.ExpiryDate.UTC(), Made: at.UTC(),
+	}
+	return nil
+}
+
+// EndReservation implements Store.
+func (m *Memory) EndReservation(ctx context.Context, station string, id int) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, known := m.reservations[station][id]
+	delete(m.reservations[station], id)
+	return known, nil
+}
+
+// Reservations implements Store.
+func (m *Memory) Reservations(ctx context.Context, station string, at time.Time) ([]Reservation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Reservation{}
+	for _, r := range m.reservations[station] {
+		if r.Expiry.After(at) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b Reservation) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// SetChargingProfile implements Store.
+func (m *Memory) SetChargingProfile(ctx context.Context, station string, req ocpp.SetChargingProfileRequest, at time.Time) error {
+	b, err := json.Marshal(req.CsChargingProfiles)
+	if err != nil {
+		return fmt.Errorf("store: charging profile %d of %s: %w", req.CsChargingProfiles.ChargingProfileId, station, err)
+	}
+	p := req.CsChargingProfiles
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.station(station)
+	if m.profiles == nil {
+		m.profiles = make(map[string][]storedProfile)
+	}
+	m.profiles[station] = slices.DeleteFunc(m.profiles[station], func(x storedProfile) bool {
+		return x.id == p.ChargingProfileId ||
+			(x.connector == req.ConnectorId && x.stackLevel == p.StackLevel && x.purpose == p.ChargingProfilePurpose)
+	})
+	m.profiles[station] = append(m.profiles[station], storedProfile{
+		connector: req.ConnectorId, id: p.ChargingProfileId, stackLevel: p.StackLevel,
+		purpose: p.ChargingProfilePurpose, profile: b, set: at.UTC(),
+	})
+	return nil
+}
+
+// ClearChargingProfile implements Store.
+func (m *Memory) ClearChargingProfile(ctx context.Context, station string, req ocpp.ClearChargingProfileRequest) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before := len(m.profiles[station])
+	m.profiles[station] = slices.DeleteFunc(m.profiles[station], func(x storedProfile) bool {
+		return (req.Id == nil || x.id == *req.Id) &&
+			(req.ConnectorId == nil || x.connector == *req.ConnectorId) &&
+			(req.ChargingProfilePurpose == "" || x.purpose == req.ChargingProfilePurpose) &&
+			(req.StackLevel == nil || x.stackLevel == *req.StackLevel)
+	})
+	return before - len(m.profiles[station]), nil
+}
+
+// ChargingProfiles implements Store.
+func (m *Memory) ChargingProfiles(ctx context.Context, station string) ([]ChargingProfile, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ChargingProfile, 0, len(m.profiles[station]))
+	for _, x := range m.profiles[station] {
+		cp := ChargingProfile{ConnectorID: x.connector, Set: x.set}
+		if err := json.Unmarshal(x.profile, &cp.Profile); err != nil {
+			return nil, fmt.Errorf("store: charging profile %d of %s: %w", x.id, station, err)
+		}
+		out = append(out, cp)
+	}
+	slices.SortFunc(out, compareProfiles)
+	return out, nil
+}
+
+// compareProfiles orders profiles as ChargingProfiles returns them.
+func compareProfiles(a, b ChargingProfile) int {
+	return cmp.Or(cmp.Compare(a.ConnectorID, b.ConnectorID), cmp.Compare(a.Profile.ChargingProfileId, b.Profile.ChargingProfileId))
 }
 
 // Close implements Store; a Memory has nothing to release.

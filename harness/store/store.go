@@ -1,7 +1,9 @@
 // Package store is where the central system keeps what its stations tell
 // it: the stations and their connectors, the transactions, the meter
-// values. The backend writes to a Store as it answers and processes calls;
-// the operator API reads from it.
+// values; and what they accepted of the operator's calls: their local
+// lists, reservations and charging profiles. The backend writes to a
+// Store as it answers and processes calls, the operator API as stations
+// answer its calls; the API reads from it.
 //
 // A Store is safe for concurrent use. A write that returns nil is stored
 // (durably, for a store on disk): the backend acknowledges nothing a store
@@ -54,6 +56,37 @@ type Store interface {
 	// before.
 	FirmwareReport(ctx context.Context, station string, r FirmwareReport) error
 
+	// The operator's calls that a station accepted are kept through the
+	// methods below, once it has: the central system's record of what
+	// the station holds. Each gives a station that was never seen a row.
+
+	// SendLocalList applies a SendLocalList the station Accepted: a Full
+	// update replaces the station's list with its entries, a Differential
+	// one adds or replaces each entry with an idTagInfo and removes each
+	// without; either way the list's version becomes req.ListVersion. at
+	// is when.
+	SendLocalList(ctx context.Context, station string, req ocpp.SendLocalListRequest, at time.Time) error
+	// Reserve records a reservation the station Accepted (ReserveNow),
+	// made at at; one of the station's with the same id is replaced, as
+	// the station replaces it (OCPP 1.6 §5.13).
+	Reserve(ctx context.Context, station string, req ocpp.ReserveNowRequest, at time.Time) error
+	// EndReservation ends one of a station's reservations, cancelled
+	// (CancelReservation Accepted) or used (a StartTransaction naming
+	// it). It reports whether the store held it; ending one it does not
+	// hold, or no longer, is not an error.
+	EndReservation(ctx context.Context, station string, id int) (known bool, err error)
+	// SetChargingProfile records a profile the station Accepted
+	// (SetChargingProfile), set at at. As on the station (OCPP 1.6
+	// §3.13.2, §5.16), it replaces the station's profile with the same
+	// chargingProfileId, on whatever connector, and the one on the same
+	// connector with the same stackLevel and chargingProfilePurpose.
+	SetChargingProfile(ctx context.Context, station string, req ocpp.SetChargingProfileRequest, at time.Time) error
+	// ClearChargingProfile removes the station's profiles that match
+	// every field req gives (id, connectorId, chargingProfilePurpose,
+	// stackLevel), all of them if it gives none, as a station does on a
+	// ClearChargingProfile it Accepted. It returns how many it removed.
+	ClearChargingProfile(ctx context.Context, station string, req ocpp.ClearChargingProfileRequest) (removed int, err error)
+
 	// Stations returns every station ever seen, by id.
 	Stations(ctx context.Context) ([]Station, error)
 	// Station returns one station, or ErrNotFound.
@@ -67,6 +100,17 @@ type Store interface {
 	// transaction, in the order they were taken, or ErrNotFound if there
 	// is no such transaction.
 	TransactionMeterValues(ctx context.Context, id int) ([]Sample, error)
+	// LocalList returns the local list the station last accepted, its
+	// entries by idTag: version 0, no entries and the zero Updated if it
+	// never accepted one.
+	LocalList(ctx context.Context, station string) (LocalList, error)
+	// Reservations returns the station's reservations in force at at:
+	// made, not ended, and expiring after at; by id. An expired one
+	// needs no end: it is no longer returned.
+	Reservations(ctx context.Context, station string, at time.Time) ([]Reservation, error)
+	// ChargingProfiles returns the station's charging profiles, by
+	// connector, then id.
+	ChargingProfiles(ctx context.Context, station string) ([]ChargingProfile, error)
 
 	// Close releases the store. Nothing may be called after it.
 	Close() error
@@ -149,4 +193,44 @@ type Sample struct {
 	Phase     string
 	Location  string
 	Format    string
+}
+
+// LocalList is the local authorization list a station accepted last.
+type LocalList struct {
+	Version int
+	// Updated is when the station accepted the last SendLocalList.
+	Updated time.Time
+	// Entries are by idTag.
+	Entries []LocalListEntry
+}
+
+// LocalListEntry is one idTag of a local list, and what the station says
+// of it when it authorizes on its own.
+type LocalListEntry struct {
+	IdTag string
+	Info  ocpp.IdTagInfo
+}
+
+// Reservation is a reservation a station accepted.
+type Reservation struct {
+	// ID is the reservationId, the station's: two stations may each
+	// have a reservation 1.
+	ID int
+	// ConnectorID 0 reserves the station as a whole.
+	ConnectorID int
+	IdTag       string
+	ParentIdTag string
+	Expiry      time.Time
+	// Made is when the station accepted it.
+	Made time.Time
+}
+
+// ChargingProfile is a charging profile a station accepted, on a
+// connector (0: the station as a whole). Its times keep milliseconds, as
+// the wire does.
+type ChargingProfile struct {
+	ConnectorID int
+	Profile     ocpp.ChargingProfile
+	// Set is when the station accepted it.
+	Set time.Time
 }

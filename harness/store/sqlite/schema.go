@@ -76,4 +76,49 @@ ALTER TABLE stations ADD COLUMN firmware_status_at INTEGER;
 ALTER TABLE stations ADD COLUMN diagnostics_status TEXT NOT NULL DEFAULT '';
 ALTER TABLE stations ADD COLUMN diagnostics_status_at INTEGER;
 `,
+	// 3: what stations accepted of the operator's calls: local lists,
+	// reservations, charging profiles.
+	`
+CREATE TABLE local_lists (
+	station TEXT PRIMARY KEY REFERENCES stations (id),
+	version INTEGER NOT NULL,
+	updated INTEGER
+) STRICT, WITHOUT ROWID;
+
+-- idTagInfo's fields: status, expiryDate, parentIdTag.
+CREATE TABLE local_list_entries (
+	station       TEXT NOT NULL REFERENCES stations (id),
+	id_tag        TEXT NOT NULL,
+	status        TEXT NOT NULL,
+	expiry        INTEGER,
+	parent_id_tag TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (station, id_tag)
+) STRICT, WITHOUT ROWID;
+
+-- A reservation's id is the station's: the operator picks it per call.
+-- An ended one is deleted; an expired one is left to the reads to skip.
+CREATE TABLE reservations (
+	station       TEXT NOT NULL REFERENCES stations (id),
+	id            INTEGER NOT NULL,
+	connector     INTEGER NOT NULL,
+	id_tag        TEXT NOT NULL,
+	parent_id_tag TEXT NOT NULL DEFAULT '',
+	expiry        INTEGER NOT NULL,
+	made          INTEGER,
+	PRIMARY KEY (station, id)
+) STRICT, WITHOUT ROWID;
+
+-- profile is the ChargingProfile's JSON, as the station got it; the
+-- columns beside it are what replaces and clears it.
+CREATE TABLE charging_profiles (
+	station     TEXT NOT NULL REFERENCES stations (id),
+	id          INTEGER NOT NULL,
+	connector   INTEGER NOT NULL,
+	stack_level INTEGER NOT NULL,
+	purpose     TEXT NOT NULL,
+	profile     TEXT NOT NULL,
+	set_at      INTEGER,
+	PRIMARY KEY (station, id)
+) STRICT, WITHOUT ROWID;
+`,
 }

@@ -16,6 +16,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -664,6 +665,234 @@ WHERE s.transaction_id = ? ORDER BY s.taken, s.seq`, id)
 			}
 			sm.Timestamp = fromNanos(taken)
 			list = append(list, sm)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// SendLocalList implements store.Store: the list's changes and its
+// version in one transaction.
+func (s *Store) SendLocalList(ctx context.Context, station string, req ocpp.SendLocalListRequest, at time.Time) error {
+	return s.write(ctx, fmt.Sprintf("local list %d of %s", req.ListVersion, station), func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+			return err
+		}
+		if req.UpdateType == ocpp.UpdateFull {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM local_list_entries WHERE station = ?`, station); err != nil {
+				return err
+			}
+		}
+		if len(req.LocalAuthorizationList) > 0 {
+			set, err := tx.PrepareContext(ctx, `
+INSERT INTO local_list_entries (station, id_tag, status, expiry, parent_id_tag) VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT (station, id_tag) DO UPDATE SET status = ?3, expiry = ?4, parent_id_tag = ?5`)
+			if err != nil {
+				return err
+			}
+			defer set.Close()
+			del, err := tx.PrepareContext(ctx, `DELETE FROM local_list_entries WHERE station = ? AND id_tag = ?`)
+			if err != nil {
+				return err
+			}
+			defer del.Close()
+			for _, e := range req.LocalAuthorizationList {
+				if e.IdTagInfo == nil {
+					_, err = del.ExecContext(ctx, station, e.IdTag)
+				} else {
+					var expiry sql.NullInt64
+					if e.IdTagInfo.ExpiryDate != nil {
+						expiry = nanos(e.IdTagInfo.ExpiryDate.Time)
+					}
+					_, err = set.ExecContext(ctx, station, e.IdTag, string(e.IdTagInfo.Status), expiry, e.IdTagInfo.ParentIdTag)
+				}
+				if err != nil {
+					return fmt.Errorf("idTag %q: %w", e.IdTag, err)
+				}
+			}
+		}
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO local_lists (station, version, updated) VALUES (?1, ?2, ?3)
+ON CONFLICT (station) DO UPDATE SET version = ?2, updated = ?3`, station, req.ListVersion, nanos(at))
+		return err
+	})
+}
+
+// LocalList implements store.Store.
+func (s *Store) LocalList(ctx context.Context, station string) (store.LocalList, error) {
+	list := store.LocalList{Entries: []store.LocalListEntry{}}
+	err := s.read(ctx, "local list of "+station, func(tx *sql.Tx) error {
+		var updated sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT version, updated FROM local_lists WHERE station = ?`, station).Scan(&list.Version, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		list.Updated = fromNanos(updated)
+		rows, err := tx.QueryContext(ctx, `
+SELECT id_tag, status, expiry, parent_id_tag FROM local_list_entries WHERE station = ? ORDER BY id_tag`, station)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e store.LocalListEntry
+			var expiry sql.NullInt64
+			if err := rows.Scan(&e.IdTag, &e.Info.Status, &expiry, &e.Info.ParentIdTag); err != nil {
+				return err
+			}
+			if expiry.Valid {
+				e.Info.ExpiryDate = &ocpp.DateTime{Time: fromNanos(expiry)}
+			}
+			list.Entries = append(list.Entries, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return store.LocalList{}, err
+	}
+	return list, nil
+}
+
+// Reserve implements store.Store.
+func (s *Store) Reserve(ctx context.Context, station string, req ocpp.ReserveNowRequest, at time.Time) error {
+	return s.write(ctx, fmt.Sprintf("reservation %d of %s", req.ReservationId, station), func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+INSERT OR REPLACE INTO reservations (station, id, connector, id_tag, parent_id_tag, expiry, made) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			station, req.ReservationId, req.ConnectorId, req.IdTag, req.ParentIdTag, nanos(req.ExpiryDate.Time), nanos(at))
+		return err
+	})
+}
+
+// EndReservation implements store.Store.
+func (s *Store) EndReservation(ctx context.Context, station string, id int) (known bool, err error) {
+	err = s.write(ctx, fmt.Sprintf("end of reservation %d of %s", id, station), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM reservations WHERE station = ? AND id = ?`, station, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		known = n > 0
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return known, nil
+}
+
+// Reservations implements store.Store.
+func (s *Store) Reservations(ctx context.Context, station string, at time.Time) ([]store.Reservation, error) {
+	list := []store.Reservation{}
+	err := s.read(ctx, "reservations of "+station, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+SELECT id, connector, id_tag, parent_id_tag, expiry, made FROM reservations
+WHERE station = ? AND expiry > ? ORDER BY id`, station, at.UnixNano())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r store.Reservation
+			var expiry, made sql.NullInt64
+			if err := rows.Scan(&r.ID, &r.ConnectorID, &r.IdTag, &r.ParentIdTag, &expiry, &made); err != nil {
+				return err
+			}
+			r.Expiry, r.Made = fromNanos(expiry), fromNanos(made)
+			list = append(list, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// SetChargingProfile implements store.Store: the profiles it replaces go
+// in the same transaction as it comes.
+func (s *Store) SetChargingProfile(ctx context.Context, station string, req ocpp.SetChargingProfileRequest, at time.Time) error {
+	p := req.CsChargingProfiles
+	return s.write(ctx, fmt.Sprintf("charging profile %d of %s", p.ChargingProfileId, station), func(tx *sql.Tx) error {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+DELETE FROM charging_profiles
+WHERE station = ?1 AND (id = ?2 OR (connector = ?3 AND stack_level = ?4 AND purpose = ?5))`,
+			station, p.ChargingProfileId, req.ConnectorId, p.StackLevel, string(p.ChargingProfilePurpose)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+INSERT INTO charging_profiles (station, id, connector, stack_level, purpose, profile, set_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			station, p.ChargingProfileId, req.ConnectorId, p.StackLevel, string(p.ChargingProfilePurpose), string(b), nanos(at))
+		return err
+	})
+}
+
+// ClearChargingProfile implements store.Store.
+func (s *Store) ClearChargingProfile(ctx context.Context, station string, req ocpp.ClearChargingProfileRequest) (removed int, err error) {
+	optional := func(p *int) sql.NullInt64 {
+		if p == nil {
+			return sql.NullInt64{}
+		}
+		return sql.NullInt64{Int64: int64(*p), Valid: true}
+	}
+	err = s.write(ctx, "clearing charging profiles of "+station, func(tx *sql.Tx) error {
+		// A filter that is NULL (or '') matches every profile.
+		res, err := tx.ExecContext(ctx, `
+DELETE FROM charging_profiles
+WHERE station = ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR connector = ?3)
+	AND (?4 = '' OR purpose = ?4) AND (?5 IS NULL OR stack_level = ?5)`,
+			station, optional(req.Id), optional(req.ConnectorId), string(req.ChargingProfilePurpose), optional(req.StackLevel))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		removed = int(n)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// ChargingProfiles implements store.Store.
+func (s *Store) ChargingProfiles(ctx context.Context, station string) ([]store.ChargingProfile, error) {
+	list := []store.ChargingProfile{}
+	err := s.read(ctx, "charging profiles of "+station, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+SELECT id, connector, profile, set_at FROM charging_profiles WHERE station = ? ORDER BY connector, id`, station)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int
+			var cp store.ChargingProfile
+			var profile string
+			var set sql.NullInt64
+			if err := rows.Scan(&id, &cp.ConnectorID, &profile, &set); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(profile), &cp.Profile); err != nil {
+				return fmt.Errorf("charging profile %d: %w", id, err)
+			}
+			cp.Set = fromNanos(set)
+			list = append(list, cp)
 		}
 		return rows.Err()
 	})

@@ -97,6 +97,22 @@ func fill(t *testing.T, s store.Store) []int {
 		if err := s.Seen(ctx, map[string]time.Time{id: t0.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
+		expiry := dt(3600)
+		if err := s.SendLocalList(ctx, id, ocpp.SendLocalListRequest{ListVersion: i + 1, UpdateType: ocpp.UpdateFull,
+			LocalAuthorizationList: []ocpp.AuthorizationData{{IdTag: "TAG", IdTagInfo: &ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted, ExpiryDate: &expiry}}}},
+			t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Reserve(ctx, id, ocpp.ReserveNowRequest{ConnectorId: 1, ExpiryDate: dt(3600), IdTag: "TAG", ReservationId: i}, t0); err != nil {
+			t.Fatal(err)
+		}
+		limit := 16.5
+		if err := s.SetChargingProfile(ctx, id, ocpp.SetChargingProfileRequest{ConnectorId: 1, CsChargingProfiles: ocpp.ChargingProfile{
+			ChargingProfileId: i, StackLevel: 1, ChargingProfilePurpose: ocpp.PurposeTxDefault, ChargingProfileKind: ocpp.KindRelative,
+			ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateA, MinChargingRate: &limit,
+				ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{Limit: limit}}}}}, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ids
 }
@@ -106,6 +122,9 @@ type snapshot struct {
 	Stations     []store.Station
 	Transactions []store.Transaction
 	Samples      map[int][]store.Sample
+	LocalLists   map[string]store.LocalList
+	Reservations map[string][]store.Reservation
+	Profiles     map[string][]store.ChargingProfile
 }
 
 func snap(t *testing.T, s store.Store) snapshot {
@@ -122,6 +141,20 @@ func snap(t *testing.T, s store.Store) snapshot {
 	sn.Samples = map[int][]store.Sample{}
 	for _, tx := range sn.Transactions {
 		if sn.Samples[tx.ID], err = s.TransactionMeterValues(ctx, tx.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn.LocalLists = map[string]store.LocalList{}
+	sn.Reservations = map[string][]store.Reservation{}
+	sn.Profiles = map[string][]store.ChargingProfile{}
+	for _, st := range sn.Stations {
+		if sn.LocalLists[st.ID], err = s.LocalList(ctx, st.ID); err != nil {
+			t.Fatal(err)
+		}
+		if sn.Reservations[st.ID], err = s.Reservations(ctx, st.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if sn.Profiles[st.ID], err = s.ChargingProfiles(ctx, st.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -476,5 +509,60 @@ func TestOpenMigratesAnOlderSchema(t *testing.T) {
 	}
 	if st.Vendor != "Acme" || st.Firmware != "1.0" || st.FirmwareStatus != ocpp.FirmwareInstalled || !st.FirmwareStatusAt.Equal(at) {
 		t.Errorf("after the migration: %+v; want Acme's firmware 1.0, kept, and Installed at %v", st, at)
+	}
+}
+
+// A database of schema 2, with a station's firmware report, opens: schema
+// 3 adds the tables of what stations accepted, and nothing of 2 is lost.
+func TestOpenMigratesSchema2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kata.db")
+	db := rawDB(t, path)
+	for _, m := range migrations[:2] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatalf("schemas 1 and 2: %v", err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO stations (id, vendor, model, firmware, firmware_status) VALUES ('CS1', 'Acme', 'Fast', '1.0', 'Installed');
+PRAGMA user_version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%s) of a schema 2 database: %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	if err := s.SendLocalList(ctx, "CS1", ocpp.SendLocalListRequest{ListVersion: 1, UpdateType: ocpp.UpdateFull,
+		LocalAuthorizationList: []ocpp.AuthorizationData{{IdTag: "A", IdTagInfo: &ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}}}}, t0); err != nil {
+		t.Fatalf("SendLocalList after the migration: %v", err)
+	}
+	if err := s.Reserve(ctx, "CS1", ocpp.ReserveNowRequest{ConnectorId: 1, ExpiryDate: dt(60), IdTag: "A", ReservationId: 1}, t0); err != nil {
+		t.Fatalf("Reserve after the migration: %v", err)
+	}
+	if err := s.SetChargingProfile(ctx, "CS1", ocpp.SetChargingProfileRequest{ConnectorId: 0, CsChargingProfiles: ocpp.ChargingProfile{
+		ChargingProfileId: 1, ChargingProfilePurpose: ocpp.PurposeChargePointMax, ChargingProfileKind: ocpp.KindRelative,
+		ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateW, ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{Limit: 11000}}}}}, t0); err != nil {
+		t.Fatalf("SetChargingProfile after the migration: %v", err)
+	}
+	st, err := s.Station(ctx, "CS1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Vendor != "Acme" || st.Firmware != "1.0" || st.FirmwareStatus != ocpp.FirmwareInstalled {
+		t.Errorf("after the migration: %+v; want Acme's firmware 1.0 and its status Installed, kept", st)
+	}
+	list, err := s.LocalList(ctx, "CS1")
+	if err != nil || list.Version != 1 || len(list.Entries) != 1 {
+		t.Errorf("LocalList after the migration: %+v, %v; want version 1 with A", list, err)
+	}
+	rs, err := s.Reservations(ctx, "CS1", t0)
+	if err != nil || len(rs) != 1 {
+		t.Errorf("Reservations after the migration: %+v, %v; want reservation 1", rs, err)
+	}
+	ps, err := s.ChargingProfiles(ctx, "CS1")
+	if err != nil || len(ps) != 1 || ps[0].Profile.ChargingSchedule.ChargingSchedulePeriod[0].Limit != 11000 {
+		t.Errorf("ChargingProfiles after the migration: %+v, %v; want profile 1, limit 11000 W", ps, err)
 	}
 }

@@ -19,7 +19,9 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +48,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusesInOneWrite", testStatuses},
 		{"MeterValues", testMeterValues},
 		{"FirmwareReports", testFirmwareReports},
+		{"LocalList", testLocalList},
+		{"Reservations", testReservations},
+		{"ChargingProfiles", testChargingProfiles},
+		{"ClearChargingProfile", testClearChargingProfile},
 		{"OpenTransactions", testOpenTransactions},
 		{"NotFound", testNotFound},
 		{"Concurrent", testConcurrent},
@@ -669,4 +675,281 @@ func testFirmwareReports(t *testing.T, s store.Store) {
 	if got.Firmware != "1.0" {
 		t.Errorf("Station(CS1): firmware version %q after the reports, want 1.0, as its boot said: a report is not a version", got.Firmware)
 	}
+}
+
+// A local list: a Full update replaces, a Differential one adds, replaces
+// and removes per entry; the version is the last update's; a station that
+// never had one has an empty list; each station has its own.
+func testLocalList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	empty, err := s.LocalList(ctx, "CS1")
+	must(t, err, "LocalList of a station with none")
+	if empty.Version != 0 || !empty.Updated.IsZero() || empty.Entries == nil || len(empty.Entries) != 0 {
+		t.Errorf("LocalList of a station with none: %+v, want version 0, no time, and an empty (not nil) list", empty)
+	}
+	expiry := ocpp.DateTime{Time: at(100)}
+	info := func(status ocpp.AuthorizationStatus) *ocpp.IdTagInfo { return &ocpp.IdTagInfo{Status: status} }
+	updates := []struct {
+		station string
+		req     ocpp.SendLocalListRequest
+		at      int
+	}{
+		{"CS1", ocpp.SendLocalListRequest{ListVersion: 1, UpdateType: ocpp.UpdateFull, LocalAuthorizationList: []ocpp.AuthorizationData{
+			{IdTag: "C", IdTagInfo: info(ocpp.AuthorizationAccepted)},
+			{IdTag: "A", IdTagInfo: &ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted, ExpiryDate: &expiry, ParentIdTag: "P"}},
+			{IdTag: "B", IdTagInfo: info(ocpp.AuthorizationAccepted)},
+		}}, 1},
+		{"CS2", ocpp.SendLocalListRequest{ListVersion: 9, UpdateType: ocpp.UpdateFull, LocalAuthorizationList: []ocpp.AuthorizationData{
+			{IdTag: "Z", IdTagInfo: info(ocpp.AuthorizationBlocked)},
+		}}, 2},
+		// Differential: B blocked, C removed, D added, E (not there) removed.
+		{"CS1", ocpp.SendLocalListRequest{ListVersion: 2, UpdateType: ocpp.UpdateDifferential, LocalAuthorizationList: []ocpp.AuthorizationData{
+			{IdTag: "B", IdTagInfo: info(ocpp.AuthorizationBlocked)}, {IdTag: "C"}, {IdTag: "D", IdTagInfo: info(ocpp.AuthorizationExpired)}, {IdTag: "E"},
+		}}, 3},
+	}
+	for _, u := range updates {
+		must(t, s.SendLocalList(ctx, u.station, u.req, at(u.at)), fmt.Sprintf("SendLocalList %s version %d", u.station, u.req.ListVersion))
+	}
+	check := func(station string, version, updated int, want ...store.LocalListEntry) {
+		t.Helper()
+		got, err := s.LocalList(ctx, station)
+		must(t, err, "LocalList "+station)
+		if got.Version != version || !sameTime(got.Updated, at(updated)) {
+			t.Errorf("LocalList(%s): version %d updated %v, want version %d updated %v", station, got.Version, got.Updated, version, at(updated))
+		}
+		if len(got.Entries) != len(want) {
+			t.Fatalf("LocalList(%s): entries %+v, want %+v (by idTag)", station, got.Entries, want)
+		}
+		for i, w := range want {
+			g := got.Entries[i]
+			gotExpiry, wantExpiry := time.Time{}, time.Time{}
+			if g.Info.ExpiryDate != nil {
+				gotExpiry = g.Info.ExpiryDate.Time
+			}
+			if w.Info.ExpiryDate != nil {
+				wantExpiry = w.Info.ExpiryDate.Time
+			}
+			if g.IdTag != w.IdTag || g.Info.Status != w.Info.Status || g.Info.ParentIdTag != w.Info.ParentIdTag || !sameTime(gotExpiry, wantExpiry) {
+				t.Errorf("LocalList(%s) entry %d: %s %+v (expiry %v), want %s %+v (expiry %v)", station, i, g.IdTag, g.Info, gotExpiry, w.IdTag, w.Info, wantExpiry)
+			}
+		}
+	}
+	entry := func(tag string, status ocpp.AuthorizationStatus) store.LocalListEntry {
+		return store.LocalListEntry{IdTag: tag, Info: ocpp.IdTagInfo{Status: status}}
+	}
+	a := store.LocalListEntry{IdTag: "A", Info: ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted, ExpiryDate: &expiry, ParentIdTag: "P"}}
+	check("CS1", 2, 3, a, entry("B", ocpp.AuthorizationBlocked), entry("D", ocpp.AuthorizationExpired))
+	check("CS2", 9, 2, entry("Z", ocpp.AuthorizationBlocked))
+
+	// A Full update replaces the whole list; an empty one empties it.
+	must(t, s.SendLocalList(ctx, "CS1", ocpp.SendLocalListRequest{ListVersion: 3, UpdateType: ocpp.UpdateFull,
+		LocalAuthorizationList: []ocpp.AuthorizationData{{IdTag: "Y", IdTagInfo: info(ocpp.AuthorizationAccepted)}}}, at(4)), "SendLocalList Full")
+	check("CS1", 3, 4, entry("Y", ocpp.AuthorizationAccepted))
+	must(t, s.SendLocalList(ctx, "CS2", ocpp.SendLocalListRequest{ListVersion: 10, UpdateType: ocpp.UpdateFull}, at(5)), "SendLocalList Full, empty")
+	check("CS2", 10, 5)
+
+	sts, err := s.Stations(ctx)
+	must(t, err, "Stations")
+	if len(sts) != 2 {
+		t.Errorf("Stations() lists %d stations after local lists for CS1 and CS2, want 2: %+v", len(sts), sts)
+	}
+}
+
+// Reservations: one per id and station, replaced by the same id, ended
+// by EndReservation, and left out once expired.
+func testReservations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	reserve := func(station string, id, connector int, tag string, expiry, made int) {
+		t.Helper()
+		must(t, s.Reserve(ctx, station, ocpp.ReserveNowRequest{ReservationId: id, ConnectorId: connector, IdTag: tag,
+			ParentIdTag: "P" + tag, ExpiryDate: dt(expiry)}, at(made)), fmt.Sprintf("Reserve %s %d", station, id))
+	}
+	reserve("CS1", 2, 1, "A", 100, 1)
+	reserve("CS1", 1, 0, "B", 50, 2)
+	reserve("CS2", 1, 2, "C", 100, 3) // another station's reservation 1
+	reserve("CS1", 3, 2, "D", 100, 4)
+	reserve("CS1", 3, 1, "E", 200, 5) // replaces CS1's 3
+
+	r := func(id, connector int, tag string, expiry, made int) store.Reservation {
+		return store.Reservation{ID: id, ConnectorID: connector, IdTag: tag, ParentIdTag: "P" + tag, Expiry: at(expiry), Made: at(made)}
+	}
+	check := func(station string, when int, want ...store.Reservation) {
+		t.Helper()
+		got, err := s.Reservations(ctx, station, at(when))
+		must(t, err, "Reservations "+station)
+		ok := len(got) == len(want) && got != nil
+		for i := range want {
+			if !ok {
+				break
+			}
+			g, w := got[i], want[i]
+			ok = g.ID == w.ID && g.ConnectorID == w.ConnectorID && g.IdTag == w.IdTag && g.ParentIdTag == w.ParentIdTag &&
+				sameTime(g.Expiry, w.Expiry) && sameTime(g.Made, w.Made)
+		}
+		if !ok {
+			t.Errorf("Reservations(%s, at %ds): %+v, want %+v (by id, a list even if empty)", station, when, got, want)
+		}
+	}
+	check("CS1", 10, r(1, 0, "B", 50, 2), r(2, 1, "A", 100, 1), r(3, 1, "E", 200, 5))
+	check("CS2", 10, r(1, 2, "C", 100, 3))
+	check("CS1", 50, r(2, 1, "A", 100, 1), r(3, 1, "E", 200, 5)) // 1 expires at 50
+	check("CS9", 10)
+
+	known, err := s.EndReservation(ctx, "CS1", 2)
+	must(t, err, "EndReservation CS1 2")
+	if !known {
+		t.Error("EndReservation(CS1, 2) reports it unknown; it was reserved")
+	}
+	for _, end := range []struct {
+		station string
+		id      int
+	}{{"CS1", 2}, {"CS1", 7}, {"CS9", 1}} {
+		known, err := s.EndReservation(ctx, end.station, end.id)
+		must(t, err, fmt.Sprintf("EndReservation %s %d", end.station, end.id))
+		if known {
+			t.Errorf("EndReservation(%s, %d) reports it known; it is not in force", end.station, end.id)
+		}
+	}
+	check("CS1", 10, r(1, 0, "B", 50, 2), r(3, 1, "E", 200, 5))
+	check("CS2", 10, r(1, 2, "C", 100, 3))
+}
+
+// profile is a charging profile with the fields the tests vary, its
+// times in milliseconds as on the wire.
+func profile(id, stackLevel int, purpose ocpp.ChargingProfilePurpose, limit float64) ocpp.ChargingProfile {
+	from := ocpp.DateTime{Time: at(0).Truncate(time.Millisecond)}
+	p := ocpp.ChargingProfile{ChargingProfileId: id, StackLevel: stackLevel, ChargingProfilePurpose: purpose,
+		ChargingProfileKind: ocpp.KindAbsolute, ValidFrom: &from,
+		ChargingSchedule: ocpp.ChargingSchedule{StartSchedule: &from, ChargingRateUnit: ocpp.ChargingRateA,
+			ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{StartPeriod: 0, Limit: limit}, {StartPeriod: 60, Limit: limit / 2}}}}
+	if purpose == ocpp.PurposeTx {
+		tx := 5
+		p.TransactionId = &tx
+	}
+	return p
+}
+
+func setProfile(t *testing.T, s store.Store, station string, connector int, p ocpp.ChargingProfile, seconds int) {
+	t.Helper()
+	must(t, s.SetChargingProfile(t.Context(), station, ocpp.SetChargingProfileRequest{ConnectorId: connector, CsChargingProfiles: p}, at(seconds)),
+		fmt.Sprintf("SetChargingProfile %s connector %d id %d", station, connector, p.ChargingProfileId))
+}
+
+func checkProfiles(t *testing.T, s store.Store, station string, want ...store.ChargingProfile) {
+	t.Helper()
+	got, err := s.ChargingProfiles(t.Context(), station)
+	must(t, err, "ChargingProfiles "+station)
+	ok := len(got) == len(want) && got != nil
+	for i := range want {
+		if !ok {
+			break
+		}
+		ok = got[i].ConnectorID == want[i].ConnectorID && sameTime(got[i].Set, want[i].Set) &&
+			reflect.DeepEqual(normal(got[i].Profile), normal(want[i].Profile))
+	}
+	if !ok {
+		t.Errorf("ChargingProfiles(%s):\n%s\nwant (by connector, then id, a list even if empty):\n%s", station, profiles(got), profiles(want))
+	}
+}
+
+// normal is p with its times in UTC, to compare.
+func normal(p ocpp.ChargingProfile) ocpp.ChargingProfile {
+	for _, d := range []**ocpp.DateTime{&p.ValidFrom, &p.ValidTo, &p.ChargingSchedule.StartSchedule} {
+		if *d != nil {
+			*d = &ocpp.DateTime{Time: (*d).UTC()}
+		}
+	}
+	return p
+}
+
+func profiles(ps []store.ChargingProfile) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "\tconnector %d id %d stack %d %s limit %v set %v\n", p.ConnectorID, p.Profile.ChargingProfileId,
+			p.Profile.StackLevel, p.Profile.ChargingProfilePurpose, p.Profile.ChargingSchedule.ChargingSchedulePeriod, p.Set)
+	}
+	return b.String()
+}
+
+// Charging profiles are kept whole; one with the same id, or on the same
+// connector with the same stackLevel and purpose, replaces the one before.
+func testChargingProfiles(t *testing.T, s store.Store) {
+	max0 := profile(1, 0, ocpp.PurposeChargePointMax, 32)
+	def1 := profile(2, 0, ocpp.PurposeTxDefault, 16)
+	def2 := profile(3, 0, ocpp.PurposeTxDefault, 10) // same stack and purpose, another connector: both stay
+	tx1 := profile(4, 1, ocpp.PurposeTx, 6)
+	setProfile(t, s, "CS1", 0, max0, 1)
+	setProfile(t, s, "CS1", 1, def1, 2)
+	setProfile(t, s, "CS1", 2, def2, 3)
+	setProfile(t, s, "CS1", 1, tx1, 4)
+	setProfile(t, s, "CS2", 1, def1, 5) // another station's profile 2
+	cp := func(connector int, p ocpp.ChargingProfile, set int) store.ChargingProfile {
+		return store.ChargingProfile{ConnectorID: connector, Profile: p, Set: at(set)}
+	}
+	checkProfiles(t, s, "CS1", cp(0, max0, 1), cp(1, def1, 2), cp(1, tx1, 4), cp(2, def2, 3))
+	checkProfiles(t, s, "CS2", cp(1, def1, 5))
+	checkProfiles(t, s, "CS9")
+
+	// Same stackLevel and purpose on connector 1: replaces profile 2.
+	def1b := profile(5, 0, ocpp.PurposeTxDefault, 20)
+	setProfile(t, s, "CS1", 1, def1b, 6)
+	// Same id as profile 3, now on connector 1 at another stackLevel:
+	// replaces it, wherever it was.
+	def3 := profile(3, 2, ocpp.PurposeTxDefault, 8)
+	setProfile(t, s, "CS1", 1, def3, 7)
+	checkProfiles(t, s, "CS1", cp(0, max0, 1), cp(1, def3, 7), cp(1, tx1, 4), cp(1, def1b, 6))
+	checkProfiles(t, s, "CS2", cp(1, def1, 5))
+}
+
+// ClearChargingProfile removes what matches every filter it gives, only
+// of its station.
+func testClearChargingProfile(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	max0 := profile(1, 0, ocpp.PurposeChargePointMax, 32)
+	def1 := profile(2, 0, ocpp.PurposeTxDefault, 16)
+	def2 := profile(3, 1, ocpp.PurposeTxDefault, 10)
+	tx1 := profile(4, 1, ocpp.PurposeTx, 6)
+	def0 := profile(5, 1, ocpp.PurposeTxDefault, 12)
+	fill := func(station string) {
+		setProfile(t, s, station, 0, max0, 1)
+		setProfile(t, s, station, 1, def1, 2)
+		setProfile(t, s, station, 2, def2, 3)
+		setProfile(t, s, station, 1, tx1, 4)
+		setProfile(t, s, station, 0, def0, 5)
+	}
+	cp := func(connector int, p ocpp.ChargingProfile, set int) store.ChargingProfile {
+		return store.ChargingProfile{ConnectorID: connector, Profile: p, Set: at(set)}
+	}
+	all := []store.ChargingProfile{cp(0, max0, 1), cp(0, def0, 5), cp(1, def1, 2), cp(1, tx1, 4), cp(2, def2, 3)}
+	fill("CS2")
+	one := func(v int) *int { return &v }
+	steps := []struct {
+		name    string
+		req     ocpp.ClearChargingProfileRequest
+		removed int
+		left    []store.ChargingProfile
+	}{
+		{"no match", ocpp.ClearChargingProfileRequest{Id: one(9)}, 0, all},
+		{"id and another connector", ocpp.ClearChargingProfileRequest{Id: one(2), ConnectorId: one(2)}, 0, all},
+		{"stackLevel and purpose", ocpp.ClearChargingProfileRequest{StackLevel: one(1), ChargingProfilePurpose: ocpp.PurposeTxDefault}, 2,
+			[]store.ChargingProfile{cp(0, max0, 1), cp(1, def1, 2), cp(1, tx1, 4)}},
+		{"connector", ocpp.ClearChargingProfileRequest{ConnectorId: one(1)}, 2, []store.ChargingProfile{cp(0, max0, 1)}},
+		{"id", ocpp.ClearChargingProfileRequest{Id: one(1)}, 1, nil},
+	}
+	fill("CS1")
+	for _, st := range steps {
+		removed, err := s.ClearChargingProfile(ctx, "CS1", st.req)
+		must(t, err, "ClearChargingProfile "+st.name)
+		if removed != st.removed {
+			t.Errorf("ClearChargingProfile(%s) removed %d, want %d", st.name, removed, st.removed)
+		}
+		checkProfiles(t, s, "CS1", st.left...)
+	}
+	checkProfiles(t, s, "CS2", all...)
+	removed, err := s.ClearChargingProfile(ctx, "CS2", ocpp.ClearChargingProfileRequest{})
+	must(t, err, "ClearChargingProfile with no filter")
+	if removed != len(all) {
+		t.Errorf("ClearChargingProfile with no filter removed %d, want all %d", removed, len(all))
+	}
+	checkProfiles(t, s, "CS2")
 }
