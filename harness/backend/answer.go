@@ -21,7 +21,8 @@ const HeartbeatInterval = 300
 // action the backend does not know gets NotImplemented.
 //
 // With a Store, Answer keeps what the call reports before it answers
-// (a BootNotification's station, a transaction's start or stop); meter
+// (a BootNotification's station, a transaction's start, which ends the
+// reservation it names, or its stop); meter
 // values and status notifications are kept by Process or WriteBatch, or
 // by Handle when the server answers them there.
 func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
@@ -96,6 +97,14 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 		id, err := ids.StartTransaction(ctx, station, *r)
 		if err != nil {
 			return nil, b.storeError("start transaction", err)
+		}
+		// A start that names a reservation uses it up (OCPP 1.6 §5.13).
+		// Should ending it fail, the station gets a CALLERROR and sends
+		// the start again: the replay gets the same id, and ends it then.
+		if st != nil && r.ReservationId != nil {
+			if _, err := st.EndReservation(ctx, station, *r.ReservationId); err != nil {
+				return nil, b.storeError("end reservation", err)
+			}
 		}
 		// The transaction is recorded whatever the tag's status: the
 		// station has started charging, and stops if it is not Accepted.

@@ -247,3 +247,59 @@ func TestHeartbeatsReachTheStore(t *testing.T) {
 		require.Equal(t, time.Now().UTC(), st.LastSeen, "the last Heartbeat's time, without waiting for a shutdown")
 	})
 }
+
+// reservationFails is a store that keeps all but the end of a reservation.
+type reservationFails struct{ store.Memory }
+
+func (*reservationFails) EndReservation(context.Context, string, int) (bool, error) {
+	return false, errDiskFull
+}
+
+// A StartTransaction with a reservationId ends that reservation of its
+// station, and no other; one whose end the store refuses is not answered
+// as kept.
+func TestStartEndsItsReservation(t *testing.T) {
+	ctx := t.Context()
+	mem := &store.Memory{}
+	b := backend.New(backend.Options{Store: mem})
+	expiry := ocpp.DateTime{Time: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	for _, r := range []struct {
+		station string
+		id      int
+	}{{"CS1", 7}, {"CS1", 8}, {"CS2", 7}} {
+		require.NoError(t, mem.Reserve(ctx, r.station, ocpp.ReserveNowRequest{ConnectorId: 1, ExpiryDate: expiry, IdTag: "TAG1", ReservationId: r.id}, expiry.Add(-time.Hour)))
+	}
+	reserved := func(station string) []int {
+		t.Helper()
+		rs, err := mem.Reservations(ctx, station, expiry.Add(-time.Minute))
+		require.NoError(t, err)
+		var ids []int
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	const reservedStart = `{"connectorId":1,"idTag":"TAG1","meterStart":100,"reservationId":7,"timestamp":"2026-12-01T10:00:00Z"}`
+	var sr ocpp.StartTransactionResponse
+	_, ok := handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, startPayload)).(*ocpp.CallResult)
+	require.True(t, ok)
+	require.Equal(t, []int{7, 8}, reserved("CS1"), "a start without a reservationId ends none")
+	res, ok := handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, reservedStart)).(*ocpp.CallResult)
+	require.True(t, ok)
+	require.NoError(t, res.UnmarshalPayload(&sr))
+	require.Equal(t, []int{8}, reserved("CS1"), "the start used reservation 7 up")
+	require.Equal(t, []int{7}, reserved("CS2"), "another station's reservation 7 is its own")
+	again, ok := handled(t, b, "CS1", rawCall("s2", ocpp.ActionStartTransaction, reservedStart)).(*ocpp.CallResult)
+	require.True(t, ok, "a replayed start is answered, its reservation gone already")
+	var sr2 ocpp.StartTransactionResponse
+	require.NoError(t, again.UnmarshalPayload(&sr2))
+	require.Equal(t, sr.TransactionId, sr2.TransactionId)
+
+	obs := &observed{}
+	b = backend.New(backend.Options{Store: &reservationFails{}, Observer: obs})
+	ce, ok := handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, reservedStart)).(*ocpp.CallError)
+	require.True(t, ok, "a start whose reservation could not be ended was answered as kept")
+	require.Equal(t, ocpp.InternalError, ce.Code)
+	require.Contains(t, ce.Description, "disk full")
+	require.Equal(t, 1, obs.storeErrors["end reservation"])
+}
