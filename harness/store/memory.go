@@ -393,6 +393,9 @@ func (m *Memory) ClearChargingProfile(ctx context.Context, station string, req o
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	before := len(m.profiles[station])
+	if before == 0 {
+		return 0, nil
+	}
 	m.profiles[station] = slices.DeleteFunc(m.profiles[station], func(x storedProfile) bool {
 		return (req.Id == nil || x.id == *req.Id) &&
 			(req.ConnectorId == nil || x.connector == *req.ConnectorId) &&

@@ -905,6 +905,9 @@ func testChargingProfiles(t *testing.T, s store.Store) {
 // of its station.
 func testClearChargingProfile(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	if removed, err := s.ClearChargingProfile(ctx, "CS1", ocpp.ClearChargingProfileRequest{}); err != nil || removed != 0 {
+		t.Errorf("ClearChargingProfile in a store with no profile: %d, %v; want 0, nil", removed, err)
+	}
 	max0 := profile(1, 0, ocpp.PurposeChargePointMax, 32)
 	def1 := profile(2, 0, ocpp.PurposeTxDefault, 16)
 	def2 := profile(3, 1, ocpp.PurposeTxDefault, 10)
