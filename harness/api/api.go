@@ -7,6 +7,9 @@
 //	GET  /api                                  these endpoints, and the actions a POST calls, with examples
 //	GET  /api/stations                         every station ever seen
 //	GET  /api/stations/{id}                    one station
+//	GET  /api/stations/{id}/local-list         the local list the station accepted last
+//	GET  /api/stations/{id}/reservations       its reservations in force
+//	GET  /api/stations/{id}/charging-profiles  the charging profiles it accepted
 //	GET  /api/transactions[?station=ID]        transactions, of one station or all
 //	GET  /api/transactions/{id}/meter-values   the samples of one transaction
 //	POST /api/stations/{id}/{Action}[?timeout=30s]  a call to a station
@@ -38,7 +41,8 @@
 //	409  the station is known but not connected, or not booted yet, or its
 //	     BootNotification was not Accepted (Options.Registration)
 //	413  a body over 64 KiB
-//	500  the store failed
+//	500  the store failed; after a call, the station's answer is in
+//	     "answer": it did what it answered, and the store does not know
 //	501  the server cannot call stations (Options.Call is nil)
 //	502  the station answered with a CALLERROR ("code", "description" and,
 //	     if any, "details" hold it), or with a payload that breaks the
@@ -52,6 +56,15 @@
 // (409), the body (413, 400); then the
 // call is made and its outcome answered (200, 404, 409, 502, 504). An
 // operator who leaves before the answer cancels the call, and gets none.
+//
+// What a station holds once it Accepted a call is kept in the store, for
+// the sub-resources above to read: the local list of a SendLocalList (a
+// Full one replaces it, a Differential one changes it entry by entry), the
+// reservation of a ReserveNow until a CancelReservation, a StartTransaction
+// naming it (the backend ends it) or its expiryDate, the profile of a
+// SetChargingProfile until a ClearChargingProfile that matches it or one
+// that replaces it. Should that write fail, the answer is a 500 that
+// carries the station's answer.
 //
 // A station is unknown (404 on a POST) when the step's Call says it is not
 // connected and the store has never heard of it either; known but not
@@ -90,7 +103,8 @@ import (
 
 // Options configure the API.
 type Options struct {
-	// Store is what the GET endpoints read. Required.
+	// Store is what the GET endpoints read, and where what stations
+	// accepted of the calls is kept. Required.
 	Store store.Store
 	// Connected reports whether a station is connected now. nil means
 	// unknown: every station reads as not connected.
@@ -170,6 +184,9 @@ func New(opts Options) http.Handler {
 	a.mux.Handle("/api/stations", only(a.stations, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/stations/{id}", only(a.station, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/stations/{id}/{action}", only(a.call, http.MethodPost))
+	a.mux.Handle("/api/stations/{id}/local-list", only(a.localList, http.MethodGet, http.MethodHead))
+	a.mux.Handle("/api/stations/{id}/reservations", only(a.reservations, http.MethodGet, http.MethodHead))
+	a.mux.Handle("/api/stations/{id}/charging-profiles", only(a.chargingProfiles, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/transactions", only(a.transactions, http.MethodGet, http.MethodHead))
 	a.mux.Handle("/api/transactions/{id}/meter-values", only(a.meterValues, http.MethodGet, http.MethodHead))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +268,9 @@ type errorBody struct {
 	Code        string          `json:"code,omitempty"`
 	Description string          `json:"description,omitempty"`
 	Details     json.RawMessage `json:"details,omitempty"`
+	// Answer is the station's answer to a call when what it says could
+	// not be stored (500): the station did it all the same.
+	Answer any `json:"answer,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -59,6 +59,12 @@ func fill(t *testing.T) *store.Memory {
 		return id
 	}
 	must(m.FirmwareReport(ctx, "CS0001", store.FirmwareReport{Firmware: ocpp.FirmwareInstalled, At: t0.Add(5 * time.Minute)}))
+	must(m.SendLocalList(ctx, "CS0001", ocpp.SendLocalListRequest{ListVersion: 4, UpdateType: ocpp.UpdateFull,
+		LocalAuthorizationList: []ocpp.AuthorizationData{{IdTag: "TAG1", IdTagInfo: &ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}}}}, t0.Add(6*time.Minute)))
+	// Expires in 2100: in force whenever the test runs.
+	must(m.Reserve(ctx, "CS0001", ocpp.ReserveNowRequest{ConnectorId: 1, IdTag: "TAG2", ReservationId: 5,
+		ExpiryDate: ocpp.DateTime{Time: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}}, t0.Add(7*time.Minute)))
+	must(m.SetChargingProfile(ctx, "CS0001", ocpp.SetChargingProfileRequest{ConnectorId: 0, CsChargingProfiles: maxProfile}, t0.Add(8*time.Minute)))
 	tx1 := start("CS0001", 100)
 	start("CS0001", 200)
 	start("CS0002", 300)
@@ -75,6 +81,11 @@ func fill(t *testing.T) *store.Memory {
 	return m
 }
 
+// maxProfile is CS0001's charging profile in fill.
+var maxProfile = ocpp.ChargingProfile{ChargingProfileId: 1, ChargingProfilePurpose: ocpp.PurposeChargePointMax,
+	ChargingProfileKind: ocpp.KindRelative, ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateW,
+		ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{StartPeriod: 0, Limit: 22000}}}}
+
 // broken is a store whose reads fail.
 type broken struct{ store.Store }
 
@@ -89,6 +100,32 @@ func (broken) Transactions(context.Context, string) ([]store.Transaction, error)
 }
 func (broken) TransactionMeterValues(context.Context, int) ([]store.Sample, error) {
 	return nil, errDisk
+}
+func (broken) LocalList(context.Context, string) (store.LocalList, error) {
+	return store.LocalList{}, errDisk
+}
+func (broken) Reservations(context.Context, string, time.Time) ([]store.Reservation, error) {
+	return nil, errDisk
+}
+func (broken) ChargingProfiles(context.Context, string) ([]store.ChargingProfile, error) {
+	return nil, errDisk
+}
+
+// refusing is a store whose writes of what stations accepted fail.
+type refusing struct{ *store.Memory }
+
+func (refusing) SendLocalList(context.Context, string, ocpp.SendLocalListRequest, time.Time) error {
+	return errDisk
+}
+func (refusing) Reserve(context.Context, string, ocpp.ReserveNowRequest, time.Time) error {
+	return errDisk
+}
+func (refusing) EndReservation(context.Context, string, int) (bool, error) { return false, errDisk }
+func (refusing) SetChargingProfile(context.Context, string, ocpp.SetChargingProfileRequest, time.Time) error {
+	return errDisk
+}
+func (refusing) ClearChargingProfile(context.Context, string, ocpp.ClearChargingProfileRequest) (int, error) {
+	return 0, errDisk
 }
 
 // zoned is a store that gives its times in Paris's zone, as a store on
@@ -126,6 +163,28 @@ func (z zoned) Transactions(ctx context.Context, station string) ([]store.Transa
 		}
 	}
 	return txs, err
+}
+
+func (z zoned) LocalList(ctx context.Context, station string) (store.LocalList, error) {
+	list, err := z.Store.LocalList(ctx, station)
+	list.Updated = list.Updated.In(paris)
+	return list, err
+}
+
+func (z zoned) Reservations(ctx context.Context, station string, at time.Time) ([]store.Reservation, error) {
+	rs, err := z.Store.Reservations(ctx, station, at)
+	for i := range rs {
+		rs[i].Expiry, rs[i].Made = rs[i].Expiry.In(paris), rs[i].Made.In(paris)
+	}
+	return rs, err
+}
+
+func (z zoned) ChargingProfiles(ctx context.Context, station string) ([]store.ChargingProfile, error) {
+	ps, err := z.Store.ChargingProfiles(ctx, station)
+	for i := range ps {
+		ps[i].Set = ps[i].Set.In(paris)
+	}
+	return ps, err
 }
 
 func (z zoned) TransactionMeterValues(ctx context.Context, id int) ([]store.Sample, error) {
@@ -238,6 +297,23 @@ func TestReads(t *testing.T) {
 		{name: "transaction times in UTC", target: "/api/transactions?station=CS0002", status: 200, want: `"start": "2026-12-01T08:02:00Z"`},
 		{name: "sample times in UTC", target: "/api/transactions/1/meter-values", status: 200, want: `"timestamp": "2026-12-01T08:03:00Z"`},
 		{name: "station", target: "/api/stations/CS0002", status: 200, compare: cs2},
+		{name: "local list", target: "/api/stations/CS0001/local-list", status: 200, compare: api.LocalList{Version: 4, Updated: utc(6 * time.Minute),
+			Entries: []api.LocalListEntry{{IdTag: "TAG1", IdTagInfo: ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}}}}},
+		{name: "local list time in UTC", target: "/api/stations/CS0001/local-list", status: 200, want: `"updated": "2026-12-01T08:06:00Z"`},
+		{name: "no local list", target: "/api/stations/CS0002/local-list", status: 200, compare: api.LocalList{Entries: []api.LocalListEntry{}}},
+		{name: "reservations", target: "/api/stations/CS0001/reservations", status: 200, compare: []api.Reservation{{ID: 5, ConnectorID: 1,
+			IdTag: "TAG2", ExpiryDate: ptr(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)), Made: utc(7 * time.Minute)}}},
+		{name: "reservation times in UTC", target: "/api/stations/CS0001/reservations", status: 200, want: `"made": "2026-12-01T08:07:00Z"`},
+		{name: "no reservations", target: "/api/stations/CS0002/reservations", status: 200, compare: []api.Reservation{}},
+		{name: "charging profiles", target: "/api/stations/CS0001/charging-profiles", status: 200, compare: []api.ChargingProfile{{ConnectorID: 0,
+			Set: utc(8 * time.Minute), ChargingProfile: maxProfile}}},
+		{name: "charging profiles as sent", target: "/api/stations/CS0001/charging-profiles", status: 200,
+			want: `"chargingProfilePurpose": "ChargePointMaxProfile"`},
+		{name: "no charging profiles", target: "/api/stations/CS0002/charging-profiles", status: 200, compare: []api.ChargingProfile{}},
+		{name: "local list of an unknown station", target: "/api/stations/CS0099/local-list", status: 404, want: `no station \"CS0099\"`},
+		{name: "reservations of an unknown station", target: "/api/stations/CS0099/reservations", status: 404},
+		{name: "charging profiles of an unknown station", target: "/api/stations/CS0099/charging-profiles", status: 404},
+		{name: "POST a local list", method: http.MethodPost, target: "/api/stations/CS0001/local-list", status: 405, allow: "GET, HEAD"},
 		{name: "unknown station", target: "/api/stations/CS0099", status: 404, want: `no station \"CS0099\"`},
 		{name: "transactions", target: "/api/transactions", status: 200,
 			compare: []api.Transaction{tx1, tx(2, "CS0001", 200), tx(3, "CS0002", 300)}},
@@ -271,7 +347,8 @@ func TestReads(t *testing.T) {
 func TestStoreFails(t *testing.T) {
 	logs := &strings.Builder{}
 	h := api.New(api.Options{Store: broken{fill(t)}, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	for _, target := range []string{"/api/stations", "/api/stations/CS0001", "/api/transactions", "/api/transactions/1/meter-values"} {
+	for _, target := range []string{"/api/stations", "/api/stations/CS0001", "/api/transactions", "/api/transactions/1/meter-values",
+		"/api/stations/CS0001/local-list", "/api/stations/CS0001/reservations", "/api/stations/CS0001/charging-profiles"} {
 		t.Run(target, func(t *testing.T) {
 			request{target: target, status: 500, want: "disk I/O error"}.run(t, h)
 		})
@@ -318,6 +395,8 @@ var errNotConnected = errors.New("station not connected")
 //	        status, and is decoded without a check, as a learner's Call
 //	        may do: the API must check it
 //	CS0007  the same, checked as the steps' Call does: a FrameError
+//	CS0008  answers every call that changes what a station holds with a
+//	        status other than Accepted
 //	other   errNotConnected
 //
 // It records the request and the deadline it was given.
@@ -352,6 +431,13 @@ func (f *fakeCall) Call(ctx context.Context, station, action string, req, resp a
 		return fail(ctx.Err())
 	case "CS0006":
 		return json.Unmarshal([]byte(`{"status":"Done"}`), resp)
+	case "CS0008":
+		status := map[string]string{
+			ocpp.ActionSendLocalList: "VersionMismatch", ocpp.ActionReserveNow: "Occupied",
+			ocpp.ActionCancelReservation: "Rejected", ocpp.ActionSetChargingProfile: "NotSupported",
+			ocpp.ActionClearChargingProfile: "Unknown",
+		}[action]
+		return json.Unmarshal([]byte(`{"status":"`+status+`"}`), resp)
 	case "CS0007":
 		answer := &ocpp.CallResult{ID: "1", Payload: json.RawMessage(`{"status":"Done"}`)}
 		if err := answer.UnmarshalPayload(resp); err != nil {
@@ -362,9 +448,12 @@ func (f *fakeCall) Call(ctx context.Context, station, action string, req, resp a
 	return fail(errNotConnected)
 }
 
-func calling(t *testing.T, f *fakeCall) http.Handler {
+func calling(t *testing.T, f *fakeCall) http.Handler { return callingWith(t, f, fill(t)) }
+
+// callingWith is calling with the store st.
+func callingWith(t *testing.T, f *fakeCall, st store.Store) http.Handler {
 	return api.New(api.Options{
-		Store:        fill(t),
+		Store:        st,
 		Connected:    func(id string) bool { return id != "CS0002" && id != "CS0099" },
 		Call:         f.Call,
 		NotConnected: func(err error) bool { return errors.Is(err, errNotConnected) },
@@ -677,4 +766,115 @@ func TestREADMEListsTheAPI(t *testing.T) {
 			t.Errorf("the README's row of POST does not list %s under %s", ac.Action, ac.Profile)
 		}
 	}
+}
+
+// What a station Accepted is stored, and read back: its local list,
+// reservations, charging profiles; what it did not accept is not. In fake
+// time, so that a reservation expires on cue.
+func TestAcceptedIsStored(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := fill(t)
+		if err := m.Boot(t.Context(), "CS0008", ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Picky"}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h := callingWith(t, &fakeCall{}, m)
+		now := time.Now().UTC()
+		at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+		post := func(station, action, body string) {
+			t.Helper()
+			request{method: "POST", target: "/api/stations/" + station + "/" + action, body: body, status: 200}.run(t, h)
+		}
+		get := func(station, what string, want any) {
+			t.Helper()
+			request{target: "/api/stations/" + station + "/" + what, status: 200, compare: want}.run(t, h)
+		}
+		accepted := ocpp.IdTagInfo{Status: ocpp.AuthorizationAccepted}
+		blocked := ocpp.IdTagInfo{Status: ocpp.AuthorizationBlocked, ExpiryDate: &ocpp.DateTime{Time: now.Add(time.Hour)}, ParentIdTag: "P"}
+
+		// Local list: Full replaces the list fill gave, Differential
+		// changes it entry by entry.
+		post("CS0001", ocpp.ActionSendLocalList, `{"listVersion":5,"updateType":"Full","localAuthorizationList":[`+
+			`{"idTag":"A","idTagInfo":{"status":"Accepted"}},{"idTag":"B","idTagInfo":{"status":"Accepted"}}]}`)
+		time.Sleep(time.Minute)
+		post("CS0001", ocpp.ActionSendLocalList, `{"listVersion":6,"updateType":"Differential","localAuthorizationList":[`+
+			`{"idTag":"A"},{"idTag":"C","idTagInfo":{"status":"Blocked","expiryDate":"`+at(time.Hour)+`","parentIdTag":"P"}}]}`)
+		get("CS0001", "local-list", api.LocalList{Version: 6, Updated: ptr(now.Add(time.Minute)),
+			Entries: []api.LocalListEntry{{IdTag: "B", IdTagInfo: accepted}, {IdTag: "C", IdTagInfo: blocked}}})
+
+		// Reservations: made, cancelled, expired.
+		post("CS0001", ocpp.ActionReserveNow, `{"connectorId":1,"expiryDate":"`+at(time.Hour)+`","idTag":"A","reservationId":1}`)
+		post("CS0001", ocpp.ActionReserveNow, `{"connectorId":2,"expiryDate":"`+at(3*time.Hour)+`","idTag":"B","parentIdTag":"P","reservationId":2}`)
+		post("CS0001", ocpp.ActionReserveNow, `{"connectorId":0,"expiryDate":"`+at(3*time.Hour)+`","idTag":"C","reservationId":3}`)
+		post("CS0001", ocpp.ActionCancelReservation, `{"reservationId":3}`)
+		r1 := api.Reservation{ID: 1, ConnectorID: 1, IdTag: "A", ExpiryDate: ptr(now.Add(time.Hour)), Made: ptr(now.Add(time.Minute))}
+		r2 := api.Reservation{ID: 2, ConnectorID: 2, IdTag: "B", ParentIdTag: "P", ExpiryDate: ptr(now.Add(3 * time.Hour)), Made: ptr(now.Add(time.Minute))}
+		r5 := api.Reservation{ID: 5, ConnectorID: 1, IdTag: "TAG2", ExpiryDate: ptr(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)), Made: ptr(t0.Add(7 * time.Minute).UTC())}
+		get("CS0001", "reservations", []api.Reservation{r1, r2, r5})
+		time.Sleep(time.Hour)
+		get("CS0001", "reservations", []api.Reservation{r2, r5})
+
+		// Charging profiles: set, replaced (same stackLevel and purpose
+		// on the connector), cleared.
+		profile := func(id, stack int, limit string) string {
+			return fmt.Sprintf(`{"chargingProfileId":%d,"stackLevel":%d,"chargingProfilePurpose":"TxDefaultProfile","chargingProfileKind":"Relative",`+
+				`"chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":%s}]}}`, id, stack, limit)
+		}
+		post("CS0001", ocpp.ActionSetChargingProfile, `{"connectorId":1,"csChargingProfiles":`+profile(2, 0, "16")+`}`)
+		post("CS0001", ocpp.ActionSetChargingProfile, `{"connectorId":2,"csChargingProfiles":`+profile(3, 0, "10")+`}`)
+		post("CS0001", ocpp.ActionSetChargingProfile, `{"connectorId":1,"csChargingProfiles":`+profile(4, 0, "6.5")+`}`)
+		post("CS0001", ocpp.ActionClearChargingProfile, `{"connectorId":2}`)
+		def := func(id int, limit float64) ocpp.ChargingProfile {
+			return ocpp.ChargingProfile{ChargingProfileId: id, ChargingProfilePurpose: ocpp.PurposeTxDefault, ChargingProfileKind: ocpp.KindRelative,
+				ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateA, ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{Limit: limit}}}}
+		}
+		set := ptr(now.Add(time.Hour + time.Minute))
+		get("CS0001", "charging-profiles", []api.ChargingProfile{
+			{ConnectorID: 0, Set: ptr(t0.Add(8 * time.Minute).UTC()), ChargingProfile: maxProfile},
+			{ConnectorID: 1, Set: set, ChargingProfile: def(4, 6.5)},
+		})
+
+		// What a station does not accept is not stored.
+		post("CS0008", ocpp.ActionSendLocalList, `{"listVersion":1,"updateType":"Full"}`)
+		post("CS0008", ocpp.ActionReserveNow, `{"connectorId":1,"expiryDate":"`+at(3*time.Hour)+`","idTag":"A","reservationId":1}`)
+		post("CS0008", ocpp.ActionSetChargingProfile, `{"connectorId":1,"csChargingProfiles":`+profile(2, 0, "16")+`}`)
+		get("CS0008", "local-list", api.LocalList{Entries: []api.LocalListEntry{}})
+		get("CS0008", "reservations", []api.Reservation{})
+		get("CS0008", "charging-profiles", []api.ChargingProfile{})
+		post("CS0008", ocpp.ActionCancelReservation, `{"reservationId":2}`)
+		post("CS0008", ocpp.ActionClearChargingProfile, `{}`)
+		if rs, _ := m.Reservations(t.Context(), "CS0001", time.Now()); len(rs) != 2 {
+			t.Errorf("CS0008's calls changed CS0001's reservations: %+v", rs)
+		}
+	})
+}
+
+// A station that accepted a call whose record the store refuses: the
+// operator learns both, the answer and the failure.
+func TestAcceptedNotStored(t *testing.T) {
+	logs := &strings.Builder{}
+	h := api.New(api.Options{Store: refusing{fill(t)}, Call: (&fakeCall{}).Call, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	for _, tc := range []struct{ action, body string }{
+		{ocpp.ActionSendLocalList, `{"listVersion":1,"updateType":"Full"}`},
+		{ocpp.ActionReserveNow, `{"connectorId":1,"expiryDate":"2030-01-01T00:00:00Z","idTag":"A","reservationId":1}`},
+		{ocpp.ActionCancelReservation, `{"reservationId":5}`},
+		{ocpp.ActionSetChargingProfile, `{"connectorId":0,"csChargingProfiles":{"chargingProfileId":1,"stackLevel":0,"chargingProfilePurpose":"TxDefaultProfile",` +
+			`"chargingProfileKind":"Relative","chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":16}]}}}`},
+		{ocpp.ActionClearChargingProfile, `{}`},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			w := request{method: "POST", target: "/api/stations/CS0001/" + tc.action, body: tc.body, status: 500,
+				want: "answered " + tc.action + ` as \"answer\" says, but storing that failed: disk I/O error`}.run(t, h)
+			var got struct {
+				Answer struct{ Status string } `json:"answer"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got.Answer.Status != "Accepted" {
+				t.Errorf("the body's answer is %+v (%v), want the station's, Accepted:\n%s", got.Answer, err, w.Body)
+			}
+		})
+	}
+	if !strings.Contains(logs.String(), "disk I/O error") {
+		t.Errorf("the failures are not in the log:\n%s", logs)
+	}
+	// A call that changes nothing the store keeps is answered as ever.
+	request{method: "POST", target: "/api/stations/CS0001/Reset", body: `{"type":"Soft"}`, status: 200}.run(t, h)
 }

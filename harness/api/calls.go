@@ -135,8 +135,65 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, body)
 		return
 	}
+	// The station has done what it answered, whether the operator waits
+	// for the answer or not: what it now holds is stored all the same.
+	if err := a.record(context.WithoutCancel(r.Context()), station, req, resp, time.Now()); err != nil {
+		log.Error("api: the station's answer was not stored", "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{
+			Error: fmt.Sprintf("station %q answered %s as \"answer\" says, but storing that failed: %v; "+
+				"the station holds it and the store does not, so GET /api/stations/%s/%s is out of date "+
+				"until the call is made again; the server's log has the details", station, action, err, station, recordedIn(action)),
+			Answer: resp,
+		})
+		return
+	}
 	log.Info("api: call answered")
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// record keeps what a station's answer says it now holds: the local list
+// of a SendLocalList, a reservation made or cancelled, charging profiles
+// set or cleared; each once the station Accepted, and nothing otherwise.
+// at is when it answered.
+func (a *api) record(ctx context.Context, station string, req, resp any, at time.Time) error {
+	st := a.opts.Store
+	switch req := req.(type) {
+	case *ocpp.SendLocalListRequest:
+		if resp.(*ocpp.SendLocalListResponse).Status == ocpp.UpdateAccepted {
+			return st.SendLocalList(ctx, station, *req, at)
+		}
+	case *ocpp.ReserveNowRequest:
+		if resp.(*ocpp.ReserveNowResponse).Status == ocpp.ReservationAccepted {
+			return st.Reserve(ctx, station, *req, at)
+		}
+	case *ocpp.CancelReservationRequest:
+		if resp.(*ocpp.CancelReservationResponse).Status == ocpp.CancelReservationAccepted {
+			_, err := st.EndReservation(ctx, station, req.ReservationId)
+			return err
+		}
+	case *ocpp.SetChargingProfileRequest:
+		if resp.(*ocpp.SetChargingProfileResponse).Status == ocpp.ChargingProfileAccepted {
+			return st.SetChargingProfile(ctx, station, *req, at)
+		}
+	case *ocpp.ClearChargingProfileRequest:
+		if resp.(*ocpp.ClearChargingProfileResponse).Status == ocpp.ClearChargingProfileAccepted {
+			_, err := st.ClearChargingProfile(ctx, station, *req)
+			return err
+		}
+	}
+	return nil
+}
+
+// recordedIn names the sub-resource of a station where record keeps what
+// an action's answer says.
+func recordedIn(action string) string {
+	switch action {
+	case ocpp.ActionSendLocalList:
+		return "local-list"
+	case ocpp.ActionReserveNow, ocpp.ActionCancelReservation:
+		return "reservations"
+	}
+	return "charging-profiles"
 }
 
 // notAccepted says why a station that was not Accepted at its

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 )
 
@@ -131,6 +132,9 @@ var endpoints = []Endpoint{
 	{"GET /api", "this list, and the actions a POST calls, each with its profile and an example body"},
 	{"GET /api/stations", "every station ever seen"},
 	{"GET /api/stations/{id}", "one station"},
+	{"GET /api/stations/{id}/local-list", "the local list the station accepted last: version, when, and its entries by idTag"},
+	{"GET /api/stations/{id}/reservations", "the station's reservations in force, by id"},
+	{"GET /api/stations/{id}/charging-profiles", "the charging profiles the station accepted, by connector, then id"},
 	{"GET /api/transactions[?station=ID]", "transactions, of one station or all"},
 	{"GET /api/transactions/{id}/meter-values", "the samples of one transaction"},
 	{"POST /api/stations/{id}/{Action}[?timeout=30s]", "a call to a station: the body is the action's request, the answer the station's"},
@@ -232,6 +236,109 @@ func (a *api) meterValues(w http.ResponseWriter, r *http.Request) {
 			Timestamp: utc(s.Timestamp), Value: s.Value, Measurand: s.Measurand, Unit: s.Unit,
 			Context: s.Context, Phase: s.Phase, Location: s.Location, Format: s.Format,
 		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// LocalList is the local list a station accepted last; version 0, no time
+// and no entries if none.
+type LocalList struct {
+	Version int              `json:"version"`
+	Updated *time.Time       `json:"updated"`
+	Entries []LocalListEntry `json:"entries"`
+}
+
+// LocalListEntry is an idTag of a local list, and its idTagInfo as sent.
+type LocalListEntry struct {
+	IdTag     string         `json:"idTag"`
+	IdTagInfo ocpp.IdTagInfo `json:"idTagInfo"`
+}
+
+// Reservation is a reservation a station accepted, in force.
+type Reservation struct {
+	ID          int        `json:"id"`
+	ConnectorID int        `json:"connectorId"`
+	IdTag       string     `json:"idTag"`
+	ParentIdTag string     `json:"parentIdTag,omitempty"`
+	ExpiryDate  *time.Time `json:"expiryDate"`
+	Made        *time.Time `json:"made"`
+}
+
+// ChargingProfile is a charging profile a station accepted, on a connector
+// (0: the station as a whole), as SetChargingProfile sent it.
+type ChargingProfile struct {
+	ConnectorID     int                  `json:"connectorId"`
+	Set             *time.Time           `json:"set"`
+	ChargingProfile ocpp.ChargingProfile `json:"chargingProfile"`
+}
+
+// known answers 404 (or 500) and reports false if the store has never
+// heard of the station.
+func (a *api) known(w http.ResponseWriter, r *http.Request, id string) bool {
+	_, err := a.opts.Store.Station(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no station %q: none with that id has sent a message; GET /api/stations lists those that have", id))
+		return false
+	case err != nil:
+		a.storeFailed(w, r, err)
+		return false
+	}
+	return true
+}
+
+// localList serves GET /api/stations/{id}/local-list.
+func (a *api) localList(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !a.known(w, r, id) {
+		return
+	}
+	list, err := a.opts.Store.LocalList(r.Context(), id)
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := LocalList{Version: list.Version, Updated: utc(list.Updated), Entries: make([]LocalListEntry, 0, len(list.Entries))}
+	for _, e := range list.Entries {
+		out.Entries = append(out.Entries, LocalListEntry{IdTag: e.IdTag, IdTagInfo: e.Info})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// reservations serves GET /api/stations/{id}/reservations: those in force
+// now.
+func (a *api) reservations(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !a.known(w, r, id) {
+		return
+	}
+	rs, err := a.opts.Store.Reservations(r.Context(), id, time.Now())
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]Reservation, 0, len(rs))
+	for _, res := range rs {
+		out = append(out, Reservation{ID: res.ID, ConnectorID: res.ConnectorID, IdTag: res.IdTag, ParentIdTag: res.ParentIdTag,
+			ExpiryDate: utc(res.Expiry), Made: utc(res.Made)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// chargingProfiles serves GET /api/stations/{id}/charging-profiles.
+func (a *api) chargingProfiles(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !a.known(w, r, id) {
+		return
+	}
+	ps, err := a.opts.Store.ChargingProfiles(r.Context(), id)
+	if err != nil {
+		a.storeFailed(w, r, err)
+		return
+	}
+	out := make([]ChargingProfile, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, ChargingProfile{ConnectorID: p.ConnectorID, Set: utc(p.Set), ChargingProfile: p.Profile})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
