@@ -141,8 +141,8 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 		log.Error("api: the station's answer was not stored", "err", err)
 		writeJSON(w, http.StatusInternalServerError, errorBody{
 			Error: fmt.Sprintf("station %q answered %s as \"answer\" says, but storing that failed: %v; "+
-				"the station holds it and the store does not, so GET /api/stations/%s/%s is out of date "+
-				"until the call is made again; the server's log has the details", station, action, err, station, recordedIn(action)),
+				"GET /api/stations/%s/%s does not show what the station holds now until the call is made "+
+				"again and stored; the server's log has the details", station, action, err, station, recordedIn(action)),
 			Answer: resp,
 		})
 		return
