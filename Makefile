@@ -47,7 +47,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve stations edge bench fuzz carry lint
+.PHONY: help demo check watch test progress hint diff reset serve stations edge interop bench fuzz carry lint
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -80,6 +80,8 @@ help:
 	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'
 	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
+	@echo '  make interop  [URL=$(URL)] [KEY=K]      a charge point nobody here wrote (ocpp-rpc, strict about the OCPP 1.6 schemas)'
+	@echo '                [API_TOKEN=T]             against a running server: every message, every operator call, 50 at once (needs Node.js)'
 	@echo '  make test     [STEP=N]                  prove the kata itself is sound (what CI runs); STEP=N: one step'"'"'s contract only'
 	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
 	@echo '  make lint                               staticcheck over the module (pinned in go.mod; not in make test: see MAINTAINING.md)'
@@ -178,6 +180,15 @@ EDGE := .kata/bin/edgecheck$(exe)
 edge:
 	@$(GO) build -o $(EDGE) ./stations/edgecheck
 	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
+
+# The interoperability check: Node.js runs interop/check.mjs, whose one
+# module (ocpp-rpc, pinned in interop/package-lock.json) npm installs on
+# first use. KEY needs an AUTH_KEYS file on the server with a line
+# INTEROP-CP:K, and INTEROP-001 to INTEROP-050 with the same K.
+interop:
+	@command -v node >/dev/null || { echo 'make interop needs Node.js 18 or later (node on the PATH): https://nodejs.org, or apt-get install nodejs npm' >&2; exit 1; }
+	@[ -d interop/node_modules/ocpp-rpc ] || { echo 'installing the check'"'"'s module, ocpp-rpc (npm ci --prefix interop)…' && npm ci --prefix interop --no-audit --no-fund --loglevel=error; }
+	@node interop/check.mjs --url $(URL) $(if $(station-key),--key $(station-key))
 
 # The benchmark: the final server in a process of its own, the kata's
 # load generator in the kata command, a bare WebSocket responder (the

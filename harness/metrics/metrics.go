@@ -10,7 +10,7 @@
 //
 //	ocpp_stations_connected                  stations with a connection open
 //	ocpp_calls_total{action,result}          calls from stations answered
-//	ocpp_call_duration_seconds{action}       how long answering them took
+//	ocpp_call_duration_seconds{action}       how long a worker took to answer them (the queue's wait left out)
 //	ocpp_processors                          live processors (step 04 on)
 //	ocpp_queued_calls                        calls queued for the connected stations (step 05 on)
 //	ocpp_pending_calls                       server calls awaiting an answer (step 07 on)
@@ -147,7 +147,7 @@ func New(opts Options) *Metrics {
 		}, []string{"action", "result"}),
 		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "ocpp_call_duration_seconds",
-			Help: "How long the backend took to answer a call from a station, by action.",
+			Help: "How long the backend took to answer a call from a station, by action, from when a worker took it up: the wait for a worker is not in it (the live view's p50 and p99, from the frame read to the answer sent, are).",
 			// From half a millisecond to about 8 s: a simulated backend's
 			// latencies are milliseconds, a struggling store's seconds.
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 15),

@@ -379,8 +379,9 @@ func runLinked(s step.Step, withStarter, withSolution bool, args ...string) erro
 // BuildLinked builds harness/cmd/run with the step's starter and/or
 // solution linked in, as the program dir/name, and returns its path. what
 // is the command it is built for (serve, demo, bench): a build that fails
-// is explained to the learner in its terms, and ErrFailed returned.
-func BuildLinked(s step.Step, withStarter, withSolution bool, dir, name, what string) (string, error) {
+// is explained to the learner in its terms, and ErrFailed returned. flags
+// go to go build, such as -race.
+func BuildLinked(s step.Step, withStarter, withSolution bool, dir, name, what string, flags ...string) (string, error) {
 	r, tmp := s.Repo, dir
 	src, err := linkStep(s, withStarter, withSolution)
 	if err != nil {
@@ -404,7 +405,8 @@ func BuildLinked(s step.Step, withStarter, withSolution bool, dir, name, what st
 	if runtime.GOOS == "windows" {
 		bin += ".exe" // Windows runs a program by its extension
 	}
-	build := exec.Command("go", "build", "-overlay="+overlayFile, "-o", bin, "./harness/cmd/run")
+	args := append([]string{"build"}, flags...)
+	build := exec.Command("go", append(args, "-overlay="+overlayFile, "-o", bin, "./harness/cmd/run")...)
 	build.Dir = r.Root
 	out, err := build.CombinedOutput()
 	if st.Color {
