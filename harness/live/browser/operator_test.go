@@ -265,6 +265,9 @@ func TestOperatorCallsFromThePage(t *testing.T) {
 		run(t, ctx, "picking it", chromedp.KeyEvent(kb.Enter))
 		active(`document.querySelector('#op-station').textContent === 'CS0003' &&
 			document.activeElement.name === 'action' && document.activeElement.checked`, "CS0003 picked, the call chosen focused")
+		if sent := eval[string](t, ctx, answerShown+`.textContent`); sent != "" {
+			t.Errorf("the Enter that picked CS0003 also sent a call: the panel says %q", sent)
+		}
 		if got := eval[string](t, ctx, `document.querySelector('#op-state').textContent`); got != "Available · firmware Installed · diagnostics Uploaded" {
 			t.Errorf("the panel says CS0003 is %q, want its status and its firmware's and diagnostics'", got)
 		}

@@ -933,7 +933,7 @@
 
   const chosenAction = () => opForm.querySelector('input[name="action"]:checked').value;
 
-  function pick(id, focusPanel) {
+  function pick(id) {
     const tile = tiles.get(id);
     if (!tile) return;
     if (picked !== id) {
@@ -950,7 +950,6 @@
     setTabStop(tile.el);
     opForm.hidden = false; // the tiles' box shrinks, and its ResizeObserver fits the tiles again
     paintPicked(tile);
-    if (focusPanel) opForm.querySelector('input[name="action"]:checked').focus();
   }
 
   function unpick(focusTile) {
@@ -1097,11 +1096,20 @@
 
   $('tiles').addEventListener('click', (e) => {
     const el = operatorOn && e.target.closest('.tile');
-    if (el) pick(el.dataset.id, false);
+    if (el) pick(el.dataset.id);
   });
+  // Enter or Space picks the focused tile; the panel takes the focus when the key comes up, not
+  // down: the key's keypress, which follows its keydown, would otherwise land on the panel's
+  // radio, where Enter sends the form.
+  let pickingKey = '';
   $('tiles').addEventListener('keydown', (e) => {
     if (!operatorOn || !e.target.classList.contains('tile')) return;
-    if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); pick(e.target.dataset.id, true); return; }
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      pick(e.target.dataset.id);
+      pickingKey = e.key;
+      return;
+    }
     const list = $('tiles').children;
     const i = Array.prototype.indexOf.call(list, e.target);
     const j = { ArrowRight: i + 1, ArrowLeft: i - 1, ArrowDown: i + tilesCols, ArrowUp: i - tilesCols, Home: 0, End: list.length - 1 }[e.key];
@@ -1110,6 +1118,11 @@
     if (j < 0 || j >= list.length) return;
     setTabStop(list[j]);
     list[j].focus();
+  });
+  $('tiles').addEventListener('keyup', (e) => {
+    if (e.key !== pickingKey) return;
+    pickingKey = '';
+    if (picked !== null) opForm.querySelector('input[name="action"]:checked').focus();
   });
   opForm.addEventListener('submit', send);
   opForm.addEventListener('change', (e) => {
