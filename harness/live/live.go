@@ -1,10 +1,17 @@
 // Package live is make serve's live view: a page, served at / on the
 // server's own port, that shows a workshop room what the server is doing
 // while it does it. The stations are tiles coloured by their connector
-// status, the workers (or processors) are lanes on a moving timeline with
+// status (which also say how a firmware update or a diagnostics upload
+// goes), the workers (or processors) are lanes on a moving timeline with
 // a bar per piece of work coloured by station, and beside them are the
 // gauges the lessons are about: calls waiting, in flight, per second, how
 // long they took, threads and goroutines.
+//
+// Where the operator API can call stations (Options.Operator), the page
+// also lets its watcher pick a tile and call that station (RemoteStart,
+// RemoteStop, Reset, Unlock, ChangeAvailability) through the API on the
+// same origin, and shows the answer; the station's change then shows as
+// its messages arrive, like any other. The Hub itself calls nothing.
 //
 // A Hub gathers what happens through two taps that need no change to a
 // step's code: the backend's Tracer (every piece of work, and the worker
@@ -82,6 +89,10 @@ type Options struct {
 	// DefaultFrameInterval. Window is how much time the page's timeline
 	// shows; zero means DefaultWindow.
 	FrameInterval, Window time.Duration
+	// Operator says that the operator API (harness/api) is served on the
+	// page's own origin, at /api/, and can call stations (step 07 on): the
+	// page then lets whoever watches pick a station's tile and call it.
+	Operator bool
 }
 
 // Hub gathers what the server does and sends it to the pages watching.
@@ -135,6 +146,8 @@ type station struct {
 	id        string
 	n         int
 	status    map[int]string // connector → status
+	firmware  string         // the last FirmwareStatusNotification's status
+	diag      string         // the last DiagnosticsStatusNotification's status
 	connected bool
 	waiting   int
 	queued    int
@@ -323,17 +336,34 @@ func (h *Hub) numberLocked(id string) int {
 // ownNumbers is the largest number a station may have from its id.
 const ownNumbers = 1 << 20
 
-// stationSeen notes a station that a connection told of, and the status
-// it reported for a connector, if status is not "".
-func (h *Hub) stationSeen(id, status string, connector int) {
+// stationSeen notes a station that a connection told of, and the state
+// it reported, if r is a report.
+func (h *Hub) stationSeen(id string, r report) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.stationLocked(id)
 	if h.opts.Connected == nil && !st.connected {
 		st.connected, st.dirty = true, true
 	}
-	if status != "" && st.status[connector] != status {
-		st.status[connector], st.dirty = status, true
+	if r.status == "" {
+		return
+	}
+	var field *string
+	switch r.kind {
+	case connectorStatus:
+		if st.status[r.connector] != r.status {
+			st.status[r.connector], st.dirty = r.status, true
+		}
+		return
+	case firmwareStatus:
+		field = &st.firmware
+	case diagnosticsStatus:
+		field = &st.diag
+	default:
+		return
+	}
+	if *field != r.status {
+		*field, st.dirty = r.status, true
 	}
 }
 
@@ -440,6 +470,11 @@ type (
 		Connected bool   `json:"connected"`
 		Waiting   int    `json:"waiting"`
 		Queued    int    `json:"queued"`
+		// Firmware and Diagnostics are the statuses of the station's
+		// last FirmwareStatusNotification and
+		// DiagnosticsStatusNotification; absent if it sent none.
+		Firmware    string `json:"firmware,omitempty"`
+		Diagnostics string `json:"diagnostics,omitempty"`
 	}
 	laneOut struct {
 		Name string     `json:"name"`
@@ -472,6 +507,7 @@ type (
 		Queues     bool   `json:"queues"`
 		Processors bool   `json:"processors"`
 		Pending    bool   `json:"pending"`
+		Operator   bool   `json:"operator"` // see Options.Operator
 	}
 )
 
@@ -728,7 +764,8 @@ func fairShare(names []string, n int) []string {
 }
 
 func (st *station) out() stationOut {
-	return stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued}
+	return stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued,
+		Firmware: st.firmware, Diagnostics: st.diag}
 }
 
 // summary is the status a tile shows: that of the lowest connector that
@@ -786,7 +823,7 @@ func maxTime(a, b time.Time) time.Time {
 func (h *Hub) helloLocked() hello {
 	return hello{Server: h.id, Step: h.opts.Step, Title: h.opts.Title, Variant: h.opts.Variant,
 		FrameMs: h.opts.FrameInterval.Milliseconds(), WindowMs: h.opts.Window.Milliseconds(),
-		Queues: h.queues != nil, Processors: h.processors != nil, Pending: h.pending != nil}
+		Queues: h.queues != nil, Processors: h.processors != nil, Pending: h.pending != nil, Operator: h.opts.Operator}
 }
 
 // whole returns the last frame with every station, for a page that has

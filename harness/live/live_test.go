@@ -172,7 +172,7 @@ func stationNamed(f frame, id string) (stationOut, bool) {
 func TestHelloSaysWhatRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{Step: "05", Title: "Backpressure", Variant: "starter", Server: queues{}})
-		h.stationSeen("CS1", "", 0)
+		h.stationSeen("CS1", report{})
 		_, hi, f := start(t, h)
 		if hi.Server == "" || hi.Step != "05" || hi.Title != "Backpressure" || hi.Variant != "starter" || !hi.Queues || hi.Processors {
 			t.Errorf("hello: %+v", hi)
@@ -388,6 +388,59 @@ func TestTapCountsWaitingAndLatency(t *testing.T) {
 	})
 }
 
+func TestFirmwareAndDiagnosticsShow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{Operator: true})
+		c := tapOn(h)
+		// Nobody watches yet: the statuses are kept for the page that comes.
+		c.FrameRead("CS1", []byte(`[2,"1","FirmwareStatusNotification",{"status":"Downloading"}]`))
+		c.FrameRead("CS1", []byte(`[2,"2","DiagnosticsStatusNotification",{"status":"Uploading"}]`))
+		c.FrameRead("CS2", []byte(`[2,"1","Heartbeat",{}]`))
+		p, hi, f := start(t, h)
+		if !hi.Operator {
+			t.Errorf("hello: %+v, want operator: the page offers the operator's calls", hi)
+		}
+		if st, _ := stationNamed(f, "CS1"); st.Firmware != "Downloading" || st.Diagnostics != "Uploading" {
+			t.Errorf("CS1 in the first page's whole picture: %+v, want firmware Downloading and diagnostics Uploading, reported before it came", st)
+		}
+		// What a station that never sent them looks like to the page: no
+		// key at all, as for a connector's status it never reported.
+		if data, _ := json.Marshal(stationOut{ID: "CS2"}); strings.Contains(string(data), "firmware") || strings.Contains(string(data), "diagnostics") {
+			t.Errorf("a station with no firmware or diagnostics status encodes as %s, want neither key", data)
+		}
+
+		for _, step := range []struct {
+			frame                 string
+			firmware, diagnostics string // what CS1 shows after it; "" if the frame must not send CS1
+		}{
+			{`[2,"3","FirmwareStatusNotification",{"status":"Installing"}]`, "Installing", "Uploading"},
+			{`[2,"4","DiagnosticsStatusNotification",{"status":"Uploaded"}]`, "Installing", "Uploaded"},
+			{`[2,"5","FirmwareStatusNotification",{"status":"Installing"}]`, "", ""}, // no change: not sent again
+			{`[2,"6","FirmwareStatusNotification",{"status":"Bricked"}]`, "", ""},    // not OCPP 1.6's: the server refuses it
+			{`[2,"7","DiagnosticsStatusNotification",{"state":"Uploaded"}]`, "", ""}, // no status
+			{`[2,"8","FirmwareStatusNotification",{"status":"Installed"}]`, "Installed", "Uploaded"},
+			{`[2,"9","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Charging"}]`, "Installed", "Uploaded"},
+		} {
+			c.FrameRead("CS1", []byte(step.frame))
+			_, id, _, _ := peek([]byte(step.frame))
+			c.MessageSent("CS1", &ocpp.CallResult{ID: string(id)}) // answered: CS1 waits for nothing
+			time.Sleep(200 * time.Millisecond)
+			f = p.frame()
+			st, sent := stationNamed(f, "CS1")
+			switch {
+			case step.firmware == "" && sent:
+				t.Errorf("after %s the frame sends CS1 (%+v), want nothing: what it shows did not change", step.frame, st)
+			case step.firmware != "" && (!sent || st.Firmware != step.firmware || st.Diagnostics != step.diagnostics):
+				t.Errorf("after %s: CS1 sent %v, %+v; want it sent with firmware %s and diagnostics %s",
+					step.frame, sent, st, step.firmware, step.diagnostics)
+			}
+		}
+		if st, _ := stationNamed(f, "CS1"); st.Status != "Charging" {
+			t.Errorf("CS1's status %q, want Charging: a connector's status beside the firmware's", st.Status)
+		}
+	})
+}
+
 // fleet is the stations a test has connected, as Options.Connected lists
 // them.
 type fleet struct {
@@ -560,7 +613,7 @@ func TestStationNumbersFollowTheirIDs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub(t, Options{})
 		for _, id := range []string{"CS0007", "CS0002", "north", "B7", "CS0001"} {
-			h.stationSeen(id, "", 0)
+			h.stationSeen(id, report{})
 		}
 		_, _, f := start(t, h)
 		want := map[string]int{"CS0007": 7, "CS0002": 2, "north": ownNumbers + 1, "B7": ownNumbers + 2, "CS0001": 1}

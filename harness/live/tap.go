@@ -67,24 +67,24 @@ type tally struct {
 // FrameRead implements wsconn.Tap.
 //
 // While no page watches, it keeps only what a page that comes must show
-// at once, the status a StatusNotification reports; a call costs it a
-// look at the start of the frame.
+// at once, the state a station's notifications report (see reportKind);
+// a call costs it a look at the start of the frame.
 func (c *tapConn) FrameRead(station string, data []byte) {
 	watch := c.h.watching.Load()
 	typ, id, action, ok := peek(data)
 	if !ok || typ != ocpp.TypeCall {
 		return // a frame the server cannot answer as a call: it waits for nothing
 	}
-	isStatus := string(action) == ocpp.ActionStatusNotification
-	if watch == 0 && !isStatus {
+	kind := reportKindOf(action)
+	if watch == 0 && kind == noReport {
 		return
 	}
 	if !validID(id) || !utf8.Valid(data) {
 		return // the server refuses it without an answer
 	}
-	if isStatus {
-		if status, connector := statusOf(data); status != "" {
-			c.h.stationSeen(station, status, connector)
+	if kind != noReport {
+		if r, ok := reportOf(kind, data); ok {
+			c.h.stationSeen(station, r)
 		}
 	}
 	if watch == 0 {
@@ -193,22 +193,77 @@ func validID(id []byte) bool {
 	return len(id) > 0 && utf8.Valid(id) && utf8.RuneCount(id) <= ocpp.MaxIDLength
 }
 
-// statusOf returns what a StatusNotification reports, or "" if its
-// payload is not one.
-func statusOf(data []byte) (string, int) {
+// reportKind is the kind of state a station's notification reports, of
+// those the tiles show.
+type reportKind uint8
+
+const (
+	noReport          reportKind = iota
+	connectorStatus              // StatusNotification
+	firmwareStatus               // FirmwareStatusNotification
+	diagnosticsStatus            // DiagnosticsStatusNotification
+)
+
+// reportKindOf returns the kind of state a call of action reports, or
+// noReport.
+func reportKindOf(action []byte) reportKind {
+	switch string(action) {
+	case ocpp.ActionStatusNotification:
+		return connectorStatus
+	case ocpp.ActionFirmwareStatusNotification:
+		return firmwareStatus
+	case ocpp.ActionDiagnosticsStatusNotification:
+		return diagnosticsStatus
+	}
+	return noReport
+}
+
+// report is what a station's notification says of its state: a
+// connector's status, or how a firmware update or a diagnostics upload is
+// going.
+type report struct {
+	kind      reportKind
+	status    string
+	connector int // a StatusNotification's
+}
+
+// reportOf decodes the report of kind that a call's frame carries. It
+// reports false for a payload that is not one: a firmware or diagnostics
+// status that OCPP 1.6 does not have among them, which the server refuses
+// and the tile must not show.
+func reportOf(kind reportKind, data []byte) (report, bool) {
 	msg, err := ocpp.Decode(data)
 	if err != nil {
-		return "", 0
+		return report{}, false
 	}
 	call, ok := msg.(*ocpp.Call)
 	if !ok {
-		return "", 0
+		return report{}, false
 	}
-	var req ocpp.StatusNotificationRequest
-	if err := call.UnmarshalPayload(&req); err != nil {
-		return "", 0
+	r := report{kind: kind}
+	switch kind {
+	case connectorStatus:
+		var req ocpp.StatusNotificationRequest
+		if call.UnmarshalPayload(&req) != nil {
+			return report{}, false
+		}
+		r.status, r.connector = string(req.Status), req.ConnectorId
+	case firmwareStatus:
+		var req ocpp.FirmwareStatusNotificationRequest
+		if call.UnmarshalPayload(&req) != nil || !req.Status.Valid() {
+			return report{}, false
+		}
+		r.status = string(req.Status)
+	case diagnosticsStatus:
+		var req ocpp.DiagnosticsStatusNotificationRequest
+		if call.UnmarshalPayload(&req) != nil || !req.Status.Valid() {
+			return report{}, false
+		}
+		r.status = string(req.Status)
+	default:
+		return report{}, false
 	}
-	return string(req.Status), req.ConnectorId
+	return r, r.status != ""
 }
 
 // peek reads the start of an OCPP-J frame, [type, "id", "action", …],

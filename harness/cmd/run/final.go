@@ -272,8 +272,9 @@ func serve(args []string) error {
 	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
+	_, calls := srv.(stationCaller)
 	view := live.New(live.Options{Step: fmt.Sprintf("%02d", linked.Step), Title: linked.Title, Variant: f.variant,
-		Connected: mux.Connected, Server: srv, Backend: b})
+		Connected: mux.Connected, Server: srv, Backend: b, Operator: calls})
 	defer view.Close()
 	trace.h.Store(view)
 

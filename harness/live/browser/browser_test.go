@@ -4,22 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ocppkata/kata/harness/api"
 	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/live"
 	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/store"
 	"github.com/ocppkata/kata/harness/wsconn"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -147,7 +152,8 @@ func waitFor(t *testing.T, ctx context.Context, expr, what string) {
 		}
 		if time.Now().After(deadline) {
 			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({conn: document.querySelector('#conn')?.dataset.state,
-				tiles: document.querySelectorAll('#tiles .tile').length, view: window.liveView})`))
+				tiles: document.querySelectorAll('#tiles .tile').length, view: window.liveView,
+				operator: document.querySelector('#operator')?.hidden === false ? document.querySelector('#operator').innerText : undefined})`))
 			t.Fatalf("the page never showed %s (waited %s; last error %v); it shows %s", what, patience, err, state)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -211,6 +217,7 @@ func freeAddr(t *testing.T) string {
 // station's calls off one queue, as step 01's solution does, with the
 // live view on a real port and its stations on an in-memory network.
 type server struct {
+	cfg    serverConfig
 	ws     wsconn.Server
 	b      *backend.Backend
 	queue  chan job
@@ -230,16 +237,47 @@ type job struct {
 	call *ocpp.Call
 }
 
+// serverConfig is what a test's server serves besides the live view.
+type serverConfig struct {
+	stations, workers int
+	// operator, if set, serves the operator API beside the page, as make
+	// serve does from step 07 on: with this store, which the backend
+	// writes too, calling stations through this Call, behind
+	// harness/guard, wanting token if it is set.
+	operator *operatorConfig
+}
+
+type operatorConfig struct {
+	store store.Store
+	call  func(ctx context.Context, station, action string, req, resp any) error
+	token string
+	// seen, if set, is told of every request to the port, as the guard
+	// gets it.
+	seen func(*http.Request)
+}
+
 // startServer serves the live view on addr, and starts n stations that
 // boot, report a status (Charging for the even ones) and send Heartbeats
 // until the server stops; workers answer them. The test's end stops it.
 func startServer(t *testing.T, addr string, n, workers int) *server {
 	t.Helper()
-	s := &server{queue: make(chan job), stations: make(map[string]*station.Station)}
+	return startServerWith(t, addr, serverConfig{stations: n, workers: workers})
+}
+
+// startServerWith is startServer, with the operator API if cfg has one.
+func startServerWith(t *testing.T, addr string, cfg serverConfig) *server {
+	t.Helper()
+	n, workers := cfg.stations, cfg.workers
+	s := &server{cfg: cfg, queue: make(chan job), stations: make(map[string]*station.Station)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.b = backend.New(backend.Options{Latencies: backend.Latencies{Other: 40 * time.Millisecond}, NoRecords: true, Tracer: (*tracer)(s)})
+	bopts := backend.Options{Latencies: backend.Latencies{Other: 40 * time.Millisecond}, NoRecords: true, Tracer: (*tracer)(s)}
+	if cfg.operator != nil {
+		bopts.Store = cfg.operator.store
+	}
+	s.b = backend.New(bopts)
 	l := memnet.Listen()
-	s.hub = live.New(live.Options{Step: "01", Title: "Browser test", Variant: "solution", Connected: s.connected, Backend: s.b})
+	s.hub = live.New(live.Options{Step: "01", Title: "Browser test", Variant: "solution", Connected: s.connected, Backend: s.b,
+		Operator: cfg.operator != nil})
 	s.ws.Handle = s.read
 	for i := range workers {
 		s.wg.Go(func() { s.work(fmt.Sprintf("worker-%d", i+1)) })
@@ -250,7 +288,22 @@ func startServer(t *testing.T, addr string, n, workers int) *server {
 	if err != nil {
 		t.Fatalf("the server could not listen on %s again: %v", addr, err)
 	}
-	page := s.hub.Handler()
+	var page http.Handler = s.hub.Handler()
+	if op := cfg.operator; op != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/api/", api.New(api.Options{Store: op.store, Connected: s.isConnected, Call: op.call, Token: op.token,
+			Logger: slog.New(slog.DiscardHandler)}))
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET /live/", page)
+		page = guard.New(mux, guard.Options{Token: op.token})
+		if op.seen != nil {
+			guarded := page
+			page = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				op.seen(r)
+				guarded.ServeHTTP(w, r)
+			})
+		}
+	}
 	s.web = &http.Server{Handler: page}
 	s.wg.Go(func() { s.web.Serve(hl) })
 
@@ -333,6 +386,15 @@ func (s *server) connected() []string {
 		}
 	}
 	return ids
+}
+
+func (s *server) isConnected(id string) bool { return slices.Contains(s.connected(), id) }
+
+// station returns the simulator of station id.
+func (s *server) station(id string) *station.Station {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stations[id]
 }
 
 func (s *server) disconnect(t *testing.T, id string) {

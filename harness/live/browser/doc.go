@@ -2,8 +2,10 @@
 // through github.com/chromedp/chromedp, against a server with simulated
 // stations: the grid shows the stations, the lanes move, a station that
 // goes away turns grey, and the page comes back by itself after the
-// server restarts. It saves screenshots under the repository's .kata/ for
-// a person to look at.
+// server restarts; and, with the operator API beside it, a tile says how
+// a firmware update goes, and the operator calls a station from its tile,
+// with a click or the keyboard, with or without the API's token. It saves
+// screenshots under the repository's .kata/ for a person to look at.
 //
 // Where no Chromium or Chrome is installed the tests skip, saying so in
 // one line, so that a learner's make test never needs a browser. CI

@@ -3,7 +3,8 @@
 // It listens to /live/events (Server-Sent Events; the wire contract is LIVE.md) and shows:
 //   - the big numbers (calls/s, latency, in flight, queue, threads, goroutines, …), updated in place;
 //   - the worker lanes as a moving timeline on ONE canvas, redrawn by requestAnimationFrame;
-//   - the stations as a grid of tiles, one DOM node each, updated in place.
+//   - the stations as a grid of tiles, one DOM node each, updated in place;
+//   - where the server's operator API can call stations, a panel to call the station of a picked tile.
 //
 // Drawing stays cheap at 1,000 stations and 100+ lanes because bars are painted once, when they
 // arrive, into an offscreen "ring" canvas whose columns are time modulo the window; each animation
@@ -12,7 +13,7 @@
 // repainted from the stored bars only when the rows move (a lane comes or goes, the page resizes).
 //
 // window.liveView is kept current for the browser tests: {server, frames, lanes, bars, t, drawn},
-// plus perf (how long handling a frame and drawing take, in ms).
+// plus perf (how long handling a frame and drawing take, in ms) and calls (the operator's calls sent).
 'use strict';
 
 (() => {
@@ -21,7 +22,7 @@
   if (new URLSearchParams(location.search).has('light')) root.classList.add('light');
 
   const view = {
-    server: null, frames: 0, lanes: 0, bars: 0, t: 0, drawn: 0,
+    server: null, frames: 0, lanes: 0, bars: 0, t: 0, drawn: 0, calls: 0,
     perf: { handleLast: 0, handleMax: 0, handleAvg: 0, drawLast: 0, drawMax: 0, drawAvg: 0, repaints: 0 },
   };
   // Timings over the last 100 frames / draws (the first ones, compiling and laying out, are noise).
@@ -48,9 +49,12 @@
   let shownNow = 0; // the "now" the lanes were last drawn at (never goes back)
   let state = 'connecting';
   let moreLanes = 0;
+  let operatorOn = false; // hello.operator: the API on this origin can call stations
+  let picked = null; // the id of the station the operator's panel calls, or null
 
-  /** @type {Map<string, {el: HTMLElement, b: HTMLElement, i: HTMLElement, u: HTMLElement,
-   *   n: number, status: string, connected: boolean, waiting: number, queued: number}>} */
+  /** @type {Map<string, {el: HTMLElement, b: HTMLElement, i: HTMLElement, u: HTMLElement, r: HTMLElement,
+   *   n: number, status: string, connected: boolean, waiting: number, queued: number,
+   *   firmware: string, diagnostics: string}>} */
   const tiles = new Map();
   let tilesMaxN = 0;
 
@@ -225,10 +229,12 @@
     $('box-queued').hidden = !h.queues;
     setText($('lanes-caption'), 'one bar per call, coloured by station');
     for (const tile of tiles.values()) paintTile(tile); // queued counts show or hide with hello.queues
+    setOperator(!!h.operator);
   }
 
   /** resetAll forgets everything from a previous server: a new server id means a new run. */
   function resetAll() {
+    unpick(false);
     for (const t of tiles.values()) t.el.remove();
     tiles.clear();
     summaryDirty = true;
@@ -285,9 +291,10 @@
     const b = document.createElement('b');
     const i = document.createElement('i');
     const u = document.createElement('u');
-    el.append(b, i, u);
-    el.title = s.id;
-    return { el, b, i, u, n: -1, status: null, connected: null, waiting: -1, queued: -1, size: '' };
+    const r = document.createElement('small'); // firmware and diagnostics, on large tiles
+    el.append(b, i, u, r);
+    if (operatorOn) makePickable(el);
+    return { el, b, i, u, r, n: -1, status: null, connected: null, waiting: -1, queued: -1, size: '', firmware: '', diagnostics: '', title: '' };
   }
 
   function paintTile(tile) {
@@ -304,9 +311,19 @@
     const parts = [];
     if (tile.connected && tile.waiting > 0) parts.push(tile.waiting + ' waiting');
     if (hello && hello.queues && tile.queued > 0) parts.push(tile.queued + ' queued'); // a station gone leaves its backlog
-    setText(tile.u, parts.join(' · '));
     const busy = parts.length > 0;
+    // A firmware update or a diagnostics upload: rare, and worth a line while it lasts, and after.
+    if (el.dataset.firmware !== tile.firmware) el.dataset.firmware = tile.firmware;
+    if (el.dataset.diagnostics !== tile.diagnostics) el.dataset.diagnostics = tile.diagnostics;
+    const reports = [];
+    if (tile.firmware) reports.push('firmware ' + statusWords(tile.firmware));
+    if (tile.diagnostics) reports.push('diagnostics ' + statusWords(tile.diagnostics));
+    setText(tile.u, parts.join(' · '));
+    setText(tile.r, reports.join(' · '));
+    const title = [el.dataset.id, ...reports].join(' · '); // what small tiles cannot say, on hover
+    if (tile.title !== title) { tile.title = title; el.title = title; }
     if (tile.busy !== busy) { tile.busy = busy; el.classList.toggle('busy', busy); }
+    if (el.dataset.id === picked) paintPicked(tile);
   }
 
   function placeTile(tile) {
@@ -340,6 +357,8 @@
     tile.connected = s.connected !== false;
     tile.waiting = s.waiting | 0;
     tile.queued = s.queued | 0;
+    tile.firmware = s.firmware || '';
+    tile.diagnostics = s.diagnostics || '';
     paintTile(tile);
     if (isNew && !full) placeTile(tile); // a whole frame puts every tile in order at its end
     return isNew;
@@ -362,7 +381,12 @@
       idOf.clear(); // the whole frame names every station there is
       const seen = new Set();
       for (const s of list) seen.add(s.id);
-      for (const [id, t] of tiles) if (!seen.has(id)) { t.el.remove(); tiles.delete(id); }
+      for (const [id, t] of tiles) {
+        if (seen.has(id)) continue;
+        if (id === picked) unpick(false);
+        t.el.remove();
+        tiles.delete(id);
+      }
       tilesMaxN = 0;
       for (const t of tiles.values()) tilesMaxN = Math.max(tilesMaxN, t.n);
     }
@@ -378,6 +402,7 @@
       }
     }
     if (tiles.size !== before) fitTiles();
+    if (operatorOn) keepTabStop();
     summaryDirty = true;
   }
 
@@ -412,6 +437,7 @@
   }
 
   let tilesSize = 'l';
+  let tilesCols = 1; // the grid's columns, for the arrow keys
   /** fitTiles picks the largest tile that lets every station fit the box, and how much it says. */
   function fitTiles() {
     const box = $('tiles-box');
@@ -450,6 +476,7 @@
     else font = Math.min(th * 0.6, tw / 3.4);
     const st = grid.style;
     st.setProperty('--cols', cols);
+    tilesCols = cols;
     st.setProperty('--tw', tw + 'px');
     st.setProperty('--th', th + 'px');
     st.setProperty('--tgap', gap + 'px');
@@ -843,6 +870,276 @@
     note(drawTimes, performance.now() - t0, 'draw');
   }
 
+  // ---------------------------------------------------------------- the operator's calls
+  //
+  // Where the server's operator API can call stations (hello.operator), a tile can be picked: a
+  // click, or the keyboard (Tab into the grid, the arrows, Enter; Esc leaves the panel). The panel
+  // above the tiles then calls that station with POST /api/stations/{id}/{action} on this origin,
+  // and says what came back: the station's status, or the API's error. What the station does next
+  // shows in its tile as its messages arrive, like anything else.
+  //
+  // With make serve's API_TOKEN the API wants "Authorization: Bearer <token>" (the cookie that
+  // opened the page is not for it). The page asks for the token at the first request turned down
+  // for want of it, keeps it in sessionStorage (this tab only, never in the URL), and asks again
+  // only once the server has turned it down.
+
+  const opForm = $('operator');
+  const tokenKey = 'kata.operatorToken';
+  let tabStop = null; // the one tile Tab reaches in the grid: 1,000 tiles are one Tab, not 1,000
+  let txTyped = false; // the operator typed a transaction id: no look-up overwrites it
+  let txLookups = 0; // look-ups begun, so that only the latest one's answer is shown
+  let pickedSeen = null; // the picked station's status when it was last looked at, for a stop
+  let tokenAsked = null; // {promise, resolve} while the token dialog is open
+  let tokenTurnedDown = false; // the last token given was refused: say so when asking again
+
+  function setOperator(on) {
+    if (on === operatorOn) return;
+    operatorOn = on;
+    const grid = $('tiles');
+    if (on) {
+      grid.setAttribute('role', 'listbox');
+      grid.setAttribute('aria-label', 'stations: Enter picks one to call');
+    } else {
+      unpick(false);
+      grid.removeAttribute('role');
+      grid.removeAttribute('aria-label');
+    }
+    for (const t of tiles.values()) {
+      if (on) makePickable(t.el);
+      else for (const a of ['role', 'tabindex', 'aria-selected']) t.el.removeAttribute(a);
+    }
+    tabStop = null;
+    if (on) keepTabStop();
+  }
+
+  function makePickable(el) {
+    el.setAttribute('role', 'option');
+    el.setAttribute('aria-selected', 'false');
+    el.tabIndex = -1;
+  }
+
+  /** keepTabStop makes sure that one tile, still on the page, is the grid's tab stop. */
+  function keepTabStop() {
+    if (tabStop && tabStop.isConnected) return;
+    const p = picked !== null && tiles.get(picked);
+    setTabStop(p ? p.el : $('tiles').firstElementChild);
+  }
+  function setTabStop(el) {
+    if (tabStop === el) return;
+    if (tabStop) tabStop.tabIndex = -1;
+    tabStop = el;
+    if (el) el.tabIndex = 0;
+  }
+
+  const chosenAction = () => opForm.querySelector('input[name="action"]:checked').value;
+
+  function pick(id) {
+    const tile = tiles.get(id);
+    if (!tile) return;
+    if (picked !== id) {
+      const old = picked !== null && tiles.get(picked);
+      if (old) { old.el.classList.remove('picked'); old.el.setAttribute('aria-selected', 'false'); }
+      picked = id;
+      tile.el.classList.add('picked');
+      tile.el.setAttribute('aria-selected', 'true');
+      setText($('op-station'), id);
+      showAnswer('', '');
+      txTyped = false;
+      pickedSeen = null; // a stop looks its transaction up at once
+    }
+    setTabStop(tile.el);
+    opForm.hidden = false; // the tiles' box shrinks, and its ResizeObserver fits the tiles again
+    paintPicked(tile);
+  }
+
+  function unpick(focusTile) {
+    if (picked === null) return;
+    const tile = tiles.get(picked);
+    if (tile) { tile.el.classList.remove('picked'); tile.el.setAttribute('aria-selected', 'false'); }
+    picked = null;
+    opForm.hidden = true;
+    if (focusTile && tile) tile.el.focus();
+  }
+
+  /** paintPicked says in the panel what the picked station's tile says, and more. */
+  function paintPicked(tile) {
+    const words = [tile.connected ? statusWords(tile.status) : 'gone'];
+    if (tile.firmware) words.push('firmware ' + statusWords(tile.firmware));
+    if (tile.diagnostics) words.push('diagnostics ' + statusWords(tile.diagnostics));
+    setText($('op-state'), words.join(' · '));
+    // A stop wants the transaction running now: look again whenever the station's status moves.
+    const seen = tile.status + ' ' + tile.connected;
+    if (seen !== pickedSeen) {
+      pickedSeen = seen;
+      if (chosenAction() === 'RemoteStopTransaction') lookUpTransaction();
+    }
+  }
+
+  function showAnswer(outcome, text) {
+    const el = $('op-answer');
+    el.dataset.outcome = outcome;
+    el.textContent = text;
+  }
+
+  /** requestOf returns the payload of the call the form describes. */
+  function requestOf(action) {
+    const num = (id) => Number($(id).value);
+    switch (action) {
+      case 'RemoteStartTransaction': {
+        const req = { idTag: $('op-idtag').value.trim() };
+        if ($('op-start-connector').value !== '') req.connectorId = num('op-start-connector');
+        return req;
+      }
+      case 'RemoteStopTransaction': return { transactionId: num('op-tx') };
+      case 'Reset': return { type: $('op-reset-type').value };
+      case 'UnlockConnector': return { connectorId: num('op-unlock-connector') };
+      case 'ChangeAvailability': return { connectorId: num('op-avail-connector'), type: $('op-avail-type').value };
+    }
+    return {};
+  }
+
+  // The statuses that say the station will do it (the others: Rejected, UnlockFailed, NotSupported).
+  const willDo = new Set(['Accepted', 'Unlocked', 'Scheduled']);
+
+  async function send(e) {
+    e.preventDefault();
+    const button = $('op-send');
+    const id = picked;
+    if (id === null || button.disabled) return;
+    const action = chosenAction();
+    const what = id + ' · ' + action;
+    button.disabled = true;
+    showAnswer('pending', what + ': sent, waiting for the station…');
+    const r = await apiRequest('POST', '/api/stations/' + encodeURIComponent(id) + '/' + action, requestOf(action));
+    button.disabled = false;
+    view.calls++;
+    if (r.ok) {
+      const status = r.body && r.body.status;
+      showAnswer(willDo.has(status) ? 'ok' : 'refused', what + ' → ' + (status || JSON.stringify(r.body)));
+    } else {
+      showAnswer('error', what + ' → ' + (r.status ? r.status + ': ' : '') + r.message);
+    }
+  }
+
+  /** lookUpTransaction fills in the transaction a stop ends: the station's running one, from the API. */
+  async function lookUpTransaction() {
+    const id = picked;
+    if (id === null || txTyped) return;
+    const n = ++txLookups;
+    const note = $('op-tx-note');
+    setText(note, 'looking it up…');
+    const r = await apiRequest('GET', '/api/stations/' + encodeURIComponent(id));
+    if (n !== txLookups || picked !== id || txTyped) return; // a later look-up, or the operator, has it
+    if (!r.ok && r.status !== 404) { setText(note, 'could not look it up: ' + r.message); return; }
+    const open = (r.ok && r.body && r.body.openTransactions) || []; // 404: the store has not heard of it
+    $('op-tx').value = open.length ? String(open[open.length - 1]) : '';
+    setText(note, !open.length ? 'none running' : open.length === 1 ? 'running now' : 'running: ' + open.join(', '));
+  }
+
+  /**
+   * apiRequest sends a request to the operator API and returns {ok, status, body} or
+   * {ok: false, status, message}; status 0 if nothing came back (the server did not answer, or the
+   * operator declined to give the token it wanted). A 401 asks for the
+   * token, once, and sends the request again with it.
+   */
+  async function apiRequest(method, path, body) {
+    for (let asked = false; ;) {
+      const headers = { Accept: 'application/json' };
+      if (body !== undefined) headers['Content-Type'] = 'application/json'; // the server refuses a body without it
+      const token = sessionStorage.getItem(tokenKey);
+      if (token) headers.Authorization = 'Bearer ' + token;
+      let res;
+      let data = null;
+      try {
+        res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+        data = await res.json().catch(() => null);
+      } catch (err) {
+        return { ok: false, status: 0, message: 'the server did not answer (' + err.message + ')' };
+      }
+      if (res.status === 401) {
+        if (token) { sessionStorage.removeItem(tokenKey); tokenTurnedDown = true; }
+        if (!asked) {
+          asked = true;
+          const given = await askToken();
+          if (given !== null) { sessionStorage.setItem(tokenKey, given); continue; }
+          return { ok: false, status: 0, message: 'not sent: this server wants the operator token' };
+        }
+      }
+      if (!res.ok) return { ok: false, status: res.status, message: (data && data.error) || res.statusText || 'refused' };
+      tokenTurnedDown = false;
+      return { ok: true, status: res.status, body: data };
+    }
+  }
+
+  /** askToken opens the token dialog, or joins the one open, and resolves to the token or null. */
+  function askToken() {
+    if (!tokenAsked) {
+      let resolve;
+      const promise = new Promise((r) => { resolve = r; });
+      tokenAsked = { promise, resolve };
+      $('token-input').value = '';
+      setText($('token-why'), tokenTurnedDown ? 'The server turned that token down. ' : '');
+      $('token-dialog').showModal();
+      $('token-input').focus();
+    }
+    return tokenAsked.promise;
+  }
+  function tokenGiven(token) {
+    const asked = tokenAsked;
+    tokenAsked = null;
+    if ($('token-dialog').open) $('token-dialog').close();
+    if (asked) asked.resolve(token);
+  }
+  $('token-form').addEventListener('submit', (e) => { e.preventDefault(); tokenGiven($('token-input').value.trim() || null); });
+  $('token-cancel').addEventListener('click', () => tokenGiven(null));
+  $('token-dialog').addEventListener('cancel', (e) => { e.preventDefault(); tokenGiven(null); }); // Esc
+
+  $('tiles').addEventListener('click', (e) => {
+    const el = operatorOn && e.target.closest('.tile');
+    if (el) pick(el.dataset.id);
+  });
+  // Enter or Space picks the focused tile; the panel takes the focus when the key comes up, not
+  // down: the key's keypress, which follows its keydown, would otherwise land on the panel's
+  // radio, where Enter sends the form.
+  let pickingKey = '';
+  $('tiles').addEventListener('keydown', (e) => {
+    if (!operatorOn || !e.target.classList.contains('tile')) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      pick(e.target.dataset.id);
+      pickingKey = e.key;
+      return;
+    }
+    const list = $('tiles').children;
+    const i = Array.prototype.indexOf.call(list, e.target);
+    const j = { ArrowRight: i + 1, ArrowLeft: i - 1, ArrowDown: i + tilesCols, ArrowUp: i - tilesCols, Home: 0, End: list.length - 1 }[e.key];
+    if (j === undefined) return;
+    e.preventDefault();
+    if (j < 0 || j >= list.length) return;
+    setTabStop(list[j]);
+    list[j].focus();
+  });
+  $('tiles').addEventListener('keyup', (e) => {
+    if (e.key !== pickingKey) return;
+    pickingKey = '';
+    if (picked !== null) opForm.querySelector('input[name="action"]:checked').focus();
+  });
+  opForm.addEventListener('submit', send);
+  opForm.addEventListener('change', (e) => {
+    if (e.target.name !== 'action') return;
+    for (const fs of opForm.querySelectorAll('fieldset[data-for]')) {
+      const on = fs.dataset.for === e.target.value;
+      fs.hidden = !on;
+      fs.disabled = !on; // a hidden field's `required` must not stop the send
+    }
+    if (e.target.value === 'RemoteStopTransaction') lookUpTransaction();
+  });
+  $('op-tx').addEventListener('input', () => { txTyped = true; });
+  $('op-close').addEventListener('click', () => unpick(true));
+  opForm.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') { e.preventDefault(); unpick(true); }
+  });
+
   // ---------------------------------------------------------------- the loop
 
   let rafPending = false;
@@ -872,6 +1169,7 @@
   ro.observe($('lanes-box'));
   ro.observe($('tiles-box'));
   window.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || (e.target instanceof Element && e.target.closest('input, select, textarea, dialog'))) return; // typing
     if (e.key === 'l' || e.key === 'L') { // toggle the light page for a bright room
       root.classList.toggle('light');
       readTheme();
