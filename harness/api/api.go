@@ -98,6 +98,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/store"
 )
 
@@ -206,12 +207,23 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// authorized reports whether r carries the token. The comparison is of
-// hashes, in constant time, so that neither the token's bytes nor its
-// length can be found by timing the answers.
+// authorized reports whether r carries the token: in its Authorization
+// header, or, without one, in the cookie that harness/guard gives a page
+// opened with ?token= (HttpOnly and SameSite=Strict, so the live page's
+// calls carry it without its script reading it, and no other site's do).
+// The comparison is of hashes, in constant time, so that neither the
+// token's bytes nor its length can be found by timing the answers.
 func (a *api) authorized(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	var token string
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, t, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return false
+		}
+		token = t
+	} else if c, err := r.Cookie(guard.CookieName); err == nil {
+		token = c.Value
+	} else {
 		return false
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(token)))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ocppkata/kata/harness/api"
+	"github.com/ocppkata/kata/harness/guard"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/store"
 )
@@ -205,6 +206,7 @@ type request struct {
 	target  string
 	body    string
 	auth    string // the Authorization header, if any
+	cookie  string // the operator cookie (guard.CookieName), if any
 	status  int
 	want    string // a substring of the body
 	field   string // the error's "field", for a 400
@@ -223,6 +225,9 @@ func (rq request) run(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
 	r := httptest.NewRequestWithContext(t.Context(), method, rq.target, strings.NewReader(rq.body))
 	if rq.auth != "" {
 		r.Header.Set("Authorization", rq.auth)
+	}
+	if rq.cookie != "" {
+		r.AddCookie(&http.Cookie{Name: guard.CookieName, Value: rq.cookie})
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
@@ -370,6 +375,11 @@ func TestToken(t *testing.T) {
 		{name: "POST, no token", method: http.MethodPost, target: "/api/stations/CS0001/Reset", status: 401},
 		{name: "token", target: "/api/stations", auth: "Bearer s3cret", status: 200},
 		{name: "scheme in any case", target: "/api/stations", auth: "bearer s3cret", status: 200},
+		// The live page's calls: the page was opened once with ?token=,
+		// and the guard keeps the token in a cookie the page cannot read.
+		{name: "the page's cookie", target: "/api/stations", cookie: "s3cret", status: 200},
+		{name: "a wrong cookie", target: "/api/stations", cookie: "s3cre", status: 401},
+		{name: "a wrong header beats a good cookie", target: "/api/stations", auth: "Bearer s3cre", cookie: "s3cret", status: 401},
 	} {
 		t.Run(rq.name, func(t *testing.T) {
 			w := rq.run(t, h)

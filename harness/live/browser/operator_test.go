@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -302,6 +304,23 @@ func TestOperatorTokenAskedOnce(t *testing.T) {
 	run(t, ctx, "picking CS0002 for a Reset", chromedp.Click(chromedp.CSS(`#tiles .tile[data-id="CS0002"]`)))
 	choose(t, ctx, ocpp.ActionReset)
 	dialogOpen := `document.querySelector('#token-dialog').open`
+
+	t.Run("a page opened with the token calls unasked", func(t *testing.T) {
+		run(t, ctx, "sending", chromedp.Click(chromedp.CSS(`#op-send`)))
+		waitFor(t, ctx, answerShown+`.textContent === 'CS0002 · Reset → Accepted'`, "the station's answer")
+		if eval[bool](t, ctx, dialogOpen) {
+			t.Error("the page asks for the token it was opened with")
+		}
+		if p := op.lastPost(t, "/api/stations/CS0002/Reset", `{"type":"Soft"}`); p.authorization != "" {
+			t.Errorf("the POST carries Authorization %q, want none: the guard's cookie carries the token", p.authorization)
+		}
+	})
+
+	// Without the cookie (cleared, or from a server since restarted with
+	// another token), the page asks.
+	if _, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatalf("forgetting the cookie: %v", err)
+	}
 
 	t.Run("a wrong token is turned down, and not kept", func(t *testing.T) {
 		run(t, ctx, "sending", chromedp.Click(chromedp.CSS(`#op-send`)))

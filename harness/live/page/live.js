@@ -1,6 +1,6 @@
 // The live view of the running server (issue 13): plain ES2020, no framework, no build step.
 //
-// It listens to /live/events (Server-Sent Events; the wire contract is LIVE.md) and shows:
+// It listens to /live/events (Server-Sent Events; the wire contract is the frame type in harness/live/live.go) and shows:
 //   - the big numbers (calls/s, latency, in flight, queue, threads, goroutines, …), updated in place;
 //   - the worker lanes as a moving timeline on ONE canvas, redrawn by requestAnimationFrame;
 //   - the stations as a grid of tiles, one DOM node each, updated in place;
