@@ -46,7 +46,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"pipelined: MeterValues sent without waiting for answers\n"+
 		"flood: station 1 floods, the others run sessions\n"+
 		"deaf: station 1 writes calls of a 16,000-character unknown action and never reads, the others run sessions\n"+
-		"idle: connect, boot, stay connected and answer the server's calls")
+		"idle: connect, boot, stay connected and act on the server's calls as a charger does\n"+
+		"(RemoteStartTransaction charges until RemoteStopTransaction, Reset reboots, …)")
 	fs.IntVar(&c.messages, "messages", station.DefaultMessages, "MeterValues per station in pipelined mode, or from the flooding station; calls from the deaf station")
 	fs.DurationVar(&c.hold, "hold", 0, "how long idle stations stay connected (0: until Ctrl-C or -timeout)")
 	fs.IntVar(&c.first, "first", 1, "number of the first station: 1 is CS0001")

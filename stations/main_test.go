@@ -316,6 +316,8 @@ func TestProgressPrinter(t *testing.T) {
 	idle := station.Progress{Stations: 2, Planned: 2, Connected: 2, Calls: 2}
 	booted := idle
 	booted.Answered = 2
+	charging := booted
+	charging.Calls, charging.Answered = 9, 9
 
 	tests := []struct {
 		name    string
@@ -349,6 +351,13 @@ func TestProgressPrinter(t *testing.T) {
 			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
 			reports: []station.Progress{at(booted, 1)},
 			want:    "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n",
+		},
+		{
+			name:    "idle chargers at work",
+			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
+			reports: []station.Progress{at(booted, 1), at(charging, 2), at(charging, 5)},
+			want: "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n" +
+				"stations 2/2 connected, 9 calls answered, 0 failed, 5.0s\n",
 		},
 		{
 			name: "deaf",
