@@ -441,6 +441,13 @@ func (e *every) set(d time.Duration) {
 	}
 }
 
+// restart makes the ticker's next tick a whole period from now.
+func (e *every) restart() {
+	if e.t != nil {
+		e.t.Reset(e.d)
+	}
+}
+
 // c is the ticker's channel, or nil while it is off.
 func (e *every) c() <-chan time.Time {
 	if e.t == nil {
@@ -599,6 +606,24 @@ func (l *link) start(k *connector) {
 		return
 	}
 	l.status(k.id, ocpp.StatusCharging)
+	if l.c.chargingConnectors() == 1 {
+		// Samples are taken an interval apart from the start of charging,
+		// not from when the connection began.
+		l.meter.restart()
+	}
+}
+
+// chargingConnectors counts the connectors that charge now.
+func (c *Charger) chargingConnectors() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.connectors {
+		if k.charging() {
+			n++
+		}
+	}
+	return n
 }
 
 // abandon gives up a transaction that did not open: the connector is free,

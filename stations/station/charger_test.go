@@ -175,6 +175,7 @@ func TestChargerRemoteStartStop(t *testing.T) {
 		defer r.ch.Close()
 		r.next()
 
+		time.Sleep(3 * time.Second) // samples count from the start, not from the boot
 		require.Equal(t, accepted, r.ask(ocpp.ActionRemoteStartTransaction, remoteStart("OPERATOR1")))
 		require.Equal(t, []string{
 			"StatusNotification 1 Preparing",
@@ -194,7 +195,10 @@ func TestChargerRemoteStartStop(t *testing.T) {
 
 		energy := start.MeterStart
 		for range 3 {
-			time.Sleep(station.DefaultMeterValueSampleInterval)
+			time.Sleep(station.DefaultMeterValueSampleInterval - time.Millisecond)
+			synctest.Wait()
+			require.Empty(t, r.next())
+			time.Sleep(time.Millisecond)
 			synctest.Wait()
 			require.Equal(t, []string{"MeterValues 1 Sample.Periodic tx 1001"}, r.next())
 			mv := decode[ocpp.MeterValuesRequest](t, r.conn.Calls()[r.seen-1])
