@@ -172,7 +172,8 @@ func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 		Progress:  progress,
 		// Idle stations act on the server's calls as chargers do, unless
 		// they are told how to answer them.
-		Chargers: c.mode == station.Idle && !c.noAnswer && c.answerDelay == 0,
+		Chargers:  c.mode == station.Idle && !c.noAnswer && c.answerDelay == 0,
+		Reconnect: c.reconnect,
 	}
 	switch {
 	case c.noAnswer:

@@ -42,7 +42,18 @@ type ChargerOptions struct {
 	// RebootDelay is how long a Reset keeps the charger offline before it
 	// connects again (DefaultRebootDelay if zero).
 	RebootDelay time.Duration
+	// Reconnect makes the charger connect again when its connection ends
+	// for any reason (the server said goodbye with 1001, or the network
+	// failed), as a charger in the field does: first after RebootDelay,
+	// then after twice the last wait, up to maxReconnectWait, until it is
+	// connected or closed. A transaction under way goes on, and its meter
+	// values with it. Without Reconnect, the charger stops, and Err says
+	// why.
+	Reconnect bool
 }
+
+// maxReconnectWait bounds the wait between two attempts to connect again.
+const maxReconnectWait = 15 * time.Second
 
 // ConnectorState is one connector of a Charger, as Connectors reports it.
 type ConnectorState struct {
@@ -322,35 +333,51 @@ func (c *Charger) take() []job {
 	return q
 }
 
-// run is the charger's loop: one connection after another, until Close or
-// a connection that ends for any reason but a Reset.
+// run is the charger's loop: one connection after another, until Close or,
+// without Reconnect, a connection that ends for any reason but a Reset.
 func (c *Charger) run(st *Station) {
 	defer close(c.done)
 	for {
 		reset, err := c.online(st)
 		st.Close()
-		c.offline()
+		c.offline(reset)
 		if c.ctx.Err() != nil {
 			return
 		}
-		if !reset {
+		if !reset && !c.opts.Reconnect {
 			c.fail(err)
 			return
 		}
-		timer := time.NewTimer(c.opts.RebootDelay)
+		if st = c.connectAgain(reset); st == nil {
+			return
+		}
+	}
+}
+
+// connectAgain connects the charger again after its connection ended, once
+// RebootDelay has passed: once after a reset, as long as it takes with
+// Reconnect. It returns nil when it gives up, or Close was called.
+func (c *Charger) connectAgain(reset bool) *Station {
+	wait := c.opts.RebootDelay
+	for {
+		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
 		case <-c.ctx.Done():
 			timer.Stop()
-			return
+			return nil
 		}
-		st, err = dial(c.ctx, c.id, c.stationOptions(), c.t)
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.fail(fmt.Errorf("connect again after a reset: %w", err))
-			}
-			return
+		st, err := dial(c.ctx, c.id, c.stationOptions(), c.t)
+		switch {
+		case err == nil:
+			return st
+		case c.ctx.Err() != nil:
+			return nil
+		case !c.opts.Reconnect:
+			c.fail(fmt.Errorf("connect again after a reset: %w", err))
+			return nil
 		}
+		wait = min(2*wait, maxReconnectWait)
 	}
 }
 
@@ -361,14 +388,17 @@ func (c *Charger) fail(err error) {
 }
 
 // offline forgets what only a connection held: the jobs not done, and a
-// transaction that was not stopped (a reset stops them all first).
-func (c *Charger) offline() {
+// transaction that had not started. One under way goes on, unless the
+// connection ended in a reset, which stops them all.
+func (c *Charger) offline(reset bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st = nil
 	c.queue = nil
 	for _, k := range c.connectors {
-		k.tx = nil
+		if reset || k.tx != nil && !k.tx.open {
+			k.tx = nil
+		}
 	}
 }
 
@@ -388,6 +418,10 @@ func (c *Charger) online(st *Station) (reset bool, err error) {
 	}
 	l.statuses(nil)
 	l.retime()
+	// A stop asked for on the last connection, and lost with it.
+	for _, k := range c.stopsAsked() {
+		l.stop(k, true)
+	}
 	for !l.reset {
 		select {
 		case <-c.wake:
@@ -611,6 +645,19 @@ func (l *link) start(k *connector) {
 		// not from when the connection began.
 		l.meter.restart()
 	}
+}
+
+// stopsAsked returns the connectors whose open transaction is to stop.
+func (c *Charger) stopsAsked() []*connector {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ks []*connector
+	for _, k := range c.connectors {
+		if k.tx != nil && k.tx.open && k.tx.stopping != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks
 }
 
 // chargingConnectors counts the connectors that charge now.

@@ -1,9 +1,12 @@
 package station_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -613,5 +617,47 @@ func TestFleetChargers(t *testing.T) {
 
 		_, err := station.RunFleet(t.Context(), station.FleetOptions{Options: station.Options{URL: opts.URL, Answer: station.DefaultAnswer}, Stations: 1, Mode: station.Idle, Chargers: true})
 		require.ErrorContains(t, err, "leave Options.Answer nil")
+		_, err = station.RunFleet(t.Context(), station.FleetOptions{Options: opts, Stations: 1, Mode: station.Idle, Reconnect: true})
+		require.ErrorContains(t, err, "only chargers reconnect")
+	})
+}
+
+// With Reconnect, a charger whose server went away connects again, with
+// waits that double, and its transaction goes on.
+func TestChargerReconnects(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	synctest.Test(t, func(t *testing.T) {
+		// The stations dial whichever server listens now.
+		var listening atomic.Pointer[memnet.Listener]
+		listening.Store(memnet.Listen())
+		opts := station.Options{URL: "ws://central.test/ocpp", Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return listening.Load().DialContext(ctx, network, addr)
+		}}
+		fc := newFakeCS(t, listening.Load(), fakeConfig{})
+		r := newRig(t, fc, opts, station.ChargerOptions{Reconnect: true})
+		defer r.ch.Close()
+		require.Equal(t, accepted, r.ask(ocpp.ActionRemoteStartTransaction, remoteStart("OPERATOR1")))
+		r.next()
+
+		// The server stops, saying goodbye, and is back 10 s later.
+		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "restarting")
+		require.NoError(t, r.conn.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)))
+		synctest.Wait()
+		fc.Close()
+		time.Sleep(10 * time.Second)
+		listening.Store(memnet.Listen())
+		r.fc = newFakeCS(t, listening.Load(), fakeConfig{})
+		defer r.fc.Close()
+
+		// Attempts after 2 s and 6 s failed; the one after 14 s connects.
+		require.Equal(t, 4*time.Second, r.reconnected())
+		require.Equal(t, []string{"BootNotification", "StatusNotification 1 Charging"}, r.next())
+		require.Equal(t, firstTx, r.ch.Connectors()[0].Transaction)
+		time.Sleep(station.DefaultMeterValueSampleInterval)
+		synctest.Wait()
+		require.Equal(t, []string{"MeterValues 1 Sample.Periodic tx 1001"}, r.next())
+		require.Equal(t, accepted, r.ask(ocpp.ActionRemoteStopTransaction, ocpp.RemoteStopTransactionRequest{TransactionId: firstTx}))
+		require.Equal(t, []string{"StatusNotification 1 Finishing", "StopTransaction 1001 Remote", "StatusNotification 1 Available"}, r.next())
+		require.NoError(t, r.ch.Err())
 	})
 }

@@ -81,6 +81,10 @@ type FleetOptions struct {
 	// reboots the station, …) where plain idle stations only answer them.
 	// Options.Answer must then be nil. Other modes ignore it.
 	Chargers bool
+	// Reconnect makes the Chargers connect again whenever their connection
+	// ends, until the run does (see ChargerOptions.Reconnect): a server
+	// restarted finds them back. It needs Chargers.
+	Reconnect bool
 	// Progress, if set, is called at most every ProgressEvery
 	// (DefaultProgressEvery if zero) and once at the end, never concurrently.
 	Progress      func(Progress)
@@ -183,6 +187,8 @@ func (o FleetOptions) normalized() (FleetOptions, error) {
 		return o, fmt.Errorf("progress interval %v: want more than 0", o.ProgressEvery)
 	case o.Chargers && o.Mode == Idle && o.Answer != nil:
 		return o, errors.New("chargers answer the server's calls themselves: leave Options.Answer nil")
+	case o.Reconnect && !(o.Chargers && o.Mode == Idle):
+		return o, errors.New("only chargers reconnect: set Chargers, in idle mode")
 	}
 	return o, nil
 }
@@ -254,11 +260,11 @@ func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct
 }
 
 // runCharger runs an idle station as a Charger until Hold passes, ctx ends
-// or the charger stops (the server ended its connection); only the last is
-// a failure. The caller holds a place in dialing, which runCharger gives
+// or the charger stops (the server ended its connection, and it does not
+// reconnect); only the last is a failure. The caller holds a place in dialing, which runCharger gives
 // back once connected.
 func (o FleetOptions) runCharger(ctx context.Context, id string, dialing chan struct{}, t *tally) StationReport {
-	c, err := startCharger(ctx, id, ChargerOptions{Options: o.stationOptions(id)}, t)
+	c, err := startCharger(ctx, id, ChargerOptions{Options: o.stationOptions(id), Reconnect: o.Reconnect}, t)
 	<-dialing
 	if err != nil {
 		return StationReport{ID: id, Err: err}
