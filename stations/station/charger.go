@@ -348,7 +348,7 @@ func (c *Charger) run(st *Station) {
 			c.fail(err)
 			return
 		}
-		if st = c.connectAgain(reset); st == nil {
+		if st = c.connectAgain(); st == nil {
 			return
 		}
 	}
@@ -357,7 +357,7 @@ func (c *Charger) run(st *Station) {
 // connectAgain connects the charger again after its connection ended, once
 // RebootDelay has passed: once after a reset, as long as it takes with
 // Reconnect. It returns nil when it gives up, or Close was called.
-func (c *Charger) connectAgain(reset bool) *Station {
+func (c *Charger) connectAgain() *Station {
 	wait := c.opts.RebootDelay
 	for {
 		timer := time.NewTimer(wait)
@@ -381,6 +381,7 @@ func (c *Charger) connectAgain(reset bool) *Station {
 	}
 }
 
+// fail records why the charger stopped.
 func (c *Charger) fail(err error) {
 	c.mu.Lock()
 	c.err = err
