@@ -30,6 +30,7 @@ MODE     ?= lockstep
 HOLD     ?=
 MESSAGES ?=
 TIMEOUT  ?=
+RECONNECT ?=
 FORCE    ?=
 FUZZTIME ?= 30s
 PHASE    ?=
@@ -68,14 +69,16 @@ help:
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
 	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
-	@echo '                [MESSAGES=100] [HOLD=D] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
+	@echo '                [MESSAGES=100] [HOLD=D] [RECONNECT=1] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
 	@echo '                [AUTH_KEYS=FILE | KEY=secret]  each station sends its key from FILE, or every station sends KEY'
 	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
 	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
 	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
 	@echo '                                               deaf: station 1 sends MESSAGES calls of a 16,000-character unknown action and never reads,'
 	@echo '                                                     reconnecting when the server closes it, until the others'"'"' sessions are done'
-	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C'
+	@echo '                                               idle: connect, boot, stay HOLD long (20s, 2m) or until Ctrl-C,'
+	@echo '                                                     acting on the server'"'"'s calls: RemoteStart charges, Reset reboots, …'
+	@echo '                                                     RECONNECT=1: connect again whenever the server closes them (a restart)'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
 	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'
 	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
@@ -172,7 +175,7 @@ STATIONS := .kata/bin/stations$(exe)
 
 stations:
 	@$(GO) build -o $(STATIONS) ./stations
-	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key))
+	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(filter 1 yes true,$(RECONNECT)),-reconnect) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key))
 
 # The edge check, built into .kata/ like the simulator.
 EDGE := .kata/bin/edgecheck$(exe)

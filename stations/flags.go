@@ -20,6 +20,7 @@ type config struct {
 	mode               station.Mode
 	hold, answerDelay  time.Duration
 	noAnswer           bool
+	reconnect          bool
 	timeout            time.Duration
 	// keysFile and key are the credentials the stations send: each its own
 	// key from the file, or every station the one key. keys is the file's
@@ -46,12 +47,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"pipelined: MeterValues sent without waiting for answers\n"+
 		"flood: station 1 floods, the others run sessions\n"+
 		"deaf: station 1 writes calls of a 16,000-character unknown action and never reads, the others run sessions\n"+
-		"idle: connect, boot, stay connected and answer the server's calls")
+		"idle: connect, boot, stay connected and act on the server's calls as a charger does\n"+
+		"(RemoteStartTransaction charges until RemoteStopTransaction, Reset reboots, …)")
 	fs.IntVar(&c.messages, "messages", station.DefaultMessages, "MeterValues per station in pipelined mode, or from the flooding station; calls from the deaf station")
 	fs.DurationVar(&c.hold, "hold", 0, "how long idle stations stay connected (0: until Ctrl-C or -timeout)")
 	fs.IntVar(&c.first, "first", 1, "number of the first station: 1 is CS0001")
 	fs.DurationVar(&c.answerDelay, "answer-delay", 0, "how long stations wait before answering the server's calls")
 	fs.BoolVar(&c.noAnswer, "no-answer", false, "never answer the server's calls")
+	fs.BoolVar(&c.reconnect, "reconnect", false, "idle stations connect again whenever their connection ends\n"+
+		"(the server was restarted), until the run does")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "time limit for the whole run (default 5m, or -hold and a minute when -hold is longer)")
 	fs.StringVar(&c.keysFile, "auth-keys", "", "a file of identity:password lines: each station sends its own key\n"+
 		"with HTTP Basic auth (a station with no line sends none)")
@@ -103,6 +107,10 @@ func (c *config) check(mode string, rest []string, timeoutSet bool) error {
 		return errors.New("-auth-keys and -key contradict each other: pick one (AUTH_KEYS= or KEY= in make)")
 	case c.hold > 0 && c.mode != station.Idle:
 		return fmt.Errorf("-hold %v: only idle stations hold; add -mode idle", c.hold)
+	case c.reconnect && c.mode != station.Idle:
+		return errors.New("-reconnect: only idle stations reconnect; add -mode idle")
+	case c.reconnect && (c.noAnswer || c.answerDelay > 0):
+		return errors.New("-reconnect: stations that are told how to answer (-no-answer, -answer-delay) do not reconnect")
 	case c.hold >= c.timeout && timeoutSet:
 		return fmt.Errorf("-hold %v is not shorter than -timeout %v: the run would end before the stations; raise -timeout", c.hold, c.timeout)
 	case c.hold >= c.timeout:

@@ -170,6 +170,10 @@ func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 		Messages:  c.messages,
 		Hold:      c.hold,
 		Progress:  progress,
+		// Idle stations act on the server's calls as chargers do, unless
+		// they are told how to answer them.
+		Chargers:  c.mode == station.Idle && !c.noAnswer && c.answerDelay == 0,
+		Reconnect: c.reconnect,
 	}
 	switch {
 	case c.noAnswer:

@@ -42,6 +42,9 @@ func TestRun(t *testing.T) {
 		{"bad URL", []string{"-url", "http://x"}, exitUsage, `stations: -url "http://x": want a WebSocket URL`},
 		{"contradiction", []string{"-no-answer", "-answer-delay", "1s"}, exitUsage, "-no-answer and -answer-delay contradict each other"},
 		{"hold without idle", []string{"-hold", "20s"}, exitUsage, "stations: -hold 20s: only idle stations hold; add -mode idle"},
+		{"reconnect without idle", []string{"-reconnect"}, exitUsage, "stations: -reconnect: only idle stations reconnect; add -mode idle"},
+		{"reconnect told how to answer", []string{"-mode", "idle", "-reconnect", "-no-answer"}, exitUsage,
+			"stations: -reconnect: stations that are told how to answer (-no-answer, -answer-delay) do not reconnect"},
 		{"hold past timeout", []string{"-mode", "idle", "-hold", "2m", "-timeout", "1m"}, exitUsage,
 			"stations: -hold 2m0s is not shorter than -timeout 1m0s: the run would end before the stations; raise -timeout"},
 		{"refused", []string{"-n", "2", "-url", refused}, exitFailed,
@@ -316,6 +319,8 @@ func TestProgressPrinter(t *testing.T) {
 	idle := station.Progress{Stations: 2, Planned: 2, Connected: 2, Calls: 2}
 	booted := idle
 	booted.Answered = 2
+	charging := booted
+	charging.Calls, charging.Answered = 9, 9
 
 	tests := []struct {
 		name    string
@@ -349,6 +354,13 @@ func TestProgressPrinter(t *testing.T) {
 			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
 			reports: []station.Progress{at(booted, 1)},
 			want:    "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n",
+		},
+		{
+			name:    "idle chargers at work",
+			cfg:     config{mode: station.Idle, timeout: defaultTimeout},
+			reports: []station.Progress{at(booted, 1), at(charging, 2), at(charging, 5)},
+			want: "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n" +
+				"stations 2/2 connected, 9 calls answered, 0 failed, 5.0s\n",
 		},
 		{
 			name: "deaf",

@@ -70,8 +70,12 @@ func (p *progressPrinter) print(now station.Progress) {
 		}
 		deaf = fmt.Sprintf("; deaf station: %d frames sent, %d %s closed by the server", now.DeafFrames, now.DeafClosed, closed)
 	}
-	fmt.Fprintf(p.w, "stations %d/%d connected, %d/%d calls answered, %d failed%s, %.1fs\n",
-		now.Connected, now.Stations, now.Answered, now.Planned, now.Failed, deaf, at.Seconds())
+	planned := fmt.Sprintf("/%d", now.Planned)
+	if p.settled {
+		planned = "" // booted idle stations (chargers) call as long as they stay: no plan
+	}
+	fmt.Fprintf(p.w, "stations %d/%d connected, %d%s calls answered, %d failed%s, %.1fs\n",
+		now.Connected, now.Stations, now.Answered, planned, now.Failed, deaf, at.Seconds())
 }
 
 // idleSettled reports whether an idle fleet has nobody left dialing and

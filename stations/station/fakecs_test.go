@@ -54,6 +54,10 @@ type fakeConfig struct {
 	// answer, if set, replaces the Core answers: a payload, a
 	// *ocpp.CallError, or nil for no answer at all.
 	answer func(c *ocpp.Call) any
+	// tweak, if set, replaces the Core answer to the calls it returns
+	// something for (a payload or a *ocpp.CallError), and leaves the rest
+	// as they are.
+	tweak func(c *ocpp.Call) any
 	// turns makes the central system read a station's next frame only once
 	// its answer to the last call is written (or its write gave up), as the
 	// final server does: a station that stops reading holds one answer.
@@ -76,6 +80,7 @@ type fakeConn struct {
 	mu     sync.Mutex
 	calls  []*ocpp.Call // the station's calls in arrival order
 	nextTx int
+	end    error // why reading ended, once it has
 }
 
 func newFakeCS(t testing.TB, ln net.Listener, cfg fakeConfig) *fakeCS {
@@ -176,6 +181,9 @@ func (fc *fakeCS) readLoop(c *fakeConn) {
 		take()
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.mu.Lock()
+			c.end = err
+			c.mu.Unlock()
 			return
 		}
 		msg, err := ocpp.Decode(data)
@@ -221,6 +229,11 @@ func (fc *fakeCS) answerFor(c *fakeConn, call *ocpp.Call) any {
 	if fc.cfg.answer != nil {
 		return fc.cfg.answer(call)
 	}
+	if fc.cfg.tweak != nil {
+		if a := fc.cfg.tweak(call); a != nil {
+			return a
+		}
+	}
 	return c.coreAnswer(call)
 }
 
@@ -259,6 +272,12 @@ func (c *fakeConn) coreAnswer(call *ocpp.Call) any {
 	case ocpp.ActionDataTransfer:
 		req = &ocpp.DataTransferRequest{}
 		resp = ocpp.DataTransferResponse{Status: ocpp.DataTransferAccepted}
+	case ocpp.ActionDiagnosticsStatusNotification:
+		req = &ocpp.DiagnosticsStatusNotificationRequest{}
+		resp = ocpp.DiagnosticsStatusNotificationResponse{}
+	case ocpp.ActionFirmwareStatusNotification:
+		req = &ocpp.FirmwareStatusNotificationRequest{}
+		resp = ocpp.FirmwareStatusNotificationResponse{}
 	default:
 		return ocpp.NewCallError(call.ID, ocpp.NotImplemented, call.Action)
 	}
@@ -316,6 +335,13 @@ func (c *fakeConn) Calls() []*ocpp.Call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]*ocpp.Call(nil), c.calls...)
+}
+
+// readEnd returns why reading the connection ended, nil while it goes on.
+func (c *fakeConn) readEnd() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.end
 }
 
 // conn returns the connection of station id, or nil.

@@ -76,6 +76,15 @@ type FleetOptions struct {
 	// Hold is how long idle stations stay connected; zero means until the
 	// context ends. Other modes ignore it.
 	Hold time.Duration
+	// Chargers makes idle stations Chargers, which act on the server's
+	// calls (a RemoteStartTransaction starts a charging session, a Reset
+	// reboots the station, …) where plain idle stations only answer them.
+	// Options.Answer must then be nil. Other modes ignore it.
+	Chargers bool
+	// Reconnect makes the Chargers connect again whenever their connection
+	// ends, until the run does (see ChargerOptions.Reconnect): a server
+	// restarted finds them back. It needs Chargers.
+	Reconnect bool
 	// Progress, if set, is called at most every ProgressEvery
 	// (DefaultProgressEvery if zero) and once at the end, never concurrently.
 	Progress      func(Progress)
@@ -176,6 +185,10 @@ func (o FleetOptions) normalized() (FleetOptions, error) {
 		return o, fmt.Errorf("hold %v: want 0 or more", o.Hold)
 	case o.ProgressEvery < 0:
 		return o, fmt.Errorf("progress interval %v: want more than 0", o.ProgressEvery)
+	case o.Chargers && o.Mode == Idle && o.Answer != nil:
+		return o, errors.New("chargers answer the server's calls themselves: leave Options.Answer nil")
+	case o.Reconnect && !(o.Chargers && o.Mode == Idle):
+		return o, errors.New("only chargers reconnect: set Chargers, in idle mode")
 	}
 	return o, nil
 }
@@ -216,6 +229,9 @@ func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct
 	case <-ctx.Done():
 		return StationReport{ID: id, Err: ctx.Err()}
 	}
+	if o.Mode == Idle && o.Chargers {
+		return o.runCharger(ctx, id, dialing, t)
+	}
 	s, err := dial(ctx, id, o.stationOptions(id), t)
 	<-dialing
 	if err != nil {
@@ -241,6 +257,32 @@ func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct
 		err = errors.New("unreachable: mode " + string(o.Mode))
 	}
 	return StationReport{ID: id, Connected: true, Calls: calls, Err: err}
+}
+
+// runCharger runs an idle station as a Charger until Hold passes, ctx ends
+// or the charger stops (the server ended its connection, and it does not
+// reconnect); only the last is a failure. The caller holds a place in dialing, which runCharger gives
+// back once connected.
+func (o FleetOptions) runCharger(ctx context.Context, id string, dialing chan struct{}, t *tally) StationReport {
+	c, err := startCharger(ctx, id, ChargerOptions{Options: o.stationOptions(id), Reconnect: o.Reconnect}, t)
+	<-dialing
+	if err != nil {
+		return StationReport{ID: id, Err: err}
+	}
+	t.connected.Add(1)
+	var expired <-chan time.Time
+	if o.Hold > 0 {
+		timer := time.NewTimer(o.Hold)
+		defer timer.Stop()
+		expired = timer.C
+	}
+	select {
+	case <-expired:
+	case <-ctx.Done():
+	case <-c.Done():
+	}
+	c.Close()
+	return StationReport{ID: id, Connected: true, Calls: c.Calls(), Err: c.Err()}
 }
 
 // stationOptions are the options of station id: the fleet's, with its own

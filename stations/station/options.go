@@ -52,6 +52,12 @@ type Reply struct {
 	// answering, without a close frame, the way a station that reboots or
 	// loses its network behaves.
 	Disconnect bool
+
+	// then, if set, runs once the answer is written, never if it is not: a
+	// Charger starts acting on a call (a charging session, a reboot) only
+	// after the server has its answer, as a charger does. It must not block:
+	// Close waits for it.
+	then func()
 }
 
 // DefaultAnswer answers at once with a plausible, positive response to every
@@ -67,11 +73,7 @@ func DefaultAnswer(call *ocpp.Call) Reply {
 			"the simulated station does not implement "+call.Action)}
 	}
 	if err := call.UnmarshalPayload(req); err != nil {
-		var fe *ocpp.FrameError
-		if errors.As(err, &fe) {
-			return Reply{Payload: ocpp.NewCallError(call.ID, fe.Code, fe.Reason)}
-		}
-		return Reply{Payload: ocpp.NewCallError(call.ID, ocpp.FormationViolation, err.Error())}
+		return Reply{Payload: payloadError(call.ID, err)}
 	}
 	switch r := req.(type) {
 	case *ocpp.ChangeAvailabilityRequest:
@@ -98,6 +100,17 @@ func DefaultAnswer(call *ocpp.Call) Reply {
 		return Reply{Payload: ocpp.NewCallError(call.ID, ocpp.NotSupported,
 			"the simulated station does not support "+call.Action)}
 	}
+}
+
+// payloadError is the CALLERROR for a call whose payload could not be
+// decoded or broke the schema: the one the schema calls for, or a
+// FormationViolation.
+func payloadError(id string, err error) *ocpp.CallError {
+	var fe *ocpp.FrameError
+	if errors.As(err, &fe) {
+		return ocpp.NewCallError(id, fe.Code, fe.Reason)
+	}
+	return ocpp.NewCallError(id, ocpp.FormationViolation, err.Error())
 }
 
 // configuration answers GetConfiguration from a small, fixed set of keys,

@@ -115,6 +115,9 @@ func (s *Station) deliver(id, action string, reply Reply) Outcome {
 		s.breakConn(fmt.Errorf("write answer to %s (id %s): %w", action, id, err))
 		return Abandoned
 	}
+	if reply.then != nil {
+		reply.then()
+	}
 	return Answered
 }
 

@@ -1,0 +1,793 @@
+package station
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocppkata/kata/harness/ocpp"
+)
+
+// Defaults of ChargerOptions.
+const (
+	DefaultConnectors  = 1
+	DefaultRebootDelay = 2 * time.Second
+)
+
+// chargerCallTimeout is how long a charger waits for the answer to one of
+// its calls. A call without an answer fails, and the charger goes on, as a
+// charger whose message is lost does.
+const chargerCallTimeout = 30 * time.Second
+
+// bootRetry is how long a charger whose BootNotification was not accepted
+// waits before it boots again, when the answer gives no interval.
+const bootRetry = 10 * time.Second
+
+// errHardReset is why a charger drops its connection on a hard reset.
+var errHardReset = errors.New("hard reset: the charger reboots")
+
+// ChargerOptions configure a Charger.
+type ChargerOptions struct {
+	// Options give the central system to connect to: URL, Dial and
+	// Password. Answer must be nil: a charger answers the server's calls
+	// itself.
+	Options
+	// Connectors is how many connectors the charger has, numbered from 1
+	// (DefaultConnectors if zero).
+	Connectors int
+	// RebootDelay is how long a Reset keeps the charger offline before it
+	// connects again (DefaultRebootDelay if zero).
+	RebootDelay time.Duration
+	// Reconnect makes the charger connect again when its connection ends
+	// for any reason (the server said goodbye with 1001, or the network
+	// failed), as a charger in the field does: first after RebootDelay,
+	// then after twice the last wait, up to maxReconnectWait, until it is
+	// connected or closed. A transaction under way goes on, and its meter
+	// values with it. Without Reconnect, the charger stops, and Err says
+	// why.
+	Reconnect bool
+}
+
+// maxReconnectWait bounds the wait between two attempts to connect again.
+const maxReconnectWait = 15 * time.Second
+
+// ConnectorState is one connector of a Charger, as Connectors reports it.
+type ConnectorState struct {
+	ID     int
+	Status ocpp.ChargePointStatus
+	// Transaction is the id the server gave the transaction under way, 0
+	// when none is (or while it starts).
+	Transaction int
+	// Inoperative reports that the connector is out of service
+	// (ChangeAvailability Inoperative), or will be once its transaction
+	// ends.
+	Inoperative bool
+	// Energy is the meter's reading, in Wh.
+	Energy int
+}
+
+// Charger is a simulated charging station that acts on the central
+// system's calls as a charger does:
+//
+//   - RemoteStartTransaction, on a free connector: Preparing, Authorize if
+//     AuthorizeRemoteTxRequests is true (the default), StartTransaction,
+//     Charging, then MeterValues every MeterValueSampleInterval
+//     (DefaultMeterValueSampleInterval) until the transaction ends;
+//   - RemoteStopTransaction of that transaction: Finishing, StopTransaction
+//     (reason Remote), Available;
+//   - Reset: stops any transaction (reason SoftReset or HardReset), closes
+//     the connection (a hard reset without a close frame), and after
+//     RebootDelay connects again and boots;
+//   - ChangeAvailability: a connector, or all for connector 0, Unavailable
+//     or Available at once, or Scheduled until its transaction ends;
+//   - UnlockConnector: ends a transaction on the connector (reason
+//     UnlockCommand);
+//   - TriggerMessage: sends the message asked for;
+//   - GetConfiguration and ChangeConfiguration: a table of the Core
+//     profile's keys, which the behaviours above read.
+//
+// Other calls get DefaultAnswer's answer. A charger answers a call first and
+// acts on it after; it makes its own calls one at a time, as OCPP asks.
+// After each boot it reports every connector's status, and it sends a
+// Heartbeat every HeartbeatInterval, which the BootNotification's answer
+// sets.
+//
+// A charger's state (connectors, transactions, availability,
+// configuration) lives in the Charger, across connections. Its methods are
+// safe for concurrent use.
+type Charger struct {
+	id       string
+	opts     ChargerOptions
+	p        profile
+	t        *tally                 // a fleet's counters; nil outside a fleet
+	actions  map[string]handler     // what the charger does with a server's call, by action
+	triggers map[string]triggerFunc // what it sends for a TriggerMessage, by message
+
+	ctx  context.Context // ends when Close begins
+	stop context.CancelFunc
+	done chan struct{} // closed when the charger's loop has ended
+	wake chan struct{} // buffered 1: a job was queued
+
+	mu         sync.Mutex
+	st         *Station     // the connection now; nil while offline
+	connectors []*connector // connector i+1; the slice never changes, the connectors' fields do
+	config     []configKey
+	rebooting  bool  // a Reset was accepted: the connection is about to end
+	queue      []job // what the charger is to do, in order
+	records    []CallRecord
+	err        error // why the loop ended, if not for Close
+}
+
+// connector is one connector's state, guarded by the Charger's mu.
+type connector struct {
+	id          int
+	inoperative bool
+	energy      int          // the register's reading in Wh, as the last transaction left it
+	tx          *transaction // nil when none is under way
+}
+
+// transaction is a transaction on a connector, from the RemoteStart that
+// asked for it to the StopTransaction that ends it.
+type transaction struct {
+	idTag    string
+	open     bool // StartTransaction was answered: id and started are set
+	id       int
+	started  time.Time
+	stopping string // the reason it is to stop, "" while it runs
+}
+
+// status is the connector's status as a StatusNotification reports it.
+func (k *connector) status() ocpp.ChargePointStatus {
+	switch {
+	case k.tx == nil && k.inoperative:
+		return ocpp.StatusUnavailable
+	case k.tx == nil:
+		return ocpp.StatusAvailable
+	case !k.tx.open:
+		return ocpp.StatusPreparing
+	case k.tx.stopping != "":
+		return ocpp.StatusFinishing
+	default:
+		return ocpp.StatusCharging
+	}
+}
+
+// free reports whether a transaction can start on the connector.
+func (k *connector) free() bool { return k.tx == nil && !k.inoperative }
+
+// charging reports whether the connector delivers energy now.
+func (k *connector) charging() bool { return k.tx != nil && k.tx.open && k.tx.stopping == "" }
+
+// reading is the register's reading now, at power watts from the start of
+// the transaction until its StopTransaction.
+func (k *connector) reading(power int) int {
+	if k.tx == nil || !k.tx.open {
+		return k.energy
+	}
+	return k.energy + int(float64(power)*time.Since(k.tx.started).Hours())
+}
+
+// StartCharger connects the charger id to the central system at opts.URL
+// and starts it: it boots, reports its connectors, and acts on the server's
+// calls until Close is called or the server ends the connection (a Reset
+// aside, after which it connects again). Like Dial, ctx bounds the first
+// connecting only. Close it when done.
+func StartCharger(ctx context.Context, id string, opts ChargerOptions) (*Charger, error) {
+	return startCharger(ctx, id, opts, nil)
+}
+
+func startCharger(ctx context.Context, id string, opts ChargerOptions, t *tally) (*Charger, error) {
+	switch {
+	case opts.Answer != nil:
+		return nil, fmt.Errorf("station %s: a charger answers the server's calls itself: leave Options.Answer nil", id)
+	case opts.Connectors < 0:
+		return nil, fmt.Errorf("station %s: %d connectors: want 1 or more", id, opts.Connectors)
+	case opts.RebootDelay < 0:
+		return nil, fmt.Errorf("station %s: reboot delay %v: want 0 or more", id, opts.RebootDelay)
+	}
+	if opts.Connectors == 0 {
+		opts.Connectors = DefaultConnectors
+	}
+	if opts.RebootDelay == 0 {
+		opts.RebootDelay = DefaultRebootDelay
+	}
+	c := newCharger(id, opts, t)
+	st, err := dial(ctx, id, c.stationOptions(), t)
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	go c.run(st)
+	return c, nil
+}
+
+func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
+	c := &Charger{
+		id:     id,
+		opts:   opts,
+		p:      newProfile(id),
+		t:      t,
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}, 1),
+		config: newConfig(opts.Connectors),
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	for i := range opts.Connectors {
+		c.connectors = append(c.connectors, &connector{id: i + 1, energy: c.p.meterStart})
+	}
+	c.actions = chargerActions()
+	c.triggers = chargerTriggers()
+	return c
+}
+
+// stationOptions are the options of each of the charger's connections.
+func (c *Charger) stationOptions() Options {
+	o := c.opts.Options
+	o.Answer = c.answer
+	return o
+}
+
+// ID returns the charger's identity.
+func (c *Charger) ID() string { return c.id }
+
+// Done returns a channel that is closed when the charger has stopped: the
+// server ended its connection, it could not connect again after a reset,
+// or Close was called.
+func (c *Charger) Done() <-chan struct{} { return c.done }
+
+// Err reports why the charger stopped: nil after Close or while it runs,
+// otherwise the end of its connection (a wrapped *websocket.CloseError
+// when the server closed it) or the failure to connect again or to boot.
+func (c *Charger) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close stops the charger: its connection closes the polite way and every
+// goroutine it started ends before Close returns. A transaction under way
+// is not stopped: the charger is switched off. Close is idempotent and safe
+// to call concurrently.
+func (c *Charger) Close() error {
+	c.stop()
+	c.mu.Lock()
+	st := c.st
+	c.mu.Unlock()
+	if st != nil {
+		st.Close()
+	}
+	<-c.done
+	return nil
+}
+
+// Calls returns the calls the charger made so far, on all its connections,
+// in the order made. A call cut short by Close is not among them.
+func (c *Charger) Calls() []CallRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]CallRecord(nil), c.records...)
+}
+
+// Connectors returns the state of each connector, connector 1 first.
+func (c *Charger) Connectors() []ConnectorState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ConnectorState, len(c.connectors))
+	for i, k := range c.connectors {
+		out[i] = ConnectorState{ID: k.id, Status: k.status(), Inoperative: k.inoperative, Energy: k.reading(c.p.power)}
+		if k.tx != nil && k.tx.open {
+			out[i].Transaction = k.tx.id
+		}
+	}
+	return out
+}
+
+// connector returns connector id, or nil if there is none of that number.
+func (c *Charger) connector(id int) *connector {
+	if id < 1 || id > len(c.connectors) {
+		return nil
+	}
+	return c.connectors[id-1]
+}
+
+// flag reads a boolean key; the caller holds mu.
+func (c *Charger) flag(name string) bool {
+	k := findKey(c.config, name)
+	return k != nil && k.value == "true"
+}
+
+// seconds reads a key that holds seconds; the caller holds mu.
+func (c *Charger) seconds(name string) time.Duration {
+	var n int
+	if k := findKey(c.config, name); k != nil {
+		n, _ = strconv.Atoi(k.value) // the table holds whole numbers only
+	}
+	return time.Duration(n) * time.Second
+}
+
+// job is something the charger does on its loop, on the connection l: the
+// calls that follow an answer.
+type job func(l *link)
+
+// enqueue adds j to what the loop is to do. It never blocks.
+func (c *Charger) enqueue(j job) {
+	c.mu.Lock()
+	c.queue = append(c.queue, j)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the jobs queued so far and empties the queue.
+func (c *Charger) take() []job {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
+}
+
+// run is the charger's loop: one connection after another, until Close or,
+// without Reconnect, a connection that ends for any reason but a Reset.
+func (c *Charger) run(st *Station) {
+	defer close(c.done)
+	for {
+		reset, err := c.online(st)
+		st.Close()
+		c.offline(reset)
+		if c.ctx.Err() != nil {
+			return
+		}
+		if !reset && !c.opts.Reconnect {
+			c.fail(err)
+			return
+		}
+		if st = c.connectAgain(); st == nil {
+			return
+		}
+	}
+}
+
+// connectAgain connects the charger again after its connection ended, once
+// RebootDelay has passed: once after a reset, as long as it takes with
+// Reconnect. It returns nil when it gives up, or Close was called.
+func (c *Charger) connectAgain() *Station {
+	wait := c.opts.RebootDelay
+	for {
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-c.ctx.Done():
+			timer.Stop()
+			return nil
+		}
+		st, err := dial(c.ctx, c.id, c.stationOptions(), c.t)
+		switch {
+		case err == nil:
+			return st
+		case c.ctx.Err() != nil:
+			return nil
+		case !c.opts.Reconnect:
+			c.fail(fmt.Errorf("connect again after a reset: %w", err))
+			return nil
+		}
+		wait = min(2*wait, maxReconnectWait)
+	}
+}
+
+// fail records why the charger stopped.
+func (c *Charger) fail(err error) {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+}
+
+// offline forgets what only a connection held: the jobs not done, and a
+// transaction that had not started. One under way goes on, unless the
+// connection ended in a reset, which stops them all.
+func (c *Charger) offline(reset bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st = nil
+	c.queue = nil
+	for _, k := range c.connectors {
+		if reset || k.tx != nil && !k.tx.open {
+			k.tx = nil
+		}
+	}
+}
+
+// online runs one connection: the boot, the connectors' statuses, then the
+// jobs, samples and heartbeats, until the connection ends, Close is called
+// or a reset ends it, which online reports.
+func (c *Charger) online(st *Station) (reset bool, err error) {
+	c.mu.Lock()
+	c.st = st
+	c.rebooting = false
+	c.mu.Unlock()
+	l := &link{c: c, st: st}
+	defer l.meter.set(0)
+	defer l.heartbeat.set(0)
+	if err := l.boot(); err != nil {
+		return false, err
+	}
+	l.statuses(nil)
+	l.retime()
+	// A stop asked for on the last connection, and lost with it.
+	for _, k := range c.stopsAsked() {
+		l.stop(k, true)
+	}
+	for !l.reset {
+		select {
+		case <-c.wake:
+			for _, j := range c.take() {
+				j(l)
+				if l.reset {
+					break
+				}
+			}
+		case <-l.meter.c():
+			l.sample()
+		case <-l.heartbeat.c():
+			l.call(ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil)
+		case <-st.Done():
+			return false, st.Err()
+		case <-c.ctx.Done():
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// link is one connection of a charger, as its loop sees it.
+type link struct {
+	c                *Charger
+	st               *Station
+	meter, heartbeat every
+	samples          int  // periodic samples sent on this connection
+	reset            bool // a reset has ended the connection
+}
+
+// every is a ticker that can be off.
+type every struct {
+	t *time.Ticker
+	d time.Duration
+}
+
+// set makes the ticker tick every d, or stops it for 0. The same d leaves
+// it as it is.
+func (e *every) set(d time.Duration) {
+	if d == e.d {
+		return
+	}
+	e.d = d
+	if e.t != nil {
+		e.t.Stop()
+		e.t = nil
+	}
+	if d > 0 {
+		e.t = time.NewTicker(d)
+	}
+}
+
+// restart makes the ticker's next tick a whole period from now.
+func (e *every) restart() {
+	if e.t != nil {
+		e.t.Reset(e.d)
+	}
+}
+
+// c is the ticker's channel, or nil while it is off.
+func (e *every) c() <-chan time.Time {
+	if e.t == nil {
+		return nil
+	}
+	return e.t.C
+}
+
+// call makes one call and records it. It fails when the server answers
+// with a CALLERROR, or not within chargerCallTimeout.
+func (l *link) call(action string, req, resp any) error {
+	ctx, cancel := context.WithTimeout(l.c.ctx, chargerCallTimeout)
+	defer cancel()
+	rec := l.st.exchange(ctx, action, req, resp)
+	l.c.mu.Lock()
+	if rec.Err == nil || l.c.ctx.Err() == nil {
+		l.c.records = append(l.c.records, rec)
+	}
+	l.c.mu.Unlock()
+	if rec.Err != nil {
+		return l.st.describe(rec)
+	}
+	return nil
+}
+
+// boot sends BootNotification until the server accepts it: after a Pending
+// or Rejected answer it waits the interval the answer gives.
+func (l *link) boot() error {
+	for {
+		accepted, wait, err := l.bootOnce()
+		if err != nil || accepted {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-l.st.Done():
+			timer.Stop()
+			return l.st.Err()
+		case <-l.c.ctx.Done():
+			timer.Stop()
+			return l.c.ctx.Err()
+		}
+	}
+}
+
+// bootOnce sends one BootNotification. An accepted one sets the heartbeat
+// interval; another says how long to wait before the next.
+func (l *link) bootOnce() (accepted bool, wait time.Duration, err error) {
+	var resp ocpp.BootNotificationResponse
+	if err := l.call(ocpp.ActionBootNotification, l.c.p.bootNotification(), &resp); err != nil {
+		return false, 0, err
+	}
+	interval := time.Duration(resp.Interval) * time.Second
+	if resp.Status != ocpp.RegistrationAccepted {
+		if interval <= 0 {
+			interval = bootRetry
+		}
+		return false, interval, nil
+	}
+	if resp.Interval > 0 {
+		l.c.mu.Lock()
+		changeConfiguration(l.c.config, KeyHeartbeatInterval, fmt.Sprint(resp.Interval))
+		l.c.mu.Unlock()
+	}
+	return true, 0, nil
+}
+
+// retime sets the heartbeat and the meter's sampling to the configuration.
+func (l *link) retime() {
+	l.c.mu.Lock()
+	hb, mv := l.c.seconds(KeyHeartbeatInterval), l.c.seconds(KeyMeterValueSampleInterval)
+	l.c.mu.Unlock()
+	l.heartbeat.set(hb)
+	l.meter.set(mv)
+}
+
+// status reports connector id's status.
+func (l *link) status(id int, status ocpp.ChargePointStatus) {
+	l.call(ocpp.ActionStatusNotification, ocpp.StatusNotificationRequest{
+		ConnectorId: id,
+		ErrorCode:   ocpp.ChargePointNoError,
+		Status:      status,
+		Timestamp:   ocpp.NewDateTime(time.Now()),
+	}, nil)
+}
+
+// statuses reports the status each connector of ids has now; nil means
+// every connector.
+func (l *link) statuses(ids []int) {
+	if ids == nil {
+		ids = l.c.allConnectors()
+	}
+	for _, id := range ids {
+		l.c.mu.Lock()
+		st := l.c.connector(id).status()
+		l.c.mu.Unlock()
+		l.status(id, st)
+	}
+}
+
+func (c *Charger) allConnectors() []int {
+	ids := make([]int, len(c.connectors))
+	for i, k := range c.connectors {
+		ids[i] = k.id
+	}
+	return ids
+}
+
+// start runs the start of a transaction that a RemoteStartTransaction
+// asked for on k: Preparing, Authorize if the configuration says so,
+// StartTransaction, Charging. A refused idTag or a failed call ends it
+// where it is, and the connector is free again.
+func (l *link) start(k *connector) {
+	c := l.c
+	c.mu.Lock()
+	if k.tx == nil || k.tx.open {
+		c.mu.Unlock()
+		return
+	}
+	tag := k.tx.idTag
+	authorize := c.flag(KeyAuthorizeRemoteTxRequests)
+	c.mu.Unlock()
+
+	l.status(k.id, ocpp.StatusPreparing)
+	if authorize {
+		var resp ocpp.AuthorizeResponse
+		if err := l.call(ocpp.ActionAuthorize, ocpp.AuthorizeRequest{IdTag: tag}, &resp); err != nil ||
+			resp.IdTagInfo.Status != ocpp.AuthorizationAccepted {
+			l.abandon(k)
+			return
+		}
+	}
+	c.mu.Lock()
+	cancelled := k.tx.stopping != "" // unlocked or reset while preparing
+	req := ocpp.StartTransactionRequest{ConnectorId: k.id, IdTag: tag, MeterStart: k.energy, Timestamp: ocpp.DateTime{Time: time.Now()}}
+	c.mu.Unlock()
+	if cancelled {
+		l.abandon(k)
+		return
+	}
+	var resp ocpp.StartTransactionResponse
+	if err := l.call(ocpp.ActionStartTransaction, req, &resp); err != nil {
+		l.abandon(k)
+		return
+	}
+	c.mu.Lock()
+	k.tx.open, k.tx.id, k.tx.started = true, resp.TransactionId, req.Timestamp.Time
+	if resp.IdTagInfo.Status != ocpp.AuthorizationAccepted && c.flag(KeyStopTransactionOnInvalidId) && k.tx.stopping == "" {
+		k.tx.stopping = ocpp.ReasonDeAuthorized
+	}
+	stopping := k.tx.stopping != ""
+	c.mu.Unlock()
+	if stopping {
+		l.stop(k, true)
+		return
+	}
+	l.status(k.id, ocpp.StatusCharging)
+	if l.c.chargingConnectors() == 1 {
+		// Samples are taken an interval apart from the start of charging,
+		// not from when the connection began.
+		l.meter.restart()
+	}
+}
+
+// stopsAsked returns the connectors whose open transaction is to stop.
+func (c *Charger) stopsAsked() []*connector {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ks []*connector
+	for _, k := range c.connectors {
+		if k.tx != nil && k.tx.open && k.tx.stopping != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
+// chargingConnectors counts the connectors that charge now.
+func (c *Charger) chargingConnectors() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.connectors {
+		if k.charging() {
+			n++
+		}
+	}
+	return n
+}
+
+// abandon gives up a transaction that did not open: the connector is free,
+// or unavailable, again.
+func (l *link) abandon(k *connector) {
+	l.c.mu.Lock()
+	k.tx = nil
+	st := k.status()
+	l.c.mu.Unlock()
+	l.status(k.id, st)
+}
+
+// stop ends k's open transaction for the reason it is stopping:
+// StopTransaction, between Finishing and the status that follows
+// (Available, or Unavailable if a change of availability waited for it)
+// when withStatus. A transaction that is not open is left to start, which
+// stops it once it is.
+func (l *link) stop(k *connector, withStatus bool) {
+	c := l.c
+	c.mu.Lock()
+	tx := k.tx
+	if tx == nil || !tx.open {
+		c.mu.Unlock()
+		return
+	}
+	meterStop := k.reading(c.p.power)
+	reason := tx.stopping
+	if reason == "" {
+		reason = ocpp.ReasonLocal
+		tx.stopping = reason
+	}
+	req := ocpp.StopTransactionRequest{
+		TransactionId: tx.id,
+		MeterStop:     meterStop,
+		Timestamp:     ocpp.DateTime{Time: time.Now()},
+		IdTag:         tx.idTag,
+		Reason:        reason,
+	}
+	c.mu.Unlock()
+
+	if withStatus {
+		l.status(k.id, ocpp.StatusFinishing)
+	}
+	l.call(ocpp.ActionStopTransaction, req, nil)
+	c.mu.Lock()
+	k.energy, k.tx = meterStop, nil
+	st := k.status()
+	c.mu.Unlock()
+	if withStatus {
+		l.status(k.id, st)
+	}
+}
+
+// resetNow stops every transaction and ends the connection, as a reset of
+// kind (Soft or Hard) does: the loop connects again.
+func (l *link) resetNow(kind string) {
+	for _, k := range l.c.connectors {
+		l.stop(k, false)
+	}
+	if kind == ocpp.ResetHard {
+		l.st.breakConn(errHardReset)
+	}
+	l.st.Close()
+	l.reset = true
+}
+
+// sample sends a periodic MeterValues for each connector that charges.
+func (l *link) sample() {
+	l.samples++
+	l.c.mu.Lock()
+	var reqs []ocpp.MeterValuesRequest
+	for _, k := range l.c.connectors {
+		if k.charging() {
+			reqs = append(reqs, l.c.meterValues(k, ocpp.ContextSamplePeriodic, l.samples))
+		}
+	}
+	l.c.mu.Unlock()
+	for _, req := range reqs {
+		l.call(ocpp.ActionMeterValues, req, nil)
+	}
+}
+
+// meterValues is a reading of connector k's meter, the n-th of its kind,
+// with the measurands MeterValuesSampledData asks for (the register if it
+// asks for none). The caller holds mu.
+func (c *Charger) meterValues(k *connector, context string, n int) ocpp.MeterValuesRequest {
+	req := ocpp.MeterValuesRequest{ConnectorId: k.id}
+	power := 0
+	if k.charging() {
+		id := k.tx.id
+		req.TransactionId = &id
+		power = c.p.powerAt(n)
+	}
+	sample := func(measurand, unit, value string) ocpp.SampledValue {
+		return ocpp.SampledValue{Value: value, Context: context, Format: ocpp.FormatRaw,
+			Measurand: measurand, Location: ocpp.LocationOutlet, Unit: unit}
+	}
+	measurands := strings.Split(findKey(c.config, KeyMeterValuesSampledData).value, ",")
+	if measurands[0] == "" {
+		// MeterValues carries one value at least: the register.
+		measurands = []string{ocpp.MeasurandEnergyActiveImportRegister}
+	}
+	var sampled []ocpp.SampledValue
+	for _, m := range measurands {
+		switch m {
+		case ocpp.MeasurandEnergyActiveImportRegister:
+			sampled = append(sampled, sample(m, ocpp.UnitWh, fmt.Sprint(k.reading(c.p.power))))
+		case ocpp.MeasurandPowerActiveImport:
+			sampled = append(sampled, sample(m, ocpp.UnitW, fmt.Sprint(power)))
+		case ocpp.MeasurandCurrentImport:
+			// Three phases at 230 V: the current of each.
+			sampled = append(sampled, sample(m, ocpp.UnitA, fmt.Sprintf("%.1f", float64(power)/3/230)))
+		case ocpp.MeasurandVoltage:
+			sampled = append(sampled, sample(m, ocpp.UnitV, "230"))
+		}
+	}
+	req.MeterValue = []ocpp.MeterValue{{Timestamp: ocpp.DateTime{Time: time.Now()}, SampledValue: sampled}}
+	return req
+}
