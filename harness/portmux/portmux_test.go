@@ -3,6 +3,7 @@ package portmux_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -798,5 +799,43 @@ func TestPassThroughOnceReplayed(t *testing.T) {
 		got := <-p.got
 		assert.False(t, got[0], "a connection passes through while the Mux holds bytes it read to route it")
 		assert.True(t, got[1], "a connection does not pass through once what the Mux read has been read")
+	})
+}
+
+// Admit vets a station's connection before the station side sees it: a
+// refusal is answered 403 with its reason, and logged.
+func TestAdmitRefuses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logged syncBuffer
+		opts := portmux.Options{
+			Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+			Admit: func(id string, cs *tls.ConnectionState) error {
+				if cs != nil {
+					return errors.New("a TLS state without TLS")
+				}
+				if id != "CS0001" {
+					return fmt.Errorf("%s may not connect here", id)
+				}
+				return nil
+			},
+		}
+		s := start(t, opts, stationServer(), says("http"))
+		c, br := dialRaw(t, s.l)
+		resp := request(t, c, br, handshake("/ocpp/CS0002", "Basic eDp5"))
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Equal(t, "403 Forbidden: CS0002 may not connect here\n", bodyOf(t, resp))
+		require.Contains(t, logged.String(), `last_reason="CS0002 may not connect here"`)
+
+		c, br = dialRaw(t, s.l)
+		resp = request(t, c, br, handshake("/ocpp/CS0001", "Basic eDp5"))
+		require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+		synctest.Wait()
+		require.Equal(t, []string{"CS0001"}, s.mux.Connected())
+		c.Close()
+
+		// The operator's side is not vetted.
+		c, br = dialRaw(t, s.l)
+		resp = request(t, c, br, "GET /api/stations HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.Equal(t, "http /api/stations", bodyOf(t, resp))
 	})
 }
