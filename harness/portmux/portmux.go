@@ -672,6 +672,17 @@ func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
 	e.reading.Store(true) // as for the request line: the client is the one holding out
 	err := tc.Handshake()
 	e.reading.Store(false)
+	var plain tls.RecordHeaderError
+	if errors.As(err, &plain) && plain.Conn != nil && looksLikeHTTP(plain.RecordHeader) {
+		// A client that speaks plain HTTP to the TLS port: say so, as
+		// net/http does, rather than close without a word.
+		e.c.Write([]byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+			"400 Bad Request: this port speaks TLS: use wss:// (stations) or https://\n"))
+		if cw, ok := e.c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() // and read the rest of the request, for the answer not to be lost to a reset
+			io.Copy(io.Discard, io.LimitReader(e.c, 64<<10))
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, io.EOF) { // a connection that closed at once: a port check, not a refusal
 			m.mu.Lock()
@@ -683,6 +694,16 @@ func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
 		return err
 	}
 	return e.c.SetWriteDeadline(time.Time{})
+}
+
+// looksLikeHTTP reports whether the first bytes a client sent, taken for a
+// TLS record header, are the start of an HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "CONNE", "PATCH":
+		return true
+	}
+	return false
 }
 
 // forbid answers c, e's connection, 403 with why Admit refused station id,

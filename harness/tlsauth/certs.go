@@ -211,6 +211,11 @@ func WriteWorkshop(w Workshop) ([]string, error) {
 	if len(w.Hosts) == 0 {
 		return nil, errors.New("tlsauth: the server's certificate needs at least one host")
 	}
+	for _, id := range w.Stations {
+		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`) {
+			return nil, fmt.Errorf("tlsauth: %q cannot be a station's identity (nor a file's name)", id)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(w.Dir, StationsDir), 0o755); err != nil {
 		return nil, fmt.Errorf("tlsauth: %w", err)
 	}
@@ -262,9 +267,6 @@ func WriteWorkshop(w Workshop) ([]string, error) {
 		return nil, err
 	}
 	for _, id := range w.Stations {
-		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`) {
-			return nil, fmt.Errorf("tlsauth: %q cannot be a station's identity (nor a file's name)", id)
-		}
 		cert, key := StationFiles(StationsDir, id)
 		if err := issue(Client, []string{id}, cert, key); err != nil {
 			return nil, err

@@ -257,6 +257,19 @@ func TestProfile3(t *testing.T) {
 		})
 	}
 
+	// A client that speaks plain HTTP to the port is told to use TLS.
+	t.Run("plain HTTP", func(t *testing.T) {
+		addr, log := serve(t, cfg, true, nil)
+		resp, err := http.Get("http://" + addr + "/api/stations")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, "400 Bad Request: this port speaks TLS: use wss:// (stations) or https://\n", string(body))
+		log.waitFor(t, "first record does not look like a TLS handshake")
+	})
+
 	// A browser has no client certificate: the operator's side answers it.
 	t.Run("operator side without a certificate", func(t *testing.T) {
 		addr, _ := serve(t, cfg, true, nil)
