@@ -624,8 +624,11 @@ func (m *Mux) route(e *entry) {
 
 	var tc *tls.Conn
 	if m.tls != nil {
-		tc = tls.Server(e.c, m.tls)
-		if err := m.handshake(e, tc); err != nil {
+		hr := &handshakeReader{Conn: e.c, e: e}
+		tc = tls.Server(hr, m.tls)
+		err := m.handshake(e, tc)
+		hr.done = true
+		if err != nil {
 			return
 		}
 		c = tc
@@ -669,9 +672,7 @@ func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
 	if err := e.c.SetDeadline(time.Now().Add(m.timeout)); err != nil {
 		return err
 	}
-	e.reading.Store(true) // as for the request line: the client is the one holding out
 	err := tc.Handshake()
-	e.reading.Store(false)
 	var plain tls.RecordHeaderError
 	if errors.As(err, &plain) && plain.Conn != nil && looksLikeHTTP(plain.RecordHeader) {
 		// A client that speaks plain HTTP to the TLS port: say so, as
@@ -694,6 +695,27 @@ func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
 		return err
 	}
 	return e.c.SetWriteDeadline(time.Time{})
+}
+
+// handshakeReader marks its entry as reading while a read of the TLS
+// handshake waits on the client, as readLine does for the request line:
+// then, and not while the server computes its part, the client is the one
+// holding out. done is set once the handshake is over, before the
+// connection is handed over.
+type handshakeReader struct {
+	net.Conn
+	e    *entry
+	done bool
+}
+
+func (h *handshakeReader) Read(p []byte) (int, error) {
+	if h.done {
+		return h.Conn.Read(p)
+	}
+	h.e.reading.Store(true)
+	n, err := h.Conn.Read(p)
+	h.e.reading.Store(false)
+	return n, err
 }
 
 // looksLikeHTTP reports whether the first bytes a client sent, taken for a
