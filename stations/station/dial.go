@@ -150,7 +150,7 @@ func handshake(ctx context.Context, target string, dial Dialer, header http.Head
 	ws, resp, err := d.DialContext(ctx, target, header)
 	var reason string
 	if resp != nil && resp.Body != nil {
-		if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) { // gorilla has read the body into memory
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReason))
 			reason, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
 			reason = strings.TrimPrefix(strings.TrimPrefix(reason, resp.Status), ": ") // "403 Forbidden: why"
