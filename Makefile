@@ -36,6 +36,11 @@ FUZZTIME ?= 30s
 PHASE    ?=
 BENCH    ?=
 AUTH_KEYS ?=
+TLS_CERT ?=
+TLS_KEY ?=
+TLS_CLIENT_CA ?=
+CA       ?=
+CERTS    ?=
 # KEY is the password every simulated station sends. It is taken from the
 # command line only: a KEY in the environment, set for something else,
 # must not turn into a password the stations send.
@@ -48,7 +53,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve stations edge interop bench fuzz carry lint
+.PHONY: help demo check watch test progress hint diff reset serve certs stations edge interop bench fuzz carry lint
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -65,12 +70,17 @@ help:
 	@echo '  make serve    [STEP=N] [SOLUTION=1]     run a server on ws://$(ADDR)/ocpp/{stationId}'
 	@echo '                [ADDR=$(ADDR)] [WORKERS=W] [SCALE=1]  (default: the last step'"'"'s solution)'
 	@echo '                [AUTH_KEYS=FILE]          stations must log in: FILE has a line identity:password for each (step 09 on)'
+	@echo '                [TLS_CERT=FILE] [TLS_KEY=FILE]  serve wss:// and https:// (OCPP security profile 2 with AUTH_KEYS)'
+	@echo '                [TLS_CLIENT_CA=FILE]      profile 3: each station presents a certificate of that CA whose CN is its id'
 	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json] [LOG_LEVEL=debug] [PPROF=1]'
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
 	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
+	@echo '  make certs    [DIR=certs] [HOSTS=127.0.0.1,localhost] [STATIONS=10 | STATIONS=CS0001,…]'
+	@echo '                                          a workshop'"'"'s TLS: a CA, the server'"'"'s certificate, a client certificate per station'
 	@echo '  make stations [N=10] [URL=$(URL)] [MODE=lockstep]'
 	@echo '                [MESSAGES=100] [HOLD=D] [RECONNECT=1] [TIMEOUT=5m]  run N simulated stations against a server; Ctrl-C ends the run'
 	@echo '                [AUTH_KEYS=FILE | KEY=secret]  each station sends its key from FILE, or every station sends KEY'
+	@echo '                [CA=FILE] [CERTS=DIR]     wss://: trust the CA in FILE; present DIR/{id}.pem, DIR/{id}-key.pem (profile 3)'
 	@echo '                                          MODE lockstep: each station runs the 14-call charging session'
 	@echo '                                               pipelined: 100 MeterValues each, sent without waiting'
 	@echo '                                               flood: station 1 sends MESSAGES meter values (100) as fast as it can, the others run sessions'
@@ -80,11 +90,11 @@ help:
 	@echo '                                                     acting on the server'"'"'s calls: RemoteStart charges, Reset reboots, …'
 	@echo '                                                     RECONNECT=1: connect again whenever the server closes them (a restart)'
 	@echo '                                          TIMEOUT: the time limit of the whole run'
-	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE]'
+	@echo '  make edge     [URL=$(URL)] [KEY=K [STATION=ID] | AUTH_KEYS=FILE] [CA=FILE]'
 	@echo '                                          attack a running server'"'"'s edge as hostile chargers do: per case, what'
 	@echo '                                          it answered and whether OCPP-J 1.6 expects that (KEY, AUTH_KEYS: and Basic auth)'
 	@echo '  make interop  [URL=$(URL)] [KEY=K]      a charge point nobody here wrote (ocpp-rpc, strict about the OCPP 1.6 schemas)'
-	@echo '                [API_TOKEN=T]             against a running server: every message, every operator call, 50 at once (needs Node.js)'
+	@echo '                [API_TOKEN=T] [CA=FILE]   against a running server: every message, every operator call, 50 at once (needs Node.js)'
 	@echo '  make test     [STEP=N]                  prove the kata itself is sound (what CI runs); STEP=N: one step'"'"'s contract only'
 	@echo '  make carry    STEP=N                    carry a fix in step N'"'"'s solution into the steps after it (MAINTAINING.md)'
 	@echo '  make lint                               staticcheck over the module (pinned in go.mod; not in make test: see MAINTAINING.md)'
@@ -158,7 +168,8 @@ carry:
 # in harness/internal/settings; a test of make test keeps this list to it.
 # API_TOKEN is not here: make hands it over in the environment, never on a
 # command line that ps shows.
-serve-settings := ADDR WORKERS SCALE AUTH_KEYS DB ID_TAGS HEARTBEAT MAX_FRAME REGISTRATION LOG LOG_LEVEL PPROF
+serve-settings := ADDR WORKERS SCALE AUTH_KEYS TLS_CERT TLS_KEY TLS_CLIENT_CA DB ID_TAGS HEARTBEAT MAX_FRAME REGISTRATION LOG LOG_LEVEL PPROF
+comma := ,
 # quote puts a value in single quotes for the shell, whatever it holds.
 quote = '$(subst ','\'',$(1))'
 
@@ -171,18 +182,29 @@ serve:
 # one with &&: make runs a simple line itself, without a shell in between
 # that Ctrl-C or SIGTERM would kill before the simulator has printed its
 # summary.
-STATIONS := .kata/bin/stations$(exe)
+# (stations-bin, not STATIONS: make certs takes STATIONS= on its command line.)
+stations-bin := .kata/bin/stations$(exe)
 
 stations:
-	@$(GO) build -o $(STATIONS) ./stations
-	@$(STATIONS) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(filter 1 yes true,$(RECONNECT)),-reconnect) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key))
+	@$(GO) build -o $(stations-bin) ./stations
+	@$(stations-bin) -n $(N) -url $(URL) -mode $(MODE) $(if $(MESSAGES),-messages $(MESSAGES)) $(if $(HOLD),-hold $(HOLD)) $(if $(filter 1 yes true,$(RECONNECT)),-reconnect) $(if $(TIMEOUT),-timeout $(TIMEOUT)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(station-key),-key $(station-key)) $(if $(CA),-ca $(CA)) $(if $(CERTS),-certs $(CERTS))
+
+# make certs, built into .kata/ like the simulator. DIR, HOSTS and
+# STATIONS are taken from the command line only: names this common may be
+# in the environment for something else.
+certs-bin := .kata/bin/certs$(exe)
+from-command-line = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
+
+certs:
+	@$(GO) build -o $(certs-bin) ./harness/cmd/certs
+	@$(certs-bin) -dir $(call from-command-line,DIR,certs) -hosts $(call from-command-line,HOSTS,127.0.0.1$(comma)localhost) -stations $(call from-command-line,STATIONS,10)
 
 # The edge check, built into .kata/ like the simulator.
 EDGE := .kata/bin/edgecheck$(exe)
 
 edge:
 	@$(GO) build -o $(EDGE) ./stations/edgecheck
-	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS))
+	@$(EDGE) -url $(URL) $(if $(station-key),-key $(station-key)) $(if $(STATION),-station $(STATION)) $(if $(AUTH_KEYS),-auth-keys $(AUTH_KEYS)) $(if $(CA),-ca $(CA))
 
 # The interoperability check: Node.js runs interop/check.mjs, whose one
 # module (ocpp-rpc, pinned in interop/package-lock.json) npm installs on
@@ -191,7 +213,7 @@ edge:
 interop:
 	@command -v node >/dev/null || { echo 'make interop needs Node.js 18 or later (node on the PATH): https://nodejs.org, or apt-get install nodejs npm' >&2; exit 1; }
 	@[ -d interop/node_modules/ocpp-rpc ] || { echo 'installing the check'"'"'s module, ocpp-rpc (npm ci --prefix interop)…' && npm ci --prefix interop --no-audit --no-fund --loglevel=error; }
-	@node interop/check.mjs --url $(URL) $(if $(station-key),--key $(station-key))
+	@$(if $(CA),NODE_EXTRA_CA_CERTS=$(CA)) node interop/check.mjs --url $(URL) $(if $(station-key),--key $(station-key))
 
 # The benchmark: the final server in a process of its own, the kata's
 # load generator in the kata command, a bare WebSocket responder (the

@@ -29,7 +29,7 @@ const { values: opts } = parseArgs({
     },
 });
 const url = opts.url.replace(/\/+$/, '');
-const api = (opts.api ?? url.replace(/^ws/, 'http').replace(/\/ocpp$/, '')).replace(/\/+$/, '');
+const api = (opts.api ?? url.replace(/^ws/, 'http').replace(/\/ocpp$/, '')).replace(/\/+$/, ''); // wss:// → https://
 const version = JSON.parse(readFileSync(new URL('./node_modules/ocpp-rpc/package.json', import.meta.url))).version;
 
 const results = [];

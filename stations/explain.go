@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/ocppkata/kata/stations/station"
@@ -45,7 +49,35 @@ func explain(st station.StationReport, c config) (why, hint string) {
 	serveHint := serveHint(rawURL)
 	var dns *net.DNSError
 	var hs *station.HandshakeError
+	var unknownCA x509.UnknownAuthorityError
+	var wrongHost x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var notTLS tls.RecordHeaderError
 	switch {
+	case errors.As(err, &unknownCA):
+		hint := "give the stations the CA that signed the server's certificate: make stations CA=certs/ca.pem (make certs writes it)"
+		if c.caFile != "" {
+			hint = "the server's certificate is not signed by " + c.caFile + ": give the stations the CA that signed TLS_CERT"
+		}
+		return "the stations do not trust the server's certificate (signed by an unknown authority)", hint
+	case errors.As(err, &wrongHost):
+		return "the server's certificate is not for " + wrongHost.Host,
+			"connect to a host it names (" + certNames(wrongHost.Certificate) + "), or make one for this host: make certs HOSTS=" + wrongHost.Host
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "the server's certificate has expired, or is not valid yet", "make certs makes a new one; is this machine's clock right?"
+	case err != nil && strings.Contains(err.Error(), "remote error: tls: "):
+		return "the server refused the station's certificate in the TLS handshake (" + err.Error() + ")",
+			"give each station a certificate of the CA the server checks (TLS_CLIENT_CA), valid now and with its id as CN: make certs STATIONS=N, then make stations CERTS=certs/stations"
+	case errors.As(err, &notTLS):
+		return "the server does not speak TLS", "use a ws:// URL, or start the server with TLS_CERT and TLS_KEY"
+	case errors.As(err, &hs) && hs.StatusCode == http.StatusBadRequest && (strings.Contains(hs.Reason, "speaks TLS") || strings.Contains(hs.Reason, "HTTPS server")):
+		return "the server speaks TLS and the stations did not", "use a wss:// URL, with CA=FILE for a server whose certificate make certs made"
+	case errors.As(err, &hs) && hs.StatusCode == http.StatusForbidden:
+		why := "the server refused the station: HTTP " + hs.Status
+		if hs.Reason != "" {
+			why += " (" + hs.Reason + ")"
+		}
+		return why, "under OCPP security profile 3 each station presents a certificate whose CN is its id: make certs STATIONS=N, then make stations CERTS=certs/stations"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused, nothing is listening there", serveHint
 	case errors.As(err, &dns):
@@ -64,6 +96,21 @@ func explain(st station.StationReport, c config) (why, hint string) {
 	default:
 		return err.Error(), serveHint
 	}
+}
+
+// certNames lists the names and addresses a certificate is for.
+func certNames(c *x509.Certificate) string {
+	if c == nil {
+		return "see its subject alternative names"
+	}
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return "none: it has no subject alternative name"
+	}
+	return strings.Join(names, ", ")
 }
 
 // unauthorized explains the 401 that station id got: the server checks

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/ocppkata/kata/harness/authkeys"
+	"github.com/ocppkata/kata/harness/tlsauth"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -27,6 +30,11 @@ type config struct {
 	// content, read by check.
 	keysFile, key string
 	keys          map[string]string
+	// caFile and certsDir are the TLS of a wss:// URL: the CA the stations
+	// trust, and the directory of their client certificates (profile 3).
+	// tls is the configuration without a certificate, made by check.
+	caFile, certsDir string
+	tls              *tls.Config
 }
 
 // parseFlags reads the command line. On a mistake it has already told the
@@ -60,6 +68,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.keysFile, "auth-keys", "", "a file of identity:password lines: each station sends its own key\n"+
 		"with HTTP Basic auth (a station with no line sends none)")
 	fs.StringVar(&c.key, "key", "", "the password every station sends with HTTP Basic auth")
+	fs.StringVar(&c.caFile, "ca", "", "wss://: the CA certificate (PEM) the stations trust, such as make certs's certs/ca.pem;\n"+
+		"default the system's")
+	fs.StringVar(&c.certsDir, "certs", "", "wss://: a directory of client certificates, {id}.pem and {id}-key.pem, such as make certs's\n"+
+		"certs/stations: each station presents its own (OCPP security profile 3); one without files presents none")
 	if err := fs.Parse(args); err != nil {
 		return c, err // the flag package has printed the error and the usage
 	}
@@ -125,7 +137,70 @@ func (c *config) check(mode string, rest []string, timeoutSet bool) error {
 			return fmt.Errorf("-auth-keys: %w", err)
 		}
 	}
+	if u.Scheme != "wss" {
+		if c.caFile != "" || c.certsDir != "" {
+			return fmt.Errorf("-ca and -certs are for TLS: want a wss:// URL, not %s", c.url)
+		}
+		return nil
+	}
+	if c.tls, err = tlsauth.ClientConfig(c.caFile); err != nil {
+		return fmt.Errorf("-ca: %w", err)
+	}
+	if c.certsDir != "" {
+		if info, err := os.Stat(c.certsDir); err != nil || !info.IsDir() {
+			return fmt.Errorf("-certs %s: want a directory of {id}.pem and {id}-key.pem files, such as make certs writes into certs/stations", c.certsDir)
+		}
+	}
 	return nil
+}
+
+// tlsFor returns station id's TLS configuration: the CA of -ca, and its
+// certificate from -certs if the directory has one.
+func (c config) tlsFor(id string) (*tls.Config, error) {
+	if c.certsDir == "" {
+		return c.tls, nil
+	}
+	cert, err := tlsauth.StationCertificate(c.certsDir, id)
+	if err != nil || cert == nil {
+		return c.tls, err
+	}
+	cfg := c.tls.Clone()
+	cfg.Certificates = []tls.Certificate{*cert}
+	return cfg, nil
+}
+
+// certless says which of the stations have no certificate in the -certs
+// directory, if any: they connect without one, and a server of profile 3
+// refuses them. It returns "" when every station has one, or no directory
+// was given.
+func (c config) certless() string {
+	if c.certsDir == "" {
+		return ""
+	}
+	var missing []string
+	for i := range c.n {
+		id := station.StationID(c.first + i)
+		if cert, _ := tlsauth.StationFiles(c.certsDir, id); !exists(cert) {
+			missing = append(missing, id)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return ""
+	case len(missing) == c.n:
+		return fmt.Sprintf("none of the %d stations has a certificate in %s (%s.pem, …): they connect without one (make certs STATIONS=%d makes them)",
+			c.n, c.certsDir, station.StationID(c.first), c.first+c.n-1)
+	case len(missing) == 1:
+		return fmt.Sprintf("1 of %d stations (%s) has no certificate in %s: it connects without one", c.n, missing[0], c.certsDir)
+	default:
+		return fmt.Sprintf("%d of %d stations (%s, … %s) have no certificate in %s: they connect without one (make certs STATIONS=%d makes them)",
+			len(missing), c.n, missing[0], missing[len(missing)-1], c.certsDir, c.first+c.n-1)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // keyless says which of the stations have no key in the -auth-keys file,

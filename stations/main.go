@@ -94,6 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if note := cfg.keyless(); note != "" {
 		fmt.Fprintf(stderr, "stations: %s\n", note)
 	}
+	if note := cfg.certless(); note != "" {
+		fmt.Fprintf(stderr, "stations: %s\n", note)
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
@@ -162,7 +165,7 @@ func firstFailure(r *station.Report) station.StationReport {
 // fleet turns the flags into the fleet's options.
 func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 	o := station.FleetOptions{
-		Options:   station.Options{URL: c.url, Password: c.key},
+		Options:   station.Options{URL: c.url, Password: c.key, TLS: c.tlsFor},
 		Passwords: c.keys,
 		Stations:  c.n,
 		FirstID:   c.first,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ocppkata/kata/harness/authkeys"
 	"github.com/ocppkata/kata/harness/ocpp"
+	"github.com/ocppkata/kata/harness/tlsauth"
 	"github.com/ocppkata/kata/stations/station"
 )
 
@@ -407,9 +409,20 @@ type centralSystem struct {
 // With keys not nil, it checks HTTP Basic auth as step 09 does: a station
 // whose id and key are not in keys gets 401.
 func newCentralSystem(t *testing.T, keys map[string]string) *centralSystem {
+	return startCentralSystem(t, keys, nil)
+}
+
+// startCentralSystem is newCentralSystem, over TLS with tlsConf if it is
+// not nil; and if tlsConf has client CAs, a station must present a
+// certificate whose CN is its id (profile 3), or it gets 403.
+func startCentralSystem(t *testing.T, keys map[string]string, tlsConf *tls.Config) *centralSystem {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cs := &centralSystem{url: "ws://" + ln.Addr().String() + "/ocpp", changed: make(chan struct{})}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		cs.url = "wss" + strings.TrimPrefix(cs.url, "ws")
+	}
 	var (
 		handlers sync.WaitGroup
 		mu       sync.Mutex
@@ -418,6 +431,12 @@ func newCentralSystem(t *testing.T, keys map[string]string) *centralSystem {
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handlers.Add(1)
 		defer handlers.Done()
+		if tlsConf != nil && tlsConf.ClientCAs != nil {
+			if err := tlsauth.CheckStation(strings.TrimPrefix(r.URL.Path, "/ocpp/"), r.TLS); err != nil {
+				http.Error(w, err.Error(), http.StatusForbidden)
+				return
+			}
+		}
 		if keys != nil {
 			id := strings.TrimPrefix(r.URL.Path, "/ocpp/")
 			user, pass, ok := r.BasicAuth()
@@ -554,6 +573,77 @@ func TestKeyless(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.want, tt.cfg.keyless())
+		})
+	}
+}
+
+// The stations trust the CA of -ca and present their certificates from
+// -certs; what goes wrong is explained with what to do about it.
+func TestRunTLS(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	_, err := tlsauth.WriteWorkshop(tlsauth.Workshop{Dir: dir, Hosts: []string{"127.0.0.1"}, Stations: []string{"CS0001", "CS0002"}, Now: time.Now()})
+	require.NoError(t, err)
+	ca, certs := filepath.Join(dir, tlsauth.CAFile), filepath.Join(dir, tlsauth.StationsDir)
+	profile2, err := tlsauth.ServerConfig("127.0.0.1:0", filepath.Join(dir, tlsauth.ServerFile), filepath.Join(dir, tlsauth.ServerKeyFile), "", time.Now())
+	require.NoError(t, err)
+	profile3, err := tlsauth.ServerConfig("127.0.0.1:0", filepath.Join(dir, tlsauth.ServerFile), filepath.Join(dir, tlsauth.ServerKeyFile), ca, time.Now())
+	require.NoError(t, err)
+
+	tests := []struct {
+		name       string
+		server     *tls.Config
+		n          string
+		url        string // "ws" for ws:// whatever the server
+		args       []string
+		wantExit   int
+		wantStdout string
+		wantStderr []string
+	}{
+		{name: "profile 2", server: profile2, n: "3", args: []string{"-ca", ca}, wantExit: exitOK, wantStdout: "3 stations (3 connected), mode idle\n"},
+		{name: "profile 3", server: profile3, n: "2", args: []string{"-ca", ca, "-certs", certs}, wantExit: exitOK, wantStdout: "2 stations (2 connected), mode idle\n"},
+		{
+			name: "untrusted server", server: profile2, n: "1", wantExit: exitFailed,
+			wantStderr: []string{"the stations do not trust the server's certificate (signed by an unknown authority)", "make stations CA=certs/ca.pem"},
+		},
+		{
+			name: "a station without a certificate", server: profile3, n: "3", args: []string{"-ca", ca, "-certs", certs}, wantExit: exitFailed,
+			wantStdout: "3 stations (2 connected), mode idle\n",
+			wantStderr: []string{
+				"stations: 1 of 3 stations (CS0003) has no certificate in " + certs + ": it connects without one\n",
+				`the server refused the station: HTTP 403 Forbidden (no client certificate: security profile 3 wants one whose CN is "CS0003")`,
+			},
+		},
+		{
+			name: "no certificates", server: profile3, n: "1", args: []string{"-ca", ca}, wantExit: exitFailed,
+			wantStderr: []string{"HTTP 403 Forbidden", "make stations CERTS=certs/stations"},
+		},
+		{
+			name: "plain WebSocket to a TLS server", server: profile2, n: "1", url: "ws", wantExit: exitFailed,
+			wantStderr: []string{"the server speaks TLS and the stations did not", "use a wss:// URL"},
+		},
+		{
+			name: "CA without TLS", n: "1", args: []string{"-ca", ca}, wantExit: exitUsage,
+			wantStderr: []string{"stations: -ca and -certs are for TLS: want a wss:// URL"},
+		},
+		{
+			name: "no such CA", server: profile2, n: "1", args: []string{"-ca", filepath.Join(dir, "nope.pem")}, wantExit: exitUsage,
+			wantStderr: []string{"stations: -ca: CA " + filepath.Join(dir, "nope.pem") + ": no such file"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := startCentralSystem(t, nil, tt.server)
+			if tt.url == "ws" {
+				cs.url = "ws" + strings.TrimPrefix(cs.url, "wss")
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-n", tt.n, "-url", cs.url, "-mode", "idle", "-hold", "10ms"}, tt.args...)
+			require.Equal(t, tt.wantExit, run(t.Context(), args, &stdout, &stderr), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			require.Contains(t, stdout.String(), tt.wantStdout)
+			for _, want := range tt.wantStderr {
+				require.Contains(t, stderr.String(), want)
+			}
 		})
 	}
 }

@@ -38,12 +38,20 @@
 // connection is closed. A handshake the step refuses (a 401, say) is never
 // counted; if the station then retries on the same keep-alive connection,
 // the request answered 101 is the one that counts.
+//
+// With Options.TLS, the Mux serves TLS: it completes each connection's
+// handshake before it reads the request line, and both sides read and
+// write the decrypted stream. With Options.Admit, it vets each station's
+// connection before the station side sees it (OCPP security profile 3:
+// the client certificate must name the station), and such a connection
+// carries that one request only.
 package portmux
 
 import (
 	"bytes"
 	"cmp"
 	"container/list"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +108,28 @@ type Options struct {
 	// AuthWindow is the window of AuthFailures. Zero means
 	// DefaultAuthWindow.
 	AuthWindow time.Duration
+	// TLS, if set, makes the Mux serve TLS: it completes each new
+	// connection's handshake, within RequestTimeout and counted among the
+	// connections that wait for their first answer, before it reads the
+	// request line. A connection whose handshake fails is closed, and
+	// logged as a refusal (one that closes before it sends anything is
+	// not). Use TLSState to read a handed-over connection's state.
+	TLS *tls.Config
+	// Admit, if set, vets each connection whose first request is for
+	// /ocpp/{id} before the station side sees it: id is the station id as
+	// Connected counts it ("" for a path without one), cs the connection's
+	// TLS state (nil without TLS). A connection it refuses is answered 403
+	// Forbidden, with the error's text, and closed, and the refusal is
+	// logged with its reason.
+	//
+	// A connection it admits carries that one request and nothing else,
+	// so that a station cannot take another's identity on a connection
+	// admitted for its own: bytes that come past the request's headers
+	// before the station side has answered 101 Switching Protocols (a
+	// second request sent with the first) end the connection, and so does
+	// any answer but 101 (a retry on the same connection would not be
+	// vetted): the client connects again, and is vetted again.
+	Admit func(id string, cs *tls.ConnectionState) error
 	// Logger receives the refusals; nil discards them.
 	Logger *slog.Logger
 }
@@ -118,6 +148,8 @@ type Mux struct {
 	maxConns   int
 	maxFails   int
 	failWindow time.Duration
+	tls        *tls.Config
+	admit      func(id string, cs *tls.ConnectionState) error
 	log        *slog.Logger
 	stations   *listener
 	http       *listener
@@ -155,6 +187,11 @@ type refusals struct {
 	evictedLog                 time.Time
 	overCapLog                 time.Time
 	guessingLog                time.Time
+	// Failed TLS handshakes and stations Admit refused, each with the last
+	// one's address and reason, for the log line.
+	handshakes, forbidden       int
+	handshakesLog, forbiddenLog time.Time
+	lastHandshake, lastForbid   []any
 }
 
 // authFailures counts an address's refused handshakes within a window.
@@ -178,6 +215,8 @@ func New(l net.Listener, opts Options) *Mux {
 		maxConns:   max(opts.MaxConns, 0),
 		maxFails:   cmp.Or(opts.AuthFailures, DefaultAuthFailures),
 		failWindow: cmp.Or(max(opts.AuthWindow, 0), DefaultAuthWindow),
+		tls:        opts.TLS,
+		admit:      opts.Admit,
 		fails:      make(map[netip.Addr]*authFailures),
 		log:        cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 		done:       make(chan struct{}),
@@ -347,6 +386,14 @@ func (m *Mux) logRefusals() {
 			"refused", r.guessing, "failures_at_most", m.maxFails, "window", m.failWindow)
 		r.guessing, r.guessingLog = 0, now
 	}
+	if r.handshakes > 0 && now.Sub(r.handshakesLog) >= refusalLogEvery {
+		m.log.Warn("closed connections whose TLS handshake failed", append([]any{"closed", r.handshakes}, r.lastHandshake...)...)
+		r.handshakes, r.handshakesLog = 0, now
+	}
+	if r.forbidden > 0 && now.Sub(r.forbiddenLog) >= refusalLogEvery {
+		m.log.Warn("refused stations before the upgrade: 403", append([]any{"refused", r.forbidden}, r.lastForbid...)...)
+		r.forbidden, r.forbiddenLog = 0, now
+	}
 }
 
 // guessing returns how long addr's host must wait before it may try again,
@@ -376,16 +423,24 @@ func (m *Mux) guessing(addr net.Addr) time.Duration {
 }
 
 // tooManyFailures answers c 429, saying when to try again, and closes it.
-func (m *Mux) tooManyFailures(c net.Conn, wait time.Duration) {
+func (m *Mux) tooManyFailures(raw net.Conn, wait time.Duration) {
 	defer m.wg.Done()
+	c := raw
 	defer func() {
-		c.Close()
+		raw.Close()
 		m.mu.Lock()
 		m.open--
 		m.mu.Unlock()
 	}()
 	secs := int(math.Ceil(wait.Seconds()))
-	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(time.Second))
+	if m.tls != nil {
+		tc := tls.Server(c, m.tls)
+		if tc.Handshake() != nil {
+			return
+		}
+		c = tc
+	}
 	fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: %d\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+
 		"429 Too Many Requests: too many handshakes from this address failed to authenticate; try again in %d s\n", secs, secs)
 	// Closed with the client's request unread, the connection would be
@@ -559,15 +614,26 @@ func (m *Mux) route(e *entry) {
 	handed := false
 	defer func() {
 		m.mu.Lock()
-		delete(m.routing, c)
+		delete(m.routing, e.c)
 		m.mu.Unlock()
 		if !handed {
-			c.Close()
+			e.c.Close()
 			m.forget(e)
 		}
 	}()
 
-	head, line, err := m.readLine(e)
+	var tc *tls.Conn
+	if m.tls != nil {
+		hr := &handshakeReader{Conn: e.c, e: e}
+		tc = tls.Server(hr, m.tls)
+		err := m.handshake(e, tc)
+		hr.done = true
+		if err != nil {
+			return
+		}
+		c = tc
+	}
+	head, line, err := m.readLine(e, c)
 	if err != nil {
 		if errors.Is(err, errLineTooLong) {
 			c.SetWriteDeadline(time.Now().Add(m.timeout))
@@ -584,16 +650,121 @@ func (m *Mux) route(e *entry) {
 		to = m.stations
 		wc.watch = true
 		wc.station = stationID(path)
+		if m.admit != nil {
+			var cs *tls.ConnectionState
+			if tc != nil {
+				st := tc.ConnectionState()
+				cs = &st
+			}
+			if err := m.admit(wc.station, cs); err != nil {
+				m.forbid(e, c, wc.station, err)
+				return
+			}
+			wc.single = true
+		}
 	}
 	handed = to.deliver(wc)
+}
+
+// handshake completes the TLS handshake of e's connection within the
+// request timeout, and logs why it failed, if it did.
+func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
+	if err := e.c.SetDeadline(time.Now().Add(m.timeout)); err != nil {
+		return err
+	}
+	err := tc.Handshake()
+	var plain tls.RecordHeaderError
+	if errors.As(err, &plain) && plain.Conn != nil && looksLikeHTTP(plain.RecordHeader) {
+		// A client that speaks plain HTTP to the TLS port: say so, as
+		// net/http does, rather than close without a word.
+		e.c.Write([]byte("HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+			"400 Bad Request: this port speaks TLS: use wss:// (stations) or https://\n"))
+		if cw, ok := e.c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite() // and read the rest of the request, for the answer not to be lost to a reset
+			io.Copy(io.Discard, io.LimitReader(e.c, 64<<10))
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) { // a connection that closed at once: a port check, not a refusal
+			m.mu.Lock()
+			m.refused.handshakes++
+			m.refused.lastHandshake = []any{"last_from", e.c.RemoteAddr().String(), "last_err", err.Error()}
+			m.logRefusals()
+			m.mu.Unlock()
+		}
+		return err
+	}
+	return e.c.SetWriteDeadline(time.Time{})
+}
+
+// handshakeReader marks its entry as reading while a read of the TLS
+// handshake waits on the client, as readLine does for the request line:
+// then, and not while the server computes its part, the client is the one
+// holding out. done is set once the handshake is over, before the
+// connection is handed over.
+type handshakeReader struct {
+	net.Conn
+	e    *entry
+	done bool
+}
+
+func (h *handshakeReader) Read(p []byte) (int, error) {
+	if h.done {
+		return h.Conn.Read(p)
+	}
+	h.e.reading.Store(true)
+	n, err := h.Conn.Read(p)
+	h.e.reading.Store(false)
+	return n, err
+}
+
+// looksLikeHTTP reports whether the first bytes a client sent, taken for a
+// TLS record header, are the start of an HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "CONNE", "PATCH":
+		return true
+	}
+	return false
+}
+
+// forbid answers c, e's connection, 403 with why Admit refused station id,
+// and logs it. The caller closes the connection.
+func (m *Mux) forbid(e *entry, c net.Conn, id string, why error) {
+	m.mu.Lock()
+	m.refused.forbidden++
+	m.refused.lastForbid = []any{"last_station", truncate(id, 100), "last_from", e.c.RemoteAddr().String(), "last_reason", why.Error()}
+	m.logRefusals()
+	m.mu.Unlock()
+	m.wasAnswered(e)
+	body := "403 Forbidden: " + why.Error() + "\n"
+	c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	// As tooManyFailures: end the writing side, and read what the client
+	// sent for a moment, so that the answer is not lost to a reset.
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// TLSState returns the TLS state of a connection that a Mux with
+// Options.TLS handed over, or nil for any other connection.
+func TLSState(c net.Conn) *tls.ConnectionState {
+	if wc, ok := c.(*conn); ok {
+		if tc, ok := wc.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			return &st
+		}
+	}
+	return nil
 }
 
 var errLineTooLong = errors.New("request line too long")
 
 // readLine reads from c until its first line is complete, and returns
 // every byte read (to be replayed) and the line without its line ending.
-func (m *Mux) readLine(e *entry) (head, line []byte, err error) {
-	c := e.c
+func (m *Mux) readLine(e *entry, c net.Conn) (head, line []byte, err error) {
 	if err := c.SetReadDeadline(time.Now().Add(m.timeout)); err != nil {
 		return nil, nil, err
 	}
@@ -723,12 +894,86 @@ type conn struct {
 	head    []byte // the answer's first bytes, or the request line so far
 	counted bool
 	closed  bool
+
+	// One request only, on a connection Admit admitted: until the station
+	// side answers 101 (upgraded), reads end where the first request's
+	// headers do (end); bytes past them (overrun) or an answer but 101
+	// (ended) end the connection. Reads come from one goroutine at a time.
+	single   bool
+	end      headersEnd
+	overrun  bool
+	upgraded atomic.Bool
+	ended    atomic.Bool
+}
+
+// errOneRequest is what a read returns on a connection that Admit admitted
+// once the client has sent more than its one request before the answer.
+var errOneRequest = errors.New("portmux: the station sent more than its handshake's request before the answer; it must connect again")
+
+// headersEnd finds where a request's headers end, as net/http reads them:
+// at the first empty line, a line being ended by "\n" or "\r\n".
+type headersEnd struct {
+	found     bool
+	lineStart bool // the last byte ended a line
+	cr        bool // the line so far is "\r"
+}
+
+// scan looks at the next bytes of the request, and returns how many of
+// them belong to it: len(b) if its headers have not ended yet.
+func (h *headersEnd) scan(b []byte) int {
+	if h.found {
+		return 0
+	}
+	for i, x := range b {
+		switch {
+		case x == '\n' && (h.lineStart || h.cr):
+			h.found = true
+			return i + 1
+		case x == '\n':
+			h.lineStart = true
+		case x == '\r' && h.lineStart:
+			h.lineStart, h.cr = false, true
+		default:
+			h.lineStart, h.cr = false, false
+		}
+	}
+	return len(b)
 }
 
 // statusLen is the length of "HTTP/1.1 101".
 const statusLen = 12
 
 func (c *conn) Read(p []byte) (int, error) {
+	if c.single && !c.upgraded.Load() {
+		return c.readOne(p)
+	}
+	return c.read(p)
+}
+
+// readOne reads from a connection that carries one request, up to the end
+// of its headers until the station side answers 101.
+func (c *conn) readOne(p []byte) (int, error) {
+	if c.ended.Load() {
+		return 0, io.EOF
+	}
+	if c.overrun {
+		return 0, errOneRequest
+	}
+	n, err := c.read(p)
+	if c.upgraded.Load() {
+		return n, err // answered 101 meanwhile: WebSocket from now on
+	}
+	if k := c.end.scan(p[:n]); k < n {
+		c.overrun = true
+		if k == 0 {
+			return 0, errOneRequest
+		}
+		return k, nil
+	}
+	return n, err
+}
+
+func (c *conn) read(p []byte) (int, error) {
 	if !c.taken.Load() {
 		c.rmu.Lock()
 		if len(c.replay) > 0 {
@@ -805,6 +1050,7 @@ func (c *conn) sawWritten(b []byte) {
 		return
 	}
 	if switching(c.head) {
+		c.upgraded.Store(true)
 		c.settled.Store(true) // the connection speaks WebSocket from now on
 		if c.station != "" {
 			c.counted = true
@@ -814,6 +1060,9 @@ func (c *conn) sawWritten(b []byte) {
 	}
 	if unauthorized(c.head) {
 		c.m.authFailed(c.RemoteAddr())
+	}
+	if c.single {
+		c.ended.Store(true) // no other request: the client connects again, and is vetted again
 	}
 	c.reading, c.head, c.station = true, c.head[:0], ""
 }
@@ -888,4 +1137,12 @@ func (c *conn) PassThrough() net.Conn {
 		return nil
 	}
 	return c.Conn
+}
+
+// truncate cuts s to at most n bytes, for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

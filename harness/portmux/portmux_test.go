@@ -3,6 +3,8 @@ package portmux_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ import (
 	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/portmux"
+	"github.com/ocppkata/kata/harness/tlsauth"
 	"github.com/ocppkata/kata/harness/wsconn"
 )
 
@@ -798,5 +801,90 @@ func TestPassThroughOnceReplayed(t *testing.T) {
 		got := <-p.got
 		assert.False(t, got[0], "a connection passes through while the Mux holds bytes it read to route it")
 		assert.True(t, got[1], "a connection does not pass through once what the Mux read has been read")
+	})
+}
+
+// Admit vets a station's connection before the station side sees it: a
+// refusal is answered 403 with its reason, and logged.
+func TestAdmitRefuses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logged syncBuffer
+		opts := portmux.Options{
+			Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+			Admit: func(id string, cs *tls.ConnectionState) error {
+				if cs != nil {
+					return errors.New("a TLS state without TLS")
+				}
+				if id != "CS0001" {
+					return fmt.Errorf("%s may not connect here", id)
+				}
+				return nil
+			},
+		}
+		s := start(t, opts, stationServer(), says("http"))
+		c, br := dialRaw(t, s.l)
+		resp := request(t, c, br, handshake("/ocpp/CS0002", "Basic eDp5"))
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.Equal(t, "403 Forbidden: CS0002 may not connect here\n", bodyOf(t, resp))
+		require.Contains(t, logged.String(), `last_reason="CS0002 may not connect here"`)
+
+		c, br = dialRaw(t, s.l)
+		resp = request(t, c, br, handshake("/ocpp/CS0001", "Basic eDp5"))
+		require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+		synctest.Wait()
+		require.Equal(t, []string{"CS0001"}, s.mux.Connected())
+		c.Close()
+
+		// The operator's side is not vetted.
+		c, br = dialRaw(t, s.l)
+		resp = request(t, c, br, "GET /api/stations HTTP/1.1\r\nHost: x\r\n\r\n")
+		require.Equal(t, "http /api/stations", bodyOf(t, resp))
+	})
+}
+
+// tlsFor returns a server configuration with a certificate for host, and a
+// client's that trusts it, valid around now (the bubble's clock, in a
+// synctest test).
+func tlsFor(t *testing.T, host string) (server, client *tls.Config) {
+	t.Helper()
+	now := time.Now()
+	ca, err := tlsauth.NewCA("test CA", now.Add(-time.Hour), now.Add(time.Hour))
+	require.NoError(t, err)
+	certPEM, keyPEM, err := ca.Issue(tlsauth.Server, []string{host}, now.Add(-time.Hour), now.Add(time.Hour))
+	require.NoError(t, err)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool}
+}
+
+func TestHeldTLSHandshakesMakeRoom(t *testing.T) {
+	// As TestHeldConnectionsMakeRoom, over TLS: four clients connect and
+	// never send their ClientHello. A station that comes waits the grace,
+	// then gets in, over TLS.
+	synctest.Test(t, func(t *testing.T) {
+		serverTLS, clientTLS := tlsFor(t, "x")
+		s := start(t, portmux.Options{TLS: serverTLS, MaxHandshakes: 4, HandshakeGrace: time.Second, RequestTimeout: time.Hour},
+			stationServer(), says("http"))
+		var held []net.Conn
+		for range 4 {
+			c, _ := dialRaw(t, s.l)
+			held = append(held, c)
+		}
+		synctest.Wait()
+		open, waiting := s.mux.Open()
+		require.Equal(t, [2]int{4, 4}, [2]int{open, waiting}, "open and waiting connections, with four held")
+
+		start := time.Now()
+		d := websocket.Dialer{NetDialContext: s.l.DialContext, Subprotocols: []string{wsconn.Subprotocol}, TLSClientConfig: clientTLS}
+		ws, resp, err := d.DialContext(t.Context(), "wss://x/ocpp/CS1", http.Header{"Authorization": {"Basic eDp5"}})
+		require.NoError(t, err, "a station over TLS while four connections hold every handshake place")
+		resp.Body.Close()
+		defer ws.Close()
+		require.Equal(t, time.Second, time.Since(start), "how long the station waited: the grace, for the oldest held connection to be closed")
+		roundTrip(t, ws, "m-1")
+		require.True(t, closedByServer(held[0]), "the oldest held connection is closed to make room")
+		require.False(t, closedByServer(held[1]), "the second held connection is closed, when only the oldest had to be")
 	})
 }

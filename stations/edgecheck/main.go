@@ -43,6 +43,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/ocppkata/kata/harness/tlsauth"
 	"github.com/ocppkata/kata/stations/edgecheck/edge"
 )
 
@@ -101,17 +102,25 @@ func parseFlags(args []string, stderr io.Writer) (*edge.Checker, error) {
 		fs.PrintDefaults()
 	}
 	c := &edge.Checker{}
-	var key, station, keysFile string
+	var key, station, keysFile, caFile string
 	fs.StringVar(&c.URL, "url", "ws://127.0.0.1:8080/ocpp", "the central system's endpoint; each connection appends /{stationId}")
 	fs.DurationVar(&c.Timeout, "timeout", edge.DefaultTimeout, "how long each case waits for an answer before it takes the server to be silent")
 	fs.StringVar(&key, "key", "", "the HTTP Basic password of -station: the cases connect as it, and the auth cases run")
 	fs.StringVar(&station, "station", "CS0001", "the station that -key belongs to")
 	fs.StringVar(&keysFile, "auth-keys", "", "a file of identity:password lines, the server's: the cases connect as those stations, and the auth cases run")
+	fs.StringVar(&caFile, "ca", "", "wss://: the CA certificate (PEM) to trust, such as make certs's certs/ca.pem; default the system's")
 	fs.BoolVar(&c.Limits, "limits", true, "also check the server's limits on handshakes: headers never finished, 1 MiB of headers, idle after a refusal, bad identities (about 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err // the flag package has printed the error and the usage
 	}
 	err := setUp(c, fs.Args(), key, station, keysFile)
+	if err == nil && caFile != "" {
+		if !strings.HasPrefix(c.URL, "wss:") {
+			err = fmt.Errorf("-ca is for TLS: want a wss:// URL, not %s", c.URL)
+		} else if c.TLS, err = tlsauth.ClientConfig(caFile); err != nil {
+			err = fmt.Errorf("-ca: %w", err)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "edgecheck: %v\nrun 'go run ./stations/edgecheck -h' for the flags\n", err)
 	}

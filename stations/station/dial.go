@@ -2,14 +2,17 @@ package station
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gorilla/websocket"
 )
@@ -28,11 +31,20 @@ var ErrNoSubprotocol = errors.New("server did not select subprotocol " + Subprot
 type HandshakeError struct {
 	StatusCode int    // such as 404
 	Status     string // such as "404 Not Found"
+	// Reason is the start of the answer's body, its first line: why, when
+	// the server says (a 403 of profile 3 does).
+	Reason string
 }
 
 func (e *HandshakeError) Error() string {
+	if e.Reason != "" {
+		return "the server refused the WebSocket handshake: HTTP " + e.Status + ": " + e.Reason
+	}
 	return "the server refused the WebSocket handshake: HTTP " + e.Status
 }
+
+// maxReason is how much of a refusal's body HandshakeError keeps.
+const maxReason = 300
 
 func (e *HandshakeError) Unwrap() error { return websocket.ErrBadHandshake }
 
@@ -85,7 +97,13 @@ func connect(ctx context.Context, id string, opts Options) (*websocket.Conn, err
 		header = http.Header{}
 		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+opts.Password)))
 	}
-	ws, err := handshake(ctx, target, opts.Dial, header)
+	var tlsConf *tls.Config
+	if opts.TLS != nil && strings.HasPrefix(target, "wss:") {
+		if tlsConf, err = opts.TLS(id); err != nil {
+			return nil, fmt.Errorf("station %s: %w", id, err)
+		}
+	}
+	ws, err := handshake(ctx, target, opts.Dial, header, tlsConf)
 	if err != nil {
 		return nil, fmt.Errorf("station %s: connect %s: %w", id, target, err)
 	}
@@ -111,7 +129,7 @@ func endpoint(base, id string) (string, error) {
 // handshake opens the WebSocket. gorilla honours only the deadline of ctx
 // during the handshake, so a cancellation is turned into an immediate
 // deadline on the socket: a fleet whose context ends stops connecting at once.
-func handshake(ctx context.Context, target string, dial Dialer, header http.Header) (*websocket.Conn, error) {
+func handshake(ctx context.Context, target string, dial Dialer, header http.Header, tlsConf *tls.Config) (*websocket.Conn, error) {
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
@@ -120,6 +138,7 @@ func handshake(ctx context.Context, target string, dial Dialer, header http.Head
 	d := websocket.Dialer{
 		Subprotocols:     []string{Subprotocol},
 		HandshakeTimeout: handshakeTimeout,
+		TLSClientConfig:  tlsConf,
 		NetDialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dial(dctx, network, addr)
 			if err == nil {
@@ -129,7 +148,21 @@ func handshake(ctx context.Context, target string, dial Dialer, header http.Head
 		},
 	}
 	ws, resp, err := d.DialContext(ctx, target, header)
+	var reason string
 	if resp != nil && resp.Body != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) { // gorilla has read the body into memory
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReason))
+			reason, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+			reason = strings.TrimPrefix(strings.TrimPrefix(reason, resp.Status), ": ") // "403 Forbidden: why"
+			// The server's words, printed on a terminal: nothing but
+			// printable characters.
+			reason = strings.Map(func(r rune) rune {
+				if unicode.IsPrint(r) {
+					return r
+				}
+				return -1
+			}, reason)
+		}
 		resp.Body.Close()
 	}
 	if !stop() {
@@ -143,7 +176,7 @@ func handshake(ctx context.Context, target string, dial Dialer, header http.Head
 	}
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
-			return nil, &HandshakeError{StatusCode: resp.StatusCode, Status: resp.Status}
+			return nil, &HandshakeError{StatusCode: resp.StatusCode, Status: resp.Status, Reason: reason}
 		}
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package station
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"slices"
@@ -26,6 +27,12 @@ type Options struct {
 	URL string
 	// Dial opens the network connection; nil means real TCP.
 	Dial Dialer
+	// TLS, if set, gives station id's TLS configuration for a wss:// URL:
+	// the CAs it trusts and the client certificate it presents (OCPP
+	// security profile 3). An error is the station's failure to connect.
+	// nil, or a nil configuration, means the system's roots and no
+	// certificate.
+	TLS func(id string) (*tls.Config, error)
 	// Password, if set, is sent with HTTP Basic authentication, the station
 	// id being the user name: OCPP 1.6 security profile 1, where the
 	// password is the station's AuthorizationKey.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/portmux"
 	"github.com/ocppkata/kata/harness/store"
+	"github.com/ocppkata/kata/harness/tlsauth"
 )
 
 // serveFlags is what make serve asks for. Each flag falls back to an
@@ -43,6 +45,9 @@ type serveFlags struct {
 	workers      int
 	scale        float64
 	authKeys     string
+	tlsCert      string
+	tlsKey       string
+	tlsClientCA  string
 	db           string
 	idTags       string
 	heartbeat    int
@@ -92,6 +97,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	}
 	f.addr, f.authKeys, f.db, f.idTags = *values["ADDR"], *values["AUTH_KEYS"], *values["DB"], *values["ID_TAGS"]
 	f.apiToken, f.log, f.registration, f.pprof = *values["API_TOKEN"], *values["LOG"], *values["REGISTRATION"], *pprof
+	f.tlsCert, f.tlsKey, f.tlsClientCA = *values["TLS_CERT"], *values["TLS_KEY"], *values["TLS_CLIENT_CA"]
 	var err error
 	if f.workers, err = strconv.Atoi(*values["WORKERS"]); err != nil {
 		return f, fmt.Errorf("-workers %q: want a number of workers", *values["WORKERS"])
@@ -118,6 +124,10 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 		return f, fmt.Errorf("-max-frame %d: want bytes, 1 or more (0: the step's default)", f.maxFrame)
 	case f.log != "" && f.log != "text" && f.log != "json":
 		return f, fmt.Errorf("-log %q: want text or json", f.log)
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return f, errors.New("TLS needs both TLS_CERT (the certificate) and TLS_KEY (its private key); make certs writes a workshop's into certs/")
+	case f.tlsClientCA != "" && f.tlsCert == "":
+		return f, errors.New("TLS_CLIENT_CA (security profile 3) needs TLS: give TLS_CERT and TLS_KEY too")
 	}
 	for _, r := range []ocpp.RegistrationStatus{ocpp.RegistrationAccepted, ocpp.RegistrationPending, ocpp.RegistrationRejected} {
 		if strings.EqualFold(f.registration, string(r)) {
@@ -244,6 +254,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	var tlsConf *tls.Config
+	if f.tlsCert != "" {
+		if tlsConf, err = tlsauth.ServerConfig(f.addr, f.tlsCert, f.tlsKey, f.tlsClientCA, time.Now()); err != nil {
+			return err
+		}
+	}
 	var tags idtags.List
 	if f.idTags != "" {
 		if tags, err = idtags.Load(f.idTags); err != nil {
@@ -268,7 +284,11 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
 	}
-	mux := portmux.New(l, portmux.Options{MaxConns: maxConns(openFileLimit()), Logger: logger})
+	muxOpts := portmux.Options{MaxConns: maxConns(openFileLimit()), Logger: logger, TLS: tlsConf}
+	if f.tlsClientCA != "" {
+		muxOpts.Admit = tlsauth.CheckStation
+	}
+	mux := portmux.New(l, muxOpts)
 	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
@@ -308,8 +328,8 @@ func serve(args []string) error {
 	h.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "OCPP stations connect at /ocpp/{stationId}; the live view is at /, the operator API at /api/stations, the metrics at /metrics", http.StatusNotFound)
 	})
-	web := &http.Server{Handler: guard.New(h, guard.Options{Token: f.apiToken, Logger: logger}), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+	web := &http.Server{Handler: withTLS(guard.New(h, guard.Options{Token: f.apiToken, Logger: logger})), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug), ConnContext: tlsContext}
 
 	printBanner(os.Stderr, f, l.Addr(), auth, where)
 
@@ -355,6 +375,33 @@ func serve(args []string) error {
 	return nil
 }
 
+// tlsKey is the context key of a connection's TLS state.
+type tlsKey struct{}
+
+// tlsContext keeps the TLS state of a connection that the Mux served over
+// TLS in its requests' context, for withTLS. net/http sets a request's TLS
+// only when it did the handshake itself, and behind the Mux it does not.
+func tlsContext(ctx context.Context, c net.Conn) context.Context {
+	if st := portmux.TLSState(c); st != nil {
+		return context.WithValue(ctx, tlsKey{}, st)
+	}
+	return ctx
+}
+
+// withTLS sets each request's TLS from its connection, as net/http does
+// for a connection it served over TLS itself: the guard marks its cookie
+// Secure by it.
+func withTLS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := r.Context().Value(tlsKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+			r2 := *r
+			r2.TLS = st
+			r = &r2
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // notConnected tells the API which of Call's errors mean that the station
 // is not connected: the step's ErrNotConnected, which the link gives.
 func notConnected(v string) func(error) bool {
@@ -381,19 +428,27 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 		more = "\nmore workers than CPU cores, because the backend's calls wait rather than compute: see step 01"
 	}
 	fmt.Fprintf(w, "%s\n", st.Bold(fmt.Sprintf("step %02d · %s · %s", linked.Step, linked.Title, whose)))
-	fmt.Fprintf(w, "stations: ws://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", addr, conc, f.scale, where)
-	api := fmt.Sprintf("operator API: http://%s/api/stations", addr)
-	live := fmt.Sprintf("live view, for the projector: http://%s/", addr)
+	ws, web := "ws", "http"
+	if f.tlsCert != "" {
+		ws, web = "wss", "https"
+	}
+	fmt.Fprintf(w, "stations: %s://%s/ocpp/{stationId} · %s · workshop latencies ×%g · store: %s\n", ws, addr, conc, f.scale, where)
+	api := fmt.Sprintf("operator API: %s://%s/api/stations", web, addr)
+	live := fmt.Sprintf("live view, for the projector: %s://%s/", web, addr)
 	if f.apiToken != "" {
 		api += " (Authorization: Bearer <API_TOKEN>)"
 		live += "?token=<API_TOKEN>, once: the page keeps it in a cookie"
 	}
-	fmt.Fprintf(w, "%s · metrics: http://%s/metrics\n", api, addr)
+	fmt.Fprintf(w, "%s · metrics: %s://%s/metrics\n", api, web, addr)
 	fmt.Fprintf(w, "%s\n", st.Bold(live))
-	stations := fmt.Sprintf("make stations N=10 URL=ws://%s/ocpp", addr)
+	stations := fmt.Sprintf("make stations N=10 URL=%s://%s/ocpp", ws, addr)
 	if auth.keys != nil {
-		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter"))
+		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter", f.tlsCert != ""))
 		stations += " AUTH_KEYS=" + auth.file
+	}
+	if f.tlsCert != "" {
+		fmt.Fprintf(w, "%s\n", tlsBanner(f, auth.keys != nil))
+		stations += stationsTLS(f)
 	}
 	fmt.Fprintf(w, "%s\n\n", st.Dim(fmt.Sprintf("in another terminal: %s · Ctrl-C stops the server%s", stations, more)))
 }

@@ -41,6 +41,9 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"-registration", "maybe"}, `-registration "maybe"`},
 		{[]string{"-log-level", "loud"}, `-log-level "loud"`},
 		{[]string{"-heartbeat", "soon"}, `-heartbeat "soon"`},
+		{[]string{"-tls-cert", "server.pem"}, "TLS needs both TLS_CERT (the certificate) and TLS_KEY"},
+		{[]string{"-tls-key", "server-key.pem"}, "TLS needs both TLS_CERT (the certificate) and TLS_KEY"},
+		{[]string{"-tls-client-ca", "ca.pem"}, "TLS_CLIENT_CA (security profile 3) needs TLS"},
 	}
 	for _, tt := range tests {
 		_, err := parseServeFlags(tt.args, func(string) string { return "" })

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/ocppkata/kata/harness/backend"
 	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
 	"github.com/ocppkata/kata/harness/internal/term"
+	"github.com/ocppkata/kata/harness/tlsauth"
 )
 
 // authConfig is the HTTP Basic authentication that serve turns on.
@@ -46,14 +48,19 @@ func loadAuthKeys(file string, num int, fields []string) (authConfig, error) {
 
 // banner says that authentication is on, for how many stations, and what
 // is wrong with the file's permissions, if anything. Whether the learner's
-// code refuses a station is what its step teaches: it says should.
-func (a authConfig) banner(learner bool) string {
+// code refuses a station is what its step teaches: it says should. Over
+// TLS, the TLS line says which profile it makes.
+func (a authConfig) banner(learner, overTLS bool) string {
 	gets := "gets"
 	if learner {
 		gets = "should get"
 	}
-	s := fmt.Sprintf("auth on: HTTP Basic (OCPP security profile 1) · %s with a key in %s; any other station %s 401",
-		term.Plural(len(a.keys), "station"), a.file, gets)
+	profile := " (OCPP security profile 1)"
+	if overTLS {
+		profile = ""
+	}
+	s := fmt.Sprintf("auth on: HTTP Basic%s · %s with a key in %s; any other station %s 401",
+		profile, term.Plural(len(a.keys), "station"), a.file, gets)
 	if a.warning != "" {
 		s += "\nwarning: " + a.warning
 	}
@@ -154,4 +161,38 @@ func servedSummary(stats backend.Stats, tot backend.Totals, workers int) string 
 	}
 	return fmt.Sprintf("%s\ncalls in the backend: at most %d at once (%s + background processors; at most %d answering, %d in the background)\n",
 		done, stats.Peak, pool, tot.PeakCalls, tot.PeakProcessing)
+}
+
+// tlsBanner says which security profile the server's TLS makes, and what
+// the operator's side wants under profile 3.
+func tlsBanner(f serveFlags, basic bool) string {
+	switch {
+	case f.tlsClientCA != "":
+		return fmt.Sprintf("TLS on: OCPP security profile 3 · certificate %s · a station must present a certificate of %s whose CN is its id, or gets 403 "+
+			"(the API, the live view and the metrics take a browser without one)", f.tlsCert, f.tlsClientCA)
+	case basic:
+		return fmt.Sprintf("TLS on: OCPP security profile 2 (TLS and Basic auth) · certificate %s", f.tlsCert)
+	}
+	return fmt.Sprintf("TLS on · certificate %s · with AUTH_KEYS it is OCPP security profile 2 (TLS and Basic auth); with TLS_CLIENT_CA, profile 3", f.tlsCert)
+}
+
+// stationsTLS is what make stations needs to connect to a server with
+// TLS: the CA that signed its certificate and, under profile 3, the
+// stations' certificates. Where TLS_CERT is make certs's, it names its
+// files; otherwise it says what they are.
+func stationsTLS(f serveFlags) string {
+	dir := filepath.Dir(f.tlsCert)
+	ca := filepath.Join(dir, tlsauth.CAFile)
+	if _, err := os.Stat(ca); err != nil {
+		ca = "<the CA that signed TLS_CERT>"
+	}
+	s := " CA=" + ca
+	if f.tlsClientCA != "" {
+		certs := filepath.Join(dir, tlsauth.StationsDir)
+		if _, err := os.Stat(certs); err != nil {
+			certs = "<a directory of {stationId}.pem and {stationId}-key.pem>"
+		}
+		s += " CERTS=" + certs
+	}
+	return s
 }

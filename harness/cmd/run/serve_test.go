@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,5 +57,30 @@ func TestLoadAuthKeys(t *testing.T) {
 					tt.file, len(a.keys), a.keys == nil, tt.wantKeys)
 			}
 		})
+	}
+}
+
+// Behind the Mux, net/http does not see a connection's TLS: withTLS sets
+// it on each request from the connection's context, for the guard's
+// Secure cookie.
+func TestWithTLS(t *testing.T) {
+	var got *tls.ConnectionState
+	h := withTLS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.TLS }))
+	st := &tls.ConnectionState{Version: tls.VersionTLS13}
+
+	r := httptest.NewRequest("GET", "/", nil)
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.WithValue(r.Context(), tlsKey{}, st)))
+	if got != st {
+		t.Errorf("r.TLS = %v, want the connection's state", got)
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if got != nil {
+		t.Errorf("r.TLS = %v without TLS, want nil", got)
+	}
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	if ctx := tlsContext(t.Context(), c1); ctx.Value(tlsKey{}) != nil {
+		t.Error("a connection that is not the Mux's TLS has a TLS state")
 	}
 }

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -37,6 +38,10 @@ type Checker struct {
 	Limits bool
 	// Dial opens the network connections; nil means a net.Dialer's.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS is the configuration of a wss:// URL's connections: the CAs
+	// they trust (a server whose certificate make certs made wants its
+	// CA). nil means the system's roots.
+	TLS *tls.Config
 }
 
 // DefaultTimeout is how long a case waits for an answer when
@@ -217,7 +222,7 @@ func (c *Checker) session(i int, slug string) *session {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	s := &session{dialer: dialer{url: c.URL, timeout: timeout, dial: dial}}
+	s := &session{dialer: dialer{url: c.URL, timeout: timeout, dial: dial, tls: c.TLS}}
 	if len(c.Keys) == 0 {
 		s.station = "EDGE-" + slug
 		return s

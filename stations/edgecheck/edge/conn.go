@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -38,6 +39,7 @@ type dialer struct {
 	url     string // the endpoint; the station's id is appended
 	timeout time.Duration
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls     *tls.Config // for wss; nil: the system's roots
 }
 
 // A handshakeError is a handshake the server did not complete with 101.
@@ -62,7 +64,7 @@ func (e *handshakeError) Unwrap() error { return e.err }
 func (d *dialer) open(ctx context.Context, id string, protocols []string, key *string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	wd := websocket.Dialer{NetDialContext: d.dial, Subprotocols: protocols, HandshakeTimeout: d.timeout}
+	wd := websocket.Dialer{NetDialContext: d.dial, Subprotocols: protocols, HandshakeTimeout: d.timeout, TLSClientConfig: d.tls}
 	header := http.Header{}
 	if key != nil {
 		header.Set("Authorization", basicAuth(id, *key))

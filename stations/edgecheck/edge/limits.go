@@ -157,7 +157,12 @@ func (d *dialer) dialRaw(ctx context.Context) (*rawConn, error) {
 		return nil, err
 	}
 	if u.Scheme == "wss" {
-		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname()})
+		cfg := &tls.Config{}
+		if d.tls != nil {
+			cfg = d.tls.Clone()
+		}
+		cfg.ServerName = u.Hostname()
+		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			nc.Close()
 			return nil, err
