@@ -17,12 +17,14 @@ import (
 
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/link"
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/step"
+	"github.com/ocppkata/kata/harness/tlsauth"
 )
 
-// TestInterop runs interop/check.mjs against the final server: once as it
-// starts by default, once with Basic auth (security profile 1) and an
-// operator token. Every check must pass, and the server, stopped with
-// Ctrl-C, must end cleanly (under -race: with no race found).
+// TestInterop runs interop/check.mjs against the final server: as it
+// starts by default, with Basic auth (security profile 1) and an operator
+// token, and over TLS with Basic auth (profile 2). Every check must pass,
+// and the server, stopped with Ctrl-C, must end cleanly (under -race: with
+// no race found).
 func TestInterop(t *testing.T) {
 	node, repo := requireNode(t)
 	steps, err := step.Load(repo)
@@ -38,20 +40,39 @@ func TestInterop(t *testing.T) {
 	cases := []struct {
 		name       string
 		key, token string
+		tls        bool
 	}{
 		{name: "plain"},
 		{name: "basic auth and an API token", key: "interop-secret", token: "interop-token"},
+		{name: "TLS and basic auth", key: "interop-secret", tls: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startServer(t, bin, tc.key, tc.token)
-			args := []string{filepath.Join(repo.Root, "interop", "check.mjs"), "--url", "ws://" + addr + "/ocpp", "--stations", "50"}
+			var certs string
+			if tc.tls {
+				certs = t.TempDir()
+				if _, err := tlsauth.WriteWorkshop(tlsauth.Workshop{Dir: certs, Hosts: []string{"127.0.0.1"}, Now: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			addr := startServer(t, bin, tc.key, tc.token, certs)
+			scheme := "ws://"
+			if tc.tls {
+				scheme = "wss://"
+			}
+			args := []string{filepath.Join(repo.Root, "interop", "check.mjs"), "--url", scheme + addr + "/ocpp", "--stations", "50"}
 			if tc.key != "" {
-				args = append(args, "--key", tc.key, "--token", tc.token)
+				args = append(args, "--key", tc.key)
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, node, args...).CombinedOutput()
+			cmd := exec.CommandContext(ctx, node, args...)
+			// The token in the environment, as make interop hands it over.
+			cmd.Env = append(os.Environ(), "API_TOKEN="+tc.token)
+			if tc.tls {
+				cmd.Env = append(cmd.Env, "NODE_EXTRA_CA_CERTS="+filepath.Join(certs, tlsauth.CAFile))
+			}
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("the interoperability check failed (%v): a third-party charge point, strict about the OCPP 1.6 schemas, disagrees with the server:\n%s", err, out)
 			}
@@ -92,9 +113,10 @@ func requireNode(t *testing.T) (string, step.Repo) {
 }
 
 // startServer starts bin as make serve would, with an in-memory store on a
-// free port, and stops it with Ctrl-C when the test ends, which must end
-// it cleanly.
-func startServer(t *testing.T, bin, key, token string) string {
+// free port, over TLS with the workshop certificates in certs if it is
+// not "", and stops it with Ctrl-C when the test ends, which must end it
+// cleanly.
+func startServer(t *testing.T, bin, key, token, certs string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,6 +135,16 @@ func startServer(t *testing.T, bin, key, token string) string {
 			t.Fatal(err)
 		}
 		args = append(args, "-auth-keys", keys)
+	}
+	probe, scheme := http.DefaultClient, "http://"
+	if certs != "" {
+		args = append(args, "-tls-cert", filepath.Join(certs, tlsauth.ServerFile), "-tls-key", filepath.Join(certs, tlsauth.ServerKeyFile))
+		cfg, err := tlsauth.ClientConfig(filepath.Join(certs, tlsauth.CAFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe, scheme = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, "https://"
+		t.Cleanup(probe.CloseIdleConnections)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "OCPP_API_TOKEN="+token)
@@ -138,12 +170,12 @@ func startServer(t *testing.T, bin, key, token string) string {
 	})
 
 	// Ready once it answers /metrics.
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+	req, _ := http.NewRequest(http.MethodGet, scheme+addr+"/metrics", nil)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for deadline := time.Now().Add(time.Minute); ; {
-		res, err := http.DefaultClient.Do(req)
+		res, err := probe.Do(req)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
