@@ -1,3 +1,5 @@
+//lint:file-ignore U1000 the pieces of the protocol between nodes are the lesson's to use: claim, leave and route use them once written
+
 package cluster
 
 import (
@@ -6,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/ocppkata/kata/harness/ocpp"
 )
@@ -139,13 +143,15 @@ func (o outcome) result(station, action, node string, resp any) error {
 
 // cluster is the node's side of the cluster.
 type cluster struct {
-	// TODO: the node's NATS connection, its stations' subscriptions, the
-	// goroutines to wait for.
+	nc *nats.Conn // Config.NATS; nil for a cluster of one
+	// TODO: the stations' subscriptions, the goroutines to wait for.
 }
 
 // startCluster runs in New, once the Server is ready: a node with a NATS
 // connection (Config.NATS) starts here what it needs to hear the others.
-func (s *Server) startCluster() {}
+func (s *Server) startCluster() {
+	s.cluster.nc = s.cfg.NATS
+}
 
 // stopCluster runs at the end of Close and Shutdown, once every station's
 // reader has ended (and run leave): the node stops hearing the others, and
