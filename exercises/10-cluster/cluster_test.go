@@ -182,7 +182,10 @@ func TestNewerConnectionWinsAcrossNodes(t *testing.T) {
 			busy.Open()
 			kit.Settle(t)
 			for _, from := range w.nodes {
-				from.mustReach(t, id, newer, "the newer connection of "+id+", on node-b, after the older's cleanup")
+				from.mustReachOr(t, id, newer, "the newer connection of "+id+", on node-b, after the older's cleanup",
+					"the older connection's cleanup, which ran after the newer had subscribed on the same node, let go "+
+						"of the newer's subscription. Cleanup belongs to the connection, as in step 09: leave lets go "+
+						"of l's own subscription, never of every subscription of the station's id")
 			}
 		})
 	})

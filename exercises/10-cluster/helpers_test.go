@@ -149,9 +149,21 @@ func (n *node) call(id string) <-chan result {
 	return done
 }
 
+// routing is why a call must reach a station on another node: what
+// mustReach says when it fails with ErrNotConnected.
+const routing = "a call made on any node must reach the node that holds the station's connection " +
+	"(a request on a subject of the station's, which that node subscribes to) and bring the answer back"
+
 // mustReach calls id from n and fails the test unless st, and only st,
 // answered: one more call in st's record, and the call's result nil.
 func (n *node) mustReach(t *testing.T, id string, st *station.Station, who string) {
+	t.Helper()
+	n.mustReachOr(t, id, st, who, routing)
+}
+
+// mustReachOr is mustReach, with why saying what a call that fails with
+// ErrNotConnected means.
+func (n *node) mustReachOr(t *testing.T, id string, st *station.Station, who, why string) {
 	t.Helper()
 	before := len(st.ServerCalls())
 	r, ok := kit.Await(t, n.call(id))
@@ -159,9 +171,7 @@ func (n *node) mustReach(t *testing.T, id string, st *station.Station, who strin
 	case !ok:
 		t.Fatalf("srv.Call(%s, Reset) on %s had not returned a minute later, want %s to answer it at once", id, n.name, who)
 	case errors.Is(r.err, cluster.ErrNotConnected):
-		t.Fatalf("srv.Call(%s, Reset) on %s: %v, want it to reach %s: a call made on any node must reach the node "+
-			"that holds the station's connection (a request on a subject of the station's, which that node subscribes to) "+
-			"and bring the answer back", id, n.name, r.err, who)
+		t.Fatalf("srv.Call(%s, Reset) on %s: %v, want it to reach %s: %s", id, n.name, r.err, who, why)
 	case r.err != nil:
 		t.Fatalf("srv.Call(%s, Reset) on %s: %v, want %s to answer it", id, n.name, r.err, who)
 	case len(st.ServerCalls()) != before+1:
