@@ -4,8 +4,12 @@
 // goes away turns grey, and the page comes back by itself after the
 // server restarts; and, with the operator API beside it, a tile says how
 // a firmware update goes, and the operator calls a station from its tile,
-// with a click or the keyboard, with or without the API's token. It saves
-// screenshots under the repository's .kata/ for a person to look at.
+// with a click or the keyboard, with or without the API's token. And a
+// workshop's session end to end, on the final server (step 09's solution)
+// wired as make serve wires it, with simulated chargers that act on the
+// calls: a session started from a tile charges, stops, and the station
+// resets and boots again. It saves screenshots under the repository's
+// .kata/ for a person to look at.
 //
 // Where no Chromium or Chrome is installed the tests skip, saying so in
 // one line, so that a learner's make test never needs a browser. CI
