@@ -164,6 +164,11 @@ type transaction struct {
 	id       int
 	started  time.Time
 	stopping string // the reason it is to stop, "" while it runs
+	// counted is the energy in Wh the meter counted until since, when the
+	// charging profiles last changed (or the transaction started): from
+	// then on it counts at the rate they allow.
+	counted float64
+	since   time.Time
 	// profile is the TxProfile a RemoteStartTransaction sent with it, set
 	// on the connector once the transaction has an id.
 	profile *ocpp.ChargingProfile
@@ -200,13 +205,15 @@ func (k *connector) freeFor(idTag string) bool {
 // charging reports whether the connector delivers energy now.
 func (k *connector) charging() bool { return k.tx != nil && k.tx.open && k.tx.stopping == "" }
 
-// reading is the register's reading now, at power watts from the start of
-// the transaction until its StopTransaction.
-func (k *connector) reading(power int) int {
+// reading is the register's reading of k now: from the start of the
+// transaction until its StopTransaction, it counts at the charger's power,
+// or what the charging profiles allow (see meterRate). The caller holds
+// mu.
+func (c *Charger) reading(k *connector) int {
 	if k.tx == nil || !k.tx.open {
 		return k.energy
 	}
-	return k.energy + int(float64(power)*time.Since(k.tx.started).Hours())
+	return k.energy + int(k.tx.counted+c.counting(k, time.Now()))
 }
 
 // StartCharger connects the charger id to the central system at opts.URL
@@ -326,7 +333,7 @@ func (c *Charger) Connectors() []ConnectorState {
 	defer c.mu.Unlock()
 	out := make([]ConnectorState, len(c.connectors))
 	for i, k := range c.connectors {
-		out[i] = ConnectorState{ID: k.id, Status: k.status(), Inoperative: k.inoperative, Energy: k.reading(c.p.power)}
+		out[i] = ConnectorState{ID: k.id, Status: k.status(), Inoperative: k.inoperative, Energy: c.reading(k)}
 		if k.tx != nil && k.tx.open {
 			out[i].Transaction = k.tx.id
 		}
@@ -728,6 +735,7 @@ func (l *link) start(k *connector) {
 	}
 	c.mu.Lock()
 	k.tx.open, k.tx.id, k.tx.started = true, resp.TransactionId, req.Timestamp.Time
+	k.tx.since = k.tx.started
 	if req.ReservationId != nil && k.reserved == r {
 		// The transaction used the reservation up; the server ends it on
 		// its side.
@@ -804,7 +812,7 @@ func (l *link) stop(k *connector, withStatus bool) {
 		c.mu.Unlock()
 		return
 	}
-	meterStop := k.reading(c.p.power)
+	meterStop := c.reading(k)
 	reason := tx.stopping
 	if reason == "" {
 		reason = ocpp.ReasonLocal
@@ -872,6 +880,9 @@ func (c *Charger) meterValues(k *connector, context string, n int) ocpp.MeterVal
 		id := k.tx.id
 		req.TransactionId = &id
 		power = c.p.powerAt(n)
+		if limit := c.meterRate(k, time.Now()); limit < float64(c.p.power) {
+			power = int(limit) // a charging profile holds it back
+		}
 	}
 	sample := func(measurand, unit, value string) ocpp.SampledValue {
 		return ocpp.SampledValue{Value: value, Context: context, Format: ocpp.FormatRaw,
@@ -886,7 +897,7 @@ func (c *Charger) meterValues(k *connector, context string, n int) ocpp.MeterVal
 	for _, m := range measurands {
 		switch m {
 		case ocpp.MeasurandEnergyActiveImportRegister:
-			sampled = append(sampled, sample(m, ocpp.UnitWh, fmt.Sprint(k.reading(c.p.power))))
+			sampled = append(sampled, sample(m, ocpp.UnitWh, fmt.Sprint(c.reading(k))))
 		case ocpp.MeasurandPowerActiveImport:
 			sampled = append(sampled, sample(m, ocpp.UnitW, fmt.Sprint(power)))
 		case ocpp.MeasurandCurrentImport:

@@ -3,6 +3,7 @@ package station_test
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -491,5 +492,47 @@ func TestChargerRemoteStartProfile(t *testing.T) {
 		start.ChargingProfile.TransactionId = ptr(firstTx)
 		require.Equal(t, rejected, r.ask(ocpp.ActionRemoteStartTransaction, start))
 		require.Empty(t, r.next())
+	})
+}
+
+// The meter counts at the rate the charging profiles allow, and its
+// samples' power says so.
+func TestChargerMeterFollowsProfiles(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	inBubble(t, fakeConfig{}, func(t *testing.T, fc *fakeCS, opts station.Options) {
+		r := newRig(t, fc, opts, station.ChargerOptions{})
+		defer r.ch.Close()
+		r.next()
+		require.Equal(t, accepted, r.ask(ocpp.ActionSetChargingProfile, profileReq(0, 1, 0, ocpp.PurposeTxDefault, ocpp.ChargingRateA, 0, 8)))
+		require.Equal(t, accepted, r.ask(ocpp.ActionRemoteStartTransaction, remoteStart("OPERATOR1")))
+		r.next()
+		meterStart := decode[ocpp.StartTransactionRequest](t, r.conn.Calls()[r.seen-2]).MeterStart
+		sample := func() (wh, w int) {
+			t.Helper()
+			wait(station.DefaultMeterValueSampleInterval)
+			require.Equal(t, []string{"MeterValues 1 Sample.Periodic tx 1001"}, r.next())
+			sv := decode[ocpp.MeterValuesRequest](t, r.conn.Calls()[r.seen-1]).MeterValue[0].SampledValue
+			wh, err := strconv.Atoi(sv[0].Value)
+			require.NoError(t, err)
+			w, err = strconv.Atoi(sv[1].Value)
+			require.NoError(t, err)
+			return wh, w
+		}
+
+		wh, w := sample()
+		require.Equal(t, 8*230*3, w, "8 A on three phases")
+		require.Equal(t, 8*230*3*10/3600, wh-meterStart, "10 s at 5520 W")
+		// A TxProfile of 4 A, until 25 s from the start.
+		tx := profileReq(1, 2, 0, ocpp.PurposeTx, ocpp.ChargingRateA, 0, 4)
+		tx.CsChargingProfiles.ChargingSchedule.Duration = ptr(25)
+		require.Equal(t, accepted, r.ask(ocpp.ActionSetChargingProfile, tx))
+		wh2, w := sample()
+		require.Equal(t, 4*230*3, w)
+		require.InDelta(t, 4*230*3*10.0/3600, wh2-wh, 1, "10 s at 2760 W")
+		require.Equal(t, accepted, r.ask(ocpp.ActionClearChargingProfile, ocpp.ClearChargingProfileRequest{}))
+		wh3, w := sample()
+		require.InDelta(t, 11000, w, 250, "the charger's own power")
+		require.InDelta(t, 11000*10.0/3600, wh3-wh2, 2)
+		require.Equal(t, wh3, r.ch.Connectors()[0].Energy)
 	})
 }

@@ -35,6 +35,7 @@ func (c *Charger) installProfile(connector int, p ocpp.ChargingProfile) bool {
 	if len(kept) >= c.number(KeyMaxChargingProfilesInstalled) {
 		return false
 	}
+	c.settle()
 	c.profiles = append(kept, installedProfile{connector: connector, ChargingProfile: p})
 	return true
 }
@@ -42,6 +43,7 @@ func (c *Charger) installProfile(connector int, p ocpp.ChargingProfile) bool {
 // dropTxProfiles removes connector's TxProfiles, as the end of its
 // transaction does; the caller holds mu.
 func (c *Charger) dropTxProfiles(connector int) {
+	c.settle()
 	c.profiles = slices.DeleteFunc(c.profiles, func(x installedProfile) bool {
 		return x.connector == connector && x.ChargingProfilePurpose == ocpp.PurposeTx
 	})
@@ -81,6 +83,7 @@ func (c *Charger) setChargingProfile(req *ocpp.SetChargingProfileRequest) Reply 
 func (c *Charger) clearChargingProfile(req *ocpp.ClearChargingProfileRequest) Reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.settle()
 	before := len(c.profiles)
 	c.profiles = slices.DeleteFunc(c.profiles, func(x installedProfile) bool {
 		return (req.Id == nil || x.ChargingProfileId == *req.Id) &&
@@ -108,8 +111,12 @@ func (c *Charger) getCompositeSchedule(req *ocpp.GetCompositeScheduleRequest) Re
 	if unit == "" {
 		unit = ocpp.ChargingRateA
 	}
+	own := limit{rate: maxAmps, unit: ocpp.ChargingRateA, phases: phasesOfAll}
+	if req.ConnectorId == 0 {
+		own.rate *= float64(len(c.connectors))
+	}
 	start := time.Now().Truncate(time.Second)
-	schedule := c.composite(req.ConnectorId, start, time.Duration(req.Duration)*time.Second, unit)
+	schedule := c.composite(req.ConnectorId, start, time.Duration(req.Duration)*time.Second, unit, own)
 	return Reply{Payload: ocpp.GetCompositeScheduleResponse{
 		Status:           ocpp.CompositeScheduleAccepted,
 		ConnectorId:      &req.ConnectorId,
@@ -142,18 +149,14 @@ func (l limit) in(unit ocpp.ChargingRateUnit) float64 {
 // effect with the highest stackLevel or, without one, the TxDefaultProfile
 // in effect with the highest (the connector's before connector 0's at the
 // same level), capped by the ChargePointMaxProfile in effect with the
-// highest stackLevel and by the charger's own limit, 16 A on three phases.
-// For connector 0 it is the ChargePointMaxProfile and the limit of every
-// connector together. Relative profiles count from the start of the
+// highest stackLevel and by own, the charger's own limit. For connector 0
+// it is the ChargePointMaxProfile and own. Relative profiles count from the start of the
 // connector's transaction, or from start without one. Periods of the same
 // limit are merged; limits are rounded to 0.1. The caller holds mu.
-func (c *Charger) composite(connector int, start time.Time, d time.Duration, unit ocpp.ChargingRateUnit) ocpp.ChargingSchedule {
+func (c *Charger) composite(connector int, start time.Time, d time.Duration, unit ocpp.ChargingRateUnit, own limit) ocpp.ChargingSchedule {
 	end := start.Add(d)
 	from := start // what Relative profiles count from
-	own := limit{rate: maxAmps, unit: ocpp.ChargingRateA, phases: phasesOfAll}
-	if connector == 0 {
-		own.rate *= float64(len(c.connectors))
-	} else if k := c.connector(connector); k.tx != nil && k.tx.open {
+	if k := c.connector(connector); k != nil && k.tx != nil && k.tx.open {
 		from = k.tx.started
 	}
 	var cpMax, tx, txDefault []installedProfile
@@ -222,6 +225,53 @@ func (c *Charger) composite(connector int, start time.Time, d time.Duration, uni
 		schedule.ChargingSchedulePeriod = append(periods, period)
 	}
 	return schedule
+}
+
+// meterRate is the power in W at which k's meter counts at t: the
+// charger's power, or less if its charging profiles allow less. The
+// caller holds mu.
+func (c *Charger) meterRate(k *connector, t time.Time) float64 {
+	own := limit{rate: float64(c.p.power), unit: ocpp.ChargingRateW, phases: phasesOfAll}
+	if len(c.profiles) == 0 {
+		return own.rate
+	}
+	return c.composite(k.id, t, 0, ocpp.ChargingRateW, own).ChargingSchedulePeriod[0].Limit
+}
+
+// counting is the energy in Wh that k's meter counted since k.tx.since,
+// until now, at the rate the charging profiles allowed. The caller holds
+// mu.
+func (c *Charger) counting(k *connector, now time.Time) float64 {
+	d := now.Sub(k.tx.since)
+	if d <= 0 {
+		return 0
+	}
+	if len(c.profiles) == 0 {
+		return float64(c.p.power) * d.Hours()
+	}
+	own := limit{rate: float64(c.p.power), unit: ocpp.ChargingRateW, phases: phasesOfAll}
+	periods := c.composite(k.id, k.tx.since, d, ocpp.ChargingRateW, own).ChargingSchedulePeriod
+	var wh float64
+	for i, p := range periods {
+		end := d
+		if i+1 < len(periods) {
+			end = time.Duration(periods[i+1].StartPeriod) * time.Second
+		}
+		wh += p.Limit * (end - time.Duration(p.StartPeriod)*time.Second).Hours()
+	}
+	return wh
+}
+
+// settle counts what the meters of the connectors in a transaction counted
+// so far, before the charging profiles change; the caller holds mu.
+func (c *Charger) settle() {
+	now := time.Now()
+	for _, k := range c.connectors {
+		if k.tx != nil && k.tx.open {
+			k.tx.counted += c.counting(k, now)
+			k.tx.since = now
+		}
+	}
 }
 
 func ptrTo[T any](v T) *T { return &v }
