@@ -743,7 +743,7 @@ func (l *link) start(k *connector) {
 		k.reserved = nil
 	}
 	if p := k.tx.profile; p != nil {
-		p.TransactionId = &k.tx.id
+		p.TransactionId = ptrTo(k.tx.id)
 		c.installProfile(k.id, *p)
 	}
 	if resp.IdTagInfo.Status != ocpp.AuthorizationAccepted && c.flag(KeyStopTransactionOnInvalidId) && k.tx.stopping == "" {
