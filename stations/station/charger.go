@@ -87,8 +87,21 @@ type ConnectorState struct {
 //   - UnlockConnector: ends a transaction on the connector (reason
 //     UnlockCommand);
 //   - TriggerMessage: sends the message asked for;
-//   - GetConfiguration and ChangeConfiguration: a table of the Core
-//     profile's keys, which the behaviours above read.
+//   - GetConfiguration and ChangeConfiguration: a table of the keys of the
+//     profiles it supports, which the behaviours here read;
+//   - GetDiagnostics: a file name, then DiagnosticsStatusNotification
+//     Uploading and, after a short upload, Uploaded (UploadFailed for a
+//     location that is not an ftp, ftps, http or https URL);
+//   - UpdateFirmware: at its retrieveDate, FirmwareStatusNotification
+//     Downloading, Downloaded (DownloadFailed for such a location) and
+//     Installing, then a reboot and a BootNotification with the new
+//     firmwareVersion, then Installed;
+//   - GetLocalListVersion and SendLocalList: a local list, which Authorize
+//     consults first as LocalPreAuthorize and LocalAuthorizeOffline say;
+//   - ReserveNow and CancelReservation: a connector Reserved until its
+//     expiryDate, and a remote start of its idTag that uses it;
+//   - SetChargingProfile, ClearChargingProfile and GetCompositeSchedule:
+//     the profiles, and the schedule they make together.
 //
 // Other calls get DefaultAnswer's answer. A charger answers a call first and
 // acts on it after; it makes its own calls one at a time, as OCPP asks.
@@ -117,9 +130,21 @@ type Charger struct {
 	connectors []*connector // connector i+1; the slice never changes, the connectors' fields do
 	config     []configKey
 	rebooting  bool  // a Reset was accepted: the connection is about to end
-	queue      []job // what the charger is to do, in order
-	records    []CallRecord
-	err        error // why the loop ended, if not for Close
+	queue      []job // what the charger is to do, in order, on this connection
+	// durable are jobs that a timer queued (see after): unlike queue's,
+	// they outlive the connection, and run on the next one if this one
+	// ends first.
+	durable []job
+	timers  map[*time.Timer]struct{} // those after started and that have not fired; Close stops them
+	records []CallRecord
+	err     error // why the loop ended, if not for Close
+
+	firmware    string                 // the firmware version that BootNotification reports
+	fw          *firmwareUpdate        // the UpdateFirmware under way, nil when none is
+	fwStatus    ocpp.FirmwareStatus    // what a triggered FirmwareStatusNotification reports
+	diagnostics ocpp.DiagnosticsStatus // what a triggered DiagnosticsStatusNotification reports
+	localList   localList
+	profiles    []installedProfile // the charging profiles, in the order set
 }
 
 // connector is one connector's state, guarded by the Charger's mu.
@@ -128,6 +153,7 @@ type connector struct {
 	inoperative bool
 	energy      int          // the register's reading in Wh, as the last transaction left it
 	tx          *transaction // nil when none is under way
+	reserved    *reservation // nil when the connector is not reserved
 }
 
 // transaction is a transaction on a connector, from the RemoteStart that
@@ -138,6 +164,14 @@ type transaction struct {
 	id       int
 	started  time.Time
 	stopping string // the reason it is to stop, "" while it runs
+	// counted is the energy in Wh the meter counted until since, when the
+	// charging profiles last changed (or the transaction started): from
+	// then on it counts at the rate they allow.
+	counted float64
+	since   time.Time
+	// profile is the TxProfile a RemoteStartTransaction sent with it, set
+	// on the connector once the transaction has an id.
+	profile *ocpp.ChargingProfile
 }
 
 // status is the connector's status as a StatusNotification reports it.
@@ -145,6 +179,8 @@ func (k *connector) status() ocpp.ChargePointStatus {
 	switch {
 	case k.tx == nil && k.inoperative:
 		return ocpp.StatusUnavailable
+	case k.tx == nil && k.reserved != nil:
+		return ocpp.StatusReserved
 	case k.tx == nil:
 		return ocpp.StatusAvailable
 	case !k.tx.open:
@@ -156,19 +192,28 @@ func (k *connector) status() ocpp.ChargePointStatus {
 	}
 }
 
-// free reports whether a transaction can start on the connector.
-func (k *connector) free() bool { return k.tx == nil && !k.inoperative }
+// free reports whether a transaction can start on the connector for
+// anyone.
+func (k *connector) free() bool { return k.tx == nil && !k.inoperative && k.reserved == nil }
+
+// freeFor reports whether a transaction can start on the connector for
+// idTag: it is free, or reserved for idTag.
+func (k *connector) freeFor(idTag string) bool {
+	return k.tx == nil && !k.inoperative && (k.reserved == nil || k.reserved.holds(idTag))
+}
 
 // charging reports whether the connector delivers energy now.
 func (k *connector) charging() bool { return k.tx != nil && k.tx.open && k.tx.stopping == "" }
 
-// reading is the register's reading now, at power watts from the start of
-// the transaction until its StopTransaction.
-func (k *connector) reading(power int) int {
+// reading is the register's reading of k now: from the start of the
+// transaction until its StopTransaction, it counts at the charger's power,
+// or what the charging profiles allow (see meterRate). The caller holds
+// mu.
+func (c *Charger) reading(k *connector) int {
 	if k.tx == nil || !k.tx.open {
 		return k.energy
 	}
-	return k.energy + int(float64(power)*time.Since(k.tx.started).Hours())
+	return k.energy + int(k.tx.counted+c.counting(k, time.Now()))
 }
 
 // StartCharger connects the charger id to the central system at opts.URL
@@ -214,6 +259,12 @@ func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		config: newConfig(opts.Connectors),
+		timers: make(map[*time.Timer]struct{}),
+
+		firmware:    firmware,
+		fwStatus:    ocpp.FirmwareIdle,
+		diagnostics: ocpp.DiagnosticsIdle,
+		localList:   localList{entries: make(map[string]ocpp.IdTagInfo)},
 	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	for i := range opts.Connectors {
@@ -256,6 +307,10 @@ func (c *Charger) Close() error {
 	c.stop()
 	c.mu.Lock()
 	st := c.st
+	for t := range c.timers {
+		t.Stop()
+	}
+	clear(c.timers)
 	c.mu.Unlock()
 	if st != nil {
 		st.Close()
@@ -278,7 +333,7 @@ func (c *Charger) Connectors() []ConnectorState {
 	defer c.mu.Unlock()
 	out := make([]ConnectorState, len(c.connectors))
 	for i, k := range c.connectors {
-		out[i] = ConnectorState{ID: k.id, Status: k.status(), Inoperative: k.inoperative, Energy: k.reading(c.p.power)}
+		out[i] = ConnectorState{ID: k.id, Status: k.status(), Inoperative: k.inoperative, Energy: c.reading(k)}
 		if k.tx != nil && k.tx.open {
 			out[i].Transaction = k.tx.id
 		}
@@ -324,12 +379,53 @@ func (c *Charger) enqueue(j job) {
 	}
 }
 
-// take returns the jobs queued so far and empties the queue.
+// push adds j to the durable jobs, which outlive a connection; the caller
+// holds mu. It never blocks.
+func (c *Charger) push(j job) {
+	c.durable = append(c.durable, j)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// after runs f, with mu held, once d has passed, unless Close comes first;
+// the caller holds mu. f may push jobs. The timer it returns is stopped by
+// stopTimer.
+func (c *Charger) after(d time.Duration, f func()) *time.Timer {
+	if c.ctx.Err() != nil {
+		return nil
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		// Stopped, or stopped by Close, after it fired: it is not to run.
+		if _, live := c.timers[t]; live {
+			delete(c.timers, t)
+			f()
+		}
+	})
+	c.timers[t] = struct{}{}
+	return t
+}
+
+// stopTimer stops a timer of after's, if it has not run; the caller holds
+// mu.
+func (c *Charger) stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+		delete(c.timers, t)
+	}
+}
+
+// take returns the jobs queued so far, durable ones first, and empties
+// both queues.
 func (c *Charger) take() []job {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queue
-	c.queue = nil
+	q := append(c.durable, c.queue...)
+	c.durable, c.queue = nil, nil
 	return q
 }
 
@@ -399,6 +495,7 @@ func (c *Charger) offline(reset bool) {
 	for _, k := range c.connectors {
 		if reset || k.tx != nil && !k.tx.open {
 			k.tx = nil
+			c.dropTxProfiles(k.id)
 		}
 	}
 }
@@ -419,6 +516,7 @@ func (c *Charger) online(st *Station) (reset bool, err error) {
 	}
 	l.statuses(nil)
 	l.retime()
+	l.firmwareInstalled()
 	// A stop asked for on the last connection, and lost with it.
 	for _, k := range c.stopsAsked() {
 		l.stop(k, true)
@@ -533,7 +631,11 @@ func (l *link) boot() error {
 // interval; another says how long to wait before the next.
 func (l *link) bootOnce() (accepted bool, wait time.Duration, err error) {
 	var resp ocpp.BootNotificationResponse
-	if err := l.call(ocpp.ActionBootNotification, l.c.p.bootNotification(), &resp); err != nil {
+	req := l.c.p.bootNotification()
+	l.c.mu.Lock()
+	req.FirmwareVersion = l.c.firmware
+	l.c.mu.Unlock()
+	if err := l.call(ocpp.ActionBootNotification, req, &resp); err != nil {
 		return false, 0, err
 	}
 	interval := time.Duration(resp.Interval) * time.Second
@@ -593,9 +695,11 @@ func (c *Charger) allConnectors() []int {
 }
 
 // start runs the start of a transaction that a RemoteStartTransaction
-// asked for on k: Preparing, Authorize if the configuration says so,
-// StartTransaction, Charging. A refused idTag or a failed call ends it
-// where it is, and the connector is free again.
+// asked for on k: Preparing, Authorize if the configuration says so (and
+// the local list does not: see authorized), StartTransaction, with the
+// connector's reservation for the idTag if it has one, Charging. A
+// refused idTag or a failed call ends it where it is, and the connector is
+// free again (or reserved, as it was).
 func (l *link) start(k *connector) {
 	c := l.c
 	c.mu.Lock()
@@ -608,17 +712,17 @@ func (l *link) start(k *connector) {
 	c.mu.Unlock()
 
 	l.status(k.id, ocpp.StatusPreparing)
-	if authorize {
-		var resp ocpp.AuthorizeResponse
-		if err := l.call(ocpp.ActionAuthorize, ocpp.AuthorizeRequest{IdTag: tag}, &resp); err != nil ||
-			resp.IdTagInfo.Status != ocpp.AuthorizationAccepted {
-			l.abandon(k)
-			return
-		}
+	if authorize && !l.authorized(tag) {
+		l.abandon(k)
+		return
 	}
 	c.mu.Lock()
 	cancelled := k.tx.stopping != "" // unlocked or reset while preparing
 	req := ocpp.StartTransactionRequest{ConnectorId: k.id, IdTag: tag, MeterStart: k.energy, Timestamp: ocpp.DateTime{Time: time.Now()}}
+	r := k.reserved
+	if r != nil && r.holds(tag) {
+		req.ReservationId = &r.id
+	}
 	c.mu.Unlock()
 	if cancelled {
 		l.abandon(k)
@@ -631,6 +735,17 @@ func (l *link) start(k *connector) {
 	}
 	c.mu.Lock()
 	k.tx.open, k.tx.id, k.tx.started = true, resp.TransactionId, req.Timestamp.Time
+	k.tx.since = k.tx.started
+	if req.ReservationId != nil && k.reserved == r {
+		// The transaction used the reservation up; the server ends it on
+		// its side.
+		c.stopTimer(r.expiry)
+		k.reserved = nil
+	}
+	if p := k.tx.profile; p != nil {
+		p.TransactionId = ptrTo(k.tx.id)
+		c.installProfile(k.id, *p)
+	}
 	if resp.IdTagInfo.Status != ocpp.AuthorizationAccepted && c.flag(KeyStopTransactionOnInvalidId) && k.tx.stopping == "" {
 		k.tx.stopping = ocpp.ReasonDeAuthorized
 	}
@@ -697,7 +812,7 @@ func (l *link) stop(k *connector, withStatus bool) {
 		c.mu.Unlock()
 		return
 	}
-	meterStop := k.reading(c.p.power)
+	meterStop := c.reading(k)
 	reason := tx.stopping
 	if reason == "" {
 		reason = ocpp.ReasonLocal
@@ -718,6 +833,7 @@ func (l *link) stop(k *connector, withStatus bool) {
 	l.call(ocpp.ActionStopTransaction, req, nil)
 	c.mu.Lock()
 	k.energy, k.tx = meterStop, nil
+	c.dropTxProfiles(k.id)
 	st := k.status()
 	c.mu.Unlock()
 	if withStatus {
@@ -764,6 +880,9 @@ func (c *Charger) meterValues(k *connector, context string, n int) ocpp.MeterVal
 		id := k.tx.id
 		req.TransactionId = &id
 		power = c.p.powerAt(n)
+		if limit := c.meterRate(k, time.Now()); limit < float64(c.p.power) {
+			power = int(limit) // a charging profile holds it back
+		}
 	}
 	sample := func(measurand, unit, value string) ocpp.SampledValue {
 		return ocpp.SampledValue{Value: value, Context: context, Format: ocpp.FormatRaw,
@@ -778,7 +897,7 @@ func (c *Charger) meterValues(k *connector, context string, n int) ocpp.MeterVal
 	for _, m := range measurands {
 		switch m {
 		case ocpp.MeasurandEnergyActiveImportRegister:
-			sampled = append(sampled, sample(m, ocpp.UnitWh, fmt.Sprint(k.reading(c.p.power))))
+			sampled = append(sampled, sample(m, ocpp.UnitWh, fmt.Sprint(c.reading(k))))
 		case ocpp.MeasurandPowerActiveImport:
 			sampled = append(sampled, sample(m, ocpp.UnitW, fmt.Sprint(power)))
 		case ocpp.MeasurandCurrentImport:

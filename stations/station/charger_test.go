@@ -100,7 +100,11 @@ func describe(t *testing.T, c *ocpp.Call) string {
 		return c.Action + " " + decode[ocpp.AuthorizeRequest](t, c).IdTag
 	case ocpp.ActionStartTransaction:
 		r := decode[ocpp.StartTransactionRequest](t, c)
-		return fmt.Sprintf("%s %d %s", c.Action, r.ConnectorId, r.IdTag)
+		s := fmt.Sprintf("%s %d %s", c.Action, r.ConnectorId, r.IdTag)
+		if r.ReservationId != nil {
+			s += fmt.Sprintf(" reservation %d", *r.ReservationId)
+		}
+		return s
 	case ocpp.ActionStopTransaction:
 		r := decode[ocpp.StopTransactionRequest](t, c)
 		return fmt.Sprintf("%s %d %s", c.Action, r.TransactionId, r.Reason)
@@ -458,7 +462,7 @@ func TestChargerConfiguration(t *testing.T) {
 		}
 
 		all := get()
-		require.Len(t, all.ConfigurationKey, 22)
+		require.Len(t, all.ConfigurationKey, 31)
 		require.Empty(t, all.UnknownKey)
 		require.Equal(t, ocpp.GetConfigurationResponse{
 			ConfigurationKey: []ocpp.KeyValue{{Key: "NumberOfConnectors", Readonly: true, Value: ptr("2")}},

@@ -21,6 +21,19 @@ func chargerActions() map[string]handler {
 		ocpp.ActionReset:                  handle((*Charger).reset),
 		ocpp.ActionTriggerMessage:         handle((*Charger).triggerMessage),
 		ocpp.ActionUnlockConnector:        handle((*Charger).unlockConnector),
+		// Firmware Management (chargerfirmware.go)
+		ocpp.ActionGetDiagnostics: handle((*Charger).getDiagnostics),
+		ocpp.ActionUpdateFirmware: handle((*Charger).updateFirmware),
+		// Local Auth List Management (chargerlocal.go)
+		ocpp.ActionGetLocalListVersion: handle((*Charger).getLocalListVersion),
+		ocpp.ActionSendLocalList:       handle((*Charger).sendLocalList),
+		// Reservation (chargerreserve.go)
+		ocpp.ActionReserveNow:        handle((*Charger).reserveNow),
+		ocpp.ActionCancelReservation: handle((*Charger).cancelReservation),
+		// Smart Charging (chargersmart.go)
+		ocpp.ActionSetChargingProfile:   handle((*Charger).setChargingProfile),
+		ocpp.ActionClearChargingProfile: handle((*Charger).clearChargingProfile),
+		ocpp.ActionGetCompositeSchedule: handle((*Charger).getCompositeSchedule),
 	}
 }
 
@@ -50,28 +63,41 @@ func (c *Charger) then(payload any, j job) Reply {
 	return Reply{Payload: payload, then: func() { c.enqueue(j) }}
 }
 
+// remoteStart starts a transaction on the connector asked for, or on the
+// first the idTag has reserved, or else the first free one: see
+// link.start. A connector reserved for another idTag is not free. A
+// chargingProfile (a TxProfile: the schema sees to it) must name no
+// transaction: the charger sets it on the connector once the transaction
+// has its id.
 func (c *Charger) remoteStart(req *ocpp.RemoteStartTransactionRequest) Reply {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var k *connector
+	p := req.ChargingProfile
 	switch {
 	case c.rebooting:
+	case p != nil && p.TransactionId != nil:
 	case req.ConnectorId != nil:
-		if k = c.connector(*req.ConnectorId); k != nil && !k.free() {
+		if k = c.connector(*req.ConnectorId); k != nil && !k.freeFor(req.IdTag) {
 			k = nil
 		}
 	default:
 		for _, kk := range c.connectors {
-			if kk.free() {
+			if kk.freeFor(req.IdTag) && kk.reserved != nil {
 				k = kk
 				break
+			}
+		}
+		for _, kk := range c.connectors {
+			if k == nil && kk.free() {
+				k = kk
 			}
 		}
 	}
 	if k == nil {
 		return Reply{Payload: ocpp.RemoteStartTransactionResponse{Status: ocpp.RemoteStartStopRejected}}
 	}
-	k.tx = &transaction{idTag: req.IdTag}
+	k.tx = &transaction{idTag: req.IdTag, profile: p}
 	return c.then(ocpp.RemoteStartTransactionResponse{Status: ocpp.RemoteStartStopAccepted}, func(l *link) { l.start(k) })
 }
 
@@ -200,13 +226,19 @@ func chargerTriggers() map[string]triggerFunc {
 				l.call(ocpp.ActionMeterValues, req, nil)
 			}
 		},
+		// The two notifications report the state now: Idle when no upload
+		// or update runs.
 		ocpp.TriggerDiagnosticsStatusNotification: func(l *link, _ []int) {
-			l.call(ocpp.ActionDiagnosticsStatusNotification,
-				ocpp.DiagnosticsStatusNotificationRequest{Status: ocpp.DiagnosticsIdle}, nil)
+			l.c.mu.Lock()
+			s := l.c.diagnostics
+			l.c.mu.Unlock()
+			l.diagnosticsStatus(s)
 		},
 		ocpp.TriggerFirmwareStatusNotification: func(l *link, _ []int) {
-			l.call(ocpp.ActionFirmwareStatusNotification,
-				ocpp.FirmwareStatusNotificationRequest{Status: ocpp.FirmwareIdle}, nil)
+			l.c.mu.Lock()
+			s := l.c.fwStatus
+			l.c.mu.Unlock()
+			l.call(ocpp.ActionFirmwareStatusNotification, ocpp.FirmwareStatusNotificationRequest{Status: s}, nil)
 		},
 	}
 }

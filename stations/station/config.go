@@ -32,6 +32,32 @@ const (
 	// StartTransaction answer refuses the idTag is stopped at once, with
 	// reason DeAuthorized.
 	KeyStopTransactionOnInvalidId = "StopTransactionOnInvalidId"
+
+	// KeyLocalAuthListEnabled says whether the local list (SendLocalList)
+	// is used to authorize; it is kept either way.
+	KeyLocalAuthListEnabled = "LocalAuthListEnabled"
+	// KeyLocalPreAuthorize says whether an idTag the local list accepts
+	// starts a transaction without an Authorize.
+	KeyLocalPreAuthorize = "LocalPreAuthorize"
+	// KeyLocalAuthorizeOffline says whether an idTag the local list
+	// accepts starts a transaction when its Authorize gets no answer.
+	KeyLocalAuthorizeOffline = "LocalAuthorizeOffline"
+	// KeyLocalAuthListMaxLength is how many idTags the local list holds
+	// at most; read-only.
+	KeyLocalAuthListMaxLength = "LocalAuthListMaxLength"
+	// KeySendLocalListMaxLength is how many idTags one SendLocalList
+	// sends at most; read-only.
+	KeySendLocalListMaxLength = "SendLocalListMaxLength"
+
+	// KeyChargeProfileMaxStackLevel is the highest stackLevel a charging
+	// profile may have; read-only.
+	KeyChargeProfileMaxStackLevel = "ChargeProfileMaxStackLevel"
+	// KeyChargingScheduleMaxPeriods is how many periods a schedule may
+	// have; read-only.
+	KeyChargingScheduleMaxPeriods = "ChargingScheduleMaxPeriods"
+	// KeyMaxChargingProfilesInstalled is how many charging profiles the
+	// charger holds at most; read-only.
+	KeyMaxChargingProfilesInstalled = "MaxChargingProfilesInstalled"
 )
 
 // DefaultMeterValueSampleInterval is a Charger's MeterValueSampleInterval
@@ -57,9 +83,9 @@ type configKey struct {
 	check func(string) (string, bool)
 }
 
-// newConfig is a charger's configuration when it is made: the Core
-// profile's keys that make sense for a simulator (no local authorization
-// list, no smart charging), in alphabetical order.
+// newConfig is a charger's configuration when it is made: the keys of the
+// profiles it supports that make sense for a simulator, in alphabetical
+// order.
 func newConfig(connectors int) []configKey {
 	rw := func(name, value string, check func(string) (string, bool)) configKey {
 		return configKey{name: name, value: value, check: check}
@@ -69,22 +95,31 @@ func newConfig(connectors int) []configKey {
 		rw("AllowOfflineTxForUnknownId", "false", isBool),
 		rw("AuthorizationCacheEnabled", "false", isBool),
 		rw(KeyAuthorizeRemoteTxRequests, "true", isBool),
+		ro(KeyChargeProfileMaxStackLevel, "10"),
+		ro("ChargingScheduleAllowedChargingRateUnit", "Current,Power"),
+		ro(KeyChargingScheduleMaxPeriods, "24"),
 		rw("ClockAlignedDataInterval", "0", isSeconds),
 		rw("ConnectionTimeOut", "60", isSeconds),
+		ro("ConnectorSwitch3to1PhaseSupported", "false"),
 		ro("GetConfigurationMaxKeys", "50"),
 		rw(KeyHeartbeatInterval, "300", isSeconds),
-		rw("LocalAuthorizeOffline", "true", isBool),
-		rw("LocalPreAuthorize", "false", isBool),
+		rw(KeyLocalAuthListEnabled, "true", isBool),
+		ro(KeyLocalAuthListMaxLength, "1000"),
+		rw(KeyLocalAuthorizeOffline, "true", isBool),
+		rw(KeyLocalPreAuthorize, "false", isBool),
+		ro(KeyMaxChargingProfilesInstalled, "20"),
 		rw("MeterValuesAlignedData", ocpp.MeasurandEnergyActiveImportRegister, isMeasurands),
 		rw(KeyMeterValuesSampledData, strings.Join(sampledMeasurands[:2], ","), isMeasurands),
 		rw(KeyMeterValueSampleInterval, strconv.Itoa(int(DefaultMeterValueSampleInterval/time.Second)), isSeconds),
 		ro(KeyNumberOfConnectors, strconv.Itoa(connectors)),
+		ro("ReserveConnectorZeroSupported", "false"),
 		rw("ResetRetries", "3", isSeconds),
+		ro(KeySendLocalListMaxLength, "100"),
 		rw("StopTransactionOnEVSideDisconnect", "true", isBool),
 		rw(KeyStopTransactionOnInvalidId, "true", isBool),
 		rw("StopTxnAlignedData", "", isMeasurands),
 		rw("StopTxnSampledData", "", isMeasurands),
-		ro("SupportedFeatureProfiles", "Core,RemoteTrigger"),
+		ro("SupportedFeatureProfiles", "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger"),
 		rw("TransactionMessageAttempts", "3", isSeconds),
 		rw("TransactionMessageRetryInterval", "60", isSeconds),
 		rw("UnlockConnectorOnEVSideDisconnect", "true", isBool),

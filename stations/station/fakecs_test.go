@@ -58,6 +58,8 @@ type fakeConfig struct {
 	// something for (a payload or a *ocpp.CallError), and leaves the rest
 	// as they are.
 	tweak func(c *ocpp.Call) any
+	// silent, if set, leaves the calls it reports true for unanswered.
+	silent func(c *ocpp.Call) bool
 	// turns makes the central system read a station's next frame only once
 	// its answer to the last call is written (or its write gave up), as the
 	// final server does: a station that stops reading holds one answer.
@@ -228,6 +230,9 @@ func (fc *fakeCS) readLoop(c *fakeConn) {
 func (fc *fakeCS) answerFor(c *fakeConn, call *ocpp.Call) any {
 	if fc.cfg.answer != nil {
 		return fc.cfg.answer(call)
+	}
+	if fc.cfg.silent != nil && fc.cfg.silent(call) {
+		return nil
 	}
 	if fc.cfg.tweak != nil {
 		if a := fc.cfg.tweak(call); a != nil {

@@ -148,3 +148,88 @@ func finalServerScenario(t *testing.T, serve func(kit.Server) station.Options, w
 	}
 	require.NoError(t, ch.Err())
 }
+
+// The other profiles' calls through the final server have their effect on
+// a charger, and the server's store shows it: a firmware update's and a
+// diagnostics upload's statuses and the new firmware version, a
+// reservation that the charger's StartTransaction ends, a local list and a
+// charging profile the charger then acts on. On the in-memory network in
+// fake time.
+func TestChargerFinalServerProfiles(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		mem := &store.Memory{}
+		srv := hardening.New(hardening.Config{Backend: backend.New(backend.Options{Store: mem}), Workers: 2})
+		opts := kit.Stations(kit.Serve(t, srv))
+		ch, err := station.StartCharger(ctx, "CS0001", station.ChargerOptions{Options: opts, Connectors: 2})
+		require.NoError(t, err)
+		defer ch.Close()
+		synctest.Wait()
+		call := func(action string, req any) any {
+			t.Helper()
+			resp, _ := ocpp.ResponseFor(action)
+			err := srv.Call(ctx, "CS0001", action, req, resp)
+			if errors.Is(err, hardening.ErrNotConnected) {
+				time.Sleep(time.Second) // rebooting
+				err = srv.Call(ctx, "CS0001", action, req, resp)
+			}
+			require.NoError(t, err, action)
+			synctest.Wait()
+			return resp
+		}
+		st := func() store.Station {
+			s, err := mem.Station(ctx, "CS0001")
+			require.NoError(t, err)
+			return s
+		}
+
+		require.Equal(t, &ocpp.GetDiagnosticsResponse{FileName: "CS0001-20000101T000000Z.log"},
+			call(ocpp.ActionGetDiagnostics, ocpp.GetDiagnosticsRequest{Location: "ftp://diagnostics.example.com/"}))
+		require.Equal(t, ocpp.DiagnosticsUploading, st().DiagnosticsStatus)
+		call(ocpp.ActionUpdateFirmware, ocpp.UpdateFirmwareRequest{Location: "https://firmware.example.com/station-2.0.bin", RetrieveDate: ocpp.DateTime{Time: time.Now()}})
+		require.Equal(t, ocpp.FirmwareDownloading, st().FirmwareStatus)
+		time.Sleep(time.Minute) // the upload, the download and the reboot
+		synctest.Wait()
+		require.Equal(t, ocpp.DiagnosticsUploaded, st().DiagnosticsStatus)
+		require.Equal(t, ocpp.FirmwareInstalled, st().FirmwareStatus)
+		require.Equal(t, "station-2.0", st().Firmware)
+
+		reserve := ocpp.ReserveNowRequest{ConnectorId: 2, ExpiryDate: ocpp.DateTime{Time: time.Now().Add(time.Hour)}, IdTag: "OPERATOR1", ReservationId: 5}
+		require.Equal(t, &ocpp.ReserveNowResponse{Status: ocpp.ReservationAccepted}, call(ocpp.ActionReserveNow, reserve))
+		require.NoError(t, mem.Reserve(ctx, "CS0001", reserve, time.Now())) // as the operator API records it
+		require.Equal(t, string(ocpp.StatusReserved), st().Connectors[1].Status)
+		require.Equal(t, &ocpp.SendLocalListResponse{Status: ocpp.UpdateAccepted}, call(ocpp.ActionSendLocalList,
+			sendLocalList(1, ocpp.UpdateFull, entry("OPERATOR1", ocpp.AuthorizationAccepted))))
+		require.Equal(t, &ocpp.GetLocalListVersionResponse{ListVersion: 1}, call(ocpp.ActionGetLocalListVersion, ocpp.GetLocalListVersionRequest{}))
+		require.Equal(t, &ocpp.ChangeConfigurationResponse{Status: ocpp.ConfigurationAccepted}, call(ocpp.ActionChangeConfiguration,
+			ocpp.ChangeConfigurationRequest{Key: station.KeyLocalPreAuthorize, Value: "true"}))
+
+		require.Equal(t, &ocpp.RemoteStartTransactionResponse{Status: ocpp.RemoteStartStopAccepted}, call(ocpp.ActionRemoteStartTransaction, remoteStart("OPERATOR1")))
+		txs, err := mem.Transactions(ctx, "CS0001")
+		require.NoError(t, err)
+		require.Len(t, txs, 1)
+		require.Equal(t, 2, txs[0].ConnectorID, "the reserved connector")
+		left, err := mem.Reservations(ctx, "CS0001", time.Now())
+		require.NoError(t, err)
+		require.Empty(t, left, "the StartTransaction ended the reservation")
+		require.NotContains(t, recordActions(ch.Calls()), ocpp.ActionAuthorize, "the local list pre-authorized")
+
+		set := profileReq(2, 1, 0, ocpp.PurposeTx, ocpp.ChargingRateW, 0, 7400)
+		require.Equal(t, &ocpp.SetChargingProfileResponse{Status: ocpp.ChargingProfileAccepted}, call(ocpp.ActionSetChargingProfile, set))
+		got := call(ocpp.ActionGetCompositeSchedule, ocpp.GetCompositeScheduleRequest{ConnectorId: 2, Duration: 600, ChargingRateUnit: ocpp.ChargingRateW}).(*ocpp.GetCompositeScheduleResponse)
+		require.Equal(t, []ocpp.ChargingSchedulePeriod{{StartPeriod: 0, Limit: 7400}}, got.ChargingSchedule.ChargingSchedulePeriod)
+		for _, c := range ch.Calls() {
+			require.NoError(t, c.Err, "%s %s", c.Action, c.ID)
+		}
+	})
+}
+
+// recordActions returns the actions of a charger's calls, in order.
+func recordActions(calls []station.CallRecord) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		out[i] = c.Action
+	}
+	return out
+}
