@@ -837,10 +837,20 @@ func TestAcceptedIsStored(t *testing.T) {
 			return ocpp.ChargingProfile{ChargingProfileId: id, ChargingProfilePurpose: ocpp.PurposeTxDefault, ChargingProfileKind: ocpp.KindRelative,
 				ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateA, ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{Limit: limit}}}}
 		}
+		// A remote start's TxProfile is the transaction's, on the
+		// connector it names; without a connector the store cannot tell
+		// which, and keeps none.
+		tx := `{"chargingProfileId":9,"stackLevel":1,"chargingProfilePurpose":"TxProfile","chargingProfileKind":"Relative",` +
+			`"chargingSchedule":{"chargingRateUnit":"A","chargingSchedulePeriod":[{"startPeriod":0,"limit":8}]}}`
+		post("CS0001", ocpp.ActionRemoteStartTransaction, `{"idTag":"A","connectorId":2,"chargingProfile":`+tx+`}`)
+		post("CS0001", ocpp.ActionRemoteStartTransaction, `{"idTag":"B","chargingProfile":`+strings.Replace(tx, `"chargingProfileId":9`, `"chargingProfileId":10`, 1)+`}`)
+		txProfile := def(9, 8)
+		txProfile.StackLevel, txProfile.ChargingProfilePurpose = 1, ocpp.PurposeTx
 		set := ptr(now.Add(time.Hour + time.Minute))
 		get("CS0001", "charging-profiles", []api.ChargingProfile{
 			{ConnectorID: 0, Set: ptr(t0.Add(8 * time.Minute).UTC()), ChargingProfile: maxProfile},
 			{ConnectorID: 1, Set: set, ChargingProfile: def(4, 6.5)},
+			{ConnectorID: 2, Set: set, ChargingProfile: txProfile},
 		})
 
 		// What a station does not accept is not stored.

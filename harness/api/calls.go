@@ -153,7 +153,8 @@ func (a *api) call(w http.ResponseWriter, r *http.Request) {
 
 // record keeps what a station's answer says it now holds: the local list
 // of a SendLocalList, a reservation made or cancelled, charging profiles
-// set or cleared; each once the station Accepted, and nothing otherwise.
+// set or cleared (a RemoteStartTransaction's among them); each once the
+// station Accepted, and nothing otherwise.
 // at is when it answered.
 func (a *api) record(ctx context.Context, station string, req, resp any, at time.Time) error {
 	st := a.opts.Store
@@ -179,6 +180,16 @@ func (a *api) record(ctx context.Context, station string, req, resp any, at time
 		if resp.(*ocpp.ClearChargingProfileResponse).Status == ocpp.ClearChargingProfileAccepted {
 			_, err := st.ClearChargingProfile(ctx, station, *req)
 			return err
+		}
+	case *ocpp.RemoteStartTransactionRequest:
+		// The TxProfile a remote start brings is the transaction's, on
+		// the connector it names (without one the station picks, and the
+		// store cannot know which); the backend clears it when the
+		// transaction stops.
+		accepted := resp.(*ocpp.RemoteStartTransactionResponse).Status == ocpp.RemoteStartStopAccepted
+		if accepted && req.ChargingProfile != nil && req.ConnectorId != nil && *req.ConnectorId > 0 {
+			return st.SetChargingProfile(ctx, station, ocpp.SetChargingProfileRequest{
+				ConnectorId: *req.ConnectorId, CsChargingProfiles: *req.ChargingProfile}, at)
 		}
 	}
 	return nil

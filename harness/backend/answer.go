@@ -22,7 +22,7 @@ const HeartbeatInterval = 300
 //
 // With a Store, Answer keeps what the call reports before it answers
 // (a BootNotification's station, a transaction's start, which ends the
-// reservation it names, or its stop); meter
+// reservation it names, or its stop, which ends its TxProfiles); meter
 // values and status notifications are kept by Process or WriteBatch, or
 // by Handle when the server answers them there.
 func (b *Backend) Answer(station string, call *ocpp.Call) ocpp.Message {
@@ -113,8 +113,17 @@ func (b *Backend) respond(ctx context.Context, station string, req any, now time
 		// Always answered, even for a transaction we do not know: the
 		// station would resend it forever otherwise.
 		if st != nil {
-			if _, err := st.StopTransaction(ctx, station, *r); err != nil {
+			known, err := st.StopTransaction(ctx, station, *r)
+			if err != nil {
 				return nil, b.storeError("stop transaction", err)
+			}
+			// A TxProfile lives as long as its transaction (OCPP 1.6
+			// §3.13.2): the station drops it now, and so does the store.
+			// Should that fail, the station's resend clears it then.
+			if known {
+				if err := b.clearTxProfiles(ctx, st, station, r.TransactionId); err != nil {
+					return nil, err
+				}
 			}
 		}
 		var info *ocpp.IdTagInfo
@@ -150,6 +159,23 @@ func (b *Backend) firmwareReport(ctx context.Context, station string, r store.Fi
 		if err := st.FirmwareReport(ctx, station, r); err != nil {
 			return b.storeError("firmware report", err)
 		}
+	}
+	return nil
+}
+
+// clearTxProfiles removes from st the TxProfiles of the connector that
+// transaction id charged on, now that it has ended.
+func (b *Backend) clearTxProfiles(ctx context.Context, st store.Store, station string, id int) error {
+	tx, err := st.Transaction(ctx, id)
+	if err != nil {
+		return b.storeError("find the stopped transaction", err)
+	}
+	connector := tx.ConnectorID
+	_, err = st.ClearChargingProfile(ctx, station, ocpp.ClearChargingProfileRequest{
+		ConnectorId: &connector, ChargingProfilePurpose: ocpp.PurposeTx,
+	})
+	if err != nil {
+		return b.storeError("clear the transaction's charging profiles", err)
 	}
 	return nil
 }

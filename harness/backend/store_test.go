@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -302,4 +303,63 @@ func TestStartEndsItsReservation(t *testing.T) {
 	require.Equal(t, ocpp.InternalError, ce.Code)
 	require.Contains(t, ce.Description, "disk full")
 	require.Equal(t, 1, obs.storeErrors["end reservation"])
+}
+
+// clearFails is a store that keeps all but clearing charging profiles.
+type clearFails struct{ store.Memory }
+
+func (*clearFails) ClearChargingProfile(context.Context, string, ocpp.ClearChargingProfileRequest) (int, error) {
+	return 0, errDiskFull
+}
+
+// A StopTransaction ends the TxProfiles of its transaction's connector, as
+// the station drops them (OCPP 1.6 §3.13.2), and no other profile; one
+// whose profiles the store could not clear is not answered as kept.
+func TestStopEndsItsTxProfiles(t *testing.T) {
+	ctx := t.Context()
+	mem := &store.Memory{}
+	b := backend.New(backend.Options{Store: mem})
+	profile := func(id, connector int, purpose ocpp.ChargingProfilePurpose) {
+		t.Helper()
+		require.NoError(t, mem.SetChargingProfile(ctx, "CS1", ocpp.SetChargingProfileRequest{ConnectorId: connector,
+			CsChargingProfiles: ocpp.ChargingProfile{ChargingProfileId: id, StackLevel: id, ChargingProfilePurpose: purpose,
+				ChargingProfileKind: ocpp.KindRelative, ChargingSchedule: ocpp.ChargingSchedule{ChargingRateUnit: ocpp.ChargingRateA,
+					ChargingSchedulePeriod: []ocpp.ChargingSchedulePeriod{{Limit: 16}}}}}, time.Now()))
+	}
+	kept := func() []int {
+		t.Helper()
+		ps, err := mem.ChargingProfiles(ctx, "CS1")
+		require.NoError(t, err)
+		var ids []int
+		for _, p := range ps {
+			ids = append(ids, p.Profile.ChargingProfileId)
+		}
+		return ids
+	}
+	res, ok := handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, startPayload)).(*ocpp.CallResult)
+	require.True(t, ok)
+	var sr ocpp.StartTransactionResponse
+	require.NoError(t, res.UnmarshalPayload(&sr))
+	profile(1, 1, ocpp.PurposeTx)        // the transaction's, on its connector
+	profile(2, 1, ocpp.PurposeTxDefault) // the connector's default: stays
+	profile(3, 2, ocpp.PurposeTx)        // another connector's transaction: stays
+	stop := fmt.Sprintf(`{"transactionId":%d,"meterStop":200,"timestamp":"2026-12-01T11:00:00Z"}`, sr.TransactionId)
+	_, ok = handled(t, b, "CS1", rawCall("t", ocpp.ActionStopTransaction, stop)).(*ocpp.CallResult)
+	require.True(t, ok)
+	require.ElementsMatch(t, []int{2, 3}, kept(), "the stop cleared the TxProfile of its connector, and only it")
+	_, ok = handled(t, b, "CS1", rawCall("u", ocpp.ActionStopTransaction, `{"transactionId":999,"meterStop":1,"timestamp":"2026-12-01T11:00:00Z"}`)).(*ocpp.CallResult)
+	require.True(t, ok, "a stop of a transaction nobody knows is answered")
+	require.ElementsMatch(t, []int{2, 3}, kept(), "a stop of a transaction nobody knows clears nothing")
+
+	obs := &observed{}
+	refusing := &clearFails{}
+	b = backend.New(backend.Options{Store: refusing, Observer: obs})
+	res, ok = handled(t, b, "CS1", rawCall("s", ocpp.ActionStartTransaction, startPayload)).(*ocpp.CallResult)
+	require.True(t, ok)
+	require.NoError(t, res.UnmarshalPayload(&sr))
+	stop = fmt.Sprintf(`{"transactionId":%d,"meterStop":200,"timestamp":"2026-12-01T11:00:00Z"}`, sr.TransactionId)
+	ce, ok := handled(t, b, "CS1", rawCall("t", ocpp.ActionStopTransaction, stop)).(*ocpp.CallError)
+	require.True(t, ok, "a stop whose TxProfiles could not be cleared was answered as kept")
+	require.Equal(t, ocpp.InternalError, ce.Code)
+	require.Equal(t, 1, obs.storeErrors["clear the transaction's charging profiles"])
 }
