@@ -2,10 +2,11 @@
 // server's own port, that shows a workshop room what the server is doing
 // while it does it. The stations are tiles coloured by their connector
 // status (which also say how a firmware update or a diagnostics upload
-// goes), the workers (or processors) are lanes on a moving timeline with
-// a bar per piece of work coloured by station, and beside them are the
-// gauges the lessons are about: calls waiting, in flight, per second, how
-// long they took, threads and goroutines.
+// goes, the energy and power of a transaction running, and that a station
+// just booted again), the workers (or processors) are lanes on a moving
+// timeline with a bar per piece of work coloured by station, and beside
+// them are the gauges the lessons are about: calls waiting, in flight, per
+// second, how long they took, threads and goroutines.
 //
 // Where the operator API can call stations (Options.Operator), the page
 // also lets its watcher pick a tile and call that station (RemoteStart,
@@ -154,9 +155,12 @@ type station struct {
 	queued    int
 	dirty     bool // changed since the last frame
 	// sessions are the transactions running, by connector; booted is
-	// when the station last booted, in ms since the hub's start, or 0.
+	// when the station last booted again, in ms since the hub's start, or
+	// 0: a station's first boot the hub sees is no news (its tile comes),
+	// the ones after are (a Reset rebooted it).
 	sessions map[int]*session
 	booted   int64
+	bootSeen bool
 	stopped  int // the last transaction stopped, whose late readings are not shown
 }
 
@@ -384,7 +388,10 @@ func (h *Hub) stationSeen(id string, r report) {
 	case booted:
 		// A station that boots has no transaction running: those it
 		// had, it stopped, or will report stopped.
-		st.booted, st.sessions, st.dirty = max(time.Since(h.start).Milliseconds(), 1), nil, true
+		if st.bootSeen {
+			st.booted = max(time.Since(h.start).Milliseconds(), 1)
+		}
+		st.bootSeen, st.sessions, st.dirty = true, nil, true
 		return
 	case txStarted:
 		if st.sessions == nil {
@@ -561,8 +568,9 @@ type (
 		KWh      *float64 `json:"kWh,omitempty"`
 		KW       *float64 `json:"kW,omitempty"`
 		Register bool     `json:"register,omitempty"`
-		// Booted is when the station last sent a BootNotification, in
-		// ms since the hub's start as T is; absent if it sent none.
+		// Booted is when the station last booted again (a
+		// BootNotification after the first the hub saw), in ms since
+		// the hub's start as T is; absent if it did not.
 		Booted int64 `json:"booted,omitempty"`
 	}
 	laneOut struct {
