@@ -2,10 +2,11 @@
 // server's own port, that shows a workshop room what the server is doing
 // while it does it. The stations are tiles coloured by their connector
 // status (which also say how a firmware update or a diagnostics upload
-// goes), the workers (or processors) are lanes on a moving timeline with
-// a bar per piece of work coloured by station, and beside them are the
-// gauges the lessons are about: calls waiting, in flight, per second, how
-// long they took, threads and goroutines.
+// goes, the energy and power of a transaction running, and that a station
+// just booted again), the workers (or processors) are lanes on a moving
+// timeline with a bar per piece of work coloured by station, and beside
+// them are the gauges the lessons are about: calls waiting, in flight, per
+// second, how long they took, threads and goroutines.
 //
 // Where the operator API can call stations (Options.Operator), the page
 // also lets its watcher pick a tile and call that station (RemoteStart,
@@ -21,8 +22,9 @@
 //
 // It gathers only while a page watches: a server nobody looks at pays a
 // load of one atomic word per call for it (and, on each frame read, a look
-// at its start, for a status a page must show when it comes). A page that
-// comes sees the calls counted from then on.
+// at its start, for what a page must show when it comes: a status, a boot,
+// a transaction's start and stop). A page that comes sees the calls
+// counted from then on, and the energy from the next meter reading.
 //
 // Every FrameInterval the Hub folds what it gathered into one frame and
 // sends it to every open page as a Server-Sent Event. The frame is where
@@ -152,7 +154,43 @@ type station struct {
 	waiting   int
 	queued    int
 	dirty     bool // changed since the last frame
+	// sessions are the transactions running, by connector; booted is
+	// when the station last booted again, in ms since the hub's start, or
+	// 0: a station's first boot the hub sees is no news (its tile comes),
+	// the ones after are (a Reset rebooted it).
+	sessions map[int]*session
+	booted   int64
+	bootSeen bool
+	stopped  int // the last transaction stopped, whose late readings are not shown
 }
+
+// session is a transaction running on a connector, as its meter reads.
+type session struct {
+	tx       int     // its id, once a MeterValues said it; 0 until then
+	base     float64 // the register's reading, Wh, at which its energy is 0
+	last     float64 // the register's last reading, Wh
+	register bool    // its start was not seen: the energy is the register's
+	power    float64 // W, the last read
+	hasPower bool
+}
+
+// read notes a reading of the session's meter. A register that goes down
+// (a meter replaced, or one that wrapped) takes the session's energy
+// on from where it was, rather than back or below zero.
+func (s *session) read(m meter) {
+	if m.hasWh {
+		if !s.register && m.wh < s.last {
+			s.base -= s.last - m.wh
+		}
+		s.last = m.wh
+	}
+	if m.hasW {
+		s.power, s.hasPower = m.w, true
+	}
+}
+
+// energy is the session's energy so far, in Wh.
+func (s *session) energy() float64 { return s.last - s.base }
 
 // openWork is a piece of work still going.
 type openWork struct {
@@ -345,10 +383,57 @@ func (h *Hub) stationSeen(id string, r report) {
 	if h.opts.Connected == nil && !st.connected {
 		st.connected, st.dirty = true, true
 	}
+	var field *string
+	switch r.kind {
+	case booted:
+		// A station that boots has no transaction running: those it
+		// had, it stopped, or will report stopped.
+		if st.bootSeen {
+			st.booted = max(time.Since(h.start).Milliseconds(), 1)
+		}
+		st.bootSeen, st.sessions, st.dirty = true, nil, true
+		return
+	case txStarted:
+		if st.sessions == nil {
+			st.sessions = make(map[int]*session)
+		}
+		st.sessions[r.connector] = &session{base: r.meter.wh, last: r.meter.wh}
+		st.dirty = true
+		return
+	case txStopped:
+		st.stopped = r.tx
+		for c, s := range st.sessions {
+			// A session whose id no reading told may be this one.
+			if s.tx == r.tx || s.tx == 0 {
+				delete(st.sessions, c)
+				st.dirty = true
+			}
+		}
+		return
+	case meterReading:
+		s := st.sessions[r.connector]
+		if s == nil {
+			if r.tx == 0 || r.tx == st.stopped || !r.meter.hasWh {
+				return // no transaction running: nothing to show
+			}
+			// A transaction that started before the hub: its energy is
+			// the register's.
+			if st.sessions == nil {
+				st.sessions = make(map[int]*session)
+			}
+			s = &session{register: true}
+			st.sessions[r.connector] = s
+		}
+		if r.tx != 0 {
+			s.tx = r.tx
+		}
+		s.read(r.meter)
+		st.dirty = true
+		return
+	}
 	if r.status == "" {
 		return
 	}
-	var field *string
 	switch r.kind {
 	case connectorStatus:
 		if st.status[r.connector] != r.status {
@@ -475,6 +560,18 @@ type (
 		// DiagnosticsStatusNotification; absent if it sent none.
 		Firmware    string `json:"firmware,omitempty"`
 		Diagnostics string `json:"diagnostics,omitempty"`
+		// KWh is the energy of the station's transactions running, in
+		// kWh: since each one's StartTransaction (its meterStart), or,
+		// if Register, the meter's register, for one that started
+		// before the hub. KW is their power, as last read. Each is
+		// absent while no transaction runs, or none reported it.
+		KWh      *float64 `json:"kWh,omitempty"`
+		KW       *float64 `json:"kW,omitempty"`
+		Register bool     `json:"register,omitempty"`
+		// Booted is when the station last booted again (a
+		// BootNotification after the first the hub saw), in ms since
+		// the hub's start as T is; absent if it did not.
+		Booted int64 `json:"booted,omitempty"`
 	}
 	laneOut struct {
 		Name string     `json:"name"`
@@ -764,8 +861,23 @@ func fairShare(names []string, n int) []string {
 }
 
 func (st *station) out() stationOut {
-	return stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued,
-		Firmware: st.firmware, Diagnostics: st.diag}
+	out := stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued,
+		Firmware: st.firmware, Diagnostics: st.diag, Booted: st.booted}
+	var wh, w float64
+	hasPower := false
+	for _, s := range st.sessions {
+		wh += s.energy()
+		w += s.power
+		hasPower = hasPower || s.hasPower
+		out.Register = out.Register || s.register
+	}
+	if len(st.sessions) > 0 {
+		out.KWh = new(math.Round(wh) / 1000) // to the Wh: the page shows no more
+	}
+	if hasPower {
+		out.KW = new(math.Round(w/10) / 100) // to 10 W
+	}
+	return out
 }
 
 // summary is the status a tile shows: that of the lowest connector that

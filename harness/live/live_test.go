@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -831,4 +833,173 @@ func watchPage(t *testing.T, h *Hub, ctx context.Context) <-chan struct{} {
 	// steps, could show some of them or none.
 	synctest.Wait()
 	return done
+}
+
+func TestMeterOf(t *testing.T) {
+	sv := func(measurand, unit, value string) ocpp.SampledValue {
+		return ocpp.SampledValue{Measurand: measurand, Unit: unit, Value: value}
+	}
+	const (
+		energy = ocpp.MeasurandEnergyActiveImportRegister
+		power  = ocpp.MeasurandPowerActiveImport
+	)
+	for _, tc := range []struct {
+		name     string
+		readings [][]ocpp.SampledValue
+		want     meter
+	}{
+		{"Wh and W", [][]ocpp.SampledValue{{sv(energy, "Wh", "1500"), sv(power, "W", "7400")}},
+			meter{wh: 1500, w: 7400, hasWh: true, hasW: true, register: true}},
+		{"kWh and kW", [][]ocpp.SampledValue{{sv(energy, "kWh", "1.75"), sv(power, "kW", "11")}},
+			meter{wh: 1750, w: 11000, hasWh: true, hasW: true, register: true}},
+		{"no measurand, no unit: the register in Wh", [][]ocpp.SampledValue{{sv("", "", "42")}},
+			meter{wh: 42, hasWh: true, register: true}},
+		{"the register only", [][]ocpp.SampledValue{{sv(energy, "Wh", "10")}},
+			meter{wh: 10, hasWh: true, register: true}},
+		{"the power only", [][]ocpp.SampledValue{{sv(power, "W", "3680")}},
+			meter{w: 3680, hasW: true, register: true}},
+		{"neither", [][]ocpp.SampledValue{{sv(ocpp.MeasurandVoltage, "V", "230"), sv(ocpp.MeasurandCurrentImport, "A", "16")}},
+			meter{register: true}},
+		{"an energy in a power's unit, a power in an energy's", [][]ocpp.SampledValue{{sv(energy, "kW", "1"), sv(power, "Wh", "1")}},
+			meter{register: true}},
+		{"not numbers", [][]ocpp.SampledValue{{sv(energy, "Wh", "lots"), sv(power, "W", "NaN")}},
+			meter{register: true}},
+		{"signed data", [][]ocpp.SampledValue{{{Measurand: energy, Unit: "Wh", Value: "12", Format: ocpp.FormatSignedData}}},
+			meter{register: true}},
+		{"the phases added up", [][]ocpp.SampledValue{{
+			{Measurand: power, Unit: "W", Value: "1000", Phase: ocpp.PhaseL1},
+			{Measurand: power, Unit: "W", Value: "1100", Phase: ocpp.PhaseL2},
+			{Measurand: power, Unit: "W", Value: "1200", Phase: ocpp.PhaseL3},
+			{Measurand: power, Unit: "W", Value: "5", Phase: ocpp.PhaseN},
+		}}, meter{w: 3300, hasW: true, register: true}},
+		{"the whole meter over its phases", [][]ocpp.SampledValue{{
+			{Measurand: energy, Unit: "Wh", Value: "100", Phase: ocpp.PhaseL1},
+			sv(energy, "Wh", "300"),
+		}}, meter{wh: 300, hasWh: true, register: true}},
+		{"the last reading that has each", [][]ocpp.SampledValue{
+			{sv(energy, "Wh", "100"), sv(power, "W", "1000")},
+			{sv(energy, "Wh", "110")},
+		}, meter{wh: 110, w: 1000, hasWh: true, hasW: true, register: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var readings []ocpp.MeterValue
+			for _, r := range tc.readings {
+				readings = append(readings, ocpp.MeterValue{SampledValue: r})
+			}
+			if got := meterOf(readings); got != tc.want {
+				t.Errorf("meterOf = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestChargingAndBootingShow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var on fleet
+		on.set("CS1", "CS2")
+		h := newHub(t, Options{Connected: on.connected})
+		c := tapOn(h)
+		// Nobody watches yet: the boot and the start are kept for the
+		// page that comes; the meter readings are not read. All happens
+		// between frames (every 200 ms from the start), each step below
+		// before the next.
+		c.FrameRead("CS1", []byte(`[2,"0","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]`))
+		time.Sleep(1100 * time.Millisecond)
+		c.FrameRead("CS1", []byte(`[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]`))
+		c.FrameRead("CS1", []byte(`[2,"2","StartTransaction",{"connectorId":1,"idTag":"T","meterStart":1000,"timestamp":"2026-01-01T00:00:00Z"}]`))
+		c.FrameRead("CS1", []byte(`[2,"3","MeterValues",{"connectorId":1,"transactionId":7,"meterValue":[{"timestamp":"2026-01-01T00:00:01Z","sampledValue":[{"value":"1200"}]}]}]`))
+		c.FrameRead("CS2", []byte(`[2,"1","Heartbeat",{}]`))
+		p, _, f := start(t, h)
+		st, _ := stationNamed(f, "CS1")
+		if st.Booted != 1100 || st.KWh == nil || *st.KWh != 0 || st.KW != nil || st.Register {
+			t.Errorf("CS1 in the first page's whole picture: %s, want booted again at 1100 ms, 0 kWh (a reading before the page is not read), no power",
+				stationJSON(st))
+		}
+		if st, _ := stationNamed(f, "CS2"); st.Booted != 0 || st.KWh != nil || st.KW != nil {
+			t.Errorf("CS2, which neither booted again nor charged: %s, want no boot, no energy, no power", stationJSON(st))
+		}
+		if data, _ := json.Marshal(stationOut{ID: "CS2"}); strings.Contains(string(data), "kW") || strings.Contains(string(data), "booted") ||
+			strings.Contains(string(data), "register") {
+			t.Errorf("a station neither booted nor charging encodes as %s, want no kWh, kW, register or booted key", data)
+		}
+
+		meterValues := func(connector int, tx, values string) string {
+			return `[2,"m","MeterValues",{"connectorId":` + strconv.Itoa(connector) + tx +
+				`,"meterValue":[{"timestamp":"2026-01-01T00:00:01Z","sampledValue":[` + values + `]}]}]`
+		}
+		const tx7 = `,"transactionId":7`
+		var cs2Booted []int64 // as each frame after a step of CS2's says
+		for _, step := range []struct {
+			station, frame string
+			want           string // what the station's energy, power and register say after it; "" if the frame must not send it
+		}{
+			{"CS1", meterValues(1, tx7, `{"value":"1500","measurand":"Energy.Active.Import.Register","unit":"Wh"},{"value":"7400","measurand":"Power.Active.Import","unit":"W"}`),
+				"0.5 kWh 7.4 kW"},
+			{"CS1", meterValues(1, tx7, `{"value":"1.75","measurand":"Energy.Active.Import.Register","unit":"kWh"},{"value":"11","measurand":"Power.Active.Import","unit":"kW"}`),
+				"0.75 kWh 11 kW"},
+			{"CS1", meterValues(1, tx7, `{"value":"2000","measurand":"Energy.Active.Import.Register","unit":"Wh"}`), // no power: the last stays
+				"1 kWh 11 kW"},
+			{"CS1", meterValues(1, tx7, `{"value":"230","measurand":"Voltage","unit":"V"}`), ""}, // neither
+			// The meter went down (replaced, or wrapped): the session's
+			// energy goes on from where it was.
+			{"CS1", meterValues(1, tx7, `{"value":"100","measurand":"Energy.Active.Import.Register","unit":"Wh"}`), "1 kWh 11 kW"},
+			{"CS1", meterValues(1, tx7, `{"value":"350","measurand":"Energy.Active.Import.Register","unit":"Wh"}`), "1.25 kWh 11 kW"},
+			// A reading outside a transaction: nothing to show.
+			{"CS2", meterValues(1, "", `{"value":"5000"}`), ""},
+			// A transaction that began before the hub: the register.
+			{"CS2", meterValues(1, `,"transactionId":8`, `{"value":"5000"}`), "5 kWh register"},
+			{"CS1", `[2,"s","StopTransaction",{"transactionId":7,"meterStop":2350,"timestamp":"2026-01-01T00:01:00Z"}]`, "nothing"},
+			// After its stop, a late reading: not shown again.
+			{"CS1", meterValues(1, tx7, `{"value":"2400"}`), ""},
+			// Not its transaction.
+			{"CS2", `[2,"s","StopTransaction",{"transactionId":9,"meterStop":5000,"timestamp":"2026-01-01T00:01:00Z"}]`, ""},
+			// A boot ends it (CS2's first the hub saw: not shown as one).
+			{"CS2", `[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]`, "nothing"},
+			{"CS2", `[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]`, "nothing"},
+		} {
+			c.FrameRead(step.station, []byte(step.frame))
+			_, id, _, _ := peek([]byte(step.frame))
+			c.MessageSent(step.station, &ocpp.CallResult{ID: string(id)})
+			time.Sleep(200 * time.Millisecond)
+			f = p.frame()
+			st, sent := stationNamed(f, step.station)
+			switch got := meterWords(st); {
+			case step.want == "" && sent:
+				t.Errorf("after %s the frame sends %s (%s), want nothing: what it shows did not change", step.frame, step.station, stationJSON(st))
+			case step.want != "" && (!sent || got != step.want):
+				t.Errorf("after %s: %s sent %v, %q; want it sent with %q", step.frame, step.station, sent, got, step.want)
+			}
+			if step.station == "CS2" {
+				cs2Booted = append(cs2Booted, st.Booted)
+			}
+		}
+		// CS2's last two steps are its boots: the first the hub saw, no
+		// news, and the second, 100 ms before the last frame.
+		if got, want := cs2Booted[len(cs2Booted)-2:], []int64{0, f.T - 100}; !slices.Equal(got, want) {
+			t.Errorf("CS2 booted again at %v ms after its two boots, want %v: not at the first, and at the second", got, want)
+		}
+	})
+}
+
+// meterWords says what a station's energy, power and register are.
+func meterWords(st stationOut) string {
+	var words []string
+	if st.KWh != nil {
+		words = append(words, strconv.FormatFloat(*st.KWh, 'f', -1, 64)+" kWh")
+	}
+	if st.KW != nil {
+		words = append(words, strconv.FormatFloat(*st.KW, 'f', -1, 64)+" kW")
+	}
+	if st.Register {
+		words = append(words, "register")
+	}
+	if len(words) == 0 {
+		return "nothing"
+	}
+	return strings.Join(words, " ")
+}
+
+func stationJSON(st stationOut) string {
+	data, _ := json.Marshal(st)
+	return string(data)
 }

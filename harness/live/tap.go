@@ -1,7 +1,9 @@
 package live
 
 import (
+	"math"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -67,8 +69,9 @@ type tally struct {
 // FrameRead implements wsconn.Tap.
 //
 // While no page watches, it keeps only what a page that comes must show
-// at once, the state a station's notifications report (see reportKind);
-// a call costs it a look at the start of the frame.
+// at once, the state a station's notifications report (see reportKind)
+// but for its meter readings; a call costs it a look at the start of the
+// frame.
 func (c *tapConn) FrameRead(station string, data []byte) {
 	watch := c.h.watching.Load()
 	typ, id, action, ok := peek(data)
@@ -76,7 +79,9 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 		return // a frame the server cannot answer as a call: it waits for nothing
 	}
 	kind := reportKindOf(action)
-	if watch == 0 && kind == noReport {
+	if watch == 0 && (kind == noReport || kind == meterReading) {
+		// A meter reading comes every few seconds from each station
+		// charging: a page that comes shows the energy from the next.
 		return
 	}
 	if !validID(id) || !utf8.Valid(data) {
@@ -202,6 +207,10 @@ const (
 	connectorStatus              // StatusNotification
 	firmwareStatus               // FirmwareStatusNotification
 	diagnosticsStatus            // DiagnosticsStatusNotification
+	booted                       // BootNotification
+	txStarted                    // StartTransaction
+	txStopped                    // StopTransaction
+	meterReading                 // MeterValues
 )
 
 // reportKindOf returns the kind of state a call of action reports, or
@@ -214,17 +223,37 @@ func reportKindOf(action []byte) reportKind {
 		return firmwareStatus
 	case ocpp.ActionDiagnosticsStatusNotification:
 		return diagnosticsStatus
+	case ocpp.ActionBootNotification:
+		return booted
+	case ocpp.ActionStartTransaction:
+		return txStarted
+	case ocpp.ActionStopTransaction:
+		return txStopped
+	case ocpp.ActionMeterValues:
+		return meterReading
 	}
 	return noReport
 }
 
 // report is what a station's notification says of its state: a
-// connector's status, or how a firmware update or a diagnostics upload is
-// going.
+// connector's status, how a firmware update or a diagnostics upload is
+// going, that it booted, or how a transaction goes.
 type report struct {
 	kind      reportKind
 	status    string
-	connector int // a StatusNotification's
+	connector int // a StatusNotification's, StartTransaction's or MeterValues'
+	tx        int // a StopTransaction's or MeterValues' transaction; 0 if none
+	meter     meter
+}
+
+// meter is what a StartTransaction or a MeterValues reads on a
+// connector's meter.
+type meter struct {
+	wh       float64 // Energy.Active.Import.Register, Wh
+	w        float64 // Power.Active.Import, W
+	hasWh    bool
+	hasW     bool
+	register bool // wh is not meterStart but a register reading
 }
 
 // reportOf decodes the report of kind that a call's frame carries. It
@@ -260,10 +289,111 @@ func reportOf(kind reportKind, data []byte) (report, bool) {
 			return report{}, false
 		}
 		r.status = string(req.Status)
+	case booted:
+		var req ocpp.BootNotificationRequest
+		if call.UnmarshalPayload(&req) != nil {
+			return report{}, false
+		}
+		return r, true
+	case txStarted:
+		var req ocpp.StartTransactionRequest
+		if call.UnmarshalPayload(&req) != nil {
+			return report{}, false
+		}
+		r.connector, r.meter = req.ConnectorId, meter{wh: float64(req.MeterStart), hasWh: true}
+		return r, true
+	case txStopped:
+		var req ocpp.StopTransactionRequest
+		if call.UnmarshalPayload(&req) != nil {
+			return report{}, false
+		}
+		r.tx = req.TransactionId
+		return r, true
+	case meterReading:
+		var req ocpp.MeterValuesRequest
+		if call.UnmarshalPayload(&req) != nil {
+			return report{}, false
+		}
+		r.connector, r.meter = req.ConnectorId, meterOf(req.MeterValue)
+		if req.TransactionId != nil {
+			r.tx = *req.TransactionId
+		}
+		return r, r.meter.hasWh || r.meter.hasW
 	default:
 		return report{}, false
 	}
 	return r, r.status != ""
+}
+
+// meterOf reads the energy register and the active power a MeterValues
+// carries, each from the last reading that has it: the value of the meter
+// as a whole (no phase) where there is one, or else the phases' added up.
+// A value in a unit that is not energy's or power's, or that is not a
+// number (signed data), is not read.
+func meterOf(readings []ocpp.MeterValue) meter {
+	m := meter{register: true}
+	for _, mv := range readings {
+		if wh, ok := sampled(mv.SampledValue, ocpp.MeasurandEnergyActiveImportRegister, energyUnit); ok {
+			m.wh, m.hasWh = wh, true
+		}
+		if w, ok := sampled(mv.SampledValue, ocpp.MeasurandPowerActiveImport, powerUnit); ok {
+			m.w, m.hasW = w, true
+		}
+	}
+	return m
+}
+
+// energyUnit and powerUnit say how many Wh or W a unit is, and whether
+// it is one of energy or of power. A value with no unit is in Wh, OCPP's
+// default; a power with none is taken as W.
+func energyUnit(unit string) (float64, bool) {
+	switch unit {
+	case "", ocpp.UnitWh:
+		return 1, true
+	case ocpp.UnitKWh:
+		return 1000, true
+	}
+	return 0, false
+}
+
+func powerUnit(unit string) (float64, bool) {
+	switch unit {
+	case "", ocpp.UnitW:
+		return 1, true
+	case ocpp.UnitKW:
+		return 1000, true
+	}
+	return 0, false
+}
+
+// sampled returns the value of measurand among values, in the units of
+// scale: the one without a phase, or else the phases' sum.
+func sampled(values []ocpp.SampledValue, measurand string, scale func(unit string) (float64, bool)) (float64, bool) {
+	var whole, phases float64
+	var hasWhole, hasPhases bool
+	for _, v := range values {
+		name := v.Measurand
+		if name == "" {
+			name = ocpp.MeasurandEnergyActiveImportRegister // OCPP's default
+		}
+		k, ok := scale(v.Unit)
+		if name != measurand || !ok || (v.Format != "" && v.Format != ocpp.FormatRaw) || v.Phase == ocpp.PhaseN {
+			continue
+		}
+		x, err := strconv.ParseFloat(v.Value, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		if v.Phase == "" {
+			whole, hasWhole = x*k, true
+		} else {
+			phases, hasPhases = phases+x*k, true
+		}
+	}
+	if hasWhole {
+		return whole, true
+	}
+	return phases, hasPhases
 }
 
 // peek reads the start of an OCPP-J frame, [type, "id", "action", …],

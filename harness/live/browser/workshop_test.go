@@ -77,6 +77,16 @@ func TestWorkshopInABrowser(t *testing.T) {
 		}
 		txID = txs[0].ID
 
+		// Watch it charge: the tile and the panel say the session's
+		// energy, which rises with each meter reading, and its power.
+		meterShown := `/^\d+\.\d{3} kWh · \d+\.\d kW$/`
+		waitFor(t, ctx, `Number(`+tile+`.dataset.kwh) > 0`, id+"'s energy on its tile")
+		first := eval[float64](t, ctx, `Number(`+tile+`.dataset.kwh)`)
+		waitFor(t, ctx, fmt.Sprintf(`Number(%s.dataset.kwh) > %v && %s.test(%s.querySelector('small').textContent)
+			&& %s.test(document.querySelector('#op-meter').textContent) && %s.title.includes(' kWh · ')`,
+			tile, first, meterShown, tile, meterShown, tile),
+			fmt.Sprintf("%s's energy rising from %v kWh, with its power, on its tile, in the panel and on hover", id, first))
+
 		// The numbers move: the charger's meter values arrive, each a bar
 		// in the lanes, and the calls per second count them. They are the
 		// only calls now (the heartbeats are minutes apart), but for the
@@ -104,6 +114,8 @@ func TestWorkshopInABrowser(t *testing.T) {
 			"the charger's answer, Accepted")
 		waitFor(t, ctx, tile+`.dataset.status === 'Available' && document.querySelector('#op-state').textContent === 'Available'`,
 			id+" Available again")
+		waitFor(t, ctx, tile+`.dataset.kwh === undefined && `+tile+`.querySelector('small').textContent === '' && document.querySelector('#op-meter').textContent === ''`,
+			id+"'s energy gone with its transaction")
 		srv.waitUntil(t, "the transaction stopped, in the store", func() bool {
 			txs := srv.transactions(t, id)
 			return len(txs) == 1 && txs[0].Stop != nil
@@ -132,12 +144,21 @@ func TestWorkshopInABrowser(t *testing.T) {
 		srv.gates[id].open()
 		waitFor(t, ctx, tile+`.dataset.connected === 'true' && `+tile+`.dataset.status === 'Available' && document.querySelector('#op-state').textContent === 'Available'`,
 			id+" back, Available")
+		// A room sees that it rebooted: the tile says so for a few
+		// seconds, and the panel when; the other tiles, which booted
+		// once, do not.
+		waitFor(t, ctx, tile+`.dataset.booted === 'true' && `+tile+`.querySelector('small').textContent === 'rebooted'
+			&& /^booted again at \d\d:\d\d:\d\d$/.test(document.querySelector('#op-booted').textContent)`,
+			id+" marked rebooted, on its tile and in the panel")
 		ch := srv.charger(id)
 		srv.waitUntil(t, id+" booted twice", func() bool { return boots(ch) == 2 })
 		// Booted, the station takes the server's calls again.
 		srv.post(t, id, ocpp.ActionChangeConfiguration, `{"key":"HeartbeatInterval","value":"300"}`, ocpp.ConfigurationAccepted)
 		if !eval[bool](t, ctx, others) {
 			t.Errorf("another tile changed: %s", eval[string](t, ctx, tilesNow))
+		}
+		if n := eval[int](t, ctx, `document.querySelectorAll('#tiles .tile[data-booted]').length`); n != 1 {
+			t.Errorf("%d tiles marked rebooted, want 1, %s's", n, id)
 		}
 		screenshot(t, ctx, filepath.Join(repoRoot(t), ".kata", "live-view-workshop-reset.png"))
 	})

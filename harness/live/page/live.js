@@ -3,7 +3,8 @@
 // It listens to /live/events (Server-Sent Events; the wire contract is the frame type in harness/live/live.go) and shows:
 //   - the big numbers (calls/s, latency, in flight, queue, threads, goroutines, …), updated in place;
 //   - the worker lanes as a moving timeline on ONE canvas, redrawn by requestAnimationFrame;
-//   - the stations as a grid of tiles, one DOM node each, updated in place;
+//   - the stations as a grid of tiles, one DOM node each, updated in place: a transaction's energy and
+//     power while it runs, and for a few seconds after a station booted again, a ring and "rebooted";
 //   - where the server's operator API can call stations, a panel to call the station of a picked tile.
 //
 // Drawing stays cheap at 1,000 stations and 100+ lanes because bars are painted once, when they
@@ -54,8 +55,13 @@
 
   /** @type {Map<string, {el: HTMLElement, b: HTMLElement, i: HTMLElement, u: HTMLElement, r: HTMLElement,
    *   n: number, status: string, connected: boolean, waiting: number, queued: number,
-   *   firmware: string, diagnostics: string}>} */
+   *   firmware: string, diagnostics: string, kWh: number|null, kW: number|null, register: boolean,
+   *   booted: number}>} kWh, kW: null while no transaction runs; booted: the frame time at which the
+   *   station last booted again, or 0 */
   const tiles = new Map();
+  // How long a tile says its station booted again: long enough for a room to see it, after a Reset.
+  const bootMarkMs = 8000;
+  const bootMarked = new Set(); // the tiles that say so now, to take it off when the time is up
   let tilesMaxN = 0;
 
   /** @type {Map<string, {name: string, bars: number[][], head: number, open: number}>}
@@ -163,6 +169,19 @@
     return s.replace(/([a-z])([A-Z])/g, '$1 $2'); // SuspendedEVSE → Suspended EVSE
   }
   function shortId(id) { return id.length > 4 ? id.slice(-4) : id; }
+  /** meterWords says a transaction's energy and power: "1.25 kWh · 7.4 kW", [] while none runs. */
+  function meterWords(tile) {
+    if (tile.kWh === null) return [];
+    const e = tile.kWh;
+    const words = [e.toFixed(e < 10 ? 3 : e < 100 ? 2 : 1) + ' kWh' + (tile.register ? ' (meter)' : '')];
+    if (tile.kW !== null) words.push(tile.kW.toFixed(1) + ' kW');
+    return words;
+  }
+  /** bootedWords says when a station booted again, by the page's clock: "booted again at 12:03:07". */
+  function bootedWords(tile) {
+    const serverNow = clockOff === null ? lastT : performance.now() + clockOff;
+    return 'booted again at ' + new Date(Date.now() - (serverNow - tile.booted)).toLocaleTimeString('en-GB', { hour12: false });
+  }
   const shortStatus = {
     Available: 'Available', Preparing: 'Preparing', Charging: 'Charging', SuspendedEV: 'Susp. EV',
     SuspendedEVSE: 'Susp. EVSE', Finishing: 'Finishing', Reserved: 'Reserved', Unavailable: 'Unavail.', Faulted: 'Faulted',
@@ -237,6 +256,7 @@
     unpick(false);
     for (const t of tiles.values()) t.el.remove();
     tiles.clear();
+    bootMarked.clear();
     summaryDirty = true;
     tilesMaxN = 0;
     lanes.clear();
@@ -273,6 +293,7 @@
     else clockOff += (target - clockOff) * 0.2; // ease out the jitter of arrival times
 
     updateStations(f.stations || [], !!f.full);
+    for (const tile of bootMarked) if (lastT - tile.booted >= bootMarkMs) paintTile(tile); // time is up
     updateStats(f.stats || {});
     ingestLanes(f.lanes || [], prevT, f.t);
     moreLanes = f.moreLanes || 0;
@@ -294,7 +315,8 @@
     const r = document.createElement('small'); // firmware and diagnostics, on large tiles
     el.append(b, i, u, r);
     if (operatorOn) makePickable(el);
-    return { el, b, i, u, r, n: -1, status: null, connected: null, waiting: -1, queued: -1, size: '', firmware: '', diagnostics: '', title: '' };
+    return { el, b, i, u, r, n: -1, status: null, connected: null, waiting: -1, queued: -1, size: '', firmware: '', diagnostics: '', title: '',
+      kWh: null, kW: null, register: false, booted: 0 };
   }
 
   function paintTile(tile) {
@@ -315,11 +337,21 @@
     // A firmware update or a diagnostics upload: rare, and worth a line while it lasts, and after.
     if (el.dataset.firmware !== tile.firmware) el.dataset.firmware = tile.firmware;
     if (el.dataset.diagnostics !== tile.diagnostics) el.dataset.diagnostics = tile.diagnostics;
-    const reports = [];
+    // A transaction's energy and power, as its meter values arrive: what "watch it charge" shows.
+    const kWh = tile.kWh === null ? undefined : String(tile.kWh);
+    if (el.dataset.kwh !== kWh) { if (kWh === undefined) delete el.dataset.kwh; else el.dataset.kwh = kWh; }
+    // A station that just booted again (after a Reset, say) wears a ring for a few seconds.
+    const booted = tile.booted > 0 && tile.connected && lastT - tile.booted < bootMarkMs;
+    if ((el.dataset.booted === 'true') !== booted) {
+      if (booted) { el.dataset.booted = 'true'; bootMarked.add(tile); } else { delete el.dataset.booted; bootMarked.delete(tile); }
+    }
+    const reports = meterWords(tile);
+    if (booted) reports.unshift('rebooted');
     if (tile.firmware) reports.push('firmware ' + statusWords(tile.firmware));
     if (tile.diagnostics) reports.push('diagnostics ' + statusWords(tile.diagnostics));
     setText(tile.u, parts.join(' · '));
     setText(tile.r, reports.join(' · '));
+    if (booted) reports[0] = bootedWords(tile);
     const title = [el.dataset.id, ...reports].join(' · '); // what small tiles cannot say, on hover
     if (tile.title !== title) { tile.title = title; el.title = title; }
     if (tile.busy !== busy) { tile.busy = busy; el.classList.toggle('busy', busy); }
@@ -359,6 +391,10 @@
     tile.queued = s.queued | 0;
     tile.firmware = s.firmware || '';
     tile.diagnostics = s.diagnostics || '';
+    tile.kWh = typeof s.kWh === 'number' ? s.kWh : null;
+    tile.kW = tile.kWh !== null && typeof s.kW === 'number' ? s.kW : null;
+    tile.register = !!s.register;
+    tile.booted = s.booted | 0;
     paintTile(tile);
     if (isNew && !full) placeTile(tile); // a whole frame puts every tile in order at its end
     return isNew;
@@ -384,6 +420,7 @@
       for (const [id, t] of tiles) {
         if (seen.has(id)) continue;
         if (id === picked) unpick(false);
+        bootMarked.delete(t);
         t.el.remove();
         tiles.delete(id);
       }
@@ -967,6 +1004,8 @@
     if (tile.firmware) words.push('firmware ' + statusWords(tile.firmware));
     if (tile.diagnostics) words.push('diagnostics ' + statusWords(tile.diagnostics));
     setText($('op-state'), words.join(' · '));
+    setText($('op-meter'), meterWords(tile).join(' · '));
+    setText($('op-booted'), tile.el.dataset.booted === 'true' ? bootedWords(tile) : ''); // while the tile says so
     // A stop wants the transaction running now: look again whenever the station's status moves.
     const seen = tile.status + ' ' + tile.connected;
     if (seen !== pickedSeen) {
