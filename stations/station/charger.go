@@ -120,10 +120,12 @@ type Charger struct {
 	actions  map[string]handler     // what the charger does with a server's call, by action
 	triggers map[string]triggerFunc // what it sends for a TriggerMessage, by message
 
-	ctx  context.Context // ends when Close begins
-	stop context.CancelFunc
-	done chan struct{} // closed when the charger's loop has ended
-	wake chan struct{} // buffered 1: a job was queued
+	ctx    context.Context // ends when Close begins
+	stop   context.CancelFunc
+	done   chan struct{} // closed when the charger's loop has ended
+	wake   chan struct{} // buffered 1: a job was queued
+	booted chan struct{} // closed when the server first accepted its BootNotification
+	boots  sync.Once
 
 	mu         sync.Mutex
 	st         *Station     // the connection now; nil while offline
@@ -258,6 +260,7 @@ func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
 		t:      t,
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
+		booted: make(chan struct{}),
 		config: newConfig(opts.Connectors),
 		timers: make(map[*time.Timer]struct{}),
 
@@ -289,6 +292,10 @@ func (c *Charger) ID() string { return c.id }
 // server ended its connection, it could not connect again after a reset,
 // or Close was called.
 func (c *Charger) Done() <-chan struct{} { return c.done }
+
+// Booted is closed once the server has accepted the charger's first
+// BootNotification: from then on it is a station the server knows.
+func (c *Charger) Booted() <-chan struct{} { return c.booted }
 
 // Err reports why the charger stopped: nil after Close or while it runs,
 // otherwise the end of its connection (a wrapped *websocket.CloseError
@@ -514,6 +521,7 @@ func (c *Charger) online(st *Station) (reset bool, err error) {
 	if err := l.boot(); err != nil {
 		return false, err
 	}
+	c.boots.Do(func() { close(c.booted) })
 	l.statuses(nil)
 	l.retime()
 	l.firmwareInstalled()

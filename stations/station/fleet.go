@@ -259,7 +259,8 @@ func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct
 	return StationReport{ID: id, Connected: true, Calls: calls, Err: err}
 }
 
-// runCharger runs an idle station as a Charger until Hold passes, ctx ends
+// runCharger runs an idle station as a Charger until Hold has passed since
+// its boot, ctx ends
 // or the charger stops (the server ended its connection, and it does not
 // reconnect); only the last is a failure. The caller holds a place in dialing, which runCharger gives
 // back once connected.
@@ -270,14 +271,22 @@ func (o FleetOptions) runCharger(ctx context.Context, id string, dialing chan st
 		return StationReport{ID: id, Err: err}
 	}
 	t.connected.Add(1)
-	var expired <-chan time.Time
-	if o.Hold > 0 {
-		timer := time.NewTimer(o.Hold)
-		defer timer.Stop()
-		expired = timer.C
-	}
+	// An idle station holds for Hold once booted, as a plain one does:
+	// the charger boots on its own goroutine, and a short hold must not
+	// end before its BootNotification is answered.
 	select {
-	case <-expired:
+	case <-c.Booted():
+		var expired <-chan time.Time
+		if o.Hold > 0 {
+			timer := time.NewTimer(o.Hold)
+			defer timer.Stop()
+			expired = timer.C
+		}
+		select {
+		case <-expired:
+		case <-ctx.Done():
+		case <-c.Done():
+		}
 	case <-ctx.Done():
 	case <-c.Done():
 	}
