@@ -189,6 +189,14 @@ func (s *Server) callOn(ctx context.Context, l *link, action string, req, resp a
 	case answer := <-ch:
 		return decode(station, action, answer, resp)
 	case <-l.gone:
+		// A station may answer and close at once, as one that accepts a
+		// Reset does: its reader hands the answer over before it ends, so
+		// an answer waiting here came first, whichever case select chose.
+		select {
+		case answer := <-ch:
+			return decode(station, action, answer, resp)
+		default:
+		}
 		return fail("id "+id, l.why)
 	case <-ctx.Done():
 		return fail("id "+id+": no answer", ctx.Err())

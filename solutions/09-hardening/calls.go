@@ -178,6 +178,14 @@ func (s *Server) Call(ctx context.Context, station, action string, req, resp any
 	case answer := <-ch:
 		return decode(station, action, answer, resp)
 	case <-l.gone:
+		// A station may answer and close at once, as one that accepts a
+		// Reset does: its reader hands the answer over before it ends, so
+		// an answer waiting here came first, whichever case select chose.
+		select {
+		case answer := <-ch:
+			return decode(station, action, answer, resp)
+		default:
+		}
 		return fail("id "+id, l.why)
 	case <-ctx.Done():
 		return fail("id "+id+": no answer", ctx.Err())
