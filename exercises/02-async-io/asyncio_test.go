@@ -28,7 +28,10 @@ import (
 // that did nothing else before.
 
 const (
-	fleet   = 1000 // stations
+	// fleet is the stations of the thread tests: enough that a thread per
+	// station stands out from the bound (14) by far, few enough that the
+	// suite and its wrong turns stay cheap under -race.
+	fleet   = 400
 	workers = 8
 	// procs is GOMAXPROCS in the measuring process: the bound on threads is
 	// then the same on every machine, however many cores it has.
