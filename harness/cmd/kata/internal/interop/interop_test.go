@@ -21,8 +21,8 @@ import (
 )
 
 // TestInterop runs interop/check.mjs against the final server: as it
-// starts by default, with Basic auth (security profile 1) and an operator
-// token, and over TLS with Basic auth (profile 2). Every check must pass,
+// starts by default, and over TLS with Basic auth (security profile 2) and
+// an operator token. Every check must pass,
 // and the server, stopped with Ctrl-C, must end cleanly (under -race: with
 // no race found).
 func TestInterop(t *testing.T) {
@@ -43,8 +43,7 @@ func TestInterop(t *testing.T) {
 		tls        bool
 	}{
 		{name: "plain"},
-		{name: "basic auth and an API token", key: "interop-secret", token: "interop-token"},
-		{name: "TLS and basic auth", key: "interop-secret", tls: true},
+		{name: "TLS, basic auth and an API token", key: "interop-secret", token: "interop-token", tls: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
