@@ -1123,7 +1123,7 @@ func reportHarness(r step.Repo, st term.Style, tr *gotest.TestRun, width int) ta
 					failing = append(failing, strings.TrimPrefix(p.Name, r.Module+"/")+" "+test.Name)
 					t.breaches = append(t.breaches, breach{
 						what: fmt.Sprintf("%s: %s fails:\n%s", strings.TrimPrefix(p.Name, r.Module+"/"), test.Name,
-							term.Indent(strings.Join(term.LimitLines(gotest.Messages(test), 12, "go test -race shows them all"), "\n"), "  ")),
+							term.Indent(strings.Join(term.LimitLines(failureMessages(p.Tests, test), 12, "go test -race shows them all"), "\n"), "  ")),
 						todo: fmt.Sprintf("go test -race -run '^%s$' ./%s", test.Name, strings.TrimPrefix(p.Name, r.Module+"/")),
 					})
 				}
@@ -1143,4 +1143,23 @@ func reportHarness(r step.Repo, st term.Style, tr *gotest.TestRun, width int) ta
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "harness, stations", line, st.Dim("("+term.Seconds(tr.Elapsed.Seconds())+")"))
 	return t
+}
+
+// failureMessages are what a failed top-level test said, followed by what
+// each of its failed subtests said, under the subtest's name: a test that
+// fails only through its subtests says nothing itself.
+func failureMessages(tests []*gotest.TestResult, test *gotest.TestResult) []string {
+	out := gotest.Messages(test)
+	for _, sub := range tests {
+		if sub.Action != "fail" || !strings.HasPrefix(sub.Name, test.Name+"/") {
+			continue
+		}
+		if msgs := gotest.Messages(sub); len(msgs) > 0 {
+			out = append(out, sub.Name+":")
+			for _, m := range msgs {
+				out = append(out, "  "+m)
+			}
+		}
+	}
+	return out
 }

@@ -231,3 +231,24 @@ func TestReportHarnessCountsPastABuildFailure(t *testing.T) {
 		t.Errorf("the breach says %q; want vet's complaint in it", what)
 	}
 }
+
+// A test that fails only through a subtest says nothing itself: the
+// breach shows what the subtest said.
+func TestReportHarnessShowsSubtestFailures(t *testing.T) {
+	events := strings.Join([]string{
+		`{"Action":"start","Package":"m/a"}`,
+		`{"Action":"run","Package":"m/a","Test":"TestA"}`,
+		`{"Action":"run","Package":"m/a","Test":"TestA/TCP"}`,
+		`{"Action":"output","Package":"m/a","Test":"TestA/TCP","Output":"    a_test.go:83: Received unexpected error: disconnected\n"}`,
+		`{"Action":"fail","Package":"m/a","Test":"TestA/TCP","Elapsed":0}`,
+		`{"Action":"fail","Package":"m/a","Test":"TestA","Elapsed":0}`,
+		`{"Action":"fail","Package":"m/a","Elapsed":0}`,
+	}, "\n") + "\n"
+	tl := reportHarness(step.Repo{Module: "m"}, term.Style{}, gotest.ParseTestJSON([]byte(events)), 10)
+	if len(tl.breaches) != 1 {
+		t.Fatalf("breaches %v; want one, for TestA", tl.breaches)
+	}
+	if what := tl.breaches[0].what; !strings.Contains(what, "TestA/TCP:") || !strings.Contains(what, "unexpected error: disconnected") {
+		t.Errorf("the breach says %q; want the subtest's name and message in it", what)
+	}
+}
