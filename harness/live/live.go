@@ -145,23 +145,39 @@ type Hub struct {
 
 // station is one station as the view knows it.
 type station struct {
-	id        string
-	n         int
-	status    map[int]string // connector → status
-	firmware  string         // the last FirmwareStatusNotification's status
-	diag      string         // the last DiagnosticsStatusNotification's status
+	id      string
+	n       int
+	status  map[int]string // connector → status
+	waiting int
+	queued  int
+	// news is what few stations report (firmware, diagnostics, a
+	// transaction, a reboot): nil until one does, so that an idle
+	// station's entry stays small.
+	news      *stationNews
 	connected bool
-	waiting   int
-	queued    int
 	dirty     bool // changed since the last frame
+	bootSeen  bool // a BootNotification of it was seen
+}
+
+// stationNews is the rarer part of a station's state.
+type stationNews struct {
+	firmware string // the last FirmwareStatusNotification's status
+	diag     string // the last DiagnosticsStatusNotification's status
 	// sessions are the transactions running, by connector; booted is
 	// when the station last booted again, in ms since the hub's start, or
 	// 0: a station's first boot the hub sees is no news (its tile comes),
 	// the ones after are (a Reset rebooted it).
 	sessions map[int]*session
 	booted   int64
-	bootSeen bool
 	stopped  int // the last transaction stopped, whose late readings are not shown
+}
+
+// more returns st's news, made on first use.
+func (st *station) more() *stationNews {
+	if st.news == nil {
+		st.news = &stationNews{}
+	}
+	return st.news
 }
 
 // session is a transaction running on a connector, as its meter reads.
@@ -347,7 +363,7 @@ func (h *Hub) frameStartLocked() time.Time {
 func (h *Hub) stationLocked(id string) *station {
 	st, ok := h.stations[id]
 	if !ok {
-		st = &station{id: id, n: h.numberLocked(id), status: make(map[int]string), dirty: true}
+		st = &station{id: id, n: h.numberLocked(id), dirty: true} // status is made on its first StatusNotification
 		h.stations[id] = st
 		h.order = append(h.order, st)
 	}
@@ -389,40 +405,49 @@ func (h *Hub) stationSeen(id string, r report) {
 		// A station that boots has no transaction running: those it
 		// had, it stopped, or will report stopped.
 		if st.bootSeen {
-			st.booted = max(time.Since(h.start).Milliseconds(), 1)
+			st.more().booted = max(time.Since(h.start).Milliseconds(), 1)
 		}
-		st.bootSeen, st.sessions, st.dirty = true, nil, true
+		if st.news != nil {
+			st.news.sessions = nil
+		}
+		st.bootSeen, st.dirty = true, true
 		return
 	case txStarted:
-		if st.sessions == nil {
-			st.sessions = make(map[int]*session)
+		n := st.more()
+		if n.sessions == nil {
+			n.sessions = make(map[int]*session)
 		}
-		st.sessions[r.connector] = &session{base: r.meter.wh, last: r.meter.wh}
+		n.sessions[r.connector] = &session{base: r.meter.wh, last: r.meter.wh}
 		st.dirty = true
 		return
 	case txStopped:
-		st.stopped = r.tx
-		for c, s := range st.sessions {
+		n := st.more()
+		n.stopped = r.tx
+		for c, s := range n.sessions {
 			// A session whose id no reading told may be this one.
 			if s.tx == r.tx || s.tx == 0 {
-				delete(st.sessions, c)
+				delete(n.sessions, c)
 				st.dirty = true
 			}
 		}
 		return
 	case meterReading:
-		s := st.sessions[r.connector]
+		var s *session
+		if st.news != nil {
+			s = st.news.sessions[r.connector]
+		}
 		if s == nil {
-			if r.tx == 0 || r.tx == st.stopped || !r.meter.hasWh {
+			if r.tx == 0 || (st.news != nil && r.tx == st.news.stopped) || !r.meter.hasWh {
 				return // no transaction running: nothing to show
 			}
 			// A transaction that started before the hub: its energy is
 			// the register's.
-			if st.sessions == nil {
-				st.sessions = make(map[int]*session)
+			n := st.more()
+			if n.sessions == nil {
+				n.sessions = make(map[int]*session)
 			}
 			s = &session{register: true}
-			st.sessions[r.connector] = s
+			n.sessions[r.connector] = s
 		}
 		if r.tx != 0 {
 			s.tx = r.tx
@@ -437,13 +462,16 @@ func (h *Hub) stationSeen(id string, r report) {
 	switch r.kind {
 	case connectorStatus:
 		if st.status[r.connector] != r.status {
+			if st.status == nil {
+				st.status = make(map[int]string)
+			}
 			st.status[r.connector], st.dirty = r.status, true
 		}
 		return
 	case firmwareStatus:
-		field = &st.firmware
+		field = &st.more().firmware
 	case diagnosticsStatus:
-		field = &st.diag
+		field = &st.more().diag
 	default:
 		return
 	}
@@ -861,17 +889,21 @@ func fairShare(names []string, n int) []string {
 }
 
 func (st *station) out() stationOut {
-	out := stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued,
-		Firmware: st.firmware, Diagnostics: st.diag, Booted: st.booted}
+	out := stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued}
+	if st.news == nil {
+		return out
+	}
+	n := st.news
+	out.Firmware, out.Diagnostics, out.Booted = n.firmware, n.diag, n.booted
 	var wh, w float64
 	hasPower := false
-	for _, s := range st.sessions {
+	for _, s := range n.sessions {
 		wh += s.energy()
 		w += s.power
 		hasPower = hasPower || s.hasPower
 		out.Register = out.Register || s.register
 	}
-	if len(st.sessions) > 0 {
+	if len(n.sessions) > 0 {
 		out.KWh = new(math.Round(wh) / 1000) // to the Wh: the page shows no more
 	}
 	if hasPower {
