@@ -313,7 +313,9 @@ func serve(args []string) error {
 		apiOpts.NotConnected = notConnected(f.variant)
 	}
 	h := http.NewServeMux()
-	h.Handle("/api/", api.New(apiOpts))
+	operator := api.New(apiOpts)
+	h.Handle("/api/", operator)
+	h.Handle("/api", operator) // GET /api lists the API, without the redirect to /api/ a bare "/api/" pattern gives
 	h.Handle("GET /metrics", m.Handler())
 	page := view.Handler()
 	h.Handle("GET /{$}", page)
