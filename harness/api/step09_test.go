@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -110,5 +111,62 @@ func step09(t *testing.T) http.Handler {
 		Call:         srv.Call,
 		NotConnected: func(err error) bool { return errors.Is(err, hardening.ErrNotConnected) },
 		Logger:       discard,
+	})
+}
+
+// Every action GET /api lists, with its example body, through the API and
+// the final server to a simulated Charger (stations/station), which acts
+// on it as a charger does: each is answered, with what the schema allows,
+// and what the store keeps of the answers is there to read. On the
+// in-memory network in fake time.
+func TestEveryActionReachesACharger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &store.Memory{}
+		srv := hardening.New(hardening.Config{Backend: backend.New(backend.Options{Store: st}), Workers: 2})
+		l := kit.Serve(t, srv)
+		ch, err := station.StartCharger(t.Context(), "CS0001", station.ChargerOptions{Options: kit.Stations(l), Connectors: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ch.Close() })
+		<-ch.Booted()
+		synctest.Wait()
+		h := api.New(api.Options{Store: st, Call: srv.Call, Logger: discard,
+			NotConnected: func(err error) bool { return errors.Is(err, hardening.ErrNotConnected) }})
+
+		var index api.Index
+		if err := json.Unmarshal(request{target: "/api", status: 200}.run(t, h).Body.Bytes(), &index); err != nil {
+			t.Fatal(err)
+		}
+		if len(index.Actions) != 19 {
+			t.Fatalf("GET /api lists %d actions, want OCPP 1.6's 19 calls to a station", len(index.Actions))
+		}
+		for _, ac := range index.Actions {
+			if ac.Action == ocpp.ActionReset || ac.Action == ocpp.ActionUpdateFirmware {
+				continue // they reboot the charger: last, below
+			}
+			// (No t.Run in a bubble: the target names the action.)
+			request{method: "POST", target: "/api/stations/CS0001/" + ac.Action, body: string(ac.Example), status: 200}.run(t, h)
+			synctest.Wait()
+		}
+		for _, action := range []string{ocpp.ActionUpdateFirmware, ocpp.ActionReset} {
+			for _, ac := range index.Actions {
+				if ac.Action == action {
+					request{method: "POST", target: "/api/stations/CS0001/" + action, body: string(ac.Example), status: 200}.run(t, h)
+				}
+			}
+			time.Sleep(time.Minute) // the reboot
+			synctest.Wait()
+		}
+		// What the store kept of the Accepted answers.
+		request{target: "/api/stations/CS0001/local-list", status: 200, want: `"version": 1`}.run(t, h)
+		if err := ch.Err(); err != nil {
+			t.Errorf("the charger stopped: %v", err)
+		}
+		for _, c := range ch.Calls() {
+			if c.Err != nil {
+				t.Errorf("the charger's %s (id %s) failed: %v", c.Action, c.ID, c.Err)
+			}
+		}
 	})
 }
