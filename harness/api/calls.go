@@ -299,18 +299,8 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, action string, req an
 		if errors.As(err, &fe) {
 			reason = fe.Reason
 		}
-		out := errorBody{Error: fmt.Sprintf("%s request breaks the OCPP 1.6 schema: %s", action, reason)}
-		var (
-			fieldErr *ocpp.FieldError
-			typeErr  *json.UnmarshalTypeError
-		)
-		switch {
-		case errors.As(err, &fieldErr):
-			out.Field = fieldErr.Field
-		case errors.As(err, &typeErr):
-			out.Field = typeErr.Field
-		}
-		return http.StatusBadRequest, out
+		return http.StatusBadRequest, errorBody{
+			Error: fmt.Sprintf("%s request breaks the OCPP 1.6 schema: %s", action, reason), Field: fieldOf(err)}
 	}
 	return 0, errorBody{}
 }
@@ -448,22 +438,27 @@ func (a *api) outcome(reqCtx context.Context, station, action string, took time.
 // brokenAnswer is the 502 of an answer that breaks the OCPP 1.6 schema:
 // the station answered, but what it said is not passed on.
 func brokenAnswer(station, action string, code ocpp.ErrorCode, reason string, cause error) errorBody {
-	out := errorBody{
+	return errorBody{
 		Error: fmt.Sprintf("station %q answered %s with a payload that breaks the OCPP 1.6 schema (%s): %s; "+
 			"it is not passed on: the station may or may not have done what it was asked", station, action, code, reason),
-		Code: string(code),
+		Code: string(code), Field: fieldOf(cause),
 	}
+}
+
+// fieldOf names the field a payload's error is about: the schema's
+// violation, or a value of the wrong JSON type; "" if it names none.
+func fieldOf(err error) string {
 	var (
 		fieldErr *ocpp.FieldError
 		typeErr  *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(cause, &fieldErr):
-		out.Field = fieldErr.Field
-	case errors.As(cause, &typeErr):
-		out.Field = typeErr.Field
+	case errors.As(err, &fieldErr):
+		return fieldErr.Field
+	case errors.As(err, &typeErr):
+		return typeErr.Field
 	}
-	return out
+	return ""
 }
 
 // short writes d as people do: 5m rather than 5m0s.

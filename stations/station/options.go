@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"slices"
 	"time"
 
 	"github.com/ocppkata/kata/harness/ocpp"
@@ -124,31 +123,9 @@ func payloadError(id string, err error) *ocpp.CallError {
 // and lists the keys it does not know, as a real station does. No keys asked
 // means all of them.
 func configuration(keys []string) ocpp.GetConfigurationResponse {
-	type entry struct {
-		key, value string
-		readonly   bool
-	}
-	known := []entry{
-		{"HeartbeatInterval", "300", false},
-		{"MeterValueSampleInterval", "60", false},
-		{"NumberOfConnectors", "1", true},
-	}
-	var resp ocpp.GetConfigurationResponse
-	add := func(e entry) {
-		resp.ConfigurationKey = append(resp.ConfigurationKey, ocpp.KeyValue{Key: e.key, Readonly: e.readonly, Value: &e.value})
-	}
-	if len(keys) == 0 {
-		for _, e := range known {
-			add(e)
-		}
-		return resp
-	}
-	for _, key := range keys {
-		if i := slices.IndexFunc(known, func(e entry) bool { return e.key == key }); i >= 0 {
-			add(known[i])
-		} else {
-			resp.UnknownKey = append(resp.UnknownKey, key)
-		}
-	}
-	return resp
+	return getConfiguration([]configKey{
+		{name: "HeartbeatInterval", value: "300"},
+		{name: "MeterValueSampleInterval", value: "60"},
+		{name: "NumberOfConnectors", value: "1", readonly: true},
+	}, keys)
 }
