@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestInterop(t *testing.T) {
 			if tc.tls {
 				scheme = "wss://"
 			}
-			args := []string{filepath.Join(repo.Root, "interop", "check.mjs"), "--url", scheme + addr + "/ocpp", "--stations", "50"}
+			args := []string{filepath.Join(repo.Root, "interop", "check.mjs"), "--url", scheme + addr + "/ocpp", "--stations", strconv.Itoa(atOnce)}
 			if tc.key != "" {
 				args = append(args, "--key", tc.key)
 			}
@@ -193,11 +194,14 @@ func startServer(t *testing.T, bin, key, token, certs string) string {
 	}
 }
 
+// atOnce is how many charge points check.mjs's last check connects at once.
+const atOnce = 50
+
 // stationIDs are the identities check.mjs connects as with its default
-// prefix: the charge point its checks use, and the fifty of its last.
+// prefix: the charge point its checks use, and the atOnce of its last.
 func stationIDs() []string {
 	ids := []string{"INTEROP-CP"}
-	for i := 1; i <= 50; i++ {
+	for i := 1; i <= atOnce; i++ {
 		ids = append(ids, fmt.Sprintf("INTEROP-%03d", i))
 	}
 	return ids
