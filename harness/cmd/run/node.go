@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,14 @@ import (
 	"unicode"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/ocppkata/kata/harness/api"
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
+	"github.com/ocppkata/kata/harness/metrics"
+	"github.com/ocppkata/kata/harness/portmux"
+	"github.com/ocppkata/kata/harness/roster"
+	"github.com/ocppkata/kata/harness/store"
 )
 
 // maxNodeName bounds NODE: it travels in every routed call's headers and
@@ -173,4 +182,72 @@ func (n *natsLink) leave() error {
 	}
 	<-n.closed // Drain closes the connection at the latest at its timeout
 	return nil
+}
+
+// A node is the step's server and what make serve puts beside it on the
+// port, that needs to know the cluster: the operator API and the metrics.
+type node struct {
+	name     string
+	srv      steplink.Server
+	backend  *backend.Backend
+	store    store.Store
+	stations *portmux.Mux
+	// roster, in a cluster, tells which node holds each station; nil for
+	// a cluster of one, where the API and the metrics stay as they were
+	// before step 10.
+	roster *roster.Roster
+	// notConnected recognizes the step's ErrNotConnected.
+	notConnected func(error) bool
+}
+
+// newMetrics returns the node's metrics: in a cluster, with its name.
+func (n *node) newMetrics() *metrics.Metrics {
+	opts := metrics.Options{Stations: n.stations, Server: n.srv}
+	if n.roster != nil {
+		opts.Node = n.name
+	}
+	return metrics.New(opts)
+}
+
+// apiOptions returns the operator API's options, but its token and
+// logger. In a cluster, the station listings ask the roster, and each call
+// a station answers counts by its route: local if the station is
+// connected here, routed if another node holds it.
+func (n *node) apiOptions(m *metrics.Metrics) api.Options {
+	opts := api.Options{
+		Store: n.store, Connected: n.stations.IsConnected,
+		Registration: func(station string) string {
+			if n.roster != nil && !n.stations.IsConnected(station) {
+				// Another node's station, or nobody's: what this
+				// node's backend remembers of it may be stale. The
+				// node that holds it answers for it.
+				return ""
+			}
+			return string(n.backend.Registration(station))
+		},
+	}
+	if n.roster != nil {
+		opts.Cluster = n.roster
+	}
+	c, ok := n.srv.(stationCaller)
+	if !ok {
+		return opts
+	}
+	opts.NotConnected = n.notConnected
+	opts.Call = func(ctx context.Context, station, action string, req, resp any) error {
+		local := n.stations.IsConnected(station)
+		start := time.Now()
+		err := c.Call(ctx, station, action, req, resp)
+		took := time.Since(start)
+		m.ServerCall(action, err, took)
+		switch {
+		case n.roster == nil:
+		case local:
+			m.CallRoute(metrics.RouteLocal, err, took)
+		case !n.notConnected(err): // no node holds it: no route
+			m.CallRoute(metrics.RouteRouted, err, took)
+		}
+		return err
+	}
+	return opts
 }
