@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -121,15 +122,16 @@ func clusterBanner(natsURL, node string, fields []string) string {
 
 // natsLink is the node's connection to the cluster's broker.
 type natsLink struct {
-	conn   *nats.Conn
-	closed chan struct{} // closed when conn is
+	conn    *nats.Conn
+	closed  chan struct{} // closed when conn is
+	leaving atomic.Bool   // set by leave: a disconnection then is no news
 }
 
 // joinCluster connects to the NATS servers of list as node. A broker that
 // is not there at the start is an error: the node would otherwise serve as
 // a cluster of one without a word. Once connected, it reconnects forever.
 func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
-	closed := make(chan struct{})
+	n := &natsLink{closed: make(chan struct{})}
 	nc, err := nats.Connect(list,
 		nats.Name(node),
 		nats.MaxReconnects(-1),
@@ -138,6 +140,9 @@ func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
 		nats.MaxPingsOutstanding(natsMaxPingsOut),
 		nats.DrainTimeout(natsDrainTimeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if n.leaving.Load() {
+				return
+			}
 			logger.Warn("NATS: disconnected from the broker; reconnecting every second (meanwhile calls to the other nodes' stations fail, and theirs to this node's)", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -150,12 +155,13 @@ func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
 			}
 			logger.Warn("NATS: asynchronous error", "subject", subject, "err", err)
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(n.closed) }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL=%s: cannot join the cluster: %w; is a NATS server running there? (nats-server -p 4222 starts one; make cluster starts one with its nodes)", redactURLs(list), err)
 	}
-	return &natsLink{conn: nc, closed: closed}, nil
+	n.conn = nc
+	return n, nil
 }
 
 // Conn returns the connection, or nil for a cluster of one (n nil).
@@ -173,6 +179,7 @@ func (n *natsLink) leave() error {
 	if n == nil {
 		return nil
 	}
+	n.leaving.Store(true)
 	if err := n.conn.Drain(); err != nil {
 		n.conn.Close()
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) {
