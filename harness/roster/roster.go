@@ -18,11 +18,11 @@
 // no "disconnected", and a node that joins late knows nothing. Repairing
 // that takes snapshots and expiry, which is asking anyway, on a timer. Asking
 // costs a request to each node and an answer from each per listing: with 3
-// nodes of 3,000 stations, three answers of some 40 KB, a few milliseconds
-// of the brokers' and nodes' time, for an operator's listing rather than a
-// station's message. Its answer is as of now: a dead node's stations read
-// as not connected at once, as they are (they are on their way to another
-// node).
+// nodes of 3,000 stations, three answers of some 40 KB; BenchmarkHolders
+// measures 7 to 9 ms and 3 MB allocated per listing on a busy 2-core
+// machine, for an operator's listing rather than a station's message. Its
+// answer is as of now: a dead node's stations read as not connected at
+// once, as they are (they are on their way to another node).
 //
 // # Bounded
 //

@@ -40,7 +40,7 @@ func (s *stations) IsConnected(id string) bool {
 }
 
 // start starts the Roster of node, and closes it when the test ends.
-func start(t *testing.T, node string, st roster.Stations, nc *nats.Conn) *roster.Roster {
+func start(t testing.TB, node string, st roster.Stations, nc *nats.Conn) *roster.Roster {
 	t.Helper()
 	r, err := roster.New(roster.Options{Node: node, Stations: st, NATS: nc})
 	if err != nil {
