@@ -88,7 +88,11 @@ func (p *progressPrinter) print(now station.Progress) {
 func (p *progressPrinter) moves(now station.Progress) string {
 	var b strings.Builder
 	if p.cfg.reconnect {
-		fmt.Fprintf(&b, "; %d reconnects, %d moved, %d reconnecting", now.Reconnects, now.Moved, now.Reconnecting)
+		reconnects := "reconnects"
+		if now.Reconnects == 1 {
+			reconnects = "reconnect"
+		}
+		fmt.Fprintf(&b, "; %d %s, %d moved, %d reconnecting", now.Reconnects, reconnects, now.Moved, now.Reconnecting)
 	}
 	if len(now.OnEndpoint) > 1 {
 		names := endpointNames(p.cfg.urls)
