@@ -687,7 +687,11 @@ func (c *Charger) offline(reset bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st = nil
-	c.t.on(c.counted, -1)
+	if c.ctx.Err() == nil {
+		// A charger closed at the end of a run stays counted where it
+		// was: the fleet's last progress says where its stations ended.
+		c.t.on(c.counted, -1)
+	}
 	c.counted = ""
 	c.queue = nil
 	for _, k := range c.connectors {

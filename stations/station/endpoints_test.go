@@ -139,6 +139,7 @@ func TestFleetMovesOffADeadServer(t *testing.T) {
 		require.True(t, slices.ContainsFunc(progress, func(p station.Progress) bool {
 			return p.Reconnecting == 0 && p.Reconnects == 3 && p.Moved == 3 && slices.Equal(p.OnEndpoint, []int{6, 0})
 		}), "%+v", progress)
+		require.Equal(t, []int{6, 0}, progress[len(progress)-1].OnEndpoint, "the last progress says where the stations ended")
 	})
 }
 

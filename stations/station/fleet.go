@@ -118,7 +118,9 @@ type Progress struct {
 	Reconnects, Moved, Reconnecting int
 	// OnEndpoint, for chargers on several endpoints, is how many are
 	// booted on each now, in the order of FleetOptions.Endpoints; nil
-	// otherwise.
+	// otherwise. A charger closed (its Hold over, or the run's context
+	// ended) stays counted where it was, so that the last Progress says
+	// where the stations were at the end.
 	OnEndpoint []int
 	Elapsed    time.Duration
 }
