@@ -332,7 +332,11 @@ func (c *Charger) connectFirst(ctx context.Context) (*Station, error) {
 			first = err
 		}
 	}
-	if tries > 1 {
+	switch tries {
+	case 1:
+	case 2:
+		return nil, fmt.Errorf("%w; its other endpoint failed too", first)
+	default:
 		return nil, fmt.Errorf("%w; its %d other endpoints failed too", first, tries-1)
 	}
 	return nil, first

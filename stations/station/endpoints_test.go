@@ -167,6 +167,15 @@ func TestChargerSkipsRefusedEndpoint(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 1, r.Connected)
 			require.ErrorIs(t, r.Stations[1].Err, syscall.ECONNREFUSED)
+
+			// With Reconnect and nobody anywhere, it says so.
+			fo.Reconnect, fo.Endpoints = true, []string{urlB, urlC}
+			r, err = station.RunFleet(t.Context(), fo)
+			require.NoError(t, err)
+			require.Zero(t, r.Connected)
+			require.ErrorIs(t, r.Stations[0].Err, syscall.ECONNREFUSED)
+			require.ErrorContains(t, r.Stations[0].Err, "station CS0001: connect ws://b.test/ocpp/CS0001: ")
+			require.ErrorContains(t, r.Stations[0].Err, "; its other endpoint failed too")
 		})
 	})
 	t.Run("after a drop", func(t *testing.T) {
