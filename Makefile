@@ -76,6 +76,7 @@ help:
 	@echo '                [TLS_CLIENT_CA=FILE]      profile 3: each station presents a certificate of that CA whose CN is its id'
 	@echo '                [DB=FILE|memory] [ID_TAGS=FILE] [HEARTBEAT=S] [MAX_FRAME=B] [API_TOKEN=T] [REGISTRATION=R] [LOG=json] [LOG_LEVEL=debug] [PPROF=1]'
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
+	@echo '                [NATS_URL=nats://HOST:4222] [NODE=NAME]  one node of a cluster: the nodes share NATS and the store (step 10)'
 	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
 	@echo '  make cluster  [NODES=3] [ADDR=$(ADDR)] [NATS_ADDR=127.0.0.1:4222] [DB=FILE|postgres://…] [any make serve setting]'
 	@echo '                                          the final server as NODES nodes on this machine, over a NATS server of their own,'
@@ -173,7 +174,7 @@ carry:
 # in harness/internal/settings; a test of make test keeps this list to it.
 # API_TOKEN is not here: make hands it over in the environment, never on a
 # command line that ps shows.
-serve-settings := ADDR WORKERS SCALE AUTH_KEYS TLS_CERT TLS_KEY TLS_CLIENT_CA DB ID_TAGS HEARTBEAT MAX_FRAME REGISTRATION LOG LOG_LEVEL PPROF
+serve-settings := ADDR WORKERS SCALE AUTH_KEYS TLS_CERT TLS_KEY TLS_CLIENT_CA DB ID_TAGS HEARTBEAT MAX_FRAME NATS_URL NODE REGISTRATION LOG LOG_LEVEL PPROF
 comma := ,
 # quote puts a value in single quotes for the shell, whatever it holds.
 quote = '$(subst ','\'',$(1))'

@@ -57,6 +57,8 @@ type serveFlags struct {
 	logLevel     slog.Level
 	registration string
 	pprof        bool
+	natsURL      string // "": a cluster of one
+	node         string // "": nodeName's default
 }
 
 // parseServeFlags reads serve's flags, with their environment fallbacks.
@@ -98,6 +100,7 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 	f.addr, f.authKeys, f.db, f.idTags = *values["ADDR"], *values["AUTH_KEYS"], *values["DB"], *values["ID_TAGS"]
 	f.apiToken, f.log, f.registration, f.pprof = *values["API_TOKEN"], *values["LOG"], *values["REGISTRATION"], *pprof
 	f.tlsCert, f.tlsKey, f.tlsClientCA = *values["TLS_CERT"], *values["TLS_KEY"], *values["TLS_CLIENT_CA"]
+	f.natsURL, f.node = strings.TrimSpace(*values["NATS_URL"]), *values["NODE"]
 	var err error
 	if f.workers, err = strconv.Atoi(*values["WORKERS"]); err != nil {
 		return f, fmt.Errorf("-workers %q: want a number of workers", *values["WORKERS"])
@@ -115,6 +118,14 @@ func parseServeFlags(args []string, getenv func(string) string) (serveFlags, err
 		return f, fmt.Errorf("-max-frame %q: want bytes, 1 or more (0: the step's default)", *values["MAX_FRAME"])
 	}
 	if err := checkServeFlags(f.workers, f.scale); err != nil {
+		return f, err
+	}
+	if f.natsURL != "" {
+		if err := checkNATSURL(f.natsURL); err != nil {
+			return f, err
+		}
+	}
+	if err := checkNodeName(f.node); err != nil {
 		return f, err
 	}
 	switch {
@@ -254,6 +265,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCluster(f.natsURL, linked.Step, fields); err != nil {
+		return err
+	}
 	var tlsConf *tls.Config
 	if f.tlsCert != "" {
 		if tlsConf, err = tlsauth.ServerConfig(f.addr, f.tlsCert, f.tlsKey, f.tlsClientCA, time.Now()); err != nil {
@@ -284,12 +298,21 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
 	}
+	node := nodeName(f.node, l.Addr())
+	var cluster *natsLink
+	if f.natsURL != "" {
+		if cluster, err = joinCluster(f.natsURL, node, logger); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	muxOpts := portmux.Options{MaxConns: maxConns(openFileLimit()), Logger: logger, TLS: tlsConf}
 	if f.tlsClientCA != "" {
 		muxOpts.Admit = tlsauth.CheckStation
 	}
 	mux := portmux.New(l, muxOpts)
-	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame})
+	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame,
+		Node: node, NATS: cluster.Conn()})
 	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
 	obs.m.Store(m)
 	_, calls := srv.(stationCaller)
@@ -333,7 +356,7 @@ func serve(args []string) error {
 	web := &http.Server{Handler: withTLS(guard.New(h, guard.Options{Token: f.apiToken, Logger: logger})), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug), ConnContext: tlsContext}
 
-	printBanner(os.Stderr, f, l.Addr(), auth, where)
+	printBanner(os.Stderr, f, l.Addr(), auth, where, clusterBanner(f.natsURL, node, fields))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -369,6 +392,9 @@ func serve(args []string) error {
 	view.Close() // tells the pages' event streams to end, before web.Close cuts them
 	web.Close()
 	mux.Close()
+	// The broker last but the store: the step's server has let its
+	// subscriptions go, and what it published is flushed.
+	err = errors.Join(err, cluster.leave())
 	err = errors.Join(err, st.Close())
 	fmt.Fprint(os.Stderr, servedSummary(b.Stats(), b.Totals(), f.workers))
 	if err != nil {
@@ -415,7 +441,7 @@ func notConnected(v string) func(error) bool {
 }
 
 // printBanner says what runs where.
-func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, where string) {
+func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, where, cluster string) {
 	st := term.StyleFor(os.Stderr)
 	whose := "the reference solution (solutions/" + linked.Name + ")"
 	if f.variant == "starter" {
@@ -443,6 +469,9 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 	}
 	fmt.Fprintf(w, "%s · metrics: %s://%s/metrics\n", api, web, addr)
 	fmt.Fprintf(w, "%s\n", st.Bold(live))
+	if cluster != "" {
+		fmt.Fprintf(w, "%s\n", cluster)
+	}
 	stations := fmt.Sprintf("make stations N=10 URL=%s://%s/ocpp", ws, addr)
 	if auth.keys != nil {
 		fmt.Fprintf(w, "%s\n", auth.banner(f.variant == "starter", f.tlsCert != ""))

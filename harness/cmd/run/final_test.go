@@ -44,6 +44,11 @@ func TestServeFlagsRefused(t *testing.T) {
 		{[]string{"-tls-cert", "server.pem"}, "TLS needs both TLS_CERT (the certificate) and TLS_KEY"},
 		{[]string{"-tls-key", "server-key.pem"}, "TLS needs both TLS_CERT (the certificate) and TLS_KEY"},
 		{[]string{"-tls-client-ca", "ca.pem"}, "TLS_CLIENT_CA (security profile 3) needs TLS"},
+		{[]string{"-nats-url", "127.0.0.1:4222"}, `-nats-url "127.0.0.1:4222": want nats://HOST:PORT`},
+		{[]string{"-nats-url", "nats://a:4222,http://b:4222"}, "want nats://HOST:PORT"},
+		{[]string{"-nats-url", "nats://kata:s3cret@a:4222,b"}, `"nats://kata:xxxxx@a:4222,b"`},
+		{[]string{"-node", "n1\nn2"}, "want a name without control characters"},
+		{[]string{"-node", strings.Repeat("n", 65)}, "at most 64 bytes"},
 	}
 	for _, tt := range tests {
 		_, err := parseServeFlags(tt.args, func(string) string { return "" })

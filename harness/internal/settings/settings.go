@@ -53,6 +53,8 @@ func All() []Setting {
 		{Make: "ID_TAGS", Flag: "id-tags", Env: "OCPP_ID_TAGS", Kind: File, Usage: "a file of idTags to authorize, one a line: tag [status] [expiry]; none: every tag is accepted"},
 		{Make: "HEARTBEAT", Flag: "heartbeat", Env: "OCPP_HEARTBEAT", Default: "0", Usage: "the heartbeat interval BootNotification answers give, in seconds; 0: 300"},
 		{Make: "MAX_FRAME", Flag: "max-frame", Env: "OCPP_MAX_FRAME", Default: "0", Usage: "the largest frame a station may send, in bytes; 0: the step's default (step 09 on)"},
+		{Make: "NATS_URL", Flag: "nats-url", Env: "OCPP_NATS_URL", Usage: "the NATS server the nodes of a cluster share, nats://HOST:4222 (several: comma-separated): the server joins it as one node (step 10 on)"},
+		{Make: "NODE", Flag: "node", Env: "OCPP_NODE", Usage: "this node's name in the cluster; default HOSTNAME:PORT, this machine's short hostname and the port the server listens on"},
 		{Make: "API_TOKEN", Flag: "api-token", Env: "OCPP_API_TOKEN", Kind: Secret, Usage: "the operator side (API, live view, metrics, profiles) wants this token"},
 		{Make: "REGISTRATION", Flag: "registration", Env: "OCPP_REGISTRATION", Default: "Accepted", Usage: "what BootNotification answers: Accepted, Pending or Rejected"},
 		{Make: "LOG", Flag: "log", Env: "LOG", Usage: "the log format: text or json; default text on a terminal, json otherwise"},

@@ -116,9 +116,11 @@ func serveFlags(s step.Step, set map[string]string) ([]string, error) {
 		scale = f
 	}
 	set["WORKERS"], set["SCALE"] = fmt.Sprint(workers), fmt.Sprint(scale)
-	if set["AUTH_KEYS"] != "" {
-		if err := checkAuth(s); err != nil {
-			return nil, err
+	for _, n := range needs {
+		if set[n.setting] != "" {
+			if err := checkNeed(s, n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var args []string
@@ -154,24 +156,39 @@ func serveFlags(s step.Step, set map[string]string) ([]string, error) {
 	return args, nil
 }
 
-// checkAuth refuses AUTH_KEYS for a step whose server has no
-// authentication, rather than serve every station without asking. A step
-// has it when its solution's Config has AuthKeys; the learner's code is
-// judged by the same step, and its build says so if the field is gone.
-func checkAuth(s step.Step) error {
-	if slices.Contains(optionalFields(filepath.Join(s.Repo.Root, s.SolutionDir())), "AuthKeys") {
+// A need is a setting that only a step whose solution's Config has a field
+// can use: another step's server would run without it, and say nothing.
+type need struct {
+	setting, field string
+	lacks          string // what a step without the field has not: "no authentication"
+	or             string // what the operator can do instead, after "or"
+}
+
+// needs are the settings that only some steps can use.
+var needs = []need{
+	{"AUTH_KEYS", "AuthKeys", "no authentication", "leave AUTH_KEYS out to serve without it"},
+	{"NATS_URL", "NATS", "no cluster (its Config has no NATS)", "leave NATS_URL out to serve as one server"},
+}
+
+// checkNeed refuses n's setting for a step whose server cannot use it,
+// rather than serve without it: without authentication every station, as
+// a cluster of one the stations of one node. A step can when its
+// solution's Config has the field; the learner's code is judged by the
+// same step, and its build says so if the field is gone.
+func checkNeed(s step.Step, n need) error {
+	if slices.Contains(optionalFields(filepath.Join(s.Repo.Root, s.SolutionDir())), n.field) {
 		return nil
 	}
 	first := "no step of the kata has it yet"
 	if steps, err := step.Load(s.Repo); err == nil {
 		for _, o := range steps {
-			if slices.Contains(optionalFields(filepath.Join(o.Repo.Root, o.SolutionDir())), "AuthKeys") {
-				first = fmt.Sprintf("AUTH_KEYS needs step %02d or later", o.Num)
+			if slices.Contains(optionalFields(filepath.Join(o.Repo.Root, o.SolutionDir())), n.field) {
+				first = fmt.Sprintf("%s needs step %02d or later", n.setting, o.Num)
 				break
 			}
 		}
 	}
-	return fmt.Errorf("step %02d has no authentication: %s (or leave AUTH_KEYS out to serve without it)", s.Num, first)
+	return fmt.Errorf("step %02d has %s: %s (or %s)", s.Num, n.lacks, first, n.or)
 }
 
 // DefaultServeWorkers is the pool make serve asks for. The backend's calls
@@ -248,7 +265,7 @@ func init() {
 
 // optionalConfig lists the fields of harness/cmd/run's Config that only some
 // steps' Config has; the link copies those the step declares.
-var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize"}
+var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize", "Node", "NATS"}
 
 // stepSource parses the non-test Go files of the step package in dir. It
 // reads the source rather than compiling it: a package that does not parse

@@ -11,8 +11,9 @@ import (
 	"github.com/ocppkata/kata/harness/cmd/kata/internal/step"
 )
 
-// authRepo is a repository of two steps: 04, whose Config has no AuthKeys,
-// and 09, whose Config has it.
+// authRepo is a repository of three steps: 04, whose Config has no
+// AuthKeys, 09, whose Config has it, and 10, whose Config has Node and NATS
+// too.
 func authRepo(t *testing.T) step.Repo {
 	t.Helper()
 	r := step.Repo{Root: t.TempDir(), Module: "example.test/kata"}
@@ -24,6 +25,9 @@ func authRepo(t *testing.T) step.Repo {
 		"exercises/09-edge/server.go":    "package edge\n\ntype Config struct {\n\tQueueLimit int\n\tAuthKeys map[string]string\n}\n",
 		"solutions/09-edge/server.go":    "package edge\n\ntype Config struct {\n\tQueueLimit int\n\tAuthKeys map[string]string\n}\n",
 		"solutions/09-edge/edge_test.go": "package edge\n\ntype Config struct{ NotThis int }\n",
+		"exercises/10-nodes/step.json":   `{"title": "Nodes"}`,
+		"exercises/10-nodes/server.go":   "package nodes\n\ntype Config struct {\n\tAuthKeys map[string]string\n\tNode string\n\tNATS *nats.Conn\n}\n",
+		"solutions/10-nodes/server.go":   "package nodes\n\ntype Config struct {\n\tAuthKeys map[string]string\n\tNode string\n\tNATS *nats.Conn\n}\n",
 	}
 	for name, text := range files {
 		path := filepath.Join(r.Root, name)
@@ -37,23 +41,27 @@ func authRepo(t *testing.T) step.Repo {
 	return r
 }
 
-func TestCheckAuth(t *testing.T) {
+func TestCheckNeed(t *testing.T) {
 	r := authRepo(t)
+	auth, cluster := needs[0], needs[1]
 	tests := []struct {
 		step    step.Step
+		need    need
 		wantErr string
 	}{
-		{step.Step{Num: 4, Name: "04-idle", Repo: r}, "step 04 has no authentication: AUTH_KEYS needs step 09 or later"},
-		{step.Step{Num: 9, Name: "09-edge", Repo: r}, ""},
+		{step.Step{Num: 4, Name: "04-idle", Repo: r}, auth, "step 04 has no authentication: AUTH_KEYS needs step 09 or later"},
+		{step.Step{Num: 9, Name: "09-edge", Repo: r}, auth, ""},
+		{step.Step{Num: 9, Name: "09-edge", Repo: r}, cluster, "step 09 has no cluster (its Config has no NATS): NATS_URL needs step 10 or later"},
+		{step.Step{Num: 10, Name: "10-nodes", Repo: r}, cluster, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.step.Name, func(t *testing.T) {
-			err := checkAuth(tt.step)
+		t.Run(tt.step.Name+" "+tt.need.setting, func(t *testing.T) {
+			err := checkNeed(tt.step, tt.need)
 			switch {
 			case tt.wantErr == "" && err != nil:
-				t.Errorf("checkAuth: %v; want none: the step's Config has AuthKeys", err)
+				t.Errorf("checkNeed: %v; want none: the step's Config has %s", err, tt.need.field)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("checkAuth: %v; want %q: serving without authentication when it was asked for is worse than not serving", err, tt.wantErr)
+				t.Errorf("checkNeed: %v; want %q: serving without what was asked for is worse than not serving", err, tt.wantErr)
 			}
 		})
 	}
@@ -71,6 +79,8 @@ func TestLinkStep(t *testing.T) {
 			"IdleTimeout: c.IdleTimeout})", `StarterFields: []string{"IdleTimeout"}`, `SolutionFields: []string{"IdleTimeout"}`}},
 		{step.Step{Num: 9, Name: "09-edge", Repo: r}, []string{
 			"QueueLimit: c.QueueLimit, AuthKeys: c.AuthKeys})", `SolutionFields: []string{"QueueLimit", "AuthKeys"}`}},
+		{step.Step{Num: 10, Name: "10-nodes", Repo: r}, []string{
+			"AuthKeys: c.AuthKeys, Node: c.Node, NATS: c.NATS})", `SolutionFields: []string{"AuthKeys", "Node", "NATS"}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.step.Name, func(t *testing.T) {
