@@ -39,10 +39,10 @@ type clusterNode struct {
 // the same serve flags (those after --), and so the same store.
 //
 // A node that exits on its own is reported and the others go on: that is
-// how a node's death is tried out. The first INT, TERM or HUP reaches every
-// node (they share this process's group, which kata signals), and cluster
-// waits for all of them before it stops the broker; a second one forces
-// them.
+// how a node's death is tried out. cluster passes the first INT, TERM or
+// HUP it gets on to every node (each in a process group of its own, which
+// a terminal's Ctrl-C does not reach) and waits for all of them before it
+// stops the broker; a second one kills them.
 func cluster(args []string) error {
 	fs := steplink.NewFlags("cluster")
 	n := fs.Int("nodes", 3, "how many nodes")
@@ -90,7 +90,7 @@ func cluster(args []string) error {
 		}
 		node.cmd = exec.Command(os.Args[0], nodeArgs...)
 		node.cmd.Stdin = nil
-		dieWithParent(node.cmd)
+		ownGroup(node.cmd)
 		stderr, err := node.cmd.StderrPipe()
 		if err != nil {
 			return fmt.Errorf("%s: %w", node.name, err)
@@ -153,8 +153,6 @@ func cluster(args []string) error {
 // all, and forces them with a second signal.
 func stopCluster(nodes []*clusterNode, sig os.Signal, signals <-chan os.Signal) error {
 	fmt.Fprintf(os.Stderr, "\nstopping %d nodes, then the NATS server (Ctrl-C again to force)…\n", len(nodes))
-	// Signals from the terminal or from kata reach the nodes already (they
-	// share the process group); one sent to cluster alone does not.
 	stopNodes(nodes, sig)
 	all := make(chan struct{})
 	go func() {
@@ -230,7 +228,7 @@ func printClusterBanner(w io.Writer, st term.Style, nodes []*clusterNode, natsUR
 	urls := make([]string, len(nodes))
 	for i, node := range nodes {
 		urls[i] = fmt.Sprintf("%s://%s/ocpp", ws, node.addr)
-		fmt.Fprintf(w, "  %-6s stations %s/{id} · live view %s://%s/ · API %s://%s/api/stations\n", node.name, urls[i], web, node.addr, web, node.addr)
+		fmt.Fprintf(w, "  %-6s pid %-7d stations %s/{id} · live view %s://%s/ · API %s://%s/api/stations\n", node.name, node.cmd.Process.Pid, urls[i], web, node.addr, web, node.addr)
 	}
 	fmt.Fprintf(w, "%s\n", st.Dim("any node's API lists every station and calls any of them; kill one node (kill -9 its pid) and its stations move"))
 	fmt.Fprintf(w, "%s\n\n", st.Dim(fmt.Sprintf("in another terminal: make stations N=300 MODE=idle RECONNECT=1 URL=%s · Ctrl-C stops all", strings.Join(urls, ","))))
@@ -339,7 +337,7 @@ func exitReason(err error) string {
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by " + ws.Signal().String()
+			return fmt.Sprintf("killed by signal %d, %v", int(ws.Signal()), ws.Signal())
 		}
 		return fmt.Sprintf("exit status %d", exit.ExitCode())
 	}

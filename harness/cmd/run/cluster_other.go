@@ -1,10 +1,9 @@
-//go:build !linux
+//go:build !unix
 
 package main
 
 import "os/exec"
 
-// dieWithParent does nothing where the kernel cannot stop a child with its
-// parent: Ctrl-C reaches the nodes all the same, through their process
-// group.
-func dieWithParent(cmd *exec.Cmd) {}
+// ownGroup does nothing where there are no process groups: cluster stops
+// its nodes itself.
+func ownGroup(cmd *exec.Cmd) {}
