@@ -45,7 +45,10 @@ func serveCommand(rawURL string) string {
 // server that c points to, instead of the chain of wrapped errors a network
 // failure comes with, and what to try.
 func explain(st station.StationReport, c config) (why, hint string) {
-	err, rawURL := st.Err, c.url
+	err, rawURL := st.Err, st.Endpoint
+	if rawURL == "" {
+		rawURL = c.urls[0]
+	}
 	serveHint := serveHint(rawURL)
 	var dns *net.DNSError
 	var hs *station.HandshakeError

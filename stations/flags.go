@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,12 +20,14 @@ import (
 // config is what the command line asks for.
 type config struct {
 	n, first, messages int
-	url                string
-	mode               station.Mode
-	hold, answerDelay  time.Duration
-	noAnswer           bool
-	reconnect          bool
-	timeout            time.Duration
+	// url is -url as given; urls its endpoints, split at the commas.
+	url               string
+	urls              []string
+	mode              station.Mode
+	hold, answerDelay time.Duration
+	noAnswer          bool
+	reconnect         bool
+	timeout           time.Duration
 	// keysFile and key are the credentials the stations send: each its own
 	// key from the file, or every station the one key. keys is the file's
 	// content, read by check.
@@ -50,7 +53,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&c.n, "n", 10, "number of stations")
-	fs.StringVar(&c.url, "url", "ws://127.0.0.1:8080/ocpp", "the central system's endpoint; each station appends /{id}")
+	fs.StringVar(&c.url, "url", "ws://127.0.0.1:8080/ocpp", "the central system's endpoint; each station appends /{id}.\n"+
+		"Several, comma-separated, share the stations out: station 1 on the first, 2 on the second, …")
 	fs.StringVar(&mode, "mode", string(station.LockStep), "lockstep: the 14-call charging session on every station\n"+
 		"pipelined: MeterValues sent without waiting for answers\n"+
 		"flood: station 1 floods, the others run sessions\n"+
@@ -63,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.answerDelay, "answer-delay", 0, "how long stations wait before answering the server's calls")
 	fs.BoolVar(&c.noAnswer, "no-answer", false, "never answer the server's calls")
 	fs.BoolVar(&c.reconnect, "reconnect", false, "idle stations connect again whenever their connection ends\n"+
-		"(the server was restarted), until the run does")
+		"(the server was restarted, or killed), to the next endpoint of -url, after a short random wait, until the run does")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "time limit for the whole run (default 5m, or -hold and a minute when -hold is longer)")
 	fs.StringVar(&c.keysFile, "auth-keys", "", "a file of identity:password lines: each station sends its own key\n"+
 		"with HTTP Basic auth (a station with no line sends none)")
@@ -128,9 +132,23 @@ func (c *config) check(mode string, rest []string, timeoutSet bool) error {
 	case c.hold >= c.timeout:
 		c.timeout = c.hold + time.Minute
 	}
-	u, err := url.Parse(c.url)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return fmt.Errorf("-url %q: want a WebSocket URL such as ws://127.0.0.1:8080/ocpp", c.url)
+	c.urls = strings.Split(c.url, ",")
+	var u *url.URL
+	for i, raw := range c.urls {
+		c.urls[i] = strings.TrimSpace(raw)
+		each, err := url.Parse(c.urls[i])
+		switch {
+		case err != nil || (each.Scheme != "ws" && each.Scheme != "wss") || each.Host == "":
+			if len(c.urls) > 1 {
+				return fmt.Errorf("-url: %q: want WebSocket URLs such as ws://127.0.0.1:8080/ocpp, separated by commas", c.urls[i])
+			}
+			return fmt.Errorf("-url %q: want a WebSocket URL such as ws://127.0.0.1:8080/ocpp", c.url)
+		case slices.Contains(c.urls[:i], c.urls[i]):
+			return fmt.Errorf("-url: %s is given twice", c.urls[i])
+		case u != nil && each.Scheme != u.Scheme:
+			return fmt.Errorf("-url: %s and %s: give all ws:// or all wss://", c.urls[0], c.urls[i])
+		}
+		u = each
 	}
 	if c.keysFile != "" {
 		if c.keys, err = authkeys.Load(c.keysFile); err != nil {

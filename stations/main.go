@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -97,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if note := cfg.certless(); note != "" {
 		fmt.Fprintf(stderr, "stations: %s\n", note)
 	}
+	if note := cfg.spread(); note != "" {
+		fmt.Fprintf(stderr, "stations: %s\n", note)
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 
@@ -113,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if report.Connected == 0 && !(wasInterrupted && len(report.Failures()) == 0) {
 		why, hint := explain(firstFailure(report), cfg)
-		fmt.Fprintf(stderr, "stations: no station could connect to %s: %s\n%s\n", cfg.url, why, hint)
+		fmt.Fprintf(stderr, "stations: no station could connect to %s: %s\n%s\n", strings.Join(cfg.urls, " or "), why, hint)
 		return exitFailed
 	}
 	fmt.Fprint(stdout, report.Summary())
@@ -165,7 +169,8 @@ func firstFailure(r *station.Report) station.StationReport {
 // fleet turns the flags into the fleet's options.
 func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 	o := station.FleetOptions{
-		Options:   station.Options{URL: c.url, Password: c.key, TLS: c.tlsFor},
+		Options:   station.Options{Password: c.key, TLS: c.tlsFor},
+		Endpoints: c.urls,
 		Passwords: c.keys,
 		Stations:  c.n,
 		FirstID:   c.first,
@@ -189,6 +194,24 @@ func (c config) fleet(progress func(station.Progress)) station.FleetOptions {
 		}
 	}
 	return o
+}
+
+// spread says how the stations are shared out over several endpoints, and
+// returns "" for one endpoint.
+func (c config) spread() string {
+	if len(c.urls) < 2 {
+		return ""
+	}
+	var each []string
+	for i, u := range c.urls {
+		n := c.n / len(c.urls)
+		if i < c.n%len(c.urls) {
+			n++
+		}
+		each = append(each, fmt.Sprintf("%d on %s", n, u))
+	}
+	return fmt.Sprintf("%d stations over %d endpoints, station i on endpoint i mod %d: %s",
+		c.n, len(c.urls), len(c.urls), strings.Join(each, ", "))
 }
 
 // lockedWriter lets the progress reporter and the signal's notice share

@@ -30,6 +30,10 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	refused := "ws://" + ln.Addr().String() + "/ocpp"
 	require.NoError(t, ln.Close())
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused2 := "ws://" + ln.Addr().String() + "/ocpp"
+	require.NoError(t, ln.Close())
 
 	tests := []struct {
 		name       string
@@ -42,6 +46,10 @@ func TestRun(t *testing.T) {
 		{"bad mode", []string{"-mode", "fast"}, exitUsage, `stations: -mode: unknown mode "fast" (want lockstep, pipelined, flood, deaf or idle)`},
 		{"no stations", []string{"-n", "0"}, exitUsage, "stations: -n 0: want at least 1 station"},
 		{"bad URL", []string{"-url", "http://x"}, exitUsage, `stations: -url "http://x": want a WebSocket URL`},
+		{"bad URL in a list", []string{"-url", "ws://a/ocpp,http://x"}, exitUsage, `stations: -url: "http://x": want WebSocket URLs such as ws://127.0.0.1:8080/ocpp, separated by commas`},
+		{"empty URL in a list", []string{"-url", "ws://a/ocpp,"}, exitUsage, `stations: -url: "": want WebSocket URLs`},
+		{"URL twice", []string{"-url", "ws://a/ocpp,ws://b/ocpp,ws://a/ocpp"}, exitUsage, "stations: -url: ws://a/ocpp is given twice"},
+		{"ws and wss", []string{"-url", "ws://a/ocpp,wss://b/ocpp"}, exitUsage, "stations: -url: ws://a/ocpp and wss://b/ocpp: give all ws:// or all wss://"},
 		{"contradiction", []string{"-no-answer", "-answer-delay", "1s"}, exitUsage, "-no-answer and -answer-delay contradict each other"},
 		{"hold without idle", []string{"-hold", "20s"}, exitUsage, "stations: -hold 20s: only idle stations hold; add -mode idle"},
 		{"reconnect without idle", []string{"-reconnect"}, exitUsage, "stations: -reconnect: only idle stations reconnect; add -mode idle"},
@@ -51,7 +59,10 @@ func TestRun(t *testing.T) {
 			"stations: -hold 2m0s is not shorter than -timeout 1m0s: the run would end before the stations; raise -timeout"},
 		{"refused", []string{"-n", "2", "-url", refused}, exitFailed,
 			"stations: no station could connect to " + refused + ": connection refused, nothing is listening there\n" +
-				"is the server running? try: make serve ADDR=" + ln.Addr().String() + "\n"},
+				"is the server running? try: make serve ADDR=" + strings.TrimSuffix(strings.TrimPrefix(refused, "ws://"), "/ocpp") + "\n"},
+		{"refused, two endpoints", []string{"-n", "2", "-url", refused + "," + refused2}, exitFailed,
+			"stations: no station could connect to " + refused + " or " + refused2 + ": connection refused, nothing is listening there\n" +
+				"is the server running? try: make serve ADDR=" + strings.TrimSuffix(strings.TrimPrefix(refused, "ws://"), "/ocpp") + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,6 +334,12 @@ func TestProgressPrinter(t *testing.T) {
 	booted.Answered = 2
 	charging := booted
 	charging.Calls, charging.Answered = 9, 9
+	spread := booted
+	spread.OnEndpoint = []int{1, 1}
+	dropped := spread
+	dropped.Reconnecting, dropped.OnEndpoint = 1, []int{1, 0}
+	moved := dropped
+	moved.Calls, moved.Answered, moved.Reconnecting, moved.Reconnects, moved.Moved, moved.OnEndpoint = 4, 4, 0, 1, 1, []int{2, 0}
 
 	tests := []struct {
 		name    string
@@ -365,6 +382,22 @@ func TestProgressPrinter(t *testing.T) {
 				"stations 2/2 connected, 9 calls answered, 0 failed, 5.0s\n",
 		},
 		{
+			name: "reconnecting over two endpoints",
+			cfg: config{mode: station.Idle, reconnect: true, timeout: defaultTimeout,
+				urls: []string{"ws://127.0.0.1:8091/ocpp", "ws://127.0.0.1:8092/ocpp"}},
+			reports: []station.Progress{at(spread, 1), at(dropped, 5), at(dropped, 6), at(moved, 9), at(moved, 20)},
+			want: "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 5m0s\n" +
+				"stations 2/2 connected, 2 calls answered, 0 failed; 0 reconnects, 0 moved, 1 reconnecting; now 1 on 127.0.0.1:8091, 0 on 127.0.0.1:8092, 5.0s\n" +
+				"stations 2/2 connected, 4 calls answered, 0 failed; 1 reconnect, 1 moved, 0 reconnecting; now 2 on 127.0.0.1:8091, 0 on 127.0.0.1:8092, 9.0s\n",
+		},
+		{
+			name:    "the same host twice",
+			cfg:     config{mode: station.Idle, urls: []string{"ws://127.0.0.1:8091/a", "ws://127.0.0.1:8091/b"}},
+			reports: []station.Progress{at(spread, 1), at(moved, 5)},
+			want: "stations 2/2 connected and booted, 1.0s: idle now, they stay connected until Ctrl-C, or the time limit of 0s\n" +
+				"stations 2/2 connected, 4 calls answered, 0 failed; now 2 on ws://127.0.0.1:8091/a, 0 on ws://127.0.0.1:8091/b, 5.0s\n",
+		},
+		{
 			name: "deaf",
 			cfg:  config{mode: station.Deaf},
 			reports: []station.Progress{
@@ -393,12 +426,58 @@ func TestProgressPrinter(t *testing.T) {
 	}
 }
 
+// Over two endpoints, the stations are shared out one by one; with
+// -reconnect, those of a server that dies without a word (kill -9) move to
+// the other, and the summary says how many moved, how long it took, and
+// where the stations were at the end.
+func TestRunEndpoints(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	a, b := newCentralSystem(t, nil), newCentralSystem(t, nil)
+	defer a.kill() // before goleak looks
+	defer b.kill()
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	go func() {
+		// Each station answers the server's call once booted: b dies once
+		// its two have, and the run ends once they have booted on a.
+		booted := func(n int) func(held, answers int) bool {
+			return func(_, answers int) bool { return answers >= n }
+		}
+		if !a.await(ctx, booted(2)) || !b.await(ctx, booted(2)) {
+			return
+		}
+		b.kill()
+		if a.await(ctx, booted(4)) {
+			cancel(signalled{os.Interrupt})
+		}
+	}()
+	var stdout, stderr bytes.Buffer
+	// The time limit only bounds a run that goes wrong.
+	args := []string{"-n", "4", "-url", a.url + "," + b.url, "-mode", "idle", "-reconnect", "-timeout", "30s"}
+	require.Equal(t, exitOK, run(ctx, args, &stdout, &stderr), "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.Contains(t, stderr.String(), "stations: 4 stations over 2 endpoints, station i on endpoint i mod 2: 2 on "+a.url+", 2 on "+b.url+"\n")
+	for _, want := range []string{
+		"4 stations (4 connected), mode idle\n",
+		// The server holds the status each charger sends after its boot:
+		// b's two were lost with it, a's cut off by the end of the run.
+		", 2 unanswered when their connection dropped (the stations reconnected)\n",
+		"stations on each endpoint, at the start → at the end: " + a.url + " 2 → 4, " + b.url + " 2 → 0\n",
+		"reconnects: 2, 2 stations moved to another endpoint; from the drop to booted again: p50 ",
+	} {
+		require.Contains(t, stdout.String(), want)
+	}
+	require.NotContains(t, stdout.String(), "failed:", "nothing failed")
+}
+
 // centralSystem is a small OCPP server on loopback TCP for the command's
 // tests: it answers the BootNotification of each station at once, then
 // sends the station a call of its own, and holds the station's later calls
 // until the station goes.
 type centralSystem struct {
 	url string
+	// kill stops the server as kill -9 does: nobody listens any more, and
+	// its connections end without a close frame. The test's end calls it.
+	kill func()
 
 	mu      sync.Mutex
 	held    int           // the stations' calls held unanswered
@@ -462,7 +541,7 @@ func startCentralSystem(t *testing.T, keys map[string]string, tlsConf *tls.Confi
 		defer close(served)
 		srv.Serve(ln)
 	}()
-	t.Cleanup(func() {
+	cs.kill = sync.OnceFunc(func() {
 		srv.Close()
 		<-served
 		mu.Lock()
@@ -472,6 +551,7 @@ func startCentralSystem(t *testing.T, keys map[string]string, tlsConf *tls.Confi
 		mu.Unlock()
 		handlers.Wait()
 	})
+	t.Cleanup(cs.kill)
 	return cs
 }
 

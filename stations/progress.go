@@ -3,6 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ocppkata/kata/stations/station"
@@ -44,7 +48,7 @@ func (p *progressPrinter) print(now station.Progress) {
 	}
 	at := now.Elapsed
 	now.Elapsed = 0
-	if now == p.last || (now.Connected == 0 && now.Calls == 0 && now.Done == 0) {
+	if same(now, p.last) || (now.Connected == 0 && now.Calls == 0 && now.Done == 0) {
 		return // nothing new
 	}
 	if p.cfg.mode == station.Idle && !p.settled && idleSettled(now) {
@@ -74,8 +78,50 @@ func (p *progressPrinter) print(now station.Progress) {
 	if p.settled {
 		planned = "" // booted idle stations (chargers) call as long as they stay: no plan
 	}
-	fmt.Fprintf(p.w, "stations %d/%d connected, %d%s calls answered, %d failed%s, %.1fs\n",
-		now.Connected, now.Stations, now.Answered, planned, now.Failed, deaf, at.Seconds())
+	fmt.Fprintf(p.w, "stations %d/%d connected, %d%s calls answered, %d failed%s%s, %.1fs\n",
+		now.Connected, now.Stations, now.Answered, planned, now.Failed, deaf, p.moves(now), at.Seconds())
+}
+
+// moves says, for reconnecting stations or several endpoints, how many
+// reconnected and moved, how many are on their way back, and how many are
+// on each endpoint now.
+func (p *progressPrinter) moves(now station.Progress) string {
+	var b strings.Builder
+	if p.cfg.reconnect {
+		reconnects := "reconnects"
+		if now.Reconnects == 1 {
+			reconnects = "reconnect"
+		}
+		fmt.Fprintf(&b, "; %d %s, %d moved, %d reconnecting", now.Reconnects, reconnects, now.Moved, now.Reconnecting)
+	}
+	if len(now.OnEndpoint) > 1 {
+		names := endpointNames(p.cfg.urls)
+		b.WriteString("; now")
+		for i, n := range now.OnEndpoint {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %d on %s", n, names[i])
+		}
+	}
+	return b.String()
+}
+
+// same reports whether two reports have the same counts.
+func same(a, b station.Progress) bool { return reflect.DeepEqual(a, b) }
+
+// endpointNames are short names of the endpoints, for a progress line:
+// their host and port when these tell them apart, otherwise the URLs.
+func endpointNames(urls []string) []string {
+	names := make([]string, len(urls))
+	for i, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || slices.Contains(names[:i], u.Host) {
+			return urls
+		}
+		names[i] = u.Host
+	}
+	return names
 }
 
 // idleSettled reports whether an idle fleet has nobody left dialing and

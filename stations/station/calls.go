@@ -115,7 +115,7 @@ func (s *Station) send(ctx context.Context, action string, req any) (string, *pe
 			// the station was closed, the write did not fail on its own.
 			err = fmt.Errorf("write %s (id %s): %w: %w", action, id, ErrClosed, err)
 		default:
-			err = fmt.Errorf("write %s (id %s): %w", action, id, err)
+			err = lost{fmt.Errorf("write %s (id %s): %w", action, id, err)}
 		}
 		s.breakConn(err)
 		return "", nil, fmt.Errorf("station %s: %w", s.id, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +38,13 @@ type ChargerOptions struct {
 	// Password. Answer must be nil: a charger answers the server's calls
 	// itself.
 	Options
+	// Endpoints, if not empty, are the central systems the charger may
+	// connect to, in place of Options.URL, as a charger that knows several
+	// addresses of its operator does: it connects to the first. With
+	// Reconnect, a charger that cannot connect at start tries the others in
+	// turn at once, and one whose connection ends connects to the next one
+	// in the list, round robin.
+	Endpoints []string
 	// Connectors is how many connectors the charger has, numbered from 1
 	// (DefaultConnectors if zero).
 	Connectors int
@@ -43,17 +52,38 @@ type ChargerOptions struct {
 	// connects again (DefaultRebootDelay if zero).
 	RebootDelay time.Duration
 	// Reconnect makes the charger connect again when its connection ends
-	// for any reason (the server said goodbye with 1001, or the network
-	// failed), as a charger in the field does: first after RebootDelay,
-	// then after twice the last wait, up to maxReconnectWait, until it is
-	// connected or closed. A transaction under way goes on, and its meter
-	// values with it. Without Reconnect, the charger stops, and Err says
-	// why.
+	// for any reason (the server said goodbye with 1001, closed the
+	// connection without one, or was killed, or the network failed), as a
+	// charger in the field does: to the next of its Endpoints, after a
+	// short wait with a random part (see backoff), then, while it cannot
+	// connect, to the next one after a wait twice as long, up to
+	// maxReconnectWait, until it is connected or closed. It boots again
+	// there; a transaction under way goes on, and its meter values with
+	// it. Without Reconnect, the charger stops, and Err says why.
 	Reconnect bool
 }
 
-// maxReconnectWait bounds the wait between two attempts to connect again.
-const maxReconnectWait = 15 * time.Second
+// How long a charger whose connection dropped waits before each attempt to
+// connect again (see backoff): about reconnectWait before the first, twice
+// as long before each next, up to maxReconnectWait.
+const (
+	reconnectWait    = 2 * time.Second
+	maxReconnectWait = 15 * time.Second
+)
+
+// backoff is how long a reconnecting charger waits before its attempt n
+// (from 0): between half and all of reconnectWait·2ⁿ, at most
+// maxReconnectWait. The random half is the jitter that spreads a fleet
+// over time: when a server dies, its thousands of chargers see their
+// connections end in the same millisecond, and must not all knock on the
+// next server in the same millisecond too.
+func backoff(n int) time.Duration {
+	d := maxReconnectWait
+	if n < 8 {
+		d = min(reconnectWait<<n, maxReconnectWait)
+	}
+	return d/2 + rand.N(d/2)
+}
 
 // ConnectorState is one connector of a Charger, as Connectors reports it.
 type ConnectorState struct {
@@ -69,6 +99,20 @@ type ConnectorState struct {
 	// Energy is the meter's reading, in Wh.
 	Energy int
 }
+
+// A Reconnect is a charger connecting again after its connection dropped:
+// from the endpoint it lost to the one it booted on again, and how long
+// that took.
+type Reconnect struct {
+	From, To string
+	// Took is from the end of the connection to the BootNotification
+	// accepted on the new one.
+	Took time.Duration
+}
+
+// Moved reports whether the charger booted on another endpoint than the
+// one it lost.
+func (r Reconnect) Moved() bool { return r.From != r.To }
 
 // Charger is a simulated charging station that acts on the central
 // system's calls as a charger does:
@@ -120,6 +164,8 @@ type Charger struct {
 	actions  map[string]handler     // what the charger does with a server's call, by action
 	triggers map[string]triggerFunc // what it sends for a TriggerMessage, by message
 
+	endpoints []string // where it may connect, at least one
+
 	ctx    context.Context // ends when Close begins
 	stop   context.CancelFunc
 	done   chan struct{} // closed when the charger's loop has ended
@@ -128,7 +174,12 @@ type Charger struct {
 	boots  sync.Once
 
 	mu         sync.Mutex
-	st         *Station     // the connection now; nil while offline
+	at         int       // the endpoint it is connected to, or tries: an index into endpoints
+	st         *Station  // the connection now; nil while offline
+	counted    string    // the endpoint the fleet's tally counts it on now, "" when none
+	dropped    time.Time // when its connection dropped, until it booted again; zero while it is not reconnecting
+	lostFrom   string    // the endpoint whose connection dropped, while dropped is set
+	reconnects []Reconnect
 	connectors []*connector // connector i+1; the slice never changes, the connectors' fields do
 	config     []configKey
 	rebooting  bool  // a Reset was accepted: the connection is about to end
@@ -242,14 +293,49 @@ func startCharger(ctx context.Context, id string, opts ChargerOptions, t *tally)
 	if opts.RebootDelay == 0 {
 		opts.RebootDelay = DefaultRebootDelay
 	}
+	for _, u := range opts.Endpoints {
+		if _, err := endpoint(u, id); err != nil {
+			return nil, fmt.Errorf("station %s: %w", id, err)
+		}
+	}
 	c := newCharger(id, opts, t)
-	st, err := dial(ctx, id, c.stationOptions(), t)
+	st, err := c.connectFirst(ctx)
 	if err != nil {
 		c.stop()
 		return nil, err
 	}
 	go c.run(st)
 	return c, nil
+}
+
+// connectFirst connects the charger for the first time: to its first
+// endpoint, or with Reconnect, if that fails, to each of the others in
+// turn, at once, as a charger that powers up goes down its list. If none
+// takes it, the error is the first endpoint's.
+func (c *Charger) connectFirst(ctx context.Context) (*Station, error) {
+	tries := 1
+	if c.opts.Reconnect {
+		tries = len(c.endpoints)
+	}
+	var first error
+	for i := range tries {
+		if i > 0 {
+			c.next()
+		}
+		st, err := c.dial(ctx)
+		switch {
+		case err == nil:
+			return st, nil
+		case ctx.Err() != nil:
+			return nil, err
+		case first == nil:
+			first = err
+		}
+	}
+	if tries > 1 {
+		return nil, fmt.Errorf("%w; its %d other endpoints failed too", first, tries-1)
+	}
+	return nil, first
 }
 
 func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
@@ -269,6 +355,10 @@ func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
 		diagnostics: ocpp.DiagnosticsIdle,
 		localList:   localList{entries: make(map[string]ocpp.IdTagInfo)},
 	}
+	c.endpoints = opts.Endpoints
+	if len(c.endpoints) == 0 {
+		c.endpoints = []string{opts.URL}
+	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
 	for i := range opts.Connectors {
 		c.connectors = append(c.connectors, &connector{id: i + 1, energy: c.p.meterStart})
@@ -278,11 +368,46 @@ func newCharger(id string, opts ChargerOptions, t *tally) *Charger {
 	return c
 }
 
-// stationOptions are the options of each of the charger's connections.
-func (c *Charger) stationOptions() Options {
+// dial opens a connection to the charger's endpoint now.
+func (c *Charger) dial(ctx context.Context) (*Station, error) {
 	o := c.opts.Options
 	o.Answer = c.answer
-	return o
+	c.mu.Lock()
+	o.URL = c.endpoints[c.at]
+	c.mu.Unlock()
+	return dial(ctx, c.id, o, c.t)
+}
+
+// next makes the next endpoint the charger's, round robin.
+func (c *Charger) next() {
+	c.mu.Lock()
+	c.at = (c.at + 1) % len(c.endpoints)
+	c.mu.Unlock()
+}
+
+// Endpoint returns the endpoint the charger is connected to, or, while it
+// is offline, the one it connects to next.
+func (c *Charger) Endpoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endpoints[c.at]
+}
+
+// Reconnects returns the charger's connections made again after its
+// connection dropped (see ChargerOptions.Reconnect), in order. A reset's
+// reboot is not among them.
+func (c *Charger) Reconnects() []Reconnect {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.reconnects)
+}
+
+// Reconnecting reports whether the charger's connection dropped and it has
+// not booted again since.
+func (c *Charger) Reconnecting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.dropped.IsZero()
 }
 
 // ID returns the charger's identity.
@@ -442,6 +567,7 @@ func (c *Charger) run(st *Station) {
 	defer close(c.done)
 	for {
 		reset, err := c.online(st)
+		ended := time.Now()
 		st.Close()
 		c.offline(reset)
 		if c.ctx.Err() != nil {
@@ -451,26 +577,26 @@ func (c *Charger) run(st *Station) {
 			c.fail(err)
 			return
 		}
-		if st = c.connectAgain(); st == nil {
+		if !reset {
+			c.drop(ended)
+		}
+		if st = c.connectAgain(reset); st == nil {
 			return
 		}
 	}
 }
 
-// connectAgain connects the charger again after its connection ended, once
-// RebootDelay has passed: once after a reset, as long as it takes with
-// Reconnect. It returns nil when it gives up, or Close was called.
-func (c *Charger) connectAgain() *Station {
-	wait := c.opts.RebootDelay
-	for {
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-c.ctx.Done():
-			timer.Stop()
+// connectAgain connects the charger again after its connection ended:
+// after a reset, to the same endpoint once RebootDelay has passed; after a
+// drop (or a reset after which it cannot connect), with Reconnect, to the
+// next endpoint after each backoff, as long as it takes. It returns nil when
+// it gives up, or Close was called.
+func (c *Charger) connectAgain(reset bool) *Station {
+	if reset {
+		if !c.sleep(c.opts.RebootDelay) {
 			return nil
 		}
-		st, err := dial(c.ctx, c.id, c.stationOptions(), c.t)
+		st, err := c.dial(c.ctx)
 		switch {
 		case err == nil:
 			return st
@@ -480,8 +606,71 @@ func (c *Charger) connectAgain() *Station {
 			c.fail(fmt.Errorf("connect again after a reset: %w", err))
 			return nil
 		}
-		wait = min(2*wait, maxReconnectWait)
+		c.drop(time.Now())
 	}
+	for n := 0; ; n++ {
+		c.next()
+		if !c.sleep(backoff(n)) {
+			return nil
+		}
+		st, err := c.dial(c.ctx)
+		switch {
+		case err == nil:
+			return st
+		case c.ctx.Err() != nil:
+			return nil
+		}
+	}
+}
+
+// sleep waits for d, and reports false if Close came first.
+func (c *Charger) sleep(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// drop records that the charger's connection ended at the time ended, for
+// the move that follows. A drop before it booted again after an earlier one
+// is part of that move.
+func (c *Charger) drop(ended time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dropped.IsZero() {
+		return
+	}
+	c.dropped, c.lostFrom = ended, c.endpoints[c.at]
+	if c.t != nil {
+		c.t.reconnecting.Add(1)
+	}
+}
+
+// arrived records that the server of the charger's endpoint accepted its
+// BootNotification: the fleet counts it there, and a move after a drop is
+// over.
+func (c *Charger) arrived() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counted = c.endpoints[c.at]
+	c.t.on(c.counted, 1)
+	if c.dropped.IsZero() {
+		return
+	}
+	r := Reconnect{From: c.lostFrom, To: c.counted, Took: time.Since(c.dropped)}
+	if c.t != nil {
+		c.t.reconnects.Add(1)
+		c.t.reconnecting.Add(-1)
+		if r.Moved() && !slices.ContainsFunc(c.reconnects, Reconnect.Moved) {
+			c.t.moved.Add(1)
+		}
+	}
+	c.reconnects = append(c.reconnects, r)
+	c.dropped, c.lostFrom = time.Time{}, ""
 }
 
 // fail records why the charger stopped.
@@ -498,6 +687,12 @@ func (c *Charger) offline(reset bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st = nil
+	if c.ctx.Err() == nil {
+		// A charger closed at the end of a run stays counted where it
+		// was: the fleet's last progress says where its stations ended.
+		c.t.on(c.counted, -1)
+	}
+	c.counted = ""
 	c.queue = nil
 	for _, k := range c.connectors {
 		if reset || k.tx != nil && !k.tx.open {
@@ -521,6 +716,7 @@ func (c *Charger) online(st *Station) (reset bool, err error) {
 	if err := l.boot(); err != nil {
 		return false, err
 	}
+	c.arrived()
 	c.boots.Do(func() { close(c.booted) })
 	l.statuses(nil)
 	l.retime()

@@ -1,12 +1,9 @@
 package station_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/stations/station"
 )
@@ -627,18 +623,14 @@ func TestFleetChargers(t *testing.T) {
 }
 
 // With Reconnect, a charger whose server went away connects again, with
-// waits that double, and its transaction goes on.
+// waits that double and vary, and its transaction goes on.
 func TestChargerReconnects(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	synctest.Test(t, func(t *testing.T) {
-		// The stations dial whichever server listens now.
-		var listening atomic.Pointer[memnet.Listener]
-		listening.Store(memnet.Listen())
-		opts := station.Options{URL: "ws://central.test/ocpp", Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return listening.Load().DialContext(ctx, network, addr)
-		}}
-		fc := newFakeCS(t, listening.Load(), fakeConfig{})
-		r := newRig(t, fc, opts, station.ChargerOptions{Reconnect: true})
+		const addr, url = "central.test:80", "ws://central.test/ocpp"
+		n := newNetwork()
+		fc := newFakeCS(t, n.listen(addr), fakeConfig{})
+		r := newRig(t, fc, station.Options{URL: url, Dial: n.DialContext}, station.ChargerOptions{Reconnect: true})
 		defer r.ch.Close()
 		require.Equal(t, accepted, r.ask(ocpp.ActionRemoteStartTransaction, remoteStart("OPERATOR1")))
 		r.next()
@@ -647,14 +639,29 @@ func TestChargerReconnects(t *testing.T) {
 		msg := websocket.FormatCloseMessage(websocket.CloseGoingAway, "restarting")
 		require.NoError(t, r.conn.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)))
 		synctest.Wait()
+		dropped := time.Now()
+		n.down(addr)
 		fc.Close()
 		time.Sleep(10 * time.Second)
-		listening.Store(memnet.Listen())
-		r.fc = newFakeCS(t, listening.Load(), fakeConfig{})
+		back := time.Now()
+		r.fc = newFakeCS(t, n.listen(addr), fakeConfig{})
 		defer r.fc.Close()
+		r.reconnected()
 
-		// Attempts after 2 s and 6 s failed; the one after 14 s connects.
-		require.Equal(t, 4*time.Second, r.reconnected())
+		// Each attempt came between half and all of a wait after the last:
+		// 2 s, then twice as long each time, up to 15 s. Those before the
+		// server was back were refused; the first one after connected.
+		dials := n.dialed()[1:] // the first connected at the start
+		last := dropped
+		for i, d := range dials {
+			wait := min(station.ReconnectWait<<i, station.MaxReconnectWait)
+			gap := d.at.Sub(last)
+			require.True(t, gap >= wait/2 && gap < wait, "attempt %d came %v after the one before, want between %v and %v", i+1, gap, wait/2, wait)
+			require.Equal(t, i == len(dials)-1, !d.at.Before(back), "attempt %d at %v, the server back at %v", i+1, d.at.Sub(dropped), back.Sub(dropped))
+			last = d.at
+		}
+		require.Equal(t, []station.Reconnect{{From: url, To: url, Took: last.Sub(dropped)}}, r.ch.Reconnects())
+
 		require.Equal(t, []string{"BootNotification", "StatusNotification 1 Charging"}, r.next())
 		require.Equal(t, firstTx, r.ch.Connectors()[0].Transaction)
 		time.Sleep(station.DefaultMeterValueSampleInterval)

@@ -44,7 +44,7 @@ var errOthersDone = errors.New("the other stations are done")
 // (there are no others to wait for), once its n calls are written. A stop
 // for any cause but errOthersDone cuts it short.
 func deaf(stop context.Context, id string, opts Options, n int, alone bool, t *tally) (rep StationReport) {
-	rep.ID = id
+	rep.ID, rep.Endpoint = id, opts.URL
 	d := &DeafReport{}
 	defer func() {
 		if rep.Connected {

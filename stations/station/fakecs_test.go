@@ -29,6 +29,8 @@ type fakeCS struct {
 	cfg  fakeConfig
 	// arrived receives every connection once its handshake is done.
 	arrived chan *fakeConn
+	// closeOnce makes a kill, which may come twice, close it once.
+	closeOnce sync.Once
 
 	mu    sync.Mutex
 	conns map[string]*fakeConn

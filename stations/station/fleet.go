@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,13 @@ const (
 type FleetOptions struct {
 	Options // URL, Dial, Password and Answer, shared by every station
 
+	// Endpoints, if not empty, are the central system's endpoints, in place
+	// of Options.URL: the fleet's i-th station (from 0) connects to
+	// Endpoints[i mod len(Endpoints)], so that they share the stations out
+	// one by one. With Reconnect, a charger goes on to the next endpoint,
+	// round robin, when its connection drops (see ChargerOptions.Endpoints).
+	Endpoints []string
+
 	// Passwords, if not nil, gives each station the password it sends, by
 	// station id, in place of Options.Password: a station with no entry
 	// sends none.
@@ -83,7 +91,8 @@ type FleetOptions struct {
 	Chargers bool
 	// Reconnect makes the Chargers connect again whenever their connection
 	// ends, until the run does (see ChargerOptions.Reconnect): a server
-	// restarted finds them back. It needs Chargers.
+	// restarted finds them back, and those of a server killed move to the
+	// next endpoint. It needs Chargers.
 	Reconnect bool
 	// Progress, if set, is called at most every ProgressEvery
 	// (DefaultProgressEvery if zero) and once at the end, never concurrently.
@@ -103,7 +112,17 @@ type Progress struct {
 	// In Deaf mode: the deaf station's calls written (none of the calls
 	// above), and its connections the server closed.
 	DeafFrames, DeafClosed int
-	Elapsed                time.Duration
+	// With Reconnect: the connections made again after one dropped (and
+	// booted on), the stations that moved to another endpoint so, and the
+	// stations whose connection dropped and that have not booted again.
+	Reconnects, Moved, Reconnecting int
+	// OnEndpoint, for chargers on several endpoints, is how many are
+	// booted on each now, in the order of FleetOptions.Endpoints; nil
+	// otherwise. A charger closed (its Hold over, or the run's context
+	// ended) stays counted where it was, so that the last Progress says
+	// where the stations were at the end.
+	OnEndpoint []int
+	Elapsed    time.Duration
 }
 
 // StationID is the id of the n-th station of a fleet: CS0001 for 1.
@@ -119,7 +138,7 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("station: fleet: %w", err)
 	}
-	t := &tally{}
+	t := newTally(o)
 	start := time.Now()
 	stopProgress := o.watch(t, start)
 
@@ -138,7 +157,7 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 		case o.Mode == Deaf && i == 0:
 			wg.Go(func() {
 				defer t.done.Add(1)
-				reports[i] = deaf(deafStop, StationID(o.FirstID), o.stationOptions(StationID(o.FirstID)), o.Messages, o.Stations == 1, t)
+				reports[i] = deaf(deafStop, StationID(o.FirstID), o.stationOptions(i), o.Messages, o.Stations == 1, t)
 			})
 		default:
 			wg.Go(func() {
@@ -152,12 +171,20 @@ func RunFleet(ctx context.Context, opts FleetOptions) (*Report, error) {
 	wg.Wait()
 	wall := time.Since(start)
 	stopProgress()
-	return newReport(o.Mode, reports, wall, ctx.Err() != nil), nil
+	return newReport(o, reports, wall, ctx.Err() != nil), nil
 }
 
 func (o FleetOptions) normalized() (FleetOptions, error) {
-	if _, err := endpoint(o.URL, "CS0001"); err != nil {
-		return o, err
+	if len(o.Endpoints) == 0 {
+		o.Endpoints = []string{o.URL}
+	}
+	for i, u := range o.Endpoints {
+		if _, err := endpoint(u, "CS0001"); err != nil {
+			return o, err
+		}
+		if slices.Contains(o.Endpoints[:i], u) {
+			return o, fmt.Errorf("endpoint %s given twice", u)
+		}
 	}
 	if o.Mode == "" {
 		o.Mode = LockStep
@@ -193,6 +220,9 @@ func (o FleetOptions) normalized() (FleetOptions, error) {
 	return o, nil
 }
 
+// chargers reports whether the fleet's stations are Chargers.
+func (o FleetOptions) chargers() bool { return o.Mode == Idle && o.Chargers }
+
 // planned is how many calls the fleet means to make.
 func (o FleetOptions) planned() int {
 	switch o.Mode {
@@ -224,18 +254,19 @@ const maxDialing = 256
 func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct{}, t *tally) StationReport {
 	defer t.done.Add(1)
 	id := StationID(o.FirstID + i)
+	opts := o.stationOptions(i)
 	select {
 	case dialing <- struct{}{}:
 	case <-ctx.Done():
-		return StationReport{ID: id, Err: ctx.Err()}
+		return StationReport{ID: id, Endpoint: opts.URL, Err: ctx.Err()}
 	}
-	if o.Mode == Idle && o.Chargers {
-		return o.runCharger(ctx, id, dialing, t)
+	if o.chargers() {
+		return o.runCharger(ctx, i, dialing, t)
 	}
-	s, err := dial(ctx, id, o.stationOptions(id), t)
+	s, err := dial(ctx, id, opts, t)
 	<-dialing
 	if err != nil {
-		return StationReport{ID: id, Err: err}
+		return StationReport{ID: id, Endpoint: opts.URL, Err: err}
 	}
 	t.connected.Add(1)
 	defer s.Close()
@@ -256,19 +287,22 @@ func (o FleetOptions) runStation(ctx context.Context, i int, dialing chan struct
 	default:
 		err = errors.New("unreachable: mode " + string(o.Mode))
 	}
-	return StationReport{ID: id, Connected: true, Calls: calls, Err: err}
+	return StationReport{ID: id, Endpoint: opts.URL, Connected: true, Calls: calls, Err: err}
 }
 
-// runCharger runs an idle station as a Charger until Hold has passed since
-// its boot, ctx ends
-// or the charger stops (the server ended its connection, and it does not
-// reconnect); only the last is a failure. The caller holds a place in dialing, which runCharger gives
-// back once connected.
-func (o FleetOptions) runCharger(ctx context.Context, id string, dialing chan struct{}, t *tally) StationReport {
-	c, err := startCharger(ctx, id, ChargerOptions{Options: o.stationOptions(id), Reconnect: o.Reconnect}, t)
+// runCharger runs the fleet's i-th station, an idle one, as a Charger
+// until Hold has passed since its boot, ctx ends or the charger stops (the
+// server ended its connection, and it does not reconnect); only the last is
+// a failure. Its endpoints are the fleet's, its own first. The caller holds
+// a place in dialing, which runCharger gives back once connected.
+func (o FleetOptions) runCharger(ctx context.Context, i int, dialing chan struct{}, t *tally) StationReport {
+	id := StationID(o.FirstID + i)
+	k := i % len(o.Endpoints)
+	endpoints := append(slices.Clone(o.Endpoints[k:]), o.Endpoints[:k]...)
+	c, err := startCharger(ctx, id, ChargerOptions{Options: o.stationOptions(i), Endpoints: endpoints, Reconnect: o.Reconnect}, t)
 	<-dialing
 	if err != nil {
-		return StationReport{ID: id, Err: err}
+		return StationReport{ID: id, Endpoint: endpoints[0], Err: err}
 	}
 	t.connected.Add(1)
 	// An idle station holds for Hold once booted, as a plain one does:
@@ -291,15 +325,18 @@ func (o FleetOptions) runCharger(ctx context.Context, id string, dialing chan st
 	case <-c.Done():
 	}
 	c.Close()
-	return StationReport{ID: id, Connected: true, Calls: c.Calls(), Err: c.Err()}
+	return StationReport{ID: id, Endpoint: c.Endpoint(), Connected: true, Calls: c.Calls(), Err: c.Err(),
+		Reconnects: c.Reconnects(), Reconnecting: c.Reconnecting()}
 }
 
-// stationOptions are the options of station id: the fleet's, with its own
-// password if the fleet gives each station one.
-func (o FleetOptions) stationOptions(id string) Options {
+// stationOptions are the options of the fleet's i-th station: the fleet's,
+// with its endpoint, and its own password if the fleet gives each station
+// one.
+func (o FleetOptions) stationOptions(i int) Options {
 	opts := o.Options
+	opts.URL = o.Endpoints[i%len(o.Endpoints)]
 	if o.Passwords != nil {
-		opts.Password = o.Passwords[id]
+		opts.Password = o.Passwords[StationID(o.FirstID+i)]
 	}
 	return opts
 }

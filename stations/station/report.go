@@ -20,8 +20,23 @@ type Report struct {
 	// CALLRESULT; Cut those still waiting when the run's context ended (an
 	// interrupt, a time limit), which are nobody's failure; Left those
 	// still waiting when the server went away (see StationReport.Left),
-	// nobody's failure either; Failed the others.
-	Calls, Answered, Failed, Cut, Left int
+	// nobody's failure either; Dropped, in a fleet of reconnecting
+	// chargers, those still waiting when their connection ended otherwise
+	// (the server was killed, the network failed), which the charger
+	// survives by connecting again; Failed the others.
+	Calls, Answered, Failed, Cut, Left, Dropped int
+	// Reconnect reports that the fleet's chargers reconnect. Reconnects
+	// counts their connections made again after one dropped, Moved the
+	// stations that booted again on another endpoint than the one they
+	// lost (once or more), and Reconnecting the stations still on their
+	// way back when the run ended. BackP50 and BackMax are how long the
+	// reconnects took, from the drop to the BootNotification accepted.
+	Reconnect                       bool
+	Reconnects, Moved, Reconnecting int
+	BackP50, BackMax                time.Duration
+	// Endpoints are the fleet's endpoints, and how many stations were on
+	// each at the start and at the end.
+	Endpoints []EndpointReport
 	// Ended reports that the run's context ended before every station was
 	// done: an interrupt or a time limit cut the run short.
 	Ended bool
@@ -30,9 +45,21 @@ type Report struct {
 	Wall          time.Duration // from the first dial to the last station's end
 }
 
+// EndpointReport is how many of a fleet's stations one endpoint had.
+type EndpointReport struct {
+	URL string
+	// Started counts the stations that the fleet gave it; Ended the
+	// stations that were connected to it last, and not reconnecting, when
+	// they were done.
+	Started, Ended int
+}
+
 // StationReport is what one station of a fleet did.
 type StationReport struct {
-	ID        string
+	ID string
+	// Endpoint is where the station was connected last, or tried to
+	// connect last if it never did.
+	Endpoint  string
 	Connected bool
 	Calls     []CallRecord
 	Err       error // why the station could not connect, or its first failure
@@ -46,17 +73,41 @@ type StationReport struct {
 	// Deaf is what the deaf station of a Deaf fleet did, once it had
 	// connected; nil for every other station.
 	Deaf *DeafReport
+	// Reconnects are a reconnecting charger's connections made again after
+	// one dropped, in order; Reconnecting reports that it was on its way
+	// back when it was done.
+	Reconnects   []Reconnect
+	Reconnecting bool
 }
 
-// newReport sums up the stations' reports. ended is whether the run's
-// context ended before they were done: then the calls and dials that ended
-// with it were cut off, not failed.
-func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bool) *Report {
-	r := &Report{Mode: mode, Stations: stations, Wall: wall, Ended: ended}
-	var latencies []time.Duration
+// newReport sums up the reports of the stations of fleet o. ended is
+// whether the run's context ended before they were done: then the calls
+// and dials that ended with it were cut off, not failed.
+func newReport(o FleetOptions, stations []StationReport, wall time.Duration, ended bool) *Report {
+	r := &Report{Mode: o.Mode, Stations: stations, Wall: wall, Ended: ended, Reconnect: o.Reconnect}
+	for _, u := range o.Endpoints {
+		r.Endpoints = append(r.Endpoints, EndpointReport{URL: u})
+	}
+	var latencies, back []time.Duration
 	for i, st := range stations {
 		if st.Connected {
 			r.Connected++
+		}
+		if n := len(r.Endpoints); n > 0 {
+			r.Endpoints[i%n].Started++
+			if k := slices.IndexFunc(r.Endpoints, func(e EndpointReport) bool { return e.URL == st.Endpoint }); k >= 0 && st.Connected && !st.Reconnecting {
+				r.Endpoints[k].Ended++
+			}
+		}
+		r.Reconnects += len(st.Reconnects)
+		if slices.ContainsFunc(st.Reconnects, Reconnect.Moved) {
+			r.Moved++
+		}
+		if st.Reconnecting {
+			r.Reconnecting++
+		}
+		for _, m := range st.Reconnects {
+			back = append(back, m.Took)
 		}
 		if ended && cutOff(st.Err) {
 			stations[i].Cut = true
@@ -73,6 +124,8 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bo
 				r.Cut++
 			case serverWentAway(c.Err):
 				r.Left++
+			case o.Reconnect && isLost(c.Err):
+				r.Dropped++
 			default:
 				r.Failed++
 			}
@@ -87,6 +140,8 @@ func newReport(mode Mode, stations []StationReport, wall time.Duration, ended bo
 	if n := len(latencies); n > 0 {
 		r.Max = latencies[n-1]
 	}
+	slices.Sort(back)
+	r.BackP50, r.BackMax = Percentile(back, 50), Percentile(back, 100)
 	return r
 }
 
@@ -160,6 +215,9 @@ func (r *Report) Summary() string {
 	if r.Left > 0 {
 		fmt.Fprintf(&b, ", %d unanswered when the server went away", r.Left)
 	}
+	if r.Dropped > 0 {
+		fmt.Fprintf(&b, ", %d unanswered when their connection dropped (the stations reconnected)", r.Dropped)
+	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "latency: p50 %v, p99 %v, max %v\n", round(r.P50), round(r.P99), round(r.Max))
 	fmt.Fprintf(&b, "wall time: %v\n", round(r.Wall))
@@ -168,6 +226,26 @@ func (r *Report) Summary() string {
 	}
 	if r.Mode == Deaf && len(r.Stations) > 0 {
 		b.WriteString(r.deafSummary())
+	}
+	if len(r.Endpoints) > 1 {
+		b.WriteString("stations on each endpoint, at the start → at the end:")
+		for i, e := range r.Endpoints {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, " %s %d → %d", e.URL, e.Started, e.Ended)
+		}
+		b.WriteString("\n")
+	}
+	if r.Reconnect {
+		fmt.Fprintf(&b, "reconnects: %d, %s moved to another endpoint", r.Reconnects, stations(r.Moved))
+		if r.Reconnects > 0 {
+			fmt.Fprintf(&b, "; from the drop to booted again: p50 %v, max %v", round(r.BackP50), round(r.BackMax))
+		}
+		b.WriteString("\n")
+		if r.Reconnecting > 0 {
+			fmt.Fprintf(&b, "%s still reconnecting when the run ended\n", stations(r.Reconnecting))
+		}
 	}
 	if cut := r.countStations(func(st StationReport) bool { return st.Cut }); cut > 0 {
 		fmt.Fprintf(&b, "%s not done when the run ended\n", stations(cut))

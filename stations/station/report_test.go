@@ -38,7 +38,7 @@ func TestFloodSummary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newReport(Flood, tt.stations, time.Second, true)
+			r := newReport(FleetOptions{Mode: Flood}, tt.stations, time.Second, true)
 			sum := r.Summary()
 			for _, w := range tt.want {
 				if !strings.Contains(sum, w) {
@@ -50,7 +50,7 @@ func TestFloodSummary(t *testing.T) {
 			}
 		})
 	}
-	if newReport(LockStep, []StationReport{served}, time.Second, false).OnlyFlooderCut() {
+	if newReport(FleetOptions{Mode: LockStep}, []StationReport{served}, time.Second, false).OnlyFlooderCut() {
 		t.Error("OnlyFlooderCut is true outside a flood")
 	}
 }
@@ -98,7 +98,7 @@ func TestDeafSummary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newReport(Deaf, tt.stations, time.Second, tt.ended)
+			r := newReport(FleetOptions{Mode: Deaf}, tt.stations, time.Second, tt.ended)
 			sum := r.Summary()
 			for _, w := range tt.want {
 				if !strings.Contains(sum, w) {
@@ -154,7 +154,7 @@ func TestServerGoingAwayIsNoFailure(t *testing.T) {
 		&websocket.CloseError{Code: websocket.CloseGoingAway, Text: "server shutting down"})
 	policy := fmt.Errorf("station CS0002: server closed the connection: %w",
 		&websocket.CloseError{Code: websocket.ClosePolicyViolation, Text: "replaced"})
-	r := newReport(Idle, []StationReport{
+	r := newReport(FleetOptions{Mode: Idle}, []StationReport{
 		{ID: "CS0001", Connected: true, Err: goingAway,
 			Calls: []CallRecord{{Sent: t0, Received: t0.Add(time.Millisecond)}, {Sent: t0, Err: goingAway}}},
 		{ID: "CS0002", Connected: true, Err: policy},

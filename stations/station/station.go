@@ -156,5 +156,20 @@ func (s *Station) endError() error {
 	if s.reason == nil {
 		return ErrClosed
 	}
-	return fmt.Errorf("connection ended: %w", s.reason)
+	return lost{fmt.Errorf("connection ended: %w", s.reason)}
+}
+
+// lost marks why a call failed when its connection ended under it, and
+// the station had not closed it: the server closed it, or was killed, or
+// the network failed. A fleet of reconnecting chargers counts such calls
+// apart (Report.Dropped): the charger connects again, and goes on.
+type lost struct{ error }
+
+func (e lost) Unwrap() error { return e.error }
+
+// isLost reports whether err is a call's that its connection's end cut
+// short.
+func isLost(err error) bool {
+	var l lost
+	return errors.As(err, &l)
 }
