@@ -6,7 +6,7 @@
 //
 //	GET  /api                                  these endpoints, and the actions a POST calls, with examples
 //	GET  /api/stations                         every station ever seen
-//	GET  /api/stations/{id}                    one station
+//	GET  /api/stations/{id}                    one station, and whether it is connected (to which node)
 //	GET  /api/stations/{id}/local-list         the local list the station accepted last
 //	GET  /api/stations/{id}/reservations       its reservations in force
 //	GET  /api/stations/{id}/charging-profiles  the charging profiles it accepted
@@ -110,6 +110,11 @@ type Options struct {
 	// Connected reports whether a station is connected now. nil means
 	// unknown: every station reads as not connected.
 	Connected func(station string) bool
+	// Cluster, if set, tells which node holds each station's connection,
+	// on every node that shares the store: GET /api/stations and
+	// /api/stations/{id} read "connected" from it rather than from
+	// Connected, and name the node in "node". A *roster.Roster is one.
+	Cluster Cluster
 	// Call makes a call to a connected station and decodes its answer into
 	// resp, with the contract of step 07's Server.Call: a CALLERROR comes
 	// back as an error wrapping a *ocpp.CallError, no answer before ctx
@@ -150,6 +155,17 @@ const (
 	// MaxBodySize is the largest body a POST may send, in bytes.
 	MaxBodySize = 64 << 10
 )
+
+// Cluster is the nodes of a cluster that share the store, as the station
+// listings see them.
+type Cluster interface {
+	// Holders returns the node that holds each station connected to any
+	// node, by station id.
+	Holders(ctx context.Context) map[string]string
+	// Holder returns the node that holds station's connection, or "" if
+	// none does.
+	Holder(ctx context.Context, station string) string
+}
 
 // api is the handler New returns.
 type api struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -346,6 +347,56 @@ func TestReads(t *testing.T) {
 		{name: "GET a call", target: "/api/stations/CS0001/Reset", status: 405, allow: "POST", want: "use POST"},
 	} {
 		t.Run(rq.name, func(t *testing.T) { rq.run(t, h) })
+	}
+}
+
+// nodes is a cluster as a test sets it: the node of each connected station.
+type nodes map[string]string
+
+func (n nodes) Holders(context.Context) map[string]string       { return maps.Clone(n) }
+func (n nodes) Holder(_ context.Context, station string) string { return n[station] }
+
+// With Options.Cluster, the station reads say whether a station is
+// connected to any node, and name it: Connected, this node's alone, is not
+// asked. Without it, a connected station has no node.
+func TestClusterView(t *testing.T) {
+	here := func(id string) bool { return id == "CS0002" }
+	cluster := api.New(api.Options{Store: fill(t), Connected: here, Cluster: nodes{"CS0001": "node-b"}, Logger: discard})
+	alone := api.New(api.Options{Store: fill(t), Connected: here, Logger: discard})
+	for _, tt := range []struct {
+		name   string
+		h      http.Handler
+		target string
+		want   map[string]string // connected and node of each station listed; "" node: no field
+	}{
+		{"listing", cluster, "/api/stations", map[string]string{"CS0001": "true node-b", "CS0002": "false "}},
+		{"one station", cluster, "/api/stations/CS0001", map[string]string{"CS0001": "true node-b"}},
+		{"another node's station", cluster, "/api/stations/CS0002", map[string]string{"CS0002": "false "}},
+		{"listing without a cluster", alone, "/api/stations", map[string]string{"CS0001": "false ", "CS0002": "true "}},
+		{"one station without a cluster", alone, "/api/stations/CS0002", map[string]string{"CS0002": "true "}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := request{target: tt.target, status: 200}.run(t, tt.h)
+			var list []map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil {
+				var one map[string]any
+				if err := json.Unmarshal(w.Body.Bytes(), &one); err != nil {
+					t.Fatal(err)
+				}
+				list = append(list, one)
+			}
+			got := make(map[string]string)
+			for _, st := range list {
+				node, has := st["node"].(string)
+				if has && node == "" {
+					t.Errorf(`%s has "node": "", want the field left out`, st["id"])
+				}
+				got[st["id"].(string)] = fmt.Sprint(st["connected"], " ", node)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("connected and node: %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,9 @@ import (
 type Station struct {
 	ID        string `json:"id"`
 	Connected bool   `json:"connected"`
+	// Node names the node that holds the station's connection, when it
+	// is connected and the API knows the nodes (Options.Cluster).
+	Node string `json:"node,omitempty"`
 	// LastSeen is null for a station the store has no time for.
 	LastSeen        *time.Time `json:"lastSeen"`
 	Vendor          string     `json:"vendor"`
@@ -87,9 +91,26 @@ func (a *api) connected(id string) bool {
 	return a.opts.Connected != nil && a.opts.Connected(id)
 }
 
-func (a *api) view(st store.Station) Station {
+// where says whether station id is connected, and to which node if the
+// API knows the nodes: from holders, Options.Cluster's listing, if not nil;
+// from Options.Cluster otherwise; without one, from Connected, and node is
+// "".
+func (a *api) where(ctx context.Context, id string, holders map[string]string) (connected bool, node string) {
+	switch {
+	case holders != nil:
+		node = holders[id]
+	case a.opts.Cluster != nil:
+		node = a.opts.Cluster.Holder(ctx, id)
+	default:
+		return a.connected(id), ""
+	}
+	return node != "", node
+}
+
+// view is st as the API shows it, connected or not, to node if known.
+func view(st store.Station, connected bool, node string) Station {
 	v := Station{
-		ID: st.ID, Connected: a.connected(st.ID), LastSeen: utc(st.LastSeen),
+		ID: st.ID, Connected: connected, Node: node, LastSeen: utc(st.LastSeen),
 		Vendor: st.Vendor, Model: st.Model, FirmwareVersion: st.Firmware,
 		Connectors:       make([]Connector, 0, len(st.Connectors)),
 		OpenTransactions: append([]int{}, st.OpenTransactions...),
@@ -156,9 +177,14 @@ func (a *api) stations(w http.ResponseWriter, r *http.Request) {
 		a.storeFailed(w, r, err)
 		return
 	}
+	var holders map[string]string
+	if a.opts.Cluster != nil {
+		holders = a.opts.Cluster.Holders(r.Context())
+	}
 	out := make([]Station, 0, len(sts))
 	for _, st := range sts {
-		out = append(out, a.view(st))
+		connected, node := a.where(r.Context(), st.ID, holders)
+		out = append(out, view(st, connected, node))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -170,14 +196,15 @@ func (a *api) station(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		msg := fmt.Sprintf("no station %q: none with that id has sent a message; GET /api/stations lists those that have", id)
-		if a.connected(id) {
+		if connected, _ := a.where(r.Context(), id, nil); connected {
 			msg = fmt.Sprintf("station %q is connected but the store has nothing of it yet: it has sent no message", id)
 		}
 		writeError(w, http.StatusNotFound, msg)
 	case err != nil:
 		a.storeFailed(w, r, err)
 	default:
-		writeJSON(w, http.StatusOK, a.view(st))
+		connected, node := a.where(r.Context(), id, nil)
+		writeJSON(w, http.StatusOK, view(st, connected, node))
 	}
 }
 

@@ -74,6 +74,9 @@ type Options struct {
 	// Step, Title and Variant say what runs, for the page's heading:
 	// "01", "Workers", "starter" or "solution".
 	Step, Title, Variant string
+	// Node names the node when the server is one of a cluster: the
+	// heading and the page's title say which. "" for a server alone.
+	Node string
 	// Connected returns the ids of the stations connected now (a
 	// *portmux.Mux's Connected). Without it, a station counts as connected
 	// from its first call on.
@@ -627,6 +630,7 @@ type (
 		Step       string `json:"step"`
 		Title      string `json:"title"`
 		Variant    string `json:"variant"`
+		Node       string `json:"node,omitempty"` // see Options.Node
 		FrameMs    int64  `json:"frameMs"`
 		WindowMs   int64  `json:"windowMs"`
 		Queues     bool   `json:"queues"`
@@ -965,7 +969,7 @@ func maxTime(a, b time.Time) time.Time {
 
 // hello is what a page is told first.
 func (h *Hub) helloLocked() hello {
-	return hello{Server: h.id, Step: h.opts.Step, Title: h.opts.Title, Variant: h.opts.Variant,
+	return hello{Server: h.id, Step: h.opts.Step, Title: h.opts.Title, Variant: h.opts.Variant, Node: h.opts.Node,
 		FrameMs: h.opts.FrameInterval.Milliseconds(), WindowMs: h.opts.Window.Milliseconds(),
 		Queues: h.queues != nil, Processors: h.processors != nil, Pending: h.pending != nil, Operator: h.opts.Operator}
 }

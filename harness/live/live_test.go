@@ -176,8 +176,11 @@ func TestHelloSaysWhatRuns(t *testing.T) {
 		h := newHub(t, Options{Step: "05", Title: "Backpressure", Variant: "starter", Server: queues{}})
 		h.stationSeen("CS1", report{})
 		_, hi, f := start(t, h)
-		if hi.Server == "" || hi.Step != "05" || hi.Title != "Backpressure" || hi.Variant != "starter" || !hi.Queues || hi.Processors {
+		if hi.Server == "" || hi.Step != "05" || hi.Title != "Backpressure" || hi.Variant != "starter" || !hi.Queues || hi.Processors || hi.Node != "" {
 			t.Errorf("hello: %+v", hi)
+		}
+		if _, hi, _ := start(t, newHub(t, Options{Step: "10", Node: "node-b"})); hi.Node != "node-b" {
+			t.Errorf("hello of a node of a cluster: %+v, want node node-b", hi)
 		}
 		if hi.FrameMs != 200 || hi.WindowMs != 20000 {
 			t.Errorf("hello: frames every %d ms over %d ms, want the defaults 200 and 20000", hi.FrameMs, hi.WindowMs)

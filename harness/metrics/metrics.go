@@ -8,7 +8,8 @@
 // that it has (its live processors, its queues, its pending calls). The
 // series are:
 //
-//	ocpp_stations_connected                  stations with a connection open
+//	ocpp_node_info{node}                     1, naming this node (Options.Node)
+//	ocpp_stations_connected                  stations with a connection open (to this node)
 //	ocpp_calls_total{action,result}          calls from stations answered
 //	ocpp_call_duration_seconds{action}       how long a worker took to answer them (the queue's wait left out)
 //	ocpp_processors                          live processors (step 04 on)
@@ -16,6 +17,9 @@
 //	ocpp_pending_calls                       server calls awaiting an answer (step 07 on)
 //	ocpp_server_calls_total{action,result}   the server's calls to stations (step 07 on)
 //	ocpp_server_call_duration_seconds{action} how long the stations took to answer them
+//	ocpp_server_call_route_seconds{route}    how long they took, as the caller saw it, local or routed (step 10 on)
+//	ocpp_calls_routed_out_total{result}      calls made here to a station another node holds (step 10 on)
+//	ocpp_calls_routed_in_total               calls made on another node to a station this one holds (step 10 on)
 //	ocpp_batch_size                          items per batch written; its _count is the batches
 //	ocpp_store_errors_total{op}              store operations that failed
 //
@@ -23,7 +27,7 @@
 //
 // The backend reports to a Metrics through its Call, Batch and StoreError
 // methods, and whoever makes the server's calls (the operator API) through
-// ServerCall. It should hold it as an interface of its own with those methods
+// ServerCall and CallRoute. It should hold it as an interface of its own with those methods
 // rather than import this package, so that the steps' suites, which build
 // the backend, do not build client_golang.
 package metrics
@@ -54,6 +58,12 @@ const (
 	ResultTimeout = "timeout"
 )
 
+// The routes of a server's call, for CallRoute.
+const (
+	RouteLocal  = "local"  // the station is connected to this node
+	RouteRouted = "routed" // through the node of the cluster that holds it
+)
+
 // OtherAction is the action label of every call whose action OCPP 1.6 Core
 // does not name: a station chooses the action it sends, and each label
 // value is a series Prometheus keeps.
@@ -71,7 +81,11 @@ type Options struct {
 	//	Processors() int          ocpp_processors
 	//	Queued(station string) int ocpp_queued_calls, with Stations
 	//	PendingCalls() int        ocpp_pending_calls
+	//	RoutedIn() int64          ocpp_calls_routed_in_total
 	Server any
+	// Node names this node of a cluster, for ocpp_node_info; "" leaves it
+	// out.
+	Node string
 }
 
 // Metrics is a registry of the server's metrics. Its methods are safe for
@@ -86,6 +100,8 @@ type Metrics struct {
 	// looked up by their labels each time.
 	serverCalls     *prometheus.CounterVec
 	serverDurations *prometheus.HistogramVec
+	routeDurations  *prometheus.HistogramVec
+	routedOut       *prometheus.CounterVec
 
 	// actions holds each action's series once a call of it was answered
 	// (a string → *actionSeries), the actions OCPP 1.6 names only, so that a
@@ -172,13 +188,30 @@ func New(opts Options) *Metrics {
 			// default timeout: a charger answers over a mobile network.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"action"}),
+		routeDurations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ocpp_server_call_route_seconds",
+			Help: "How long the server's calls to stations took, as their caller saw it, by route (local: the station is connected to this node; routed: through the node that holds it): the cost of routing is the difference.",
+			// From half a millisecond: a route adds a broker's round
+			// trip, milliseconds, to the station's answer.
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 17),
+		}, []string{"route"}),
+		routedOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ocpp_calls_routed_out_total",
+			Help: "The server's calls made on this node to a station another node of the cluster holds, by result (as ocpp_server_calls_total's).",
+		}, []string{"result"}),
 	}
 	m.other = &actionSeries{action: OtherAction}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.calls, m.durations, m.batches, m.storeErrors, m.serverCalls, m.serverDurations,
+		m.calls, m.durations, m.batches, m.storeErrors, m.serverCalls, m.serverDurations, m.routeDurations, m.routedOut,
 	)
+	if opts.Node != "" {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ocpp_node_info", Help: "1, naming this node of the cluster in its label node.",
+			ConstLabels: prometheus.Labels{"node": opts.Node},
+		}, func() float64 { return 1 }))
+	}
 
 	if st := opts.Stations; st != nil {
 		m.gauge("ocpp_stations_connected", "Stations with a WebSocket connection open.", func() int {
@@ -200,6 +233,12 @@ func New(opts Options) *Metrics {
 	}
 	if s, ok := opts.Server.(interface{ PendingCalls() int }); ok {
 		m.gauge("ocpp_pending_calls", "Calls from the server to stations awaiting an answer.", s.PendingCalls)
+	}
+	if s, ok := opts.Server.(interface{ RoutedIn() int64 }); ok {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ocpp_calls_routed_in_total",
+			Help: "Calls made on another node of the cluster that this node made on a station it holds, whatever came of them.",
+		}, func() float64 { return float64(s.RoutedIn()) }))
 	}
 	return m
 }
@@ -236,6 +275,21 @@ func (m *Metrics) ServerCall(action string, err error, took time.Duration) {
 	m.serverCalls.WithLabelValues(action, result).Inc()
 	if result == ResultOK || result == ResultCallError {
 		m.serverDurations.WithLabelValues(action).Observe(took.Seconds())
+	}
+}
+
+// CallRoute records the route of a call the server made to a station
+// (RouteLocal or RouteRouted), what came of it (err, as the step's
+// Server.Call returned it) and how long it took in all, as its caller saw
+// it. A routed call counts in ocpp_calls_routed_out_total; an answered
+// call, a CALLRESULT or a CALLERROR, is timed by its route.
+func (m *Metrics) CallRoute(route string, err error, took time.Duration) {
+	result := ServerCallResult(err)
+	if route == RouteRouted {
+		m.routedOut.WithLabelValues(result).Inc()
+	}
+	if result == ResultOK || result == ResultCallError {
+		m.routeDurations.WithLabelValues(route).Observe(took.Seconds())
 	}
 }
 

@@ -313,3 +313,39 @@ func TestServerCalls(t *testing.T) {
 	require.Equal(t, uint64(1), count, "the CALLERROR only: a timeout or a call not sent is not the station's time")
 	require.Equal(t, 1.0, sum)
 }
+
+// step10 is a node that makes calls for the other nodes.
+type step10 struct{ routedIn atomic.Int64 }
+
+func (s *step10) RoutedIn() int64 { return s.routedIn.Load() }
+
+// A node of a cluster: its name, the calls it routed out by what came of
+// them, those routed in (read from the server at each scrape), and how
+// long the answered ones took by route.
+func TestCluster(t *testing.T) {
+	s := &step10{}
+	m := metrics.New(metrics.Options{Node: "node-a", Server: s})
+	m.CallRoute(metrics.RouteLocal, nil, 10*time.Millisecond)
+	m.CallRoute(metrics.RouteRouted, nil, 12*time.Millisecond)
+	m.CallRoute(metrics.RouteRouted, fmt.Errorf("call Reset: %w", &ocpp.CallError{ID: "1", Code: ocpp.NotImplemented}), 14*time.Millisecond)
+	m.CallRoute(metrics.RouteRouted, errors.New("the node that holds it said nothing"), 5*time.Second)
+	s.routedIn.Store(3)
+
+	f := scrape(t, m.Handler())
+	require.Equal(t, 1.0, value(t, f, "ocpp_node_info", "node=node-a"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_calls_routed_out_total", "result=ok"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_calls_routed_out_total", "result=callerror"))
+	require.Equal(t, 1.0, value(t, f, "ocpp_calls_routed_out_total", "result=error"))
+	require.Equal(t, dto.MetricType_COUNTER, f["ocpp_calls_routed_in_total"].GetType())
+	require.Equal(t, 3.0, value(t, f, "ocpp_calls_routed_in_total"))
+	count, sum := histogram(t, f, "ocpp_server_call_route_seconds", "route=local")
+	require.Equal(t, uint64(1), count)
+	require.InDelta(t, 0.010, sum, 1e-9)
+	count, sum = histogram(t, f, "ocpp_server_call_route_seconds", "route=routed")
+	require.Equal(t, uint64(2), count, "the answered ones: a call the other node never answered is not its time")
+	require.InDelta(t, 0.026, sum, 1e-9)
+
+	f = scrape(t, metrics.New(metrics.Options{Server: step01{}}).Handler())
+	require.NotContains(t, f, "ocpp_node_info")
+	require.NotContains(t, f, "ocpp_calls_routed_in_total")
+}

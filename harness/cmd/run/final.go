@@ -32,6 +32,7 @@ import (
 	"github.com/ocppkata/kata/harness/metrics"
 	"github.com/ocppkata/kata/harness/ocpp"
 	"github.com/ocppkata/kata/harness/portmux"
+	"github.com/ocppkata/kata/harness/roster"
 	"github.com/ocppkata/kata/harness/store"
 	"github.com/ocppkata/kata/harness/tlsauth"
 )
@@ -298,10 +299,10 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (another make serve running? ADDR=127.0.0.1:8081 picks another port)", f.addr, err)
 	}
-	node := nodeName(f.node, l.Addr())
+	name := nodeName(f.node, l.Addr())
 	var cluster *natsLink
 	if f.natsURL != "" {
-		if cluster, err = joinCluster(f.natsURL, node, logger); err != nil {
+		if cluster, err = joinCluster(f.natsURL, name, logger); err != nil {
 			l.Close()
 			return err
 		}
@@ -312,29 +313,28 @@ func serve(args []string) error {
 	}
 	mux := portmux.New(l, muxOpts)
 	srv := newServer(steplink.Config{Backend: b, Workers: f.workers, Logger: logger, AuthKeys: auth.keys, MaxFrameSize: f.maxFrame,
-		Node: node, NATS: cluster.Conn()})
-	m := metrics.New(metrics.Options{Stations: mux, Server: srv})
+		Node: name, NATS: cluster.Conn()})
+	n := &node{name: name, srv: srv, backend: b, store: st, stations: mux, notConnected: notConnected(f.variant)}
+	liveNode := ""
+	if cluster != nil {
+		if n.roster, err = roster.New(roster.Options{Node: name, Stations: mux, NATS: cluster.Conn(), Logger: logger}); err != nil {
+			srv.Close()
+			cluster.leave()
+			mux.Close()
+			return err
+		}
+		liveNode = name
+	}
+	m := n.newMetrics()
 	obs.m.Store(m)
 	_, calls := srv.(stationCaller)
 	view := live.New(live.Options{Step: fmt.Sprintf("%02d", linked.Step), Title: linked.Title, Variant: f.variant,
-		Connected: mux.Connected, Server: srv, Backend: b, Operator: calls})
+		Connected: mux.Connected, Server: srv, Backend: b, Operator: calls, Node: liveNode})
 	defer view.Close()
 	trace.h.Store(view)
 
-	apiOpts := api.Options{
-		Store: st, Connected: mux.IsConnected, Step: fmt.Sprintf("%02d", linked.Step),
-		Token: f.apiToken, Logger: logger,
-		Registration: func(station string) string { return string(b.Registration(station)) },
-	}
-	if c, ok := srv.(stationCaller); ok {
-		apiOpts.Call = func(ctx context.Context, station, action string, req, resp any) error {
-			start := time.Now()
-			err := c.Call(ctx, station, action, req, resp)
-			m.ServerCall(action, err, time.Since(start))
-			return err
-		}
-		apiOpts.NotConnected = notConnected(f.variant)
-	}
+	apiOpts := n.apiOptions(m)
+	apiOpts.Token, apiOpts.Step, apiOpts.Logger = f.apiToken, fmt.Sprintf("%02d", linked.Step), logger
 	h := http.NewServeMux()
 	operator := api.New(apiOpts)
 	h.Handle("/api/", operator)
@@ -356,7 +356,7 @@ func serve(args []string) error {
 	web := &http.Server{Handler: withTLS(guard.New(h, guard.Options{Token: f.apiToken, Logger: logger})), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug), ConnContext: tlsContext}
 
-	printBanner(os.Stderr, f, l.Addr(), auth, where, clusterBanner(f.natsURL, node, fields))
+	printBanner(os.Stderr, f, l.Addr(), auth, where, clusterBanner(f.natsURL, name, fields))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -393,7 +393,11 @@ func serve(args []string) error {
 	web.Close()
 	mux.Close()
 	// The broker last but the store: the step's server has let its
-	// subscriptions go, and what it published is flushed.
+	// subscriptions go; the roster says goodbye, and what they published
+	// is flushed.
+	if n.roster != nil {
+		err = errors.Join(err, n.roster.Close())
+	}
 	err = errors.Join(err, cluster.leave())
 	err = errors.Join(err, st.Close())
 	fmt.Fprint(os.Stderr, servedSummary(b.Stats(), b.Totals(), f.workers))

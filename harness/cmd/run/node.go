@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,10 +10,19 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/ocppkata/kata/harness/api"
+	"github.com/ocppkata/kata/harness/backend"
+	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
+	"github.com/ocppkata/kata/harness/metrics"
+	"github.com/ocppkata/kata/harness/portmux"
+	"github.com/ocppkata/kata/harness/roster"
+	"github.com/ocppkata/kata/harness/store"
 )
 
 // maxNodeName bounds NODE: it travels in every routed call's headers and
@@ -112,15 +122,16 @@ func clusterBanner(natsURL, node string, fields []string) string {
 
 // natsLink is the node's connection to the cluster's broker.
 type natsLink struct {
-	conn   *nats.Conn
-	closed chan struct{} // closed when conn is
+	conn    *nats.Conn
+	closed  chan struct{} // closed when conn is
+	leaving atomic.Bool   // set by leave: a disconnection then is no news
 }
 
 // joinCluster connects to the NATS servers of list as node. A broker that
 // is not there at the start is an error: the node would otherwise serve as
 // a cluster of one without a word. Once connected, it reconnects forever.
 func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
-	closed := make(chan struct{})
+	n := &natsLink{closed: make(chan struct{})}
 	nc, err := nats.Connect(list,
 		nats.Name(node),
 		nats.MaxReconnects(-1),
@@ -129,6 +140,9 @@ func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
 		nats.MaxPingsOutstanding(natsMaxPingsOut),
 		nats.DrainTimeout(natsDrainTimeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if n.leaving.Load() {
+				return
+			}
 			logger.Warn("NATS: disconnected from the broker; reconnecting every second (meanwhile calls to the other nodes' stations fail, and theirs to this node's)", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -141,12 +155,13 @@ func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
 			}
 			logger.Warn("NATS: asynchronous error", "subject", subject, "err", err)
 		}),
-		nats.ClosedHandler(func(*nats.Conn) { close(closed) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(n.closed) }),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("NATS_URL=%s: cannot join the cluster: %w; is a NATS server running there? (nats-server -p 4222 starts one; make cluster starts one with its nodes)", redactURLs(list), err)
 	}
-	return &natsLink{conn: nc, closed: closed}, nil
+	n.conn = nc
+	return n, nil
 }
 
 // Conn returns the connection, or nil for a cluster of one (n nil).
@@ -164,6 +179,7 @@ func (n *natsLink) leave() error {
 	if n == nil {
 		return nil
 	}
+	n.leaving.Store(true)
 	if err := n.conn.Drain(); err != nil {
 		n.conn.Close()
 		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) {
@@ -173,4 +189,72 @@ func (n *natsLink) leave() error {
 	}
 	<-n.closed // Drain closes the connection at the latest at its timeout
 	return nil
+}
+
+// A node is the step's server and what make serve puts beside it on the
+// port, that needs to know the cluster: the operator API and the metrics.
+type node struct {
+	name     string
+	srv      steplink.Server
+	backend  *backend.Backend
+	store    store.Store
+	stations *portmux.Mux
+	// roster, in a cluster, tells which node holds each station; nil for
+	// a cluster of one, where the API and the metrics stay as they were
+	// before step 10.
+	roster *roster.Roster
+	// notConnected recognizes the step's ErrNotConnected.
+	notConnected func(error) bool
+}
+
+// newMetrics returns the node's metrics: in a cluster, with its name.
+func (n *node) newMetrics() *metrics.Metrics {
+	opts := metrics.Options{Stations: n.stations, Server: n.srv}
+	if n.roster != nil {
+		opts.Node = n.name
+	}
+	return metrics.New(opts)
+}
+
+// apiOptions returns the operator API's options, but its token and
+// logger. In a cluster, the station listings ask the roster, and each call
+// a station answers counts by its route: local if the station is
+// connected here, routed if another node holds it.
+func (n *node) apiOptions(m *metrics.Metrics) api.Options {
+	opts := api.Options{
+		Store: n.store, Connected: n.stations.IsConnected,
+		Registration: func(station string) string {
+			if n.roster != nil && !n.stations.IsConnected(station) {
+				// Another node's station, or nobody's: what this
+				// node's backend remembers of it may be stale. The
+				// node that holds it answers for it.
+				return ""
+			}
+			return string(n.backend.Registration(station))
+		},
+	}
+	if n.roster != nil {
+		opts.Cluster = n.roster
+	}
+	c, ok := n.srv.(stationCaller)
+	if !ok {
+		return opts
+	}
+	opts.NotConnected = n.notConnected
+	opts.Call = func(ctx context.Context, station, action string, req, resp any) error {
+		local := n.stations.IsConnected(station)
+		start := time.Now()
+		err := c.Call(ctx, station, action, req, resp)
+		took := time.Since(start)
+		m.ServerCall(action, err, took)
+		switch {
+		case n.roster == nil:
+		case local:
+			m.CallRoute(metrics.RouteLocal, err, took)
+		case !n.notConnected(err): // no node holds it: no route
+			m.CallRoute(metrics.RouteRouted, err, took)
+		}
+		return err
+	}
+	return opts
 }

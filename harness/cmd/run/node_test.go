@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,7 +97,8 @@ func TestJoinCluster(t *testing.T) {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("the NATS server did not start")
 	}
-	n, err := joinCluster(srv.ClientURL(), "n1", logger)
+	var log lockedBuffer
+	n, err := joinCluster(srv.ClientURL(), "n1", slog.New(slog.NewTextHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,29 @@ func TestJoinCluster(t *testing.T) {
 	if !n.Conn().IsClosed() {
 		t.Error("the connection is still open after leave")
 	}
+	if s := log.String(); strings.Contains(s, "disconnected") {
+		t.Errorf("leaving logged a disconnection, as if the broker had gone:\n%s", s)
+	}
 	if err := (*natsLink)(nil).leave(); err != nil || (*natsLink)(nil).Conn() != nil {
 		t.Errorf("a cluster of one leaves nothing: %v", err)
 	}
+}
+
+// lockedBuffer is a log's buffer that the NATS connection's goroutine may
+// write while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

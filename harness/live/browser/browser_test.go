@@ -39,7 +39,7 @@ func TestLiveViewInABrowser(t *testing.T) {
 	addr := freeAddr(t)
 	root := repoRoot(t)
 
-	srv := startServer(t, addr, 12, 4)
+	srv := startServerWith(t, addr, serverConfig{stations: 12, workers: 4, node: "node-a"})
 	ctx := openBrowser(t, chrome)
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
 		t.Fatalf("the browser could not open the page: %v", err)
@@ -51,6 +51,8 @@ func TestLiveViewInABrowser(t *testing.T) {
 			"12 connected tiles, one per station")
 		waitFor(t, ctx, `document.querySelectorAll('#tiles .tile[data-status="Charging"]').length === 6`,
 			"6 tiles Charging, as the even stations reported")
+		waitFor(t, ctx, `!document.querySelector('#node-of').hidden && document.querySelector('#node').textContent === 'node-a' && document.title === 'node-a · step 01 · live'`,
+			"the heading and the title name the node, node-a")
 	}) {
 		return
 	}
@@ -85,6 +87,8 @@ func TestLiveViewInABrowser(t *testing.T) {
 			"the page back on the new server, by itself")
 		waitFor(t, ctx, `document.querySelectorAll('#tiles .tile').length === 5 && window.liveView.lanes === 2`,
 			"the new server's 5 stations and 2 lanes, none of the old server's")
+		waitFor(t, ctx, `document.querySelector('#node-of').hidden && document.title === 'step 01 · live'`,
+			"no node named: the new server is no node of a cluster")
 		screenshot(t, ctx, filepath.Join(root, ".kata", "live-view-restarted.png"))
 	})
 }
@@ -245,6 +249,8 @@ type serverConfig struct {
 	// writes too, calling stations through this Call, behind
 	// harness/guard, wanting token if it is set.
 	operator *operatorConfig
+	// node names the server as a node of a cluster, for the heading.
+	node string
 }
 
 type operatorConfig struct {
@@ -277,7 +283,7 @@ func startServerWith(t *testing.T, addr string, cfg serverConfig) *server {
 	s.b = backend.New(bopts)
 	l := memnet.Listen()
 	s.hub = live.New(live.Options{Step: "01", Title: "Browser test", Variant: "solution", Connected: s.connected, Backend: s.b,
-		Operator: cfg.operator != nil})
+		Operator: cfg.operator != nil, Node: cfg.node})
 	s.ws.Handle = s.read
 	for i := range workers {
 		s.wg.Go(func() { s.work(fmt.Sprintf("worker-%d", i+1)) })

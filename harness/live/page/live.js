@@ -242,7 +242,10 @@
     const variant = $('variant');
     setText(variant, h.variant === 'solution' ? 'reference solution' : h.variant === 'starter' ? 'your code' : (h.variant || ''));
     variant.className = h.variant || '';
-    document.title = step + ' · live';
+    // One page per node of a cluster, side by side: each says which.
+    $('node-of').hidden = !h.node;
+    setText($('node'), h.node || '');
+    document.title = (h.node ? h.node + ' · ' : '') + step + ' · live';
     $('box-processors').hidden = !h.processors;
     $('box-pending').hidden = !h.pending;
     $('box-queued').hidden = !h.queues;
