@@ -33,7 +33,7 @@ type clusterNode struct {
 	err  error         // how it exited, once done is closed
 }
 
-// cluster runs make cluster: a NATS server in this process, and nodes
+// runCluster runs make cluster: a NATS server in this process, and nodes
 // nodes of the linked step's server, each serve in a child process that
 // joins it. Node k listens on the port after node k-1's. Every node gets
 // the same serve flags (those after --), and so the same store.
@@ -43,7 +43,7 @@ type clusterNode struct {
 // HUP it gets on to every node (each in a process group of its own, which
 // a terminal's Ctrl-C does not reach) and waits for all of them before it
 // stops the broker; a second one kills them.
-func cluster(args []string) error {
+func runCluster(args []string) error {
 	fs := steplink.NewFlags("cluster")
 	n := fs.Int("nodes", 3, "how many nodes")
 	addr := fs.String("addr", "127.0.0.1:8080", "the first node's address; each next node listens on the next port")
@@ -260,10 +260,10 @@ func startBroker(host string, port, monitorPort int) (*server.Server, error) {
 	return broker, nil
 }
 
-// broker runs a NATS server for a cluster's nodes, and nothing else, until
+// runBroker runs a NATS server for a cluster's nodes, and nothing else, until
 // INT or TERM: make bench's cluster phase runs it in a process of its own,
 // whose memory is then the broker's cost.
-func broker(args []string) error {
+func runBroker(args []string) error {
 	fs := steplink.NewFlags("broker")
 	addr := fs.String("addr", "127.0.0.1:4222", "where the NATS server listens")
 	monitor := fs.Int("monitor", 0, "the port of its monitoring endpoint (/varz, /subsz) on the same host; 0: none")

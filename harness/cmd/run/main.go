@@ -53,9 +53,9 @@ func run(args []string) error {
 	case "demo":
 		return demo.Run(linked, args[1:])
 	case "cluster":
-		return cluster(args[1:])
+		return runCluster(args[1:])
 	case "broker":
-		return broker(args[1:])
+		return runBroker(args[1:])
 	}
 	return fmt.Errorf("unknown command %q: want serve, demo or cluster", args[0])
 }
