@@ -31,6 +31,8 @@ HOLD     ?=
 MESSAGES ?=
 TIMEOUT  ?=
 RECONNECT ?=
+NODES    ?= 3
+NATS_ADDR ?=
 FORCE    ?=
 FUZZTIME ?= 30s
 PHASE    ?=
@@ -53,7 +55,7 @@ solution := $(if $(filter 1 yes true,$(SOLUTION)),-solution)
 need-step = $(if $(STEP),,$(error make $(1) needs a step, for example: make $(1) STEP=1))
 
 .DEFAULT_GOAL := help
-.PHONY: help demo check watch test progress hint diff reset serve certs stations edge interop bench fuzz carry lint
+.PHONY: help demo check watch test progress hint diff reset serve cluster certs stations edge interop bench fuzz carry lint
 
 help:
 	@echo 'The kata: build an OCPP 1.6-J central system, one concurrency lesson at a time.'
@@ -76,6 +78,9 @@ help:
 	@echo '                                          the store, the idTags, the answers: see the README'"'"'s "The final server"'
 	@echo '                [NATS_URL=nats://HOST:4222] [NODE=NAME]  one node of a cluster: the nodes share NATS and the store (step 10)'
 	@echo '                                          the live view (/), the operator API (/api/stations) and the metrics (/metrics) share the port'
+	@echo '  make cluster  [NODES=3] [ADDR=$(ADDR)] [NATS_ADDR=127.0.0.1:4222] [DB=FILE|postgres://…] [any make serve setting]'
+	@echo '                                          the final server as NODES nodes on this machine, over a NATS server of their own,'
+	@echo '                                          sharing one store; node k listens on ADDR'"'"'s port + k-1; Ctrl-C stops all'
 	@echo '  make certs    [DIR=certs] [HOSTS=127.0.0.1,localhost] [STATIONS=10 | STATIONS=CS0001,…]'
 	@echo '                                          a workshop'"'"'s TLS: a CA, the server'"'"'s certificate, a client certificate per station'
 	@echo '  make stations [N=10] [URL=$(URL)[,…]] [MODE=lockstep]'
@@ -179,6 +184,13 @@ quote = '$(subst ','\'',$(1))'
 serve:
 	$(build-kata)
 	@$(KATA) serve $(if $(STEP),-step $(STEP)) $(solution) $(foreach v,$(serve-settings),$(if $($(v)),$(call quote,-set=$(v)=$($(v)))))
+
+# make cluster: the final server as NODES nodes over an embedded NATS, each
+# node a make serve of its own with the same settings (ADDR is the first
+# node's). Its DB defaults to .kata/cluster.db, which every node shares.
+cluster:
+	$(build-kata)
+	@$(KATA) cluster -nodes $(NODES) $(if $(NATS_ADDR),-nats $(NATS_ADDR)) $(foreach v,$(serve-settings),$(if $($(v)),$(call quote,-set=$(v)=$($(v)))))
 
 # The simulator, built into .kata/ like the kata command, so that its own
 # exit status and messages are all that shows. Two simple lines rather than

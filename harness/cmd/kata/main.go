@@ -54,6 +54,7 @@ var learnerCommands = []command{
 	{"progress", "where your code stands on every step", learn.RunProgress},
 	{"serve", "run a step's server (default: the final server)", link.RunServe},
 	{"demo", "watch a step's starter, then its solution, at work", link.RunDemo},
+	{"cluster", "run the final server as several nodes over NATS, sharing one store", link.RunCluster},
 }
 
 // maintainerCommands are the maintainer's, apart from the learner's as

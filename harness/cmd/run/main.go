@@ -9,6 +9,7 @@
 //
 //	make serve [STEP=N] [SOLUTION=1] [ADDR=127.0.0.1:8080] [WORKERS=W]
 //	make demo [STEP=N] [WORKERS=W]
+//	make cluster [NODES=3]
 //
 // Nothing but the kata command imports an exercise or a solution, and it
 // only compiles the ones it needs, so a learner's code that does not
@@ -51,6 +52,10 @@ func run(args []string) error {
 		return serve(args[1:])
 	case "demo":
 		return demo.Run(linked, args[1:])
+	case "cluster":
+		return runCluster(args[1:])
+	case "broker":
+		return runBroker(args[1:])
 	}
-	return fmt.Errorf("unknown command %q: want serve or demo", args[0])
+	return fmt.Errorf("unknown command %q: want serve, demo or cluster", args[0])
 }

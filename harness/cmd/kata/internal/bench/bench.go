@@ -35,7 +35,7 @@ import (
 )
 
 // The bench's phases, in the order it runs them.
-var benchPhases = []string{"throughput", "session", "idle", "before", "crash", "storm"}
+var benchPhases = []string{"throughput", "session", "idle", "before", "crash", "storm", "cluster"}
 
 // benchFlagPhase ties a flag of make bench to the phase it changes, so that a
 // row's command line repeats only what matters to it.
@@ -44,7 +44,7 @@ var benchFlagPhase = map[string]string{
 	"session-stations": "session",
 	"idle-stations":    "idle",
 	"before-stations":  "before", "before-calls": "before", "before-scale": "before",
-	"crash-stations": "crash", "storm-stations": "storm",
+	"crash-stations": "crash", "storm-stations": "storm", "cluster-stations": "cluster",
 }
 
 // benchOptions are make bench's flags.
@@ -55,6 +55,7 @@ type benchOptions struct {
 	beforeStations, beforeCalls   int
 	beforeScale                   float64
 	crashStations, stormStations  int
+	clusterStations               int
 	workers                       int
 	set                           map[string]string // flags given, by name: for the rows' command lines
 }
@@ -64,7 +65,7 @@ type benchOptions struct {
 // WebSocket responder (the ceiling) and against step 01's starter.
 func RunBench(args []string) error {
 	fs := base.NewFlags("bench", "[-phase throughput,session,idle,before] [-stations N] [-calls M] [-pairs P] [-session-stations N] [-idle-stations N] [-before-stations N] [-before-calls M] [-before-scale F]")
-	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, crash, storm, or all")
+	phase := fs.String("phase", "all", "the phases to run, by name, comma-separated: throughput, session, idle, before, crash, storm, cluster, or all")
 	var o benchOptions
 	fs.IntVar(&o.stations, "stations", 200, "throughput: stations")
 	fs.IntVar(&o.calls, "calls", 500, "throughput: lock-step Heartbeat calls per station")
@@ -76,6 +77,7 @@ func RunBench(args []string) error {
 	fs.Float64Var(&o.beforeScale, "before-scale", 0.01, "before: the backend's latencies for the second pair of runs (0.01: a Heartbeat waits 10ms), beside a first pair at 0")
 	fs.IntVar(&o.crashStations, "crash-stations", 200, "crash: stations running their sessions when the final server is killed")
 	fs.IntVar(&o.stormStations, "storm-stations", 2000, "storm: stations that reconnect in a loop")
+	fs.IntVar(&o.clusterStations, "cluster-stations", 3000, "cluster: chargers spread over the three nodes")
 	fs.IntVar(&o.workers, "workers", link.DefaultServeWorkers, "the final server's Config.Workers")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,7 +95,7 @@ func RunBench(args []string) error {
 		name string
 		v    int
 	}{{"stations", o.stations}, {"calls", o.calls}, {"pairs", o.pairs}, {"session-stations", o.sessionStations},
-		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"crash-stations", o.crashStations}, {"storm-stations", o.stormStations}, {"workers", o.workers}} {
+		{"idle-stations", o.idleStations}, {"before-stations", o.beforeStations}, {"before-calls", o.beforeCalls}, {"crash-stations", o.crashStations}, {"storm-stations", o.stormStations}, {"cluster-stations", o.clusterStations}, {"workers", o.workers}} {
 		if n.v < 1 {
 			return fmt.Errorf("-%s %d: want 1 or more", n.name, n.v)
 		}
@@ -202,6 +204,8 @@ func (b *bench) run(ctx context.Context) (err error) {
 			b.crash(ctx)
 		case "storm":
 			b.storm(ctx)
+		case "cluster":
+			b.cluster(ctx)
 		}
 		b.stopChildren()
 	}

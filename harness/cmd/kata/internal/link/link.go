@@ -6,6 +6,7 @@ package link
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -36,6 +37,38 @@ func RunServe(args []string) error {
 	fs := base.NewFlags("serve", "[-step N] [-solution] [-set NAME=value]...")
 	num := fs.String("step", "", "the step whose server to run: 1 or 01; default the last step's solution")
 	solution := fs.Bool("solution", false, "run the reference solution instead of your code")
+	set := settingsFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := step.FindRepo()
+	if err != nil {
+		return err
+	}
+	var s step.Step
+	if *num == "" {
+		steps, err := step.Load(r)
+		if err != nil {
+			return err
+		}
+		s, *solution = steps[len(steps)-1], true
+	} else if s, err = step.Find(r, *num); err != nil {
+		return err
+	}
+	variant := "starter"
+	if *solution {
+		variant = "solution"
+	}
+	flags, err := serveFlags(s, set)
+	if err != nil {
+		return err
+	}
+	return runLinked(s, !*solution, *solution, append([]string{"serve", "-variant", variant}, flags...)...)
+}
+
+// settingsFlag adds -set NAME=value to fs, for make serve's settings, and
+// returns the settings it collects.
+func settingsFlag(fs *flag.FlagSet) map[string]string {
 	set := make(map[string]string)
 	fs.Func("set", "a setting of make serve, NAME=value; the settings are listed below", func(v string) error {
 		name, value, ok := strings.Cut(v, "=")
@@ -60,51 +93,37 @@ func RunServe(args []string) error {
 			fmt.Fprintf(fs.Output(), "  %-12s %-17s %s\n", s.Make, s.Env, s.Usage)
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+	return set
+}
+
+// serveFlags turns make serve's settings into the run command's flags for
+// step s: the defaults kata gives (WORKERS, SCALE) filled in, files made
+// absolute, API_TOKEN moved into the environment the server reads.
+func serveFlags(s step.Step, set map[string]string) ([]string, error) {
 	workers, scale := DefaultServeWorkers, 1.0
 	if v, ok := set["WORKERS"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return fmt.Errorf("WORKERS=%s: want a number of workers, 1 or more (0 leaves the step's default)", v)
+			return nil, fmt.Errorf("WORKERS=%s: want a number of workers, 1 or more (0 leaves the step's default)", v)
 		}
 		workers = n
 	}
 	if v, ok := set["SCALE"]; ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
-			return fmt.Errorf("SCALE=%s: want 0 or more, a factor on the backend's latencies: 1 is the workshop's, 0.1 ten times faster, 0 none", v)
+			return nil, fmt.Errorf("SCALE=%s: want 0 or more, a factor on the backend's latencies: 1 is the workshop's, 0.1 ten times faster, 0 none", v)
 		}
 		scale = f
 	}
 	set["WORKERS"], set["SCALE"] = fmt.Sprint(workers), fmt.Sprint(scale)
-	r, err := step.FindRepo()
-	if err != nil {
-		return err
-	}
-	var s step.Step
-	if *num == "" {
-		steps, err := step.Load(r)
-		if err != nil {
-			return err
-		}
-		s, *solution = steps[len(steps)-1], true
-	} else if s, err = step.Find(r, *num); err != nil {
-		return err
-	}
 	for _, n := range needs {
 		if set[n.setting] != "" {
 			if err := checkNeed(s, n); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	variant := "starter"
-	if *solution {
-		variant = "solution"
-	}
-	args = []string{"serve", "-variant", variant}
+	var args []string
 	for _, st := range settings.All() {
 		v, ok := set[st.Make]
 		if !ok || v == "" {
@@ -119,10 +138,10 @@ func RunServe(args []string) error {
 		case settings.File:
 			// Files are named from where make ran; the server runs from
 			// the repository's root.
-			if st.Make != "DB" || v != "memory" {
+			if st.Make != "DB" || (v != "memory" && !strings.Contains(v, "://")) {
 				abs, err := filepath.Abs(v)
 				if err != nil {
-					return fmt.Errorf("%s=%s: %w", st.Make, v, err)
+					return nil, fmt.Errorf("%s=%s: %w", st.Make, v, err)
 				}
 				v = abs
 			}
@@ -134,7 +153,7 @@ func RunServe(args []string) error {
 	if t := os.Getenv("API_TOKEN"); t != "" {
 		os.Setenv("OCPP_API_TOKEN", t)
 	}
-	return runLinked(s, !*solution, *solution, args...)
+	return args, nil
 }
 
 // A need is a setting that only a step whose solution's Config has a field
@@ -454,4 +473,56 @@ func BuildLinked(s step.Step, withStarter, withSolution bool, dir, name, what st
 		return "", base.ErrFailed
 	}
 	return bin, nil
+}
+
+// RunCluster runs make cluster: the final server as several nodes on this
+// machine, each a process of its own, over a NATS server that the run
+// command embeds, sharing one store. Its settings are make serve's, for
+// every node; ADDR is the first node's address, and each next node listens
+// on the next port.
+func RunCluster(args []string) error {
+	fs := base.NewFlags("cluster", "[-nodes 3] [-nats 127.0.0.1:4222] [-set NAME=value]...")
+	nodes := fs.Int("nodes", 3, "how many nodes, 1 to 9")
+	natsAddr := fs.String("nats", "127.0.0.1:4222", "where the nodes' NATS server listens")
+	set := settingsFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *nodes < 1 || *nodes > 9 {
+		return fmt.Errorf("NODES=%d: want 1 to 9 nodes on one machine", *nodes)
+	}
+	for _, name := range []string{"NATS_URL", "NODE"} {
+		if set[name] != "" {
+			return fmt.Errorf("make cluster runs its own NATS and names its nodes: leave %s out (it is for make serve, one node of a cluster you run yourself)", name)
+		}
+	}
+	switch db := set["DB"]; {
+	case db == "":
+		set["DB"] = filepath.Join(".kata", "cluster.db")
+	case db == "memory":
+		return errors.New("DB=memory: each node would keep a store of its own, and no node would see the others' transactions; give a file (DB=.kata/cluster.db) or a PostgreSQL URL")
+	}
+	addr := set["ADDR"]
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	delete(set, "ADDR")
+	r, err := step.FindRepo()
+	if err != nil {
+		return err
+	}
+	steps, err := step.Load(r)
+	if err != nil {
+		return err
+	}
+	s := steps[len(steps)-1]
+	if !slices.Contains(optionalFields(filepath.Join(r.Root, s.SolutionDir())), "NATS") {
+		return fmt.Errorf("the final server (step %02d) cannot join a cluster: its Config has no NATS", s.Num)
+	}
+	flags, err := serveFlags(s, set)
+	if err != nil {
+		return err
+	}
+	args = []string{"cluster", "-nodes", fmt.Sprint(*nodes), "-addr", addr, "-nats", *natsAddr, "--", "-variant", "solution"}
+	return runLinked(s, false, true, append(args, flags...)...)
 }
