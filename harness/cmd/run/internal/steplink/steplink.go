@@ -12,6 +12,8 @@ import (
 
 	"context"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/ocppkata/kata/harness/backend"
 )
 
@@ -32,6 +34,13 @@ type Config struct {
 	// on): the largest frame a station may send. 0 leaves the step's
 	// default.
 	MaxFrameSize int64
+	// Node, NATS and KeepAlive reach only the steps whose Config has them
+	// (step 10 on): the node's name among the nodes that share NATS, its
+	// connection to them, and how often it says it is still at work on a
+	// call routed to it. A nil NATS leaves the node a cluster of one.
+	Node      string
+	NATS      *nats.Conn
+	KeepAlive time.Duration
 }
 
 // Server is what every step's server offers.
@@ -52,7 +61,7 @@ type Link struct {
 	// program was built without it.
 	Starter, Solution func(Config) Server
 	// StarterFields and SolutionFields are the optional fields of Config
-	// (IdleTimeout, QueueLimit, AuthKeys) that each variant's Config has:
+	// (IdleTimeout, QueueLimit, AuthKeys, …) that each variant's Config has:
 	// the ones the link copies over.
 	StarterFields, SolutionFields []string
 	// StarterErrNotConnected and SolutionErrNotConnected are the error a
