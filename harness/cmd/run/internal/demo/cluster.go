@@ -648,7 +648,7 @@ func clusterSummary(runs []*runResult) string {
 		before, kill, after := c.Rounds[0], c.Rounds[clusterKillRound-1], c.Rounds[len(c.Rounds)-1]
 		cost := "the kill cost none"
 		if kill.Failed > 0 {
-			cost = fmt.Sprintf("the kill cost the %s in flight", term.Plural(kill.Failed, "call"))
+			cost = fmt.Sprintf("the kill cost the %s in flight, failed by %.1fs", term.Plural(kill.Failed, "call"), kill.FailedBy.Seconds())
 		}
 		parts = append(parts, fmt.Sprintf("%s: %d/%d answered before the kill, %d/%d after; %s",
 			r.Variant, before.Answered, before.total(), after.Answered, after.total(), cost))

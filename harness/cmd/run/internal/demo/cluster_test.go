@@ -143,9 +143,9 @@ func TestClusterSummary(t *testing.T) {
 	}{
 		{"both", []*runResult{clusterResult("your code", starterRounds()), clusterResult("solution", solutionRounds())},
 			"your code: 100/300 answered before the kill, 150/300 after; the kill cost none  →  " +
-				"solution: 300/300 answered before the kill, 300/300 after; the kill cost the 100 calls in flight"},
+				"solution: 300/300 answered before the kill, 300/300 after; the kill cost the 100 calls in flight, failed by 2.0s"},
 		{"one run", []*runResult{clusterResult("solution", solutionRounds())},
-			"solution: 300/300 answered before the kill, 300/300 after; the kill cost the 100 calls in flight"},
+			"solution: 300/300 answered before the kill, 300/300 after; the kill cost the 100 calls in flight, failed by 2.0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
