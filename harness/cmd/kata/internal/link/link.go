@@ -265,7 +265,7 @@ func init() {
 
 // optionalConfig lists the fields of harness/cmd/run's Config that only some
 // steps' Config has; the link copies those the step declares.
-var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize", "Node", "NATS"}
+var optionalConfig = []string{"IdleTimeout", "QueueLimit", "AuthKeys", "MaxFrameSize", "Node", "NATS", "KeepAlive"}
 
 // stepSource parses the non-test Go files of the step package in dir. It
 // reads the source rather than compiling it: a package that does not parse

@@ -42,18 +42,20 @@ type scenario struct {
 	compare func(w io.Writer, st term.Style, runs []*runResult)
 }
 
-// scenarios returns the demo of each step that has one, by step number.
-func scenarios() map[int]scenario {
+// scenarios returns the demo of each step that has one, by step number, for
+// the step l links in.
+func scenarios(l *steplink.Link) map[int]scenario {
 	return map[int]scenario{
-		1: workersScenario(),
-		2: threadsScenario(),
-		3: orderScenario(),
-		4: evictionScenario(),
-		5: floodScenario(),
-		6: batchScenario(),
-		7: callsScenario(),
-		8: shutdownScenario(),
-		9: hardeningScenario(),
+		1:  workersScenario(),
+		2:  threadsScenario(),
+		3:  orderScenario(),
+		4:  evictionScenario(),
+		5:  floodScenario(),
+		6:  batchScenario(),
+		7:  callsScenario(),
+		8:  shutdownScenario(),
+		9:  hardeningScenario(),
+		10: clusterScenario(l),
 	}
 }
 
@@ -76,6 +78,7 @@ type runResult struct {
 	Calls    []demoCall       `json:"calls,omitempty"`    // the server's calls to stations (step 7)
 	Shutdown *shutdownRun     `json:"shutdown,omitempty"` // what a shutdown lost (step 8)
 	Edge     *edgeRun         `json:"edge,omitempty"`     // the edge checks, and the neighbours (step 9)
+	Cluster  *clusterRun      `json:"cluster,omitempty"`  // the rounds of calls across nodes, and the kill (step 10)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.
@@ -118,7 +121,7 @@ func Run(l *steplink.Link, args []string) error {
 	if *workers < 1 {
 		return fmt.Errorf("-workers %d: want 1 or more, the size of the worker pool both runs get", *workers)
 	}
-	sc, ok := scenarios()[l.Step]
+	sc, ok := scenarios(l)[l.Step]
 	if !ok {
 		fmt.Printf("no demo for step %d yet\n", l.Step)
 		return nil

@@ -34,11 +34,13 @@ type Config struct {
 	// on): the largest frame a station may send. 0 leaves the step's
 	// default.
 	MaxFrameSize int64
-	// Node and NATS reach only the steps whose Config has them (step 10
-	// on): this node's name, and its connection to the broker the nodes of
-	// a cluster share. A nil NATS makes the node a cluster of one.
-	Node string
-	NATS *nats.Conn
+	// Node, NATS and KeepAlive reach only the steps whose Config has them
+	// (step 10 on): the node's name among the nodes that share NATS, its
+	// connection to them, and how often it says it is still at work on a
+	// call routed to it. A nil NATS leaves the node a cluster of one.
+	Node      string
+	NATS      *nats.Conn
+	KeepAlive time.Duration
 }
 
 // Server is what every step's server offers.
