@@ -50,7 +50,11 @@ func Start(t testing.TB) *Broker {
 // cut network would: the broker drops its subscriptions at once.
 func (b *Broker) Connect(t testing.TB, name string) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect("", nats.InProcessServer(b.srv), nats.Name(name), nats.NoReconnect())
+	// A sync subscription's channel holds 64 messages, not nats.go's
+	// 65,536 (512 KiB): a node that routes each call through an inbox of
+	// its own would otherwise allocate half a megabyte a call, as make
+	// serve's nodes do not.
+	nc, err := nats.Connect("", nats.InProcessServer(b.srv), nats.Name(name), nats.NoReconnect(), nats.SyncQueueLen(64))
 	if err != nil {
 		t.Fatalf("natstest: connect %s: %v", name, err)
 	}
