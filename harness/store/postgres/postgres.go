@@ -388,9 +388,7 @@ RETURNING connector`, req.TransactionId, station, req.MeterStop, nanos(req.Times
 			return err
 		}
 		known = true
-		var b batch
-		queueSamples(&b, station, connector, &req.TransactionId, req.TransactionData)
-		return b.send(ctx, tx)
+		return copySamples(ctx, tx, sampleRows(nil, station, connector, &req.TransactionId, req.TransactionData))
 	})
 	if err != nil {
 		return false, err
@@ -443,8 +441,8 @@ ON CONFLICT (station, id) DO UPDATE SET status = EXCLUDED.status, error_code = E
 	})
 }
 
-// MeterValues implements store.Store: all readings in one transaction and
-// one round trip.
+// MeterValues implements store.Store: all readings in one transaction, the
+// stations in one round trip, the samples in one COPY.
 func (s *Store) MeterValues(ctx context.Context, readings []store.Reading) error {
 	if len(readings) == 0 {
 		return nil
@@ -456,25 +454,42 @@ func (s *Store) MeterValues(ctx context.Context, readings []store.Reading) error
 			stations[i] = r.Station
 		}
 		queueStations(&b, stations)
-		for _, r := range readings {
-			queueSamples(&b, r.Station, r.Request.ConnectorId, r.Request.TransactionId, r.Request.MeterValue)
+		if err := b.send(ctx, tx); err != nil {
+			return err
 		}
-		return b.send(ctx, tx)
+		var rows [][]any
+		for _, r := range readings {
+			rows = sampleRows(rows, r.Station, r.Request.ConnectorId, r.Request.TransactionId, r.Request.MeterValue)
+		}
+		return copySamples(ctx, tx, rows)
 	})
 }
 
-// queueSamples queues one insert per sampled value, in order: within one
-// time, samples are listed in the order they were stored.
-func queueSamples(b *batch, station string, connector int, txID *int, values []ocpp.MeterValue) {
+// sampleColumns are the columns of samples that copySamples fills.
+var sampleColumns = []string{"station", "connector", "transaction_id", "taken", "value", "measurand", "unit", "context", "phase", "location", "format"}
+
+// sampleRows appends one row of sampleColumns per sampled value, in order:
+// within one time, samples are listed in the order they were stored.
+func sampleRows(rows [][]any, station string, connector int, txID *int, values []ocpp.MeterValue) [][]any {
 	for _, mv := range values {
 		taken := nanos(mv.Timestamp.Time)
 		for _, v := range mv.SampledValue {
-			b.queue(station, `
-INSERT INTO samples (station, connector, transaction_id, taken, value, measurand, unit, context, phase, location, format)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				station, connector, txID, taken, v.Value, v.Measurand, v.Unit, v.Context, v.Phase, v.Location, v.Format)
+			rows = append(rows, []any{station, connector, txID, taken, v.Value, v.Measurand, v.Unit, v.Context, v.Phase, v.Location, v.Format})
 		}
 	}
+	return rows
+}
+
+// copySamples stores rows of sampleColumns with COPY: a batch of meter
+// values is one statement, not one per sample.
+func copySamples(ctx context.Context, tx pgx.Tx, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, sampleColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("%d samples: %w", len(rows), err)
+	}
+	return nil
 }
 
 // Stations implements store.Store.

@@ -181,3 +181,35 @@ func TestRetried(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMeterValues writes batches of 100 MeterValues requests, each
+// with one meter value of the given number of samples, as step 06's
+// batcher hands them over: the SQLite store's benchmark, on PostgreSQL.
+func BenchmarkMeterValues(b *testing.B) {
+	for _, samples := range []int{1, 4} {
+		b.Run(fmt.Sprintf("batch=100/samples=%d", samples), func(b *testing.B) {
+			s, err := Open(b.Context(), pgtest.URL(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			sv := make([]ocpp.SampledValue, samples)
+			for i := range sv {
+				sv[i] = ocpp.SampledValue{Value: "1234.5", Measurand: "Energy.Active.Import.Register", Unit: "Wh", Context: "Sample.Periodic"}
+			}
+			tx := 1
+			batch := make([]store.Reading, 100)
+			for i := range batch {
+				batch[i] = store.Reading{Station: fmt.Sprintf("CS%04d", i), Request: ocpp.MeterValuesRequest{
+					ConnectorId: 1, TransactionId: &tx, MeterValue: []ocpp.MeterValue{{Timestamp: ocpp.DateTime{Time: time.Unix(int64(i), 0)}, SampledValue: sv}},
+				}}
+			}
+			for b.Loop() {
+				if err := s.MeterValues(b.Context(), batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "readings/s")
+		})
+	}
+}
