@@ -162,8 +162,12 @@ func newLogger(w *os.File, format string, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens the server's store: the SQLite file at path, or memory.
+// openStore opens the server's store: the SQLite file at path, a
+// PostgreSQL database (postgres.go), or memory.
 func openStore(path string) (store.Store, string, error) {
+	if isPostgresURL(path) {
+		return openPostgres(path)
+	}
 	if path == "memory" {
 		return &store.Memory{}, "in memory (nothing kept across restarts)", nil
 	}

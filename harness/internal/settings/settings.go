@@ -49,7 +49,7 @@ func All() []Setting {
 		{Make: "TLS_CERT", Flag: "tls-cert", Env: "OCPP_TLS_CERT", Kind: File, Usage: "the server's certificate chain (PEM): serves wss:// and https:// (OCPP security profile 2 with AUTH_KEYS)"},
 		{Make: "TLS_KEY", Flag: "tls-key", Env: "OCPP_TLS_KEY", Kind: File, Usage: "the private key of TLS_CERT (PEM)"},
 		{Make: "TLS_CLIENT_CA", Flag: "tls-client-ca", Env: "OCPP_TLS_CLIENT_CA", Kind: File, Usage: "the CA of the stations' certificates (PEM): a station must present one whose CN is its id (security profile 3)"},
-		{Make: "DB", Flag: "db", Env: "OCPP_DB", Kind: File, Default: ".kata/serve.db", Usage: `the SQLite database file; "memory" keeps nothing across restarts`},
+		{Make: "DB", Flag: "db", Env: "OCPP_DB", Kind: File, Default: ".kata/serve.db", Usage: `the SQLite database file, or a PostgreSQL database's postgres:// URL; "memory" keeps nothing across restarts`},
 		{Make: "ID_TAGS", Flag: "id-tags", Env: "OCPP_ID_TAGS", Kind: File, Usage: "a file of idTags to authorize, one a line: tag [status] [expiry]; none: every tag is accepted"},
 		{Make: "HEARTBEAT", Flag: "heartbeat", Env: "OCPP_HEARTBEAT", Default: "0", Usage: "the heartbeat interval BootNotification answers give, in seconds; 0: 300"},
 		{Make: "MAX_FRAME", Flag: "max-frame", Env: "OCPP_MAX_FRAME", Default: "0", Usage: "the largest frame a station may send, in bytes; 0: the step's default (step 09 on)"},

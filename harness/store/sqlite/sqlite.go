@@ -7,6 +7,10 @@
 // writes begins IMMEDIATE, taking the write lock before it reads. Another
 // process that holds the lock makes a write wait up to Options.BusyTimeout,
 // then fail with an error: a write returns nil only once it is committed.
+// So several processes of one machine may share a file, as the nodes of a
+// cluster on one machine do: their writes take turns, transaction ids stay
+// unique, and a replayed start gets the first id in any of them
+// (TestProcesses, with the writes a second it measures).
 //
 // The schema is versioned with PRAGMA user_version and migrated by Open; a
 // file from a newer schema, or one that is no SQLite database, is refused.

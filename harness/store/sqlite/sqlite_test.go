@@ -56,6 +56,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestNodes: two Stores on one file, as two processes on one machine
+// would have.
+func TestNodes(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		a, path := openTemp(t, Options{})
+		b, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return a, b
+	})
+}
+
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 987654321, time.UTC)
 
 func dt(seconds int) ocpp.DateTime {

@@ -12,7 +12,11 @@
 //		})
 //	}
 //
-// Run the suite with -race: one of its tests writes and reads from many
+// Stores that share their data, as the nodes of a cluster share one
+// database, also call RunShared with a function that opens two Stores on
+// the same new, empty data.
+//
+// Run the suite with -race: some of its tests write and read from many
 // goroutines at once.
 package storetest
 

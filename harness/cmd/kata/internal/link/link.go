@@ -136,6 +136,13 @@ func serveFlags(s step.Step, set map[string]string) ([]string, error) {
 			}
 			continue
 		case settings.File:
+			// A database's URL may hold a password: it travels in the
+			// environment, which other users cannot read in ps, as
+			// API_TOKEN does.
+			if st.Make == "DB" && (strings.HasPrefix(v, "postgres://") || strings.HasPrefix(v, "postgresql://")) {
+				os.Setenv(st.Env, v)
+				continue
+			}
 			// Files are named from where make ran; the server runs from
 			// the repository's root.
 			if st.Make != "DB" || (v != "memory" && !strings.Contains(v, "://")) {
