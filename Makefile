@@ -109,7 +109,7 @@ help:
 	@echo '  make fuzz     [FUZZTIME=30s]            fuzz the OCPP codec: each of harness/ocpp'"'"'s fuzz targets, FUZZTIME each'
 	@echo '  make bench    [PHASE=name] [BENCH=flags] the final server against a bare WebSocket responder and step 01'"'"'s'
 	@echo '                                          starter: calls/s, latency, the store, memory and threads; table in .kata/bench.txt'
-	@echo '                                          PHASE: throughput, session, idle, before, crash or storm (default: all, about 3 minutes)'
+	@echo '                                          PHASE: throughput, session, idle, before, crash, storm or cluster (default: all, about 4 minutes)'
 	@echo
 	@echo 'Start here: make demo, then read exercises/01-workers/README.md.'
 
