@@ -78,8 +78,12 @@ func (p *progressPrinter) print(now station.Progress) {
 	if p.settled {
 		planned = "" // booted idle stations (chargers) call as long as they stay: no plan
 	}
-	fmt.Fprintf(p.w, "stations %d/%d connected, %d%s calls answered, %d failed%s%s, %.1fs\n",
-		now.Connected, now.Stations, now.Answered, planned, now.Failed, deaf, p.moves(now), at.Seconds())
+	dropped := ""
+	if now.Dropped > 0 {
+		dropped = fmt.Sprintf(", %d unanswered when their connection dropped", now.Dropped)
+	}
+	fmt.Fprintf(p.w, "stations %d/%d connected, %d%s calls answered, %d failed%s%s%s, %.1fs\n",
+		now.Connected, now.Stations, now.Answered, planned, now.Failed, dropped, deaf, p.moves(now), at.Seconds())
 }
 
 // moves says, for reconnecting stations or several endpoints, how many
@@ -127,5 +131,5 @@ func endpointNames(urls []string) []string {
 // idleSettled reports whether an idle fleet has nobody left dialing and
 // every connected station's BootNotification settled: from then on it waits.
 func idleSettled(p station.Progress) bool {
-	return p.Connected > 0 && p.Connected+p.Done >= p.Stations && p.Answered+p.Failed >= p.Connected
+	return p.Connected > 0 && p.Connected+p.Done >= p.Stations && p.Answered+p.Failed+p.Dropped >= p.Connected
 }

@@ -140,6 +140,8 @@ func TestFleetMovesOffADeadServer(t *testing.T) {
 			return p.Reconnecting == 0 && p.Reconnects == 3 && p.Moved == 3 && slices.Equal(p.OnEndpoint, []int{6, 0})
 		}), "%+v", progress)
 		require.Equal(t, []int{6, 0}, progress[len(progress)-1].OnEndpoint, "the last progress says where the stations ended")
+		last := progress[len(progress)-1]
+		require.Equal(t, [2]int{0, 1}, [2]int{last.Failed, last.Dropped}, "the progress counts the call cut off apart from the failed ones, as the report does")
 	})
 }
 

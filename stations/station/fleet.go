@@ -109,6 +109,9 @@ type Progress struct {
 	Calls     int // calls sent so far
 	Answered  int // calls answered with a CALLRESULT
 	Failed    int // calls answered with a CALLERROR, or not at all
+	// With Reconnect: calls left unanswered when their connection dropped
+	// (the station reconnected), apart from Failed, as in the Report.
+	Dropped int
 	// In Deaf mode: the deaf station's calls written (none of the calls
 	// above), and its connections the server closed.
 	DeafFrames, DeafClosed int

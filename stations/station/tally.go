@@ -10,7 +10,12 @@ import (
 type tally struct {
 	connected, done         atomic.Int64
 	calls, answered, failed atomic.Int64
-	deafFrames, deafClosed  atomic.Int64
+	// dropped counts, in a fleet of reconnecting chargers, the calls that
+	// a connection's end cut off: the station reconnects and goes on, as
+	// the report counts them (Report.Dropped), not as failed.
+	dropped                atomic.Int64
+	reconnect              bool
+	deafFrames, deafClosed atomic.Int64
 	// What reconnecting chargers did: connections made again and booted
 	// on, stations that moved to another endpoint, and stations on their
 	// way back now.
@@ -24,7 +29,7 @@ type tally struct {
 // newTally returns the count of a fleet: with chargers on several
 // endpoints, it counts the chargers on each.
 func newTally(o FleetOptions) *tally {
-	t := &tally{}
+	t := &tally{reconnect: o.Reconnect}
 	if o.chargers() && len(o.Endpoints) > 1 {
 		t.onEndpoint = make(map[string]*atomic.Int64, len(o.Endpoints))
 		for _, u := range o.Endpoints {
@@ -47,9 +52,12 @@ func (t *tally) on(u string, n int64) {
 
 // settled counts a call that got its answer, or will never get one.
 func (t *tally) settled(err error) {
-	if err == nil {
+	switch {
+	case err == nil:
 		t.answered.Add(1)
-	} else {
+	case t.reconnect && isLost(err):
+		t.dropped.Add(1)
+	default:
 		t.failed.Add(1)
 	}
 }
@@ -63,6 +71,7 @@ func (t *tally) progress(o FleetOptions, start time.Time) Progress {
 		Calls:        int(t.calls.Load()),
 		Answered:     int(t.answered.Load()),
 		Failed:       int(t.failed.Load()),
+		Dropped:      int(t.dropped.Load()),
 		DeafFrames:   int(t.deafFrames.Load()),
 		DeafClosed:   int(t.deafClosed.Load()),
 		Reconnects:   int(t.reconnects.Load()),
