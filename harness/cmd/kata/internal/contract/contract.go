@@ -1126,8 +1126,16 @@ func unformattedFiles(r step.Repo, steps []step.Step, starters []step.CodeSet) (
 // takes longer than alone (3 minutes and more from a fresh cache on 2
 // cores), so its limits are generous: a test binary is stopped after 5
 // minutes, the go command after 8.
+//
+// harness/cmd/run comes first: the go command builds the packages in the
+// order they are named, and starts a package's tests only once every
+// package named before it is built. The interoperability check's test
+// builds make serve's command itself (go build -race): after run's test
+// binary, it finds every package that command needs compiled, where before
+// it compiled SQLite's driver and more a second time, beside this go
+// command compiling them.
 func testHarness(r step.Repo) *gotest.TestRun {
-	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 5 * time.Minute,
+	g := gotest.GoTest{Pkgs: []string{"./harness/cmd/run", "./harness/...", "./stations/..."}, Race: true, Timeout: 5 * time.Minute,
 		Flags: []string{"-vet=all", fmt.Sprintf("-p=%d", max(4, runtime.NumCPU()))}}
 	return g.Run(context.Background(), r)
 }
