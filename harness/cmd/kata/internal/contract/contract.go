@@ -976,6 +976,7 @@ func startVet(r step.Repo, steps []step.Step, starters []step.CodeSet, overlay s
 	var res vetResults
 	var wg sync.WaitGroup
 	res.cross = make([]checkResult, len(crossPlatforms))
+	src, srcErr := newSources(overlay) // parsed once for every platform
 	for i, p := range crossPlatforms {
 		wg.Go(func() {
 			// A type-check from source (see typeCheck), not go vet:
@@ -986,7 +987,11 @@ func startVet(r step.Repo, steps []step.Step, starters []step.CodeSet, overlay s
 			// leaves out our store on it (pure Go, vetted for this
 			// platform).
 			start := time.Now()
-			problems, err := typeCheck(r.Root, p, "kata_cross", overlay, crossPackages(r))
+			if srcErr != nil {
+				res.cross[i] = checkResult{srcErr.Error(), srcErr, time.Since(start)}
+				return
+			}
+			problems, err := typeCheck(src, r.Root, p, "kata_cross", crossPackages(r))
 			if err == nil && len(problems) > 0 {
 				err = errors.New("type errors")
 			}
