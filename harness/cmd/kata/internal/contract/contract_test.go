@@ -179,8 +179,13 @@ func TestVetComplaintNamed(t *testing.T) {
 		evs = append(evs, gotest.TestEvent{Action: "fail", Package: pkg, FailedBuild: pkg})
 		return gotest.ParseTestJSON(events(t, evs...))
 	}
-	// As go test -json -vet=all says it.
+	// As go test -json -vet=all says it: with vet's own heading for the
+	// test variant; for the package an external test imports, the
+	// compiler's heading only, which a rebuild without vet tells apart
+	// (buildsWithoutVet).
 	vet := failed("# p", "# [p]", `./a.go:5:39: fmt.Sprintf format %d has arg "x" of wrong type string`)
+	vetUnheaded := failed("# p", `./a.go:5:39: fmt.Sprintf format %d has arg "x" of wrong type string`)
+	vetUnheaded.MarkVetFailed()
 	compile := failed("# p", "./a.go:5:2: undefined: y")
 	s := step.Step{Num: 1, Name: "01-x", Meta: step.Meta{LessonTests: []string{"TestLesson"}}}
 	judges := map[string]func(*tally, term.Style, step.Step, *gotest.TestRun) string{"starter": judgeStarter, "solution": judgeSolution}
@@ -192,6 +197,7 @@ func TestVetComplaintNamed(t *testing.T) {
 		said     string // on the step's line
 	}{
 		{"go vet complains", vet, 1, "does not pass go vet", "go vet complains of the "},
+		{"go vet complains, unheaded", vetUnheaded, 1, "does not pass go vet", "go vet complains of the "},
 		{"does not compile", compile, 0, "does not compile:", " does not compile"},
 	}
 	for kind, judge := range judges {
