@@ -587,10 +587,11 @@ func judgeWrong(t *tally, s step.Step, v *variant, suite map[string]bool) bool {
 //
 // The starters and the solutions are built with every one of go vet's
 // checks (-vet=all): that is make test's go vet of the exercises and the
-// solutions, the suites' test files included. A separate go vet would
-// analyse the standard library and every dependency again, with another
-// set of checks than go test's default (a fresh machine: about 25
-// CPU-seconds); -vet=all's analyses of them are the harness's tests' too.
+// solutions, the suites' test files included. go test's default checks
+// are another set, whose analyses of the standard library and every
+// dependency -vet=all cannot reuse: with the starters built that way, a go
+// vet of its own (24 CPU-seconds fresh) and the harness's go test (21
+// more) analysed them again. -vet=all's analyses are the harness's too.
 // Wrong turns are built without vet, which would take a fifth of a second
 // of each, and is the starters' and the solutions' to pass: a wrong turn
 // is judged by the test it names, even one that make check would stop at
