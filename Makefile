@@ -121,6 +121,12 @@ demo:
 # clone, building it and then the suites takes a minute or more.
 first-build = @[ -x $(KATA) ] || echo 'building the kata command first (on a fresh clone this takes a minute or more)…'
 
+# make .kata/bin/kata builds the kata command alone, as every target does
+# first: .ci/run times it as a phase of its own.
+$(KATA): FORCE
+	$(build-kata)
+FORCE:
+
 check:
 	$(call need-step,check)
 	$(first-build)

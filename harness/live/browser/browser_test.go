@@ -118,29 +118,84 @@ func findChrome(t *testing.T) string {
 	return ""
 }
 
-// openBrowser starts a headless browser for the test, with the flags a
-// closed network and a root user need, and a tab the size of a projector's
-// picture.
+// TestMain stops the browser the tests share (see openBrowser), if one of
+// them started it.
+func TestMain(m *testing.M) {
+	b := new(sharedBrowser)
+	browser = b
+	code := m.Run()
+	b.stop()
+	os.Exit(code)
+}
+
+// browser is the headless browser the package's tests share, set once by
+// TestMain before any test runs: a browser costs about 2 CPU-seconds and
+// seconds of the clock to start, once per test otherwise.
+var browser *sharedBrowser
+
+// A sharedBrowser starts one headless browser, on first use, for every
+// test: with the flags a closed network and a root user need, and windows
+// the size of a projector's picture.
+type sharedBrowser struct {
+	once sync.Once
+	ctx  context.Context // its first tab's: the browser lives as long
+	err  error
+	end  func() // ends the browser and removes its profile
+}
+
+// stop ends the browser, if a test started it.
+func (b *sharedBrowser) stop() {
+	if b.end != nil {
+		b.end()
+	}
+}
+
+// start starts the browser, the first time only, and returns its context.
+func (b *sharedBrowser) start(chrome string) (context.Context, error) {
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "kata-browser-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(chrome),
+			chromedp.NoSandbox,
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.WindowSize(1600, 900),
+			chromedp.UserDataDir(dir),
+		)
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		b.ctx = ctx
+		b.end = func() {
+			cancel()
+			cancelAlloc()
+			os.RemoveAll(dir)
+		}
+		if err := chromedp.Do(ctx); err != nil { // starts the browser
+			b.err = fmt.Errorf("could not start %s: %w", chrome, err)
+		}
+	})
+	return b.ctx, b.err
+}
+
+// openBrowser opens a tab for the test in the shared browser, in a browser
+// context of its own: its cookies and storage are the test's alone, as in
+// a fresh incognito window, and go when the test ends.
 func openBrowser(t *testing.T, chrome string) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1600, 900),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("could not start %s: %v", chrome, err)
+	shared, err := browser.start(chrome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := chromedp.NewContext(shared, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		t.Fatalf("could not open a tab in %s: %v", chrome, err)
 	}
 	return ctx
 }

@@ -45,6 +45,9 @@ type breach struct {
 type tally struct {
 	passed, failed int
 	breaches       []breach
+	// unvetted counts the starters and solutions that go vet complained
+	// of (their breaches say what it said).
+	unvetted int
 }
 
 // add adds another tally to t.
@@ -52,6 +55,7 @@ func (t *tally) add(o tally) {
 	t.passed += o.passed
 	t.failed += o.failed
 	t.breaches = append(t.breaches, o.breaches...)
+	t.unvetted += o.unvetted
 }
 
 // breach records a breach; a breach that no failing test result stands for
@@ -74,7 +78,7 @@ type phase struct {
 func RunContract(args []string) error {
 	fs := base.NewFlags("test", "[-parallel N] [-step N]")
 	parallel := fs.Int("parallel", max(runtime.NumCPU(), 2), "how many test binaries run at once")
-	only := fs.String("step", "", "prove one step's contract only (no vet, no harness tests)")
+	only := fs.String("step", "", "prove one step's contract only (no gofmt, no other platforms, no harness tests)")
 	r, steps, err := base.ParseSteps(fs, args)
 	if err != nil {
 		return err
@@ -110,9 +114,10 @@ func RunContract(args []string) error {
 	var total tally
 	// The harness's tests start once the solutions are built, beside the
 	// steps' runs and the wrong turns' builds: the steps' tests wait as
-	// well as compute, and the harness's compiling fills their waits. Vet,
-	// the type-check for other platforms and gofmt start once the last
-	// test binary is built, when the go command's share is free again.
+	// well as compute, and the harness's compiling fills their waits. The
+	// type-check for other platforms and gofmt start once the last test
+	// binary is built, when the go command's share is free again. go vet
+	// runs in the builds: the steps' (see buildRound), the harness's.
 	overlay := ""
 	var vet func() vetResults
 	var harness func() *gotest.TestRun
@@ -131,11 +136,12 @@ func RunContract(args []string) error {
 	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterSolutions, afterBuilds)
 	total.add(t)
 	if *only == "" {
-		st.Status(os.Stdout, "go vet, a type-check for darwin and windows, gofmt, the harness's tests…")
+		st.Status(os.Stdout, "a type-check for darwin and windows, gofmt, the harness's tests…")
 		waitStart := time.Now()
 		res := vet()
 		tr := harness()
 		res.harnessUnbuilt = tr.Err == nil && tr.BuildFailed()
+		res.stepsUnvetted = total.unvetted
 		t, vetPhases := reportVet(st, res, width)
 		total.add(t)
 		total.add(reportHarness(r, st, tr, width))
@@ -226,8 +232,10 @@ type variant struct {
 	bin      string
 	buildOut []byte
 	buildErr string
-	run      *gotest.TestRun
-	err      error // the suite could not be built or run at all
+	// vetFailed says that it did not build on vet's complaint alone.
+	vetFailed bool
+	run       *gotest.TestRun
+	err       error // the suite could not be built or run at all
 }
 
 // checkSteps proves the contract of every step: its starter fails its
@@ -575,11 +583,19 @@ func judgeWrong(t *tally, s step.Step, v *variant, suite map[string]bool) bool {
 // detector, wrong turns too: without it, a fresh machine compiles the
 // standard library and every dependency a second time, which costs more
 // than the race detector saves on the wrong turns (fresh CI, measured:
-// 5m46s with it, 6m09s without). Wrong turns are built without vet, which
-// would take a fifth of a second of each, and is the starters' and the
-// solutions' to pass (they are vetted in their own rounds, and by go vet): a
-// wrong turn is judged by the test it names, even one that make check would
-// stop at vet, which catches it too.
+// 5m46s with it, 6m09s without).
+//
+// The starters and the solutions are built with every one of go vet's
+// checks (-vet=all): that is make test's go vet of the exercises and the
+// solutions, the suites' test files included. go test's default checks
+// are another set, whose analyses of the standard library and every
+// dependency -vet=all cannot reuse: with the starters built that way, a go
+// vet of its own (24 CPU-seconds fresh) and the harness's go test (21
+// more) analysed them again. -vet=all's analyses are the harness's too.
+// Wrong turns are built without vet, which would take a fifth of a second
+// of each, and is the starters' and the solutions' to pass: a wrong turn
+// is judged by the test it names, even one that make check would stop at
+// vet, which catches it too.
 func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label string) {
 	replace := make(map[string]string)
 	var pkgs []string
@@ -614,9 +630,9 @@ func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label str
 		}
 		return
 	}
-	args := []string{"test", "-c", "-race", gotest.LinkFlags, "-json", "-o", dir + string(filepath.Separator)}
+	args := []string{"test", "-c", "-race", gotest.LinkFlags, "-json", "-o", dir + string(filepath.Separator), "-vet=all"}
 	if !vet {
-		args = append(args, "-vet=off")
+		args[len(args)-1] = "-vet=off"
 	}
 	if len(replace) > 0 {
 		overlay, err := step.WriteReplace(replace, filepath.Join(tmp, "overlay-"+label+".json"))
@@ -688,7 +704,26 @@ func buildRound(r step.Repo, steps []step.Step, round []*variant, tmp, label str
 			v.buildOut = append(slices.Clip(v.buildOut), append(fail, '\n')...)
 		}
 		v.buildErr = strings.TrimSpace(stderr.String())
+		if vet {
+			v.vetFailed = buildsWithoutVet(r, s, args, dir)
+		}
 	}
+}
+
+// buildsWithoutVet reports whether a step's test binary that did not build
+// with args (buildRound's, its overlay too) builds without vet: if it does,
+// the complaint was vet's. It is asked only of a build that failed.
+func buildsWithoutVet(r step.Repo, s step.Step, args []string, dir string) bool {
+	out := filepath.Join(dir, "without-vet") + string(filepath.Separator)
+	novet := []string{"test", "-c", "-race", gotest.LinkFlags, "-vet=off", "-o", out}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-overlay=") {
+			novet = append(novet, a)
+		}
+	}
+	cmd := exec.Command("go", append(novet, s.Pkg())...)
+	cmd.Dir = r.Root
+	return cmd.Run() == nil
 }
 
 // runVariant runs a variant's test binary as make check does (see suite):
@@ -703,6 +738,9 @@ func runVariant(s step.Step, v *variant, test2json string) {
 	if v.bin == "" {
 		v.run = gotest.ParseTestJSON(v.buildOut)
 		v.run.Stderr = v.buildErr
+		if v.vetFailed {
+			v.run.MarkVetFailed()
+		}
 		return
 	}
 	var only []string
@@ -724,6 +762,12 @@ func runVariant(s step.Step, v *variant, test2json string) {
 func judgeStarter(t *tally, st term.Style, s step.Step, tr *gotest.TestRun) string {
 	who := s.Name + " starter"
 	checkHint := fmt.Sprintf("make check STEP=%d shows what happens", s.Num)
+	if vetComplains(tr) {
+		t.unvetted++
+		t.breach(false, who+" does not pass go vet:\n"+strings.Join(gotest.CompilerLines(tr), "\n"),
+			"fix what go vet says in "+s.Dir()+" (a deliberate flaw of the lesson included: the suite must see it, not vet)")
+		return st.Red("go vet complains of the starter")
+	}
 	if tr.BuildFailed() || len(tr.Pkgs) == 0 {
 		t.breach(false, who+" does not compile:\n"+strings.Join(gotest.CompilerLines(tr), "\n"),
 			"every starter must compile: fix "+s.Dir())
@@ -793,6 +837,11 @@ func judgeStarter(t *tally, st term.Style, s step.Step, tr *gotest.TestRun) stri
 func judgeSolution(t *tally, st term.Style, s step.Step, tr *gotest.TestRun) string {
 	who := s.Name + " solution"
 	todo := fmt.Sprintf("make check STEP=%d SOLUTION=1 shows the details; fix %s", s.Num, s.SolutionDir())
+	if vetComplains(tr) {
+		t.unvetted++
+		t.breach(false, who+" does not pass go vet:\n"+strings.Join(gotest.CompilerLines(tr), "\n"), todo)
+		return st.Red("go vet complains of the solution")
+	}
 	if tr.BuildFailed() || len(tr.Pkgs) == 0 {
 		t.breach(false, who+" does not compile:\n"+strings.Join(gotest.CompilerLines(tr), "\n"), todo)
 		return st.Red("solution does not compile")
@@ -839,6 +888,13 @@ func judgeSolution(t *tally, st term.Style, s step.Step, tr *gotest.TestRun) str
 		return st.Red("solution's test binary fails")
 	}
 	return fmt.Sprintf("solution passes %d/%d", passed, total)
+}
+
+// vetComplains reports whether a starter's or a solution's build stopped at
+// go vet (see buildRound) rather than at the compiler.
+func vetComplains(tr *gotest.TestRun) bool {
+	_, vet := gotest.BuildComplaint(tr)
+	return vet
 }
 
 // orNone lists test names, or says "no test".
@@ -893,11 +949,11 @@ func crossPackages(r step.Repo) []string {
 // found (see startVet).
 type vetResults struct {
 	// harnessUnbuilt says that the harness's tests did not build or vet,
-	// which reportHarness reports.
+	// which reportHarness reports; stepsUnvetted counts the starters and
+	// solutions that go vet complained of, which their steps' lines report.
 	harnessUnbuilt bool
-	vet, fmtErr    error
-	vetOut         string
-	vetTook        time.Duration
+	stepsUnvetted  int
+	fmtErr         error
 	cross          []checkResult // by crossPlatforms
 	unformatted    []string
 	fmtTook        time.Duration
@@ -911,28 +967,17 @@ type checkResult struct {
 	took time.Duration
 }
 
-// startVet starts go vet over the whole module for this platform, a
-// type-check of it for those of crossPlatforms, and gofmt, all at once;
-// the exercises are those the kata ships (overlay), not the learner's. It
-// returns a function that waits for them and returns what they found.
+// startVet starts a type-check of the module for the platforms of
+// crossPlatforms, and gofmt, all at once; the exercises are those the kata
+// ships (overlay), not the learner's. It returns a function that waits for
+// them and returns what they found. go vet for this platform runs in the
+// builds: the starters' and the solutions' (see buildRound), and the
+// harness's and the simulator's (see testHarness).
 func startVet(r step.Repo, steps []step.Step, starters []step.CodeSet, overlay string) func() vetResults {
 	var res vetResults
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		// Vet needs its dependencies compiled: -race reuses what the
-		// suites compiled. The harness and the simulator are vetted by
-		// their go test (see testHarness).
-		start := time.Now()
-		args := []string{"vet", "-race"}
-		if overlay != "" {
-			args = append(args, "-overlay="+overlay)
-		}
-		cmd := exec.Command("go", append(args, "./exercises/...", "./solutions/...")...)
-		cmd.Dir = r.Root
-		out, err := cmd.CombinedOutput()
-		res.vetOut, res.vet, res.vetTook = strings.TrimSpace(string(out)), err, time.Since(start)
-	})
 	res.cross = make([]checkResult, len(crossPlatforms))
+	src, srcErr := newSources(overlay) // parsed once for every platform
 	for i, p := range crossPlatforms {
 		wg.Go(func() {
 			// A type-check from source (see typeCheck), not go vet:
@@ -943,7 +988,11 @@ func startVet(r step.Repo, steps []step.Step, starters []step.CodeSet, overlay s
 			// leaves out our store on it (pure Go, vetted for this
 			// platform).
 			start := time.Now()
-			problems, err := typeCheck(r.Root, p, "kata_cross", overlay, crossPackages(r))
+			if srcErr != nil {
+				res.cross[i] = checkResult{srcErr.Error(), srcErr, time.Since(start)}
+				return
+			}
+			problems, err := typeCheck(src, r.Root, p, "kata_cross", crossPackages(r))
 			if err == nil && len(problems) > 0 {
 				err = errors.New("type errors")
 			}
@@ -974,9 +1023,8 @@ func reportVet(st term.Style, res vetResults, width int) (tally, []phase) {
 
 	var said []string
 	switch {
-	case res.vet != nil:
-		t.breach(false, "go vet ./exercises/... ./solutions/... complains:\n"+term.Indent(res.vetOut, "  "), "fix what go vet reports")
-		said = append(said, st.Red("go vet complains"))
+	case res.stepsUnvetted > 0:
+		said = append(said, st.Red(fmt.Sprintf("go vet complains of %s (above)", term.Plural(res.stepsUnvetted, "starter or solution"))))
 	case res.harnessUnbuilt:
 		said = append(said, st.Red("go vet or the compiler complains of the harness (below)"))
 	default:
@@ -994,7 +1042,7 @@ func reportVet(st term.Style, res vetResults, width int) (tally, []phase) {
 		said = append(said, "gofmt has nothing to change")
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "vet, gofmt", strings.Join(said, " · "),
-		st.Dim("("+term.Seconds(max(res.vetTook, res.fmtTook).Seconds())+")"))
+		st.Dim("("+term.Seconds(res.fmtTook.Seconds())+")"))
 
 	var ok, broken []string
 	var crossTook time.Duration
@@ -1020,7 +1068,7 @@ func reportVet(st term.Style, res vetResults, width int) (tally, []phase) {
 		}
 	}
 	fmt.Printf("%-*s  %s  %s\n", width, "other platforms", line, st.Dim("("+term.Seconds(crossTook.Seconds())+")"))
-	return t, []phase{{"vet (from the last build)", res.vetTook}, {"cross type-check (beside vet)", crossTook}}
+	return t, []phase{{"cross type-check and gofmt (after the builds)", max(crossTook, res.fmtTook)}}
 }
 
 // unformattedFiles returns the module's .go files that gofmt would change,
@@ -1084,8 +1132,16 @@ func unformattedFiles(r step.Repo, steps []step.Step, starters []step.CodeSet) (
 // takes longer than alone (3 minutes and more from a fresh cache on 2
 // cores), so its limits are generous: a test binary is stopped after 5
 // minutes, the go command after 8.
+//
+// harness/cmd/run comes first: the go command builds the packages in the
+// order they are named, and starts a package's tests only once every
+// package named before it is built. The interoperability check's test
+// builds make serve's command itself (go build -race): after run's test
+// binary, it finds every package that command needs compiled, where before
+// it compiled SQLite's driver and more a second time, beside this go
+// command compiling them.
 func testHarness(r step.Repo) *gotest.TestRun {
-	g := gotest.GoTest{Pkgs: []string{"./harness/...", "./stations/..."}, Race: true, Timeout: 5 * time.Minute,
+	g := gotest.GoTest{Pkgs: []string{"./harness/cmd/run", "./harness/...", "./stations/..."}, Race: true, Timeout: 5 * time.Minute,
 		Flags: []string{"-vet=all", fmt.Sprintf("-p=%d", max(4, runtime.NumCPU()))}}
 	return g.Run(context.Background(), r)
 }

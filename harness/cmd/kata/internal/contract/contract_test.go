@@ -164,6 +164,61 @@ func TestJudgeStarter(t *testing.T) {
 		t.Errorf("a starter failing the wrong test: %d failed, breaches %v; want 2 and one breach", bad.failed, bad.breaches)
 	}
 }
+
+// TestVetComplaintNamed checks that a starter or a solution whose build
+// stopped at go vet (buildRound's -vet=all) is reported as vet's complaint,
+// counted for the vet line, and one that does not compile as the
+// compiler's.
+func TestVetComplaintNamed(t *testing.T) {
+	const pkg = "p"
+	failed := func(lines ...string) *gotest.TestRun {
+		var evs []gotest.TestEvent
+		for _, l := range lines {
+			evs = append(evs, gotest.TestEvent{Action: "build-output", ImportPath: pkg + " [p.test]", Output: l + "\n"})
+		}
+		evs = append(evs, gotest.TestEvent{Action: "fail", Package: pkg, FailedBuild: pkg})
+		return gotest.ParseTestJSON(events(t, evs...))
+	}
+	// As go test -json -vet=all says it: with vet's own heading for the
+	// test variant; for the package an external test imports, the
+	// compiler's heading only, which a rebuild without vet tells apart
+	// (buildsWithoutVet).
+	vet := failed("# p", "# [p]", `./a.go:5:39: fmt.Sprintf format %d has arg "x" of wrong type string`)
+	vetUnheaded := failed("# p", `./a.go:5:39: fmt.Sprintf format %d has arg "x" of wrong type string`)
+	vetUnheaded.MarkVetFailed()
+	compile := failed("# p", "./a.go:5:2: undefined: y")
+	s := step.Step{Num: 1, Name: "01-x", Meta: step.Meta{LessonTests: []string{"TestLesson"}}}
+	judges := map[string]func(*tally, term.Style, step.Step, *gotest.TestRun) string{"starter": judgeStarter, "solution": judgeSolution}
+	tests := []struct {
+		name     string
+		run      *gotest.TestRun
+		unvetted int
+		breach   string // in the breach
+		said     string // on the step's line
+	}{
+		{"go vet complains", vet, 1, "does not pass go vet", "go vet complains of the "},
+		{"go vet complains, unheaded", vetUnheaded, 1, "does not pass go vet", "go vet complains of the "},
+		{"does not compile", compile, 0, "does not compile:", " does not compile"},
+	}
+	for kind, judge := range judges {
+		for _, tt := range tests {
+			t.Run(kind+"/"+tt.name, func(t *testing.T) {
+				var tl tally
+				said := judge(&tl, term.Style{}, s, tt.run)
+				if tl.unvetted != tt.unvetted || tl.failed != 1 || len(tl.breaches) != 1 {
+					t.Fatalf("%d unvetted, %d failed, breaches %v; want %d, 1 and one breach", tl.unvetted, tl.failed, tl.breaches, tt.unvetted)
+				}
+				if what := tl.breaches[0].what; !strings.Contains(what, tt.breach) || !strings.Contains(what, "a.go:5:") {
+					t.Errorf("the breach says %q; want %q and the line", what, tt.breach)
+				}
+				if !strings.Contains(said, tt.said) {
+					t.Errorf("the step's line says %q; want %q", said, tt.said)
+				}
+			})
+		}
+	}
+}
+
 func events(t *testing.T, evs ...gotest.TestEvent) []byte {
 	t.Helper()
 	var b strings.Builder

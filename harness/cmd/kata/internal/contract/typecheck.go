@@ -34,22 +34,21 @@ import (
 // the standard library and every dependency for the platform first: a
 // minute of CPU per platform on a fresh machine, for a check that only
 // needs the types.
-func typeCheck(dir string, p platform, tags, overlay string, patterns []string) ([]string, error) {
-	pkgs, err := listForCheck(dir, p, tags, overlay, patterns)
-	if err != nil {
-		return nil, err
-	}
-	replace, err := readOverlay(overlay)
+//
+// src holds the files, read through the overlay and parsed once for every
+// platform checked with it: most of them are the same for all platforms
+// (nats-server alone has 143,000 lines), and parsing is most of the work.
+func typeCheck(src *sources, dir string, p platform, tags string, patterns []string) ([]string, error) {
+	pkgs, err := listForCheck(dir, p, tags, src.overlay, patterns)
 	if err != nil {
 		return nil, err
 	}
 	c := &typeChecker{
-		fset:    token.NewFileSet(),
-		sizes:   types.SizesFor("gc", p.goarch),
-		pkgs:    make(map[string]*listedPackage),
-		replace: replace,
-		sem:     make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
-		seen:    make(map[string]bool),
+		src:   src,
+		sizes: types.SizesFor("gc", p.goarch),
+		pkgs:  make(map[string]*listedPackage),
+		sem:   make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		seen:  make(map[string]bool),
 	}
 	if c.sizes == nil {
 		return nil, fmt.Errorf("type-check for %s/%s: go/types knows no sizes for GOARCH=%s", p.goos, p.goarch, p.goarch)
@@ -138,6 +137,59 @@ func listForCheck(dir string, p platform, tags, overlay string, patterns []strin
 	return pkgs, nil
 }
 
+// sources are Go files parsed once for several type-checks (see typeCheck),
+// read through an overlay.
+type sources struct {
+	fset    *token.FileSet
+	overlay string            // the overlay file, for go list ("" for none)
+	replace map[string]string // the overlay: file on disk → file read instead
+
+	mu    sync.Mutex
+	files map[string]*sourceFile // by path on disk
+}
+
+// A sourceFile is one file of sources, parsed on first use.
+type sourceFile struct {
+	once sync.Once
+	f    *ast.File // nil if it could not be read
+	err  error     // why it could not be read or parsed; f may still be partial
+}
+
+// newSources returns an empty set of sources read through overlay (a file
+// for go build's -overlay, or "" for none).
+func newSources(overlay string) (*sources, error) {
+	replace, err := readOverlay(overlay)
+	if err != nil {
+		return nil, err
+	}
+	return &sources{fset: token.NewFileSet(), overlay: overlay, replace: replace, files: make(map[string]*sourceFile)}, nil
+}
+
+// parse returns the file at path, parsed, through the overlay: the same
+// *ast.File to every caller, which go/types only reads.
+func (s *sources) parse(path string) (*ast.File, error) {
+	s.mu.Lock()
+	sf := s.files[path]
+	if sf == nil {
+		sf = new(sourceFile)
+		s.files[path] = sf
+	}
+	s.mu.Unlock()
+	sf.once.Do(func() {
+		read := path
+		if alt, ok := s.replace[path]; ok && alt != "" {
+			read = alt
+		}
+		src, err := os.ReadFile(read)
+		if err != nil {
+			sf.err = err
+			return
+		}
+		sf.f, sf.err = parser.ParseFile(s.fset, path, src, parser.SkipObjectResolution)
+	})
+	return sf.f, sf.err
+}
+
 // readOverlay reads the Replace map of an overlay file for go build's
 // -overlay ("" for none).
 func readOverlay(path string) (map[string]string, error) {
@@ -157,11 +209,10 @@ func readOverlay(path string) (map[string]string, error) {
 
 // A typeChecker type-checks listed packages, each once its imports are.
 type typeChecker struct {
-	fset    *token.FileSet
-	sizes   types.Sizes
-	pkgs    map[string]*listedPackage // by import path, as go list resolved it
-	replace map[string]string         // the overlay: file on disk → file read instead
-	sem     chan struct{}             // bounds how many packages are checked at once
+	src   *sources
+	sizes types.Sizes
+	pkgs  map[string]*listedPackage // by import path, as go list resolved it
+	sem   chan struct{}             // bounds how many packages are checked at once
 
 	mu       sync.Mutex
 	problems []string
@@ -187,13 +238,7 @@ func (c *typeChecker) check(pkg *listedPackage, dir string) {
 	own := pkg.Module != nil && pkg.Module.Main
 	var files []*ast.File
 	for _, name := range pkg.GoFiles {
-		path := filepath.Join(pkg.Dir, name)
-		src, err := c.read(path)
-		if err != nil {
-			c.report("", err.Error(), dir)
-			continue
-		}
-		f, err := parser.ParseFile(c.fset, path, src, parser.SkipObjectResolution)
+		f, err := c.src.parse(filepath.Join(pkg.Dir, name))
 		if err != nil {
 			var list scanner.ErrorList
 			if errors.As(err, &list) {
@@ -221,7 +266,7 @@ func (c *typeChecker) check(pkg *listedPackage, dir string) {
 				if c.reportedImport(pkg, te.Msg) {
 					return
 				}
-				c.report(c.fset.Position(te.Pos).String(), te.Msg, dir)
+				c.report(c.src.fset.Position(te.Pos).String(), te.Msg, dir)
 				return
 			}
 			c.report("", err.Error(), dir)
@@ -231,7 +276,7 @@ func (c *typeChecker) check(pkg *listedPackage, dir string) {
 		conf.GoVersion = "go" + pkg.Module.GoVersion
 	}
 	path, _, _ := strings.Cut(pkg.ImportPath, " ") // "p [p.test]" is p, with its tests
-	pkg.types, _ = conf.Check(path, c.fset, files, nil)
+	pkg.types, _ = conf.Check(path, c.src.fset, files, nil)
 }
 
 // imported returns the package that pkg's import of path stands for.
@@ -272,14 +317,6 @@ func (c *typeChecker) reportedImport(pkg *listedPackage, msg string) bool {
 	}
 	dep := c.pkgs[path]
 	return dep != nil && dep.Error != nil
-}
-
-// read returns a source file's contents, through the overlay.
-func (c *typeChecker) read(path string) ([]byte, error) {
-	if alt, ok := c.replace[path]; ok && alt != "" {
-		path = alt
-	}
-	return os.ReadFile(path)
 }
 
 // report records a problem at pos ("file:line:col", or "" if it has none),

@@ -120,9 +120,13 @@ func TestTypeCheck(t *testing.T) {
 	for _, tt := range tests {
 		pkgs = append(pkgs, "./"+tt.name+"/...")
 	}
+	src, err := newSources(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
 	said := make(map[string][]string)
 	for _, p := range crossPlatforms {
-		if said[p.goos], err = typeCheck(dir, p, "", overlay, pkgs); err != nil {
+		if said[p.goos], err = typeCheck(src, dir, p, "", pkgs); err != nil {
 			t.Fatalf("%s: %v", p.goos, err)
 		}
 	}

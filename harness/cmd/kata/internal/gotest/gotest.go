@@ -255,6 +255,10 @@ func (tr *TestRun) BuildFailed() bool {
 	return false
 }
 
+// MarkVetFailed records that the build failed on vet's complaint alone: the
+// code builds without vet (see BuildComplaint).
+func (tr *TestRun) MarkVetFailed() { tr.vetFailed = true }
+
 // Only returns the run's single package, or an empty one if it reported
 // nothing.
 func (tr *TestRun) Only() *pkgResult {
