@@ -22,6 +22,9 @@
 //     reports it to nobody until the owner calls Rearm (or Close). The
 //     owner re-arms once it is done with what it read; re-arming earlier
 //     lets another worker read the connection while it still works on it.
+//     What an owner writes before Rearm (the partial frame it keeps in the
+//     connection's Value) happens before the Wait that hands the
+//     connection out next: the next owner sees it without a lock.
 //   - Readiness is level-triggered: whatever the owner left unread when it
 //     re-arms is reported again at once. It may also be spurious (a Read
 //     then returns ErrWouldBlock): an owner re-arms in both cases.
@@ -47,8 +50,8 @@
 // descriptor out instead, with File (a dup), would double the descriptors
 // each connection costs and still leave the original registered.
 //
-// Linux and macOS only: on other platforms New returns an error saying so
-// (on Windows, use WSL).
+// Linux and macOS only (Supported): on other platforms New returns an error
+// saying so, that wraps errors.ErrUnsupported (on Windows, use WSL).
 package netpoll
 
 import (

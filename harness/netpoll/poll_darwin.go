@@ -6,6 +6,10 @@ import (
 	"syscall"
 )
 
+// Supported reports whether New works here: Linux (epoll) and macOS
+// (kqueue) have a poller; elsewhere, use WSL.
+const Supported = true
+
 // wakeIdent identifies the user event that wakes the waits when the poller
 // closes. User events have identifiers of their own, apart from
 // descriptors.

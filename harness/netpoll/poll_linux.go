@@ -6,6 +6,10 @@ import (
 	"syscall"
 )
 
+// Supported reports whether New works here: Linux (epoll) and macOS
+// (kqueue) have a poller; elsewhere, use WSL.
+const Supported = true
+
 // armEvents is what a connection is registered and re-armed with: readable
 // or hung up, level-triggered, one report per arming.
 const armEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT

@@ -7,6 +7,10 @@ import (
 	"fmt"
 )
 
+// Supported reports whether New works here: Linux (epoll) and macOS
+// (kqueue) have a poller; elsewhere, use WSL.
+const Supported = false
+
 // errUnsupported is what New returns here.
 var errUnsupported = fmt.Errorf("the event-driven reader needs Linux or macOS (epoll, kqueue); on Windows, use WSL: %w", errors.ErrUnsupported)
 
