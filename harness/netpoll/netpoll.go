@@ -12,7 +12,11 @@
 //
 //   - Add registers a connection that has a file descriptor (a
 //     *net.TCPConn, a *net.UnixConn: a syscall.Conn; not net.Pipe, not a
-//     *tls.Conn). It puts the descriptor in non-blocking mode and clears the
+//     *tls.Conn), or wraps one and lets Add through to it: a wrapper with
+//     a method PassThrough() net.Conn that returns the connection beneath
+//     once it holds no byte it read ahead (wsconn.PassThrough's contract).
+//     Reads then go to the socket, past the wrappers; NetConn and Close
+//     use the connection as given. It puts the descriptor in non-blocking mode and clears the
 //     connection's read deadline: time-outs of a registered connection are
 //     the caller's timers, not a read's. The descriptor must stay open while
 //     it is registered: close the connection with Conn.Close, which
@@ -130,11 +134,7 @@ type Conn struct {
 // is), a Wait hands it out. v is the caller's state for the connection
 // (its partial frame, its station), returned by Value.
 func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("netpoll: add %T: it has no file descriptor (not a syscall.Conn)", nc)
-	}
-	raw, err := sc.SyscallConn()
+	raw, err := socketOf(nc)
 	if err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
@@ -166,6 +166,23 @@ func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
 	}
 	p.conns[c.fd] = c
 	return c, nil
+}
+
+// socketOf returns the socket nc is, or wraps and passes through to.
+func socketOf(nc net.Conn) (syscall.RawConn, error) {
+	for c := nc; ; {
+		if w, ok := c.(interface{ PassThrough() net.Conn }); ok {
+			if c = w.PassThrough(); c == nil {
+				return nil, fmt.Errorf("%T still holds bytes it read ahead", w)
+			}
+			continue
+		}
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			return nil, fmt.Errorf("%T has no file descriptor (it is not a syscall.Conn)", c)
+		}
+		return sc.SyscallConn()
+	}
 }
 
 // Len returns the number of registered connections.

@@ -534,15 +534,70 @@ func TestCloseLeavesNothing(t *testing.T) {
 	goleak.VerifyNone(t)
 }
 
+// wrapper is a net.Conn around another, that passes through to it unless
+// it holds bytes read ahead.
+type wrapper struct {
+	net.Conn
+	ahead  bool
+	closed bool
+}
+
+func (w *wrapper) PassThrough() net.Conn {
+	if w.ahead {
+		return nil
+	}
+	return w.Conn
+}
+
+func (w *wrapper) Close() error {
+	w.closed = true
+	return w.Conn.Close()
+}
+
 func TestAddNeedsADescriptor(t *testing.T) {
 	p := newPoller(t)
 	c1, c2 := net.Pipe()
 	defer c1.Close()
 	defer c2.Close()
-	if _, err := p.Add(c1, nil); err == nil {
-		t.Error("Add(net.Pipe()): no error")
+	servers, _ := pairs(t, 1)
+	tests := []struct {
+		name string
+		conn net.Conn
+	}{
+		{"net.Pipe", c1},
+		{"a wrapper that does not pass through", struct{ net.Conn }{servers[0]}},
+		{"a wrapper with bytes read ahead", &wrapper{Conn: servers[0], ahead: true}},
+		{"a wrapper passing through to net.Pipe", &wrapper{Conn: c1}},
 	}
-	if n := p.Len(); n != 0 {
-		t.Errorf("Len = %d, want 0", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := p.Add(tt.conn, nil); err == nil {
+				t.Error("Add: no error")
+			}
+			if n := p.Len(); n != 0 {
+				t.Errorf("Len = %d, want 0", n)
+			}
+		})
+	}
+}
+
+func TestAddThroughAWrapper(t *testing.T) {
+	p := newPoller(t)
+	s := serve(t, p, 1)
+	servers, clients := pairs(t, 1)
+	w := &wrapper{Conn: servers[0]}
+	pcs := add(t, p, []net.Conn{w})
+	if pcs[0].NetConn() != w {
+		t.Error("NetConn is not the connection given to Add")
+	}
+	clients[0].Write(frame("through"))
+	if m := <-s.msgs; m.text != "through" {
+		t.Errorf("frame = %q, want %q", m.text, "through")
+	}
+	if err := pcs[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !w.closed {
+		t.Error("Conn.Close did not close the wrapper")
 	}
 }
