@@ -1,0 +1,106 @@
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Supported reports whether New works here: Linux (epoll) and macOS
+// (kqueue) have a poller; elsewhere, use WSL.
+const Supported = true
+
+// armEvents is what a connection is registered and re-armed with: readable
+// or hung up, level-triggered, one report per arming.
+const armEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// kpoll is an epoll set, with a pipe whose read end is in the set to wake
+// the waits when the poller closes.
+type kpoll struct {
+	epfd         int
+	wakeR, wakeW int
+}
+
+func newKpoll() (*kpoll, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		return nil, fmt.Errorf("pipe2: %w", err)
+	}
+	k := &kpoll{epfd: epfd, wakeR: p[0], wakeW: p[1]}
+	// Level-triggered and never re-armed: once written, the pipe wakes
+	// every wait, now and later.
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(k.wakeR)}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, k.wakeR, &ev); err != nil {
+		k.close()
+		return nil, fmt.Errorf("epoll_ctl add the wake pipe: %w", err)
+	}
+	return k, nil
+}
+
+func (k *kpoll) add(fd int) error {
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		return fmt.Errorf("set non-blocking: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: armEvents, Fd: int32(fd)}
+	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl add: %w", err)
+	}
+	return nil
+}
+
+func (k *kpoll) rearm(fd int) error {
+	ev := syscall.EpollEvent{Events: armEvents, Fd: int32(fd)}
+	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl mod: %w", err)
+	}
+	return nil
+}
+
+func (k *kpoll) del(fd int) error {
+	// A non-nil event for kernels before 2.6.9.
+	var ev syscall.EpollEvent
+	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_DEL, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl del: %w", err)
+	}
+	return nil
+}
+
+// wait blocks until the kernel reports something, and puts the descriptors
+// of the readable connections in fds. It may return 0 (only the wake pipe).
+func (k *kpoll) wait(fds []int) (int, error) {
+	evs := make([]syscall.EpollEvent, len(fds))
+	for {
+		n, err := syscall.EpollWait(k.epfd, evs, -1)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("epoll_wait: %w", err)
+		}
+		i := 0
+		for _, ev := range evs[:n] {
+			if int(ev.Fd) != k.wakeR {
+				fds[i] = int(ev.Fd)
+				i++
+			}
+		}
+		return i, nil
+	}
+}
+
+func (k *kpoll) wake() error {
+	_, err := syscall.Write(k.wakeW, []byte{1})
+	if err != nil && !errors.Is(err, syscall.EAGAIN) {
+		return fmt.Errorf("write the wake pipe: %w", err)
+	}
+	return nil
+}
+
+func (k *kpoll) close() error {
+	return errors.Join(syscall.Close(k.epfd), syscall.Close(k.wakeR), syscall.Close(k.wakeW))
+}
