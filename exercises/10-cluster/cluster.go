@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 
@@ -145,7 +146,14 @@ func (o outcome) result(station, action, node string, resp any) error {
 type cluster struct {
 	nc *nats.Conn // Config.NATS; nil for a cluster of one
 	// TODO: the stations' subscriptions, the goroutines to wait for.
+
+	routedIn atomic.Int64 // the calls routed here that were made: for RoutedIn
 }
+
+// RoutedIn returns how many calls made on other nodes this node has made
+// on its stations' connections, whatever came of them. It is not the
+// lesson's: make serve counts them in its metrics.
+func (s *Server) RoutedIn() int64 { return s.cluster.routedIn.Load() }
 
 // startCluster runs in New, once the Server is ready: a node with a NATS
 // connection (Config.NATS) starts here what it needs to hear the others.

@@ -161,6 +161,11 @@ type cluster struct {
 	routedIn atomic.Int64 // the calls routed here that were made: for RoutedIn
 }
 
+// RoutedIn returns how many calls made on other nodes this node has made
+// on its stations' connections, whatever came of them. It is not the
+// lesson's: make serve counts them in its metrics.
+func (s *Server) RoutedIn() int64 { return s.cluster.routedIn.Load() }
+
 // startCluster starts the node's dispatcher, if it has a NATS connection.
 func (s *Server) startCluster() {
 	if s.cfg.NATS == nil {
@@ -325,11 +330,6 @@ func (s *Server) answerRouted(l *link, m *nats.Msg) {
 	alive.Wait()
 	s.reply(m, opAnswer, outcomeOf(result, err))
 }
-
-// RoutedIn returns how many calls made on other nodes this node has made
-// on its stations' connections, whatever came of them. It is not the
-// lesson's: make serve counts them in its metrics.
-func (s *Server) RoutedIn() int64 { return s.cluster.routedIn.Load() }
 
 // reply sends a routed call's caller an alive or its answer.
 func (s *Server) reply(m *nats.Msg, op string, o outcome) {
