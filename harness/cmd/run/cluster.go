@@ -52,6 +52,11 @@ func runCluster(args []string) error {
 		return err
 	}
 	serveArgs := fs.Args() // after --: serve's flags, the same for every node
+	// Checked once here, rather than by each node as it starts.
+	f, err := parseServeFlags(serveArgs, os.Getenv)
+	if err != nil {
+		return err
+	}
 	host, port, err := splitHostPort(*addr)
 	if err != nil {
 		return fmt.Errorf("-addr %s: %w", *addr, err)
@@ -85,7 +90,7 @@ func runCluster(args []string) error {
 			done: make(chan struct{}),
 		}
 		nodeArgs := append([]string{"serve", "-addr", node.addr, "-node", node.name, "-nats-url", natsURL}, serveArgs...)
-		if !hasFlag(serveArgs, "log") {
+		if f.log == "" {
 			nodeArgs = append(nodeArgs, "-log", "text") // JSON otherwise: a node's stderr is a pipe
 		}
 		node.cmd = exec.Command(os.Args[0], nodeArgs...)
@@ -123,7 +128,7 @@ func runCluster(args []string) error {
 		return stopCluster(nodes, sig, signals)
 	}
 	out.Lock()
-	printClusterBanner(os.Stderr, st, nodes, natsURL, serveArgs)
+	printClusterBanner(os.Stderr, st, nodes, natsURL, f)
 	out.Unlock()
 
 	exited := make(chan *clusterNode, len(nodes))
@@ -219,12 +224,16 @@ func waitListening(node *clusterNode, limit time.Duration) {
 }
 
 // printClusterBanner says where each node serves, and how to try it.
-func printClusterBanner(w io.Writer, st term.Style, nodes []*clusterNode, natsURL string, serveArgs []string) {
+func printClusterBanner(w io.Writer, st term.Style, nodes []*clusterNode, natsURL string, f serveFlags) {
 	ws, web := "ws", "http"
-	if hasFlag(serveArgs, "tls-cert") {
+	if f.tlsCert != "" {
 		ws, web = "wss", "https"
 	}
-	fmt.Fprintf(w, "\n%s\n", st.Bold(fmt.Sprintf("a cluster of %d nodes over NATS at %s (embedded in this process), sharing the store %s", len(nodes), natsURL, flagValue(serveArgs, "db"))))
+	db := "SQLite " + f.db
+	if isPostgresURL(f.db) {
+		db = "a PostgreSQL database (DB)" // its URL may hold a password
+	}
+	fmt.Fprintf(w, "\n%s\n", st.Bold(fmt.Sprintf("a cluster of %d nodes over NATS at %s (embedded in this process), sharing the store: %s", len(nodes), natsURL, db)))
 	urls := make([]string, len(nodes))
 	for i, node := range nodes {
 		urls[i] = fmt.Sprintf("%s://%s/ocpp", ws, node.addr)
@@ -301,35 +310,6 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, fmt.Errorf("want a port from 1 to 65535, got %q", p)
 	}
 	return host, port, nil
-}
-
-// hasFlag reports whether args set the flag name (-name or --name, with its
-// value after = or as the next argument).
-func hasFlag(args []string, name string) bool {
-	_, ok := lookupFlag(args, name)
-	return ok
-}
-
-// flagValue returns the value args give the flag name, or "".
-func flagValue(args []string, name string) string {
-	v, _ := lookupFlag(args, name)
-	return v
-}
-
-func lookupFlag(args []string, name string) (string, bool) {
-	for i, a := range args {
-		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
-		if a == name {
-			if i+1 < len(args) {
-				return args[i+1], true
-			}
-			return "", true
-		}
-		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // exitReason says how a node's process ended.
