@@ -120,11 +120,6 @@ func clusterBanner(natsURL, node string, fields []string) string {
 	return ""
 }
 
-// routedInboxLen is how many messages a sync subscription of the node's
-// (a routed call's inbox) holds before the broker's next ones are dropped
-// as a slow consumer's.
-const routedInboxLen = 64
-
 // natsLink is the node's connection to the cluster's broker.
 type natsLink struct {
 	conn    *nats.Conn
@@ -139,11 +134,7 @@ func joinCluster(list, node string, logger *slog.Logger) (*natsLink, error) {
 	n := &natsLink{closed: make(chan struct{})}
 	nc, err := nats.Connect(list,
 		nats.Name(node),
-		// nats.go gives each SubscribeSync a channel of 65,536 messages,
-		// 512 KiB, and the step's route takes one for each call it
-		// routes: the inbox of a routed call holds a few messages (its
-		// keepalives and its answer).
-		nats.SyncQueueLen(routedInboxLen),
+		nats.SyncQueueLen(steplink.RoutedInboxLen),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(natsReconnectWait),
 		nats.PingInterval(natsPingInterval),

@@ -273,11 +273,9 @@ func startBroker() (*server.Server, error) {
 // startNode connects a node named name to the broker and serves it on a
 // loopback port of its own.
 func startNode(broker *server.Server, name string, newServer func(*nats.Conn, string) steplink.Server) (*clusterNode, error) {
-	// nats.go gives each SubscribeSync a channel of 65,536 messages, 512 KiB:
-	// a node that routes a round's 200 calls at once, each through an inbox
-	// of its own, would allocate 100 MiB a round and spend the demo
-	// collecting it. An inbox of a routed call holds a few messages.
-	nc, err := nats.Connect("", nats.InProcessServer(broker), nats.Name(name), nats.NoReconnect(), nats.SyncQueueLen(64))
+	// At nats.go's default sync queue, a round's 200 routed calls would
+	// allocate 100 MiB and the demo spend its time collecting it.
+	nc, err := nats.Connect("", nats.InProcessServer(broker), nats.Name(name), nats.NoReconnect(), nats.SyncQueueLen(steplink.RoutedInboxLen))
 	if err != nil {
 		return nil, fmt.Errorf("connect %s to NATS: %w", name, err)
 	}

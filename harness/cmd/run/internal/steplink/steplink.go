@@ -94,3 +94,11 @@ func (l *Link) Variant(name string) (func(Config) Server, []string, error) {
 type Graceful interface {
 	Shutdown(ctx context.Context) error
 }
+
+// RoutedInboxLen is how many messages a node's sync subscription holds
+// before the broker's next ones are dropped as a slow consumer's: every
+// NATS connection made for a step's node asks for it (nats.SyncQueueLen).
+// nats.go's default, 65,536 (512 KiB of channel), is for a subscription
+// that lives long; step 10's route takes one for each call it routes, an
+// inbox that holds a few messages (the call's keepalives and its answer).
+const RoutedInboxLen = 64
