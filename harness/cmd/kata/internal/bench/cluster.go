@@ -1,15 +1,16 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,13 +146,7 @@ func (b *bench) cluster(ctx context.Context) {
 
 	// One call to every charger through node1: a third are its own.
 	b.say(phase, "calling every charger through node1's API")
-	ids := slices.Sorted(func(yield func(string) bool) {
-		for id := range held {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	ids := slices.Sorted(maps.Keys(held))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clusterConcurrency}}
 	var mu sync.Mutex
 	latencies := map[bool][]time.Duration{} // by routed
@@ -348,7 +343,7 @@ func runCalls(ctx context.Context, ids []string, conc int, call func(id string))
 // operatorCall posts an operator's call to a station through the API at
 // api, and returns how long it took and the status it got.
 func operatorCall(ctx context.Context, client *http.Client, api, station, action, body string) (time.Duration, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/stations/"+station+"/"+action+"?timeout="+clusterCallTimeout, bytes.NewReader([]byte(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/stations/"+station+"/"+action+"?timeout="+clusterCallTimeout, strings.NewReader(body))
 	if err != nil {
 		return 0, 0, err
 	}
