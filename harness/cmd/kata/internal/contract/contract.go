@@ -31,9 +31,13 @@ import (
 	"github.com/ocppkata/kata/harness/internal/term"
 )
 
-// minWrongTurns is how many wrong turns the contract asks of every step
-// (it says 3 to 5): fewer is a breach.
-const minWrongTurns = 3
+// minWrongTurns and maxWrongTurns bound how many wrong turns the contract
+// asks of every step: fewer proves too little of the suite, and more costs
+// every run of make test a build and a run each (CI's budget).
+const (
+	minWrongTurns = 3
+	maxWrongTurns = 5
+)
 
 // A breach is one way the kata breaks its contract: what is wrong and what
 // to do about it.
@@ -421,8 +425,12 @@ func judgeStep(st term.Style, s step.Step, vs []*variant, turns []step.WrongTurn
 	case turnsErr != nil:
 		t.breach(false, s.Name+": "+turnsErr.Error(), "fix the wrong turn's patch: '# what is wrong' lines, '# caught by: TestThatFailsOnIt', then diff -u of the solution's file and the mistaken one")
 		said = append(said, st.Red("wrong turns unreadable"))
+	case wrongs > maxWrongTurns:
+		t.breach(false, fmt.Sprintf("%s ships %s; the contract asks for %d to %d", s.Name, term.Plural(wrongs, "wrong turn"), minWrongTurns, maxWrongTurns),
+			fmt.Sprintf("keep the %d that catch the most distinct mistakes, and remove the others from %s and the README's table", maxWrongTurns, s.WrongDir()))
+		said = append(said, st.Red(fmt.Sprintf("%s (want at most %d)", term.Plural(wrongs, "wrong turn"), maxWrongTurns)))
 	case wrongs < minWrongTurns:
-		t.breach(false, fmt.Sprintf("%s ships %s; the contract asks for %d to 5", s.Name, term.Plural(wrongs, "wrong turn"), minWrongTurns),
+		t.breach(false, fmt.Sprintf("%s ships %s; the contract asks for %d to %d", s.Name, term.Plural(wrongs, "wrong turn"), minWrongTurns, maxWrongTurns),
 			fmt.Sprintf("add wrong turns: %s/NAME.patch, '# what is wrong' lines, '# caught by: TestThatFailsOnIt', then diff -u of the solution's file and the mistaken one", s.WrongDir()))
 		if caught == wrongs {
 			said = append(said, st.Red(fmt.Sprintf("%s (want %d)", term.Plural(wrongs, "wrong turn"), minWrongTurns)))
