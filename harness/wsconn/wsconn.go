@@ -15,6 +15,11 @@
 // reader, where its stack fits in 4 KiB (see waitReadable). Send writes a
 // frame straight to the socket (see writeFrame).
 //
+// A Handle may also hand its connection's reading to an event-driven reader
+// (step 11): Detach, then NextFrame over the bytes it reads from NetConn
+// when a poller says there are some; Handle returns, and an idle station
+// keeps no goroutine and no read buffer (see detach.go).
+//
 // By default it trusts its stations, as steps 01–08 do. The edge's policy
 // (who may connect, which frames are acceptable, how long to wait for a
 // station) is step 09's lesson; wsconn offers only the means: Server.Accept
@@ -29,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -79,7 +85,8 @@ type Conn struct {
 	woke     bool
 	station  string
 	log      *slog.Logger
-	tap      Tap // nil unless the net.Conn is one
+	tap      Tap     // nil unless the net.Conn is one
+	srv      *Server // that accepted it
 
 	// wlock holds the turn to write: one frame at a time, so that frames do
 	// not mix. A channel, not a mutex: a goroutine waiting for it is
@@ -95,9 +102,26 @@ type Conn struct {
 	closeSent atomic.Bool
 
 	// dmu orders the read deadline's changes: once stopReading has set
-	// stopped, no SetReadDeadline may move the deadline it set.
+	// stopped, no SetReadDeadline may move the deadline it set. It also
+	// guards the detached reading's fields below.
 	dmu     sync.Mutex
 	stopped atomic.Bool
+
+	// Once Detach was called (see detach.go): wake is its function, the
+	// read deadline is readDeadline, kept by deadlineTimer rather than by
+	// the socket. Under dmu.
+	wake          func()
+	readDeadline  time.Time
+	deadlineTimer *time.Timer
+
+	// The reader's state, for NextFrame (and readLimit for SetReadLimit):
+	// touched only by the reading goroutine.
+	readLimit  int64
+	readErr    error  // the first error of a read: every later read's
+	fragments  []byte // a fragmented message's payload so far
+	fragOp     byte   // its opcode (text or binary)
+	fragmented bool   // a message's first fragment came, its last not yet
+	readLength int64  // the message's length so far, for readLimit
 
 	done      chan struct{} // closed by close
 	closeOnce sync.Once
@@ -148,8 +172,15 @@ func (c *Conn) Read() (ocpp.Message, error) {
 // frames are handled inside it: a ping is answered, a pong runs OnPong's
 // function.
 func (c *Conn) ReadFrame() (data []byte, binary bool, err error) {
+	if c.br == nil && c.isDetached() {
+		return nil, false, errDetached
+	}
 	c.waitReadable() // an idle station waits here, not deep in the reader
-	return c.readFrame()
+	data, binary, err = c.readFrame()
+	if err != nil && err != ErrStopped {
+		c.readErr = err // gorilla's reader keeps it too: NextFrame's after a Detach
+	}
+	return data, binary, err
 }
 
 // readFrame is ReadFrame once the socket has something to read.
@@ -222,20 +253,35 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 // payload is read: the station gets a close frame with status 1009
 // (message too big) and the next read fails. It applies to the frames read
 // after it, so call it before the first read, from the reading goroutine.
-func (c *Conn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
+func (c *Conn) SetReadLimit(limit int64) {
+	c.readLimit = limit
+	c.ws.SetReadLimit(limit)
+}
 
 // SetReadDeadline makes a read that has not returned a frame by t fail
 // with a timeout, after which the connection can only be closed. Zero
 // means no deadline. Call it from the reading goroutine (OnPong's function
 // runs there). Once the Server's StopReading was called it has no effect
 // and returns ErrStopped.
+//
+// After Detach, the deadline is a timer's, not the socket's (the caller
+// reads the socket): when it passes, Detach's wake is called, and
+// NextFrame reports the timeout.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	if c.stopped.Load() {
 		return ErrStopped
 	}
-	return c.ws.SetReadDeadline(t)
+	c.readDeadline = t
+	if c.wake == nil {
+		return c.ws.SetReadDeadline(t)
+	}
+	if c.isClosed() {
+		return fmt.Errorf("wsconn: set read deadline: %w", net.ErrClosed)
+	}
+	c.armDeadline()
+	return nil
 }
 
 // OnPong sets the function that runs, on the reading goroutine during a
@@ -458,7 +504,8 @@ func (c *Conn) CloseWith(code int, reason string) error {
 	return errors.Join(err, c.close())
 }
 
-// Close closes the connection. A goroutine blocked in Read returns an error.
+// Close closes the connection. A goroutine blocked in Read returns an
+// error; after Detach, wake is called.
 func (c *Conn) Close() error { return c.close() }
 
 // Done returns a channel that is closed once the server closes the
@@ -471,7 +518,31 @@ func (c *Conn) closing() { c.closeOnce.Do(func() { close(c.done) }) }
 
 func (c *Conn) close() error {
 	c.closing()
-	return c.ws.Close()
+	err := c.ws.Close()
+	c.dmu.Lock()
+	wake := c.wake
+	if c.deadlineTimer != nil {
+		c.deadlineTimer.Stop()
+	}
+	c.dmu.Unlock()
+	if wake != nil {
+		// Detached: no Handle is left to end the connection's life in the
+		// Server (see Server.finish), so its close does.
+		c.srv.forget(c)
+		wake()
+	}
+	return err
+}
+
+// isClosed reports whether the server has closed the connection (or
+// started to: see CloseWith).
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // CloseGoingAway tells the station that the server is going away (a close
@@ -486,12 +557,21 @@ func (c *Conn) CloseGoingAway() error {
 const closeFrameTimeout = time.Second
 
 // stopReading makes Read return ErrStopped from now on, at once if it is
-// waiting; the connection stays open for Send.
+// waiting; the connection stays open for Send. After Detach, NextFrame
+// returns ErrStopped, and wake is called.
 func (c *Conn) stopReading() {
 	c.dmu.Lock()
-	defer c.dmu.Unlock()
 	c.stopped.Store(true)
-	c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
+	wake := c.wake
+	if wake == nil {
+		c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
+	} else if c.deadlineTimer != nil {
+		c.deadlineTimer.Stop() // nothing more to time out
+	}
+	c.dmu.Unlock()
+	if wake != nil {
+		wake()
+	}
 }
 
 // ErrStopped is what Read returns once the Server's StopReading was called.
@@ -524,7 +604,9 @@ const readBufferSize = 320
 // Server accepts station connections at /ocpp/{stationId} and runs Handle
 // for each in its own goroutine.
 type Server struct {
-	// Handle serves one station. The connection is closed when it returns.
+	// Handle serves one station. The connection is closed when it
+	// returns, unless Handle detached it (Conn.Detach): then it stays
+	// open until it is closed.
 	Handle func(*Conn)
 	// Accept, if set, runs for each station's handshake before the
 	// upgrade, with the station's id in r.PathValue("station"). It returns
@@ -585,7 +667,9 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Close stops accepting, closes every station's connection and waits until
-// every Handle has returned. Close is idempotent.
+// every Handle has returned. Close is idempotent. A detached connection is
+// closed and its wake called; its Handle has returned, or Close waits for
+// it as for any other.
 //
 // A Handle that panics ends its station's connection, not the server, as
 // net/http does; Close reports each such panic once in its error, with where it
@@ -594,10 +678,14 @@ func (s *Server) Close() error {
 	s.init()
 	s.mu.Lock()
 	s.closed = true
-	for c := range s.conns {
+	// No station is added from now on: these are all there are. They are
+	// closed outside the lock, which closing a detached one takes
+	// (forget).
+	conns := slices.Collect(maps.Keys(s.conns))
+	s.mu.Unlock()
+	for _, c := range conns {
 		c.Close()
 	}
-	s.mu.Unlock()
 	// http.Server.Close does not touch hijacked connections: closing them
 	// above is what ends their handlers.
 	err := s.http.Close()
@@ -629,9 +717,11 @@ func (s *Server) StopAccepting() {
 func (s *Server) StopReading() {
 	s.StopAccepting()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	// A station accepted from now on is refused: these are all there are.
-	for c := range s.conns {
+	// They are stopped outside the lock: a detached one's wake runs.
+	conns := slices.Collect(maps.Keys(s.conns))
+	s.mu.Unlock()
+	for _, c := range conns {
 		c.stopReading()
 	}
 }
@@ -767,7 +857,7 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		s.handles.Done()
 		return
 	}
-	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, done: make(chan struct{}),
+	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, srv: s, done: make(chan struct{}),
 		wlock: make(chan struct{}, 1), buffers: &s.buffers}
 	c.tap, _ = ws.NetConn().(Tap)
 	ws.SetPingHandler(c.pong)
@@ -807,21 +897,41 @@ func (s *Server) run(c *Conn) {
 
 // finish ends a station's connection once Handle has returned, or
 // panicked: it records the panic for Close, forgets the connection and
-// closes it.
+// closes it. A connection Handle detached stays open, unless Handle
+// panicked: its close will forget it.
 func (s *Server) finish(c *Conn) {
-	if v := recover(); v != nil {
+	defer s.handles.Done()
+	v := recover()
+	if v != nil {
 		p := handlerPanic{station: c.station, value: fmt.Sprint(v), site: panicSite(debug.Stack())}
 		s.Logger.Error("handler panicked", "station", c.station, "panic", p.value, "at", p.site)
 		s.mu.Lock()
 		s.panics = append(s.panics, p)
 		s.mu.Unlock()
 	}
+	if v == nil && c.isDetached() {
+		return
+	}
 	s.mu.Lock()
+	_, ok := s.conns[c]
 	delete(s.conns, c)
 	s.mu.Unlock()
 	c.Close()
-	s.Logger.Info("station disconnected", "station", c.station)
-	s.handles.Done()
+	if ok {
+		s.Logger.Info("station disconnected", "station", c.station)
+	}
+}
+
+// forget removes a detached connection, once it is closed, and logs so
+// once.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	_, ok := s.conns[c]
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if ok {
+		s.Logger.Info("station disconnected", "station", c.station)
+	}
 }
 
 // ownReader gives the WebSocket connection a read buffer of its own,
