@@ -27,14 +27,38 @@ import (
 // from it only after Detach.
 func (c *Conn) NetConn() net.Conn { return c.ws.NetConn() }
 
+// A detachedReader is what a connection keeps once Detach was called.
+type detachedReader struct {
+	wake  func()
+	timer *time.Timer // the read deadline's, under Conn.dmu; nil until there is one
+
+	// NextFrame's state, touched only by the reading goroutine.
+	err        error  // the first error of a read: every later read's
+	fragments  []byte // a fragmented message's payload so far
+	fragOp     byte   // its opcode (text or binary)
+	fragmented bool   // a message's first fragment came, its last not yet
+	readLength int64  // the message's length so far, for the read limit
+}
+
+// stopTimer stops the read deadline's timer, if there is one. Conn.dmu is
+// held.
+func (d *detachedReader) stopTimer() {
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
+
 // errDetached is what Read and ReadFrame return after Detach.
 var errDetached = errors.New("wsconn: the connection's reading was detached: use NextFrame")
 
+// errNotDetached is what NextFrame returns before Detach.
+var errNotDetached = errors.New("wsconn: NextFrame before Detach: use ReadFrame")
+
 // Detach hands the reading of c to the caller, for an event-driven reader.
 // Call it from the goroutine that runs Handle, before any Read or
-// ReadFrame, or after Read and ReadFrame calls that returned (each took a
-// whole message off the connection; an error one returned is NextFrame's
-// too). From then on:
+// ReadFrame, or after Read and ReadFrame calls that returned a message
+// (each took a whole one off the connection; after an error, the
+// connection is done: close it). From then on:
 //
 //   - Read and ReadFrame return an error: the caller reads NetConn and
 //     gives NextFrame what it read.
@@ -66,11 +90,11 @@ func (c *Conn) Detach(wake func()) (early []byte) {
 		panic("wsconn: Detach with a nil wake")
 	}
 	c.dmu.Lock()
-	if c.wake != nil {
+	if c.det != nil {
 		c.dmu.Unlock()
 		panic("wsconn: Detach called twice")
 	}
-	c.wake = wake
+	c.det = &detachedReader{wake: wake}
 	// The caller reads the socket now, and a poller's read is refused once
 	// the socket's deadline has passed: the deadline moves to a timer.
 	c.ws.SetReadDeadline(time.Time{})
@@ -106,33 +130,31 @@ func (c *Conn) Detach(wake func()) (early []byte) {
 func (c *Conn) isDetached() bool {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	return c.wake != nil
+	return c.det != nil
 }
 
 // armDeadline sets the timer of a detached connection's read deadline to
 // c.readDeadline: moved, or stopped if it is zero. c.dmu is held.
 func (c *Conn) armDeadline() {
 	if c.readDeadline.IsZero() {
-		if c.deadlineTimer != nil {
-			c.deadlineTimer.Stop()
-		}
+		c.det.stopTimer()
 		return
 	}
 	d := time.Until(c.readDeadline)
-	if c.deadlineTimer == nil {
-		c.deadlineTimer = time.AfterFunc(d, c.deadlinePassed)
+	if c.det.timer == nil {
+		c.det.timer = time.AfterFunc(d, c.deadlinePassed)
 		return
 	}
-	c.deadlineTimer.Reset(d)
+	c.det.timer.Reset(d)
 }
 
 // deadlinePassed runs on the deadline's timer: it wakes the reader, unless
 // the deadline moved meanwhile (a timer that fired as it was reset).
 func (c *Conn) deadlinePassed() {
 	c.dmu.Lock()
-	wake, due := c.wake, c.deadlineDue()
+	wake, due := c.det.wake, c.deadlineDue()
 	c.dmu.Unlock()
-	if wake != nil && due {
+	if due {
 		wake()
 	}
 }
@@ -176,11 +198,15 @@ func (c *Conn) deadlineDue() bool {
 // The data returned is a copy: it does not alias buf, which NextFrame never
 // modifies. rest is a slice of buf.
 func (c *Conn) NextFrame(buf []byte) (data []byte, binary bool, rest []byte, err error) {
+	d := c.det // set by Detach, on this goroutine or before the reader was handed this connection
+	if d == nil {
+		return nil, false, buf, errNotDetached
+	}
 	if c.stopped.Load() {
 		return nil, false, buf, ErrStopped
 	}
-	if c.readErr != nil {
-		return nil, false, buf, c.readErr
+	if d.err != nil {
+		return nil, false, buf, d.err
 	}
 	rest = buf
 	var op byte
@@ -196,18 +222,18 @@ func (c *Conn) NextFrame(buf []byte) (data []byte, binary bool, rest []byte, err
 		rest = rest[h.n+int(h.size):]
 		switch h.op {
 		case websocket.TextMessage, websocket.BinaryMessage:
-			c.readLength = h.size
+			d.readLength = h.size
 			if h.fin {
 				data, op = unmask(make([]byte, 0, len(payload)), payload, h.key), h.op
 			} else {
-				c.fragments, c.fragOp, c.fragmented = unmask(make([]byte, 0, len(payload)), payload, h.key), h.op, true
+				d.fragments, d.fragOp, d.fragmented = unmask(make([]byte, 0, len(payload)), payload, h.key), h.op, true
 			}
 		case opContinuation:
-			c.readLength += h.size
-			c.fragments = unmask(c.fragments, payload, h.key)
+			d.readLength += h.size
+			d.fragments = unmask(d.fragments, payload, h.key)
 			if h.fin {
-				data, op = c.fragments, c.fragOp
-				c.fragments, c.fragmented = nil, false
+				data, op = d.fragments, d.fragOp
+				d.fragments, d.fragmented = nil, false
 			}
 		default:
 			if cerr := c.controlFrame(h.op, unmask(nil, payload, h.key)); cerr != nil {
@@ -283,11 +309,11 @@ func (c *Conn) frameHeader(b []byte) (frameHeader, error) {
 			problems = append(problems, "FIN not set on control")
 		}
 	case websocket.TextMessage, websocket.BinaryMessage:
-		if c.fragmented {
+		if c.det.fragmented {
 			problems = append(problems, "data before FIN")
 		}
 	case opContinuation:
-		if !c.fragmented {
+		if !c.det.fragmented {
 			problems = append(problems, "continuation after FIN")
 		}
 	default:
@@ -327,7 +353,7 @@ func (c *Conn) frameHeader(b []byte) (frameHeader, error) {
 	if h.op == websocket.TextMessage || h.op == websocket.BinaryMessage || h.op == opContinuation {
 		length := size
 		if h.op == opContinuation {
-			length += c.readLength
+			length += c.det.readLength
 		}
 		if length < 0 {
 			return h, ErrReadLimit
@@ -410,7 +436,7 @@ func (c *Conn) readFailed(err error) error {
 	if strings.HasPrefix(err.Error(), "websocket: ") {
 		c.closeSent.Store(true) // as readFrame: no data may follow
 	}
-	c.readErr = err
+	c.det.err = err
 	return err
 }
 
@@ -434,6 +460,6 @@ func (c *Conn) notWhole() error {
 	}
 	nc := c.ws.NetConn()
 	err = &net.OpError{Op: "read", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
-	c.readErr = err
+	c.det.err = err
 	return err
 }

@@ -107,21 +107,11 @@ type Conn struct {
 	dmu     sync.Mutex
 	stopped atomic.Bool
 
-	// Once Detach was called (see detach.go): wake is its function, the
-	// read deadline is readDeadline, kept by deadlineTimer rather than by
-	// the socket. Under dmu.
-	wake          func()
-	readDeadline  time.Time
-	deadlineTimer *time.Timer
-
-	// The reader's state, for NextFrame (and readLimit for SetReadLimit):
-	// touched only by the reading goroutine.
-	readLimit  int64
-	readErr    error  // the first error of a read: every later read's
-	fragments  []byte // a fragmented message's payload so far
-	fragOp     byte   // its opcode (text or binary)
-	fragmented bool   // a message's first fragment came, its last not yet
-	readLength int64  // the message's length so far, for readLimit
+	// readDeadline is the last SetReadDeadline's, for Detach to move it
+	// to a timer; det is set by Detach (see detach.go). Both under dmu.
+	readDeadline time.Time
+	det          *detachedReader
+	readLimit    int64 // SetReadLimit's, for NextFrame
 
 	done      chan struct{} // closed by close
 	closeOnce sync.Once
@@ -176,11 +166,7 @@ func (c *Conn) ReadFrame() (data []byte, binary bool, err error) {
 		return nil, false, errDetached
 	}
 	c.waitReadable() // an idle station waits here, not deep in the reader
-	data, binary, err = c.readFrame()
-	if err != nil && err != ErrStopped {
-		c.readErr = err // gorilla's reader keeps it too: NextFrame's after a Detach
-	}
-	return data, binary, err
+	return c.readFrame()
 }
 
 // readFrame is ReadFrame once the socket has something to read.
@@ -274,7 +260,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 		return ErrStopped
 	}
 	c.readDeadline = t
-	if c.wake == nil {
+	if c.det == nil {
 		return c.ws.SetReadDeadline(t)
 	}
 	if c.isClosed() {
@@ -519,10 +505,11 @@ func (c *Conn) closing() { c.closeOnce.Do(func() { close(c.done) }) }
 func (c *Conn) close() error {
 	c.closing()
 	err := c.ws.Close()
+	var wake func()
 	c.dmu.Lock()
-	wake := c.wake
-	if c.deadlineTimer != nil {
-		c.deadlineTimer.Stop()
+	if c.det != nil {
+		wake = c.det.wake
+		c.det.stopTimer()
 	}
 	c.dmu.Unlock()
 	if wake != nil {
@@ -562,11 +549,12 @@ const closeFrameTimeout = time.Second
 func (c *Conn) stopReading() {
 	c.dmu.Lock()
 	c.stopped.Store(true)
-	wake := c.wake
-	if wake == nil {
+	var wake func()
+	if c.det == nil {
 		c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
-	} else if c.deadlineTimer != nil {
-		c.deadlineTimer.Stop() // nothing more to time out
+	} else {
+		wake = c.det.wake
+		c.det.stopTimer() // nothing more to time out
 	}
 	c.dmu.Unlock()
 	if wake != nil {
