@@ -181,7 +181,11 @@ func TestMeasureServer(t *testing.T) {
 				}
 			}()
 		case "netpoll":
-			if _, err := p.Add(c, &station{}); err != nil {
+			pc, err := p.Add(c, &station{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pc.Rearm(); err != nil { // Add leaves it with the caller
 				t.Fatal(err)
 			}
 		}

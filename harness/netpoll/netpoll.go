@@ -12,15 +12,20 @@
 //
 //   - Add registers a connection that has a file descriptor (a
 //     *net.TCPConn, a *net.UnixConn: a syscall.Conn; not net.Pipe, not a
-//     *tls.Conn), or wraps one and lets Add through to it: a wrapper with
-//     a method PassThrough() net.Conn that returns the connection beneath
-//     once it holds no byte it read ahead (wsconn.PassThrough's contract).
-//     Reads then go to the socket, past the wrappers; NetConn and Close
-//     use the connection as given. It puts the descriptor in non-blocking mode and clears the
-//     connection's read deadline: time-outs of a registered connection are
-//     the caller's timers, not a read's. The descriptor must stay open while
-//     it is registered: close the connection with Conn.Close, which
-//     unregisters it first, never with the net.Conn's own Close.
+//     *tls.Conn), or an in-memory one that tells when it has something to
+//     read (a Readier: memnet's buffered connections), or wraps one of
+//     those and lets Add through to it: a wrapper with a method
+//     PassThrough() net.Conn that returns the connection beneath once it
+//     holds no byte it read ahead (wsconn.PassThrough's contract). Reads
+//     then go to the socket, past the wrappers; NetConn and Close use the
+//     connection as given. It puts the descriptor in non-blocking mode and
+//     clears the connection's read deadline: time-outs of a registered
+//     connection are the caller's timers (and Wake), not a read's.
+//   - Add hands the connection back owned by the caller, not armed: the
+//     caller first deals with what it holds already (bytes a handshake read
+//     ahead), sets up its state, then calls Rearm to give the connection to
+//     the poller. Without this, a Wait could hand the connection to another
+//     goroutine before its state is ready.
 //   - Readiness is one-shot. Wait hands a readable connection to exactly
 //     one caller, which then owns it: it alone reads it, and the poller
 //     reports it to nobody until the owner calls Rearm (or Close). The
@@ -31,15 +36,26 @@
 //     connection out next: the next owner sees it without a lock.
 //   - Readiness is level-triggered: whatever the owner left unread when it
 //     re-arms is reported again at once. It may also be spurious (a Read
-//     then returns ErrWouldBlock): an owner re-arms in both cases.
-//   - Conn.Read never blocks. It returns what the socket holds now: n > 0
-//     bytes, or ErrWouldBlock, or io.EOF once the peer has closed. A read
-//     may return part of a message (a byte, half a frame): the caller keeps
-//     what it has per connection until the rest comes.
+//     then returns ErrWouldBlock): an owner re-arms in both cases. Wake
+//     makes a connection ready with nothing to read, for the caller's
+//     timers: a deadline, a shutdown.
+//   - Conn.Read never blocks. It returns what the connection holds now:
+//     n > 0 bytes, or ErrWouldBlock, or io.EOF once the peer has closed. A
+//     read may return part of a message (a byte, half a frame): the caller
+//     keeps what it has per connection until the rest comes.
 //   - Poller.Close unregisters every connection (it does not close them),
 //     makes every Wait return ErrClosed, waits for them to return, and
 //     releases the poller's own descriptors. The package starts no
 //     goroutine: the caller's loops around Wait are the only ones.
+//
+// In-memory connections, and tests in fake time: a Readier calls the
+// poller back when bytes arrive, and the poller keeps it on a ready list
+// of its own, in user space. Until the first socket is added, a poller
+// opens no descriptor at all, and Wait waits on a sync.Cond: inside a
+// testing/synctest bubble, a goroutine in Wait is durably blocked and fake
+// time moves. From the first socket on, Wait waits in the kernel (not
+// durably blocked), and the ready list wakes it through a pipe (Linux) or
+// a user event (macOS).
 //
 // Reading without fighting the runtime: the runtime's netpoller keeps every
 // net.Conn's descriptor registered in its own epoll or kqueue set. Both
@@ -54,8 +70,9 @@
 // descriptor out instead, with File (a dup), would double the descriptors
 // each connection costs and still leave the original registered.
 //
-// Linux and macOS only (Supported): on other platforms New returns an error
-// saying so, that wraps errors.ErrUnsupported (on Windows, use WSL).
+// Sockets on Linux and macOS only (Supported): elsewhere, Add of a socket
+// returns an error saying so, that wraps errors.ErrUnsupported (on
+// Windows, use WSL). In-memory connections work everywhere.
 package netpoll
 
 import (
@@ -70,21 +87,35 @@ import (
 	"time"
 )
 
-// ErrWouldBlock is returned by Conn.Read when the socket holds nothing to
-// read now: the owner re-arms the connection and waits for the poller.
+// ErrWouldBlock is returned by Conn.Read when the connection holds nothing
+// to read now: the owner re-arms the connection and waits for the poller.
 var ErrWouldBlock = errors.New("netpoll: nothing to read yet")
 
 // ErrClosed is returned by Wait and Add once the poller is closed.
 var ErrClosed = errors.New("netpoll: poller closed")
 
 // errNotOwned is returned by Rearm when the connection is already armed:
-// it was never handed out, or has been re-armed already.
+// it has been re-armed already, and not handed out since.
 var errNotOwned = errors.New("netpoll: rearm of a connection that is already armed")
+
+// A Readier is a connection without a descriptor that a Poller can wait on
+// all the same: an in-memory one (memnet.ListenBuffered's).
+type Readier interface {
+	// TryRead reads what has arrived without waiting: n > 0; or 0 and
+	// ErrWouldBlock; or io.EOF once the peer closed and everything is
+	// read; or net.ErrClosed once closed here.
+	TryRead(b []byte) (int, error)
+	// OnReadable sets f, called (on the goroutine that wrote or closed,
+	// with no lock held; f does not block) each time bytes or EOF arrive
+	// or the connection closes, and once before OnReadable returns if
+	// there is something to read already. Set once, by Poller.Add.
+	OnReadable(f func())
+}
 
 // A Conn's state. Wait hands out only an armed connection, and makes it
 // owned in the same step, so that a stale or duplicate readiness event
 // never hands it to a second worker; Rearm makes it armed again, Close
-// closed for good.
+// closed for good. Add makes it owned.
 const (
 	armed int32 = iota
 	owned
@@ -95,64 +126,93 @@ const (
 // Wait. It is safe for concurrent use; the zero value is not usable, call
 // New.
 type Poller struct {
-	k *kpoll // the platform's poller
-
 	mu      sync.Mutex
-	conns   map[int]*Conn // by descriptor: what the kernel reports
+	k       *kpoll             // the platform's poller: nil until the first socket
+	conns   map[int]*Conn      // sockets, by descriptor: what the kernel reports
+	mem     map[*Conn]struct{} // Readiers
+	ready   []*Conn            // the ready list: Readiers with something to read, woken Conns
+	woken   bool               // k was woken for the ready list, and no Wait has drained it since
 	closed  bool
 	waiters int        // Waits between their start and their return
+	changed *sync.Cond // on mu: the ready list grew, the first socket came, or Close
 	idle    *sync.Cond // on mu: waiters fell to 0
 }
 
-// New returns a poller over the platform's own: epoll on Linux, kqueue on
-// macOS. Elsewhere it returns an error.
+// New returns a poller. It opens nothing: the platform's poller (epoll on
+// Linux, kqueue on macOS) is made when the first socket is added, and a
+// poller of in-memory connections never needs one. The error is always
+// nil; it stays for the platforms where making a poller can fail.
 func New() (*Poller, error) {
-	k, err := newKpoll()
-	if err != nil {
-		return nil, fmt.Errorf("netpoll: new poller: %w", err)
-	}
-	p := &Poller{k: k, conns: make(map[int]*Conn)}
+	p := &Poller{conns: make(map[int]*Conn), mem: make(map[*Conn]struct{})}
+	p.changed = sync.NewCond(&p.mu)
 	p.idle = sync.NewCond(&p.mu)
 	return p, nil
 }
 
-// Conn is a registered connection. Only its owner (the caller Wait handed
-// it to) calls Read and Rearm; anyone may call Close, and Value and
-// NetConn at any time.
+// Conn is a registered connection. Only its owner (the caller Add or Wait
+// handed it to) calls Read and Rearm; anyone may call Wake and Close, and
+// Value and NetConn at any time.
 type Conn struct {
 	p     *Poller
 	nc    net.Conn
-	raw   syscall.RawConn
-	fd    int // the descriptor it was registered with
+	raw   syscall.RawConn // a socket's; nil for a Readier
+	r     Readier         // an in-memory connection's; nil for a socket
+	k     *kpoll          // a socket's poller
+	fd    int             // a socket's descriptor it was registered with
 	value any
 
 	state atomic.Int32
 	mu    sync.Mutex // orders Rearm's and Close's calls to the kernel
+
+	// maybe reports that a Readier may have something to read: its
+	// OnReadable set it, a Read that found something left it set. Only a
+	// Read that finds nothing clears it.
+	maybe atomic.Bool
+	// wakes counts the calls of Wake; seen is what it was when the
+	// connection was last handed out. Rearm makes it ready again if they
+	// differ: a Wake while the owner works is not lost.
+	wakes, seen atomic.Uint64
+	queued      bool // on the ready list (under p.mu)
 }
 
-// Add registers nc, armed: the next time it is readable (now, if it already
-// is), a Wait hands it out. v is the caller's state for the connection
-// (its partial frame, its station), returned by Value.
+// Add registers nc, owned by the caller: nothing is handed out until the
+// caller calls Rearm. v is the caller's state for the connection (its
+// partial frame, its station), returned by Value. The first socket added
+// makes the platform's poller; where there is none, Add of a socket
+// returns an error that wraps errors.ErrUnsupported.
 func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
-	raw, err := socketOf(nc)
+	raw, r, err := target(nc)
 	if err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
 	if err := nc.SetReadDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("netpoll: add: clear the read deadline: %w", err)
 	}
-	c := &Conn{p: p, nc: nc, raw: raw, value: v}
+	c := &Conn{p: p, nc: nc, raw: raw, r: r, value: v}
+	c.state.Store(owned)
+	if r != nil {
+		return p.addReadier(c)
+	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, ErrClosed
 	}
+	if p.k == nil {
+		k, err := newKpoll()
+		if err != nil {
+			return nil, fmt.Errorf("netpoll: add: new poller: %w", err)
+		}
+		p.k = k
+		p.changed.Broadcast() // the Waits move to the kernel
+	}
+	c.k = p.k
 	var kerr error
 	// Control holds the descriptor open while the kernel registers it.
 	if err := raw.Control(func(fd uintptr) {
 		c.fd = int(fd)
-		kerr = p.k.add(c.fd)
+		kerr = c.k.add(c.fd)
 	}); err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
@@ -168,20 +228,38 @@ func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
 	return c, nil
 }
 
-// socketOf returns the socket nc is, or wraps and passes through to.
-func socketOf(nc net.Conn) (syscall.RawConn, error) {
+// addReadier registers an in-memory connection.
+func (p *Poller) addReadier(c *Conn) (*Conn, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.mem[c] = struct{}{}
+	p.mu.Unlock()
+	// Outside the lock: it calls readable at once if bytes are there.
+	c.r.OnReadable(c.readable)
+	return c, nil
+}
+
+// target returns the socket nc is, or the Readier, or what its wrappers
+// pass through to.
+func target(nc net.Conn) (syscall.RawConn, Readier, error) {
 	for c := nc; ; {
 		if w, ok := c.(interface{ PassThrough() net.Conn }); ok {
 			if c = w.PassThrough(); c == nil {
-				return nil, fmt.Errorf("%T still holds bytes it read ahead", w)
+				return nil, nil, fmt.Errorf("%T still holds bytes it read ahead", w)
 			}
 			continue
 		}
-		sc, ok := c.(syscall.Conn)
-		if !ok {
-			return nil, fmt.Errorf("%T has no file descriptor (it is not a syscall.Conn)", c)
+		if sc, ok := c.(syscall.Conn); ok {
+			raw, err := sc.SyscallConn()
+			return raw, nil, err
 		}
-		return sc.SyscallConn()
+		if r, ok := c.(Readier); ok {
+			return nil, r, nil
+		}
+		return nil, nil, fmt.Errorf("%T has no file descriptor (it is not a syscall.Conn) and is not a Readier", c)
 	}
 }
 
@@ -189,60 +267,138 @@ func socketOf(nc net.Conn) (syscall.RawConn, error) {
 func (p *Poller) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns)
+	return len(p.conns) + len(p.mem)
 }
 
-// Wait blocks until at least one registered connection is readable, puts
-// up to len(ready) of them in ready, and returns how many. The caller owns
-// each until it calls its Rearm or Close. Wait holds an OS thread while it
-// blocks, as any system call does. Several goroutines may Wait at once;
-// each readable connection goes to one of them. Once the poller is closed,
-// Wait returns ErrClosed.
+// Wait blocks until at least one registered connection is readable (or
+// woken), puts up to len(ready) of them in ready, and returns how many.
+// The caller owns each until it calls its Rearm or Close. Once a socket is
+// registered, Wait holds an OS thread while it blocks, as any system call
+// does; before, it waits on a sync.Cond. Several goroutines may Wait at
+// once; each readable connection goes to one of them. Once the poller is
+// closed, Wait returns ErrClosed.
 func (p *Poller) Wait(ready []*Conn) (int, error) {
 	if len(ready) == 0 {
 		return 0, errors.New("netpoll: wait: no room in ready")
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		return 0, ErrClosed
 	}
 	p.waiters++
-	p.mu.Unlock()
 	defer func() {
-		p.mu.Lock()
 		if p.waiters--; p.waiters == 0 {
 			p.idle.Broadcast()
 		}
-		p.mu.Unlock()
 	}()
 
-	fds := make([]int, len(ready))
+	var fds []int
 	for {
-		n, err := p.k.wait(fds)
+		if p.closed {
+			return 0, ErrClosed
+		}
+		if n := p.takeReady(ready); n > 0 {
+			return n, nil
+		}
+		if p.k == nil {
+			p.changed.Wait()
+			continue
+		}
+		if fds == nil {
+			fds = make([]int, len(ready))
+		}
+		k := p.k
+		p.mu.Unlock()
+		n, woke, err := k.wait(fds)
+		p.mu.Lock()
 		if err != nil {
 			return 0, fmt.Errorf("netpoll: wait: %w", err)
 		}
-		p.mu.Lock()
 		if p.closed {
-			p.mu.Unlock()
 			return 0, ErrClosed
 		}
-		k := 0
+		if woke {
+			// Drained under the lock, and the ready list taken in the
+			// same hold: no wake-up for the list is lost in between.
+			k.drain()
+			p.woken = false
+		}
+		i := 0
 		for _, fd := range fds[:n] {
 			// A connection not armed is dropped: an event for a descriptor
-			// closed and reused since the kernel reported it, or for one its
-			// owner re-armed a moment ago. Readiness is level-triggered, so
-			// the owner's Rearm reports again whatever is still there.
-			if c := p.conns[fd]; c != nil && c.state.CompareAndSwap(armed, owned) {
-				ready[k] = c
-				k++
+			// closed and reused since the kernel reported it, for one
+			// handed out from the ready list meanwhile, or for one its
+			// owner re-armed a moment ago. Readiness is level-triggered,
+			// so the owner's Rearm reports again whatever is still there.
+			if c := p.conns[fd]; c != nil && c.handOut() {
+				ready[i] = c
+				i++
 			}
 		}
-		p.mu.Unlock()
-		if k > 0 {
-			return k, nil
+		if i += p.takeReady(ready[i:]); i > 0 {
+			return i, nil
 		}
+	}
+}
+
+// takeReady moves up to len(ready) connections from the ready list into
+// ready, and returns how many. If some are left, it wakes another Wait.
+// Called with p.mu held.
+func (p *Poller) takeReady(ready []*Conn) int {
+	n, i := 0, 0
+	for ; i < len(p.ready) && n < len(ready); i++ {
+		c := p.ready[i]
+		p.ready[i] = nil
+		c.queued = false
+		// Closed, or handed out by the kernel since it was queued: dropped.
+		if c.handOut() {
+			ready[n] = c
+			n++
+		}
+	}
+	if p.ready = p.ready[i:]; len(p.ready) == 0 {
+		p.ready = nil
+	} else {
+		p.wakeOne()
+	}
+	return n
+}
+
+// handOut makes an armed connection owned, and reports whether it was
+// armed. Called with p.mu held.
+func (c *Conn) handOut() bool {
+	seen := c.wakes.Load() // before: a Wake after this is the next owner's
+	if !c.state.CompareAndSwap(armed, owned) {
+		return false
+	}
+	c.seen.Store(seen)
+	return true
+}
+
+// push puts c on the ready list, unless it is there already.
+func (p *Poller) push(c *Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || c.queued || c.state.Load() != armed {
+		return
+	}
+	c.queued = true
+	p.ready = append(p.ready, c)
+	p.wakeOne()
+}
+
+// wakeOne wakes a Wait to take the ready list: one on the sync.Cond, or,
+// once there is a kernel poller, the ones in the kernel. Called with p.mu
+// held.
+func (p *Poller) wakeOne() {
+	p.changed.Signal()
+	if p.k != nil && !p.woken {
+		// It fails only with the poller closed (not here: p.closed is
+		// checked under the same lock) or a full pipe, which is as
+		// readable as it gets.
+		p.k.wake()
+		p.woken = true
 	}
 }
 
@@ -261,15 +417,26 @@ func (p *Poller) Close() error {
 	for _, c := range p.conns {
 		errs = append(errs, c.unregister())
 	}
+	for c := range p.mem {
+		c.unregister()
+	}
 	clear(p.conns)
-	errs = append(errs, p.k.wake())
+	clear(p.mem)
+	clear(p.ready)
+	p.ready = nil
+	p.changed.Broadcast()
+	if p.k != nil {
+		errs = append(errs, p.k.wakeAll())
+	}
 	for p.waiters > 0 {
 		p.idle.Wait()
 	}
 	p.mu.Unlock()
 	// No Wait is in the kernel and no Rearm or unregister can start one:
 	// the descriptors can go without another one taking their numbers.
-	errs = append(errs, p.k.close())
+	if p.k != nil {
+		errs = append(errs, p.k.close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("netpoll: close: %w", err)
 	}
@@ -283,12 +450,15 @@ func (c *Conn) Value() any { return c.value }
 // closing it, breaks the contract: use Read and Close.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// Read reads what the socket holds now into b, without waiting: n > 0
+// Read reads what the connection holds now into b, without waiting: n > 0
 // bytes, or ErrWouldBlock if there is nothing, or io.EOF if the peer has
 // closed. Only the owner reads.
 func (c *Conn) Read(b []byte) (int, error) {
 	if c.state.Load() == closed {
 		return 0, fmt.Errorf("netpoll: read: %w", net.ErrClosed)
+	}
+	if c.r != nil {
+		return c.readReadier(b)
 	}
 	var (
 		n     int
@@ -314,12 +484,58 @@ func (c *Conn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// readReadier is Read for an in-memory connection. It keeps c.maybe: only
+// a read that finds nothing clears it, and anything that arrives after
+// sets it again, so Rearm knows whether to hand the connection out again.
+func (c *Conn) readReadier(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	c.maybe.Store(false)
+	n, err := c.r.TryRead(b)
+	switch {
+	case errors.Is(err, ErrWouldBlock):
+		return 0, ErrWouldBlock
+	case err == nil && n == 0:
+		return 0, ErrWouldBlock
+	}
+	c.maybe.Store(true) // more bytes, or the end, are still to read
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return n, err
+	}
+	return n, fmt.Errorf("netpoll: read: %w", err)
+}
+
+// readable is a Readier's OnReadable: it makes the connection ready if it
+// is armed; if it is owned, its Rearm will.
+func (c *Conn) readable() {
+	c.maybe.Store(true)
+	if c.state.Load() == armed {
+		c.p.push(c)
+	}
+}
+
 // Rearm gives the connection back to the poller: the next time it is
-// readable (now, if the owner left something unread), a Wait hands it out
-// again. The owner calls it once it is done with what it read, and does not
-// touch the connection's reading side after. If Rearm fails, the owner
-// still owns the connection and should Close it.
+// readable (now, if the owner left something unread, or it was woken
+// meanwhile), a Wait hands it out again. The owner calls it once it is
+// done with what it read, and does not touch the connection's reading side
+// after. If Rearm fails, the owner still owns the connection and should
+// Close it.
 func (c *Conn) Rearm() error {
+	if err := c.rearm(); err != nil {
+		return err
+	}
+	// Pushed after the state is armed: a Wake or a Readier's readable that
+	// comes in between pushes it itself, or leaves its mark for this.
+	if c.wakes.Load() != c.seen.Load() || c.r != nil && c.maybe.Load() {
+		c.p.push(c)
+	}
+	return nil
+}
+
+// rearm is Rearm's state change, and the kernel's.
+func (c *Conn) rearm() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state.Load() {
@@ -332,8 +548,11 @@ func (c *Conn) Rearm() error {
 	// in between must find the connection armed, or it would be dropped
 	// with nobody left to re-arm it.
 	c.state.Store(armed)
+	if c.raw == nil {
+		return nil
+	}
 	var kerr error
-	if err := c.raw.Control(func(fd uintptr) { kerr = c.p.k.rearm(int(fd)) }); err != nil {
+	if err := c.raw.Control(func(fd uintptr) { kerr = c.k.rearm(int(fd)) }); err != nil {
 		c.state.CompareAndSwap(armed, owned)
 		return fmt.Errorf("netpoll: rearm: %w", err)
 	}
@@ -344,32 +563,46 @@ func (c *Conn) Rearm() error {
 	return nil
 }
 
+// Wake makes the next Wait hand c out, even with nothing to read: at once
+// if c is armed; if it is owned, once its owner re-arms it (the wake is not
+// lost while the owner works). It does nothing once c is closed. Anyone
+// may call it, from any goroutine: a timer for a deadline, a shutdown.
+func (c *Conn) Wake() {
+	c.wakes.Add(1)
+	if c.state.Load() == armed {
+		c.p.push(c)
+	}
+}
+
 // Close unregisters the connection and closes it. Anyone may call it, owner
 // or not; a worker that owns it then finds Read and Rearm reporting it
-// closed.
+// closed. If the net.Conn was closed already, elsewhere, Close forgets the
+// connection and returns nil.
 func (c *Conn) Close() error {
 	err := c.unregister()
 	c.p.mu.Lock()
-	if c.p.conns[c.fd] == c {
+	if c.r != nil {
+		delete(c.p.mem, c)
+	} else if c.p.conns[c.fd] == c {
 		delete(c.p.conns, c.fd)
 	}
 	c.p.mu.Unlock()
-	if cerr := c.nc.Close(); cerr != nil {
+	if cerr := c.nc.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 		err = errors.Join(err, cerr)
 	}
 	return err
 }
 
-// unregister marks the connection closed and takes it out of the kernel's
-// set, once.
+// unregister marks the connection closed and takes a socket out of the
+// kernel's set, once.
 func (c *Conn) unregister() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Swap(closed) == closed {
+	if c.state.Swap(closed) == closed || c.raw == nil {
 		return nil
 	}
 	var kerr error
-	if err := c.raw.Control(func(fd uintptr) { kerr = c.p.k.del(int(fd)) }); err != nil {
+	if err := c.raw.Control(func(fd uintptr) { kerr = c.k.del(int(fd)) }); err != nil {
 		// The descriptor is closed already, and the kernel dropped its
 		// registration when it was.
 		return nil

@@ -6,16 +6,22 @@ import (
 	"syscall"
 )
 
-// Supported reports whether New works here: Linux (epoll) and macOS
-// (kqueue) have a poller; elsewhere, use WSL.
+// Supported reports whether a Poller takes sockets here: Linux (epoll) and
+// macOS (kqueue) have a poller; elsewhere, use WSL. In-memory connections
+// (a Readier) work everywhere.
 const Supported = true
 
-// wakeIdent identifies the user event that wakes the waits when the poller
-// closes. User events have identifiers of their own, apart from
-// descriptors.
-const wakeIdent = 0
+// User events have identifiers of their own, apart from descriptors.
+const (
+	// closeIdent identifies the user event that wakes every wait when the
+	// poller closes: without EV_CLEAR, it stays triggered.
+	closeIdent = 0
+	// readyIdent identifies the user event that wakes a wait for the
+	// ready list: with EV_CLEAR, the wait that receives it resets it.
+	readyIdent = 1
+)
 
-// kpoll is a kqueue, with a user event to wake the waits.
+// kpoll is a kqueue, with user events to wake the waits.
 type kpoll struct{ kq int }
 
 func newKpoll() (*kpoll, error) {
@@ -31,12 +37,14 @@ func newKpoll() (*kpoll, error) {
 		return nil, fmt.Errorf("kqueue: %w", err)
 	}
 	k := &kpoll{kq: kq}
-	// Without EV_CLEAR: once triggered, the event wakes every wait, now and
-	// later.
-	ev := syscall.Kevent_t{Ident: wakeIdent, Filter: syscall.EVFILT_USER, Flags: syscall.EV_ADD}
-	if err := k.change(ev); err != nil {
-		syscall.Close(kq)
-		return nil, fmt.Errorf("kevent add the wake event: %w", err)
+	for _, ev := range []syscall.Kevent_t{
+		{Ident: closeIdent, Filter: syscall.EVFILT_USER, Flags: syscall.EV_ADD},
+		{Ident: readyIdent, Filter: syscall.EVFILT_USER, Flags: syscall.EV_ADD | syscall.EV_CLEAR},
+	} {
+		if err := k.change(ev); err != nil {
+			syscall.Close(kq)
+			return nil, fmt.Errorf("kevent add a wake event: %w", err)
+		}
 	}
 	return k, nil
 }
@@ -59,12 +67,11 @@ func (k *kpoll) arm(fd int) error {
 	return k.change(ev)
 }
 
+// add prepares fd, disarmed: its owner arms it with rearm. (kqueue has
+// nothing to register until then.)
 func (k *kpoll) add(fd int) error {
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		return fmt.Errorf("set non-blocking: %w", err)
-	}
-	if err := k.arm(fd); err != nil {
-		return fmt.Errorf("kevent add: %w", err)
 	}
 	return nil
 }
@@ -79,8 +86,8 @@ func (k *kpoll) rearm(fd int) error {
 func (k *kpoll) del(fd int) error {
 	var ev syscall.Kevent_t
 	syscall.SetKevent(&ev, fd, syscall.EVFILT_READ, syscall.EV_DELETE)
-	// ENOENT: the one-shot knote fired and is gone (the connection is
-	// owned); there is nothing to delete.
+	// ENOENT: the one-shot knote fired and is gone, or was never added
+	// (the connection is owned); there is nothing to delete.
 	if err := k.change(ev); err != nil && !errors.Is(err, syscall.ENOENT) {
 		return fmt.Errorf("kevent delete: %w", err)
 	}
@@ -88,34 +95,46 @@ func (k *kpoll) del(fd int) error {
 }
 
 // wait blocks until the kernel reports something, and puts the descriptors
-// of the readable connections in fds. It may return 0 (only the wake event).
-func (k *kpoll) wait(fds []int) (int, error) {
+// of the readable connections in fds. woke reports the ready list's wake
+// event. It may return 0 (only a wake event).
+func (k *kpoll) wait(fds []int) (n int, woke bool, err error) {
 	evs := make([]syscall.Kevent_t, len(fds))
 	for {
-		n, err := syscall.Kevent(k.kq, nil, evs, nil)
+		m, err := syscall.Kevent(k.kq, nil, evs, nil)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("kevent wait: %w", err)
+			return 0, false, fmt.Errorf("kevent wait: %w", err)
 		}
-		i := 0
-		for _, ev := range evs[:n] {
-			if ev.Filter == syscall.EVFILT_READ {
-				fds[i] = int(ev.Ident)
-				i++
+		for _, ev := range evs[:m] {
+			switch {
+			case ev.Filter == syscall.EVFILT_READ:
+				fds[n] = int(ev.Ident)
+				n++
+			case ev.Filter == syscall.EVFILT_USER && ev.Ident == readyIdent:
+				woke = true
 			}
 		}
-		return i, nil
+		return n, woke, nil
 	}
 }
 
-func (k *kpoll) wake() error {
-	ev := syscall.Kevent_t{Ident: wakeIdent, Filter: syscall.EVFILT_USER, Fflags: syscall.NOTE_TRIGGER}
+// wake wakes a wait for the ready list.
+func (k *kpoll) wake() error { return k.trigger(readyIdent) }
+
+// wakeAll wakes every wait, now and later.
+func (k *kpoll) wakeAll() error { return k.trigger(closeIdent) }
+
+func (k *kpoll) trigger(ident uint64) error {
+	ev := syscall.Kevent_t{Ident: ident, Filter: syscall.EVFILT_USER, Fflags: syscall.NOTE_TRIGGER}
 	if err := k.change(ev); err != nil {
-		return fmt.Errorf("kevent trigger the wake event: %w", err)
+		return fmt.Errorf("kevent trigger a wake event: %w", err)
 	}
 	return nil
 }
+
+// drain has nothing to do: the ready list's event resets when received.
+func (k *kpoll) drain() {}
 
 func (k *kpoll) close() error { return syscall.Close(k.kq) }

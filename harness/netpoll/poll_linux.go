@@ -6,8 +6,9 @@ import (
 	"syscall"
 )
 
-// Supported reports whether New works here: Linux (epoll) and macOS
-// (kqueue) have a poller; elsewhere, use WSL.
+// Supported reports whether a Poller takes sockets here: Linux (epoll) and
+// macOS (kqueue) have a poller; elsewhere, use WSL. In-memory connections
+// (a Readier) work everywhere.
 const Supported = true
 
 // armEvents is what a connection is registered and re-armed with: readable
@@ -15,7 +16,8 @@ const Supported = true
 const armEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // kpoll is an epoll set, with a pipe whose read end is in the set to wake
-// the waits when the poller closes.
+// the waits: for the ready list (a Wait drains it), or for good when the
+// poller closes (nobody drains it then).
 type kpoll struct {
 	epfd         int
 	wakeR, wakeW int
@@ -32,7 +34,7 @@ func newKpoll() (*kpoll, error) {
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
 	k := &kpoll{epfd: epfd, wakeR: p[0], wakeW: p[1]}
-	// Level-triggered and never re-armed: once written, the pipe wakes
+	// Level-triggered and never re-armed: until drained, the pipe wakes
 	// every wait, now and later.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(k.wakeR)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, k.wakeR, &ev); err != nil {
@@ -42,11 +44,14 @@ func newKpoll() (*kpoll, error) {
 	return k, nil
 }
 
+// add registers fd disarmed: its owner arms it with rearm. (One-shot with
+// no event asked for, a hang-up may still be reported once: Wait drops it,
+// the connection being owned.)
 func (k *kpoll) add(fd int) error {
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		return fmt.Errorf("set non-blocking: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: armEvents, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLONESHOT, Fd: int32(fd)}
 	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl add: %w", err)
 	}
@@ -71,34 +76,55 @@ func (k *kpoll) del(fd int) error {
 }
 
 // wait blocks until the kernel reports something, and puts the descriptors
-// of the readable connections in fds. It may return 0 (only the wake pipe).
-func (k *kpoll) wait(fds []int) (int, error) {
+// of the readable connections in fds. woke reports the wake pipe. It may
+// return 0 (only the wake pipe).
+func (k *kpoll) wait(fds []int) (n int, woke bool, err error) {
 	evs := make([]syscall.EpollEvent, len(fds))
 	for {
-		n, err := syscall.EpollWait(k.epfd, evs, -1)
+		m, err := syscall.EpollWait(k.epfd, evs, -1)
 		if errors.Is(err, syscall.EINTR) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("epoll_wait: %w", err)
+			return 0, false, fmt.Errorf("epoll_wait: %w", err)
 		}
-		i := 0
-		for _, ev := range evs[:n] {
-			if int(ev.Fd) != k.wakeR {
-				fds[i] = int(ev.Fd)
-				i++
+		for _, ev := range evs[:m] {
+			if int(ev.Fd) == k.wakeR {
+				woke = true
+				continue
 			}
+			fds[n] = int(ev.Fd)
+			n++
 		}
-		return i, nil
+		return n, woke, nil
 	}
 }
 
+// wake wakes the waits for the ready list, until one drains the pipe.
 func (k *kpoll) wake() error {
 	_, err := syscall.Write(k.wakeW, []byte{1})
 	if err != nil && !errors.Is(err, syscall.EAGAIN) {
 		return fmt.Errorf("write the wake pipe: %w", err)
 	}
 	return nil
+}
+
+// wakeAll wakes every wait, now and later: nobody drains the pipe once
+// the poller is closed.
+func (k *kpoll) wakeAll() error { return k.wake() }
+
+// drain empties the wake pipe.
+func (k *kpoll) drain() {
+	var b [64]byte
+	for {
+		n, err := syscall.Read(k.wakeR, b[:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if n <= 0 || err != nil {
+			return // EAGAIN: empty
+		}
+	}
 }
 
 func (k *kpoll) close() error {

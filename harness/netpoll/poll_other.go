@@ -7,12 +7,13 @@ import (
 	"fmt"
 )
 
-// Supported reports whether New works here: Linux (epoll) and macOS
-// (kqueue) have a poller; elsewhere, use WSL.
+// Supported reports whether a Poller takes sockets here: Linux (epoll) and
+// macOS (kqueue) have a poller; elsewhere, use WSL. In-memory connections
+// (a Readier) work everywhere.
 const Supported = false
 
-// errUnsupported is what New returns here.
-var errUnsupported = fmt.Errorf("the event-driven reader needs Linux or macOS (epoll, kqueue); on Windows, use WSL: %w", errors.ErrUnsupported)
+// errUnsupported is what Add of a socket returns here.
+var errUnsupported = fmt.Errorf("the event-driven reader of sockets needs Linux or macOS (epoll, kqueue); on Windows, use WSL: %w", errors.ErrUnsupported)
 
 // kpoll is never made here: newKpoll fails.
 type kpoll struct{}
@@ -21,7 +22,9 @@ func newKpoll() (*kpoll, error)                 { return nil, errUnsupported }
 func (*kpoll) add(int) error                    { return errUnsupported }
 func (*kpoll) rearm(int) error                  { return errUnsupported }
 func (*kpoll) del(int) error                    { return errUnsupported }
-func (*kpoll) wait([]int) (int, error)          { return 0, errUnsupported }
+func (*kpoll) wait([]int) (int, bool, error)    { return 0, false, errUnsupported }
 func (*kpoll) wake() error                      { return errUnsupported }
+func (*kpoll) wakeAll() error                   { return errUnsupported }
+func (*kpoll) drain()                           {}
 func (*kpoll) close() error                     { return errUnsupported }
 func readFD(uintptr, []byte) (int, bool, error) { return 0, false, errUnsupported }
