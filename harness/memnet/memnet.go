@@ -1,7 +1,9 @@
 // Package memnet is an in-memory network: a net.Listener fed by a channel
-// and a dialer over net.Pipe. A whole server and its stations can run on it
-// inside a testing/synctest bubble, where every read and write is a channel
-// operation and so fake time moves only when everyone is waiting.
+// and a dialer over net.Pipe (Listen), or over connections that buffer what
+// is written as sockets do (ListenBuffered). A whole server and its
+// stations can run on it inside a testing/synctest bubble, where every
+// read and write waits on a channel or a sync.Cond, and so fake time moves
+// only when everyone is waiting.
 package memnet
 
 import (
@@ -15,14 +17,17 @@ import (
 var ErrClosed = errors.New("memnet: listener closed")
 
 // Listener is a net.Listener whose connections come from its Dial method.
-// The zero value is not usable; call Listen.
+// The zero value is not usable; call Listen or ListenBuffered.
 type Listener struct {
 	conns     chan net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
+	size      int // each way's buffer (ListenBuffered); 0: net.Pipe
 }
 
-// Listen returns a new in-memory listener.
+// Listen returns a new in-memory listener whose connections are net.Pipe's:
+// synchronous, a Write waits until Reads at the other end have taken all
+// of it.
 func Listen() *Listener {
 	return &Listener{conns: make(chan net.Conn), done: make(chan struct{})}
 }
@@ -49,7 +54,7 @@ func (l *Listener) Addr() net.Addr { return addr{} }
 // Dial connects to the listener and returns the client's end of the pipe.
 // It waits until the server accepts, the context ends or the listener closes.
 func (l *Listener) Dial(ctx context.Context) (net.Conn, error) {
-	client, server := net.Pipe()
+	client, server := l.pair()
 	select {
 	case l.conns <- server:
 		return client, nil
@@ -62,6 +67,14 @@ func (l *Listener) Dial(ctx context.Context) (net.Conn, error) {
 	client.Close()
 	server.Close()
 	return nil, ErrClosed
+}
+
+// pair returns the two ends of a new connection.
+func (l *Listener) pair() (client, server net.Conn) {
+	if l.size > 0 {
+		return newBuffered(l.size)
+	}
+	return net.Pipe()
 }
 
 // DialContext has the signature of net.Dialer.DialContext, so it can stand in

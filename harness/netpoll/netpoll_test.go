@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/ocppkata/kata/harness/memnet"
 	"github.com/ocppkata/kata/harness/netpoll"
 	"go.uber.org/goleak"
 )
@@ -34,8 +35,8 @@ func newPoller(t *testing.T) *netpoll.Poller {
 	return p
 }
 
-// A network is where a test's connections come from: loopback TCP (and,
-// to come, in-memory connections).
+// A network is where a test's connections come from: loopback TCP, or
+// memnet's buffered connections inside a synctest bubble.
 type network struct {
 	name string
 	// pairs returns n connections: the server's ends and the client's, in
@@ -47,10 +48,21 @@ type network struct {
 
 var networks = []network{
 	{name: "loopback", pairs: pairs},
+	{name: "memnet", pairs: bubbledMemPairs, bubble: true},
 }
 
-// eachNetwork runs f as a subtest for each network: in a synctest bubble
-// if the network wants one.
+// bubbledMemPairs is memPairs in a synctest bubble: it returns once the
+// goroutines that accepted have ended, so that a count of goroutines can
+// start.
+func bubbledMemPairs(t *testing.T, n int) (servers, clients []net.Conn) {
+	t.Helper()
+	servers, clients = memPairs(t, n)
+	synctest.Wait()
+	return servers, clients
+}
+
+// eachNetwork runs f as a subtest for each network: for memnet, inside a
+// synctest bubble.
 func eachNetwork(t *testing.T, f func(t *testing.T, nw network)) {
 	t.Helper()
 	for _, nw := range networks {
@@ -62,6 +74,39 @@ func eachNetwork(t *testing.T, f func(t *testing.T, nw network)) {
 			f(t, nw)
 		})
 	}
+}
+
+// memBuffer is what a memnet connection buffers each way: small, so that
+// the tests also meet a writer held back by a full buffer.
+const memBuffer = 4096
+
+// memPairs is pairs over memnet's buffered connections.
+func memPairs(t *testing.T, n int) (servers, clients []net.Conn) {
+	t.Helper()
+	l := memnet.ListenBuffered(memBuffer)
+	defer l.Close()
+	t.Cleanup(func() {
+		for _, c := range slices.Concat(servers, clients) {
+			c.Close()
+		}
+	})
+	for range n {
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			s, err := l.Accept()
+			if err != nil {
+				t.Error(err)
+			}
+			accepted <- s
+		}()
+		c, err := l.Dial(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		servers = append(servers, <-accepted)
+	}
+	return servers, clients
 }
 
 // pairs returns n loopback TCP connections: the server's ends and the
