@@ -37,9 +37,16 @@ func TestDetachedUnderAPoller(t *testing.T) {
 	woken := make(chan string, 16)
 	s := &wsconn.Server{Handle: func(c *wsconn.Conn) {
 		early := c.Detach(func() { woken <- c.Station() })
-		if _, err := p.Add(c.NetConn(), &polled{c: c, buf: early}); err != nil {
+		pc, err := p.Add(c.NetConn(), &polled{c: c, buf: early})
+		if err != nil {
 			t.Errorf("Add: %v", err)
 			c.Close()
+			return
+		}
+		// Added, the connection is Handle's until it gives it to the
+		// poller.
+		if err := pc.Rearm(); err != nil {
+			t.Errorf("Rearm: %v", err)
 		}
 	}}
 	url := serveTCP(t, s)
