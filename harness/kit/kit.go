@@ -38,7 +38,14 @@ const URL = "ws://kata.test/ocpp"
 // synctest bubble the test runs in.
 func Serve(t testing.TB, srv Server) *memnet.Listener {
 	t.Helper()
-	l := memnet.Listen()
+	return ServeOn(t, srv, memnet.Listen())
+}
+
+// ServeOn is Serve on a listener of the caller's: one whose connections
+// buffer what is written (memnet.ListenBuffered), for a server that reads
+// what has arrived without waiting for more.
+func ServeOn(t testing.TB, srv Server, l *memnet.Listener) *memnet.Listener {
+	t.Helper()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	t.Cleanup(func() {
