@@ -246,21 +246,24 @@ func TestSlowStationDelaysNobody(t *testing.T) {
 	const slow = 8
 	runEdge(t, million.Config{Workers: 2 * slow}, func(t *testing.T, e *edge) {
 		gate := e.b.Hold(func(w backend.Work) bool { return strings.HasPrefix(w.Station, "SLOW") })
-		var slows []*raw
+		var halves, slows []*raw
 		for i := range slow {
-			r := e.raw(t, fmt.Sprintf("HALF%02d", i+1))
-			r.boot(t)
-			r.put(t, frame(`[2,"h","Heartbeat",{}]`)[:9])
-			r = e.raw(t, fmt.Sprintf("SLOW%02d", i+1))
-			r.send(t, `[2,"a","Heartbeat",{}]`)
-			r.send(t, `[2,"b","Heartbeat",{}]`)
-			slows = append(slows, r)
+			halves = append(halves, e.raw(t, fmt.Sprintf("HALF%02d", i+1)))
+			slows = append(slows, e.raw(t, fmt.Sprintf("SLOW%02d", i+1)))
+		}
+		fast := e.raw(t, "FAST")
+		for i := range slow {
+			halves[i].put(t, frame(`[2,"h","Heartbeat",{}]`)[:9])
+			slows[i].send(t, `[2,"a","Heartbeat",{}]`)
+			slows[i].send(t, `[2,"b","Heartbeat",{}]`)
 		}
 		synctest.Wait()
 		if n := gate.Waiting(); n != slow {
-			t.Fatalf("%d of the %d slow stations' first calls reached the backend, want all: each has a reader of its own", n, slow)
+			t.Fatalf("%d of the %d slow stations' first calls reached the backend, want all: each station has a reader "+
+				"of its own, and one that waits (for its station's turn, for a worker) holds up nobody else. The poller's "+
+				"goroutine only hands readable stations out: were it to read them itself, the first to wait would "+
+				"stop every other.", n, slow)
 		}
-		fast := e.raw(t, "FAST")
 		start := time.Now()
 		fast.send(t, `[2,"f","Heartbeat",{}]`)
 		got := fast.await()

@@ -164,11 +164,16 @@ func (s *Server) readSome(st *station) (frames []frame, drained bool, err error)
 	if len(in) == cap(in) {
 		in = slices.Grow(in, readSize) // a frame longer than the buffer
 	}
+	room := cap(in) - len(in)
 	n, err := st.pc.Read(in[len(in):cap(in)])
 	in = in[:len(in)+n]
 	if drained = errors.Is(err, netpoll.ErrWouldBlock); drained {
 		err = nil
 	}
+	// A read that left room took all there was, most likely: taking it for
+	// drained spares a read that would say so. If more came meanwhile, the
+	// poller, level-triggered, hands the connection out again at once.
+	drained = drained || err == nil && n < room
 	for err == nil {
 		var f frame
 		var rest []byte
