@@ -13,6 +13,7 @@ type Sample struct {
 	Threads, Goroutines, InFlight int
 	Processors                    int // step 4's live processors
 	Backlog, HeapMiB, AckMs       int // step 5's flooder backlog, heap, slowest acknowledgement
+	StackMiB, RSSMiB              int // step 11's goroutine stacks and resident memory (HeapMiB too)
 }
 
 // A Phase is when the stations began doing something else.

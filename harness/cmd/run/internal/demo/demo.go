@@ -56,6 +56,7 @@ func scenarios(l *steplink.Link) map[int]scenario {
 		8:  shutdownScenario(),
 		9:  hardeningScenario(),
 		10: clusterScenario(l),
+		11: millionScenario(),
 	}
 }
 
@@ -79,6 +80,7 @@ type runResult struct {
 	Shutdown *shutdownRun     `json:"shutdown,omitempty"` // what a shutdown lost (step 8)
 	Edge     *edgeRun         `json:"edge,omitempty"`     // the edge checks, and the neighbours (step 9)
 	Cluster  *clusterRun      `json:"cluster,omitempty"`  // the rounds of calls across nodes, and the kill (step 10)
+	Million  *millionRun      `json:"million,omitempty"`  // what idle stations cost the server (step 11)
 
 	// Shipped reports that the learner's code (the starter variant) is
 	// the starter as the kata shipped it; the parent sets it.
@@ -109,6 +111,8 @@ func Run(l *steplink.Link, args []string) error {
 	workers := fs.Int("workers", 10, "Config.Workers for both runs")
 	child := fs.String("child", "", "run one variant and print its result as JSON (used by the demo itself)")
 	shipped := fs.Bool("shipped", false, "the learner's code is the starter as the kata shipped it (the kata command knows)")
+	fleet := fs.String("fleet", "", "run the stations of step 11's demo for the server at this URL (used by the demo itself)")
+	fleetSize := fs.Int("stations", millionFleet, "with -fleet: how many stations")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: run demo [-workers W]")
 	}
@@ -120,6 +124,9 @@ func Run(l *steplink.Link, args []string) error {
 	}
 	if *workers < 1 {
 		return fmt.Errorf("-workers %d: want 1 or more, the size of the worker pool both runs get", *workers)
+	}
+	if *fleet != "" {
+		return fleetMain(*fleet, *fleetSize, os.Stdin, os.Stdout)
 	}
 	sc, ok := scenarios(l)[l.Step]
 	if !ok {
