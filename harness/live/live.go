@@ -147,19 +147,58 @@ type Hub struct {
 }
 
 // station is one station as the view knows it.
+//
+// The hub keeps one for every station it knows, connected or not: its
+// size is the view's share of an idle station's memory. The numbers are
+// int32, and the fields in this order, for the struct to fit 64 bytes.
 type station struct {
-	id      string
-	n       int
-	status  map[int]string // connector → status
-	waiting int
-	queued  int
+	id string
+	// status is each connector's status, in the order they first
+	// reported: a slice, not a map, for a station has a connector or two,
+	// and a map of one entry costs a whole group (256 B) for each.
+	status []connStatus
 	// news is what few stations report (firmware, diagnostics, a
 	// transaction, a reboot): nil until one does, so that an idle
 	// station's entry stays small.
 	news      *stationNews
+	n         int32
+	waiting   int32
+	queued    int32
 	connected bool
 	dirty     bool // changed since the last frame
 	bootSeen  bool // a BootNotification of it was seen
+}
+
+// connStatus is a connector's status, as its last StatusNotification
+// reported it.
+type connStatus struct {
+	connector int
+	status    string
+}
+
+// setStatus records connector's status, and reports whether it changed.
+func (st *station) setStatus(connector int, status string) bool {
+	for i := range st.status {
+		if cs := &st.status[i]; cs.connector == connector {
+			if cs.status == status {
+				return false
+			}
+			cs.status = status
+			return true
+		}
+	}
+	st.status = append(st.status, connStatus{connector, status})
+	return true
+}
+
+// statusOf returns connector's status, or "" if it reported none.
+func (st *station) statusOf(connector int) string {
+	for _, cs := range st.status {
+		if cs.connector == connector {
+			return cs.status
+		}
+	}
+	return ""
 }
 
 // stationNews is the rarer part of a station's state.
@@ -289,7 +328,7 @@ func (h *Hub) WorkStarted(seq int, w backend.Work, at time.Time) {
 	defer h.mu.Unlock()
 	n := 0
 	if w.Kind != backend.KindBatch && w.Station != "" {
-		n = h.stationLocked(w.Station).n
+		n = int(h.stationLocked(w.Station).n)
 	}
 	h.open[seq] = openWork{lane: cmp.Or(w.Worker, "(unnamed)"), n: n, kind: w.Kind, start: at}
 	if w.Kind == backend.KindCall {
@@ -366,7 +405,7 @@ func (h *Hub) frameStartLocked() time.Time {
 func (h *Hub) stationLocked(id string) *station {
 	st, ok := h.stations[id]
 	if !ok {
-		st = &station{id: id, n: h.numberLocked(id), dirty: true} // status is made on its first StatusNotification
+		st = &station{id: id, n: int32(h.numberLocked(id)), dirty: true} // status is made on its first StatusNotification
 		h.stations[id] = st
 		h.order = append(h.order, st)
 	}
@@ -464,11 +503,8 @@ func (h *Hub) stationSeen(id string, r report) {
 	}
 	switch r.kind {
 	case connectorStatus:
-		if st.status[r.connector] != r.status {
-			if st.status == nil {
-				st.status = make(map[int]string)
-			}
-			st.status[r.connector], st.dirty = r.status, true
+		if st.setStatus(r.connector, r.status) {
+			st.dirty = true
 		}
 		return
 	case firmwareStatus:
@@ -538,9 +574,14 @@ func (h *Hub) beginWatchLocked() {
 	h.watching.Store(h.watches)
 }
 
-// endWatchLocked ends the watch: the last page has gone.
+// endWatchLocked ends the watch: the last page has gone. The taps drop
+// what they counted in it.
 func (h *Hub) endWatchLocked() {
+	watch := h.watching.Load()
 	h.watching.Store(0)
+	for c := range h.conns {
+		c.endWatch(watch)
+	}
 	clear(h.conns)
 }
 
@@ -561,7 +602,7 @@ func (h *Hub) lookLocked(now time.Time) {
 		}
 	}
 	for _, st := range h.order {
-		if n := waiting[st.id]; st.waiting != n {
+		if n := int32(waiting[st.id]); st.waiting != n {
 			st.waiting, st.dirty = n, true
 		}
 	}
@@ -738,11 +779,11 @@ func (h *Hub) makeFrame() {
 	queued := 0
 	for _, st := range h.order {
 		if g.queued != nil {
-			q := g.queued[st.id]
+			q := int32(g.queued[st.id])
 			if q != st.queued {
 				st.queued, st.dirty = q, true
 			}
-			queued += q
+			queued += int(q)
 		}
 		if st.dirty || f.Full {
 			f.Stations = append(f.Stations, st.out())
@@ -763,7 +804,7 @@ func (h *Hub) makeFrame() {
 		if st.connected {
 			s.Connected++
 		}
-		s.Waiting += st.waiting
+		s.Waiting += int(st.waiting)
 	}
 	if p50, p99, ok := h.rates.percentiles(t); ok {
 		s.P50, s.P99 = new(round2(p50)), new(round2(p99))
@@ -810,7 +851,7 @@ func (h *Hub) forgetLocked() {
 		if gone > keep && !st.connected {
 			gone--
 			delete(h.stations, st.id)
-			delete(h.numbers, st.n)
+			delete(h.numbers, int(st.n))
 			return true
 		}
 		return false
@@ -893,7 +934,7 @@ func fairShare(names []string, n int) []string {
 }
 
 func (st *station) out() stationOut {
-	out := stationOut{ID: st.id, N: st.n, Status: st.summary(), Connected: st.connected, Waiting: st.waiting, Queued: st.queued}
+	out := stationOut{ID: st.id, N: int(st.n), Status: st.summary(), Connected: st.connected, Waiting: int(st.waiting), Queued: int(st.queued)}
 	if st.news == nil {
 		return out
 	}
@@ -921,15 +962,15 @@ func (st *station) out() stationOut {
 // reported no other.
 func (st *station) summary() string {
 	best := -1
-	for c := range st.status {
-		if c > 0 && (best < 0 || c < best) {
+	for _, cs := range st.status {
+		if c := cs.connector; c > 0 && (best < 0 || c < best) {
 			best = c
 		}
 	}
 	if best < 0 {
-		return st.status[0]
+		return st.statusOf(0)
 	}
-	return st.status[best]
+	return st.statusOf(best)
 }
 
 // NaturalOrder compares names as a person orders them, worker-2 before

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"go.uber.org/goleak"
 
@@ -772,7 +773,10 @@ func TestWatchCountsFromItsStart(t *testing.T) {
 		c.FrameRead("CS1", []byte(`[2,"a","Heartbeat",{}]`))
 		h.WorkStarted(1, w, time.Now())
 		c.mu.Lock()
-		kept := len(c.calls) + c.unknown
+		kept := 0
+		if n := c.counts; n != nil {
+			kept = len(n.calls) + n.unknown
+		}
 		c.mu.Unlock()
 		h.mu.Lock()
 		open := len(h.open)
@@ -1005,4 +1009,71 @@ func meterWords(st stationOut) string {
 func stationJSON(st stationOut) string {
 	data, _ := json.Marshal(st)
 	return string(data)
+}
+
+func TestTileShowsTheLowestConnector(t *testing.T) {
+	type set struct {
+		connector int
+		status    string
+	}
+	tests := []struct {
+		name string
+		sets []set
+		want string
+	}{
+		{"none", nil, ""},
+		{"the station's own only", []set{{0, "Unavailable"}}, "Unavailable"},
+		{"a connector over the station's own", []set{{0, "Unavailable"}, {1, "Charging"}}, "Charging"},
+		{"the lowest connector", []set{{2, "Faulted"}, {0, "Available"}, {1, "Preparing"}}, "Preparing"},
+		{"the last status of a connector", []set{{1, "Preparing"}, {2, "Faulted"}, {1, "Charging"}}, "Charging"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var st station
+			for _, s := range tt.sets {
+				st.setStatus(s.connector, s.status)
+			}
+			if got := st.summary(); got != tt.want {
+				t.Errorf("summary after %v = %q, want %q", tt.sets, got, tt.want)
+			}
+			for _, s := range tt.sets {
+				if st.setStatus(s.connector, st.statusOf(s.connector)) {
+					t.Errorf("connector %d's status set again to %q: reported as a change", s.connector, st.statusOf(s.connector))
+				}
+			}
+		})
+	}
+}
+
+func TestTapDropsItsCountsWhenTheWatchEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub(t, Options{})
+		c := tapOn(h)
+		ctx, cancel := context.WithCancel(context.Background())
+		watchPage(t, h, ctx)
+		synctest.Wait()
+		c.FrameRead("CS1", []byte(`[2,"a","Heartbeat",{}]`))
+		c.mu.Lock()
+		counting := c.counts != nil
+		c.mu.Unlock()
+		if !counting {
+			t.Fatal("a page watches, and the tap counts nothing of a call")
+		}
+		cancel()
+		synctest.Wait()
+		c.mu.Lock()
+		left := c.counts
+		c.mu.Unlock()
+		if left != nil {
+			t.Errorf("the last page has gone, and the tap keeps its counts: %+v", left)
+		}
+	})
+}
+
+func TestStationFits64Bytes(t *testing.T) {
+	// The hub keeps one for every station it knows: 10,000 idle stations
+	// pay for each byte past a size class 10,000 times.
+	if size := unsafe.Sizeof(station{}); size > 64 {
+		t.Errorf("a station's view is %d bytes, want at most 64", size)
+	}
 }

@@ -45,18 +45,25 @@ func (l *listener) Accept() (net.Conn, error) {
 // makes a frame. It counts only while a page watches (see Hub.watching):
 // what it counted belongs to one watch, and is dropped when the next
 // begins, so that a page sees the calls read since it came, and the calls
-// read before wait for nothing in its view.
+// read before wait for nothing in its view. What it counts is made at its
+// first call of a watch, and dropped when the watch ends: a connection
+// nobody watches costs the hub no more than its tapConn.
 type tapConn struct {
 	net.Conn
 	h *Hub
 
-	mu      sync.Mutex
-	watch   uint64 // the watch the counts below belong to; 0: none yet
+	mu     sync.Mutex
+	counts *counts // of the watch it last counted in; nil if none
+	closed bool
+}
+
+// counts is what a tapConn counted in one watch.
+type counts struct {
+	watch   uint64
 	station string
 	calls   map[string]time.Time // call id → when it was read
 	unknown int                  // calls waiting beyond maxPendingPerConn
 	tally   *tally               // the answers sent since the hub last looked
-	closed  bool
 }
 
 // tally is what the answers sent on a connection since the hub last looked
@@ -101,20 +108,17 @@ func (c *tapConn) FrameRead(station string, data []byte) {
 		c.mu.Unlock()
 		return
 	}
-	fresh := c.watch != watch
+	fresh := c.counts == nil || c.counts.watch != watch
 	if fresh {
 		// The first call of this watch: what was counted before belongs
 		// to another, or to none.
-		c.watch, c.station = watch, station
-		c.calls, c.unknown, c.tally = nil, 0, nil
+		c.counts = &counts{watch: watch, station: station, calls: make(map[string]time.Time)}
 	}
-	if c.calls == nil {
-		c.calls = make(map[string]time.Time)
-	}
-	if _, dup := c.calls[string(id)]; !dup && len(c.calls) < maxPendingPerConn {
-		c.calls[string(id)] = now
+	n := c.counts
+	if _, dup := n.calls[string(id)]; !dup && len(n.calls) < maxPendingPerConn {
+		n.calls[string(id)] = now
 	} else {
-		c.unknown++
+		n.unknown++
 	}
 	c.mu.Unlock()
 	if fresh {
@@ -141,24 +145,25 @@ func (c *tapConn) MessageSent(station string, m ocpp.Message) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.watch != watch {
+	n := c.counts
+	if c.closed || n == nil || n.watch != watch {
 		return // the answer to a call read before this watch: it was not counted
 	}
-	read, ok := c.calls[id]
+	read, ok := n.calls[id]
 	switch {
 	case ok:
-		delete(c.calls, id)
-	case c.unknown > 0:
-		c.unknown--
+		delete(n.calls, id)
+	case n.unknown > 0:
+		n.unknown--
 	default:
 		return // an answer to a frame the tap did not count (a malformed call)
 	}
-	if c.tally == nil {
-		c.tally = new(tally)
+	if n.tally == nil {
+		n.tally = new(tally)
 	}
-	c.tally.calls++
+	n.tally.calls++
 	if ok {
-		c.tally.latency[bucket(now.Sub(read))]++
+		n.tally.latency[bucket(now.Sub(read))]++
 	}
 }
 
@@ -166,12 +171,11 @@ func (c *tapConn) MessageSent(station string, m ocpp.Message) {
 // the hub counts its last answers.
 func (c *tapConn) Close() error {
 	c.mu.Lock()
-	watch, answers := c.watch, c.tally
-	c.closed = true
-	c.calls, c.unknown, c.tally = nil, 0, nil
+	n := c.counts
+	c.closed, c.counts = true, nil
 	c.mu.Unlock()
-	if watch != 0 {
-		c.h.tapClosed(c, watch, answers)
+	if n != nil {
+		c.h.tapClosed(c, n.watch, n.tally)
 	}
 	return c.Conn.Close()
 }
@@ -182,13 +186,23 @@ func (c *tapConn) Close() error {
 func (c *tapConn) look(watch uint64) (station string, waiting int, answers tally) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.watch != watch {
+	n := c.counts
+	if c.closed || n == nil || n.watch != watch {
 		return "", 0, tally{}
 	}
-	if c.tally != nil {
-		answers, *c.tally = *c.tally, tally{}
+	if n.tally != nil {
+		answers, *n.tally = *n.tally, tally{}
 	}
-	return c.station, len(c.calls) + c.unknown, answers
+	return n.station, len(n.calls) + n.unknown, answers
+}
+
+// endWatch drops what the connection counted in watch, which has ended.
+func (c *tapConn) endWatch(watch uint64) {
+	c.mu.Lock()
+	if c.counts != nil && c.counts.watch == watch {
+		c.counts = nil
+	}
+	c.mu.Unlock()
 }
 
 // validID reports whether a call's id is one the server can answer to:
