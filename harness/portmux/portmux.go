@@ -517,6 +517,14 @@ func (m *Mux) forget(e *entry) {
 	m.mu.Unlock()
 }
 
+// forgetAnswered counts out a connection closed after its handshake's
+// state was dropped: answered, so no longer among those waiting.
+func (m *Mux) forgetAnswered() {
+	m.mu.Lock()
+	m.open--
+	m.mu.Unlock()
+}
+
 // signalRoom wakes awaitRoom, if it waits. m.mu is held.
 func (m *Mux) signalRoom() {
 	select {
@@ -644,11 +652,13 @@ func (m *Mux) route(e *entry) {
 	c.SetReadDeadline(time.Time{})
 
 	to := m.http
-	wc := &conn{Conn: c, m: m, e: e, replay: head}
-	wc.sawRequest(head)
+	hs := &handshake{e: e, replay: head}
+	wc := &conn{Conn: c, m: m}
+	wc.hs.Store(hs)
+	hs.sawRequest(m, head)
 	if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
 		to = m.stations
-		wc.watch = true
+		hs.watch = true
 		wc.station = stationID(path)
 		if m.admit != nil {
 			var cs *tls.ConnectionState
@@ -660,7 +670,7 @@ func (m *Mux) route(e *entry) {
 				m.forbid(e, c, wc.station, err)
 				return
 			}
-			wc.single = true
+			hs.single = true
 		}
 	}
 	handed = to.deliver(wc)
@@ -816,10 +826,15 @@ func stationID(path string) string {
 	if seg == "" || strings.Contains(seg, "/") {
 		return ""
 	}
+	// A copy, for the id stays as long as the station's connection does:
+	// as a part of path, it would keep the whole request line.
+	if !strings.Contains(seg, "%") {
+		return strings.Clone(seg)
+	}
 	if id, err := url.PathUnescape(seg); err == nil {
 		return id
 	}
-	return seg // what ServeMux does with a malformed escape
+	return strings.Clone(seg) // what ServeMux does with a malformed escape
 }
 
 // listener is an in-process net.Listener fed by the Mux.
@@ -869,9 +884,24 @@ func (l *listener) deliver(c net.Conn) bool {
 
 // conn is a routed connection: its reads start with the bytes the Mux
 // read, and on the station side it watches its handshake.
+//
+// What only the handshake needs is in hs, dropped once the station side
+// has answered 101 and read the bytes replayed: an idle station's
+// connection then costs the Mux this struct, its id and its place among
+// the connected.
 type conn struct {
 	net.Conn
-	m        *Mux
+	m  *Mux
+	hs atomic.Pointer[handshake] // nil once upgraded and replayed
+
+	mu      sync.Mutex
+	station string // the id of the request being answered, or ""; once upgraded, the id counted
+	counted bool   // station counts as connected until Close
+	closed  bool
+}
+
+// handshake is a routed connection's state until its upgrade.
+type handshake struct {
 	e        *entry
 	answered atomic.Bool // the server behind has written to it
 	sent     bool        // its first request's headers are complete
@@ -885,15 +915,12 @@ type conn struct {
 	// server writes after a request are its status line: 101 counts the
 	// request's station until Close. After any other answer, the next
 	// request line read on the connection is watched the same way, for a
-	// station that retries on its keep-alive connection.
+	// station that retries on its keep-alive connection. reading and head
+	// are under the conn's mu.
 	watch   bool
 	settled atomic.Bool // nothing more to watch: upgraded or closed
-	mu      sync.Mutex
-	reading bool   // reading the next request line, not awaiting an answer
-	station string // the id of the request being answered, or ""
-	head    []byte // the answer's first bytes, or the request line so far
-	counted bool
-	closed  bool
+	reading bool        // reading the next request line, not awaiting an answer
+	head    []byte      // the answer's first bytes, or the request line so far
 
 	// One request only, on a connection Admit admitted: until the station
 	// side answers 101 (upgraded), reads end where the first request's
@@ -904,6 +931,16 @@ type conn struct {
 	overrun  bool
 	upgraded atomic.Bool
 	ended    atomic.Bool
+}
+
+// release drops hs once the connection needs it no more: the server
+// answered 101 and has read what the Mux replays. Both the reader and
+// the writer call it, each after its part, so that the second drops it;
+// one of them that still holds hs goes on with it safely.
+func (c *conn) release(hs *handshake) {
+	if hs.upgraded.Load() && hs.taken.Load() {
+		c.hs.CompareAndSwap(hs, nil)
+	}
 }
 
 // errOneRequest is what a read returns on a connection that Admit admitted
@@ -944,27 +981,31 @@ func (h *headersEnd) scan(b []byte) int {
 const statusLen = 12
 
 func (c *conn) Read(p []byte) (int, error) {
-	if c.single && !c.upgraded.Load() {
-		return c.readOne(p)
+	hs := c.hs.Load()
+	if hs == nil {
+		return c.Conn.Read(p)
 	}
-	return c.read(p)
+	if hs.single && !hs.upgraded.Load() {
+		return c.readOne(hs, p)
+	}
+	return c.read(hs, p)
 }
 
 // readOne reads from a connection that carries one request, up to the end
 // of its headers until the station side answers 101.
-func (c *conn) readOne(p []byte) (int, error) {
-	if c.ended.Load() {
+func (c *conn) readOne(hs *handshake, p []byte) (int, error) {
+	if hs.ended.Load() {
 		return 0, io.EOF
 	}
-	if c.overrun {
+	if hs.overrun {
 		return 0, errOneRequest
 	}
-	n, err := c.read(p)
-	if c.upgraded.Load() {
+	n, err := c.read(hs, p)
+	if hs.upgraded.Load() {
 		return n, err // answered 101 meanwhile: WebSocket from now on
 	}
-	if k := c.end.scan(p[:n]); k < n {
-		c.overrun = true
+	if k := hs.end.scan(p[:n]); k < n {
+		hs.overrun = true
 		if k == 0 {
 			return 0, errOneRequest
 		}
@@ -973,65 +1014,71 @@ func (c *conn) readOne(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *conn) read(p []byte) (int, error) {
-	if !c.taken.Load() {
-		c.rmu.Lock()
-		if len(c.replay) > 0 {
-			n := copy(p, c.replay)
-			c.replay = c.replay[n:]
-			if len(c.replay) == 0 {
-				c.replay = nil
-				c.taken.Store(true)
+func (c *conn) read(hs *handshake, p []byte) (int, error) {
+	if !hs.taken.Load() {
+		hs.rmu.Lock()
+		if len(hs.replay) > 0 {
+			n := copy(p, hs.replay)
+			hs.replay = hs.replay[n:]
+			if len(hs.replay) == 0 {
+				hs.replay = nil
+				hs.taken.Store(true)
 			}
-			c.rmu.Unlock()
+			hs.rmu.Unlock()
+			c.release(hs)
 			return n, nil
 		}
-		c.taken.Store(true)
-		c.rmu.Unlock()
+		hs.taken.Store(true)
+		hs.rmu.Unlock()
+		c.release(hs)
 	}
-	if c.sent {
+	if hs.sent {
 		n, err := c.Conn.Read(p)
-		if c.watch && n > 0 && !c.settled.Load() {
-			c.sawRead(p[:n])
+		if hs.watch && n > 0 && !hs.settled.Load() {
+			c.sawRead(hs, p[:n])
 		}
 		return n, err
 	}
-	c.e.reading.Store(true)
+	hs.e.reading.Store(true)
 	n, err := c.Conn.Read(p)
-	c.e.reading.Store(false)
+	hs.e.reading.Store(false)
 	if n > 0 {
-		c.sawRequest(p[:n])
+		hs.sawRequest(c.m, p[:n])
 	}
-	if c.watch && n > 0 && !c.settled.Load() {
-		c.sawRead(p[:n])
+	if hs.watch && n > 0 && !hs.settled.Load() {
+		c.sawRead(hs, p[:n])
 	}
 	return n, err
 }
 
 // sawRequest looks for the end of the first request's headers in the next
 // bytes read from the client. Reads come from one goroutine at a time.
-func (c *conn) sawRequest(b []byte) {
+func (hs *handshake) sawRequest(m *Mux, b []byte) {
 	const keep = len("\r\n\r") // enough of the last read to find the blank line across two
-	across := append(c.last, b[:min(len(b), keep)]...)
+	across := append(hs.last, b[:min(len(b), keep)]...)
 	if bytes.Contains(across, endOfHeaders) || bytes.Contains(b, endOfHeaders) {
-		c.sent, c.last = true, nil
-		c.m.headersSent(c.e)
+		hs.sent, hs.last = true, nil
+		m.headersSent(hs.e)
 		return
 	}
-	c.last = across[max(len(across)-keep, 0):]
+	hs.last = across[max(len(across)-keep, 0):]
 	if len(b) > keep {
-		c.last = append(c.last[:0], b[len(b)-keep:]...)
+		hs.last = append(hs.last[:0], b[len(b)-keep:]...)
 	}
 }
 
 func (c *conn) Write(p []byte) (int, error) {
-	if !c.answered.Load() && c.answered.CompareAndSwap(false, true) {
-		c.m.wasAnswered(c.e)
+	hs := c.hs.Load()
+	if hs == nil {
+		return c.Conn.Write(p)
+	}
+	if !hs.answered.Load() && hs.answered.CompareAndSwap(false, true) {
+		c.m.wasAnswered(hs.e)
 	}
 	// Watched before it is written, so that the Mux has counted a refusal
 	// before the client, reading it, can come back.
-	if c.watch && len(p) > 0 && !c.settled.Load() {
-		c.sawWritten(p)
+	if hs.watch && len(p) > 0 && !hs.settled.Load() {
+		c.sawWritten(hs, p)
 	}
 	return c.Conn.Write(p)
 }
@@ -1039,55 +1086,56 @@ func (c *conn) Write(p []byte) (int, error) {
 // sawWritten watches the server's answer to the request being answered.
 // Servers do not write one connection's handshake from two goroutines at
 // once, so the bytes arrive in order.
-func (c *conn) sawWritten(b []byte) {
+func (c *conn) sawWritten(hs *handshake, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.counted || c.reading {
+	if c.closed || c.counted || hs.reading {
 		return
 	}
-	c.head = append(c.head, b[:min(statusLen-len(c.head), len(b))]...)
-	if len(c.head) < statusLen {
+	hs.head = append(hs.head, b[:min(statusLen-len(hs.head), len(b))]...)
+	if len(hs.head) < statusLen {
 		return
 	}
-	if switching(c.head) {
-		c.upgraded.Store(true)
-		c.settled.Store(true) // the connection speaks WebSocket from now on
+	if switching(hs.head) {
+		hs.upgraded.Store(true)
+		hs.settled.Store(true) // the connection speaks WebSocket from now on
 		if c.station != "" {
 			c.counted = true
 			c.m.add(c.station)
 		}
+		c.release(hs)
 		return
 	}
-	if unauthorized(c.head) {
+	if unauthorized(hs.head) {
 		c.m.authFailed(c.RemoteAddr())
 	}
-	if c.single {
-		c.ended.Store(true) // no other request: the client connects again, and is vetted again
+	if hs.single {
+		hs.ended.Store(true) // no other request: the client connects again, and is vetted again
 	}
-	c.reading, c.head, c.station = true, c.head[:0], ""
+	hs.reading, hs.head, c.station = true, hs.head[:0], ""
 }
 
 // sawRead watches for the next request line after an answer that was not
 // an upgrade.
-func (c *conn) sawRead(b []byte) {
+func (c *conn) sawRead(hs *handshake, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.counted || !c.reading {
+	if c.closed || c.counted || !hs.reading {
 		return
 	}
 	c.station = ""
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		c.head = append(c.head, b[:i]...)
-		line := bytes.TrimSuffix(c.head, []byte("\r"))
+		hs.head = append(hs.head, b[:i]...)
+		line := bytes.TrimSuffix(hs.head, []byte("\r"))
 		if path, ok := requestPath(line); ok && strings.HasPrefix(path, stationPrefix) {
 			c.station = stationID(path)
 		}
-	} else if len(c.head)+len(b) <= c.m.maxLine {
-		c.head = append(c.head, b...)
+	} else if len(hs.head)+len(b) <= c.m.maxLine {
+		hs.head = append(hs.head, b...)
 		return
 	}
 	// A line too long to be a station's is answered without being counted.
-	c.reading, c.head = false, c.head[:0]
+	hs.reading, hs.head = false, hs.head[:0]
 }
 
 // unauthorized reports whether a status line starts "HTTP/1.x 401".
@@ -1105,18 +1153,24 @@ func switching(status []byte) bool {
 // Close closes the connection; a station it counted for stops counting
 // unless it has another connection open.
 func (c *conn) Close() error {
-	if c.watch {
-		c.mu.Lock()
-		counted := c.counted
-		c.counted, c.closed = false, true
-		c.settled.Store(true)
-		c.mu.Unlock()
-		if counted {
-			c.m.remove(c.station)
-		}
+	c.mu.Lock()
+	first, counted := !c.closed, c.counted
+	c.counted, c.closed = false, true
+	hs := c.hs.Load()
+	if hs != nil {
+		hs.settled.Store(true)
+	}
+	c.mu.Unlock()
+	if counted {
+		c.m.remove(c.station)
 	}
 	err := c.Conn.Close()
-	c.m.forget(c.e)
+	switch {
+	case hs != nil:
+		c.m.forget(hs.e)
+	case first:
+		c.m.forgetAnswered() // hs was dropped: answered, and out of the waiting
+	}
 	return err
 }
 
@@ -1133,7 +1187,7 @@ func (c *conn) CloseWrite() error {
 // it read to route the connection has been read, or nil until then: from
 // then on c reads nothing ahead of its caller (wsconn.PassThrough).
 func (c *conn) PassThrough() net.Conn {
-	if !c.taken.Load() {
+	if hs := c.hs.Load(); hs != nil && !hs.taken.Load() {
 		return nil
 	}
 	return c.Conn
