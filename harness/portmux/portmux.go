@@ -635,7 +635,7 @@ func (m *Mux) route(e *entry) {
 		hr := &handshakeReader{Conn: e.c, e: e}
 		tc = tls.Server(hr, m.tls)
 		err := m.handshake(e, tc)
-		hr.done = true
+		hr.e = nil // the tls.Conn keeps hr as long as the connection: not e
 		if err != nil {
 			return
 		}
@@ -710,16 +710,15 @@ func (m *Mux) handshake(e *entry, tc *tls.Conn) error {
 // handshakeReader marks its entry as reading while a read of the TLS
 // handshake waits on the client, as readLine does for the request line:
 // then, and not while the server computes its part, the client is the one
-// holding out. done is set once the handshake is over, before the
+// holding out. e is set to nil once the handshake is over, before the
 // connection is handed over.
 type handshakeReader struct {
 	net.Conn
-	e    *entry
-	done bool
+	e *entry
 }
 
 func (h *handshakeReader) Read(p []byte) (int, error) {
-	if h.done {
+	if h.e == nil {
 		return h.Conn.Read(p)
 	}
 	h.e.reading.Store(true)
