@@ -41,6 +41,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -128,9 +129,9 @@ type Hub struct {
 	watches  uint64                // watches begun
 	conns    map[*tapConn]struct{} // the taps counting in the current watch
 	stations map[string]*station
-	order    []*station   // by n
-	numbers  map[int]bool // the station numbers taken
-	regrid   bool         // stations were forgotten: the next frame is whole
+	order    []*station // by n
+	numbers  numberSet  // the station numbers taken
+	regrid   bool       // stations were forgotten: the next frame is whole
 	open     map[int]openWork
 	lanes    map[string]*lane
 	callsNow int // calls in the backend now, not yet answered
@@ -285,7 +286,7 @@ func New(opts Options) *Hub {
 	rand.Read(id[:])
 	h := &Hub{
 		opts: opts, id: hex.EncodeToString(id[:]), start: time.Now(),
-		stations: make(map[string]*station), numbers: make(map[int]bool), open: make(map[int]openWork), lanes: make(map[string]*lane),
+		stations: make(map[string]*station), open: make(map[int]openWork), lanes: make(map[string]*lane),
 		conns: make(map[*tapConn]struct{}), tick: make(chan struct{}), done: make(chan struct{}),
 	}
 	h.queues, _ = opts.Server.(interface{ Queued(string) int })
@@ -418,15 +419,78 @@ func (h *Hub) stationLocked(id string) *station {
 // takes no other station's own number. The page labels such a station's
 // bars with its id rather than its number.
 func (h *Hub) numberLocked(id string) int {
-	n := 0
-	if _, own := splitNumber(id); own > 0 && own <= ownNumbers && !h.numbers[own] {
-		n = own
-	} else {
-		for n = ownNumbers + 1; h.numbers[n]; n++ {
+	if _, own := splitNumber(id); own > 0 && own <= ownNumbers && !h.numbers.has(own) {
+		h.numbers.add(own)
+		return own
+	}
+	n := h.numbers.firstFree(ownNumbers + 1)
+	h.numbers.add(n)
+	return n
+}
+
+// numberSet is the set of station numbers taken, a bit each: they are
+// dense (a fleet's ids count up), and a map spends some 30 bytes on each.
+// The numbers above ownNumbers, given in order from ownNumbers+1, are in
+// a set of their own, so that the first of them costs no 128 KiB of bits
+// below.
+type numberSet struct {
+	own, above bitSet
+}
+
+func (s *numberSet) bitsOf(n int) (*bitSet, int) {
+	if n <= ownNumbers {
+		return &s.own, n
+	}
+	return &s.above, n - ownNumbers - 1
+}
+
+func (s *numberSet) has(n int) bool {
+	b, i := s.bitsOf(n)
+	return b.has(i)
+}
+
+func (s *numberSet) add(n int) {
+	b, i := s.bitsOf(n)
+	b.add(i)
+}
+
+func (s *numberSet) remove(n int) {
+	b, i := s.bitsOf(n)
+	b.remove(i)
+}
+
+// firstFree returns the lowest number not taken from above, which is
+// past ownNumbers.
+func (s *numberSet) firstFree(above int) int {
+	return ownNumbers + 1 + s.above.firstFree(above-ownNumbers-1)
+}
+
+// bitSet is a set of small non-negative integers.
+type bitSet []uint64
+
+func (b bitSet) has(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(i%64)) != 0 }
+
+func (b *bitSet) add(i int) {
+	if w := i / 64; w >= len(*b) {
+		*b = append(*b, make(bitSet, w+1-len(*b))...)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitSet) remove(i int) {
+	if i/64 < len(b) {
+		b[i/64] &^= 1 << (i % 64)
+	}
+}
+
+// firstFree returns the lowest integer from i on that is not in b.
+func (b bitSet) firstFree(i int) int {
+	for ; i/64 < len(b); i = (i/64 + 1) * 64 {
+		if free := ^b[i/64] >> (i % 64); free != 0 {
+			return i + bits.TrailingZeros64(free)
 		}
 	}
-	h.numbers[n] = true
-	return n
+	return i
 }
 
 // ownNumbers is the largest number a station may have from its id.
@@ -851,7 +915,7 @@ func (h *Hub) forgetLocked() {
 		if gone > keep && !st.connected {
 			gone--
 			delete(h.stations, st.id)
-			delete(h.numbers, int(st.n))
+			h.numbers.remove(int(st.n))
 			return true
 		}
 		return false

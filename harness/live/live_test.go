@@ -1077,3 +1077,55 @@ func TestStationFits64Bytes(t *testing.T) {
 		t.Errorf("a station's view is %d bytes, want at most 64", size)
 	}
 }
+
+func TestNumberSet(t *testing.T) {
+	tests := []struct {
+		name   string
+		add    []int
+		remove []int
+		free   int // firstFree(ownNumbers+1)
+	}{
+		{"empty", nil, nil, ownNumbers + 1},
+		{"own numbers leave the others free", []int{1, 63, 64, ownNumbers}, nil, ownNumbers + 1},
+		{"the lowest free above", []int{ownNumbers + 1, ownNumbers + 2, ownNumbers + 4}, nil, ownNumbers + 3},
+		{"across a word", seq(ownNumbers+1, 130), nil, ownNumbers + 131},
+		{"a number given back", seq(ownNumbers+1, 130), []int{ownNumbers + 70}, ownNumbers + 70},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s numberSet
+			for _, n := range tt.add {
+				s.add(n)
+			}
+			for _, n := range tt.remove {
+				s.remove(n)
+			}
+			gone := make(map[int]bool)
+			for _, n := range tt.remove {
+				gone[n] = true
+			}
+			for _, n := range tt.add {
+				if s.has(n) == gone[n] {
+					t.Errorf("has(%d) = %v after adding it%s", n, s.has(n), map[bool]string{true: " and removing it"}[gone[n]])
+				}
+			}
+			for _, n := range []int{2, 65, 1 << 19, ownNumbers + 1000} {
+				if !slices.Contains(tt.add, n) && s.has(n) {
+					t.Errorf("has(%d) = true, never added", n)
+				}
+			}
+			if got := s.firstFree(ownNumbers + 1); got != tt.free {
+				t.Errorf("firstFree = %d, want %d", got, tt.free)
+			}
+		})
+	}
+}
+
+// seq returns n numbers from first on.
+func seq(first, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = first + i
+	}
+	return s
+}
