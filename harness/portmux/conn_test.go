@@ -117,3 +117,12 @@ func within(s, whole string) bool {
 	start := uintptr(unsafe.Pointer(unsafe.StringData(whole)))
 	return p >= start && p < start+uintptr(len(whole))
 }
+
+func TestUpgradedConnFits64Bytes(t *testing.T) {
+	// What the Mux keeps of an idle station's connection, once its
+	// handshake's state is dropped: 10,000 idle stations pay for each
+	// byte past a size class 10,000 times.
+	if size := unsafe.Sizeof(conn{}); size > 64 {
+		t.Errorf("a routed connection is %d bytes, want at most 64", size)
+	}
+}
