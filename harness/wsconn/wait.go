@@ -112,8 +112,10 @@ func (c *Conn) control() bool {
 }
 
 // A rawWriter writes a frame to the socket beneath a Conn (see
-// writeFrame).
+// writeFrame). The Server's pool lends one for the length of a write, as it
+// lends the buffers: a connection between two writes holds none.
 type rawWriter struct {
+	c     *Conn  // whose frame it writes
 	p     []byte // to write
 	n     int    // written
 	err   error
@@ -125,15 +127,24 @@ type rawWriter struct {
 // socket takes at once, and if that is not all, the rest as the station
 // reads, within the write timeout. It leaves no deadline behind.
 func (c *Conn) writeRaw(frame []byte) error {
-	w := c.rawWriter
-	w.p, w.n, w.err, w.armed = frame, 0, nil, false
+	w := c.srv.rawWriter()
+	w.c, w.p, w.n, w.err, w.armed = c, frame, 0, nil, false
 	err := c.raw.Write(w.f)
 	if err == nil {
 		err = w.err
 	}
 	if w.armed && err == nil {
-		c.ws.NetConn().SetWriteDeadline(time.Time{})
+		c.NetConn().SetWriteDeadline(time.Time{})
 	}
-	w.p, w.err = nil, nil
+	w.c, w.p, w.err = nil, nil, nil
+	c.srv.rawWriters.Put(w)
 	return err
+}
+
+// rawWriter returns a rawWriter lent by the pool, or a new one.
+func (s *Server) rawWriter() *rawWriter {
+	if w, ok := s.rawWriters.Get().(*rawWriter); ok {
+		return w
+	}
+	return newRawWriter()
 }

@@ -35,7 +35,7 @@ func readableFunc(woke *bool) func(fd uintptr) bool {
 // newRawWriter returns a rawWriter whose function writes until the frame
 // is out, and when the socket is full sets the write deadline (once) and
 // reports false, to wait for the poller with the socket's write lock held.
-func newRawWriter(c *Conn) *rawWriter {
+func newRawWriter() *rawWriter {
 	w := &rawWriter{}
 	w.f = func(fd uintptr) bool {
 		for w.n < len(w.p) {
@@ -46,7 +46,7 @@ func newRawWriter(c *Conn) *rawWriter {
 			case err == syscall.EAGAIN:
 				if !w.armed {
 					w.armed = true
-					c.ws.NetConn().SetWriteDeadline(c.deadline())
+					w.c.NetConn().SetWriteDeadline(w.c.deadline())
 				}
 				return false
 			case err != nil:

@@ -93,7 +93,6 @@ type Conn struct {
 	// durably blocked, as testing/synctest needs to move its fake clock
 	// while the write before waits for its deadline.
 	wlock        chan struct{}
-	rawWriter    *rawWriter // with the turn to write; nil if raw is
 	buffers      *sync.Pool // the Server's, lent a frame at a time
 	writeTimeout atomic.Int64
 
@@ -341,7 +340,7 @@ func (c *Conn) writeFrame(frame, payload []byte) error {
 		return websocket.ErrCloseSent // RFC 6455 §5.5.1: no data after a close
 	}
 	var err error
-	if c.rawWriter != nil {
+	if c.raw != nil {
 		err = c.writeRaw(frame)
 	} else {
 		c.ws.SetWriteDeadline(c.deadline())
@@ -365,7 +364,7 @@ func (c *Conn) writeControl(kind int, data []byte, deadline time.Time) error {
 		c.closeSent.Store(true)
 	}
 	err := c.ws.WriteControl(kind, data, deadline)
-	if err == nil && c.rawWriter != nil && !deadline.IsZero() {
+	if err == nil && c.raw != nil && !deadline.IsZero() {
 		c.ws.NetConn().SetWriteDeadline(time.Time{})
 	}
 	return err
@@ -608,8 +607,9 @@ type Server struct {
 	http     *http.Server
 	upgrader websocket.Upgrader
 	// writeBuffers lends the connections their write buffers, one frame
-	// at a time, and buffers those a message is encoded or read into.
-	writeBuffers, buffers sync.Pool
+	// at a time, and buffers those a message is encoded or read into;
+	// rawWriters, what writes a frame to a socket (see writeRaw).
+	writeBuffers, buffers, rawWriters sync.Pool
 
 	mu      sync.Mutex
 	closed  bool // no new station is accepted
@@ -853,7 +853,6 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 	if f := readableFunc(&c.woke); f != nil && c.br != nil {
 		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
 			c.readable = f
-			c.rawWriter = newRawWriter(c)
 		}
 	}
 	s.mu.Lock()
