@@ -25,7 +25,7 @@ import (
 // NetConn returns the connection the Server accepted, with its wrappers
 // (PassThrough ones included): the one to register with a poller. Read
 // from it only after Detach.
-func (c *Conn) NetConn() net.Conn { return c.ws.NetConn() }
+func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // A detachedReader is what a connection keeps once Detach was called.
 type detachedReader struct {
@@ -97,7 +97,13 @@ func (c *Conn) Detach(wake func()) (early []byte) {
 	c.det = &detachedReader{wake: wake}
 	// The caller reads the socket now, and a poller's read is refused once
 	// the socket's deadline has passed: the deadline moves to a timer.
-	c.ws.SetReadDeadline(time.Time{})
+	c.nc.SetReadDeadline(time.Time{})
+	if c.raw != nil {
+		// Every frame is written to the socket directly from now on
+		// (writeControl), and read by the caller: gorilla's connection,
+		// its reader and its handlers have nothing left to do.
+		c.ws = nil
+	}
 	stopped, closed := c.stopped.Load(), c.isClosed()
 	if !stopped && !closed {
 		c.armDeadline()
@@ -376,14 +382,14 @@ func unmask(dst, payload []byte, key [4]byte) []byte {
 	return dst
 }
 
-// controlFrame handles a control frame's payload as gorilla does: through
-// its ping, pong and close handlers (Conn.pong, OnPong's, Conn.closeReply).
+// controlFrame handles a control frame's payload as gorilla does, with
+// the handlers the Server gave it: Conn.pong, OnPong's, Conn.closeReply.
 func (c *Conn) controlFrame(op byte, payload []byte) error {
 	switch op {
 	case websocket.PingMessage:
-		return c.ws.PingHandler()(string(payload))
+		return c.pong(string(payload))
 	case websocket.PongMessage:
-		return c.ws.PongHandler()(string(payload))
+		return c.ponged(string(payload))
 	}
 	code, text := websocket.CloseNoStatusReceived, ""
 	if len(payload) >= 2 {
@@ -396,7 +402,7 @@ func (c *Conn) controlFrame(op byte, payload []byte) error {
 			return protocolError("invalid utf8 payload in close frame")
 		}
 	}
-	if err := c.ws.CloseHandler()(code, text); err != nil {
+	if err := c.closeReply(code, text); err != nil {
 		return err
 	}
 	return &websocket.CloseError{Code: code, Text: text}
@@ -458,7 +464,7 @@ func (c *Conn) notWhole() error {
 	if err == nil {
 		return nil
 	}
-	nc := c.ws.NetConn()
+	nc := c.nc
 	err = &net.OpError{Op: "read", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
 	c.det.err = err
 	return err

@@ -3,6 +3,9 @@
 package wsconn_test
 
 import (
+	"io"
+
+	"github.com/gorilla/websocket"
 	"net"
 	"testing"
 	"time"
@@ -116,4 +119,78 @@ func TestDetachOverTCP(t *testing.T) {
 			require.Equal(t, "2", next(t, ws).MessageID(), "an answer after Detach, over the socket")
 		})
 	}
+}
+
+// TestNextFrameOverTCPWritesAsGorilla holds a detached connection over a
+// socket, which writes its pongs and close frames itself (gorilla's
+// connection is dropped at Detach), to what ReadFrame and gorilla make of
+// the same bytes: the same frames and errors, and the same bytes back.
+func TestNextFrameOverTCPWritesAsGorilla(t *testing.T) {
+	for _, tc := range wireCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			want := station(t, tc, func(raw net.Conn) { raw.Write(tc.sent) }, readFrames)
+			got := stationOverTCP(t, tc, nextFrames([][]byte{tc.sent}))
+			require.Equal(t, want.read, got.read, "NextFrame's frames and error")
+			require.Equal(t, want.wire, got.wire, "what the station got back")
+		})
+	}
+}
+
+// stationOverTCP is station over loopback TCP: Handle reads with read,
+// then closes the connection, and the station's bytes back are all it
+// read until then.
+func stationOverTCP(t *testing.T, tc wireCase, read func(c *wsconn.Conn, record func(string))) wireOutcome {
+	t.Helper()
+	events := make(chan string, 64)
+	start, handled := make(chan struct{}), make(chan struct{})
+	s := &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		defer close(handled)
+		<-start // the station reads the wire, not gorilla's client
+		if tc.limit > 0 {
+			c.SetReadLimit(tc.limit)
+		}
+		c.OnPong(func() { events <- "pong" })
+		read(c, func(e string) { events <- e })
+		c.Close()
+	}}
+	raw := dialTCP(t, serveTCP(t, s)+"/ocpp/CS1").NetConn()
+	close(start)
+	var out wireOutcome
+	var err error
+	out.wire, err = io.ReadAll(raw)
+	require.NoError(t, err, "the station's read")
+	<-handled
+	close(events)
+	for e := range events {
+		out.read = append(out.read, e)
+	}
+	return out
+}
+
+// TestDetachedOverTCPControlFrames: once detached, a connection over a
+// socket pings, closes with a code and tells its subprotocol as before.
+func TestDetachedOverTCPControlFrames(t *testing.T) {
+	conns := make(chan *wsconn.Conn, 1)
+	s := &wsconn.Server{Handle: func(c *wsconn.Conn) {
+		c.Detach(func() {})
+		conns <- c
+	}}
+	ws := dialTCP(t, serveTCP(t, s)+"/ocpp/CS1")
+	c := <-conns
+	require.Equal(t, wsconn.Subprotocol, c.Subprotocol())
+
+	pinged := make(chan string, 1)
+	ws.SetPingHandler(func(data string) error { pinged <- data; return nil })
+	require.NoError(t, c.Ping())
+	require.NoError(t, c.Send(&ocpp.CallResult{ID: "1", Payload: []byte(`{}`)}))
+	require.Equal(t, "1", next(t, ws).MessageID(), "the answer after the ping")
+	require.Equal(t, "", <-pinged, "the ping, before the answer")
+
+	require.NoError(t, c.CloseWith(wsconn.ClosePolicyViolation, "replaced"))
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, wsconn.ClosePolicyViolation, ce.Code)
+	require.Equal(t, "replaced", ce.Text)
+	require.ErrorIs(t, c.Ping(), websocket.ErrCloseSent, "a ping after the close frame")
 }

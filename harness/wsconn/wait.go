@@ -120,21 +120,33 @@ type rawWriter struct {
 	n     int    // written
 	err   error
 	armed bool // a deadline was set for this write
+	// The write's deadline: until if fixed, else the write timeout's.
+	until time.Time
+	fixed bool
 	f     func(fd uintptr) bool
+}
+
+// deadline returns the deadline of the write, when it has to wait.
+func (w *rawWriter) deadline() time.Time {
+	if w.fixed {
+		return w.until
+	}
+	return w.c.deadline()
 }
 
 // writeRaw writes frame to the socket in one RawConn.Write: what the
 // socket takes at once, and if that is not all, the rest as the station
-// reads, within the write timeout. It leaves no deadline behind.
-func (c *Conn) writeRaw(frame []byte) error {
+// reads, within the write timeout (or until, if fixed; zero: no deadline).
+// It leaves no deadline behind.
+func (c *Conn) writeRaw(frame []byte, until time.Time, fixed bool) error {
 	w := c.srv.rawWriter()
-	w.c, w.p, w.n, w.err, w.armed = c, frame, 0, nil, false
+	w.c, w.p, w.n, w.err, w.armed, w.until, w.fixed = c, frame, 0, nil, false, until, fixed
 	err := c.raw.Write(w.f)
 	if err == nil {
 		err = w.err
 	}
 	if w.armed && err == nil {
-		c.NetConn().SetWriteDeadline(time.Time{})
+		c.nc.SetWriteDeadline(time.Time{})
 	}
 	w.c, w.p, w.err = nil, nil, nil
 	c.srv.rawWriters.Put(w)

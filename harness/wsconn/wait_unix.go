@@ -46,7 +46,7 @@ func newRawWriter() *rawWriter {
 			case err == syscall.EAGAIN:
 				if !w.armed {
 					w.armed = true
-					w.c.NetConn().SetWriteDeadline(w.c.deadline())
+					w.c.nc.SetWriteDeadline(w.deadline())
 				}
 				return false
 			case err != nil:

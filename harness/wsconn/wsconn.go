@@ -76,24 +76,30 @@ var ErrReadLimit = websocket.ErrReadLimit
 // Conn is one station's WebSocket connection. Read must be called from one
 // goroutine at a time; Send and Close are safe from any number.
 type Conn struct {
+	// ws is gorilla's connection, which reads until Detach and writes
+	// what raw does not. Detach drops it when there is raw: from then on
+	// every frame is written to the socket directly, and an idle station
+	// keeps neither it nor its reader. Under dmu, or on the reading
+	// goroutine, which alone changes it.
 	ws  *websocket.Conn
+	nc  net.Conn      // ws's: the one the Server accepted
 	br  *bufio.Reader // ws reads through it; nil if the handshake kept net/http's
 	raw syscall.RawConn
 	// readable peeks at raw for waitReadable, and woke is its state: nil
 	// if raw is.
 	readable func(fd uintptr) bool
 	woke     bool
+	ocpp     bool // the handshake agreed on Subprotocol
 	station  string
-	log      *slog.Logger
 	tap      Tap     // nil unless the net.Conn is one
 	srv      *Server // that accepted it
+	onPong   func()  // OnPong's
 
 	// wlock holds the turn to write: one frame at a time, so that frames do
 	// not mix. A channel, not a mutex: a goroutine waiting for it is
 	// durably blocked, as testing/synctest needs to move its fake clock
 	// while the write before waits for its deadline.
 	wlock        chan struct{}
-	buffers      *sync.Pool // the Server's, lent a frame at a time
 	writeTimeout atomic.Int64
 
 	// closeSent is set once a close frame went out: Send then fails with
@@ -143,7 +149,7 @@ func (c *Conn) Read() (ocpp.Message, error) {
 		if err == nil {
 			return msg, nil
 		}
-		c.log.Warn("malformed frame", "station", c.station, "err", err)
+		c.srv.Logger.Warn("malformed frame", "station", c.station, "err", err)
 		var fe *ocpp.FrameError
 		if errors.As(err, &fe) && fe.ID != "" && fe.Type == ocpp.TypeCall {
 			if err := c.Send(ocpp.NewCallError(fe.ID, fe.Code, fe.Reason)); err != nil {
@@ -231,7 +237,12 @@ func (c *Conn) readMessage() (kind int, data []byte, err error) {
 // Subprotocol returns the subprotocol the handshake agreed on: "ocpp1.6",
 // or "" if the station did not offer it (the handshake completes anyway:
 // what to do then is the server's policy).
-func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+func (c *Conn) Subprotocol() string {
+	if c.ocpp {
+		return Subprotocol
+	}
+	return ""
+}
 
 // SetReadLimit sets the largest frame the station may send, in bytes. A
 // larger one is refused as soon as its header announces it, before its
@@ -240,7 +251,9 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 // after it, so call it before the first read, from the reading goroutine.
 func (c *Conn) SetReadLimit(limit int64) {
 	c.readLimit = limit
-	c.ws.SetReadLimit(limit)
+	if c.ws != nil {
+		c.ws.SetReadLimit(limit)
+	}
 }
 
 // SetReadDeadline makes a read that has not returned a frame by t fail
@@ -273,7 +286,18 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 // read, each time the station answers a ping. Call it before the first
 // read.
 func (c *Conn) OnPong(f func()) {
-	c.ws.SetPongHandler(func(string) error { f(); return nil })
+	c.onPong = f
+	if c.ws != nil {
+		c.ws.SetPongHandler(c.ponged)
+	}
+}
+
+// ponged runs OnPong's function for a station's pong.
+func (c *Conn) ponged(string) error {
+	if c.onPong != nil {
+		c.onPong()
+	}
+	return nil
 }
 
 // SetWriteTimeout bounds how long each later Send, Ping and CloseWith waits
@@ -341,7 +365,7 @@ func (c *Conn) writeFrame(frame, payload []byte) error {
 	}
 	var err error
 	if c.raw != nil {
-		err = c.writeRaw(frame)
+		err = c.writeRaw(frame, time.Time{}, false)
 	} else {
 		c.ws.SetWriteDeadline(c.deadline())
 		err = c.ws.WriteMessage(websocket.TextMessage, payload)
@@ -352,7 +376,8 @@ func (c *Conn) writeFrame(frame, payload []byte) error {
 	return err
 }
 
-// writeControl writes a control frame with gorilla's writer, in turn with
+// writeControl writes a control frame with gorilla's writer, or once
+// Detach dropped it, straight to the socket (writeControlRaw), in turn with
 // Send's frames, waiting for its turn until deadline at most. It leaves no
 // write deadline behind on the socket: writeRaw counts on finding none.
 func (c *Conn) writeControl(kind int, data []byte, deadline time.Time) error {
@@ -360,14 +385,40 @@ func (c *Conn) writeControl(kind int, data []byte, deadline time.Time) error {
 		return fmt.Errorf("%w: another write held the connection", os.ErrDeadlineExceeded)
 	}
 	defer func() { <-c.wlock }()
+	c.dmu.Lock()
+	ws := c.ws
+	c.dmu.Unlock()
+	if ws == nil {
+		return c.writeControlRaw(kind, data, deadline)
+	}
 	if kind == websocket.CloseMessage {
 		c.closeSent.Store(true)
 	}
-	err := c.ws.WriteControl(kind, data, deadline)
+	err := ws.WriteControl(kind, data, deadline)
 	if err == nil && c.raw != nil && !deadline.IsZero() {
-		c.ws.NetConn().SetWriteDeadline(time.Time{})
+		c.nc.SetWriteDeadline(time.Time{})
 	}
 	return err
+}
+
+// writeControlRaw writes a control frame to the socket as gorilla's
+// WriteControl would have: nothing after a close frame, nothing once the
+// deadline has passed, and within it (zero: no deadline) otherwise.
+func (c *Conn) writeControlRaw(kind int, data []byte, deadline time.Time) error {
+	if len(data) > maxControlPayload {
+		return errors.New("websocket: invalid control frame") // gorilla's
+	}
+	if c.closeSent.Load() {
+		return websocket.ErrCloseSent
+	}
+	if !deadline.IsZero() && time.Until(deadline) < 0 {
+		return fmt.Errorf("%w: writing a control frame", os.ErrDeadlineExceeded)
+	}
+	if kind == websocket.CloseMessage {
+		c.closeSent.Store(true)
+	}
+	frame := append([]byte{byte(kind) | 0x80, byte(len(data))}, data...) // final, not masked
+	return c.writeRaw(frame, deadline, true)
 }
 
 // turnBy takes the turn to write, waiting until deadline at most (zero:
@@ -446,7 +497,7 @@ func textFrame(data []byte) []byte {
 // into or read one into: a frame is encoded or read, and the buffer goes
 // back, so that a connection between frames holds none.
 func (c *Conn) borrow() *[]byte {
-	if b, ok := c.buffers.Get().(*[]byte); ok {
+	if b, ok := c.srv.buffers.Get().(*[]byte); ok {
 		return b
 	}
 	return new([]byte)
@@ -456,7 +507,7 @@ func (c *Conn) borrow() *[]byte {
 // large to keep.
 func (c *Conn) giveBack(buf *[]byte) {
 	if cap(*buf) <= maxPooledBuffer {
-		c.buffers.Put(buf)
+		c.srv.buffers.Put(buf)
 	}
 }
 
@@ -503,7 +554,7 @@ func (c *Conn) closing() { c.closeOnce.Do(func() { close(c.done) }) }
 
 func (c *Conn) close() error {
 	c.closing()
-	err := c.ws.Close()
+	err := c.nc.Close() // as gorilla's Close
 	var wake func()
 	c.dmu.Lock()
 	if c.det != nil {
@@ -845,13 +896,13 @@ func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
 		s.handles.Done()
 		return
 	}
-	c := &Conn{ws: ws, br: own.br, station: station, log: s.Logger, srv: s, done: make(chan struct{}),
-		wlock: make(chan struct{}, 1), buffers: &s.buffers}
-	c.tap, _ = ws.NetConn().(Tap)
+	c := &Conn{ws: ws, nc: ws.NetConn(), br: own.br, ocpp: ws.Subprotocol() == Subprotocol, station: station,
+		srv: s, done: make(chan struct{}), wlock: make(chan struct{}, 1)}
+	c.tap, _ = c.nc.(Tap)
 	ws.SetPingHandler(c.pong)
 	ws.SetCloseHandler(c.closeReply)
 	if f := readableFunc(&c.woke); f != nil && c.br != nil {
-		if c.raw = rawConnOf(ws.NetConn()); c.raw != nil {
+		if c.raw = rawConnOf(c.nc); c.raw != nil {
 			c.readable = f
 		}
 	}
