@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -29,8 +30,10 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // A detachedReader is what a connection keeps once Detach was called.
 type detachedReader struct {
-	wake  func()
-	timer *time.Timer // the read deadline's, under Conn.dmu; nil until there is one
+	wake func()
+	// The read deadline's place in the Server's queue (see deadlines).
+	due   atomic.Int64
+	index int
 
 	// NextFrame's state, touched only by the reading goroutine.
 	err        error  // the first error of a read: every later read's
@@ -38,14 +41,6 @@ type detachedReader struct {
 	fragOp     byte   // its opcode (text or binary)
 	fragmented bool   // a message's first fragment came, its last not yet
 	readLength int64  // the message's length so far, for the read limit
-}
-
-// stopTimer stops the read deadline's timer, if there is one. Conn.dmu is
-// held.
-func (d *detachedReader) stopTimer() {
-	if d.timer != nil {
-		d.timer.Stop()
-	}
 }
 
 // errDetached is what Read and ReadFrame return after Detach.
@@ -94,7 +89,7 @@ func (c *Conn) Detach(wake func()) (early []byte) {
 		c.dmu.Unlock()
 		panic("wsconn: Detach called twice")
 	}
-	c.det = &detachedReader{wake: wake}
+	c.det = &detachedReader{wake: wake, index: -1}
 	// The caller reads the socket now, and a poller's read is refused once
 	// the socket's deadline has passed: the deadline moves to a timer.
 	c.nc.SetReadDeadline(time.Time{})
@@ -139,35 +134,40 @@ func (c *Conn) isDetached() bool {
 	return c.det != nil
 }
 
-// armDeadline sets the timer of a detached connection's read deadline to
-// c.readDeadline: moved, or stopped if it is zero. c.dmu is held.
+// armDeadline makes the Server's timer wake the reader of a detached
+// connection once c.readDeadline passes, or forget it if it is zero.
+// c.dmu is held.
 func (c *Conn) armDeadline() {
-	if c.readDeadline.IsZero() {
-		c.det.stopTimer()
-		return
+	if d := c.readDeadline.Load(); d != 0 {
+		c.srv.deadlines.schedule(c, d)
+	} else {
+		c.stopDeadline()
 	}
-	d := time.Until(c.readDeadline)
-	if c.det.timer == nil {
-		c.det.timer = time.AfterFunc(d, c.deadlinePassed)
-		return
-	}
-	c.det.timer.Reset(d)
 }
 
-// deadlinePassed runs on the deadline's timer: it wakes the reader, unless
-// the deadline moved meanwhile (a timer that fired as it was reset).
+// stopDeadline makes the Server's timer forget c: nothing more to time
+// out. c.dmu is held.
+func (c *Conn) stopDeadline() { c.srv.deadlines.remove(c) }
+
+// deadlinePassed runs on the Server's timer, which found c's deadline
+// passed: it wakes the reader, unless the deadline moved meanwhile (then
+// the timer must look at c again).
 func (c *Conn) deadlinePassed() {
 	c.dmu.Lock()
 	wake, due := c.det.wake, c.deadlineDue()
+	if !due && !c.stopped.Load() && !c.isClosed() {
+		c.armDeadline()
+	}
 	c.dmu.Unlock()
 	if due {
 		wake()
 	}
 }
 
-// deadlineDue reports whether the read deadline has passed. c.dmu is held.
+// deadlineDue reports whether the read deadline has passed.
 func (c *Conn) deadlineDue() bool {
-	return !c.readDeadline.IsZero() && !time.Now().Before(c.readDeadline)
+	d := c.readDeadline.Load()
+	return d != 0 && c.srv.deadlines.now() >= d
 }
 
 // NextFrame returns the first data frame whole in buf (the bytes read
@@ -453,13 +453,8 @@ func (c *Conn) notWhole() error {
 	var err error
 	if c.isClosed() {
 		err = net.ErrClosed
-	} else {
-		c.dmu.Lock()
-		due := c.deadlineDue()
-		c.dmu.Unlock()
-		if due {
-			err = os.ErrDeadlineExceeded
-		}
+	} else if c.deadlineDue() {
+		err = os.ErrDeadlineExceeded
 	}
 	if err == nil {
 		return nil

@@ -537,6 +537,58 @@ func TestDetachedReadDeadline(t *testing.T) {
 	}
 }
 
+func TestDetachedReadDeadlinesShareATimer(t *testing.T) {
+	// The Server's one timer wakes each detached connection at its own
+	// deadline, however the deadlines move: later (only stored, looked at
+	// again when the timer comes), earlier, or cleared. In fake time.
+	synctest.Test(t, func(t *testing.T) {
+		type wake struct {
+			station string
+			after   time.Duration
+		}
+		woken := make(chan wake, 20) // and the wakes of the Server's Close
+		conns := make(chan *wsconn.Conn, 1)
+		start := time.Now()
+		l := serve(t, &wsconn.Server{Handle: func(c *wsconn.Conn) {
+			c.Detach(func() { woken <- wake{c.Station(), time.Since(start)} })
+			conns <- c
+		}})
+		cs := make(map[string]*wsconn.Conn)
+		for _, id := range []string{"A", "B", "C", "D", "E"} {
+			mustDial(t, l, "/ocpp/"+id)
+			cs[id] = <-conns
+		}
+		set := func(id string, d time.Duration) {
+			t.Helper()
+			var at time.Time
+			if d != 0 {
+				at = start.Add(d)
+			}
+			require.NoError(t, cs[id].SetReadDeadline(at))
+		}
+		set("A", 10*time.Second)
+		set("B", 5*time.Second)
+		set("C", 20*time.Second)
+		set("D", 15*time.Second)
+		set("E", 8*time.Second)
+		time.Sleep(time.Second)
+		set("B", 31*time.Second) // later: the first in the queue
+		set("C", 3*time.Second)  // earlier
+		set("D", 0)              // cleared
+		set("A", 12*time.Second) // later
+		set("A", 11*time.Second) // earlier, but after its place in the queue
+		time.Sleep(5 * time.Second)
+		cs["E"].Close() // woken at its close, not at its deadline
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		var got []wake
+		for len(woken) > 0 {
+			got = append(got, <-woken)
+		}
+		require.Equal(t, []wake{{"C", 3 * time.Second}, {"E", 6 * time.Second}, {"A", 11 * time.Second}, {"B", 31 * time.Second}}, got)
+	})
+}
+
 func TestDetachedHandlePanics(t *testing.T) {
 	// A Handle that panics after Detach ends its connection, as any other.
 	synctest.Test(t, func(t *testing.T) {

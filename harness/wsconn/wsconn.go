@@ -113,8 +113,9 @@ type Conn struct {
 	stopped atomic.Bool
 
 	// readDeadline is the last SetReadDeadline's, for Detach to move it
-	// to a timer; det is set by Detach (see detach.go). Both under dmu.
-	readDeadline time.Time
+	// to the Server's timer (see deadlines.at), changed under dmu; det is
+	// set by Detach (see detach.go), under dmu.
+	readDeadline atomic.Int64
 	det          *detachedReader
 	readLimit    int64 // SetReadLimit's, for NextFrame
 
@@ -264,14 +265,16 @@ func (c *Conn) SetReadLimit(limit int64) {
 //
 // After Detach, the deadline is a timer's, not the socket's (the caller
 // reads the socket): when it passes, Detach's wake is called, and
-// NextFrame reports the timeout.
+// NextFrame reports the timeout. The Server has one timer for all its
+// detached connections: moving a deadline later, as each frame or pong
+// does, only stores it (see deadlines).
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	if c.stopped.Load() {
 		return ErrStopped
 	}
-	c.readDeadline = t
+	c.readDeadline.Store(c.srv.deadlines.at(t))
 	if c.det == nil {
 		return c.ws.SetReadDeadline(t)
 	}
@@ -559,7 +562,7 @@ func (c *Conn) close() error {
 	c.dmu.Lock()
 	if c.det != nil {
 		wake = c.det.wake
-		c.det.stopTimer()
+		c.stopDeadline()
 	}
 	c.dmu.Unlock()
 	if wake != nil {
@@ -604,7 +607,7 @@ func (c *Conn) stopReading() {
 		c.ws.SetReadDeadline(time.Now()) // a Read waiting for a frame returns
 	} else {
 		wake = c.det.wake
-		c.det.stopTimer() // nothing more to time out
+		c.stopDeadline() // nothing more to time out
 	}
 	c.dmu.Unlock()
 	if wake != nil {
@@ -654,9 +657,10 @@ type Server struct {
 	// Logger receives connects and disconnects; nil discards them.
 	Logger *slog.Logger
 
-	initOnce sync.Once
-	http     *http.Server
-	upgrader websocket.Upgrader
+	initOnce  sync.Once
+	deadlines deadlines // of the detached connections
+	http      *http.Server
+	upgrader  websocket.Upgrader
 	// writeBuffers lends the connections their write buffers, one frame
 	// at a time, and buffers those a message is encoded or read into;
 	// rawWriters, what writes a frame to a socket (see writeRaw).
@@ -675,6 +679,7 @@ func (s *Server) init() {
 			s.Logger = slog.New(slog.DiscardHandler)
 		}
 		s.conns = make(map[*Conn]struct{})
+		s.deadlines.epoch = time.Now()
 		s.upgrader = websocket.Upgrader{
 			Subprotocols: []string{Subprotocol},
 			// Writes borrow a buffer from the pool for the length of one
