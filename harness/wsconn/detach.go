@@ -36,11 +36,16 @@ type detachedReader struct {
 	index int
 
 	// NextFrame's state, touched only by the reading goroutine.
-	err        error  // the first error of a read: every later read's
-	fragments  []byte // a fragmented message's payload so far
-	fragOp     byte   // its opcode (text or binary)
-	fragmented bool   // a message's first fragment came, its last not yet
-	readLength int64  // the message's length so far, for the read limit
+	err  error      // the first error of a read: every later read's
+	frag *fragments // a message whose first fragment came, its last not yet
+}
+
+// fragments is a fragmented message, while it is read: rare enough to
+// have a place of its own, which an idle connection does not keep.
+type fragments struct {
+	data   []byte // its payload so far
+	op     byte   // its opcode (text or binary)
+	length int64  // its length so far, for the read limit
 }
 
 // errDetached is what Read and ReadFrame return after Detach.
@@ -228,18 +233,17 @@ func (c *Conn) NextFrame(buf []byte) (data []byte, binary bool, rest []byte, err
 		rest = rest[h.n+int(h.size):]
 		switch h.op {
 		case websocket.TextMessage, websocket.BinaryMessage:
-			d.readLength = h.size
 			if h.fin {
 				data, op = unmask(make([]byte, 0, len(payload)), payload, h.key), h.op
 			} else {
-				d.fragments, d.fragOp, d.fragmented = unmask(make([]byte, 0, len(payload)), payload, h.key), h.op, true
+				d.frag = &fragments{data: unmask(make([]byte, 0, len(payload)), payload, h.key), op: h.op, length: h.size}
 			}
 		case opContinuation:
-			d.readLength += h.size
-			d.fragments = unmask(d.fragments, payload, h.key)
+			d.frag.length += h.size
+			d.frag.data = unmask(d.frag.data, payload, h.key)
 			if h.fin {
-				data, op = d.fragments, d.fragOp
-				d.fragments, d.fragmented = nil, false
+				data, op = d.frag.data, d.frag.op
+				d.frag = nil
 			}
 		default:
 			if cerr := c.controlFrame(h.op, unmask(nil, payload, h.key)); cerr != nil {
@@ -315,11 +319,11 @@ func (c *Conn) frameHeader(b []byte) (frameHeader, error) {
 			problems = append(problems, "FIN not set on control")
 		}
 	case websocket.TextMessage, websocket.BinaryMessage:
-		if c.det.fragmented {
+		if c.det.frag != nil {
 			problems = append(problems, "data before FIN")
 		}
 	case opContinuation:
-		if !c.det.fragmented {
+		if c.det.frag == nil {
 			problems = append(problems, "continuation after FIN")
 		}
 	default:
@@ -359,7 +363,7 @@ func (c *Conn) frameHeader(b []byte) (frameHeader, error) {
 	if h.op == websocket.TextMessage || h.op == websocket.BinaryMessage || h.op == opContinuation {
 		length := size
 		if h.op == opContinuation {
-			length += c.det.readLength
+			length += c.det.frag.length
 		}
 		if length < 0 {
 			return h, ErrReadLimit

@@ -88,8 +88,6 @@ type Conn struct {
 	// readable peeks at raw for waitReadable, and woke is its state: nil
 	// if raw is.
 	readable func(fd uintptr) bool
-	woke     bool
-	ocpp     bool // the handshake agreed on Subprotocol
 	station  string
 	tap      Tap     // nil unless the net.Conn is one
 	srv      *Server // that accepted it
@@ -102,15 +100,10 @@ type Conn struct {
 	wlock        chan struct{}
 	writeTimeout atomic.Int64
 
-	// closeSent is set once a close frame went out: Send then fails with
-	// websocket.ErrCloseSent, as gorilla's writer does.
-	closeSent atomic.Bool
-
 	// dmu orders the read deadline's changes: once stopReading has set
 	// stopped, no SetReadDeadline may move the deadline it set. It also
 	// guards the detached reading's fields below.
-	dmu     sync.Mutex
-	stopped atomic.Bool
+	dmu sync.Mutex
 
 	// readDeadline is the last SetReadDeadline's, for Detach to move it
 	// to the Server's timer (see deadlines.at), changed under dmu; det is
@@ -119,8 +112,16 @@ type Conn struct {
 	det          *detachedReader
 	readLimit    int64 // SetReadLimit's, for NextFrame
 
-	done      chan struct{} // closed by close
-	closeOnce sync.Once
+	done chan struct{} // closed by close
+
+	// The flags, together: a Conn is one per station.
+	// closeSent is set once a close frame went out: Send then fails with
+	// websocket.ErrCloseSent, as gorilla's writer does.
+	closeSent atomic.Bool
+	stopped   atomic.Bool // see dmu
+	closed    atomic.Bool // done is closed, or about to be
+	woke      bool        // see readable
+	ocpp      bool        // the handshake agreed on Subprotocol
 }
 
 // A Tap watches the OCPP traffic of one connection, for a view of the
@@ -553,7 +554,11 @@ func (c *Conn) Close() error { return c.close() }
 // then its connection looks open.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
-func (c *Conn) closing() { c.closeOnce.Do(func() { close(c.done) }) }
+func (c *Conn) closing() {
+	if c.closed.CompareAndSwap(false, true) {
+		close(c.done)
+	}
+}
 
 func (c *Conn) close() error {
 	c.closing()
@@ -576,14 +581,7 @@ func (c *Conn) close() error {
 
 // isClosed reports whether the server has closed the connection (or
 // started to: see CloseWith).
-func (c *Conn) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *Conn) isClosed() bool { return c.closed.Load() }
 
 // CloseGoingAway tells the station that the server is going away (a close
 // frame with status 1001, as a server that shuts down sends) and closes
