@@ -128,7 +128,7 @@ const (
 type Poller struct {
 	mu      sync.Mutex
 	k       *kpoll             // the platform's poller: nil until the first socket
-	conns   map[int]*Conn      // sockets, by descriptor: what the kernel reports
+	conns   fdTable            // sockets, by descriptor: what the kernel reports
 	mem     map[*Conn]struct{} // Readiers
 	ready   []*Conn            // the ready list: Readiers with something to read, woken Conns
 	woken   bool               // k was woken for the ready list, and no Wait has drained it since
@@ -143,7 +143,7 @@ type Poller struct {
 // poller of in-memory connections never needs one. The error is always
 // nil; it stays for the platforms where making a poller can fail.
 func New() (*Poller, error) {
-	p := &Poller{conns: make(map[int]*Conn), mem: make(map[*Conn]struct{})}
+	p := &Poller{mem: make(map[*Conn]struct{})}
 	p.changed = sync.NewCond(&p.mu)
 	p.idle = sync.NewCond(&p.mu)
 	return p, nil
@@ -152,27 +152,48 @@ func New() (*Poller, error) {
 // Conn is a registered connection. Only its owner (the caller Add or Wait
 // handed it to) calls Read and Rearm; anyone may call Wake and Close, and
 // Value and NetConn at any time.
+//
+// An idle connection keeps its Conn and its place in the Poller's table:
+// Conn's fields are few and small for that (96 bytes).
 type Conn struct {
-	p     *Poller
-	nc    net.Conn
-	raw   syscall.RawConn // a socket's; nil for a Readier
-	r     Readier         // an in-memory connection's; nil for a socket
-	k     *kpoll          // a socket's poller
-	fd    int             // a socket's descriptor it was registered with
+	p  *Poller
+	nc net.Conn
+	// src is what Read reads: a socket's syscall.RawConn (its poller is
+	// p.k, set before the first socket was added), or a Readier if mem.
+	src   any
 	value any
-
-	state atomic.Int32
 	mu    sync.Mutex // orders Rearm's and Close's calls to the kernel
 
+	state atomic.Int32
+	fd    int32 // a socket's descriptor it was registered with
+
+	// wakes counts the calls of Wake; seen is what it was when the
+	// connection was last handed out. Rearm makes it ready again if they
+	// differ: a Wake while the owner works is not lost. (Only their
+	// difference matters: they may wrap around.)
+	wakes, seen atomic.Uint32
 	// maybe reports that a Readier may have something to read: its
 	// OnReadable set it, a Read that found something left it set. Only a
 	// Read that finds nothing clears it.
-	maybe atomic.Bool
-	// wakes counts the calls of Wake; seen is what it was when the
-	// connection was last handed out. Rearm makes it ready again if they
-	// differ: a Wake while the owner works is not lost.
-	wakes, seen atomic.Uint64
-	queued      bool // on the ready list (under p.mu)
+	maybe  atomic.Bool
+	mem    bool // src is a Readier
+	queued bool // on the ready list (under p.mu)
+}
+
+// raw returns a socket's RawConn; nil for a Readier.
+func (c *Conn) raw() syscall.RawConn {
+	if c.mem {
+		return nil
+	}
+	return c.src.(syscall.RawConn)
+}
+
+// readier returns an in-memory connection's Readier; nil for a socket.
+func (c *Conn) readier() Readier {
+	if !c.mem {
+		return nil
+	}
+	return c.src.(Readier)
 }
 
 // Add registers nc, owned by the caller: nothing is handed out until the
@@ -188,10 +209,13 @@ func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
 	if err := nc.SetReadDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("netpoll: add: clear the read deadline: %w", err)
 	}
-	c := &Conn{p: p, nc: nc, raw: raw, r: r, value: v}
+	c := &Conn{p: p, nc: nc, src: raw, value: v}
+	if r != nil {
+		c.src, c.mem = r, true
+	}
 	c.state.Store(owned)
 	if r != nil {
-		return p.addReadier(c)
+		return p.addReadier(c, r)
 	}
 
 	p.mu.Lock()
@@ -207,29 +231,28 @@ func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
 		p.k = k
 		p.changed.Broadcast() // the Waits move to the kernel
 	}
-	c.k = p.k
 	var kerr error
 	// Control holds the descriptor open while the kernel registers it.
 	if err := raw.Control(func(fd uintptr) {
-		c.fd = int(fd)
-		kerr = c.k.add(c.fd)
+		c.fd = int32(fd)
+		kerr = p.k.add(int(fd))
 	}); err != nil {
 		return nil, fmt.Errorf("netpoll: add: %w", err)
 	}
 	if kerr != nil {
 		return nil, fmt.Errorf("netpoll: add descriptor %d: %w", c.fd, kerr)
 	}
-	if old := p.conns[c.fd]; old != nil {
+	if old := p.conns.get(int(c.fd)); old != nil {
 		// The old connection's descriptor was closed without Conn.Close
 		// (the kernel dropped its registration then) and its number reused.
 		old.state.Store(closed)
 	}
-	p.conns[c.fd] = c
+	p.conns.set(int(c.fd), c)
 	return c, nil
 }
 
 // addReadier registers an in-memory connection.
-func (p *Poller) addReadier(c *Conn) (*Conn, error) {
+func (p *Poller) addReadier(c *Conn, r Readier) (*Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -238,7 +261,7 @@ func (p *Poller) addReadier(c *Conn) (*Conn, error) {
 	p.mem[c] = struct{}{}
 	p.mu.Unlock()
 	// Outside the lock: it calls readable at once if bytes are there.
-	c.r.OnReadable(c.readable)
+	r.OnReadable(c.readable)
 	return c, nil
 }
 
@@ -267,7 +290,7 @@ func target(nc net.Conn) (syscall.RawConn, Readier, error) {
 func (p *Poller) Len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.conns) + len(p.mem)
+	return p.conns.n + len(p.mem)
 }
 
 // Wait blocks until at least one registered connection is readable (or
@@ -331,7 +354,7 @@ func (p *Poller) Wait(ready []*Conn) (int, error) {
 			// handed out from the ready list meanwhile, or for one its
 			// owner re-armed a moment ago. Readiness is level-triggered,
 			// so the owner's Rearm reports again whatever is still there.
-			if c := p.conns[fd]; c != nil && c.handOut() {
+			if c := p.conns.get(fd); c != nil && c.handOut() {
 				ready[i] = c
 				i++
 			}
@@ -414,13 +437,15 @@ func (p *Poller) Close() error {
 	}
 	p.closed = true
 	var errs []error
-	for _, c := range p.conns {
-		errs = append(errs, c.unregister())
+	for _, c := range p.conns.byFD {
+		if c != nil {
+			errs = append(errs, c.unregister())
+		}
 	}
 	for c := range p.mem {
 		c.unregister()
 	}
-	clear(p.conns)
+	p.conns = fdTable{}
 	clear(p.mem)
 	clear(p.ready)
 	p.ready = nil
@@ -457,7 +482,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if c.state.Load() == closed {
 		return 0, fmt.Errorf("netpoll: read: %w", net.ErrClosed)
 	}
-	if c.r != nil {
+	if c.mem {
 		return c.readReadier(b)
 	}
 	var (
@@ -467,7 +492,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	)
 	// The function reports done even when nothing was read: the runtime
 	// must never park this read in its own netpoller.
-	if err := c.raw.Read(func(fd uintptr) bool {
+	if err := c.raw().Read(func(fd uintptr) bool {
 		n, again, rerr = readFD(fd, b)
 		return true
 	}); err != nil {
@@ -492,7 +517,7 @@ func (c *Conn) readReadier(b []byte) (int, error) {
 		return 0, nil
 	}
 	c.maybe.Store(false)
-	n, err := c.r.TryRead(b)
+	n, err := c.readier().TryRead(b)
 	switch {
 	case errors.Is(err, ErrWouldBlock):
 		return 0, ErrWouldBlock
@@ -528,7 +553,7 @@ func (c *Conn) Rearm() error {
 	}
 	// Pushed after the state is armed: a Wake or a Readier's readable that
 	// comes in between pushes it itself, or leaves its mark for this.
-	if c.wakes.Load() != c.seen.Load() || c.r != nil && c.maybe.Load() {
+	if c.wakes.Load() != c.seen.Load() || c.mem && c.maybe.Load() {
 		c.p.push(c)
 	}
 	return nil
@@ -548,11 +573,11 @@ func (c *Conn) rearm() error {
 	// in between must find the connection armed, or it would be dropped
 	// with nobody left to re-arm it.
 	c.state.Store(armed)
-	if c.raw == nil {
+	if c.mem {
 		return nil
 	}
 	var kerr error
-	if err := c.raw.Control(func(fd uintptr) { kerr = c.k.rearm(int(fd)) }); err != nil {
+	if err := c.raw().Control(func(fd uintptr) { kerr = c.p.k.rearm(int(fd)) }); err != nil {
 		c.state.CompareAndSwap(armed, owned)
 		return fmt.Errorf("netpoll: rearm: %w", err)
 	}
@@ -581,10 +606,10 @@ func (c *Conn) Wake() {
 func (c *Conn) Close() error {
 	err := c.unregister()
 	c.p.mu.Lock()
-	if c.r != nil {
+	if c.mem {
 		delete(c.p.mem, c)
-	} else if c.p.conns[c.fd] == c {
-		delete(c.p.conns, c.fd)
+	} else if c.p.conns.get(int(c.fd)) == c {
+		c.p.conns.set(int(c.fd), nil)
 	}
 	c.p.mu.Unlock()
 	if cerr := c.nc.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
@@ -598,11 +623,11 @@ func (c *Conn) Close() error {
 func (c *Conn) unregister() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state.Swap(closed) == closed || c.raw == nil {
+	if c.state.Swap(closed) == closed || c.mem {
 		return nil
 	}
 	var kerr error
-	if err := c.raw.Control(func(fd uintptr) { kerr = c.k.del(int(fd)) }); err != nil {
+	if err := c.raw().Control(func(fd uintptr) { kerr = c.p.k.del(int(fd)) }); err != nil {
 		// The descriptor is closed already, and the kernel dropped its
 		// registration when it was.
 		return nil
@@ -611,4 +636,37 @@ func (c *Conn) unregister() error {
 		return fmt.Errorf("netpoll: unregister descriptor %d: %w", c.fd, kerr)
 	}
 	return nil
+}
+
+// fdTable is the sockets registered, by descriptor. A process's
+// descriptors are small numbers, allotted lowest first, and those of a
+// server's connections are nearly all of them: a slice indexed by the
+// descriptor costs a pointer per connection, half of a map's entry.
+type fdTable struct {
+	byFD []*Conn
+	n    int // of byFD not nil
+}
+
+func (t *fdTable) get(fd int) *Conn {
+	if fd < 0 || fd >= len(t.byFD) {
+		return nil
+	}
+	return t.byFD[fd]
+}
+
+// set puts c (or nil: none) at fd.
+func (t *fdTable) set(fd int, c *Conn) {
+	if fd >= len(t.byFD) {
+		if c == nil {
+			return
+		}
+		t.byFD = append(t.byFD, make([]*Conn, fd+1-len(t.byFD))...)
+	}
+	switch old := t.byFD[fd]; {
+	case old == nil && c != nil:
+		t.n++
+	case old != nil && c == nil:
+		t.n--
+	}
+	t.byFD[fd] = c
 }
