@@ -136,6 +136,9 @@ type Poller struct {
 	waiters int        // Waits between their start and their return
 	changed *sync.Cond // on mu: the ready list grew, the first socket came, or Close
 	idle    *sync.Cond // on mu: waiters fell to 0
+	// bufs lends each Wait in the kernel its buffers (*waitBuf): a loop
+	// around Wait, one readable station at a time, allocates nothing.
+	bufs sync.Pool
 }
 
 // New returns a poller. It opens nothing: the platform's poller (epoll on
@@ -316,7 +319,7 @@ func (p *Poller) Wait(ready []*Conn) (int, error) {
 		}
 	}()
 
-	var fds []int
+	var buf *waitBuf
 	for {
 		if p.closed {
 			return 0, ErrClosed
@@ -328,12 +331,16 @@ func (p *Poller) Wait(ready []*Conn) (int, error) {
 			p.changed.Wait()
 			continue
 		}
-		if fds == nil {
-			fds = make([]int, len(ready))
+		if buf == nil {
+			buf, _ = p.bufs.Get().(*waitBuf)
+			if buf == nil {
+				buf = new(waitBuf)
+			}
+			defer p.bufs.Put(buf)
 		}
 		k := p.k
 		p.mu.Unlock()
-		n, woke, err := k.wait(fds)
+		n, woke, err := k.wait(buf, len(ready))
 		p.mu.Lock()
 		if err != nil {
 			return 0, fmt.Errorf("netpoll: wait: %w", err)
@@ -348,7 +355,7 @@ func (p *Poller) Wait(ready []*Conn) (int, error) {
 			p.woken = false
 		}
 		i := 0
-		for _, fd := range fds[:n] {
+		for _, fd := range buf.fds[:n] {
 			// A connection not armed is dropped: an event for a descriptor
 			// closed and reused since the kernel reported it, for one
 			// handed out from the ready list meanwhile, or for one its

@@ -94,11 +94,25 @@ func (k *kpoll) del(fd int) error {
 	return nil
 }
 
-// wait blocks until the kernel reports something, and puts the descriptors
-// of the readable connections in fds. woke reports the ready list's wake
+// A waitBuf is what a wait needs: room for the kernel's events, and for
+// the descriptors they name.
+type waitBuf struct {
+	evs []syscall.Kevent_t
+	fds []int
+}
+
+func (b *waitBuf) grow(n int) {
+	if len(b.evs) < n {
+		b.evs, b.fds = make([]syscall.Kevent_t, n), make([]int, n)
+	}
+}
+
+// wait blocks until the kernel reports something, at most max events, and
+// puts the descriptors of the readable connections in buf.fds. woke reports the ready list's wake
 // event. It may return 0 (only a wake event).
-func (k *kpoll) wait(fds []int) (n int, woke bool, err error) {
-	evs := make([]syscall.Kevent_t, len(fds))
+func (k *kpoll) wait(buf *waitBuf, max int) (n int, woke bool, err error) {
+	buf.grow(max)
+	evs, fds := buf.evs[:max], buf.fds
 	for {
 		m, err := syscall.Kevent(k.kq, nil, evs, nil)
 		if errors.Is(err, syscall.EINTR) {

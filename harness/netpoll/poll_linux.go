@@ -75,11 +75,25 @@ func (k *kpoll) del(fd int) error {
 	return nil
 }
 
-// wait blocks until the kernel reports something, and puts the descriptors
-// of the readable connections in fds. woke reports the wake pipe. It may
+// A waitBuf is what a wait needs: room for the kernel's events, and for
+// the descriptors they name.
+type waitBuf struct {
+	evs []syscall.EpollEvent
+	fds []int
+}
+
+func (b *waitBuf) grow(n int) {
+	if len(b.evs) < n {
+		b.evs, b.fds = make([]syscall.EpollEvent, n), make([]int, n)
+	}
+}
+
+// wait blocks until the kernel reports something, at most max events, and
+// puts the descriptors of the readable connections in buf.fds. woke reports the wake pipe. It may
 // return 0 (only the wake pipe).
-func (k *kpoll) wait(fds []int) (n int, woke bool, err error) {
-	evs := make([]syscall.EpollEvent, len(fds))
+func (k *kpoll) wait(buf *waitBuf, max int) (n int, woke bool, err error) {
+	buf.grow(max)
+	evs, fds := buf.evs[:max], buf.fds
 	for {
 		m, err := syscall.EpollWait(k.epfd, evs, -1)
 		if errors.Is(err, syscall.EINTR) {

@@ -18,11 +18,15 @@ var errUnsupported = fmt.Errorf("the event-driven reader of sockets needs Linux 
 // kpoll is never made here: newKpoll fails.
 type kpoll struct{}
 
-func newKpoll() (*kpoll, error)                 { return nil, errUnsupported }
-func (*kpoll) add(int) error                    { return errUnsupported }
-func (*kpoll) rearm(int) error                  { return errUnsupported }
-func (*kpoll) del(int) error                    { return errUnsupported }
-func (*kpoll) wait([]int) (int, bool, error)    { return 0, false, errUnsupported }
+func newKpoll() (*kpoll, error)                      { return nil, errUnsupported }
+func (*kpoll) add(int) error                         { return errUnsupported }
+func (*kpoll) rearm(int) error                       { return errUnsupported }
+func (*kpoll) del(int) error                         { return errUnsupported }
+func (*kpoll) wait(*waitBuf, int) (int, bool, error) { return 0, false, errUnsupported }
+
+// A waitBuf is what a wait needs; here, nothing.
+type waitBuf struct{ fds []int }
+
 func (*kpoll) wake() error                      { return errUnsupported }
 func (*kpoll) wakeAll() error                   { return errUnsupported }
 func (*kpoll) drain()                           {}
