@@ -178,9 +178,17 @@ type Conn struct {
 	// maybe reports that a Readier may have something to read: its
 	// OnReadable set it, a Read that found something left it set. Only a
 	// Read that finds nothing clears it.
-	maybe  atomic.Bool
-	mem    bool // src is a Readier
-	queued bool // on the ready list (under p.mu)
+	maybe atomic.Bool
+	// For a socket registered edge-triggered (kernelRearm false), what
+	// the kernel reports only once: again, that it reported the
+	// connection while it was owned (Wait sets it, Rearm takes it);
+	// drained, that the owner's last Read took all there was (a short
+	// read, or nothing). Rearm hands the connection out again at once if
+	// either says something may be left: the level-triggered contract.
+	again   atomic.Bool
+	drained atomic.Bool
+	mem     bool // src is a Readier
+	queued  bool // on the ready list (under p.mu)
 }
 
 // raw returns a socket's RawConn; nil for a Readier.
@@ -217,6 +225,10 @@ func (p *Poller) Add(nc net.Conn, v any) (*Conn, error) {
 		c.src, c.mem = r, true
 	}
 	c.state.Store(owned)
+	// Nothing to read that the kernel will not report: what is there
+	// already, EPOLL_CTL_ADD reports (to Wait, or as again if it comes
+	// before Rearm).
+	c.drained.Store(true)
 	if r != nil {
 		return p.addReadier(c, r)
 	}
@@ -361,9 +373,16 @@ func (p *Poller) Wait(ready []*Conn) (int, error) {
 			// handed out from the ready list meanwhile, or for one its
 			// owner re-armed a moment ago. Readiness is level-triggered,
 			// so the owner's Rearm reports again whatever is still there.
-			if c := p.conns.get(fd); c != nil && c.handOut() {
+			c := p.conns.get(fd)
+			switch {
+			case c == nil:
+			case c.handOut(true):
 				ready[i] = c
 				i++
+			case !kernelRearm:
+				// Owned: an edge-triggered report comes once, and its
+				// owner may have read before it came. Its Rearm looks.
+				c.again.Store(true)
 			}
 		}
 		if i += p.takeReady(ready[i:]); i > 0 {
@@ -382,7 +401,7 @@ func (p *Poller) takeReady(ready []*Conn) int {
 		p.ready[i] = nil
 		c.queued = false
 		// Closed, or handed out by the kernel since it was queued: dropped.
-		if c.handOut() {
+		if c.handOut(false) {
 			ready[n] = c
 			n++
 		}
@@ -397,12 +416,20 @@ func (p *Poller) takeReady(ready []*Conn) int {
 
 // handOut makes an armed connection owned, and reports whether it was
 // armed. Called with p.mu held.
-func (c *Conn) handOut() bool {
+func (c *Conn) handOut(fromKernel bool) bool {
 	seen := c.wakes.Load() // before: a Wake after this is the next owner's
 	if !c.state.CompareAndSwap(armed, owned) {
 		return false
 	}
 	c.seen.Store(seen)
+	// What the kernel reported, or reports from now on, is the new owner's
+	// to read. One handed out from the ready list (a Wake) keeps what the
+	// last owner left: drained, unless bytes came since, which the kernel
+	// reports (again).
+	c.again.Store(false)
+	if fromKernel {
+		c.drained.Store(false)
+	}
 	return true
 }
 
@@ -505,6 +532,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}); err != nil {
 		return 0, fmt.Errorf("netpoll: read: %w", err)
 	}
+	// A read that leaves room in b takes all the socket had (TCP gives
+	// what it has, up to len(b)).
+	c.drained.Store(again || n < len(b))
 	switch {
 	case again:
 		return 0, ErrWouldBlock
@@ -555,44 +585,53 @@ func (c *Conn) readable() {
 // after. If Rearm fails, the owner still owns the connection and should
 // Close it.
 func (c *Conn) Rearm() error {
-	if err := c.rearm(); err != nil {
+	more, err := c.rearm()
+	if err != nil {
 		return err
 	}
 	// Pushed after the state is armed: a Wake or a Readier's readable that
 	// comes in between pushes it itself, or leaves its mark for this.
-	if c.wakes.Load() != c.seen.Load() || c.mem && c.maybe.Load() {
+	if more || c.wakes.Load() != c.seen.Load() || c.mem && c.maybe.Load() {
 		c.p.push(c)
 	}
 	return nil
 }
 
-// rearm is Rearm's state change, and the kernel's.
-func (c *Conn) rearm() error {
+// rearm is Rearm's state change, and the kernel's. It reports whether the
+// connection may have something to read already (an edge-triggered
+// socket: see again).
+func (c *Conn) rearm() (more bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.state.Load() {
 	case closed:
-		return fmt.Errorf("netpoll: rearm: %w", net.ErrClosed)
+		return false, fmt.Errorf("netpoll: rearm: %w", net.ErrClosed)
 	case armed:
-		return errNotOwned
+		return false, errNotOwned
 	}
 	// Armed before the kernel re-arms: a readiness event the kernel reports
 	// in between must find the connection armed, or it would be dropped
 	// with nobody left to re-arm it.
 	c.state.Store(armed)
 	if c.mem {
-		return nil
+		return false, nil
+	}
+	if !kernelRearm {
+		// Registered edge-triggered for good: nothing to ask the kernel.
+		// A report that comes from now on finds the connection armed; one
+		// that came while it was owned, or bytes left unread, say so here.
+		return c.again.Swap(false) || !c.drained.Load(), nil
 	}
 	var kerr error
 	if err := c.raw().Control(func(fd uintptr) { kerr = c.p.k.rearm(int(fd)) }); err != nil {
 		c.state.CompareAndSwap(armed, owned)
-		return fmt.Errorf("netpoll: rearm: %w", err)
+		return false, fmt.Errorf("netpoll: rearm: %w", err)
 	}
 	if kerr != nil {
 		c.state.CompareAndSwap(armed, owned)
-		return fmt.Errorf("netpoll: rearm descriptor %d: %w", c.fd, kerr)
+		return false, fmt.Errorf("netpoll: rearm descriptor %d: %w", c.fd, kerr)
 	}
-	return nil
+	return false, nil
 }
 
 // Wake makes the next Wait hand c out, even with nothing to read: at once

@@ -11,6 +11,10 @@ import (
 // (a Readier) work everywhere.
 const Supported = true
 
+// kernelRearm reports whether Rearm must ask the kernel to report a
+// connection again: kqueue's registrations are one-shot.
+const kernelRearm = true
+
 // User events have identifiers of their own, apart from descriptors.
 const (
 	// closeIdent identifies the user event that wakes every wait when the

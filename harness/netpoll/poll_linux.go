@@ -11,9 +11,17 @@ import (
 // (a Readier) work everywhere.
 const Supported = true
 
-// armEvents is what a connection is registered and re-armed with: readable
-// or hung up, level-triggered, one report per arming.
-const armEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+// armEvents is what a connection is registered with, once: readable or
+// hung up, edge-triggered (a report each time something arrives). One
+// owner at a time is the Conn's state machine's to keep, and what arrives
+// while a connection is owned its own to remember (Conn.again): re-arming
+// then costs no system call, where a one-shot registration costs one
+// epoll_ctl per readable event.
+const armEvents uint32 = syscall.EPOLLIN | syscall.EPOLLRDHUP | 1<<31 // EPOLLET, negative in syscall
+
+// kernelRearm reports whether Rearm must ask the kernel to report a
+// connection again: not with an edge-triggered registration.
+const kernelRearm = false
 
 // kpoll is an epoll set, with a pipe whose read end is in the set to wake
 // the waits: for the ready list (a Wait drains it), or for good when the
@@ -44,27 +52,22 @@ func newKpoll() (*kpoll, error) {
 	return k, nil
 }
 
-// add registers fd disarmed: its owner arms it with rearm. (One-shot with
-// no event asked for, a hang-up may still be reported once: Wait drops it,
-// the connection being owned.)
+// add registers fd for good. Its Conn is owned by the caller of Add: what
+// the kernel reports meanwhile (bytes already there, included) is
+// remembered for its Rearm.
 func (k *kpoll) add(fd int) error {
 	if err := syscall.SetNonblock(fd, true); err != nil {
 		return fmt.Errorf("set non-blocking: %w", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLONESHOT, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: armEvents, Fd: int32(fd)}
 	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("epoll_ctl add: %w", err)
 	}
 	return nil
 }
 
-func (k *kpoll) rearm(fd int) error {
-	ev := syscall.EpollEvent{Events: armEvents, Fd: int32(fd)}
-	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_MOD, fd, &ev); err != nil {
-		return fmt.Errorf("epoll_ctl mod: %w", err)
-	}
-	return nil
-}
+// rearm is never called: see kernelRearm.
+func (k *kpoll) rearm(int) error { return nil }
 
 func (k *kpoll) del(fd int) error {
 	// A non-nil event for kernels before 2.6.9.

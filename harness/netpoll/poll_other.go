@@ -12,6 +12,9 @@ import (
 // (a Readier) work everywhere.
 const Supported = false
 
+// kernelRearm: no kernel poller here.
+const kernelRearm = true
+
 // errUnsupported is what Add of a socket returns here.
 var errUnsupported = fmt.Errorf("the event-driven reader of sockets needs Linux or macOS (epoll, kqueue); on Windows, use WSL: %w", errors.ErrUnsupported)
 
