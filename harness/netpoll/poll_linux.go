@@ -3,6 +3,7 @@ package netpoll
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 )
 
@@ -26,8 +27,16 @@ const kernelRearm = false
 // kpoll is an epoll set, with a pipe whose read end is in the set to wake
 // the waits: for the ready list (a Wait drains it), or for good when the
 // poller closes (nobody drains it then).
+//
+// A wait parks its goroutine in the runtime's own netpoller, on the epoll
+// set's descriptor (readable while the set has something to report), and
+// then takes the events without blocking: no OS thread is held in
+// epoll_wait, and the scheduler, which polls the network anyway, wakes the
+// waiter as it would a goroutine in a socket read.
 type kpoll struct {
 	epfd         int
+	ep           *os.File        // epfd, for the runtime's netpoller
+	raw          syscall.RawConn // ep's
 	wakeR, wakeW int
 }
 
@@ -42,6 +51,20 @@ func newKpoll() (*kpoll, error) {
 		return nil, fmt.Errorf("pipe2: %w", err)
 	}
 	k := &kpoll{epfd: epfd, wakeR: p[0], wakeW: p[1]}
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+		return nil, fmt.Errorf("epoll set non-blocking: %w", err)
+	}
+	k.ep = os.NewFile(uintptr(epfd), "epoll")
+	raw, err := k.ep.SyscallConn()
+	if err != nil {
+		k.close()
+		return nil, fmt.Errorf("epoll in the runtime's poller: %w", err)
+	}
+	k.raw = raw
 	// Level-triggered and never re-armed: until drained, the pipe wakes
 	// every wait, now and later.
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(k.wakeR)}
@@ -91,19 +114,25 @@ func (b *waitBuf) grow(n int) {
 	}
 }
 
-// wait blocks until the kernel reports something, at most max events, and
-// puts the descriptors of the readable connections in buf.fds. woke reports the wake pipe. It may
-// return 0 (only the wake pipe).
+// wait parks until the kernel has something to report, at most max
+// events, and puts the descriptors of the readable connections in buf.fds.
+// woke reports the wake pipe. It may return 0 (only the wake pipe). The
+// goroutine parks in the runtime's netpoller (see kpoll): epoll_wait is
+// only ever asked without a timeout of its own.
 func (k *kpoll) wait(buf *waitBuf, max int) (n int, woke bool, err error) {
 	buf.grow(max)
 	evs, fds := buf.evs[:max], buf.fds
-	for {
-		m, err := syscall.EpollWait(k.epfd, evs, -1)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return 0, false, fmt.Errorf("epoll_wait: %w", err)
+	var werr error
+	rerr := k.raw.Read(func(uintptr) bool {
+		m, err := syscall.EpollWait(k.epfd, evs, 0)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			return false
+		case err != nil:
+			werr = fmt.Errorf("epoll_wait: %w", err)
+			return true
+		case m == 0:
+			return false // nothing yet: park until the set is readable
 		}
 		for _, ev := range evs[:m] {
 			if int(ev.Fd) == k.wakeR {
@@ -113,8 +142,12 @@ func (k *kpoll) wait(buf *waitBuf, max int) (n int, woke bool, err error) {
 			fds[n] = int(ev.Fd)
 			n++
 		}
-		return n, woke, nil
+		return true
+	})
+	if rerr != nil {
+		return 0, false, fmt.Errorf("epoll wait: %w", rerr)
 	}
+	return n, woke, werr
 }
 
 // wake wakes the waits for the ready list, until one drains the pipe.
@@ -145,5 +178,11 @@ func (k *kpoll) drain() {
 }
 
 func (k *kpoll) close() error {
-	return errors.Join(syscall.Close(k.epfd), syscall.Close(k.wakeR), syscall.Close(k.wakeW))
+	var err error
+	if k.ep != nil {
+		err = k.ep.Close()
+	} else {
+		err = syscall.Close(k.epfd)
+	}
+	return errors.Join(err, syscall.Close(k.wakeR), syscall.Close(k.wakeW))
 }
