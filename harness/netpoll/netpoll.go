@@ -311,8 +311,9 @@ func (p *Poller) Len() int {
 // Wait blocks until at least one registered connection is readable (or
 // woken), puts up to len(ready) of them in ready, and returns how many.
 // The caller owns each until it calls its Rearm or Close. Once a socket is
-// registered, Wait holds an OS thread while it blocks, as any system call
-// does; before, it waits on a sync.Cond. Several goroutines may Wait at
+// registered, Wait parks in the runtime's netpoller on Linux, as a socket's
+// reader does, and holds an OS thread in kevent on macOS; before, it waits
+// on a sync.Cond. Several goroutines may Wait at
 // once; each readable connection goes to one of them. Once the poller is
 // closed, Wait returns ErrClosed.
 func (p *Poller) Wait(ready []*Conn) (int, error) {
