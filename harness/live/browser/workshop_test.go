@@ -45,6 +45,9 @@ func TestWorkshopInABrowser(t *testing.T) {
 	// Meter values every second, so that the session is seen charging in
 	// seconds (a charger's default is DefaultMeterValueSampleInterval).
 	for _, ch := range srv.chargers {
+		// StartCharger returns once connected, and the server may not have
+		// taken the connection in yet: a call now may find no station.
+		srv.waitUntil(t, ch.ID()+" booted", func() bool { return boots(ch) >= 1 })
 		srv.post(t, ch.ID(), ocpp.ActionChangeConfiguration,
 			fmt.Sprintf(`{"key":%q,"value":"1"}`, station.KeyMeterValueSampleInterval), ocpp.ConfigurationAccepted)
 	}
