@@ -1,19 +1,15 @@
 package million_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -76,7 +72,7 @@ func timed(cfg million.Config) million.Config {
 	return cfg
 }
 
-// edge is a server under attack, where its stations dial, their keys if it
+// edge is a server under test, where its stations dial, their keys if it
 // has any, and the neighbour that must not notice.
 type edge struct {
 	srv       *million.Server
@@ -195,70 +191,6 @@ func heartbeat(t *testing.T, st *station.Station) error {
 	return st.Call(ctx, ocpp.ActionHeartbeat, ocpp.HeartbeatRequest{}, nil)
 }
 
-// untouched checks that st, connected and booted before something was done
-// to the server with its id (what), was left alone: still connected,
-// served, and the one the server's calls reach. why says why it matters.
-func (e *edge) untouched(t *testing.T, st *station.Station, what, why string) {
-	t.Helper()
-	kit.Settle(t)
-	select {
-	case <-st.Done():
-		t.Fatalf("%s, connected and booted before %s, was disconnected (%v), want it left alone.\n%s",
-			st.ID(), what, st.Err(), why)
-	default:
-	}
-	if err := heartbeat(t, st); err != nil {
-		t.Fatalf("%s, connected and booted before %s: its Heartbeat afterwards got %v, want it answered.\n%s",
-			st.ID(), what, err, why)
-	}
-	before := len(st.ServerCalls())
-	err, ok := kit.Await(t, e.call(st.ID()))
-	switch {
-	case !ok:
-		t.Fatalf("after %s, srv.Call(%s, Reset) had not returned a minute later, want the station connected "+
-			"before to answer it at once.\n%s", what, st.ID(), why)
-	case err != nil:
-		t.Fatalf("after %s, srv.Call(%s, Reset): %v, want it to reach the station connected before.\n%s",
-			what, st.ID(), err, why)
-	case len(st.ServerCalls()) != before+1:
-		t.Fatalf("after %s, srv.Call(%s, Reset) was answered, but not by the station connected before.\n%s",
-			what, st.ID(), why)
-	}
-}
-
-// call makes srv.Call (a soft Reset) to a station in a goroutine of its own
-// and returns where its error will come. The call has no deadline of its
-// own: whatever ends it is the server's doing.
-func (e *edge) call(id string) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		var resp ocpp.ResetResponse
-		done <- e.srv.Call(context.Background(), id, ocpp.ActionReset, ocpp.ResetRequest{Type: ocpp.ResetSoft}, &resp)
-	}()
-	return done
-}
-
-// callReaches checks that the server's calls to id go to st: a Reset is
-// answered, by st.
-func (e *edge) callReaches(t *testing.T, id string, st *station.Station, who string) {
-	t.Helper()
-	kit.Settle(t)
-	before := len(st.ServerCalls())
-	err, ok := kit.Await(t, e.call(id))
-	switch {
-	case !ok:
-		t.Fatalf("srv.Call(%s, Reset) had not returned a minute later, want %s to answer it at once", id, who)
-	case errors.Is(err, million.ErrNotConnected):
-		t.Fatalf("srv.Call(%s, Reset) after the older connection ended: %v, want it to reach %s. "+
-			"The older connection's cleanup removed the station's entry although it was no longer its own: "+
-			"cleanup belongs to the connection, and must leave a newer one of the same station alone", id, err, who)
-	case err != nil:
-		t.Fatalf("srv.Call(%s, Reset): %v, want %s to answer it", id, err, who)
-	case len(st.ServerCalls()) != before+1:
-		t.Fatalf("srv.Call(%s, Reset) was answered, but not by %s: the server's calls must go to the station's newest connection", id, who)
-	}
-}
-
 // raw is a station driven by hand: a bare WebSocket client that sends what
 // no station should, and reads and writes only when the test says so. It
 // never answers a ping: gorilla answers pings only while it reads, and
@@ -318,14 +250,6 @@ func (r *raw) send(t *testing.T, frame string) {
 	}
 }
 
-// sendBinary writes one binary frame.
-func (r *raw) sendBinary(t *testing.T, frame string) {
-	t.Helper()
-	if err := r.write(websocket.BinaryMessage, frame); err != nil {
-		t.Fatalf("%s could not send a binary frame: %v", r.id, err)
-	}
-}
-
 func (r *raw) write(kind int, frame string) error {
 	r.ws.SetWriteDeadline(time.Now().Add(silence))
 	return r.ws.WriteMessage(kind, []byte(frame))
@@ -348,32 +272,6 @@ func (r *raw) putErr(b []byte) error {
 	return err
 }
 
-// sendHeader writes, on the bare connection, the header of a text frame of
-// size bytes and the first few bytes of its payload, and nothing more: a
-// server that reads the frame whole waits for the rest for ever.
-func (r *raw) sendHeader(t *testing.T, size uint64) {
-	t.Helper()
-	head := []byte{0x81} // FIN, text
-	switch {             // masked, and the length in as few bytes as it fits (RFC 6455 §5.2)
-	case size < 126:
-		head = append(head, 0x80|byte(size))
-	case size <= 0xffff:
-		head = binary.BigEndian.AppendUint16(append(head, 0x80|126), uint16(size))
-	default:
-		head = binary.BigEndian.AppendUint64(append(head, 0x80|127), size)
-	}
-	mask := []byte{1, 2, 3, 4}
-	head = append(head, mask...)
-	for i, c := range []byte(`[2,"big","`) {
-		head = append(head, c^mask[i%4])
-	}
-	conn := r.ws.NetConn()
-	conn.SetWriteDeadline(time.Now().Add(silence))
-	if _, err := conn.Write(head); err != nil {
-		t.Fatalf("%s could not write the header of a %d-byte frame: %v", r.id, size, err)
-	}
-}
-
 // boot registers r with a BootNotification and reads the answer: the
 // server's calls to it may go from now on.
 func (r *raw) boot(t *testing.T) {
@@ -382,21 +280,6 @@ func (r *raw) boot(t *testing.T) {
 	got := r.await()
 	if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "boot" {
 		t.Fatalf("%s sent its BootNotification, and the server sent %s; want its CALLRESULT", r.id, got)
-	}
-}
-
-// wantServed sends a Heartbeat on r and fails the test unless it is answered.
-// If r can read no more, the failure that ended it was reported already.
-func (r *raw) wantServed(t *testing.T, after string) {
-	t.Helper()
-	if r.done {
-		return
-	}
-	r.send(t, `[2,"hb","Heartbeat",{}]`)
-	got := r.await()
-	if res, ok := got.message().(*ocpp.CallResult); !ok || res.ID != "hb" {
-		t.Errorf("after %s, %s sent a Heartbeat and the server sent %s; want its CALLRESULT: "+
-			"the station is still connected, and still to be served", after, r.id, got)
 	}
 }
 
@@ -426,27 +309,6 @@ func (r *raw) await() reply {
 		return reply{silent: true}
 	}
 	return reply{err: err}
-}
-
-// closed reports whether the server has closed r's connection: a read ends
-// at once with an error other than its deadline. A frame that comes
-// instead (a ping included: the server was still writing to it), or
-// nothing for a second, means the connection is still open; what says
-// which.
-func (r *raw) closed() (closed bool, what string) {
-	pings := r.pings.Load()
-	r.ws.SetReadDeadline(time.Now().Add(time.Second))
-	_, data, err := r.ws.ReadMessage()
-	var ne net.Error
-	switch {
-	case r.pings.Load() != pings:
-		return false, "a ping from the server was still waiting for it to read"
-	case err == nil:
-		return false, fmt.Sprintf("it could still read a frame from it: %.80s", data)
-	case errors.As(err, &ne) && ne.Timeout():
-		return false, "a read on it still waited for the next frame"
-	}
-	return true, ""
 }
 
 // readLoop reads a raw connection in a goroutine of its own, as a
@@ -480,21 +342,6 @@ func (r *raw) listen(t *testing.T) *readLoop {
 		<-loop.done
 	})
 	return loop
-}
-
-// next returns the next frame, or fails the test if the connection ends or
-// no frame comes within a minute.
-func (loop *readLoop) next(t *testing.T, what string) []byte {
-	t.Helper()
-	select {
-	case data := <-loop.frames:
-		return data
-	case <-loop.done:
-		t.Fatalf("%s's connection ended while it waited for %s: %v", loop.id, what, loop.err)
-	case <-time.After(time.Minute):
-		t.Fatalf("%s waited a minute for %s, and nothing came", loop.id, what)
-	}
-	return nil
 }
 
 // message decodes the frame the server sent, or returns nil if it sent
@@ -577,17 +424,6 @@ func wantReason(t *testing.T, ce *websocket.CloseError, what string) {
 	}
 }
 
-// wantCallError fails the test unless the server answered with a CALLERROR
-// for id with code.
-func wantCallError(t *testing.T, got reply, id string, code ocpp.ErrorCode, what, why string) {
-	t.Helper()
-	if gotID, gotCode, ok := got.callError(); ok && gotID == id && gotCode == code {
-		return
-	}
-	t.Errorf("after %s, the server sent %s; want a CALLERROR with id %q and code %s.\n%s",
-		what, got, id, code, why)
-}
-
 // closeName names the WebSocket close codes the edge uses (RFC 6455 §7.4).
 func closeName(code int) string {
 	switch code {
@@ -616,48 +452,6 @@ func basicAuth(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
-// credentialsUser returns the user name in the HTTP Basic credentials of an
-// Authorization header (up to the colon the test's own ids have none of
-// before it), or "" if there is none.
-func credentialsUser(authorization string) string {
-	_, encoded, _ := strings.Cut(authorization, " ")
-	decoded, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return ""
-	}
-	user, _, _ := strings.Cut(string(decoded), ":")
-	return user
-}
-
-// refusalDiff says how the answer to a refused handshake, got, differs from
-// another, want (status, challenge, content type and body), or "" if it
-// does not. gorilla keeps the first KiB of a refused handshake's body.
-func refusalDiff(got, want *http.Response) string {
-	if got == nil || want == nil {
-		return "one of them had no HTTP answer"
-	}
-	body := func(r *http.Response) string {
-		if r.Body == nil {
-			return ""
-		}
-		b, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		return string(b)
-	}
-	switch {
-	case got.StatusCode != want.StatusCode:
-		return fmt.Sprintf("HTTP %d, and %d", got.StatusCode, want.StatusCode)
-	case got.Header.Get("WWW-Authenticate") != want.Header.Get("WWW-Authenticate"):
-		return fmt.Sprintf("WWW-Authenticate %q, and %q", got.Header.Get("WWW-Authenticate"), want.Header.Get("WWW-Authenticate"))
-	case got.Header.Get("Content-Type") != want.Header.Get("Content-Type"):
-		return fmt.Sprintf("Content-Type %q, and %q", got.Header.Get("Content-Type"), want.Header.Get("Content-Type"))
-	}
-	if g, w := body(got), body(want); g != w {
-		return fmt.Sprintf("body %q, and %q", clip(g), clip(w))
-	}
-	return ""
-}
-
 // clip shortens a frame for a message, and quotes one that is not UTF-8.
 func clip(s string) string {
 	if len(s) > 80 {
@@ -667,30 +461,4 @@ func clip(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-// padded returns a Heartbeat CALL of exactly size bytes: JSON allows the
-// spaces before its closing bracket.
-func padded(id string, size int) string {
-	head := `[2,"` + id + `","Heartbeat",{}`
-	return head + strings.Repeat(" ", size-len(head)-1) + "]"
-}
-
-// offered describes the subprotocols a station offered.
-func offered(protocols []string) string {
-	if len(protocols) == 0 {
-		return "no subprotocol"
-	}
-	return `"` + strings.Join(protocols, `", "`) + `"`
-}
-
-// size writes a frame size for people.
-func size(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.Itoa(n>>20) + " MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.Itoa(n>>10) + " KiB"
-	}
-	return strconv.Itoa(n) + " bytes"
 }

@@ -806,7 +806,6 @@ type serverFigures struct {
 	heap       int64 // the Go heap's spans in use (go_memstats_heap_inuse_bytes)
 	live       int64 // the Go heap's objects, garbage included until it is collected (go_memstats_heap_alloc_bytes)
 	stacks     int64 // goroutine stacks (go_memstats_stack_inuse_bytes)
-	processors int   // station processors alive (ocpp_processors), -1 if the server has none
 }
 
 // measure reads the server's figures: threads and RSS from /proc on Linux,
@@ -840,10 +839,6 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	}
 	if st, err := parseMetric(text, "go_memstats_stack_inuse_bytes"); err == nil {
 		f.stacks = int64(st)
-	}
-	f.processors = -1
-	if p, err := parseMetric(text, "ocpp_processors"); err == nil {
-		f.processors = int(p)
 	}
 	if st, err := readProcStatus(c.cmd.Process.Pid); err == nil {
 		f.threads, f.rss = st.threads, st.rss
@@ -933,12 +928,6 @@ func (b *bench) idle(ctx context.Context) {
 	case <-allBooted:
 		time.Sleep(time.Second) // let the connections settle: the figures are the idle ones
 		after, err = measure(ctx, srv)
-		if err == nil && after.processors > 0 {
-			// A station's processor (step 03's) lives until it has been
-			// idle for IdleTimeout: an idle station has none.
-			b.say(phase, fmt.Sprintf("waiting for the stations' %s processors to retire (IdleTimeout)", term.Thousands(int64(after.processors))))
-			err = retired(ctx, srv)
-		}
 		if err == nil {
 			b.say(phase, "collecting the garbage of the handshakes, and waiting for the memory to settle")
 			settled, err = settle(ctx, srv)
@@ -970,32 +959,6 @@ func (b *bench) idle(ctx context.Context) {
 			float64(settled.live-before.live)/float64(n)/1024, float64(settled.stacks-before.stacks)/float64(n)/1024,
 			float64(after.goroutines-before.goroutines)/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
 }
-
-// retired waits until the server has no station processor alive, for
-// retireWait at most.
-func retired(ctx context.Context, c *benchChild) error {
-	deadline := time.Now().Add(retireWait)
-	for {
-		f, err := measure(ctx, c)
-		switch {
-		case err != nil:
-			return err
-		case f.processors <= 0:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("%d station processors still alive %v after the stations went idle, want none: each retires after IdleTimeout", f.processors, retireWait)
-		}
-		select {
-		case <-time.After(time.Second):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// retireWait bounds the wait for idle processors: make serve's IdleTimeout
-// (30 s) and then some.
-const retireWait = 90 * time.Second
 
 // settle asks the server for a garbage collection and returns its figures
 // once its RSS has stopped falling: what its idle stations cost it for as
