@@ -35,9 +35,8 @@ type station struct {
 }
 
 // startPolling creates the poller (netpoll.New) into s.poller, and starts
-// poll in s.polling. Where there is no poller (Windows), it leaves
-// s.poller nil, and every station is read by a goroutine of its own, as in
-// step 10.
+// poll in s.polling. Until it does, s.poller is nil, and every station is
+// read by a goroutine of its own, as in step 10.
 func (s *Server) startPolling() {
 	// TODO
 }

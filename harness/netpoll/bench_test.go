@@ -24,10 +24,7 @@ func BenchmarkEcho(b *testing.B) {
 			}
 		},
 		"netpoll": func(b *testing.B, servers []net.Conn) {
-			p, err := netpoll.New()
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := netpoll.New()
 			for _, c := range servers {
 				pc, err := p.Add(c, nil)
 				if errors.Is(err, errors.ErrUnsupported) {

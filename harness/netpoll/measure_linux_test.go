@@ -116,9 +116,7 @@ func TestMeasureServer(t *testing.T) {
 	)
 	type station struct{ heard bool } // and a partial frame, empty while idle
 	if mode == "netpoll" {
-		if p, err = netpoll.New(); err != nil {
-			t.Fatal(err)
-		}
+		p = netpoll.New()
 		loop.Go(func() {
 			ready := make([]*netpoll.Conn, 64)
 			buf := make([]byte, 4096)

@@ -143,13 +143,13 @@ type Poller struct {
 
 // New returns a poller. It opens nothing: the platform's poller (epoll on
 // Linux, kqueue on macOS) is made when the first socket is added, and a
-// poller of in-memory connections never needs one. The error is always
-// nil; it stays for the platforms where making a poller can fail.
-func New() (*Poller, error) {
+// poller of in-memory connections never needs one. A platform without a
+// poller refuses sockets at Add.
+func New() *Poller {
 	p := &Poller{mem: make(map[*Conn]struct{})}
 	p.changed = sync.NewCond(&p.mu)
 	p.idle = sync.NewCond(&p.mu)
-	return p, nil
+	return p
 }
 
 // Conn is a registered connection. Only its owner (the caller Add or Wait

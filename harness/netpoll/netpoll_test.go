@@ -23,10 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // newPoller returns a poller closed at the end of the test.
 func newPoller(t *testing.T) *netpoll.Poller {
 	t.Helper()
-	p, err := netpoll.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := netpoll.New()
 	t.Cleanup(func() {
 		if err := p.Close(); err != nil {
 			t.Error(err)
@@ -600,10 +597,7 @@ func TestPeerCloseReadsEOF(t *testing.T) {
 
 func TestCloseLeavesNothing(t *testing.T) {
 	eachNetwork(t, func(t *testing.T, nw network) {
-		p, err := netpoll.New()
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := netpoll.New()
 		servers, clients := nw.pairs(t, 3)
 		pcs := add(t, p, servers)
 		// Two goroutines wait; one of them is handed the first connection.

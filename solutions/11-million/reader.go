@@ -39,15 +39,9 @@ type station struct {
 }
 
 // startPolling creates the poller and starts the goroutine that waits on
-// it. Where there is no poller (Windows), every station is read by a
-// goroutine of its own, as in step 10.
+// it.
 func (s *Server) startPolling() {
-	p, err := netpoll.New()
-	if err != nil {
-		s.cfg.Logger.Warn("no poller: every station gets a goroutine", "err", err)
-		return
-	}
-	s.poller = p
+	s.poller = netpoll.New()
 	s.polling.Go(s.poll)
 }
 
