@@ -4,7 +4,9 @@
 // The file is in WAL mode: readers never wait for the writer, nor the
 // writer for them. Every write goes through one connection, so SQLite never
 // sees two writers of this process compete; a transaction that reads then
-// writes begins IMMEDIATE, taking the write lock before it reads. Another
+// writes begins IMMEDIATE, taking the write lock before it reads. The
+// writes that come while one is being committed go together in the next
+// transaction, each in a savepoint (a group commit: see write). Another
 // process that holds the lock makes a write wait up to Options.BusyTimeout,
 // then fail with an error: a write returns nil only once it is committed.
 // So several processes of one machine may share a file, as the nodes of a
@@ -24,6 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -45,11 +49,19 @@ type Options struct {
 // Store is a store.Store in an SQLite file. It is safe for concurrent use.
 type Store struct {
 	path string
-	// w is the one connection that writes: database/sql queues the
-	// writers of this process, so that they never wait on SQLite's lock.
+	// w is the one connection that writes: the writers of this process
+	// take turns on it (see write), so that they never wait on SQLite's
+	// lock.
 	w *sql.DB
 	// r are the connections that read; PRAGMA query_only keeps them so.
 	r *sql.DB
+
+	// The writes waiting for the writer, and whether one of their
+	// goroutines is writing (see write).
+	mu      sync.Mutex
+	queued  []*groupWrite
+	leading bool
+	commits atomic.Int64 // the groups committed, for the tests
 }
 
 var _ store.Store = (*Store)(nil)
@@ -218,20 +230,142 @@ func (s *Store) Close() error {
 }
 
 // write runs fn in a transaction of the writer (BEGIN IMMEDIATE) and
-// commits it. Its error names what was being written and wraps the cause.
-func (s *Store) write(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+// commits it. Its error names what was being written and wraps the cause;
+// nil means committed (synchronous=FULL: on disk).
+//
+// The writes that come while another is being written wait, and go
+// together in the next transaction, each in a savepoint of its own: a
+// group commit. A commit costs the disk's flush, about a millisecond, and
+// a burst of stations (ten thousand booting after a restart) would
+// otherwise queue for their flushes one at a time, each holding a worker
+// and a reader meanwhile. A write whose fn fails is rolled back to its
+// savepoint and fails alone; a transaction that cannot begin or commit
+// fails every write in it. There is no goroutine of the Store's: the
+// first writer to find nobody writing leads, commits what is queued, and
+// hands the lead to the first of those who queued meanwhile.
+//
+// fn's ctx is the caller's, without its cancellation: once its group has
+// begun, a write is finished, or failed by the database, and a caller
+// that gave up cannot interrupt the others' statements (SQLite rolls back
+// a whole transaction it interrupts). A caller whose ctx ends while it is
+// queued is not written.
+func (s *Store) write(ctx context.Context, what string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store/sqlite: %s: %w", what, err)
 	}
-	if err := fn(tx); err != nil {
+	w := &groupWrite{ctx: ctx, what: what, fn: fn, wake: make(chan struct{}, 1)}
+	s.mu.Lock()
+	s.queued = append(s.queued, w)
+	lead := !s.leading
+	s.leading = true
+	s.mu.Unlock()
+	if !lead {
+		<-w.wake
+		if w.done {
+			return w.err
+		}
+	}
+	s.commitQueued()
+	return w.err
+}
+
+// A groupWrite is a write queued for the writer.
+type groupWrite struct {
+	ctx  context.Context
+	what string
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	// Set by the group's leader before it wakes the write.
+	err  error
+	done bool
+	wake chan struct{} // the write is done, or its goroutine leads now
+}
+
+// commitQueued writes everything queued, the leader's own write first, in
+// one transaction, wakes their goroutines, and hands the lead on.
+func (s *Store) commitQueued() {
+	s.mu.Lock()
+	group := s.queued
+	s.queued = nil
+	s.mu.Unlock()
+	s.commitGroup(group)
+	for _, w := range group[1:] {
+		w.done = true
+		w.wake <- struct{}{}
+	}
+	s.mu.Lock()
+	if len(s.queued) == 0 {
+		s.leading = false
+		s.mu.Unlock()
+		return
+	}
+	next := s.queued[0]
+	s.mu.Unlock()
+	next.wake <- struct{}{} // not done: it leads
+}
+
+// commitGroup writes group in one transaction, and sets each write's err.
+func (s *Store) commitGroup(group []*groupWrite) {
+	// fail fails every write not failed yet: none of them is committed.
+	fail := func(format string, err error) {
+		for _, w := range group {
+			if w.err == nil {
+				w.err = fmt.Errorf(format, w.what, err)
+			}
+		}
+	}
+	bg := context.Background()
+	tx, err := s.w.BeginTx(bg, nil)
+	if err != nil {
+		fail("store/sqlite: %s: %w", err)
+		return
+	}
+	written := 0
+	for _, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
+			continue
+		}
+		if len(group) == 1 {
+			// Alone: the transaction is its savepoint.
+			if err := w.fn(context.WithoutCancel(w.ctx), tx); err != nil {
+				w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
+			} else {
+				written++
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `SAVEPOINT write`); err != nil {
+			tx.Rollback()
+			fail("store/sqlite: %s: %w", err)
+			return
+		}
+		if err := w.fn(context.WithoutCancel(w.ctx), tx); err != nil {
+			w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
+			// A statement that failed may have ended the transaction
+			// (SQLITE_FULL, an I/O error): then nobody's write is in.
+			if _, err := tx.ExecContext(bg, `ROLLBACK TO write`); err != nil {
+				tx.Rollback()
+				fail("store/sqlite: %s: %w", err)
+				return
+			}
+		} else {
+			written++
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE write`); err != nil {
+			tx.Rollback()
+			fail("store/sqlite: %s: %w", err)
+			return
+		}
+	}
+	if written == 0 {
 		tx.Rollback()
-		return fmt.Errorf("store/sqlite: %s: %w", what, err)
+		return
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store/sqlite: %s: commit: %w", what, err)
+		fail("store/sqlite: %s: commit: %w", err)
+		return
 	}
-	return nil
+	s.commits.Add(1)
 }
 
 // nanos is how a time is stored: UTC nanoseconds, NULL for the zero time.
@@ -256,7 +390,7 @@ const upsertStation = `INSERT INTO stations (id) VALUES (?) ON CONFLICT DO NOTHI
 
 // Boot implements store.Store.
 func (s *Store) Boot(ctx context.Context, station string, req ocpp.BootNotificationRequest, at time.Time) error {
-	return s.write(ctx, "boot of "+station, func(tx *sql.Tx) error {
+	return s.write(ctx, "boot of "+station, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `
 INSERT INTO stations (id, vendor, model, firmware, last_seen) VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (id) DO UPDATE SET vendor = ?2, model = ?3, firmware = ?4,
@@ -268,7 +402,7 @@ ON CONFLICT (id) DO UPDATE SET vendor = ?2, model = ?3, firmware = ?4,
 
 // FirmwareReport implements store.Store.
 func (s *Store) FirmwareReport(ctx context.Context, station string, r store.FirmwareReport) error {
-	return s.write(ctx, "firmware report of "+station, func(tx *sql.Tx) error {
+	return s.write(ctx, "firmware report of "+station, func(ctx context.Context, tx *sql.Tx) error {
 		if r.Firmware != "" {
 			if _, err := tx.ExecContext(ctx, `
 INSERT INTO stations (id, firmware_status, firmware_status_at) VALUES (?1, ?2, ?3)
@@ -295,7 +429,7 @@ func (s *Store) Seen(ctx context.Context, seen map[string]time.Time) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	return s.write(ctx, fmt.Sprintf("signs of life of %d stations", len(seen)), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("signs of life of %d stations", len(seen)), func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `
 INSERT INTO stations (id, last_seen) VALUES (?1, ?2)
 ON CONFLICT (id) DO UPDATE SET last_seen = max(coalesce(last_seen, ?2), coalesce(?2, last_seen))`)
@@ -316,7 +450,7 @@ ON CONFLICT (id) DO UPDATE SET last_seen = max(coalesce(last_seen, ?2), coalesce
 // share one IMMEDIATE transaction: no other writer comes between them.
 func (s *Store) StartTransaction(ctx context.Context, station string, req ocpp.StartTransactionRequest) (int, error) {
 	var id int
-	err := s.write(ctx, "start of a transaction on "+station, func(tx *sql.Tx) error {
+	err := s.write(ctx, "start of a transaction on "+station, func(ctx context.Context, tx *sql.Tx) error {
 		key := []any{station, req.ConnectorId, req.IdTag, req.MeterStart, nanos(req.Timestamp.Time)}
 		err := tx.QueryRowContext(ctx, `
 SELECT id FROM transactions
@@ -344,7 +478,7 @@ RETURNING id`, key...).Scan(&id)
 // started by the same station. A stop of a transaction already stopped (a
 // station resending its stop) changes nothing and reports it known.
 func (s *Store) StopTransaction(ctx context.Context, station string, req ocpp.StopTransactionRequest) (known bool, err error) {
-	err = s.write(ctx, fmt.Sprintf("stop of transaction %d on %s", req.TransactionId, station), func(tx *sql.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("stop of transaction %d on %s", req.TransactionId, station), func(ctx context.Context, tx *sql.Tx) error {
 		var connector int
 		var stopped bool
 		err := tx.QueryRowContext(ctx, `SELECT connector, stop IS NOT NULL FROM transactions WHERE id = ? AND station = ?`,
@@ -389,7 +523,7 @@ func (s *Store) Statuses(ctx context.Context, updates []store.StatusUpdate) erro
 	if len(updates) == 1 {
 		what = fmt.Sprintf("status of %s connector %d", updates[0].Station, updates[0].Request.ConnectorId)
 	}
-	return s.write(ctx, what, func(tx *sql.Tx) error {
+	return s.write(ctx, what, func(ctx context.Context, tx *sql.Tx) error {
 		up, err := tx.PrepareContext(ctx, upsertStation)
 		if err != nil {
 			return err
@@ -425,7 +559,7 @@ func (s *Store) MeterValues(ctx context.Context, readings []store.Reading) error
 	if len(readings) == 0 {
 		return nil
 	}
-	return s.write(ctx, fmt.Sprintf("%d meter readings", len(readings)), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("%d meter readings", len(readings)), func(ctx context.Context, tx *sql.Tx) error {
 		up, err := tx.PrepareContext(ctx, upsertStation)
 		if err != nil {
 			return err
@@ -681,7 +815,7 @@ WHERE s.transaction_id = ? ORDER BY s.taken, s.seq`, id)
 // SendLocalList implements store.Store: the list's changes and its
 // version in one transaction.
 func (s *Store) SendLocalList(ctx context.Context, station string, req ocpp.SendLocalListRequest, at time.Time) error {
-	return s.write(ctx, fmt.Sprintf("local list %d of %s", req.ListVersion, station), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("local list %d of %s", req.ListVersion, station), func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
 			return err
 		}
@@ -765,7 +899,7 @@ SELECT id_tag, status, expiry, parent_id_tag FROM local_list_entries WHERE stati
 
 // Reserve implements store.Store.
 func (s *Store) Reserve(ctx context.Context, station string, req ocpp.ReserveNowRequest, at time.Time) error {
-	return s.write(ctx, fmt.Sprintf("reservation %d of %s", req.ReservationId, station), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("reservation %d of %s", req.ReservationId, station), func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, upsertStation, station); err != nil {
 			return err
 		}
@@ -778,7 +912,7 @@ INSERT OR REPLACE INTO reservations (station, id, connector, id_tag, parent_id_t
 
 // EndReservation implements store.Store.
 func (s *Store) EndReservation(ctx context.Context, station string, id int) (known bool, err error) {
-	err = s.write(ctx, fmt.Sprintf("end of reservation %d of %s", id, station), func(tx *sql.Tx) error {
+	err = s.write(ctx, fmt.Sprintf("end of reservation %d of %s", id, station), func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM reservations WHERE station = ? AND id = ?`, station, id)
 		if err != nil {
 			return err
@@ -825,7 +959,7 @@ WHERE station = ? AND expiry > ? ORDER BY id`, station, at.UnixNano())
 // in the same transaction as it comes.
 func (s *Store) SetChargingProfile(ctx context.Context, station string, req ocpp.SetChargingProfileRequest, at time.Time) error {
 	p := req.CsChargingProfiles
-	return s.write(ctx, fmt.Sprintf("charging profile %d of %s", p.ChargingProfileId, station), func(tx *sql.Tx) error {
+	return s.write(ctx, fmt.Sprintf("charging profile %d of %s", p.ChargingProfileId, station), func(ctx context.Context, tx *sql.Tx) error {
 		b, err := json.Marshal(p)
 		if err != nil {
 			return err
@@ -854,7 +988,7 @@ func (s *Store) ClearChargingProfile(ctx context.Context, station string, req oc
 		}
 		return sql.NullInt64{Int64: int64(*p), Valid: true}
 	}
-	err = s.write(ctx, "clearing charging profiles of "+station, func(tx *sql.Tx) error {
+	err = s.write(ctx, "clearing charging profiles of "+station, func(ctx context.Context, tx *sql.Tx) error {
 		// A filter that is NULL (or '') matches every profile.
 		res, err := tx.ExecContext(ctx, `
 DELETE FROM charging_profiles
