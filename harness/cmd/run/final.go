@@ -236,18 +236,20 @@ type stationCaller interface {
 	Call(ctx context.Context, station, action string, req, resp any) error
 }
 
-// make serve's collector paces itself as GOGC=50 would, but lets the heap
+// make serve's collector paces itself as GOGC=25 would, but lets the heap
 // grow by at least 8 MiB between two collections (see gcroom), unless the
 // environment sets GOGC. A central system's stations are idle nearly all
-// the time, and each idle one holds a goroutine's stack: the collector
-// counts the stacks in the room it gives the heap, so at Go's default, 100,
-// the heap of 10,000 idle stations may grow by as much as their stacks and
-// their heap together before it collects; half that costs an idle station
-// 1 to 2 KiB less. Under load on a small heap, half would collect twice as
-// often as Go's default, for nothing: the floor gives it about the room
-// the default would (README: "What it does, measured").
+// the time, and what an idle one costs is its state: at Go's default, 100,
+// the heap of 10,000 idle stations may grow by as much as it holds before
+// the collector runs, and the runtime keeps up to that much (and a tenth
+// more) for the next growth rather than give it back to the system. A
+// quarter keeps that room to about 0.5 KiB a station (make bench
+// PHASE=idle shows it: "free pages not given back yet"). Under load on a
+// small heap, a quarter would collect four times as often as Go's default,
+// for nothing: the floor gives it about the room the default would
+// (README: "What it does, measured").
 const (
-	serveGCPercent = 50
+	serveGCPercent = 25
 	serveGCFloor   = 8 << 20
 )
 

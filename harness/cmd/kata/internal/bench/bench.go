@@ -806,6 +806,10 @@ type serverFigures struct {
 	heap       int64 // the Go heap's spans in use (go_memstats_heap_inuse_bytes)
 	live       int64 // the Go heap's objects, garbage included until it is collected (go_memstats_heap_alloc_bytes)
 	stacks     int64 // goroutine stacks (go_memstats_stack_inuse_bytes)
+	// Where the rest of the RSS goes, for the idle row's breakdown.
+	kept    int64 // free pages the runtime has not given back yet (heap idle - heap released)
+	runtime int64 // the runtime's own records, outside the heap (go_memstats_other_sys_bytes): one per socket for Go's poller among them
+	meta    int64 // the collector's and the spans' metadata (gc_sys, mspan_sys, mcache_sys, buck_hash_sys)
 }
 
 // measure reads the server's figures: threads and RSS from /proc on Linux,
@@ -840,6 +844,17 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	if st, err := parseMetric(text, "go_memstats_stack_inuse_bytes"); err == nil {
 		f.stacks = int64(st)
 	}
+	sum := func(names ...string) int64 {
+		var n float64
+		for _, name := range names {
+			v, _ := parseMetric(text, name) // absent: counts nothing
+			n += v
+		}
+		return int64(n)
+	}
+	f.kept = sum("go_memstats_heap_idle_bytes") - sum("go_memstats_heap_released_bytes")
+	f.runtime = sum("go_memstats_other_sys_bytes")
+	f.meta = sum("go_memstats_gc_sys_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_mcache_sys_bytes", "go_memstats_buck_hash_sys_bytes")
 	if st, err := readProcStatus(c.cmd.Process.Pid); err == nil {
 		f.threads, f.rss = st.threads, st.rss
 		return f, nil
@@ -953,10 +968,12 @@ func (b *bench) idle(ctx context.Context) {
 		return
 	}
 	perStation := func(f serverFigures) float64 { return float64(f.rss-before.rss) / float64(n) / 1024 }
+	kib := func(settled, before int64) float64 { return float64(settled-before) / float64(n) / 1024 }
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
-		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap and %.1f of stack · %.2f goroutines per station (%s → %s) · from %s",
+		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap objects, %.1f of free room in the heap's spans, %.1f of free pages not given back yet, %.1f of the runtime's own (its poller's record of each socket among it), %.1f of stack, %.1f of metadata · %.2f goroutines per station (%s → %s) · from %s",
 			max(after.threads, settled.threads), perStation(settled), perStation(after), mib(before.rss), mib(after.rss), mib(settled.rss),
-			float64(settled.live-before.live)/float64(n)/1024, float64(settled.stacks-before.stacks)/float64(n)/1024,
+			kib(settled.live, before.live), kib(settled.heap-settled.live, before.heap-before.live), kib(settled.kept, before.kept),
+			kib(settled.runtime, before.runtime), kib(settled.stacks, before.stacks), kib(settled.meta, before.meta),
 			float64(after.goroutines-before.goroutines)/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
 }
 
