@@ -974,7 +974,7 @@ func (b *bench) idle(ctx context.Context) {
 			max(after.threads, settled.threads), perStation(settled), perStation(after), mib(before.rss), mib(after.rss), mib(settled.rss),
 			kib(settled.live, before.live), kib(settled.heap-settled.live, before.heap-before.live), kib(settled.kept, before.kept),
 			kib(settled.runtime, before.runtime), kib(settled.stacks, before.stacks), kib(settled.meta, before.meta),
-			float64(after.goroutines-before.goroutines)/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
+			float64(max(0, after.goroutines-before.goroutines))/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
 }
 
 // settle asks the server for a garbage collection and returns its figures
