@@ -183,14 +183,15 @@ type keepAlive struct {
 	conn  *wsconn.Conn
 	every time.Duration
 	timer *time.Timer
-	// busy holds a token while a ping is being written or the timer set:
-	// a channel, so that stop's wait lets fake time pass.
-	busy chan struct{}
-	done chan struct{} // closed by stop
+	// busy holds a token while a ping is being written, the timer set or
+	// the pings stopped: a channel, so that stop's wait lets fake time
+	// pass.
+	busy    chan struct{}
+	stopped bool // set by stop, with the token held
 }
 
 func (s *Server) keepAlive(conn *wsconn.Conn) *keepAlive {
-	k := &keepAlive{conn: conn, every: s.cfg.PingInterval, busy: make(chan struct{}, 1), done: make(chan struct{})}
+	k := &keepAlive{conn: conn, every: s.cfg.PingInterval, busy: make(chan struct{}, 1)}
 	s.alive(conn)
 	conn.OnPong(func() { s.alive(conn) })
 	k.busy <- struct{}{} // a first ping waits until k.timer is set
@@ -202,16 +203,10 @@ func (s *Server) keepAlive(conn *wsconn.Conn) *keepAlive {
 // ping runs on the timer. The write timeout bounds it: a station that does
 // not read cannot hold it, nor the connection's writes, for longer.
 func (k *keepAlive) ping() {
-	select {
-	case k.busy <- struct{}{}:
-	case <-k.done:
-		return
-	}
+	k.busy <- struct{}{}
 	defer func() { <-k.busy }()
-	select {
-	case <-k.done:
+	if k.stopped {
 		return
-	default:
 	}
 	if k.conn.Ping() != nil {
 		return // the connection is closed: its reader ends
@@ -221,8 +216,8 @@ func (k *keepAlive) ping() {
 
 // stop ends the pings, waiting for one being written.
 func (k *keepAlive) stop() {
-	close(k.done)
 	k.busy <- struct{}{}
+	k.stopped = true
 	k.timer.Stop()
 	<-k.busy
 }
