@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,17 +239,20 @@ func (s *Store) Close() error {
 // group commit. A commit costs the disk's flush, about a millisecond, and
 // a burst of stations (ten thousand booting after a restart) would
 // otherwise queue for their flushes one at a time, each holding a worker
-// and a reader meanwhile. A write whose fn fails is rolled back to its
-// savepoint and fails alone; a transaction that cannot begin or commit
-// fails every write in it. There is no goroutine of the Store's: the
-// first writer to find nobody writing leads, commits what is queued, and
-// hands the lead to the first of those who queued meanwhile.
+// and a reader meanwhile. A write whose fn fails, or panics, is rolled back
+// to its savepoint and fails alone (a panic is raised again in its
+// caller's goroutine); one whose statement makes SQLite end the whole
+// transaction (a full disk, an I/O error) fails, and the others of its
+// group are written again in a new one. A transaction that cannot begin
+// or commit fails every write in it. There is no goroutine of the
+// Store's: the first writer to find nobody writing leads, commits what is
+// queued, and hands the lead to the first of those who queued meanwhile.
 //
 // fn's ctx is the caller's, without its cancellation: once its group has
 // begun, a write is finished, or failed by the database, and a caller
 // that gave up cannot interrupt the others' statements (SQLite rolls back
 // a whole transaction it interrupts). A caller whose ctx ends while it is
-// queued is not written.
+// queued leaves the queue at once, and is not written.
 func (s *Store) write(ctx context.Context, what string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store/sqlite: %s: %w", what, err)
@@ -258,14 +262,29 @@ func (s *Store) write(ctx context.Context, what string, fn func(ctx context.Cont
 	s.queued = append(s.queued, w)
 	lead := !s.leading
 	s.leading = true
+	w.taken = lead
 	s.mu.Unlock()
 	if !lead {
-		<-w.wake
-		if w.done {
-			return w.err
+		select {
+		case <-w.wake:
+		case <-ctx.Done():
+			s.mu.Lock()
+			if !w.taken {
+				// No leader has it: it leaves the queue unwritten.
+				s.queued = slices.DeleteFunc(s.queued, func(q *groupWrite) bool { return q == w })
+				s.mu.Unlock()
+				return fmt.Errorf("store/sqlite: %s: %w", what, ctx.Err())
+			}
+			s.mu.Unlock()
+			<-w.wake
 		}
 	}
-	s.commitQueued()
+	if !w.done {
+		s.commitQueued()
+	}
+	if w.panicked != nil {
+		panic(w.panicked) // in the goroutine of the write whose fn panicked
+	}
 	return w.err
 }
 
@@ -275,9 +294,25 @@ type groupWrite struct {
 	what string
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	// Set by the group's leader before it wakes the write.
-	err  error
-	done bool
-	wake chan struct{} // the write is done, or its goroutine leads now
+	err      error
+	panicked any
+	done     bool
+	// taken (guarded by Store.mu): a leader took the write, into its group
+	// or to lead the next; it can no longer leave the queue.
+	taken bool
+	wake  chan struct{} // the write is done, or its goroutine leads now
+}
+
+// run runs the write's fn; a panic is its error, and is raised again in
+// the write's own goroutine.
+func (w *groupWrite) run(tx *sql.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			w.panicked = v
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	return w.fn(context.WithoutCancel(w.ctx), tx)
 }
 
 // commitQueued writes everything queued, the leader's own write first, in
@@ -286,6 +321,9 @@ func (s *Store) commitQueued() {
 	s.mu.Lock()
 	group := s.queued
 	s.queued = nil
+	for _, w := range group {
+		w.taken = true
+	}
 	s.mu.Unlock()
 	s.commitGroup(group)
 	for _, w := range group[1:] {
@@ -299,12 +337,23 @@ func (s *Store) commitQueued() {
 		return
 	}
 	next := s.queued[0]
+	next.taken = true
 	s.mu.Unlock()
 	next.wake <- struct{}{} // not done: it leads
 }
 
-// commitGroup writes group in one transaction, and sets each write's err.
+// commitGroup writes group, and sets each write's err. A write whose fn
+// makes SQLite end the transaction (SQLITE_FULL, an I/O error) fails; the
+// others are written again in a new transaction.
 func (s *Store) commitGroup(group []*groupWrite) {
+	for len(group) > 0 {
+		group = s.tryGroup(group)
+	}
+}
+
+// tryGroup writes group in one transaction, and sets each write's err; it
+// returns the writes to try again.
+func (s *Store) tryGroup(group []*groupWrite) (again []*groupWrite) {
 	// fail fails every write not failed yet: none of them is committed.
 	fail := func(format string, err error) {
 		for _, w := range group {
@@ -313,21 +362,29 @@ func (s *Store) commitGroup(group []*groupWrite) {
 			}
 		}
 	}
-	bg := context.Background()
-	tx, err := s.w.BeginTx(bg, nil)
-	if err != nil {
-		fail("store/sqlite: %s: %w", err)
-		return
-	}
-	written := 0
+	live := group[:0:0]
 	for _, w := range group {
 		if err := w.ctx.Err(); err != nil {
 			w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
 			continue
 		}
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	group = live
+	bg := context.Background()
+	tx, err := s.w.BeginTx(bg, nil)
+	if err != nil {
+		fail("store/sqlite: %s: %w", err)
+		return nil
+	}
+	written := 0
+	for _, w := range group {
 		if len(group) == 1 {
 			// Alone: the transaction is its savepoint.
-			if err := w.fn(context.WithoutCancel(w.ctx), tx); err != nil {
+			if err := w.run(tx); err != nil {
 				w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
 			} else {
 				written++
@@ -337,16 +394,21 @@ func (s *Store) commitGroup(group []*groupWrite) {
 		if _, err := tx.ExecContext(bg, `SAVEPOINT write`); err != nil {
 			tx.Rollback()
 			fail("store/sqlite: %s: %w", err)
-			return
+			return nil
 		}
-		if err := w.fn(context.WithoutCancel(w.ctx), tx); err != nil {
+		if err := w.run(tx); err != nil {
 			w.err = fmt.Errorf("store/sqlite: %s: %w", w.what, err)
-			// A statement that failed may have ended the transaction
-			// (SQLITE_FULL, an I/O error): then nobody's write is in.
 			if _, err := tx.ExecContext(bg, `ROLLBACK TO write`); err != nil {
+				// The statement that failed ended the transaction
+				// (SQLITE_FULL, an I/O error): nobody's write is in. This
+				// one failed; the others go again.
 				tx.Rollback()
-				fail("store/sqlite: %s: %w", err)
-				return
+				for _, o := range group {
+					if o.err == nil {
+						again = append(again, o)
+					}
+				}
+				return again
 			}
 		} else {
 			written++
@@ -354,18 +416,19 @@ func (s *Store) commitGroup(group []*groupWrite) {
 		if _, err := tx.ExecContext(bg, `RELEASE write`); err != nil {
 			tx.Rollback()
 			fail("store/sqlite: %s: %w", err)
-			return
+			return nil
 		}
 	}
 	if written == 0 {
 		tx.Rollback()
-		return
+		return nil
 	}
 	if err := tx.Commit(); err != nil {
 		fail("store/sqlite: %s: commit: %w", err)
-		return
+		return nil
 	}
 	s.commits.Add(1)
+	return nil
 }
 
 // nanos is how a time is stored: UTC nanoseconds, NULL for the zero time.
