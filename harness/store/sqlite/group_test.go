@@ -22,24 +22,13 @@ import (
 // behind it, and go together in the group after it.
 func queueBehindALock(t *testing.T, s *Store, path string) (first <-chan error, release func()) {
 	t.Helper()
-	other, err := rawDB(t, path).Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	if _, err := other.ExecContext(t.Context(), `BEGIN EXCLUSIVE`); err != nil {
-		t.Fatalf("taking the lock on the side: %v", err)
-	}
+	release = lockOnTheSide(t, path)
 	done := make(chan error, 1)
 	go func() {
 		done <- s.Boot(context.Background(), "FIRST", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
 	}()
 	waitQueued(t, s, 0, "the first write to take its group")
-	return done, func() {
-		if _, err := other.ExecContext(t.Context(), `ROLLBACK`); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return done, release
 }
 
 // waitQueued waits until a write leads and n others are queued behind it.

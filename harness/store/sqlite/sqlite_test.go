@@ -375,14 +375,7 @@ var writes = []struct {
 func TestLockedFileFailsWrites(t *testing.T) {
 	s, path := openTemp(t, Options{BusyTimeout: 20 * time.Millisecond})
 	fill(t, s)
-	other, err := rawDB(t, path).Conn(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
-	if _, err := other.ExecContext(t.Context(), `BEGIN EXCLUSIVE`); err != nil {
-		t.Fatalf("taking the lock on the side: %v", err)
-	}
+	release := lockOnTheSide(t, path)
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
 			err := w.write(t.Context(), s)
@@ -395,11 +388,28 @@ func TestLockedFileFailsWrites(t *testing.T) {
 			}
 		})
 	}
-	if _, err := other.ExecContext(t.Context(), `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := s.Boot(t.Context(), "AFTER", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0); err != nil {
 		t.Errorf("Boot once the lock is released: %v", err)
+	}
+}
+
+// lockOnTheSide takes the file's write lock from a connection of its own,
+// as another program would; release lets it go.
+func lockOnTheSide(t *testing.T, path string) (release func()) {
+	t.Helper()
+	other, err := rawDB(t, path).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if _, err := other.ExecContext(t.Context(), `BEGIN EXCLUSIVE`); err != nil {
+		t.Fatalf("taking the lock on the side: %v", err)
+	}
+	return func() {
+		if _, err := other.ExecContext(t.Context(), `ROLLBACK`); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
