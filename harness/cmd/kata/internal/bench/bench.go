@@ -810,6 +810,7 @@ type serverFigures struct {
 	kept    int64 // free pages the runtime has not given back yet (heap idle - heap released)
 	runtime int64 // the runtime's own records, outside the heap (go_memstats_other_sys_bytes): one per socket for Go's poller among them
 	meta    int64 // the collector's and the spans' metadata (gc_sys, mspan_sys, mcache_sys, buck_hash_sys)
+	files   int64 // the RSS's pages of files: the program's code, read in as it runs (Linux only, else 0)
 }
 
 // measure reads the server's figures: threads and RSS from /proc on Linux,
@@ -856,7 +857,7 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 	f.runtime = sum("go_memstats_other_sys_bytes")
 	f.meta = sum("go_memstats_gc_sys_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_mcache_sys_bytes", "go_memstats_buck_hash_sys_bytes")
 	if st, err := readProcStatus(c.cmd.Process.Pid); err == nil {
-		f.threads, f.rss = st.threads, st.rss
+		f.threads, f.rss, f.files = st.threads, st.rss, st.rssFile
 		return f, nil
 	} else if !errors.Is(err, errors.ErrUnsupported) {
 		return f, err
@@ -969,11 +970,15 @@ func (b *bench) idle(ctx context.Context) {
 	}
 	perStation := func(f serverFigures) float64 { return float64(f.rss-before.rss) / float64(n) / 1024 }
 	kib := func(settled, before int64) float64 { return float64(settled-before) / float64(n) / 1024 }
+	code := "" // the RSS's pages of the program's file, where the system says
+	if settled.files > 0 {
+		code = fmt.Sprintf(", %.1f of the program's code read in (once, not per station)", kib(settled.files, before.files))
+	}
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
-		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap objects, %.1f of free room in the heap's spans, %.1f of free pages not given back yet, %.1f of the runtime's own (its poller's record of each socket among it), %.1f of stack, %.1f of metadata · %.2f goroutines per station (%s → %s) · from %s",
+		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap objects, %.1f of free room in the heap's spans, %.1f of free pages not given back yet, %.1f of the runtime's own (its poller's record of each socket among it), %.1f of stack, %.1f of metadata%s · %.2f goroutines per station (%s → %s) · from %s",
 			max(after.threads, settled.threads), perStation(settled), perStation(after), mib(before.rss), mib(after.rss), mib(settled.rss),
 			kib(settled.live, before.live), kib(settled.heap-settled.live, before.heap-before.live), kib(settled.kept, before.kept),
-			kib(settled.runtime, before.runtime), kib(settled.stacks, before.stacks), kib(settled.meta, before.meta),
+			kib(settled.runtime, before.runtime), kib(settled.stacks, before.stacks), kib(settled.meta, before.meta), code,
 			float64(max(0, after.goroutines-before.goroutines))/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
 }
 

@@ -60,13 +60,13 @@ func TestMedian(t *testing.T) {
 }
 
 func TestParseProcStatus(t *testing.T) {
-	const status = "Name:\tkata-run\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1300000 kB\nVmRSS:\t   81234 kB\nRssAnon:\t   70000 kB\nThreads:\t9\nSigQ:\t0/1000\n"
+	const status = "Name:\tkata-run\nUmask:\t0022\nState:\tS (sleeping)\nVmPeak:\t 1300000 kB\nVmRSS:\t   81234 kB\nRssAnon:\t   70000 kB\nRssFile:\t   11000 kB\nThreads:\t9\nSigQ:\t0/1000\n"
 	t.Run("linux status", func(t *testing.T) {
 		got, err := parseProcStatus(status)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (procStatus{threads: 9, rss: 81234 * 1024}); got != want {
+		if want := (procStatus{threads: 9, rss: 81234 * 1024, rssFile: 11000 * 1024}); got != want {
 			t.Errorf("parseProcStatus = %+v, want %+v", got, want)
 		}
 	})
@@ -75,6 +75,7 @@ func TestParseProcStatus(t *testing.T) {
 		{"no VmRSS (a kernel thread)", "Threads:\t1\n"},
 		{"VmRSS in another unit", "VmRSS:\t 10 MB\nThreads:\t1\n"},
 		{"Threads not a number", "VmRSS:\t 10 kB\nThreads:\tmany\n"},
+		{"RssFile not a number", "VmRSS:\t 10 kB\nRssFile:\tsome kB\nThreads:\t1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got, err := parseProcStatus(tc.text); err == nil {

@@ -133,10 +133,14 @@ func quartiles(xs []float64) (q1, q3 float64) {
 type procStatus struct {
 	threads int
 	rss     int64 // bytes
+	// rssFile is the part of rss that is pages of files, the program's
+	// own code among them: read in once, not per station. 0 where the
+	// system does not say.
+	rssFile int64
 }
 
-// parseProcStatus reads the Threads and VmRSS lines of a Linux
-// /proc/PID/status file.
+// parseProcStatus reads the Threads, VmRSS and RssFile lines of a Linux
+// /proc/PID/status file; RssFile may be missing (kernels before 4.5).
 func parseProcStatus(text string) (procStatus, error) {
 	var st procStatus
 	var haveThreads, haveRSS bool
@@ -166,6 +170,15 @@ func parseProcStatus(text string) (procStatus, error) {
 				return st, fmt.Errorf("/proc status: bad VmRSS line %q: %w", sc.Text(), err)
 			}
 			st.rss, haveRSS = n*1024, true
+		case "RssFile":
+			if len(fields) != 2 || fields[1] != "kB" {
+				return st, fmt.Errorf("/proc status: bad RssFile line %q", sc.Text())
+			}
+			n, err := strconv.ParseInt(fields[0], 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("/proc status: bad RssFile line %q: %w", sc.Text(), err)
+			}
+			st.rssFile = n * 1024
 		}
 	}
 	if !haveThreads || !haveRSS {
