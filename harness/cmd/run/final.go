@@ -242,8 +242,9 @@ type stationCaller interface {
 // the time, and what an idle one costs is its state: at Go's default, 100,
 // the heap of 10,000 idle stations may grow by as much as it holds before
 // the collector runs, and the runtime keeps up to that much (and a tenth
-// more) for the next growth rather than give it back to the system. A
-// quarter keeps that room to about 0.5 KiB a station (make bench
+// more) for the next growth rather than give it back to the system. At
+// a quarter, 10,000 idle stations get the floor's 8 MiB of room where half
+// gave them 14: 0.1–0.6 KiB a station kept, from 0.2–1.0 (make bench
 // PHASE=idle shows it: "free pages not given back yet"). Under load on a
 // small heap, a quarter would collect four times as often as Go's default,
 // for nothing: the floor gives it about the room the default would
