@@ -162,29 +162,36 @@ func parseProcStatus(text string) (procStatus, error) {
 			}
 			st.threads, haveThreads = n, true
 		case "VmRSS":
-			if len(fields) != 2 || fields[1] != "kB" {
-				return st, fmt.Errorf("/proc status: bad VmRSS line %q", sc.Text())
-			}
-			n, err := strconv.ParseInt(fields[0], 10, 64)
+			n, err := statusBytes(fields, sc.Text())
 			if err != nil {
-				return st, fmt.Errorf("/proc status: bad VmRSS line %q: %w", sc.Text(), err)
+				return st, err
 			}
-			st.rss, haveRSS = n*1024, true
+			st.rss, haveRSS = n, true
 		case "RssFile":
-			if len(fields) != 2 || fields[1] != "kB" {
-				return st, fmt.Errorf("/proc status: bad RssFile line %q", sc.Text())
-			}
-			n, err := strconv.ParseInt(fields[0], 10, 64)
+			n, err := statusBytes(fields, sc.Text())
 			if err != nil {
-				return st, fmt.Errorf("/proc status: bad RssFile line %q: %w", sc.Text(), err)
+				return st, err
 			}
-			st.rssFile = n * 1024
+			st.rssFile = n
 		}
 	}
 	if !haveThreads || !haveRSS {
 		return st, fmt.Errorf("/proc status: no Threads or no VmRSS line")
 	}
 	return st, nil
+}
+
+// statusBytes reads the value of a /proc/PID/status line in kB, such as
+// VmRSS's, as bytes.
+func statusBytes(fields []string, line string) (int64, error) {
+	if len(fields) != 2 || fields[1] != "kB" {
+		return 0, fmt.Errorf("/proc status: bad line %q", line)
+	}
+	n, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc status: bad line %q: %w", line, err)
+	}
+	return n * 1024, nil
 }
 
 // parseMetric returns the value of the unlabelled metric name in a
