@@ -86,16 +86,7 @@ func TestShowCluster(t *testing.T) {
 			var out strings.Builder
 			showCluster(&out, term.Style{}, tt.r)
 			got := out.String()
-			for _, want := range tt.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("the run's picture lacks %q:\n%s", want, got)
-				}
-			}
-			for _, unwanted := range tt.unwanted {
-				if strings.Contains(got, unwanted) {
-					t.Errorf("the run's picture has %q, which it should not:\n%s", unwanted, got)
-				}
-			}
+			checkText(t, "the run's picture", got, tt.want, tt.unwanted)
 			for line := range strings.Lines(got) {
 				if n := utf8.RuneCountInString(strings.TrimRight(line, "\n")); n > clusterNoteWidth {
 					t.Errorf("a line of %d runes, over %d: %q", n, clusterNoteWidth, line)

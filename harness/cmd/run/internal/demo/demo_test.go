@@ -3,6 +3,7 @@ package demo
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,5 +70,21 @@ func TestStarterIsSolution(t *testing.T) {
 				t.Errorf("starterIsSolution() = %v, want %v", got, tt.wantSame)
 			}
 		})
+	}
+}
+
+// checkText fails t for each of want that got lacks and each of unwanted
+// that it has; what names got in the message ("the run's picture").
+func checkText(t *testing.T, what, got string, want, unwanted []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, got)
+		}
+	}
+	for _, u := range unwanted {
+		if strings.Contains(got, u) {
+			t.Errorf("%s has %q, which it should not:\n%s", what, u, got)
+		}
 	}
 }

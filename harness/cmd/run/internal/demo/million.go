@@ -33,14 +33,13 @@ import (
 // server's, is the server's alone: its goroutines, OS threads, heap, stacks
 // and resident memory. Each station costs a descriptor on either side.
 const (
-	millionFleet   = 5000
-	millionMargin  = 200                    // descriptors left to the rest of a process when the open-files limit is near
-	millionIdle    = time.Second            // each idle spell, before the server settles and is read
-	millionEvery   = 50 * time.Millisecond  // the gauges' pace
-	millionDialers = 32                     // the fleet's dials under way at once
-	millionQuiet   = 200 * time.Millisecond // settle waits for the goroutines to stay as many for this long,
-	millionSettle  = 5 * time.Second        // or this long at most
-	millionTopKiB  = 16                     // a full block of a memory row: this much per station
+	millionFleet  = 5000
+	millionMargin = 200                    // descriptors left to the rest of a process when the open-files limit is near
+	millionIdle   = time.Second            // each idle spell, before the server settles and is read
+	millionEvery  = 50 * time.Millisecond  // the gauges' pace
+	millionQuiet  = 200 * time.Millisecond // settle waits for the goroutines to stay as many for this long,
+	millionSettle = 5 * time.Second        // or this long at most
+	millionTopKiB = 16                     // a full block of a memory row: this much per station
 )
 
 // millionRun is what one run of step 11's demo measured of the server's
@@ -466,40 +465,10 @@ func fleetMain(url string, n int, in io.Reader, out io.Writer) error {
 
 // bootAll dials n stations, a few at a time, and boots each.
 func bootAll(ctx context.Context, opts station.Options, n int, progress func(int)) ([]*station.Station, error) {
-	stations := make([]*station.Station, n)
-	sem := make(chan struct{}, millionDialers)
 	boot := ocpp.BootNotificationRequest{ChargePointVendor: "Kata", ChargePointModel: "Demo"}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		booted int
-		first  error
-	)
-	for i := range n {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			id := station.StationID(i + 1)
-			st, err := station.Dial(ctx, id, opts)
-			if err == nil {
-				err = st.Call(ctx, ocpp.ActionBootNotification, boot, nil)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			stations[i] = st
-			if err != nil {
-				first = cmpOr(first, fmt.Errorf("%s: %w", id, err))
-				return
-			}
-			booted++
-			progress(booted)
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		return stations, fmt.Errorf("connect and boot %d stations: %w", n, first)
-	}
-	return stations, nil
+	return dialAll(ctx, opts, n, func(st *station.Station) error {
+		return st.Call(ctx, ocpp.ActionBootNotification, boot, nil)
+	}, progress)
 }
 
 // fleetProc is the fleet's process, seen from the server's.

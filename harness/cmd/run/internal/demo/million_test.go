@@ -58,16 +58,7 @@ func TestShowMillion(t *testing.T) {
 			var out strings.Builder
 			showMillion(&out, term.Style{}, tt.r)
 			got := out.String()
-			for _, want := range tt.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("the run's picture lacks %q:\n%s", want, got)
-				}
-			}
-			for _, unwanted := range tt.unwanted {
-				if strings.Contains(got, unwanted) {
-					t.Errorf("the run's picture has %q, which it should not:\n%s", unwanted, got)
-				}
-			}
+			checkText(t, "the run's picture", got, tt.want, tt.unwanted)
 		})
 	}
 }
@@ -112,16 +103,7 @@ func TestMillionNotes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := strings.Join(millionNotes(tt.runs), "\n")
-			for _, want := range tt.want {
-				if !strings.Contains(got, want) {
-					t.Errorf("the notes lack %q:\n%s", want, got)
-				}
-			}
-			for _, unwanted := range tt.unwanted {
-				if strings.Contains(got, unwanted) {
-					t.Errorf("the notes have %q, which they should not:\n%s", unwanted, got)
-				}
-			}
+			checkText(t, "the notes", got, tt.want, tt.unwanted)
 			var out strings.Builder
 			compareMillion(&out, term.Style{}, tt.runs)
 			for i, line := range strings.Split(out.String(), "\n")[2:] { // under the summary

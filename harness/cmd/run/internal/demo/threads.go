@@ -107,28 +107,41 @@ func runThreads(ctx context.Context, v string, newServer func(steplink.Config) s
 
 // connectAll dials n stations, a few at a time.
 func connectAll(ctx context.Context, opts station.Options, n int, progress func(int)) ([]*station.Station, error) {
+	return dialAll(ctx, opts, n, nil, progress)
+}
+
+// dialAll dials n stations, 32 at a time, and runs then on each (nil: no
+// more), counting the stations done with progress. On an error it returns
+// the first, with the stations that got through.
+func dialAll(ctx context.Context, opts station.Options, n int, then func(*station.Station) error, progress func(int)) ([]*station.Station, error) {
 	stations := make([]*station.Station, n)
 	sem := make(chan struct{}, 32)
 	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		connected int
-		first     error
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		done  int
+		first error
 	)
 	for i := range n {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			st, err := station.Dial(ctx, station.StationID(i+1), opts)
+			id := station.StationID(i + 1)
+			st, err := station.Dial(ctx, id, opts)
+			if err == nil && then != nil {
+				if err = then(st); err != nil {
+					st.Close()
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				first = cmpOr(first, err)
+				first = cmpOr(first, fmt.Errorf("%s: %w", id, err))
 				return
 			}
 			stations[i] = st
-			connected++
-			progress(connected)
+			done++
+			progress(done)
 		})
 	}
 	wg.Wait()
