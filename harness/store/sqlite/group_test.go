@@ -25,10 +25,15 @@ func queueBehindALock(t *testing.T, s *Store, path string) (first <-chan error, 
 	release = lockOnTheSide(t, path)
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Boot(context.Background(), "FIRST", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+		done <- s.Boot(context.Background(), "FIRST", bootFrom("V"), t0)
 	}()
 	waitQueued(t, s, 0, "the first write to take its group")
 	return done, release
+}
+
+// bootFrom is a BootNotification from a station of vendor.
+func bootFrom(vendor string) ocpp.BootNotificationRequest {
+	return ocpp.BootNotificationRequest{ChargePointVendor: vendor, ChargePointModel: "M"}
 }
 
 // waitQueued waits until a write leads and n others are queued behind it.
@@ -71,7 +76,7 @@ func TestWritesThatWaitShareACommit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.Boot(t.Context(), fmt.Sprintf("CP%02d", i), ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+			errs[i] = s.Boot(t.Context(), fmt.Sprintf("CP%02d", i), bootFrom("V"), t0)
 		})
 	}
 	waitQueued(t, s, n, "the boots to queue")
@@ -106,7 +111,7 @@ func TestAFailedWriteFailsAlone(t *testing.T) {
 	var badErr, goneErr error
 	for i := range okErrs {
 		wg.Go(func() {
-			okErrs[i] = s.Boot(t.Context(), fmt.Sprintf("OK%d", i), ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+			okErrs[i] = s.Boot(t.Context(), fmt.Sprintf("OK%d", i), bootFrom("V"), t0)
 		})
 	}
 	wg.Go(func() {
@@ -119,7 +124,7 @@ func TestAFailedWriteFailsAlone(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	wg.Go(func() {
-		goneErr = s.Boot(ctx, "GONE", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+		goneErr = s.Boot(ctx, "GONE", bootFrom("V"), t0)
 	})
 	waitQueued(t, s, 4, "the writes to queue")
 	cancel()
@@ -168,7 +173,7 @@ func TestAQueuedWriteLeavesWhenItsContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	result := make(chan error, 1)
 	go func() {
-		result <- s.Boot(ctx, "HURRY", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+		result <- s.Boot(ctx, "HURRY", bootFrom("V"), t0)
 	}()
 	waitQueued(t, s, 1, "the boot to queue")
 	cancel()
@@ -193,7 +198,7 @@ func TestAPanickingWriteFailsAlone(t *testing.T) {
 	var recovered any
 	for i := range okErrs {
 		wg.Go(func() {
-			okErrs[i] = s.Boot(t.Context(), fmt.Sprintf("OK%d", i), ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+			okErrs[i] = s.Boot(t.Context(), fmt.Sprintf("OK%d", i), bootFrom("V"), t0)
 		})
 	}
 	wg.Go(func() {
@@ -226,7 +231,7 @@ func TestAPanickingWriteFailsAlone(t *testing.T) {
 	}
 	result := make(chan error, 1)
 	go func() {
-		result <- s.Boot(t.Context(), "AFTER", ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0)
+		result <- s.Boot(t.Context(), "AFTER", bootFrom("V"), t0)
 	}()
 	if err := returnsWhile(t, result, "a boot after the panic"); err != nil {
 		t.Errorf("a boot after the panic: %v", err)
@@ -249,7 +254,7 @@ func TestAWriteThatEndsTheTransactionFailsAlone(t *testing.T) {
 	var big error
 	for i := range small {
 		wg.Go(func() {
-			small[i] = s.Boot(t.Context(), fmt.Sprintf("CS%d", i), ocpp.BootNotificationRequest{ChargePointVendor: fmt.Sprint("V", i), ChargePointModel: "M"}, t0)
+			small[i] = s.Boot(t.Context(), fmt.Sprintf("CS%d", i), bootFrom(fmt.Sprint("V", i)), t0)
 		})
 	}
 	var many []ocpp.SampledValue
@@ -303,7 +308,7 @@ func TestGroupsKeepEveryWriteApart(t *testing.T) {
 	for g := range stations {
 		wg.Go(func() {
 			st := fmt.Sprintf("S%03d", g)
-			if err := s.Boot(ctx, st, ocpp.BootNotificationRequest{ChargePointVendor: "V", ChargePointModel: "M"}, t0); err != nil {
+			if err := s.Boot(ctx, st, bootFrom("V"), t0); err != nil {
 				t.Error(err)
 				return
 			}
