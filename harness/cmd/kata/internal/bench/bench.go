@@ -836,23 +836,18 @@ func measure(ctx context.Context, c *benchChild) (serverFigures, error) {
 		return f, err
 	}
 	f.goroutines = int(g)
-	if h, err := parseMetric(text, "go_memstats_heap_inuse_bytes"); err == nil {
-		f.heap = int64(h)
-	}
-	if h, err := parseMetric(text, "go_memstats_heap_alloc_bytes"); err == nil {
-		f.live = int64(h)
-	}
-	if st, err := parseMetric(text, "go_memstats_stack_inuse_bytes"); err == nil {
-		f.stacks = int64(st)
-	}
+	// The memory's parts: a metric the server lacks counts nothing.
 	sum := func(names ...string) int64 {
 		var n float64
 		for _, name := range names {
-			v, _ := parseMetric(text, name) // absent: counts nothing
+			v, _ := parseMetric(text, name)
 			n += v
 		}
 		return int64(n)
 	}
+	f.heap = sum("go_memstats_heap_inuse_bytes")
+	f.live = sum("go_memstats_heap_alloc_bytes")
+	f.stacks = sum("go_memstats_stack_inuse_bytes")
 	f.kept = sum("go_memstats_heap_idle_bytes") - sum("go_memstats_heap_released_bytes")
 	f.runtime = sum("go_memstats_other_sys_bytes")
 	f.meta = sum("go_memstats_gc_sys_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_mcache_sys_bytes", "go_memstats_buck_hash_sys_bytes")
@@ -968,7 +963,6 @@ func (b *bench) idle(ctx context.Context) {
 		b.failRow(phase, what, err)
 		return
 	}
-	perStation := func(f serverFigures) float64 { return float64(f.rss-before.rss) / float64(n) / 1024 }
 	kib := func(settled, before int64) float64 { return float64(settled-before) / float64(n) / 1024 }
 	code := "" // the RSS's pages of the program's file, where the system says
 	if settled.files > 0 {
@@ -976,7 +970,7 @@ func (b *bench) idle(ctx context.Context) {
 	}
 	b.add(benchRow{phase: phase, what: what, repro: b.repro(phase),
 		result: fmt.Sprintf("%d OS threads · RSS %.1f KiB per station once settled, %.1f at once (%.0f → %.0f → %.0f MiB); of it, after a collection, %.1f KiB of Go heap objects, %.1f of free room in the heap's spans, %.1f of free pages not given back yet, %.1f of the runtime's own (its poller's record of each socket among it), %.1f of stack, %.1f of metadata%s · %.2f goroutines per station (%s → %s) · from %s",
-			max(after.threads, settled.threads), perStation(settled), perStation(after), mib(before.rss), mib(after.rss), mib(settled.rss),
+			max(after.threads, settled.threads), kib(settled.rss, before.rss), kib(after.rss, before.rss), mib(before.rss), mib(after.rss), mib(settled.rss),
 			kib(settled.live, before.live), kib(settled.heap-settled.live, before.heap-before.live), kib(settled.kept, before.kept),
 			kib(settled.runtime, before.runtime), kib(settled.stacks, before.stacks), kib(settled.meta, before.meta), code,
 			float64(max(0, after.goroutines-before.goroutines))/float64(n), term.Thousands(int64(before.goroutines)), term.Thousands(int64(after.goroutines)), procSource)})
