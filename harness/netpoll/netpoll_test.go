@@ -45,6 +45,7 @@ type network struct {
 
 var networks = []network{
 	{name: "loopback", pairs: pairs},
+	{name: "loopback from a Listener", pairs: listenerPairs},
 	{name: "memnet", pairs: bubbledMemPairs, bubble: true},
 }
 
@@ -112,13 +113,27 @@ func memPairs(t *testing.T, n int) (servers, clients []net.Conn) {
 // the test.
 func pairs(t *testing.T, n int) (servers, clients []net.Conn) {
 	t.Helper()
+	return pairsOf(t, n, func(l net.Listener) net.Listener { return l })
+}
+
+// listenerPairs is pairs with the server's ends accepted through
+// netpoll.Listener: Add takes them from the runtime.
+func listenerPairs(t *testing.T, n int) (servers, clients []net.Conn) {
+	t.Helper()
+	return pairsOf(t, n, netpoll.Listener)
+}
+
+// pairsOf is pairs, through the listener wrap returns.
+func pairsOf(t *testing.T, n int, wrap func(net.Listener) net.Listener) (servers, clients []net.Conn) {
+	t.Helper()
 	if !netpoll.Supported {
 		t.Skip("no poller for sockets here")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := wrap(l)
 	defer ln.Close()
 	t.Cleanup(func() {
 		for _, c := range slices.Concat(servers, clients) {

@@ -872,7 +872,10 @@ func CheckStationID(id string) error {
 }
 
 func (s *Server) serveStation(w http.ResponseWriter, r *http.Request) {
-	station := r.PathValue("station") // the mux matches only a non-empty segment
+	// The mux matches only a non-empty segment. Cloned: the path is a
+	// piece of the request's line, which the connection would keep whole
+	// for as long as it lives.
+	station := strings.Clone(r.PathValue("station"))
 	if err := CheckStationID(station); err != nil {
 		s.Logger.Warn("station refused: bad identity", "station", strconv.QuoteToASCII(truncate(station, 2*MaxStationID)), "err", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)

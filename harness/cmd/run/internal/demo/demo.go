@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocppkata/kata/harness/netpoll"
 	"io"
 	"maps"
 	"net"
@@ -235,6 +236,9 @@ func onLoopback(srv steplink.Server) (opts station.Options, stop func() error, e
 	if err != nil {
 		return opts, nil, fmt.Errorf("listen on loopback: %w", err)
 	}
+	// As make serve's: a connection handed to a poller (step 11) leaves the
+	// runtime's.
+	l = netpoll.Listener(l)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	stop = func() error {

@@ -1,0 +1,436 @@
+//go:build linux || darwin
+
+package netpoll
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Listener returns l, with each TCP connection it accepts ready to leave
+// the runtime when a Poller takes it: Add then takes the socket's
+// descriptor out of the runtime's netpoller and frees what the runtime
+// keeps for it (a poll descriptor of some 500 bytes, the net.Conn's own
+// state and addresses: 0.8 KiB in all), which an idle connection in a
+// Poller never uses. Until Add, a connection behaves as the *net.TCPConn
+// it wraps; after, as a net.Conn still, on its own descriptor. The Poller
+// reads it (Conn.Read); its owner writes and closes it, through its
+// RawConn too. Other connections pass as l returns them.
+func Listener(l net.Listener) net.Listener { return &listener{l} }
+
+type listener struct{ net.Listener }
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		s := &socket{fd: -1}
+		s.tc.Store(tc)
+		return s, nil
+	}
+	return c, err
+}
+
+// A socket is a TCP connection that Add can take from the runtime
+// (handOver): until then it is its *net.TCPConn; from then on, a
+// descriptor of its own, a duplicate of the runtime's, which the runtime
+// no longer knows.
+//
+// A call that waits (a write to a full socket, a read with nothing to
+// read) borrows a *net.TCPConn from the runtime for the wait alone, on
+// another duplicate of the descriptor: parked in the runtime's netpoller,
+// as any net.Conn's, it holds no OS thread, and its deadline and Close
+// work as they do for a net.Conn.
+type socket struct {
+	// mu is held shared by every call that uses the descriptor, and
+	// exclusively to hand it over and to close it: a call never meets a
+	// descriptor closed, or its number given to another socket, under it.
+	mu      sync.RWMutex
+	tc      atomic.Pointer[net.TCPConn] // until handed over; nil after
+	fd      int32                       // after: ours; -1 before, and once closed
+	closing atomic.Bool
+	// rlock and wlock hold the turn to read and to write, as a net.Conn's
+	// RawConn.Read and Write hold its descriptor's locks until their
+	// function reports done.
+	rlock, wlock sync.Mutex
+	// dmu guards the deadlines and the connections borrowed for a wait,
+	// so that a new deadline, or Close, reaches a wait that began before.
+	// Deadlines are kept from the start, so that the hand-over keeps them:
+	// in Unix nanoseconds, 0 for none.
+	dmu                 sync.Mutex
+	readDL, writeDL     int64
+	readWait, writeWait *net.TCPConn
+}
+
+// handOver takes the socket from the runtime: it duplicates the
+// descriptor and closes the *net.TCPConn, whose descriptor goes out of the
+// runtime's netpoller (the duplicate keeps the socket open, and its
+// non-blocking mode, which the two share). It waits for calls in progress,
+// and must not be called while one waits for the peer with no deadline:
+// Add is called by the connection's only reader, with no read in flight.
+// Once handed over, it does nothing.
+func (s *socket) handOver() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc := s.tc.Load()
+	if tc == nil {
+		return nil
+	}
+	if s.closing.Load() {
+		return net.ErrClosed
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	fd, derr := -1, error(nil)
+	if err := raw.Control(func(rfd uintptr) { fd, derr = dup(int(rfd)) }); err != nil {
+		return err
+	}
+	if derr != nil {
+		return fmt.Errorf("take the descriptor from the runtime: %w", derr)
+	}
+	s.fd = int32(fd)
+	s.tc.Store(nil)
+	// A Close since the check above closed tc, and waits for mu to close
+	// fd: closing tc again only reports that.
+	tc.Close()
+	return nil
+}
+
+// dup returns a duplicate of fd, closed on exec as the runtime's are.
+func dup(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nfd, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, os.NewSyscallError("dup", err)
+	}
+	syscall.CloseOnExec(nfd)
+	return nfd, nil
+}
+
+// use runs f with the descriptor, held open meanwhile; or, before the
+// hand-over, inTC with the *net.TCPConn.
+func (s *socket) use(inTC func(tc *net.TCPConn) error, f func(fd int) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if tc := s.tc.Load(); tc != nil {
+		return inTC(tc)
+	}
+	if s.closing.Load() || s.fd < 0 {
+		return net.ErrClosed
+	}
+	return f(int(s.fd))
+}
+
+func (s *socket) opError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &net.OpError{Op: op, Net: "tcp", Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: err}
+}
+
+// Read reads as a net.Conn does, waiting for something to read within the
+// read deadline. Once a Poller has the socket, only the Poller's Conn.Read
+// reads it; this Read is for a connection that Add handed over and then
+// failed to register.
+func (s *socket) Read(b []byte) (n int, err error) {
+	err = s.use(func(tc *net.TCPConn) error {
+		n, err = tc.Read(b)
+		return err
+	}, func(int) error {
+		var rerr error
+		err := s.rawRead(func(fd uintptr) bool {
+			var again bool
+			n, again, rerr = readFD(fd, b)
+			if rerr != nil {
+				rerr = os.NewSyscallError("read", rerr)
+			} else if n == 0 && !again && len(b) > 0 {
+				rerr = io.EOF
+			}
+			return !again
+		})
+		if err != nil {
+			return err
+		}
+		return rerr
+	})
+	if err == io.EOF || s.tc.Load() != nil {
+		return n, err
+	}
+	return n, s.opError("read", err)
+}
+
+// Write writes b whole, waiting for room within the write deadline.
+func (s *socket) Write(b []byte) (n int, err error) {
+	err = s.use(func(tc *net.TCPConn) error {
+		n, err = tc.Write(b)
+		return err
+	}, func(int) error {
+		var werr error
+		err := s.rawWrite(func(fd uintptr) bool {
+			for n < len(b) {
+				m, err := syscall.Write(int(fd), b[n:])
+				switch {
+				case err == syscall.EINTR:
+					continue
+				case err == syscall.EAGAIN:
+					return false
+				case err != nil:
+					werr = os.NewSyscallError("write", err)
+					return true
+				}
+				n += m
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return werr
+	})
+	if s.tc.Load() == nil {
+		return n, s.opError("write", err)
+	}
+	return n, err
+}
+
+// Close closes the connection, and ends any wait of its calls. The socket
+// closes once no call uses its descriptor.
+func (s *socket) Close() error {
+	if s.closing.Swap(true) {
+		return s.opError("close", net.ErrClosed)
+	}
+	var err error
+	if tc := s.tc.Load(); tc != nil {
+		err = tc.Close() // a hand-over under way finds closing set, or closes fd below
+	}
+	s.dmu.Lock()
+	for _, c := range []*net.TCPConn{s.readWait, s.writeWait} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	s.dmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fd >= 0 {
+		err = os.NewSyscallError("close", syscall.Close(int(s.fd)))
+		s.fd = -1
+	}
+	return err
+}
+
+// CloseWrite shuts down the writing side, as net/http does before it
+// closes a connection.
+func (s *socket) CloseWrite() error {
+	return s.use((*net.TCPConn).CloseWrite, func(fd int) error {
+		return s.opError("close", os.NewSyscallError("shutdown", syscall.Shutdown(fd, syscall.SHUT_WR)))
+	})
+}
+
+// LocalAddr and RemoteAddr ask the kernel once the socket is handed over:
+// an idle connection keeps no addresses.
+func (s *socket) LocalAddr() net.Addr  { return s.addr((*net.TCPConn).LocalAddr, syscall.Getsockname) }
+func (s *socket) RemoteAddr() net.Addr { return s.addr((*net.TCPConn).RemoteAddr, syscall.Getpeername) }
+
+func (s *socket) addr(inTC func(*net.TCPConn) net.Addr, name func(int) (syscall.Sockaddr, error)) net.Addr {
+	var a net.Addr = &net.TCPAddr{}
+	s.use(func(tc *net.TCPConn) error {
+		a = inTC(tc)
+		return nil
+	}, func(fd int) error {
+		sa, err := name(fd)
+		switch sa := sa.(type) {
+		case *syscall.SockaddrInet4:
+			a = &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+		case *syscall.SockaddrInet6:
+			a = &net.TCPAddr{IP: sa.Addr[:], Port: sa.Port}
+		}
+		return err
+	})
+	return a
+}
+
+func (s *socket) SetDeadline(t time.Time) error {
+	return errors.Join(s.SetReadDeadline(t), s.SetWriteDeadline(t))
+}
+
+func (s *socket) SetReadDeadline(t time.Time) error {
+	return s.setDeadline(t, &s.readDL, &s.readWait, (*net.TCPConn).SetReadDeadline)
+}
+
+func (s *socket) SetWriteDeadline(t time.Time) error {
+	return s.setDeadline(t, &s.writeDL, &s.writeWait, (*net.TCPConn).SetWriteDeadline)
+}
+
+// setDeadline keeps t in *dl and gives it to the *net.TCPConn, or to a
+// wait under way. It takes no part of s.mu: a RawConn's function may set a
+// deadline (wsconn's writes do, when the socket is full), and it runs with
+// s.mu held.
+func (s *socket) setDeadline(t time.Time, dl *int64, wait **net.TCPConn, set func(*net.TCPConn, time.Time) error) error {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	*dl = 0
+	if !t.IsZero() {
+		*dl = t.UnixNano()
+	}
+	if *wait != nil {
+		set(*wait, t)
+	}
+	if tc := s.tc.Load(); tc != nil {
+		// Closed by a hand-over meanwhile: *dl is what counts now.
+		if err := set(tc, t); err != nil && s.tc.Load() != nil {
+			return err
+		}
+		return nil
+	}
+	if s.closing.Load() {
+		return s.opError("set deadline", net.ErrClosed)
+	}
+	return nil
+}
+
+// SyscallConn returns the socket's RawConn: the *net.TCPConn's until the
+// hand-over, the socket's own after (rawSocket).
+func (s *socket) SyscallConn() (syscall.RawConn, error) { return (*rawSocket)(s), nil }
+
+// rawSocket is a socket's syscall.RawConn. Its Read and Write call f until
+// it reports done, as a net.Conn's do: when it reports false, they wait
+// for the socket to be ready, within the deadline, on a borrowed
+// connection (see socket).
+type rawSocket socket
+
+func (r *rawSocket) Control(f func(fd uintptr)) error {
+	s := (*socket)(r)
+	return s.use(func(tc *net.TCPConn) error {
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		return raw.Control(f)
+	}, func(fd int) error {
+		f(uintptr(fd))
+		return nil
+	})
+}
+
+func (r *rawSocket) Read(f func(fd uintptr) (done bool)) error {
+	s := (*socket)(r)
+	return s.use(func(tc *net.TCPConn) error {
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		return raw.Read(f)
+	}, func(int) error {
+		return s.rawRead(f)
+	})
+}
+
+// rawRead is RawConn.Read once the socket is handed over, with s.mu held
+// shared.
+func (s *socket) rawRead(f func(fd uintptr) bool) error {
+	s.rlock.Lock()
+	defer s.rlock.Unlock()
+	return s.wait(int(s.fd), f, &s.readDL, &s.readWait, syscall.RawConn.Read)
+}
+
+func (r *rawSocket) Write(f func(fd uintptr) (done bool)) error {
+	s := (*socket)(r)
+	return s.use(func(tc *net.TCPConn) error {
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		return raw.Write(f)
+	}, func(fd int) error {
+		return s.rawWrite(f)
+	})
+}
+
+// rawWrite is RawConn.Write once the socket is handed over, with s.mu held
+// shared.
+func (s *socket) rawWrite(f func(fd uintptr) bool) error {
+	s.wlock.Lock()
+	defer s.wlock.Unlock()
+	return s.wait(int(s.fd), f, &s.writeDL, &s.writeWait, syscall.RawConn.Write)
+}
+
+// wait calls f with fd, and if f reports that it must wait, calls it again
+// through a connection borrowed from the runtime, with the deadline dl,
+// until it reports done: by on, the borrowed connection's RawConn.Read or
+// Write. *waitOn is the borrowed connection meanwhile, for a deadline set
+// or a Close during the wait. It is called with s.mu held shared.
+func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
+	s.dmu.Lock()
+	passed := *dl != 0 && time.Now().UnixNano() >= *dl
+	s.dmu.Unlock()
+	if passed {
+		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
+	}
+	if f(uintptr(fd)) {
+		return nil
+	}
+	c, err := s.borrow(fd)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	s.dmu.Lock()
+	if s.closing.Load() {
+		s.dmu.Unlock()
+		return net.ErrClosed
+	}
+	*waitOn = c
+	if *dl != 0 {
+		c.SetDeadline(time.Unix(0, *dl))
+	}
+	s.dmu.Unlock()
+	defer func() {
+		s.dmu.Lock()
+		*waitOn = nil
+		s.dmu.Unlock()
+	}()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return on(raw, f)
+}
+
+// borrow returns a *net.TCPConn on a duplicate of fd, in the runtime's
+// netpoller: for a wait, closed after it.
+func (s *socket) borrow(fd int) (*net.TCPConn, error) {
+	nfd, err := dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(nfd), "")
+	c, err := net.FileConn(f) // duplicates it again
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("netpoll: a %T where a TCP connection was", c)
+	}
+	return tc, nil
+}
+
+// handOver takes c from the runtime if it is a Listener's connection.
+func handOver(c net.Conn) error {
+	if s, ok := c.(*socket); ok {
+		return s.handOver()
+	}
+	return nil
+}
