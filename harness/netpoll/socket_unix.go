@@ -46,7 +46,12 @@ func (l *listener) Accept() (net.Conn, error) {
 // read) borrows a *net.TCPConn from the runtime for the wait alone, on
 // another duplicate of the descriptor: parked in the runtime's netpoller,
 // as any net.Conn's, it holds no OS thread, and its deadline and Close
-// work as they do for a net.Conn.
+// work as they do for a net.Conn. It costs two descriptors more for the
+// length of the wait.
+//
+// Unlike a net.Conn, a socket handed over has no finalizer: one dropped
+// without Close keeps its descriptor. Every owner here closes its
+// connections (wsconn, and Conn.Close).
 type socket struct {
 	// mu is held shared by every call that uses the descriptor, and
 	// exclusively to hand it over and to close it: a call never meets a
@@ -231,9 +236,15 @@ func (s *socket) Close() error {
 // CloseWrite shuts down the writing side, as net/http does before it
 // closes a connection.
 func (s *socket) CloseWrite() error {
-	return s.use((*net.TCPConn).CloseWrite, func(fd int) error {
-		return s.opError("close", os.NewSyscallError("shutdown", syscall.Shutdown(fd, syscall.SHUT_WR)))
+	handed := false
+	err := s.use((*net.TCPConn).CloseWrite, func(fd int) error {
+		handed = true
+		return os.NewSyscallError("shutdown", syscall.Shutdown(fd, syscall.SHUT_WR))
 	})
+	if !handed {
+		return err
+	}
+	return s.opError("close", err) // outside s.mu: opError takes it
 }
 
 // LocalAddr and RemoteAddr ask the kernel once the socket is handed over:
@@ -293,7 +304,9 @@ func (s *socket) setDeadline(t time.Time, dl *int64, wait **net.TCPConn, set fun
 		return nil
 	}
 	if s.closing.Load() {
-		return s.opError("set deadline", net.ErrClosed)
+		// No addresses: s.mu may be held here (a RawConn's function), and
+		// LocalAddr would take it again behind a Close waiting for it.
+		return &net.OpError{Op: "set", Net: "tcp", Err: net.ErrClosed}
 	}
 	return nil
 }
@@ -376,6 +389,9 @@ func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *int64, waitOn **net.T
 	if passed {
 		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
 	}
+	if s.closing.Load() {
+		return net.ErrClosed // a call queued on rlock or wlock behind a wait that Close ended
+	}
 	if f(uintptr(fd)) {
 		return nil
 	}
@@ -403,7 +419,17 @@ func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *int64, waitOn **net.T
 	if err != nil {
 		return err
 	}
-	return on(raw, f)
+	// The runtime calls f once before it parks: that call would come
+	// with no wake in between (wsconn's readableFunc then reports ready).
+	// The borrowed connection's registration reports what is ready already.
+	first := true
+	return on(raw, func(fd uintptr) bool {
+		if first {
+			first = false
+			return false
+		}
+		return f(fd)
+	})
 }
 
 // borrow returns a *net.TCPConn on a duplicate of fd, in the runtime's

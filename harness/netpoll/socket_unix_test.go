@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -275,4 +276,113 @@ func TestCloseDuringAHandOver(t *testing.T) {
 		<-closed
 		closedFor(t, client)
 	})
+}
+
+// TestASetDeadlineInAWriteDuringClose: wsconn's writes set their deadline
+// from inside RawConn.Write's function, with the socket held shared, when
+// the socket is full. A Close that waits for the socket meanwhile must not
+// make that SetWriteDeadline wait for it too.
+func TestASetDeadlineInAWriteDuringClose(t *testing.T) {
+	s, _ := socketPair(t, true)
+	raw, _ := s.SyscallConn()
+	big := make([]byte, 1<<20)
+	written := make(chan error, 1)
+	go func() {
+		armed := false
+		written <- raw.Write(func(fd uintptr) bool {
+			for {
+				_, err := syscall.Write(int(fd), big)
+				if err == syscall.EAGAIN {
+					break
+				}
+				if err != nil {
+					return true
+				}
+			}
+			if !armed {
+				armed = true
+				go s.Close()
+				// Close waits for the socket once a reader can no longer
+				// take it: a writer is pending.
+				for s.mu.TryRLock() {
+					s.mu.RUnlock()
+					runtime.Gosched()
+				}
+				s.SetWriteDeadline(time.Now().Add(time.Second))
+			}
+			return false
+		})
+	}()
+	select {
+	case err := <-written:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("the write ended with %v, want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second): // a bound on a failure, not a measure
+		t.Fatal("a SetWriteDeadline inside a write waited for a Close that waited for the write")
+	}
+}
+
+// TestNothingRunsAfterClose: a write queued behind one that waits, when
+// Close ends the wait, fails as a net.Conn's would, without running.
+func TestNothingRunsAfterClose(t *testing.T) {
+	s, _ := socketPair(t, true)
+	raw, _ := s.SyscallConn()
+	big := make([]byte, 1<<20)
+	go raw.Write(func(fd uintptr) bool {
+		syscall.Write(int(fd), big)
+		return false
+	})
+	waiting(t, s, &s.writeWait)
+	ran := make(chan bool, 1)
+	go func() {
+		called := false
+		raw.Write(func(fd uintptr) bool { called = true; return true })
+		ran <- called
+	}()
+	for range 20 { // a chance to queue behind the first
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+	s.Close()
+	if <-ran {
+		t.Error("a write's function ran after Close")
+	}
+}
+
+// TestAWaitCallsAfterAWake: RawConn.Read calls its function again only
+// once the poller woke the wait, as a net.Conn's does: wsconn's waits on a
+// readable socket count on it (their second call reports ready without
+// looking).
+func TestAWaitCallsAfterAWake(t *testing.T) {
+	for _, handed := range []bool{false, true} {
+		s, client := socketPair(t, handed)
+		raw, _ := s.SyscallConn()
+		woke := false
+		var b [1]byte
+		f := func(fd uintptr) bool {
+			if woke {
+				return true
+			}
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+			if err == syscall.EAGAIN {
+				woke = true
+				return false
+			}
+			return true
+		}
+		done := make(chan struct{})
+		go func() { raw.Read(f); close(done) }()
+		for range 20 { // a chance to return, wrongly
+			runtime.Gosched()
+			time.Sleep(time.Millisecond)
+		}
+		select {
+		case <-done:
+			t.Errorf("handed over %v: RawConn.Read returned with nothing to read", handed)
+		default:
+		}
+		client.Write([]byte("x"))
+		<-done
+	}
 }
