@@ -13,8 +13,9 @@ import (
 
 // BenchmarkEcho measures round trips over loopback, with 100 connections
 // echoing at once, served by a goroutine each or by the poller with a
-// worker per CPU. It measures what an event costs, not idle memory (see
-// TestMeasureIdle).
+// worker per CPU, on connections the runtime keeps or that a Listener's
+// hand over to the poller. It measures what an event costs, not idle
+// memory (see TestMeasureIdle).
 func BenchmarkEcho(b *testing.B) {
 	const conns, size = 100, 32
 	serve := map[string]func(b *testing.B, servers []net.Conn){
@@ -75,10 +76,17 @@ func BenchmarkEcho(b *testing.B) {
 			})
 		},
 	}
-	for _, name := range []string{"goroutines", "netpoll"} {
-		b.Run(name, func(b *testing.B) {
-			servers, clients := benchPairs(b, conns)
-			serve[name](b, servers)
+	for _, run := range []struct {
+		name, serve string
+		listen      func(net.Listener) net.Listener
+	}{
+		{"goroutines", "goroutines", func(l net.Listener) net.Listener { return l }},
+		{"netpoll", "netpoll", func(l net.Listener) net.Listener { return l }},
+		{"netpoll from a Listener", "netpoll", netpoll.Listener},
+	} {
+		b.Run(run.name, func(b *testing.B) {
+			servers, clients := benchPairs(b, conns, run.listen)
+			serve[run.serve](b, servers)
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for i, c := range clients {
@@ -102,11 +110,12 @@ func BenchmarkEcho(b *testing.B) {
 }
 
 // benchPairs is pairs for a benchmark.
-func benchPairs(b *testing.B, n int) (servers, clients []net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func benchPairs(b *testing.B, n int, listen func(net.Listener) net.Listener) (servers, clients []net.Conn) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
+	ln := listen(l)
 	defer ln.Close()
 	b.Cleanup(func() {
 		for _, c := range append(servers, clients...) {

@@ -64,12 +64,13 @@ type socket struct {
 	// RawConn.Read and Write hold its descriptor's locks until their
 	// function reports done.
 	rlock, wlock sync.Mutex
-	// dmu guards the deadlines and the connections borrowed for a wait,
-	// so that a new deadline, or Close, reaches a wait that began before.
-	// Deadlines are kept from the start, so that the hand-over keeps them:
-	// in Unix nanoseconds, 0 for none.
+	// dmu orders the deadlines' changes with the connections borrowed for
+	// a wait, so that a new deadline, or Close, reaches a wait that began
+	// before. A call that does not wait only loads its deadline. Deadlines
+	// are kept from the start, so that the hand-over keeps them: in Unix
+	// nanoseconds, 0 for none.
 	dmu                 sync.Mutex
-	readDL, writeDL     int64
+	readDL, writeDL     atomic.Int64
 	readWait, writeWait *net.TCPConn
 }
 
@@ -286,18 +287,19 @@ func (s *socket) SetWriteDeadline(t time.Time) error {
 // wait under way. It takes no part of s.mu: a RawConn's function may set a
 // deadline (wsconn's writes do, when the socket is full), and it runs with
 // s.mu held.
-func (s *socket) setDeadline(t time.Time, dl *int64, wait **net.TCPConn, set func(*net.TCPConn, time.Time) error) error {
+func (s *socket) setDeadline(t time.Time, dl *atomic.Int64, wait **net.TCPConn, set func(*net.TCPConn, time.Time) error) error {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
-	*dl = 0
+	var ns int64
 	if !t.IsZero() {
-		*dl = t.UnixNano()
+		ns = t.UnixNano()
 	}
+	dl.Store(ns)
 	if *wait != nil {
 		set(*wait, t)
 	}
 	if tc := s.tc.Load(); tc != nil {
-		// Closed by a hand-over meanwhile: *dl is what counts now.
+		// Closed by a hand-over meanwhile: dl is what counts now.
 		if err := set(tc, t); err != nil && s.tc.Load() != nil {
 			return err
 		}
@@ -382,11 +384,8 @@ func (s *socket) rawWrite(f func(fd uintptr) bool) error {
 // until it reports done: by on, the borrowed connection's RawConn.Read or
 // Write. *waitOn is the borrowed connection meanwhile, for a deadline set
 // or a Close during the wait. It is called with s.mu held shared.
-func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
-	s.dmu.Lock()
-	passed := *dl != 0 && time.Now().UnixNano() >= *dl
-	s.dmu.Unlock()
-	if passed {
+func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *atomic.Int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
+	if d := dl.Load(); d != 0 && time.Now().UnixNano() >= d {
 		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
 	}
 	if s.closing.Load() {
@@ -406,8 +405,8 @@ func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *int64, waitOn **net.T
 		return net.ErrClosed
 	}
 	*waitOn = c
-	if *dl != 0 {
-		c.SetDeadline(time.Unix(0, *dl))
+	if d := dl.Load(); d != 0 {
+		c.SetDeadline(time.Unix(0, d))
 	}
 	s.dmu.Unlock()
 	defer func() {

@@ -500,7 +500,10 @@ func printBanner(w io.Writer, f serveFlags, addr net.Addr, auth authConfig, wher
 }
 
 // fileReserve is how many of the process's open files maxConns keeps for
-// the store, the logs and whatever the server opens besides connections.
+// the store, the logs and whatever the server opens besides connections:
+// among it, the descriptor a connection's hand-over to the poller takes for
+// a moment, and the two that a write borrows while it waits for a station
+// that does not read (netpoll.Listener).
 const fileReserve = 256
 
 // maxConns returns the cap on open connections for a process that may
