@@ -147,65 +147,75 @@ func (s *socket) opError(op string, err error) error {
 // read deadline. Once a Poller has the socket, only the Poller's Conn.Read
 // reads it; this Read is for a connection that Add handed over and then
 // failed to register.
-func (s *socket) Read(b []byte) (n int, err error) {
-	err = s.use(func(tc *net.TCPConn) error {
-		n, err = tc.Read(b)
-		return err
-	}, func(int) error {
-		var rerr error
-		err := s.rawRead(func(fd uintptr) bool {
-			var again bool
-			n, again, rerr = readFD(fd, b)
-			if rerr != nil {
-				rerr = os.NewSyscallError("read", rerr)
-			} else if n == 0 && !again && len(b) > 0 {
-				rerr = io.EOF
-			}
-			return !again
-		})
-		if err != nil {
-			return err
+func (s *socket) Read(b []byte) (int, error) {
+	if tc := s.rlockTC(); tc != nil {
+		defer s.mu.RUnlock()
+		return tc.Read(b)
+	}
+	var (
+		n    int
+		rerr error
+	)
+	err := (*rawSocket)(s).Read(func(fd uintptr) bool {
+		var again bool
+		n, again, rerr = readFD(fd, b)
+		if rerr != nil {
+			rerr = os.NewSyscallError("read", rerr)
+		} else if n == 0 && !again && len(b) > 0 {
+			rerr = io.EOF
 		}
-		return rerr
+		return !again
 	})
-	if err == io.EOF || s.tc.Load() != nil {
+	if err == nil {
+		err = rerr
+	}
+	if err == nil || err == io.EOF {
 		return n, err
 	}
 	return n, s.opError("read", err)
 }
 
 // Write writes b whole, waiting for room within the write deadline.
-func (s *socket) Write(b []byte) (n int, err error) {
-	err = s.use(func(tc *net.TCPConn) error {
-		n, err = tc.Write(b)
-		return err
-	}, func(int) error {
-		var werr error
-		err := s.rawWrite(func(fd uintptr) bool {
-			for n < len(b) {
-				m, err := syscall.Write(int(fd), b[n:])
-				switch {
-				case err == syscall.EINTR:
-					continue
-				case err == syscall.EAGAIN:
-					return false
-				case err != nil:
-					werr = os.NewSyscallError("write", err)
-					return true
-				}
-				n += m
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		return werr
-	})
-	if s.tc.Load() == nil {
-		return n, s.opError("write", err)
+func (s *socket) Write(b []byte) (int, error) {
+	if tc := s.rlockTC(); tc != nil {
+		defer s.mu.RUnlock()
+		return tc.Write(b)
 	}
-	return n, err
+	var (
+		n    int
+		werr error
+	)
+	err := (*rawSocket)(s).Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				return false
+			case err != nil:
+				werr = os.NewSyscallError("write", err)
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, s.opError("write", err)
+}
+
+// rlockTC returns the *net.TCPConn with s.mu held shared, for the caller
+// to release; or, once the socket is handed over, nil, with s.mu not held.
+func (s *socket) rlockTC() *net.TCPConn {
+	s.mu.RLock()
+	tc := s.tc.Load()
+	if tc == nil {
+		s.mu.RUnlock() // handed over, for good
+	}
+	return tc
 }
 
 // Close closes the connection, and ends any wait of its calls. The socket
@@ -337,64 +347,72 @@ func (r *rawSocket) Control(f func(fd uintptr)) error {
 	})
 }
 
+// Read and Write keep the path of a call that does not wait short, and
+// its frames small: a server's answers run on goroutines that start with
+// a small stack, and a deeper path would make each grow it (copying it,
+// some tenth of a call's CPU). What a wait needs is in await.
+
 func (r *rawSocket) Read(f func(fd uintptr) (done bool)) error {
 	s := (*socket)(r)
-	return s.use(func(tc *net.TCPConn) error {
-		raw, err := tc.SyscallConn()
-		if err != nil {
-			return err
-		}
-		return raw.Read(f)
-	}, func(int) error {
-		return s.rawRead(f)
-	})
-}
-
-// rawRead is RawConn.Read once the socket is handed over, with s.mu held
-// shared.
-func (s *socket) rawRead(f func(fd uintptr) bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if tc := s.tc.Load(); tc != nil {
+		return rawConnOf(tc, func(raw syscall.RawConn) error { return raw.Read(f) })
+	}
 	s.rlock.Lock()
 	defer s.rlock.Unlock()
-	return s.wait(int(s.fd), f, &s.readDL, &s.readWait, syscall.RawConn.Read)
+	// Checked once the turn is ours: a call queued behind a wait that
+	// Close ended fails, as a net.Conn's does, without calling f.
+	if s.closing.Load() || s.fd < 0 {
+		return net.ErrClosed
+	}
+	if d := s.readDL.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
+	}
+	if f(uintptr(s.fd)) {
+		return nil
+	}
+	return s.await(f, &s.readDL, &s.readWait, syscall.RawConn.Read)
 }
 
 func (r *rawSocket) Write(f func(fd uintptr) (done bool)) error {
 	s := (*socket)(r)
-	return s.use(func(tc *net.TCPConn) error {
-		raw, err := tc.SyscallConn()
-		if err != nil {
-			return err
-		}
-		return raw.Write(f)
-	}, func(fd int) error {
-		return s.rawWrite(f)
-	})
-}
-
-// rawWrite is RawConn.Write once the socket is handed over, with s.mu held
-// shared.
-func (s *socket) rawWrite(f func(fd uintptr) bool) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if tc := s.tc.Load(); tc != nil {
+		return rawConnOf(tc, func(raw syscall.RawConn) error { return raw.Write(f) })
+	}
 	s.wlock.Lock()
 	defer s.wlock.Unlock()
-	return s.wait(int(s.fd), f, &s.writeDL, &s.writeWait, syscall.RawConn.Write)
-}
-
-// wait calls f with fd, and if f reports that it must wait, calls it again
-// through a connection borrowed from the runtime, with the deadline dl,
-// until it reports done: by on, the borrowed connection's RawConn.Read or
-// Write. *waitOn is the borrowed connection meanwhile, for a deadline set
-// or a Close during the wait. It is called with s.mu held shared.
-func (s *socket) wait(fd int, f func(fd uintptr) bool, dl *atomic.Int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
-	if d := dl.Load(); d != 0 && time.Now().UnixNano() >= d {
-		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
+	if s.closing.Load() || s.fd < 0 {
+		return net.ErrClosed
 	}
-	if s.closing.Load() {
-		return net.ErrClosed // a call queued on rlock or wlock behind a wait that Close ended
+	if d := s.writeDL.Load(); d != 0 && time.Now().UnixNano() >= d {
+		return os.ErrDeadlineExceeded
 	}
-	if f(uintptr(fd)) {
+	if f(uintptr(s.fd)) {
 		return nil
 	}
-	c, err := s.borrow(fd)
+	return s.await(f, &s.writeDL, &s.writeWait, syscall.RawConn.Write)
+}
+
+// rawConnOf calls use with tc's RawConn.
+func rawConnOf(tc *net.TCPConn, use func(syscall.RawConn) error) error {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return use(raw)
+}
+
+// await calls f again, until it reports done, through a connection
+// borrowed from the runtime, with the deadline dl: by on, the borrowed
+// connection's RawConn.Read or Write. *waitOn is the borrowed connection
+// meanwhile, for a deadline set or a Close during the wait. It is called
+// once f has reported that it must wait, with s.mu held shared and the
+// turn (rlock or wlock) taken.
+func (s *socket) await(f func(fd uintptr) bool, dl *atomic.Int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
+	c, err := s.borrow(int(s.fd))
 	if err != nil {
 		return err
 	}
