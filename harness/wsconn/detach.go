@@ -454,14 +454,22 @@ func (c *Conn) readFailed(err error) error {
 // bytes read so far, where ReadFrame would wait for the socket: the
 // connection is closed, or its read deadline has passed. Or nil: wait.
 func (c *Conn) notWhole() error {
-	var err error
+	if !c.isClosed() && !c.deadlineDue() {
+		return nil // the common case, in a small frame: see readEnded
+	}
+	return c.readEnded()
+}
+
+// readEnded is notWhole's error, and the read's from then on. Apart from
+// notWhole, whose frame is on the path of every read a poller's reader
+// makes: a reader's goroutine starts with a small stack, and a frame that
+// builds an error on that path would make each grow it.
+//
+//go:noinline
+func (c *Conn) readEnded() error {
+	err := os.ErrDeadlineExceeded
 	if c.isClosed() {
 		err = net.ErrClosed
-	} else if c.deadlineDue() {
-		err = os.ErrDeadlineExceeded
-	}
-	if err == nil {
-		return nil
 	}
 	nc := c.nc
 	err = &net.OpError{Op: "read", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
