@@ -222,7 +222,9 @@ func (s *socket) rlockTC() *net.TCPConn {
 // closes once no call uses its descriptor.
 func (s *socket) Close() error {
 	if s.closing.Swap(true) {
-		return s.opError("close", net.ErrClosed)
+		// No addresses: a Close from a RawConn's function, under s.mu,
+		// would wait for them behind the first Close.
+		return &net.OpError{Op: "close", Net: "tcp", Err: net.ErrClosed}
 	}
 	var err error
 	if tc := s.tc.Load(); tc != nil {
