@@ -76,12 +76,13 @@ func BenchmarkEcho(b *testing.B) {
 			})
 		},
 	}
+	asIs := func(l net.Listener) net.Listener { return l }
 	for _, run := range []struct {
 		name, serve string
 		listen      func(net.Listener) net.Listener
 	}{
-		{"goroutines", "goroutines", func(l net.Listener) net.Listener { return l }},
-		{"netpoll", "netpoll", func(l net.Listener) net.Listener { return l }},
+		{"goroutines", "goroutines", asIs},
+		{"netpoll", "netpoll", asIs},
 		{"netpoll from a Listener", "netpoll", netpoll.Listener},
 	} {
 		b.Run(run.name, func(b *testing.B) {

@@ -349,62 +349,49 @@ func (r *rawSocket) Control(f func(fd uintptr)) error {
 	})
 }
 
-// Read and Write keep the path of a call that does not wait short, and
-// its frames small: a server's answers run on goroutines that start with
-// a small stack, and a deeper path would make each grow it (copying it,
-// some tenth of a call's CPU). What a wait needs is in await.
-
 func (r *rawSocket) Read(f func(fd uintptr) (done bool)) error {
 	s := (*socket)(r)
+	return s.call(f, &s.rlock, &s.readDL, &s.readWait, syscall.RawConn.Read)
+}
+
+func (r *rawSocket) Write(f func(fd uintptr) (done bool)) error {
+	s := (*socket)(r)
+	return s.call(f, &s.wlock, &s.writeDL, &s.writeWait, syscall.RawConn.Write)
+}
+
+// A rawCall is a RawConn's Read or Write.
+type rawCall = func(syscall.RawConn, func(fd uintptr) bool) error
+
+// call is RawConn.Read or Write (on), with the turn to read or write, the
+// deadline dl and the borrowed connection of a wait, waitOn. It keeps the
+// path of a call that does not wait short and its frame small: a server's
+// answers run on goroutines that start with a small stack, and a deeper
+// path would make each grow it (copying it, a tenth of a call's CPU, with
+// this package's first version). What a wait needs is in await.
+func (s *socket) call(f func(fd uintptr) bool, turn *sync.Mutex, dl *atomic.Int64, waitOn **net.TCPConn, on rawCall) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if tc := s.tc.Load(); tc != nil {
-		return rawConnOf(tc, func(raw syscall.RawConn) error { return raw.Read(f) })
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		return on(raw, f)
 	}
-	s.rlock.Lock()
-	defer s.rlock.Unlock()
+	turn.Lock()
+	defer turn.Unlock()
 	// Checked once the turn is ours: a call queued behind a wait that
 	// Close ended fails, as a net.Conn's does, without calling f.
 	if s.closing.Load() || s.fd < 0 {
 		return net.ErrClosed
 	}
-	if d := s.readDL.Load(); d != 0 && time.Now().UnixNano() >= d {
+	if d := dl.Load(); d != 0 && time.Now().UnixNano() >= d {
 		return os.ErrDeadlineExceeded // as a net.Conn's RawConn: f is not called
 	}
 	if f(uintptr(s.fd)) {
 		return nil
 	}
-	return s.await(f, &s.readDL, &s.readWait, syscall.RawConn.Read)
-}
-
-func (r *rawSocket) Write(f func(fd uintptr) (done bool)) error {
-	s := (*socket)(r)
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if tc := s.tc.Load(); tc != nil {
-		return rawConnOf(tc, func(raw syscall.RawConn) error { return raw.Write(f) })
-	}
-	s.wlock.Lock()
-	defer s.wlock.Unlock()
-	if s.closing.Load() || s.fd < 0 {
-		return net.ErrClosed
-	}
-	if d := s.writeDL.Load(); d != 0 && time.Now().UnixNano() >= d {
-		return os.ErrDeadlineExceeded
-	}
-	if f(uintptr(s.fd)) {
-		return nil
-	}
-	return s.await(f, &s.writeDL, &s.writeWait, syscall.RawConn.Write)
-}
-
-// rawConnOf calls use with tc's RawConn.
-func rawConnOf(tc *net.TCPConn, use func(syscall.RawConn) error) error {
-	raw, err := tc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return use(raw)
+	return s.await(f, dl, waitOn, on)
 }
 
 // await calls f again, until it reports done, through a connection
@@ -413,7 +400,7 @@ func rawConnOf(tc *net.TCPConn, use func(syscall.RawConn) error) error {
 // meanwhile, for a deadline set or a Close during the wait. It is called
 // once f has reported that it must wait, with s.mu held shared and the
 // turn (rlock or wlock) taken.
-func (s *socket) await(f func(fd uintptr) bool, dl *atomic.Int64, waitOn **net.TCPConn, on func(syscall.RawConn, func(uintptr) bool) error) error {
+func (s *socket) await(f func(fd uintptr) bool, dl *atomic.Int64, waitOn **net.TCPConn, on rawCall) error {
 	c, err := s.borrow(int(s.fd))
 	if err != nil {
 		return err
