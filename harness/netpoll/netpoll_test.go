@@ -312,10 +312,13 @@ func TestIdleConnsHoldNoGoroutine(t *testing.T) {
 		s := serve(t, p, 4)
 		servers, clients := nw.pairs(t, n)
 
+		// The count is the process's: a goroutine of an earlier test that
+		// ends meanwhile lowers it. More than before is what the test is
+		// for: a goroutine held by a connection.
 		before := runtime.NumGoroutine()
 		pcs := add(t, p, servers)
-		if got := runtime.NumGoroutine(); got != before {
-			t.Errorf("%d idle connections registered: %d goroutines, want %d as before", n, got, before)
+		if got := runtime.NumGoroutine(); got > before {
+			t.Errorf("%d idle connections registered: %d goroutines, want %d at most, as before", n, got, before)
 		}
 		if got := p.Len(); got != n {
 			t.Errorf("Len = %d, want %d", got, n)
@@ -337,8 +340,8 @@ func TestIdleConnsHoldNoGoroutine(t *testing.T) {
 				t.Fatalf("connection %d: got frame %q, want %q", i, got, want)
 			}
 		}
-		if got := runtime.NumGoroutine(); got != before {
-			t.Errorf("after a frame from each: %d goroutines, want %d as before", got, before)
+		if got := runtime.NumGoroutine(); got > before {
+			t.Errorf("after a frame from each: %d goroutines, want %d at most, as before", got, before)
 		}
 	})
 }

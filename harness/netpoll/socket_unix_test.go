@@ -286,7 +286,7 @@ func TestASetDeadlineInAWriteDuringClose(t *testing.T) {
 	s, _ := socketPair(t, true)
 	raw, _ := s.SyscallConn()
 	big := make([]byte, 1<<20)
-	written := make(chan error, 1)
+	written, closed := make(chan error, 1), make(chan struct{})
 	go func() {
 		armed := false
 		written <- raw.Write(func(fd uintptr) bool {
@@ -301,7 +301,10 @@ func TestASetDeadlineInAWriteDuringClose(t *testing.T) {
 			}
 			if !armed {
 				armed = true
-				go s.Close()
+				go func() {
+					s.Close()
+					close(closed)
+				}()
 				// Close waits for the socket once a reader can no longer
 				// take it: a writer is pending.
 				for s.mu.TryRLock() {
@@ -321,6 +324,7 @@ func TestASetDeadlineInAWriteDuringClose(t *testing.T) {
 	case <-time.After(10 * time.Second): // a bound on a failure, not a measure
 		t.Fatal("a SetWriteDeadline inside a write waited for a Close that waited for the write")
 	}
+	<-closed // no goroutine of the test outlives it: others count them
 }
 
 // TestNothingRunsAfterClose: a write queued behind one that waits, when
@@ -329,10 +333,13 @@ func TestNothingRunsAfterClose(t *testing.T) {
 	s, _ := socketPair(t, true)
 	raw, _ := s.SyscallConn()
 	big := make([]byte, 1<<20)
-	go raw.Write(func(fd uintptr) bool {
-		syscall.Write(int(fd), big)
-		return false
-	})
+	first := make(chan error, 1)
+	go func() {
+		first <- raw.Write(func(fd uintptr) bool {
+			syscall.Write(int(fd), big)
+			return false
+		})
+	}()
 	waiting(t, s, &s.writeWait)
 	ran := make(chan bool, 1)
 	go func() {
@@ -348,6 +355,7 @@ func TestNothingRunsAfterClose(t *testing.T) {
 	if <-ran {
 		t.Error("a write's function ran after Close")
 	}
+	<-first
 }
 
 // TestAWaitCallsAfterAWake: RawConn.Read calls its function again only
