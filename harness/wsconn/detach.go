@@ -471,8 +471,8 @@ func (c *Conn) readEnded() error {
 	if c.isClosed() {
 		err = net.ErrClosed
 	}
-	nc := c.nc
-	err = &net.OpError{Op: "read", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: err}
+	local := c.nc.LocalAddr()
+	err = &net.OpError{Op: "read", Net: local.Network(), Source: local, Addr: c.nc.RemoteAddr(), Err: err}
 	c.det.err = err
 	return err
 }

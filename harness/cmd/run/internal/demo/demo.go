@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ocppkata/kata/harness/netpoll"
 	"io"
 	"maps"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/ocppkata/kata/harness/cmd/run/internal/chart"
 	"github.com/ocppkata/kata/harness/cmd/run/internal/steplink"
 	"github.com/ocppkata/kata/harness/internal/term"
+	"github.com/ocppkata/kata/harness/netpoll"
 	"github.com/ocppkata/kata/stations/station"
 )
 
