@@ -324,6 +324,7 @@ func (su suite) coldCache(ctx context.Context) bool {
 func (su suite) list(ctx context.Context, bin string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, bin, "-test.list", ".")
 	cmd.Dir = filepath.Join(su.s.Repo.Root, su.s.Dir())
+	cmd.Env = raceEnv()
 	proc.OwnGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.Output()
@@ -391,7 +392,7 @@ func (su suite) round(ctx context.Context, bin string, names []string, all bool)
 
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = filepath.Join(su.s.Repo.Root, su.s.Dir())
-	cmd.Env = append(os.Environ(), limitEnv+"="+su.limit.String())
+	cmd.Env = append(raceEnv(), limitEnv+"="+su.limit.String())
 	cmd.Stdout, cmd.Stderr = pw, pw
 	proc.OwnGroup(cmd)
 	if err := cmd.Start(); err != nil {
