@@ -116,28 +116,31 @@ func RunContract(args []string) error {
 		width = max(width, len(s.Name))
 	}
 	var total tally
-	// The harness's tests start once the solutions are built, beside the
-	// steps' runs and the wrong turns' builds: the steps' tests wait as
-	// well as compute, and the harness's compiling fills their waits. The
+	// The harness's tests start once the starters are built, beside the
+	// solutions' and the wrong turns' builds and the steps' runs: by then
+	// every package the steps import is compiled (the solutions and the
+	// wrong turns import no other), so that no two go commands compile one
+	// at once, and the harness's compiling fills the later rounds, each of
+	// which compiles a dozen small packages and leaves a core idle. The
 	// type-check for other platforms and gofmt start once the last test
 	// binary is built, when the go command's share is free again. go vet
 	// runs in the builds: the steps' (see buildRound), the harness's.
 	overlay := ""
 	var vet func() vetResults
 	var harness func() *gotest.TestRun
-	afterBuilds, afterSolutions := func() {}, func() {}
+	afterBuilds, afterStarters := func() {}, func() {}
 	if *only == "" {
 		if overlay, err = startersOverlay(steps, starters, tmp); err != nil {
 			return err
 		}
 		started := make(chan func() vetResults, 1)
 		tested := make(chan *gotest.TestRun, 1)
-		afterSolutions = func() { go func() { tested <- testHarness(r) }() }
+		afterStarters = func() { go func() { tested <- testHarness(r) }() }
 		afterBuilds = func() { started <- startVet(r, steps, starters, overlay) }
 		vet = func() vetResults { return (<-started)() }
 		harness = func() *gotest.TestRun { return <-tested }
 	}
-	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterSolutions, afterBuilds)
+	t, phases := checkSteps(r, st, all, steps, starters, shippedErr == nil, tmp, *parallel, width, afterStarters, afterBuilds)
 	total.add(t)
 	if *only == "" {
 		st.Status(os.Stdout, "a type-check for darwin and windows, gofmt, the harness's tests…")
@@ -150,7 +153,7 @@ func RunContract(args []string) error {
 		total.add(t)
 		total.add(reportHarness(r, st, tr, width))
 		phases = append(phases, vetPhases...)
-		phases = append(phases, phase{"harness (from the solutions' build)", tr.Elapsed})
+		phases = append(phases, phase{"harness (from the starters' build)", tr.Elapsed})
 		// The rest overlaps the steps' last runs: the phase line says
 		// what it added beyond them too, so that steps, wrong turns and
 		// this wait sum to the whole.
@@ -250,10 +253,10 @@ type variant struct {
 // turn, its second, …), which shares their dependencies, and parallel
 // binaries run while the next ones build. It prints a line per step in
 // order, its name padded to width, and returns how long the steps and
-// their wrong turns took. It calls afterSolutions once the starters and the
-// solutions are built, and afterBuilds once every binary is built (or could
-// not be), while the last ones may still run.
-func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterSolutions, afterBuilds func()) (tally, []phase) {
+// their wrong turns took. It calls afterStarters once the starters are
+// built, and afterBuilds once every binary is built (or could not be),
+// while the last ones may still run.
+func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []step.CodeSet, gitKnown bool, tmp string, parallel, width int, afterStarters, afterBuilds func()) (tally, []phase) {
 	start := time.Now()
 	var total tally
 	turns := make([][]step.WrongTurn, len(steps))
@@ -317,14 +320,12 @@ func checkSteps(r step.Repo, st term.Style, kata, steps []step.Step, starters []
 		defer afterBuilds()
 		for k, round := range rounds {
 			buildRound(r, steps, round, tmp, fmt.Sprint("round", k))
-			switch k {
-			case 0:
+			if k == 0 {
 				// The starters' round built the race variants it needs.
 				if bin, err := gotest.BuildTest2JSON(tmp); err == nil {
 					test2json = bin
 				}
-			case 1: // rounds has the starters' and the solutions', if empty
-				afterSolutions()
+				afterStarters()
 			}
 			for _, v := range round {
 				queue <- v
