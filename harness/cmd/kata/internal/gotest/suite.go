@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,9 +178,15 @@ func (su suite) Run(ctx context.Context) *TestRun {
 // reported, as run does.
 func (su suite) RunBuilt(ctx context.Context, bin string, only []string) *TestRun {
 	start := time.Now()
-	names, err := su.list(ctx, bin)
-	if err != nil {
-		return &TestRun{Err: err, Elapsed: time.Since(start)}
+	// A run of named tests needs no list: a name the suite lacks matches
+	// nothing, and the caller knows the suite's names (make test: one
+	// -test.list less for each of the wrong turns).
+	names := only
+	if only == nil {
+		var err error
+		if names, err = su.list(ctx, bin); err != nil {
+			return &TestRun{Err: err, Elapsed: time.Since(start)}
+		}
 	}
 	if su.Running != nil {
 		// Rounds after a crash run side by side, each calling it.
@@ -196,14 +201,10 @@ func (su suite) RunBuilt(ctx context.Context, bin string, only []string) *TestRu
 	merged := &pkgResult{Name: su.s.ImportPath(), ByName: make(map[string]*TestResult), Action: "pass"}
 	tr := &TestRun{Pkgs: []*pkgResult{merged}, byPkg: map[string]*pkgResult{merged.Name: merged}}
 	all := only == nil
-	if !all {
-		names = slices.DeleteFunc(names, func(n string) bool { return !slices.Contains(only, n) })
-		if len(names) == 0 {
-			// Nothing to run: the suite has none of those tests.
-			merged.Action = "pass"
-			tr.Elapsed = time.Since(start)
-			return tr
-		}
+	if !all && len(names) == 0 {
+		// Nothing to run.
+		tr.Elapsed = time.Since(start)
+		return tr
 	}
 	rnd := su.round(ctx, bin, names, all)
 	if rnd.err != nil {
